@@ -1,0 +1,144 @@
+"""Deploy the registry (implementation + ERC-1967 proxy) once per chain and keep a record of it.
+
+The record (var/deployments/<chain id>.json) holds the proxy address, the implementation, the
+block and transactions, the compiler version and the bytecode hash. A later deploy reuses the
+recorded contract if the node still has that block; it deploys again only when asked (`force`),
+or on the local chain when the node's chain was reset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from eth_abi import encode as abi_encode
+from eth_account.signers.local import LocalAccount
+from eth_utils import to_checksum_address
+
+from chain.abi import ContractAbi
+from chain.client import GAS_HEADROOM, RegistryClient
+from chain.compiler import Build
+from chain.errors import ChainError, TransactionFailedError
+from chain.rpc import JsonRpc, RpcError
+from chain.settings import LOCAL_CHAIN_ID
+from chain.signing import FastSigner
+
+log = logging.getLogger(__name__)
+
+
+class StaleDeploymentError(ChainError):
+    def __init__(self, chain_id: int, path: Path) -> None:
+        super().__init__(
+            f"the deployment recorded in {path} is not on chain {chain_id} any more (its block is gone); "
+            "check LEDGER_RPC_URL, or deploy again with `ledger deploy --force`"
+        )
+
+
+@dataclass(frozen=True)
+class Deployment:
+    chain_id: int
+    address: str
+    implementation: str
+    admin: str
+    block_number: int
+    block_hash: str
+    tx_hash: str
+    implementation_tx_hash: str
+    compiler_version: str
+    compiler_backend: str
+    bytecode_hash: str
+    deployed_at: int
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2) + "\n"
+
+
+def record_path(directory: Path, chain_id: int) -> Path:
+    return directory / f"{chain_id}.json"
+
+
+def load_deployment(directory: Path, chain_id: int) -> Deployment | None:
+    path = record_path(directory, chain_id)
+    if not path.exists():
+        return None
+    return Deployment(**json.loads(path.read_text()))
+
+
+def is_live(rpc: JsonRpc, deployment: Deployment) -> bool:
+    block = rpc.call("eth_getBlockByNumber", hex(deployment.block_number), False)
+    if block is None or block["hash"] != deployment.block_hash:
+        return False
+    return rpc.call("eth_getCode", deployment.address, "latest") not in ("0x", "0x0")
+
+
+def ensure_deployed(
+    rpc: JsonRpc,
+    *,
+    chain_id: int,
+    build: Build,
+    deployer: LocalAccount,
+    directory: Path,
+    admin: str | None = None,
+    uri: str = "",
+    force: bool = False,
+) -> tuple[Deployment, bool]:
+    """The registry's deployment on this chain, deploying it if needed. Returns (deployment, created)."""
+    existing = load_deployment(directory, chain_id)
+    if existing is not None and not force:
+        if is_live(rpc, existing):
+            return existing, False
+        if chain_id != LOCAL_CHAIN_ID:
+            raise StaleDeploymentError(chain_id, record_path(directory, chain_id))
+        log.warning("local chain was reset; deploying the registry again", extra={"chain_id": chain_id})
+    deployment = deploy(rpc, chain_id=chain_id, build=build, deployer=deployer, admin=admin or deployer.address, uri=uri)
+    directory.mkdir(parents=True, exist_ok=True)
+    record_path(directory, chain_id).write_text(deployment.to_json())
+    return deployment, True
+
+
+def deploy(rpc: JsonRpc, *, chain_id: int, build: Build, deployer: LocalAccount, admin: str, uri: str) -> Deployment:
+    registry = build["CarbonRegistry"]
+    proxy = build["ERC1967Proxy"]
+    abi = ContractAbi(registry.abi)
+    implementation, impl_receipt = deploy_bytecode(rpc, chain_id, deployer, bytes.fromhex(registry.bytecode))
+    init = abi.encode_call("initialize", (to_checksum_address(admin), uri))
+    proxy_code = bytes.fromhex(proxy.bytecode) + abi_encode(["address", "bytes"], [implementation, init])
+    address, receipt = deploy_bytecode(rpc, chain_id, deployer, proxy_code)
+    log.info("registry deployed", extra={"address": address, "implementation": implementation})
+    return Deployment(
+        chain_id=chain_id,
+        address=address,
+        implementation=implementation,
+        admin=to_checksum_address(admin),
+        block_number=int(receipt["blockNumber"], 16),
+        block_hash=receipt["blockHash"],
+        tx_hash=receipt["transactionHash"],
+        implementation_tx_hash=impl_receipt["transactionHash"],
+        compiler_version=build.compiler_version,
+        compiler_backend=build.backend,
+        bytecode_hash=registry.bytecode_hash,
+        deployed_at=int(time.time()),
+    )
+
+
+def deploy_bytecode(rpc: JsonRpc, chain_id: int, deployer: LocalAccount, code: bytes) -> tuple[str, dict[str, Any]]:
+    """Send a contract creation and wait for it; returns (address, receipt)."""
+    helper = RegistryClient(rpc, "0x" + "00" * 20, ContractAbi([]), chain_id=chain_id, signer=deployer)
+    try:
+        gas = int(rpc.call("eth_estimateGas", {"from": deployer.address, "data": "0x" + code.hex()}), 16)
+    except RpcError as exc:
+        raise TransactionFailedError("(not sent)", f"contract creation would fail: {exc}") from None
+    max_fee, priority = helper.fees()
+    nonce = int(rpc.call("eth_getTransactionCount", deployer.address, "pending"), 16)
+    signed = FastSigner(bytes(deployer.key), chain_id).sign(
+        nonce=nonce, to=None, data=code, gas=int(gas * GAS_HEADROOM), max_fee=max_fee, max_priority_fee=priority
+    )
+    rpc.call("eth_sendRawTransaction", "0x" + signed.raw.hex())
+    receipt = helper.wait_for_receipt("0x" + signed.tx_hash.hex())
+    if int(receipt["status"], 16) != 1:
+        raise TransactionFailedError(receipt["transactionHash"], "contract creation reverted")
+    return to_checksum_address(receipt["contractAddress"]), receipt

@@ -1,0 +1,85 @@
+"""Errors of the chain layer. Each builds its own message, naming the problem and the fix."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class ChainError(Exception):
+    """Root of every error the chain layer raises on purpose."""
+
+
+class CompilerNotFoundError(ChainError):
+    def __init__(self, version: str) -> None:
+        super().__init__(
+            f"no solc {version} found: neither a native solc {version} (py-solc-x) nor solc-js in "
+            "hardhat-local/node_modules; run `npm ci` in hardhat-local/ (the Makefile does it)"
+        )
+
+
+class CompilationError(ChainError):
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("the contracts did not compile:\n" + "\n".join(messages))
+
+
+class NetworkMismatchError(ChainError):
+    def __init__(self, expected: int, actual: int, rpc_url: str) -> None:
+        super().__init__(
+            f"the node at {rpc_url} is chain {actual}, but the configuration expects chain {expected}; "
+            "point LEDGER_RPC_URL at the right node or set LEDGER_CHAIN_ID"
+        )
+
+
+class NodeUnreachableError(ChainError):
+    def __init__(self, rpc_url: str, reason: str) -> None:
+        super().__init__(f"cannot reach the node at {rpc_url} ({reason}); start it or fix LEDGER_RPC_URL")
+
+
+class NodeStartError(ChainError):
+    def __init__(self, what: str, detail: str) -> None:
+        super().__init__(f"the local node ({what}) did not start: {detail}")
+
+
+class DevelopmentKeyRefusedError(ChainError):
+    def __init__(self, chain_id: int) -> None:
+        super().__init__(
+            f"refusing a well-known development key on chain {chain_id}: those keys are public. "
+            "Use an encrypted keystore (`LEDGER_KEYSTORE`) with a key of your own"
+        )
+
+
+class KeyConfigurationError(ChainError):
+    """A key could not be loaded; the message says which setting to fix (never the secret)."""
+
+
+class DeploymentNotFoundError(ChainError):
+    def __init__(self, chain_id: int, path: str) -> None:
+        super().__init__(
+            f"no registry deployment recorded for chain {chain_id} (looked in {path}); run `ledger deploy`"
+        )
+
+
+class InvalidInputError(ChainError):
+    """Input rejected before anything was sent; the message names the field and the fix."""
+
+
+class RegistryRevertError(ChainError):
+    """The registry contract refused an operation; `name` and `args` are its custom error."""
+
+    def __init__(self, name: str, args: dict[str, Any], explanation: str) -> None:
+        self.name = name
+        self.args_by_name = args
+        rendered = ", ".join(f"{k}={_render(v)}" for k, v in args.items())
+        super().__init__(f"{name}({rendered}): {explanation}")
+
+
+class TransactionFailedError(ChainError):
+    def __init__(self, tx_hash: str, detail: str) -> None:
+        self.tx_hash = tx_hash
+        super().__init__(f"transaction {tx_hash} failed: {detail}")
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
+    return str(value)

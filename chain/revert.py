@@ -1,0 +1,122 @@
+"""Decode a revert's data into the registry's error name, its arguments and a sentence."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth_abi import decode as abi_decode
+from eth_utils import keccak, to_checksum_address
+
+from chain.errors import RegistryRevertError
+from chain.types import ENUMS_BY_SOLIDITY_NAME, from_short_id
+
+EXPLANATIONS: dict[str, str] = {
+    "RegistryOperationAlreadyApplied": "this operation id was already applied; nothing was done twice",
+    "RegistryZeroAmount": "the amount must be at least 1 kgCO2e",
+    "RegistryZeroAddress": "an account address is required",
+    "RegistryZeroId": "an id is required",
+    "RegistryPaused": "the registry is paused; the admin must unpause it first",
+    "RegistryNotPaused": "the registry is not paused",
+    "RegistryMethodologyExists": "that methodology id is already filed; choose a new version id",
+    "RegistryUnknownMethodology": "no such methodology; file it first",
+    "RegistryInvalidMethodologyTransition": "only a filed methodology can be superseded or withdrawn",
+    "RegistryMethodologyNotInForce": "that methodology is not filed (it was superseded or withdrawn)",
+    "RegistryParticipantExists": "that account is already a participant",
+    "RegistryUnknownParticipant": "that account is not a registered participant; register it first",
+    "RegistryParticipantNotAllowed": "the participant's status forbids this movement; reinstate it first",
+    "RegistryInvalidParticipantTransition": "that participant status change is not allowed (revoked is final)",
+    "RegistryWrongParticipantKind": "the participant is of the wrong kind for this role",
+    "RegistryProjectExists": "that project id is already used",
+    "RegistryUnknownProject": "no such project",
+    "RegistryProjectNotInStatus": "the project is not in the status this operation needs",
+    "RegistryInvalidProjectTransition": "that project status change is not allowed",
+    "RegistryParcelClaimed": "a land parcel already belongs to another live project (uniqueness)",
+    "RegistryInvalidPeriod": "the period's start must be before its end and inside the crediting period",
+    "RegistryInvalidReserveShare": "the reserve share is in basis points and at most 10000",
+    "RegistryUnknownBatch": "no such batch",
+    "RegistryInsufficientFreeBalance": "not enough free units (pledged and frozen units cannot move)",
+    "RegistryReserveLocked": "the reserve account never sends, retires, pledges or exports",
+    "RegistryNotAuthorisedOperator": "the caller may not act for this holder; the holder must approve it",
+    "RegistryInvalidCancellationReason": "use the export flow (request, then confirm) to cancel for export",
+    "RegistryOriginAlreadyImported": "these credits were already imported from that origin",
+    "RegistryUnknownPledge": "no such pledge",
+    "RegistryPledgeNotActive": "the pledge is no longer active",
+    "RegistryNotPledgee": "only the pledgee may release or enforce the pledge",
+    "RegistryUnknownExport": "no such export",
+    "RegistryExportNotPending": "the export is no longer pending",
+    "RegistryTreeSizeNotGrowing": "an anchored tree size must exceed the last anchored size",
+    "RegistryZeroRoot": "a log root of zero cannot be anchored",
+    "RegistryValueTooLarge": "the value is too large",
+    "AccessControlUnauthorizedAccount": "the signing key lacks the role this operation needs; ask the admin to grant it",
+    "ERC1155MissingApprovalForAll": "the caller is not approved to move this holder's units",
+    "ERC1155InvalidReceiver": "the receiving contract does not accept ERC-1155 units",
+    "ERC1155InsufficientBalance": "the holder's balance is too small",
+    "InvalidInitialization": "the contract is already initialised",
+    "Error": "the contract reverted with a message",
+    "Panic": "the contract hit an internal check (panic)",
+}
+ROLE_NAMES = {
+    "0x" + "00" * 32: "DEFAULT_ADMIN_ROLE",
+    **{"0x" + keccak(text=r).hex(): r for r in ("REGISTRAR_ROLE", "REVIEWER_ROLE", "ANCHORER_ROLE", "PAUSER_ROLE")},
+}
+
+
+class RevertDecoder:
+    """Knows every custom error of an ABI by its 4-byte selector."""
+
+    def __init__(self, abi: list[dict[str, Any]]) -> None:
+        self._errors: dict[bytes, tuple[str, list[dict[str, Any]]]] = {
+            keccak(text="Error(string)")[:4]: ("Error", [{"name": "message", "type": "string"}]),
+            keccak(text="Panic(uint256)")[:4]: ("Panic", [{"name": "code", "type": "uint256"}]),
+        }
+        for item in abi:
+            if item.get("type") == "error":
+                signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
+                self._errors[keccak(text=signature)[:4]] = (item["name"], item["inputs"])
+
+    def decode(self, data: bytes) -> RegistryRevertError:
+        if len(data) < 4 or data[:4] not in self._errors:
+            hint = "0x" + data.hex() if data else "no data"
+            return RegistryRevertError("UnknownRevert", {"data": hint}, "the transaction reverted without a known error")
+        name, inputs = self._errors[data[:4]]
+        values = abi_decode([_abi_type(i) for i in inputs], data[4:])
+        args = {i["name"] or f"arg{n}": _present(i, v) for n, (i, v) in enumerate(zip(inputs, values, strict=True))}
+        return RegistryRevertError(name, args, EXPLANATIONS.get(name, "the contract refused the operation"))
+
+
+def _abi_type(item: dict[str, Any]) -> str:
+    if item["type"].startswith("tuple"):
+        inner = ",".join(_abi_type(c) for c in item["components"])
+        return f"({inner}){item['type'][5:]}"
+    return str(item["type"])
+
+
+def _present(item: dict[str, Any], value: Any) -> Any:
+    internal = str(item.get("internalType", ""))
+    if internal.startswith("enum "):
+        enum = ENUMS_BY_SOLIDITY_NAME.get(internal.split(".")[-1].split(" ")[-1])
+        return enum(value).name if enum and value in enum._value2member_map_ else value
+    if item["type"] == "address":
+        return to_checksum_address(value)
+    if item["type"] == "bytes32":
+        name = ROLE_NAMES.get("0x" + value.hex())
+        if name:
+            return name
+        if item["name"] in ("methodologyId", "projectId") and value.rstrip(b"\0").isascii():
+            return from_short_id(value)
+    return value
+
+
+def revert_data_from_rpc_error(error: Any) -> bytes | None:
+    """The revert data inside a JSON-RPC error object (anvil and Hardhat put it in different places)."""
+    if not isinstance(error, dict):
+        return None
+    data = error.get("data")
+    if isinstance(data, dict):
+        data = data.get("data") or data.get("result")
+    if isinstance(data, str) and data.startswith("0x"):
+        try:
+            return bytes.fromhex(data[2:])
+        except ValueError:
+            return None
+    return None
