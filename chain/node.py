@@ -3,6 +3,7 @@ work never stalls) or Hardhat 2's node (keeps nothing across restarts)."""
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import os
 import signal
@@ -17,6 +18,7 @@ import requests
 
 from chain.errors import NodeStartError
 from chain.paths import HARDHAT_DIR
+from chain.keys import DEV_ACCOUNT_COUNT
 from chain.settings import LOCAL_CHAIN_ID
 
 log = logging.getLogger(__name__)
@@ -24,8 +26,15 @@ log = logging.getLogger(__name__)
 ANVIL_BINARY = HARDHAT_DIR / "node_modules" / "@foundry-rs" / "anvil-linux-amd64" / "bin" / "anvil"
 HARDHAT_BINARY = HARDHAT_DIR / "node_modules" / ".bin" / "hardhat"
 GAS_LIMIT = 300_000_000
+PR_SET_PDEATHSIG = 1
 
 NodeKind = Literal["anvil", "hardhat"]
+
+
+def _die_with_parent() -> None:
+    """Linux: the node gets SIGTERM when the process that started it dies, even by kill -9."""
+    libc = ctypes.CDLL("libc.so.6", use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def free_port() -> int:
@@ -49,9 +58,10 @@ class LocalNode:
     kind: NodeKind = "anvil"
     port: int = field(default_factory=free_port)
     state_file: Path | None = None
-    block_time: int | None = 1
-    automine: bool = True
+    block_time: float | None = 1
     log_file: Path | None = None
+    extra_args: tuple[str, ...] = ()
+    die_with_parent: bool = True
     process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -69,13 +79,13 @@ class LocalNode:
             "--port", str(self.port),
             "--chain-id", str(LOCAL_CHAIN_ID),
             "--gas-limit", str(GAS_LIMIT),
+            "--accounts", str(DEV_ACCOUNT_COUNT),
             "--silent",
         ]
         if self.block_time:
+            # interval mining: automine (and anvil's --mixed-mining) leaves bursts of transactions pending
             cmd += ["--block-time", str(self.block_time)]
-            if self.automine:
-                # automine answers single transactions at once; the interval mines what a burst leaves pending
-                cmd.append("--mixed-mining")
+        cmd += list(self.extra_args)
         if self.state_file is not None:
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
             cmd += ["--state", str(self.state_file), "--state-interval", "1", "--preserve-historical-states"]
@@ -91,6 +101,7 @@ class LocalNode:
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            preexec_fn=_die_with_parent if self.die_with_parent else None,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

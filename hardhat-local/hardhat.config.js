@@ -8,6 +8,7 @@ module.exports = {
       hardfork: "cancun",
       blockGasLimit: 300000000,
       mining: { auto: true },
+      accounts: { count: 20 },
     },
   },
 };

@@ -1,0 +1,58 @@
+"""A registry on a local chain in one call: for the main job, the tests and the benchmarks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from eth_account.signers.local import LocalAccount
+
+from chain.abi import ContractAbi
+from chain.client import RegistryClient
+from chain.compiler import Build, compile_contracts
+from chain.connection import connect
+from chain.deploy import Deployment, ensure_deployed
+from chain.keys import dev_accounts
+from chain.settings import LOCAL_CHAIN_ID
+
+OPERATOR_ROLES = ("REGISTRAR_ROLE", "REVIEWER_ROLE", "ANCHORER_ROLE", "PAUSER_ROLE")
+
+
+@dataclass
+class LocalRegistry:
+    build: Build
+    deployment: Deployment
+    client: RegistryClient
+    created: bool
+
+    @property
+    def admin(self) -> LocalAccount:
+        return dev_accounts()[0]
+
+
+def open_local_registry(
+    rpc_url: str,
+    *,
+    deployments_dir: Path,
+    force: bool = False,
+    grant: dict[str, str] | None = None,
+    build: Build | None = None,
+) -> LocalRegistry:
+    """Deploy (or reuse) the registry on the local chain at `rpc_url`, with dev account 0 as admin.
+
+    `grant` maps role names to addresses; by default dev account 0 holds every operator role.
+    """
+    build = build or compile_contracts()
+    rpc = connect(rpc_url, LOCAL_CHAIN_ID)
+    admin = dev_accounts()[0]
+    deployment, created = ensure_deployed(
+        rpc, chain_id=LOCAL_CHAIN_ID, build=build, deployer=admin, directory=deployments_dir, force=force
+    )
+    client = RegistryClient(
+        rpc, deployment.address, ContractAbi(build["CarbonRegistry"].abi), chain_id=LOCAL_CHAIN_ID, signer=admin
+    )
+    if created:
+        roles = grant if grant is not None else {role: admin.address for role in OPERATOR_ROLES}
+        for role, account in roles.items():
+            client.grant_role(role, account)
+    return LocalRegistry(build, deployment, client, created)

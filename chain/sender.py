@@ -1,0 +1,356 @@
+"""The bulk transaction sender: many registry operations, each applied exactly once.
+
+How it gets there:
+1. settle: wait for the signers' transactions still pending from an earlier (crashed) run;
+2. skip: read the applied-operation bitmap words in JSON-RPC batches; operations already on chain
+   are reported as such and not sent;
+3. send: sign locally (coincurve) with locally managed nonces and EIP-1559 fees, and send the raw
+   transactions in JSON-RPC batches;
+4. await: poll receipts in batches; a transaction pending longer than `stuck_after` is replaced
+   (same nonce, fees raised by `fee_bump`);
+5. repeat 1-4 for operations whose transaction never made it (a refused send, a nonce gap), so a
+   run converges even after faults. A crash anywhere followed by a re-run applies each operation
+   once: the contract refuses a repeated operation id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from eth_account.signers.local import LocalAccount
+
+from chain.client import RegistryClient
+from chain.errors import InvalidInputError, RegistryRevertError
+from chain.rpc import RpcError
+from chain.signing import FastSigner, SignedTx
+
+log = logging.getLogger(__name__)
+
+DEFAULT_GAS = {
+    "issue": 400_000,
+    "importCredits": 400_000,
+    "registerProject": 1_000_000,
+    "transferWithReference": 150_000,
+    "retire": 150_000,
+    "retireFor": 150_000,
+    "cancel": 150_000,
+    "pledge": 200_000,
+}
+FALLBACK_GAS = 300_000
+
+Outcome = Literal["applied", "already_applied", "failed"]
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One registry operation: `fn(*args)` sent by `sender`; `args[0]` is `op_id` for every
+    registry function that takes one."""
+
+    op_id: int
+    fn: str
+    args: tuple[Any, ...]
+    sender: LocalAccount
+    label: str = ""
+    gas: int | None = None
+
+
+@dataclass(frozen=True)
+class OperationResult:
+    op: Operation
+    outcome: Outcome
+    tx_hash: str | None = None
+    block_number: int | None = None
+    gas_used: int | None = None
+    error: RegistryRevertError | None = None
+
+
+@dataclass
+class BulkReport:
+    results: list[OperationResult] = field(default_factory=list)
+    elapsed: float = 0.0
+    rounds: int = 0
+    replaced: int = 0
+
+    def count(self, outcome: Outcome) -> int:
+        return sum(1 for r in self.results if r.outcome == outcome)
+
+    @property
+    def applied(self) -> int:
+        return self.count("applied")
+
+    @property
+    def already_applied(self) -> int:
+        return self.count("already_applied")
+
+    @property
+    def failed(self) -> int:
+        return self.count("failed")
+
+
+@dataclass
+class _InFlight:
+    op: Operation
+    signed: SignedTx
+    data: bytes
+    gas: int
+    sent_at: float
+    hashes: list[str]
+
+
+class BulkSender:
+    def __init__(
+        self,
+        client: RegistryClient,
+        *,
+        batch_size: int = 500,
+        receipt_batch: int = 1000,
+        stuck_after: float = 30.0,
+        fee_bump: float = 1.15,
+        max_rounds: int = 5,
+        settle_timeout: float = 60.0,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.rpc = client.rpc
+        self.batch_size = batch_size
+        self.receipt_batch = receipt_batch
+        self.stuck_after = stuck_after
+        self.fee_bump = fee_bump
+        self.max_rounds = max_rounds
+        self.settle_timeout = settle_timeout
+        self.on_progress = on_progress
+        self._signers: dict[str, FastSigner] = {}
+
+    # ------------------------------------------------------------------ the run
+
+    def run(self, ops: Sequence[Operation]) -> BulkReport:
+        started = time.monotonic()
+        ids = [op.op_id for op in ops]
+        if len(set(ids)) != len(ids):
+            raise InvalidInputError("two operations share an operation id; each operation needs its own")
+        report = BulkReport()
+        done: dict[int, OperationResult] = {}
+        todo = list(ops)
+        while todo and report.rounds < self.max_rounds:
+            report.rounds += 1
+            self.settle({op.sender.address for op in todo})
+            applied = self.applied_ids([op.op_id for op in todo])
+            for op in todo:
+                if op.op_id in applied:
+                    done[op.op_id] = OperationResult(op, "already_applied")
+            todo = [op for op in todo if op.op_id not in applied]
+            self._progress(len(done), len(ops))
+            if todo:
+                for result in self._send_round(todo, report, done_before=len(done), total=len(ops)):
+                    done[result.op.op_id] = result
+                todo = [op for op in todo if op.op_id not in done]
+        for op in todo:
+            error = RegistryRevertError("NotSent", {"label": op.label}, f"not mined after {self.max_rounds} rounds")
+            done[op.op_id] = OperationResult(op, "failed", error=error)
+        report.results = [done[op.op_id] for op in ops]
+        report.elapsed = time.monotonic() - started
+        log.info(
+            "bulk run finished",
+            extra={"applied": report.applied, "already": report.already_applied, "failed": report.failed,
+                   "seconds": round(report.elapsed, 2)},
+        )
+        return report
+
+    def settle(self, senders: set[str]) -> None:
+        """Wait until none of `senders` has a transaction pending (from this run or a crashed one)."""
+        deadline = time.monotonic() + self.settle_timeout
+        while time.monotonic() < deadline:
+            calls = [("eth_getTransactionCount", [a, tag]) for a in sorted(senders) for tag in ("latest", "pending")]
+            counts = self.rpc.batch(calls)
+            if all(counts[i] == counts[i + 1] for i in range(0, len(counts), 2)):
+                return
+            time.sleep(0.25)
+        log.warning("transactions still pending after settling; continuing", extra={"senders": len(senders)})
+
+    def applied_ids(self, op_ids: Sequence[int]) -> set[int]:
+        """The subset of `op_ids` already applied on chain, read one bitmap word per 256 ids."""
+        words = sorted({i >> 8 for i in op_ids})
+        bits: dict[int, int] = {}
+        for start in range(0, len(words), self.receipt_batch):
+            chunk = words[start : start + self.receipt_batch]
+            calls = [("eth_call", [self._call("appliedOperationBits", (w,)), "latest"]) for w in chunk]
+            for word, result in zip(chunk, self.rpc.batch(calls), strict=True):
+                if isinstance(result, RpcError):
+                    raise result
+                bits[word] = int(result, 16)
+        return {i for i in op_ids if bits[i >> 8] >> (i & 0xFF) & 1}
+
+    # ------------------------------------------------------------------ one round
+
+    def _send_round(
+        self, todo: list[Operation], report: BulkReport, *, done_before: int, total: int
+    ) -> list[OperationResult]:
+        start_block = int(self.rpc.call("eth_blockNumber"), 16)
+        max_fee, priority = self.client.fees()
+        nonces = self._pending_nonces({op.sender.address for op in todo})
+        inflight: dict[str, _InFlight] = {}
+        refused: set[str] = set()
+        # sign the next batch while the previous one is on the wire (the socket wait frees the GIL)
+        with ThreadPoolExecutor(max_workers=1) as wire:
+            pending = []
+            for start in range(0, len(todo), self.batch_size):
+                signed = [self._sign(op, nonces, max_fee, priority) for op in todo[start : start + self.batch_size]]
+                calls = [("eth_sendRawTransaction", ["0x" + f.signed.raw.hex()]) for f in signed]
+                pending.append((signed, wire.submit(self.rpc.batch, calls)))
+            for signed, future in pending:
+                for f, reply in zip(signed, future.result(), strict=True):
+                    if isinstance(reply, RpcError) and "already known" not in str(reply).lower():
+                        if f.op.sender.address not in refused:
+                            log.warning("send refused for %s: %s; its operations go to the next round",
+                                        f.op.sender.address, str(reply)[:200])
+                        refused.add(f.op.sender.address)
+                        continue
+                    inflight[f.hashes[0]] = f
+        return self._await(inflight, report, start_block=start_block, fees=(max_fee, priority),
+                           done_before=done_before, total=total)
+
+    def _sign(self, op: Operation, nonces: dict[str, int], max_fee: int, priority: int) -> _InFlight:
+        data = self.client.abi.encode_call(op.fn, op.args)
+        gas = op.gas or DEFAULT_GAS.get(op.fn, FALLBACK_GAS)
+        nonce = nonces[op.sender.address]
+        nonces[op.sender.address] = nonce + 1
+        tx = self._signer(op.sender).sign(
+            nonce=nonce, to=self.client.address, data=data, gas=gas, max_fee=max_fee, max_priority_fee=priority
+        )
+        return _InFlight(op, tx, data, gas, time.monotonic(), ["0x" + tx.tx_hash.hex()])
+
+    def _await(
+        self,
+        inflight: dict[str, _InFlight],
+        report: BulkReport,
+        *,
+        start_block: int,
+        fees: tuple[int, int],
+        done_before: int,
+        total: int,
+    ) -> list[OperationResult]:
+        """Follow new blocks: a transaction included with a log of ours was applied; one included
+        without is fetched and decoded. (Per-transaction receipts cost a node like anvil time
+        quadratic in the block's size; block bodies and logs do not.)"""
+        results: list[OperationResult] = []
+        by_hash = dict(inflight)  # every hash (originals and replacements) -> its in-flight record
+        open_ops = {id(f): f for f in inflight.values()}
+        op_fees = {id(f): fees for f in inflight.values()}
+        next_block = start_block + 1
+        last_progress = time.monotonic()
+        while open_ops:
+            head = int(self.rpc.call("eth_blockNumber"), 16)
+            if head >= next_block:
+                for f, block, applied in self._included(by_hash, open_ops, next_block, head):
+                    del open_ops[id(f)]
+                    results.append(self._applied(f, block) if applied else self._failed(f, block))
+                next_block = head + 1
+                last_progress = time.monotonic()
+                self._progress(done_before + len(results), total)
+                continue
+            now = time.monotonic()
+            stuck = [f for f in open_ops.values() if now - f.sent_at > self.stuck_after]
+            if stuck:
+                self._replace(stuck, op_fees, by_hash, report)
+            if now - last_progress > self.stuck_after * 4:
+                log.warning("giving up on %d unmined transactions this round", len(open_ops))
+                break
+            time.sleep(0.05)
+        return results
+
+    def _included(
+        self, by_hash: dict[str, _InFlight], open_ops: dict[int, _InFlight], first: int, last: int
+    ) -> list[tuple[_InFlight, int, bool]]:
+        """Our open transactions included in blocks first..last: (record, block, has our logs)."""
+        found: dict[str, int] = {}
+        for start in range(first, last + 1, 100):
+            numbers = range(start, min(last, start + 99) + 1)
+            for n, block in zip(numbers, self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers]), strict=True):
+                if isinstance(block, RpcError) or block is None:
+                    raise RpcError({"message": f"block {n} unavailable"})
+                for h in block["transactions"]:
+                    if h in by_hash and id(by_hash[h]) in open_ops:
+                        found[h] = n
+        if not found:
+            return []
+        logs = self.rpc.call("eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(last), "address": self.client.address})
+        logged = {entry["transactionHash"] for entry in logs}
+        return [(by_hash[h], n, h in logged) for h, n in found.items()]
+
+    def _replace(
+        self, stuck: list[_InFlight], fees: dict[int, tuple[int, int]], by_hash: dict[str, _InFlight], report: BulkReport
+    ) -> None:
+        """Re-sign stuck transactions with the same nonce and higher fees."""
+        base_max, base_tip = self.client.fees()
+        replacements = []
+        for f in stuck:
+            old_max, old_tip = fees[id(f)]
+            new_tip = max(int(old_tip * self.fee_bump) + 1, base_tip)
+            new_max = max(int(old_max * self.fee_bump) + 1, base_max, new_tip)
+            tx = self._signer(f.op.sender).sign(
+                nonce=f.signed.nonce, to=self.client.address, data=f.data, gas=f.gas, max_fee=new_max, max_priority_fee=new_tip
+            )
+            fees[id(f)] = (new_max, new_tip)
+            f.sent_at = time.monotonic()
+            replacements.append((f, tx))
+        replies: list[Any] = []
+        for start in range(0, len(replacements), self.batch_size):
+            chunk = replacements[start : start + self.batch_size]
+            replies += self.rpc.batch([("eth_sendRawTransaction", ["0x" + tx.raw.hex()]) for _, tx in chunk])
+        for (f, tx), reply in zip(replacements, replies, strict=True):
+            if not isinstance(reply, RpcError):
+                h = "0x" + tx.tx_hash.hex()
+                f.hashes.append(h)
+                by_hash[h] = f
+                report.replaced += 1
+        log.info("replaced stuck transactions", extra={"count": len(replacements)})
+
+    @staticmethod
+    def _applied(f: _InFlight, block: int) -> OperationResult:
+        mined = next(h for h in f.hashes)  # the original or a replacement: both carry the same operation
+        return OperationResult(f.op, "applied", mined, block)
+
+    def _failed(self, f: _InFlight, block: int) -> OperationResult:
+        receipts = [self.rpc.call("eth_getTransactionReceipt", h) for h in f.hashes]
+        receipt = next((r for r in receipts if r is not None), None)
+        tx_hash = receipt["transactionHash"] if receipt else f.hashes[0]
+        gas_used = int(receipt["gasUsed"], 16) if receipt else None
+        error = self._replay(f, block)
+        outcome: Outcome = "already_applied" if error.name == "RegistryOperationAlreadyApplied" else "failed"
+        return OperationResult(f.op, outcome, tx_hash, block, gas_used, error)
+
+    def _replay(self, f: _InFlight, block: int) -> RegistryRevertError:
+        """Decode why a mined transaction reverted, by replaying it on the state before its block."""
+        call = {"from": f.op.sender.address, "to": self.client.address, "data": "0x" + f.data.hex(), "gas": hex(f.gas)}
+        try:
+            self.rpc.call("eth_call", call, hex(block - 1))
+        except RpcError as exc:
+            return self.client._decoded(exc)
+        if self.client.is_operation_applied(f.op.op_id):
+            return RegistryRevertError("RegistryOperationAlreadyApplied", {"opId": f.op.op_id}, "applied by another transaction")
+        return RegistryRevertError("RevertedInBlock", {"block": block}, "reverted on the state inside its block (out of gas, or an earlier transaction changed it)")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _pending_nonces(self, senders: set[str]) -> dict[str, int]:
+        ordered = sorted(senders)
+        counts = self.rpc.batch([("eth_getTransactionCount", [a, "pending"]) for a in ordered])
+        return {a: int(c, 16) for a, c in zip(ordered, counts, strict=True)}
+
+    def _signer(self, account: LocalAccount) -> FastSigner:
+        if account.address not in self._signers:
+            self._signers[account.address] = FastSigner(bytes(account.key), self.client.chain_id)
+        return self._signers[account.address]
+
+    def _call(self, fn: str, args: tuple[Any, ...]) -> dict[str, str]:
+        return {"to": self.client.address, "data": "0x" + self.client.abi.encode_call(fn, args).hex()}
+
+    def _progress(self, done: int, total: int) -> None:
+        if self.on_progress is not None:
+            self.on_progress(done, total)
+
