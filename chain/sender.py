@@ -246,9 +246,9 @@ class BulkSender:
         while open_ops:
             head = int(self.rpc.call("eth_blockNumber"), 16)
             if head >= next_block:
-                for f, block, applied in self._included(by_hash, open_ops, next_block, head):
+                for f, tx_hash, block, applied in self._included(by_hash, open_ops, next_block, head):
                     del open_ops[id(f)]
-                    results.append(self._applied(f, block) if applied else self._failed(f, block))
+                    results.append(OperationResult(f.op, "applied", tx_hash, block) if applied else self._failed(f, block))
                 next_block = head + 1
                 last_progress = time.monotonic()
                 self._progress(done_before + len(results), total)
@@ -265,8 +265,8 @@ class BulkSender:
 
     def _included(
         self, by_hash: dict[str, _InFlight], open_ops: dict[int, _InFlight], first: int, last: int
-    ) -> list[tuple[_InFlight, int, bool]]:
-        """Our open transactions included in blocks first..last: (record, block, has our logs)."""
+    ) -> list[tuple[_InFlight, str, int, bool]]:
+        """Our open transactions included in blocks first..last: (record, hash, block, has our logs)."""
         found: dict[str, int] = {}
         for start in range(first, last + 1, 100):
             numbers = range(start, min(last, start + 99) + 1)
@@ -280,7 +280,7 @@ class BulkSender:
             return []
         logs = self.rpc.call("eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(last), "address": self.client.address})
         logged = {entry["transactionHash"] for entry in logs}
-        return [(by_hash[h], n, h in logged) for h, n in found.items()]
+        return [(by_hash[h], h, n, h in logged) for h, n in found.items()]
 
     def _replace(
         self, stuck: list[_InFlight], fees: dict[int, tuple[int, int]], by_hash: dict[str, _InFlight], report: BulkReport
@@ -309,11 +309,6 @@ class BulkSender:
                 by_hash[h] = f
                 report.replaced += 1
         log.info("replaced stuck transactions", extra={"count": len(replacements)})
-
-    @staticmethod
-    def _applied(f: _InFlight, block: int) -> OperationResult:
-        mined = next(h for h in f.hashes)  # the original or a replacement: both carry the same operation
-        return OperationResult(f.op, "applied", mined, block)
 
     def _failed(self, f: _InFlight, block: int) -> OperationResult:
         receipts = [self.rpc.call("eth_getTransactionReceipt", h) for h in f.hashes]

@@ -77,21 +77,24 @@ def anvil() -> Iterator[LocalNode]:
         yield node
 
 
-@pytest.fixture(scope="session")
-def world_base(anvil: LocalNode, build: Build, cast: Cast, tmp_path_factory: pytest.TempPathFactory) -> World:
+def deploy_world(url: str, deployments_dir: Path, build: Build, cast: Cast) -> World:
+    """A fresh registry at `url` with the cast's roles granted and the base state populated."""
     grant = {
         "REGISTRAR_ROLE": cast.registrar.address,
         "REVIEWER_ROLE": cast.reviewer.address,
         "ANCHORER_ROLE": cast.anchorer.address,
         "PAUSER_ROLE": cast.pauser.address,
     }
-    registry = open_local_registry(
-        anvil.url, deployments_dir=tmp_path_factory.mktemp("deployments"), grant=grant, build=build
-    )
+    registry = open_local_registry(url, deployments_dir=deployments_dir, grant=grant, build=build, force=True)
     client = registry.client
     client.signer = cast.registrar
     batch_id = populate(client, cast)
     return World(client, cast, batch_id, registry)
+
+
+@pytest.fixture(scope="session")
+def world_base(anvil: LocalNode, build: Build, cast: Cast, tmp_path_factory: pytest.TempPathFactory) -> World:
+    return deploy_world(anvil.url, tmp_path_factory.mktemp("deployments"), build, cast)
 
 
 def populate(client: RegistryClient, cast: Cast) -> int:
