@@ -92,6 +92,8 @@ class LocalNode:
         return cmd
 
     def start(self, timeout: float = 30.0) -> LocalNode:
+        if self.log_file is not None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
         env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"}
         self.process = subprocess.Popen(

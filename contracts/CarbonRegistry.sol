@@ -92,6 +92,7 @@ contract CarbonRegistry is ERC1155Upgradeable, UUPSUpgradeable, RegistryCatalog,
         __ERC1155_init(uri_);
         __AccessControl_init();
         _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        __CertificateLogAnchor_init();
         _registerParticipant(RESERVE_ACCOUNT, ParticipantKind.Registry, bytes32(0), 0);
         LedgerStorage storage $ = _ledger();
         $.nextBatchId = 1;

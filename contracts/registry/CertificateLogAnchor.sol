@@ -12,7 +12,9 @@ import {IRegistryEvents} from "./IRegistryEvents.sol";
 abstract contract CertificateLogAnchor is RegistryRoles, IRegistryErrors, IRegistryEvents {
     /// @custom:storage-location erc7201:sichuan.carbon.registry.anchors
     struct AnchorStorage {
-        uint256 latestTreeSize;
+        // the last anchored size plus one, set to 1 at initialisation: the first anchoring then
+        // rewrites a used slot (5,000 gas) instead of filling an empty one (22,100 gas)
+        uint256 latestTreeSizePlusOne;
         mapping(uint256 treeSize => bytes32 root) roots;
     }
 
@@ -29,10 +31,10 @@ abstract contract CertificateLogAnchor is RegistryRoles, IRegistryErrors, IRegis
     /// @dev Reverts with RegistryTreeSizeNotGrowing unless treeSize exceeds the last anchored size.
     function anchorLogRoot(uint256 treeSize, bytes32 root) external onlyRole(ANCHORER_ROLE) {
         AnchorStorage storage $ = _anchors();
-        uint256 latest = $.latestTreeSize;
+        uint256 latest = _latestTreeSize($);
         if (treeSize <= latest) revert RegistryTreeSizeNotGrowing(latest, treeSize);
         if (root == bytes32(0)) revert RegistryZeroRoot();
-        $.latestTreeSize = treeSize;
+        $.latestTreeSizePlusOne = treeSize + 1;
         $.roots[treeSize] = root;
         emit LogRootAnchored(treeSize, root, block.timestamp);
     }
@@ -45,8 +47,17 @@ abstract contract CertificateLogAnchor is RegistryRoles, IRegistryErrors, IRegis
     /// @notice The last anchored tree size and its root (0, 0 before the first anchoring).
     function latestAnchor() external view returns (uint256 treeSize, bytes32 root) {
         AnchorStorage storage $ = _anchors();
-        treeSize = $.latestTreeSize;
+        treeSize = _latestTreeSize($);
         root = $.roots[treeSize];
+    }
+
+    function __CertificateLogAnchor_init() internal {
+        _anchors().latestTreeSizePlusOne = 1;
+    }
+
+    function _latestTreeSize(AnchorStorage storage $) private view returns (uint256) {
+        uint256 plusOne = $.latestTreeSizePlusOne;
+        return plusOne == 0 ? 0 : plusOne - 1;
     }
 
     /// @notice Whether `proof` shows that the leaf with hash `leafHash` (sha256(0x00 || entry)) sits

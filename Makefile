@@ -1,0 +1,37 @@
+# The two commands of the quick start:  make up  (the main job)  and  make test.
+# Both bootstrap what they need: a virtual environment with the pinned Python packages
+# (requirements.lock) and the pinned npm packages of hardhat-local/ (package-lock.json).
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PY_STAMP := $(VENV)/.stamp-deps
+NPM_STAMP := hardhat-local/node_modules/.stamp-deps
+
+.PHONY: up test deps bench clean
+
+up: deps
+	$(BIN)/ledger up
+
+test: deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+deps: $(PY_STAMP) $(NPM_STAMP)
+
+$(PY_STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
+	touch $@
+
+$(NPM_STAMP): hardhat-local/package.json hardhat-local/package-lock.json
+	cd hardhat-local && npm ci --no-audit --no-fund
+	touch $@
+
+bench: deps
+	$(BIN)/python bench/gas.py
+	$(BIN)/python bench/sender_throughput.py
+
+clean:
+	rm -rf build var $(VENV) hardhat-local/node_modules

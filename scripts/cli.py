@@ -1,0 +1,123 @@
+"""`ledger`, the registry operator's command line (drives chain/ only)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from chain.abi import ContractAbi
+from chain.client import RegistryClient
+from chain.compiler import compile_contracts
+from chain.connection import connect
+from chain.deploy import ensure_deployed, load_deployment, record_path
+from chain.errors import DeploymentNotFoundError
+from chain.keys import load_signer
+from chain.local import OPERATOR_ROLES
+from chain.node import rpc_ready
+from chain.paths import BUILD_DIR
+from chain.settings import ChainSettings
+from scripts import node_commands
+from scripts.console import console, operator_errors
+
+app = typer.Typer(
+    help="Operate the Sichuan forestry and grassland carbon-inclusive registry.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(node_commands.app, name="node")
+
+
+@app.callback()
+def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+@app.command()
+@operator_errors
+def up(
+    wait: Annotated[bool, typer.Option(help="Keep running until Ctrl-C (--no-wait: set up, report, stop).")] = True,
+) -> None:
+    """The main job: start the local node unless LEDGER_RPC_URL is set, compile, deploy if needed,
+    and print where everything is."""
+    settings = ChainSettings()
+    node = None
+    url = settings.effective_rpc_url
+    if settings.rpc_url is None and not rpc_ready(url):
+        node = node_commands.local_node(settings, background=False).start()
+        console.print(f"started {settings.node} on {url} (state: {node.state_file or 'not kept'})")
+    try:
+        report = deploy_and_describe(settings, force=False)
+        console.print(report)
+        if wait and node is not None:
+            console.print("[bold]running[/]; press Ctrl-C to stop")
+            threading.Event().wait()
+    finally:
+        if node is not None:
+            node.stop()
+            if wait:
+                console.print("node stopped; its state is kept for next time")
+
+
+@app.command()
+@operator_errors
+def deploy(force: Annotated[bool, typer.Option(help="Deploy a new registry even if one is recorded.")] = False) -> None:
+    """Deploy the registry to the configured chain (once; again only with --force)."""
+    console.print(deploy_and_describe(ChainSettings(), force=force))
+
+
+@app.command()
+@operator_errors
+def status() -> None:
+    """Chain id, contract, block, and the roles the current key holds."""
+    settings = ChainSettings()
+    rpc = connect(settings.effective_rpc_url, settings.chain_id)
+    deployment = load_deployment(settings.deployments_path, settings.chain_id)
+    if deployment is None:
+        raise DeploymentNotFoundError(settings.chain_id, str(record_path(settings.deployments_path, settings.chain_id)))
+    signer = load_signer(settings, settings.chain_id)
+    client = RegistryClient(rpc, deployment.address, ContractAbi(compile_contracts()["CarbonRegistry"].abi),
+                            chain_id=settings.chain_id, signer=signer)
+    table = Table(show_header=False, box=None)
+    table.add_row("chain id", str(settings.chain_id))
+    table.add_row("rpc", settings.effective_rpc_url)
+    table.add_row("registry", deployment.address)
+    table.add_row("block", str(int(rpc.call("eth_blockNumber"), 16)))
+    table.add_row("paused", str(client.paused()))
+    table.add_row("key", signer.address)
+    table.add_row("roles", ", ".join(client.roles_of(signer.address)) or "none")
+    console.print(table)
+
+
+def deploy_and_describe(settings: ChainSettings, *, force: bool) -> Table:
+    rpc = connect(settings.effective_rpc_url, settings.chain_id)
+    build = compile_contracts()
+    signer = load_signer(settings, settings.chain_id)
+    deployment, created = ensure_deployed(
+        rpc, chain_id=settings.chain_id, build=build, deployer=signer, directory=settings.deployments_path,
+        uri=settings.contract_uri, force=force,
+    )
+    client = RegistryClient(rpc, deployment.address, ContractAbi(build["CarbonRegistry"].abi),
+                            chain_id=settings.chain_id, signer=signer)
+    if created and settings.is_local:
+        for role in OPERATOR_ROLES:  # on the local chain the one dev key plays every operator role
+            client.grant_role(role, signer.address)
+    table = Table(title="Sichuan carbon-inclusive registry", show_header=False)
+    table.add_row("RPC", settings.effective_rpc_url)
+    table.add_row("chain id", str(settings.chain_id))
+    table.add_row("registry (proxy)", deployment.address + ("  [green]deployed now[/]" if created else "  (recorded)"))
+    table.add_row("implementation", deployment.implementation)
+    table.add_row("deployed in block", f"{deployment.block_number} (tx {deployment.tx_hash})")
+    table.add_row("compiler", f"solc {deployment.compiler_version} ({deployment.compiler_backend})")
+    table.add_row("deployment record", str(record_path(settings.deployments_path, settings.chain_id)))
+    table.add_row("build artifacts", str(BUILD_DIR))
+    table.add_row("operator key", signer.address)
+    table.add_row("roles", ", ".join(client.roles_of(signer.address)) or "none")
+    return table
+
+
+if __name__ == "__main__":
+    app()
