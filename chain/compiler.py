@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from chain.errors import CompilationError, CompilerNotFoundError
-from chain.paths import BUILD_DIR, CONTRACTS_DIR, HARDHAT_DIR, PROJECT_ROOT
+from chain.paths import BUILD_DIR, HARDHAT_DIR, PROJECT_ROOT
 
 log = logging.getLogger(__name__)
 
@@ -172,7 +172,30 @@ def compile_contracts(*, backend: Backend | None = None, force: bool = False, bu
             raise CompilationError(errors)
         build_dir.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(output))
-    return Build(SOLC_VERSION, chosen, input_hash, _artifacts(output))
+    build = Build(SOLC_VERSION, chosen, input_hash, _artifacts(output))
+    write_artifacts(build, build_dir / "artifacts")
+    return build
+
+
+def write_artifacts(build: Build, directory: Path) -> None:
+    """One JSON per contract (ABI, bytecode, deployed bytecode, solc metadata) for other tools."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for artifact in build.artifacts.values():
+        path = directory / f"{artifact.name}.json"
+        content = json.dumps(
+            {
+                "contractName": artifact.name,
+                "sourceName": artifact.source,
+                "compiler": {"version": build.compiler_version, "backend": build.backend},
+                "abi": artifact.abi,
+                "bytecode": "0x" + artifact.bytecode,
+                "deployedBytecode": "0x" + artifact.deployed_bytecode,
+                "metadata": artifact.metadata,
+            },
+            indent=1,
+        )
+        if not path.exists() or path.read_text() != content:
+            path.write_text(content)
 
 
 def _artifacts(output: dict[str, Any]) -> dict[str, Artifact]:
