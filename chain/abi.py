@@ -22,6 +22,9 @@ def abi_type(item: dict[str, Any]) -> str:
     return str(item["type"])
 
 
+_HEX = frozenset("0123456789abcdefABCDEF")
+
+
 def _static_encoder(t: str):  # type: ignore[no-untyped-def]
     """A hand-written encoder for a static type (elementary, or a tuple of static types), or None.
 
@@ -39,25 +42,30 @@ def _static_encoder(t: str):  # type: ignore[no-untyped-def]
     if t.startswith("uint") and t[4:].isdigit() or t == "uint":
         bits = int(t[4:] or 256)
         def enc_uint(v: int) -> bytes:
-            if not 0 <= v < 1 << bits:
-                raise ValueError(f"{v} does not fit {t}")
+            if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 1 << bits:
+                raise ValueError(f"{v!r} is not a {t}")
             return v.to_bytes(32, "big")
         return enc_uint
     if t == "address":
         def enc_address(v: str | bytes) -> bytes:
-            raw = bytes.fromhex(v[2:]) if isinstance(v, str) else bytes(v)
-            if len(raw) != 20:
-                raise ValueError(f"{v!r} is not a 20-byte address")
-            return raw.rjust(32, b"\0")
+            if isinstance(v, str) and len(v) == 42 and v[:2] == "0x" and all(c in _HEX for c in v[2:]):
+                return bytes.fromhex(v[2:]).rjust(32, b"\0")
+            if isinstance(v, bytes) and len(v) == 20:
+                return v.rjust(32, b"\0")
+            raise ValueError(f"{v!r} is not a 20-byte address")
         return enc_address
     if t == "bytes32":
         def enc_b32(v: bytes) -> bytes:
-            if len(v) != 32:
+            if not isinstance(v, bytes | bytearray) or len(v) != 32:
                 raise ValueError("bytes32 needs 32 bytes")
             return bytes(v)
         return enc_b32
     if t == "bool":
-        return lambda v: (b"\0" * 31) + (b"\1" if v else b"\0")
+        def enc_bool(v: bool) -> bytes:
+            if not isinstance(v, bool):
+                raise ValueError(f"{v!r} is not a bool")
+            return (b"\0" * 31) + (b"\1" if v else b"\0")
+        return enc_bool
     return None
 
 
@@ -128,7 +136,10 @@ class ContractAbi:
     def encode_call(self, fn: str, args: tuple[Any, ...] | list[Any]) -> bytes:
         encoders = self._static_encoders.get(fn)
         if encoders is not None and len(encoders) == len(args):
-            return self._selectors[fn] + b"".join(e(a) for e, a in zip(encoders, args, strict=True))
+            try:
+                return self._selectors[fn] + b"".join(e(a) for e, a in zip(encoders, args, strict=True))
+            except (ValueError, TypeError):
+                pass  # let eth_abi say precisely what is wrong
         return self._selectors[fn] + abi_encode(self._input_types[fn], list(args))
 
     def decode_output(self, fn: str, data: bytes) -> Any:

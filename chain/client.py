@@ -290,6 +290,8 @@ class RegistryClient:
     def review_project(
         self, op_id: int, project_id: str, approved: bool, review_report_hash: bytes | str, **kw: Any
     ) -> TxResult:
+        if not isinstance(approved, bool):
+            raise InvalidInputError(f"the review decision must be True or False, got {approved!r}")
         args = (op_id, sid("project id", project_id), approved, b32("review report hash", review_report_hash))
         return self.transact("reviewProject", args, **kw)
 

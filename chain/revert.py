@@ -35,7 +35,7 @@ EXPLANATIONS: dict[str, str] = {
     "RegistryInvalidReserveShare": "the reserve share is in basis points and at most 10000",
     "RegistryUnknownBatch": "no such batch",
     "RegistryInsufficientFreeBalance": "not enough free units (pledged and frozen units cannot move)",
-    "RegistryReserveLocked": "the reserve account never sends, retires, pledges or exports",
+    "RegistryReserveLocked": "the reserve account makes no movement; only the registrar's cancellation draws on it",
     "RegistryNotAuthorisedOperator": "the caller may not act for this holder; the holder must approve it",
     "RegistryInvalidCancellationReason": "use the export flow (request, then confirm) to cancel for export",
     "RegistryOriginAlreadyImported": "these credits were already imported from that origin",

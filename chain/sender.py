@@ -43,7 +43,9 @@ DEFAULT_GAS = {
 }
 FALLBACK_GAS = 300_000
 
-Outcome = Literal["applied", "already_applied", "failed"]
+# applied: by this run; already_applied: before this run; failed: refused (error says why);
+# unconfirmed: sent, never seen in a block, may still be mined: run the same operations again
+Outcome = Literal["applied", "already_applied", "failed", "unconfirmed"]
 
 
 @dataclass(frozen=True)
@@ -91,6 +93,10 @@ class BulkReport:
     def failed(self) -> int:
         return self.count("failed")
 
+    @property
+    def unconfirmed(self) -> int:
+        return self.count("unconfirmed")
+
 
 @dataclass
 class _InFlight:
@@ -130,9 +136,10 @@ class BulkSender:
 
     def run(self, ops: Sequence[Operation]) -> BulkReport:
         started = time.monotonic()
-        ids = [op.op_id for op in ops]
-        if len(set(ids)) != len(ids):
-            raise InvalidInputError("two operations share an operation id; each operation needs its own")
+        self._check(ops)
+        self._sent: set[int] = set()
+        self._sent_earlier: set[int] = set()
+        self._send_errors: dict[int, str] = {}
         report = BulkReport()
         done: dict[int, OperationResult] = {}
         todo = list(ops)
@@ -141,8 +148,8 @@ class BulkSender:
             self.settle({op.sender.address for op in todo})
             applied = self.applied_ids([op.op_id for op in todo])
             for op in todo:
-                if op.op_id in applied:
-                    done[op.op_id] = OperationResult(op, "already_applied")
+                if op.op_id in applied:  # by a transaction of an earlier round, or before this run
+                    done[op.op_id] = OperationResult(op, "applied" if op.op_id in self._sent else "already_applied")
             todo = [op for op in todo if op.op_id not in applied]
             self._progress(len(done), len(ops))
             if todo:
@@ -150,8 +157,16 @@ class BulkSender:
                     done[result.op.op_id] = result
                 todo = [op for op in todo if op.op_id not in done]
         for op in todo:
-            error = RegistryRevertError("NotSent", {"label": op.label}, f"not mined after {self.max_rounds} rounds")
-            done[op.op_id] = OperationResult(op, "failed", error=error)
+            if op.op_id in self._sent:
+                error = RegistryRevertError(
+                    "Unconfirmed", {"label": op.label},
+                    "sent but not seen in a block; it may still be mined: run the same operations again to settle",
+                )
+                done[op.op_id] = OperationResult(op, "unconfirmed", error=error)
+            else:
+                reason = self._send_errors.get(op.op_id, f"not sent after {self.max_rounds} rounds")
+                error = RegistryRevertError("NotSent", {"label": op.label}, f"the node refused it: {reason}")
+                done[op.op_id] = OperationResult(op, "failed", error=error)
         report.results = [done[op.op_id] for op in ops]
         report.elapsed = time.monotonic() - started
         log.info(
@@ -160,6 +175,19 @@ class BulkSender:
                    "seconds": round(report.elapsed, 2)},
         )
         return report
+
+    def _check(self, ops: Sequence[Operation]) -> None:
+        """Only operations the contract applies once may be sent in bulk: their function takes an
+        operation id first, and it is the operation's own."""
+        ids = [op.op_id for op in ops]
+        if len(set(ids)) != len(ids):
+            raise InvalidInputError("two operations share an operation id; each operation needs its own")
+        for op in ops:
+            inputs = self.client.abi.functions.get(op.fn, {}).get("inputs", [])
+            if not inputs or inputs[0]["name"] != "opId":
+                raise InvalidInputError(f"{op.fn} takes no operation id, so it cannot be sent exactly once in bulk")
+            if not op.args or op.args[0] != op.op_id:
+                raise InvalidInputError(f"operation {op.label or op.op_id}: its first argument must be its operation id")
 
     def settle(self, senders: set[str]) -> None:
         """Wait until none of `senders` has a transaction pending (from this run or a crashed one)."""
@@ -191,6 +219,7 @@ class BulkSender:
         self, todo: list[Operation], report: BulkReport, *, done_before: int, total: int
     ) -> list[OperationResult]:
         start_block = int(self.rpc.call("eth_blockNumber"), 16)
+        self._sent_earlier = set(self._sent)
         max_fee, priority = self.client.fees()
         nonces = self._pending_nonces({op.sender.address for op in todo})
         inflight: dict[str, _InFlight] = {}
@@ -209,7 +238,9 @@ class BulkSender:
                             log.warning("send refused for %s: %s; its operations go to the next round",
                                         f.op.sender.address, str(reply)[:200])
                         refused.add(f.op.sender.address)
+                        self._send_errors[f.op.op_id] = str(reply)[:200]
                         continue
+                    self._sent.add(f.op.op_id)
                     inflight[f.hashes[0]] = f
         return self._await(inflight, report, start_block=start_block, fees=(max_fee, priority),
                            done_before=done_before, total=total)
@@ -246,12 +277,14 @@ class BulkSender:
         while open_ops:
             head = int(self.rpc.call("eth_blockNumber"), 16)
             if head >= next_block:
-                for f, tx_hash, block, applied in self._included(by_hash, open_ops, next_block, head):
+                included = self._included(by_hash, open_ops, next_block, head)
+                for f, tx_hash, block, applied in included:
                     del open_ops[id(f)]
                     results.append(OperationResult(f.op, "applied", tx_hash, block) if applied else self._failed(f, block))
                 next_block = head + 1
-                last_progress = time.monotonic()
-                self._progress(done_before + len(results), total)
+                if included:  # progress is ours being mined, not the chain making (empty) blocks
+                    last_progress = time.monotonic()
+                    self._progress(done_before + len(results), total)
                 continue
             now = time.monotonic()
             stuck = [f for f in open_ops.values() if now - f.sent_at > self.stuck_after]
@@ -316,7 +349,10 @@ class BulkSender:
         tx_hash = receipt["transactionHash"] if receipt else f.hashes[0]
         gas_used = int(receipt["gasUsed"], 16) if receipt else None
         error = self._replay(f, block)
-        outcome: Outcome = "already_applied" if error.name == "RegistryOperationAlreadyApplied" else "failed"
+        outcome: Outcome = "failed"
+        if error.name == "RegistryOperationAlreadyApplied":
+            # applied by a transaction of an earlier round of this run, or before the run
+            outcome = "applied" if f.op.op_id in self._sent_earlier else "already_applied"
         return OperationResult(f.op, outcome, tx_hash, block, gas_used, error)
 
     def _replay(self, f: _InFlight, block: int) -> RegistryRevertError:

@@ -149,13 +149,12 @@ contract CarbonRegistry is ERC1155Upgradeable, UUPSUpgradeable, RegistryCatalog,
 
     // ---------------------------------------------------------------- transfers
 
-    /// @notice ERC-1155 transfer; both parties must be active participants.
+    /// @notice ERC-1155 transfer; both parties (and an operator acting for the sender) must be active participants.
     function safeTransferFrom(address from, address to, uint256 id, uint256 value, bytes memory data)
         public
         override
     {
-        _requireMay(from, Movement.Send);
-        _requireMay(to, Movement.Receive);
+        _requireParties(from, to);
         if (value == 0) revert RegistryZeroAmount();
         super.safeTransferFrom(from, to, id, value, data);
     }
@@ -168,8 +167,7 @@ contract CarbonRegistry is ERC1155Upgradeable, UUPSUpgradeable, RegistryCatalog,
         uint256[] memory values,
         bytes memory data
     ) public override {
-        _requireMay(from, Movement.Send);
-        _requireMay(to, Movement.Receive);
+        _requireParties(from, to);
         for (uint256 i = 0; i < values.length; ++i) {
             if (values[i] == 0) revert RegistryZeroAmount();
         }
@@ -187,8 +185,7 @@ contract CarbonRegistry is ERC1155Upgradeable, UUPSUpgradeable, RegistryCatalog,
         bytes32 tradeReference
     ) external {
         _requireOperator(from);
-        _requireMay(from, Movement.Send);
-        _requireMay(to, Movement.Receive);
+        _requireParties(from, to);
         if (amount == 0) revert RegistryZeroAmount();
         _useOperation(opId);
         _safeTransferFrom(from, to, batchId, amount, "");
@@ -432,11 +429,16 @@ contract CarbonRegistry is ERC1155Upgradeable, UUPSUpgradeable, RegistryCatalog,
         if ($.paused) revert RegistryPaused();
         if (from != address(0)) {
             for (uint256 i = 0; i < ids.length; ++i) {
+                // a batch may list an id more than once: what it needs of that id is the running sum
+                uint256 needed = values[i];
+                for (uint256 j = 0; j < i; ++j) {
+                    if (ids[j] == ids[i]) needed += values[j];
+                }
                 Locks storage l = $.locks[ids[i]][from];
                 uint256 balance = balanceOf(from, ids[i]);
                 uint256 locked = uint256(l.pledged) + l.frozen;
                 uint256 free = balance > locked ? balance - locked : 0;
-                if (free < values[i]) revert RegistryInsufficientFreeBalance(from, ids[i], free, values[i]);
+                if (free < needed) revert RegistryInsufficientFreeBalance(from, ids[i], free, needed);
             }
         }
         super._update(from, to, ids, values);
@@ -468,7 +470,9 @@ contract CarbonRegistry is ERC1155Upgradeable, UUPSUpgradeable, RegistryCatalog,
         LedgerStorage storage $ = _ledger();
         batchId = $.nextBatchId++;
         firstSerial = $.nextSerial;
-        $.nextSerial = uint128(firstSerial + quantity);
+        uint256 next = firstSerial + quantity;
+        if (next > type(uint128).max) revert RegistryValueTooLarge(quantity, type(uint128).max - firstSerial);
+        $.nextSerial = uint128(next);
         Batch storage b = $.batches[batchId];
         b.issued = quantity;
         b.firstSerial = uint128(firstSerial);
@@ -512,6 +516,13 @@ contract CarbonRegistry is ERC1155Upgradeable, UUPSUpgradeable, RegistryCatalog,
         if (p.status == PledgeStatus.None) revert RegistryUnknownPledge(pledgeId);
         if (p.status != PledgeStatus.Active) revert RegistryPledgeNotActive(pledgeId, p.status);
         if (p.pledgee != msg.sender) revert RegistryNotPledgee(pledgeId, msg.sender, p.pledgee);
+    }
+
+    /// @dev Both parties of a transfer may move, and so may an operator acting for the sender.
+    function _requireParties(address from, address to) private view {
+        _requireMay(from, Movement.Send);
+        _requireMay(to, Movement.Receive);
+        if (msg.sender != from) _requireMay(msg.sender, Movement.Send);
     }
 
     function _requireOperator(address from) private view {

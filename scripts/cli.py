@@ -20,7 +20,7 @@ from chain.local import OPERATOR_ROLES
 from chain.node import rpc_ready
 from chain.paths import BUILD_DIR
 from chain.settings import ChainSettings
-from scripts import node_commands
+from scripts import admin, credits, exports, keys_commands, methodology, node_commands, participants, pledges, projects
 from scripts.console import console, operator_errors
 
 app = typer.Typer(
@@ -29,6 +29,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(node_commands.app, name="node")
+app.add_typer(keys_commands.app, name="keys")
+app.add_typer(methodology.app, name="methodology")
+app.add_typer(participants.app, name="participant")
+app.add_typer(projects.app, name="project")
+credits.register(app)
+app.add_typer(exports.app, name="export")
+app.add_typer(pledges.app, name="pledge")
+admin.register(app)
 
 
 @app.callback()

@@ -163,9 +163,10 @@ abstract contract RegistryCatalog is RegistryRoles, OperationIds, IRegistryEvent
     }
 
     /// @dev Reverts unless `account` may make `movement`; returns its kind. Active may do all;
-    /// Restricted may only retire; the reserve account may only receive (at issuance).
+    /// Restricted may only retire; the reserve account makes no movement (issuance mints its share
+    /// directly, and only the registrar's cancellation takes from it).
     function _requireMay(address account, Movement movement) internal view returns (ParticipantKind kind) {
-        if (account == RESERVE_ACCOUNT && movement != Movement.Receive) revert RegistryReserveLocked(account);
+        if (account == RESERVE_ACCOUNT) revert RegistryReserveLocked(account);
         Participant storage p = _catalog().participants[account];
         ParticipantStatus status = p.status;
         kind = p.kind;

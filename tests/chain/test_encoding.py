@@ -41,3 +41,17 @@ def test_fast_encoding_matches_eth_abi(build, op, a, b, batch, amount, ref, vint
     assert abi.encode_call("transferWithReference", args)[4:] == abi_encode(abi._input_types["transferWithReference"], list(args))
     request = (ref, vintage, 1, 2, quantity, 500, ref, ref)
     assert abi.encode_call("issue", (op, request))[4:] == abi_encode(abi._input_types["issue"], [op, request])
+
+
+def test_the_fast_encoder_refuses_what_eth_abi_refuses(build) -> None:
+    import pytest
+    from eth_abi.exceptions import EncodingError
+
+    abi = ContractAbi(build["CarbonRegistry"].abi)
+    h = b"\x01" * 32
+    for bad in [(1, h, "false", h), (True, h, True, h), (1, list(h), True, h)]:
+        with pytest.raises(EncodingError):
+            abi.encode_call("reviewProject", bad)
+    for address in ["zz" + "ab" * 20, "0x" + "ab" * 19 + " a", "0x" + "ab" * 19]:
+        with pytest.raises(EncodingError):
+            abi.encode_call("setApprovalForAll", (address, True))

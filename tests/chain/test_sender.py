@@ -117,3 +117,31 @@ def test_a_failing_operation_is_reported_with_its_decoded_error(world) -> None:
     error = report.results[1].error
     assert error is not None and error.name == "RegistryInsufficientFreeBalance"
     assert world.client.project(PROJECT).batch_count == 1
+
+
+def test_only_operations_with_their_own_operation_id_are_accepted(world) -> None:
+    from chain.errors import InvalidInputError
+
+    holder = world.cast.holder
+    transfer = Operation(5, "safeTransferFrom", (holder.address, world.cast.buyer.address, world.batch_id, 1, b""), holder)
+    with pytest.raises(InvalidInputError, match="takes no operation id"):
+        BulkSender(world.client).run([transfer])
+    mismatched = Operation(5, "retire", (6, world.batch_id, 1, 0, HASH, HASH), holder, "row 3")
+    with pytest.raises(InvalidInputError, match="row 3: its first argument must be its operation id"):
+        BulkSender(world.client).run([mismatched])
+
+
+def test_a_refused_send_does_not_leave_the_run_waiting_on_a_growing_chain(build, cast, tmp_path) -> None:
+    with LocalNode(block_time=0.5) as node:
+        world = deploy_world(node.url, tmp_path, build, cast)
+        ids = sequential_op_ids("gap-run", 2)
+        ops = [
+            Operation(ids[0], "retire", (ids[0], world.batch_id, 1, 0, HASH, HASH), cast.holder, "too much gas", gas=400_000_000),
+            Operation(ids[1], "retire", (ids[1], world.batch_id, 1, 0, HASH, HASH), cast.holder, "fine"),
+        ]
+        started = time.monotonic()
+        report = BulkSender(world.client, stuck_after=1.0, max_rounds=2).run(ops)
+        assert time.monotonic() - started < 60
+        first = report.results[0]
+        assert first.outcome == "failed" and first.error is not None and "refused" in str(first.error)
+        assert report.results[1].outcome in {"applied", "unconfirmed"}

@@ -184,3 +184,31 @@ def test_a_transfer_with_reference_carries_the_trade_reference(world: World) -> 
     event = result.event("CreditsTransferred").args
     assert (event["opId"], event["tradeReference"], event["amount"]) == (op, b"\x33" * 32, 10)
     assert result.event("TransferSingle").args["value"] == 10
+
+
+def test_a_batch_transfer_listing_an_id_twice_cannot_move_locked_units(world: World) -> None:
+    c, cast = world.client, world.cast
+    c.pledge(world.op(), world.batch_id, 15_000, cast.pledgee.address, HASH, sender=cast.holder)
+    with pytest.raises(RegistryRevertError) as refused:
+        c.transfer_batch(cast.holder.address, cast.buyer.address, [world.batch_id] * 2, [5_000, 5_000], sender=cast.holder)
+    assert refused.value.args_by_name == {"holder": cast.holder.address, "batchId": world.batch_id, "free": 5_000, "needed": 10_000}
+    c.transfer_batch(cast.holder.address, cast.buyer.address, [world.batch_id] * 2, [2_000, 3_000], sender=cast.holder)
+    assert c.free_balance_of(cast.holder.address, world.batch_id) == 0
+
+
+def test_nobody_can_send_units_into_the_reserve(world: World) -> None:
+    with reverts("RegistryReserveLocked"):
+        world.client.transfer(world.cast.holder.address, world.client.reserve_account(), world.batch_id, 1, sender=world.cast.holder)
+
+
+def test_a_suspended_operator_cannot_move_a_holders_units(world: World) -> None:
+    from chain.types import ParticipantStatus
+
+    c, cast = world.client, world.cast
+    c.set_approval_for_all(cast.platform.address, True, sender=cast.holder)
+    c.transfer_with_reference(world.op(), cast.holder.address, cast.buyer.address, world.batch_id, 1, HASH, sender=cast.platform)
+    c.set_participant_status(world.op(), cast.platform.address, ParticipantStatus.SUSPENDED, HASH)
+    with reverts("RegistryParticipantNotAllowed"):
+        c.transfer_with_reference(world.op(), cast.holder.address, cast.buyer.address, world.batch_id, 1, HASH, sender=cast.platform)
+    with reverts("RegistryParticipantNotAllowed"):
+        c.transfer(cast.holder.address, cast.buyer.address, world.batch_id, 1, sender=cast.platform)

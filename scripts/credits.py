@@ -1,0 +1,112 @@
+"""`ledger issue | transfer | retire | cancel | import`: what happens to credits."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chain.client import b32
+from chain.types import CancellationReason, Scenario
+from scripts import args
+from scripts.console import operator_errors
+from scripts.context import registry_client
+from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
+from scripts.projects import unix_date
+
+Batch = Annotated[int, typer.Option("--batch", help="batch (token) id")]
+Amount = Annotated[int, typer.Option("--amount", help="kgCO2e, a whole number above zero")]
+
+
+def issue(
+    project: Annotated[str, typer.Option(help="a registered project id")],
+    vintage: Annotated[int, typer.Option(help="the monitoring period's year")],
+    monitoring_start: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    monitoring_end: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    quantity: Annotated[int, typer.Option(help="kgCO2e verified for the period")],
+    verification_report: Annotated[Path, typer.Option(help="the third-party verification report (核查报告)")],
+    reserve_bps: Annotated[int, typer.Option(help="reserve share in basis points (1000 = 10 %)")] = 1000,
+    review_report: Annotated[Path | None, typer.Option(help="the expert review of the quantity")] = None,
+    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+) -> None:
+    """Issue one batch for a registered project's monitoring period."""
+    c, i = registry_client(), args.op_id(op)
+    run_write(lambda **kw: c.issue(
+        i, project_id=project, vintage=vintage, monitoring_start=unix_date(monitoring_start),
+        monitoring_end=unix_date(monitoring_end), quantity=quantity, reserve_bps=reserve_bps,
+        verification_report_hash=args.document_hash(verification_report),
+        review_hash=args.document_hash(review_report), **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+
+
+def transfer(
+    to: Annotated[str, typer.Option(help="recipient address (an active participant)")],
+    batch: Batch, amount: Amount,
+    from_: Annotated[str | None, typer.Option("--from", help="holder, if not the signing key")] = None,
+    trade_ref: Annotated[str | None, typer.Option(help="the trading platform's reference (0x + 64 hex)")] = None,
+    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+) -> None:
+    """Transfer units (with an operation id and the trade reference, if any)."""
+    c, i = registry_client(), args.op_id(op)
+    holder = from_ or c.signer.address  # type: ignore[union-attr]
+    reference = b32("trade reference", trade_ref) if trade_ref else b"\0" * 32
+    run_write(lambda **kw: c.transfer_with_reference(i, holder, to, batch, amount, reference, **kw),
+              dry_run=dry_run, as_json=as_json, op_id=i)
+
+
+def retire(
+    batch: Batch, amount: Amount,
+    scenario: Annotated[str, typer.Option(help="large-event, organisation, product, building, region, "
+                                                "tree-planting-duty, ecological-justice, personal, voluntary")],
+    beneficiary_commitment: Annotated[str, typer.Option(help="salted commitment to the beneficiary (0x + 64 hex), never a name")],
+    claim: Annotated[Path | None, typer.Option(help="the claim document; its sha256 goes on chain")] = None,
+    holder: Annotated[str | None, typer.Option(help="retire for this custodial holder (platform key)")] = None,
+    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+) -> None:
+    """Retire (注销) units for a claim."""
+    c, i = registry_client(), args.op_id(op)
+    run_write(lambda **kw: c.retire(i, batch, amount, args.member(Scenario, scenario),
+                                    b32("beneficiary commitment", beneficiary_commitment), args.document_hash(claim),
+                                    holder=holder, **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+
+
+def cancel(
+    holder: Annotated[str, typer.Option(help="whose units")], batch: Batch, amount: Amount,
+    reason: Annotated[str, typer.Option(help="invalidation, fraud, reversal, correction or other")],
+    evidence: Annotated[Path | None, typer.Option(help="the evidence; its sha256 goes on chain")] = None,
+    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False, yes: YesOption = False,
+) -> None:
+    """Cancel units (not a claim; export has its own commands). Asks first."""
+    c, i = registry_client(), args.op_id(op)
+    why = args.member(CancellationReason, reason)
+    if not dry_run:
+        confirm(f"cancel {amount} kg of batch {batch} held by {holder} ({why.name.lower()})", yes)
+    run_write(lambda **kw: c.cancel(i, holder, batch, amount, why, args.document_hash(evidence), **kw),
+              dry_run=dry_run, as_json=as_json, op_id=i)
+
+
+def import_(
+    origin_registry: Annotated[str, typer.Option(help="e.g. CQ-TANHUITONG")],
+    origin: Annotated[str, typer.Option(help="the origin's serial range or transaction, as the other registry writes it")],
+    project: Annotated[str, typer.Option(help="the (mutually recognised) project registered here")],
+    to: Annotated[str, typer.Option(help="recipient address")],
+    vintage: Annotated[int, typer.Option()], quantity: Annotated[int, typer.Option(help="kgCO2e")],
+    evidence: Annotated[Path | None, typer.Option(help="the other registry's cancellation proof")] = None,
+    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+) -> None:
+    """Import credits from another registry; an origin can be imported once."""
+    from chain.opids import op_id_for
+
+    c, i = registry_client(), args.op_id(op)
+    origin_key = op_id_for(origin_registry, origin).to_bytes(32, "big")
+    run_write(lambda **kw: c.import_credits(
+        i, origin_key=origin_key, origin_registry=origin_registry, project_id=project, to=to, vintage=vintage,
+        quantity=quantity, evidence_hash=args.document_hash(evidence), **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("issue")(operator_errors(issue))
+    app.command("transfer")(operator_errors(transfer))
+    app.command("retire")(operator_errors(retire))
+    app.command("cancel")(operator_errors(cancel))
+    app.command("import")(operator_errors(import_))

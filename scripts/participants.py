@@ -1,0 +1,74 @@
+"""`ledger participant add|suspend|restrict|reinstate|revoke|show|list`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chain.types import ParticipantKind, ParticipantStatus
+from scripts import args
+from scripts.console import operator_errors
+from scripts.context import registry_client
+from scripts.listing import list_events, print_rows
+from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
+
+app = typer.Typer(help="Register participants and change their status (暂停、限制或取消资格).", no_args_is_help=True)
+Reason = Annotated[Path | None, typer.Option(help="the published decision; its sha256 goes on chain")]
+
+
+@app.command("add")
+@operator_errors
+def add(
+    account: Annotated[str, typer.Argument(help="the participant's address")],
+    kind: Annotated[str, typer.Option(help="project-owner, enterprise, individual, platform, pledgee or registry")],
+    reference: Annotated[Path | None, typer.Option(help="the registration file; only its sha256 goes on chain")] = None,
+    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+) -> None:
+    """Register an account as an active participant (no personal data goes on chain)."""
+    c, i = registry_client(), args.op_id(op)
+    run_write(lambda **kw: c.register_participant(i, account, args.member(ParticipantKind, kind), args.document_hash(reference), **kw),
+              dry_run=dry_run, as_json=as_json, op_id=i)
+
+
+def _status_command(name: str, status: ParticipantStatus, summary: str, destructive: bool) -> None:
+    @app.command(name, help=summary)
+    @operator_errors
+    def command(
+        account: Annotated[str, typer.Argument(help="the participant's address")],
+        reason: Reason = None, op: OpIdOption = None, dry_run: DryRunOption = False,
+        as_json: JsonOption = False, yes: YesOption = False,
+    ) -> None:
+        c, i = registry_client(), args.op_id(op)
+        if destructive and not dry_run:
+            confirm(f"{name} participant {account} (this is final)", yes)
+        run_write(lambda **kw: c.set_participant_status(i, account, status, args.document_hash(reason), **kw),
+                  dry_run=dry_run, as_json=as_json, op_id=i)
+
+
+_status_command("suspend", ParticipantStatus.SUSPENDED, "Suspend: the participant can do nothing until reinstated.", False)
+_status_command("restrict", ParticipantStatus.RESTRICTED, "Restrict: may hold and retire, not acquire or send.", False)
+_status_command("reinstate", ParticipantStatus.ACTIVE, "Reinstate a suspended or restricted participant.", False)
+_status_command("revoke", ParticipantStatus.REVOKED, "Revoke for good (asks for confirmation).", True)
+
+
+@app.command("show")
+@operator_errors
+def show(account: str, as_json: JsonOption = False) -> None:
+    """A participant's kind, status and reference hash."""
+    p = registry_client(signer_required=False).participant(account)
+    print_rows([{"account": account, "kind": p.kind.name.lower(), "status": p.status.name.lower(),
+                 "reference sha256": "0x" + p.reference_hash.hex()}], as_json=as_json, title="participant")
+
+
+@app.command("list")
+@operator_errors
+def list_(as_json: JsonOption = False) -> None:
+    """Every participant and its status now."""
+    c = registry_client(signer_required=False)
+    rows = []
+    for e in list_events(c, "ParticipantRegistered"):
+        p = c.participant(e.args["account"])
+        rows.append({"account": e.args["account"], "kind": p.kind.name.lower(), "status": p.status.name.lower()})
+    print_rows(rows, as_json=as_json, title="participants")

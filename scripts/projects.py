@@ -1,0 +1,116 @@
+"""`ledger project register|review|suspend|reinstate|revoke|close|show|list`."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from chain.errors import InvalidInputError
+from chain.types import ProjectStatus, from_short_id
+from scripts import args
+from scripts.console import operator_errors
+from scripts.context import registry_client
+from scripts.listing import list_events, print_rows
+from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
+from scripts.parcels import parcel_hashes
+
+app = typer.Typer(help="Register projects, record reviews, change their status.", no_args_is_help=True)
+
+
+def unix_date(text: str) -> int:
+    try:
+        return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC).timestamp())
+    except ValueError:
+        raise InvalidInputError(f"{text!r} is not a date like 2024-01-31") from None
+
+
+def documents_hash(paths: list[Path]) -> bytes:
+    """sha256 over the sorted sha256 of each document, so the order given does not matter."""
+    digests = sorted(args.document_hash(p) for p in paths)
+    return hashlib.sha256(b"".join(digests)).digest() if digests else b"\0" * 32
+
+
+@app.command("register")
+@operator_errors
+def register(
+    project_id: Annotated[str, typer.Argument(help="e.g. P-511802-0001")],
+    methodology: Annotated[str, typer.Option(help="a filed methodology id")],
+    owner: Annotated[str, typer.Option(help="the owner's address (an active participant)")],
+    county: Annotated[int, typer.Option(help="GB/T 2260 county code, e.g. 511802")],
+    area_m2: Annotated[int, typer.Option("--area-m2", help="area in square metres")],
+    crediting_start: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    crediting_end: Annotated[str, typer.Option(help="YYYY-MM-DD")],
+    parcels: Annotated[Path, typer.Option(help="GeoJSON or CSV (parcel_id column) of the land parcels")],
+    document: Annotated[list[Path] | None, typer.Option(help="a project document; repeat for several")] = None,
+    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+) -> None:
+    """Submit a project for expert review."""
+    c, i = registry_client(), args.op_id(op)
+    hashes = parcel_hashes(parcels)
+    run_write(lambda **kw: c.register_project(
+        i, project_id=project_id, methodology_id=methodology, owner=owner, county_code=county,
+        area_square_metres=area_m2, crediting_start=unix_date(crediting_start), crediting_end=unix_date(crediting_end),
+        documents_hash=documents_hash(document or []), parcels=hashes, **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+
+
+@app.command("review")
+@operator_errors
+def review(
+    project_id: str,
+    approve: Annotated[bool, typer.Option("--approve/--reject", help="the expert committee's decision")],
+    report_file: Annotated[Path, typer.Option("--report", help="the review report; its sha256 goes on chain")],
+    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+) -> None:
+    """Record the expert committee's decision (needs the reviewer role)."""
+    c, i = registry_client(), args.op_id(op)
+    run_write(lambda **kw: c.review_project(i, project_id, approve, args.document_hash(report_file), **kw),
+              dry_run=dry_run, as_json=as_json, op_id=i)
+
+
+def _status_command(name: str, status: ProjectStatus, summary: str, destructive: bool) -> None:
+    @app.command(name, help=summary)
+    @operator_errors
+    def command(
+        project_id: str,
+        reason: Annotated[Path | None, typer.Option(help="the decision; its sha256 goes on chain")] = None,
+        op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False, yes: YesOption = False,
+    ) -> None:
+        c, i = registry_client(), args.op_id(op)
+        if destructive and not dry_run:
+            confirm(f"{name} project {project_id} (this is final)", yes)
+        run_write(lambda **kw: c.set_project_status(i, project_id, status, args.document_hash(reason), **kw),
+                  dry_run=dry_run, as_json=as_json, op_id=i)
+
+
+_status_command("suspend", ProjectStatus.SUSPENDED, "Suspend a registered project (no issuance until reinstated).", False)
+_status_command("reinstate", ProjectStatus.REGISTERED, "Reinstate a suspended project.", False)
+_status_command("revoke", ProjectStatus.REVOKED, "Revoke a project; its parcels are free again (asks first).", True)
+_status_command("close", ProjectStatus.CLOSED, "Close a project at the end of its crediting period (asks first).", True)
+
+
+def _row(c, project_id: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    p = c.project(project_id)
+    return {"id": project_id, "status": p.status.name.lower(), "methodology": p.methodology_id, "owner": p.owner,
+            "county": p.county_code, "area m2": p.area_square_metres, "batches": p.batch_count}
+
+
+@app.command("show")
+@operator_errors
+def show(project_id: str, as_json: JsonOption = False) -> None:
+    """A project's record on chain."""
+    print_rows([_row(registry_client(signer_required=False), project_id)], as_json=as_json, title="project")
+
+
+@app.command("list")
+@operator_errors
+def list_(as_json: JsonOption = False) -> None:
+    """Every project and its status now."""
+    c = registry_client(signer_required=False)
+    rows = [_row(c, from_short_id(e.args["projectId"])) for e in list_events(c, "ProjectSubmitted")]
+    print_rows(rows, as_json=as_json, title="projects")
+
+
