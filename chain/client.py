@@ -149,9 +149,18 @@ class RegistryClient:
         return Simulation(int(gas, 16), None)
 
     def transact(
-        self, fn: str, args: tuple[Any, ...], *, sender: LocalAccount | None = None, gas: int | None = None
-    ) -> TxResult:
+        self,
+        fn: str,
+        args: tuple[Any, ...],
+        *,
+        sender: LocalAccount | None = None,
+        gas: int | None = None,
+        dry_run: bool = False,
+    ) -> Any:
+        """Send `fn(*args)` and wait for it (a TxResult); with `dry_run`, only simulate (a Simulation)."""
         account = self._sender(sender)
+        if dry_run:
+            return self.simulate(fn, args, sender=account)
         if gas is None:
             simulation = self.simulate(fn, args, sender=account)
             if simulation.error is not None:
@@ -329,7 +338,7 @@ class RegistryClient:
         )
 
     def issue(self, op_id: int, **request: Any) -> TxResult:
-        kw = {k: request.pop(k) for k in ("sender", "gas") if k in request}
+        kw = {k: request.pop(k) for k in ("sender", "gas", "dry_run") if k in request}
         return self.transact("issue", (op_id, self.issuance_request(**request)), **kw)
 
     def import_credits(

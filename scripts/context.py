@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-
 from chain.abi import ContractAbi
 from chain.client import RegistryClient
 from chain.compiler import compile_contracts
@@ -14,7 +12,6 @@ from chain.keys import load_signer
 from chain.settings import ChainSettings
 
 
-@functools.cache
 def settings() -> ChainSettings:
     return ChainSettings()
 
