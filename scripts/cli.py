@@ -97,6 +97,9 @@ def status() -> None:
     table.add_row("paused", str(client.paused()))
     table.add_row("key", signer.address)
     table.add_row("roles", ", ".join(client.roles_of(signer.address)) or "none")
+    table.add_row("indexer lag", "no indexer yet (it comes with the SQL mirror)")
+    for name, value in settings.describe().items():
+        table.add_row(f"config: {name}", value)
     console.print(table)
 
 

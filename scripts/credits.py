@@ -9,8 +9,9 @@ import typer
 
 from chain.client import b32
 from chain.types import CancellationReason, Scenario
-from scripts import args
-from scripts.console import operator_errors
+from chain.errors import InvalidInputError
+from scripts import args, bulk_issue
+from scripts.console import console, operator_errors
 from scripts.context import registry_client
 from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
 from scripts.projects import unix_date
@@ -20,21 +21,38 @@ Amount = Annotated[int, typer.Option("--amount", help="kgCO2e, a whole number ab
 
 
 def issue(
-    project: Annotated[str, typer.Option(help="a registered project id")],
-    vintage: Annotated[int, typer.Option(help="the monitoring period's year")],
-    monitoring_start: Annotated[str, typer.Option(help="YYYY-MM-DD")],
-    monitoring_end: Annotated[str, typer.Option(help="YYYY-MM-DD")],
-    quantity: Annotated[int, typer.Option(help="kgCO2e verified for the period")],
-    verification_report: Annotated[Path, typer.Option(help="the third-party verification report (核查报告)")],
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="issue one batch per row of this CSV (see docs/operator.md)")] = None,
+    project: Annotated[str | None, typer.Option(help="a registered project id")] = None,
+    vintage: Annotated[int | None, typer.Option(help="the monitoring period's year")] = None,
+    monitoring_start: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    monitoring_end: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    quantity: Annotated[int | None, typer.Option(help="kgCO2e verified for the period")] = None,
+    verification_report: Annotated[Path | None, typer.Option(help="the third-party verification report (核查报告)")] = None,
     reserve_bps: Annotated[int, typer.Option(help="reserve share in basis points (1000 = 10 %)")] = 1000,
     review_report: Annotated[Path | None, typer.Option(help="the expert review of the quantity")] = None,
     op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
 ) -> None:
-    """Issue one batch for a registered project's monitoring period."""
-    c, i = registry_client(), args.op_id(op)
+    """Issue one batch for a registered project's monitoring period, or one per row of --csv."""
+    c = registry_client()
+    if csv_file is not None:
+        rows = bulk_issue.read_rows(csv_file, c)
+        if dry_run:
+            console.print(f"dry run: all {len(rows)} rows of {csv_file} are valid; nothing was sent")
+            return
+        report = bulk_issue.send_rows(c, rows, show_progress=not as_json)
+        bulk_issue.print_report(report, as_json=as_json)
+        if report.failed or report.unconfirmed:
+            raise typer.Exit(code=1)
+        return
+    needed = {"--project": project, "--vintage": vintage, "--monitoring-start": monitoring_start,
+              "--monitoring-end": monitoring_end, "--quantity": quantity, "--verification-report": verification_report}
+    missing = [name for name, value in needed.items() if value is None]
+    if missing:
+        raise InvalidInputError(f"missing {', '.join(missing)} (or give --csv FILE for many batches)")
+    i = args.op_id(op)
     run_write(lambda **kw: c.issue(
-        i, project_id=project, vintage=vintage, monitoring_start=unix_date(monitoring_start),
-        monitoring_end=unix_date(monitoring_end), quantity=quantity, reserve_bps=reserve_bps,
+        i, project_id=project, vintage=vintage, monitoring_start=unix_date(monitoring_start),  # type: ignore[arg-type]
+        monitoring_end=unix_date(monitoring_end), quantity=quantity, reserve_bps=reserve_bps,  # type: ignore[arg-type]
         verification_report_hash=args.document_hash(verification_report),
         review_hash=args.document_hash(review_report), **kw), dry_run=dry_run, as_json=as_json, op_id=i)
 

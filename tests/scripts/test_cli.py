@@ -63,3 +63,18 @@ def test_a_wrong_chain_id_is_named(env, anvil, monkeypatch) -> None:
     result = runner.invoke(app, ["deploy"])
     assert result.exit_code == 1
     assert "is chain 31337, but the configuration expects chain 56" in " ".join(result.output.split())
+
+
+def test_settings_come_from_a_config_file_under_the_environment(tmp_path, monkeypatch) -> None:
+    from chain.settings import ChainSettings
+
+    config = tmp_path / "ledger.toml"
+    config.write_text('node_port = 9999\nblock_time = 3\nprivate_key = "0x' + "11" * 32 + '"\n')
+    monkeypatch.setenv("LEDGER_CONFIG", str(config))
+    monkeypatch.delenv("LEDGER_NODE_PORT", raising=False)
+    monkeypatch.setenv("LEDGER_BLOCK_TIME", "2")
+    settings = ChainSettings()
+    assert (settings.node_port, settings.block_time) == (9999, 2)  # the environment wins
+    shown = settings.describe()
+    assert shown["private_key"] == "set (hidden)" and "11" * 32 not in str(shown)
+    assert shown["config file"] == str(config)
