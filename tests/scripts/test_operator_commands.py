@@ -131,3 +131,47 @@ def test_keys_are_created_encrypted_and_listed_without_secrets(ledger, monkeypat
     listed = js(ledger("keys", "list", "--json"))
     assert listed[0]["name"] == "registrar" and listed[0]["address"].lower() in created.output.lower().replace("\n", "")
     assert "a long password" not in created.output
+
+
+def test_cancel_import_supersede_enforce_and_geojson_parcels(ledger, tmp_path) -> None:
+    geo = tmp_path / "parcels.geojson"
+    geo.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"parcel_id": "511802-LQ-0009"}, "geometry": None},
+        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [[[103.0, 30.0], [103.1, 30.0], [103.1, 30.1], [103.0, 30.0]]]}},
+    ]}))
+    ledger("methodology", "add", "SCGM-002-V01", "--ecosystem", "grassland")
+    ledger("methodology", "add", "SCGM-002-V02", "--ecosystem", "grassland", "--version", "2")
+    ledger("methodology", "supersede", "SCGM-002-V01", "--by", "SCGM-002-V02")
+    assert {m["id"]: m["status"] for m in js(ledger("methodology", "list", "--json"))}["SCGM-002-V01"] == "superseded"
+    for account, kind in [(OWNER, "project-owner"), (HOLDER, "enterprise"), (PLEDGEE, "pledgee")]:
+        ledger("participant", "add", account.address, "--kind", kind)
+    ledger("project", "register", "P-GRASS", "--methodology", "SCGM-002-V02", "--owner", OWNER.address,
+           "--county", "513200", "--area-m2", "500000", "--crediting-start", "2021-01-01",
+           "--crediting-end", "2040-12-31", "--parcels", str(geo))
+    clash = ledger("project", "register", "P-CLASH", "--methodology", "SCGM-002-V02", "--owner", OWNER.address,
+                   "--county", "513200", "--area-m2", "1", "--crediting-start", "2021-01-01",
+                   "--crediting-end", "2040-12-31", "--parcels", str(geo), ok=False)
+    assert clash.exit_code == 1 and "RegistryParcelClaimed" in clash.output
+    ledger("project", "review", "P-GRASS", "--approve", "--report", str(geo))
+    imported = js(ledger("import", "--origin-registry", "CQ-TANHUITONG", "--origin", "CQCM-009-V001/1-500",
+                         "--project", "P-GRASS", "--to", HOLDER.address, "--vintage", "2023", "--quantity", "500", "--json"))
+    batch = next(e for e in imported["events"] if e["event"] == "BatchImported")["args"]["batchId"]
+    twice = ledger("import", "--origin-registry", "CQ-TANHUITONG", "--origin", "CQCM-009-V001/1-500",
+                   "--project", "P-GRASS", "--to", HOLDER.address, "--vintage", "2023", "--quantity", "500", ok=False)
+    assert twice.exit_code == 1 and "RegistryOriginAlreadyImported" in twice.output
+    ledger("cancel", "--holder", HOLDER.address, "--batch", str(batch), "--amount", "40", "--reason", "fraud", "--yes")
+    pledged = js(ledger("pledge", "create", "--batch", str(batch), "--amount", "60", "--pledgee", PLEDGEE.address,
+                        "--registration", "0x" + "cd" * 32, "--json", key=HOLDER))
+    ledger("pledge", "enforce", str(pledged["opId"]), "--yes", key=PLEDGEE)
+    client = registry_client(signer_required=False)
+    assert client.supply(batch).cancelled == 40
+    assert client.balance_of(PLEDGEE.address, batch) == 60
+    assert client.balance_of(HOLDER.address, batch) == 400
+
+
+def test_keys_import_encrypts_a_typed_key(ledger, monkeypatch) -> None:
+    monkeypatch.setenv("LEDGER_KEYSTORE_PASSWORD", "another long password")
+    secret = OTHER.key.hex()
+    result = ledger("keys", "import", "other", input=secret + "\n")
+    assert OTHER.address in result.output and secret not in result.output
+    assert js(ledger("keys", "list", "--json"))[0]["address"].lower() == OTHER.address.lower()
