@@ -12,10 +12,10 @@ from scripts import args
 from scripts.console import operator_errors
 from scripts.context import registry_client
 from scripts.listing import list_events, print_rows
-from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
+from scripts.output import DryRunOption, JsonOption, OpIdOption, run_write
+from scripts.status_commands import add_status_command
 
 app = typer.Typer(help="Register participants and change their status (暂停、限制或取消资格).", no_args_is_help=True)
-Reason = Annotated[Path | None, typer.Option(help="the published decision; its sha256 goes on chain")]
 
 
 @app.command("add")
@@ -32,25 +32,17 @@ def add(
               dry_run=dry_run, as_json=as_json, op_id=i)
 
 
-def _status_command(name: str, status: ParticipantStatus, summary: str, destructive: bool) -> None:
-    @app.command(name, help=summary)
-    @operator_errors
-    def command(
-        account: Annotated[str, typer.Argument(help="the participant's address")],
-        reason: Reason = None, op: OpIdOption = None, dry_run: DryRunOption = False,
-        as_json: JsonOption = False, yes: YesOption = False,
-    ) -> None:
-        c, i = registry_client(), args.op_id(op)
-        if destructive and not dry_run:
-            confirm(f"{name} participant {account} (this is final)", yes)
-        run_write(lambda **kw: c.set_participant_status(i, account, status, args.document_hash(reason), **kw),
-                  dry_run=dry_run, as_json=as_json, op_id=i)
+def _status(name: str, status: ParticipantStatus, summary: str, destructive: bool = False) -> None:
+    add_status_command(
+        app, name, summary, what="participant", target_help="the participant's address", destructive=destructive,
+        setter=lambda c, i, account, reason, **kw: c.set_participant_status(i, account, status, reason, **kw),
+    )
 
 
-_status_command("suspend", ParticipantStatus.SUSPENDED, "Suspend: the participant can do nothing until reinstated.", False)
-_status_command("restrict", ParticipantStatus.RESTRICTED, "Restrict: may hold and retire, not acquire or send.", False)
-_status_command("reinstate", ParticipantStatus.ACTIVE, "Reinstate a suspended or restricted participant.", False)
-_status_command("revoke", ParticipantStatus.REVOKED, "Revoke for good (asks for confirmation).", True)
+_status("suspend", ParticipantStatus.SUSPENDED, "Suspend: the participant can do nothing until reinstated.")
+_status("restrict", ParticipantStatus.RESTRICTED, "Restrict: may hold and retire, not acquire or send.")
+_status("reinstate", ParticipantStatus.ACTIVE, "Reinstate a suspended or restricted participant.")
+_status("revoke", ParticipantStatus.REVOKED, "Revoke for good (asks for confirmation).", destructive=True)
 
 
 @app.command("show")

@@ -15,7 +15,8 @@ from scripts import args
 from scripts.console import operator_errors
 from scripts.context import registry_client
 from scripts.listing import list_events, print_rows
-from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
+from scripts.output import DryRunOption, JsonOption, OpIdOption, run_write
+from scripts.status_commands import add_status_command
 from scripts.parcels import parcel_hashes
 
 app = typer.Typer(help="Register projects, record reviews, change their status.", no_args_is_help=True)
@@ -71,25 +72,17 @@ def review(
               dry_run=dry_run, as_json=as_json, op_id=i)
 
 
-def _status_command(name: str, status: ProjectStatus, summary: str, destructive: bool) -> None:
-    @app.command(name, help=summary)
-    @operator_errors
-    def command(
-        project_id: str,
-        reason: Annotated[Path | None, typer.Option(help="the decision; its sha256 goes on chain")] = None,
-        op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False, yes: YesOption = False,
-    ) -> None:
-        c, i = registry_client(), args.op_id(op)
-        if destructive and not dry_run:
-            confirm(f"{name} project {project_id} (this is final)", yes)
-        run_write(lambda **kw: c.set_project_status(i, project_id, status, args.document_hash(reason), **kw),
-                  dry_run=dry_run, as_json=as_json, op_id=i)
+def _status(name: str, status: ProjectStatus, summary: str, destructive: bool = False) -> None:
+    add_status_command(
+        app, name, summary, what="project", target_help="the project id", destructive=destructive,
+        setter=lambda c, i, project_id, reason, **kw: c.set_project_status(i, project_id, status, reason, **kw),
+    )
 
 
-_status_command("suspend", ProjectStatus.SUSPENDED, "Suspend a registered project (no issuance until reinstated).", False)
-_status_command("reinstate", ProjectStatus.REGISTERED, "Reinstate a suspended project.", False)
-_status_command("revoke", ProjectStatus.REVOKED, "Revoke a project; its parcels are free again (asks first).", True)
-_status_command("close", ProjectStatus.CLOSED, "Close a project at the end of its crediting period (asks first).", True)
+_status("suspend", ProjectStatus.SUSPENDED, "Suspend a registered project (no issuance until reinstated).")
+_status("reinstate", ProjectStatus.REGISTERED, "Reinstate a suspended project.")
+_status("revoke", ProjectStatus.REVOKED, "Revoke a project; its parcels are free again (asks first).", destructive=True)
+_status("close", ProjectStatus.CLOSED, "Close a project at the end of its crediting period (asks first).", destructive=True)
 
 
 def _row(c, project_id: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
