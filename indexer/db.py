@@ -1,0 +1,94 @@
+"""The database: SQLite in var/ by default, PostgreSQL when DATABASE_URL points at one; and the
+one-writer lock (a lock file for SQLite, an advisory lock for PostgreSQL)."""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlmodel import SQLModel
+
+from chain.errors import ChainError
+from chain.paths import VAR_DIR
+from indexer import models
+
+DEFAULT_URL = f"sqlite:///{VAR_DIR / 'ledger.sqlite'}"
+
+
+class IndexerLockedError(ChainError):
+    def __init__(self, where: str) -> None:
+        super().__init__(f"another indexer is already writing to {where}; stop it first (one writer per database)")
+
+
+def database_url() -> str:
+    return os.environ.get("DATABASE_URL", DEFAULT_URL)
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = url or database_url()
+    if url.startswith("sqlite"):
+        path = url.split("///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_connection: Any, _: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+            cursor.execute("PRAGMA synchronous=NORMAL")  # a killed process loses no committed transaction
+            cursor.close()
+
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True)
+
+
+def create_schema(engine: Engine) -> None:
+    _ = models
+    SQLModel.metadata.create_all(engine)
+
+
+class WriterLock:
+    """Held for the indexer's lifetime; a second indexer on the same database is refused."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._file: Any = None
+        self._conn: Any = None
+
+    def acquire(self) -> WriterLock:
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            path = Path(str(url.database) + ".lock")
+            self._file = open(path, "w")
+            try:
+                fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                self._file.close()
+                raise IndexerLockedError(str(url.database)) from None
+        else:
+            key = int.from_bytes(hashlib.sha256(b"sichuan-carbon-ledger-indexer").digest()[:8], "big", signed=True)
+            self._conn = self.engine.connect()
+            if not self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+                self._conn.close()
+                raise IndexerLockedError(url.render_as_string(hide_password=True))
+        return self
+
+    def release(self) -> None:
+        if self._file is not None:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+            self._file.close()
+        if self._conn is not None:
+            self._conn.close()
+
+    def __enter__(self) -> WriterLock:
+        return self.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()

@@ -1,0 +1,250 @@
+"""The SQL mirror's tables.
+
+Three kinds of table, and how a reorganisation undoes each:
+- raw events, append-only, keyed by (chain id, block number, log index): rows above the common
+  ancestor are deleted;
+- history (status changes, retirements, cancellations, anchors, lot moves): append-only with
+  their block number, deleted the same way;
+- current state (methodologies, participants, projects, parcels, batches, balances, pledges,
+  exports, lots): overwritten in place; for blocks inside the unfinalised window every change
+  also writes its previous value to the journal, which a rollback replays backwards.
+
+Amounts and serials are kilograms in BIGINT (up to 9.2e18 kg, far above any registry's supply);
+256-bit values (operation ids, hashes) are 0x-hex text; addresses are lowercase.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import BigInteger, Column, Index, Text
+from sqlmodel import Field, SQLModel
+
+
+def big(**kw: object) -> Column:  # type: ignore[type-arg]
+    return Column(BigInteger, **kw)  # type: ignore[arg-type]
+
+
+class RawEvent(SQLModel, table=True):
+    __tablename__ = "raw_events"
+    chain_id: int = Field(primary_key=True)
+    block_number: int = Field(sa_column_kwargs={"primary_key": True}, sa_type=BigInteger)
+    log_index: int = Field(primary_key=True)
+    block_hash: str
+    tx_hash: str = Field(index=True)
+    tx_index: int
+    address: str
+    name: str = Field(index=True)
+    topics: str  # the raw topics, comma-separated hex, so the mirror can be re-decoded
+    data: str
+    args: str = Field(sa_type=Text)  # the decoded arguments as JSON
+
+
+class Block(SQLModel, table=True):
+    """Blocks of the unfinalised window, to detect a reorganisation by parent hash."""
+
+    __tablename__ = "blocks"
+    chain_id: int = Field(primary_key=True)
+    number: int = Field(sa_column_kwargs={"primary_key": True}, sa_type=BigInteger)
+    hash: str
+    parent_hash: str
+
+
+class SyncCursor(SQLModel, table=True):
+    __tablename__ = "sync_cursor"
+    chain_id: int = Field(primary_key=True)
+    address: str = Field(primary_key=True)
+    block_number: int = Field(sa_type=BigInteger)
+    block_hash: str
+
+
+class Journal(SQLModel, table=True):
+    """Previous values of current-state rows changed inside the unfinalised window."""
+
+    __tablename__ = "journal"
+    id: int | None = Field(default=None, primary_key=True)
+    block_number: int = Field(sa_type=BigInteger, index=True)
+    table_name: str
+    key: str  # JSON list of the primary key values
+    old: str | None = Field(default=None, sa_type=Text)  # JSON row, or null when the row did not exist
+
+
+# ---------------------------------------------------------------- current state
+
+
+class Methodology(SQLModel, table=True):
+    __tablename__ = "methodologies"
+    id: str = Field(primary_key=True)
+    ecosystem: str
+    version: int
+    document_hash: str
+    status: str
+    successor_id: str | None = None
+
+
+class Participant(SQLModel, table=True):
+    __tablename__ = "participants"
+    address: str = Field(primary_key=True)
+    kind: str
+    status: str
+    reference_hash: str
+
+
+class Project(SQLModel, table=True):
+    __tablename__ = "projects"
+    id: str = Field(primary_key=True)
+    methodology_id: str
+    owner: str
+    county_code: int
+    area_square_metres: int = Field(sa_type=BigInteger)
+    crediting_start: int = Field(sa_type=BigInteger)
+    crediting_end: int = Field(sa_type=BigInteger)
+    documents_hash: str
+    status: str
+    review_report_hash: str | None = None
+    batch_count: int = 0
+
+
+class Parcel(SQLModel, table=True):
+    __tablename__ = "parcels"
+    parcel: str = Field(primary_key=True)
+    project_id: str = Field(index=True)
+
+
+class BatchRow(SQLModel, table=True):
+    __tablename__ = "batches"
+    id: int = Field(primary_key=True)
+    project_id: str = Field(index=True)
+    batch_seq: int | None = None
+    vintage: int
+    first_serial: int = Field(sa_type=BigInteger)
+    issued: int = Field(sa_type=BigInteger)
+    retired: int = Field(sa_type=BigInteger, default=0)
+    cancelled: int = Field(sa_type=BigInteger, default=0)
+    reserve_amount: int = Field(sa_type=BigInteger, default=0)
+    owner: str
+    monitoring_start: int | None = Field(default=None, sa_type=BigInteger)
+    monitoring_end: int | None = Field(default=None, sa_type=BigInteger)
+    verification_report_hash: str | None = None
+    origin_key: str | None = None
+    origin_registry: str | None = None
+    op_id: str
+    block_number: int = Field(sa_type=BigInteger)
+    tx_hash: str
+
+
+class Balance(SQLModel, table=True):
+    __tablename__ = "balances"
+    holder: str = Field(primary_key=True)
+    batch_id: int = Field(primary_key=True)
+    amount: int = Field(sa_type=BigInteger)
+    pledged: int = Field(sa_type=BigInteger, default=0)
+    frozen: int = Field(sa_type=BigInteger, default=0)
+
+
+class PledgeRow(SQLModel, table=True):
+    __tablename__ = "pledges"
+    id: str = Field(primary_key=True)
+    pledgor: str
+    pledgee: str
+    batch_id: int
+    amount: int = Field(sa_type=BigInteger)
+    registration_reference: str
+    status: str
+
+
+class ExportRow(SQLModel, table=True):
+    __tablename__ = "exports"
+    id: str = Field(primary_key=True)
+    holder: str
+    batch_id: int
+    amount: int = Field(sa_type=BigInteger)
+    destination_registry: str
+    destination_account: str
+    status: str
+    destination_reference: str | None = None
+
+
+class Lot(SQLModel, table=True):
+    """A serial range of one batch and where it is now: held by `holder`, or retired/cancelled."""
+
+    __tablename__ = "lots"
+    batch_id: int = Field(primary_key=True)
+    first_serial: int = Field(sa_column_kwargs={"primary_key": True}, sa_type=BigInteger)
+    last_serial: int = Field(sa_type=BigInteger)
+    holder: str
+    state: str  # held | retired | cancelled
+    acquired: int = Field(sa_type=BigInteger)  # ordering key for first-in-first-out
+    retirement_id: str | None = None
+    cancellation_id: str | None = None
+
+
+# ---------------------------------------------------------------- history (append-only)
+
+
+class ParticipantStatusChange(SQLModel, table=True):
+    __tablename__ = "participant_status_changes"
+    block_number: int = Field(sa_column_kwargs={"primary_key": True}, sa_type=BigInteger)
+    log_index: int = Field(primary_key=True)
+    address: str = Field(index=True)
+    previous: str
+    status: str
+    reason_hash: str
+    tx_hash: str
+
+
+class Retirement(SQLModel, table=True):
+    __tablename__ = "retirements"
+    id: str = Field(primary_key=True)  # <chainId>-<txHash>-<logIndex>
+    batch_id: int = Field(index=True)
+    holder: str = Field(index=True)
+    operator: str
+    amount: int = Field(sa_type=BigInteger)
+    scenario: str
+    beneficiary_commitment: str
+    claim_hash: str
+    op_id: str
+    block_number: int = Field(sa_type=BigInteger, index=True)
+    log_index: int
+    tx_hash: str
+
+
+class Cancellation(SQLModel, table=True):
+    __tablename__ = "cancellations"
+    id: str = Field(primary_key=True)
+    batch_id: int = Field(index=True)
+    holder: str
+    amount: int = Field(sa_type=BigInteger)
+    reason: str
+    evidence_hash: str
+    export_id: str | None = None
+    op_id: str
+    block_number: int = Field(sa_type=BigInteger, index=True)
+    log_index: int
+    tx_hash: str
+
+
+class AnchoredRoot(SQLModel, table=True):
+    __tablename__ = "anchored_roots"
+    tree_size: int = Field(primary_key=True, sa_type=BigInteger)
+    root: str
+    anchored_at: int = Field(sa_type=BigInteger)
+    block_number: int = Field(sa_type=BigInteger, index=True)
+    tx_hash: str
+
+
+class LotMove(SQLModel, table=True):
+    """One serial range changing hands: issue, transfer, retire, cancel (provenance)."""
+
+    __tablename__ = "lot_moves"
+    block_number: int = Field(sa_column_kwargs={"primary_key": True}, sa_type=BigInteger)
+    log_index: int = Field(primary_key=True)
+    part: int = Field(primary_key=True)
+    batch_id: int
+    first_serial: int = Field(sa_type=BigInteger)
+    last_serial: int = Field(sa_type=BigInteger)
+    from_holder: str
+    to_holder: str
+    kind: str
+    tx_hash: str
+
+
+Index("ix_lot_moves_range", LotMove.batch_id, LotMove.first_serial)  # type: ignore[arg-type]

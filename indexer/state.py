@@ -1,0 +1,82 @@
+"""The mirror's current state in memory, with the changes made since the last store.
+
+Applying events touches only this object (pure Python, no I/O); `indexer/store.py` then writes
+the final value of every changed row, the history rows, and — for blocks inside the
+unfinalised window — each row's value before the block into the journal.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+Row = dict[str, Any]
+Key = tuple[Any, ...]
+
+KEYS: dict[str, tuple[str, ...]] = {
+    "methodologies": ("id",),
+    "participants": ("address",),
+    "projects": ("id",),
+    "parcels": ("parcel",),
+    "batches": ("id",),
+    "balances": ("holder", "batch_id"),
+    "pledges": ("id",),
+    "exports": ("id",),
+    "lots": ("batch_id", "first_serial"),
+}
+HISTORY = ("participant_status_changes", "retirements", "cancellations", "anchored_roots", "lot_moves")
+
+
+@dataclass
+class State:
+    tables: dict[str, dict[Key, Row]] = field(default_factory=lambda: {t: {} for t in KEYS})
+    # each holder's lots of a batch, oldest acquisition first (first-in-first-out)
+    fifo: dict[tuple[str, int], list[int]] = field(default_factory=lambda: defaultdict(list))
+    next_acquired: int = 0
+    # since the last store: (table, key) -> final row or None; and per block, values before it
+    dirty: dict[tuple[str, Key], Row | None] = field(default_factory=dict)
+    before: dict[int, dict[tuple[str, Key], Row | None]] = field(default_factory=lambda: defaultdict(dict))
+    appended: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+
+    def get(self, table: str, key: Key) -> Row | None:
+        return self.tables[table].get(key)
+
+    def put(self, table: str, row: Row | None, *, key: Key | None = None, block: int) -> None:
+        """Set (or with None, delete) a row; remembers its value before this block once."""
+        if key is None:
+            assert row is not None
+            key = tuple(row[k] for k in KEYS[table])
+        rows = self.tables[table]
+        marker = (table, key)
+        if marker not in self.before[block]:
+            old = rows.get(key)
+            self.before[block][marker] = dict(old) if old is not None else None
+        if row is None:
+            rows.pop(key, None)
+        else:
+            rows[key] = row
+        self.dirty[marker] = row
+
+    def update(self, table: str, key: Key, *, block: int, **changes: Any) -> Row:
+        row = self.get(table, key)
+        if row is None:
+            raise KeyError(f"{table} has no row {key}")
+        new = {**row, **changes}
+        self.put(table, new, key=key, block=block)
+        return new
+
+    def append(self, table: str, row: Row) -> None:
+        self.appended[table].append(row)
+
+    def take_changes(self) -> tuple[dict[tuple[str, Key], Row | None], dict[int, dict[tuple[str, Key], Row | None]], dict[str, list[Row]]]:
+        changes = (self.dirty, dict(self.before), dict(self.appended))
+        self.dirty, self.before, self.appended = {}, defaultdict(dict), defaultdict(list)
+        return changes
+
+    def rebuild_fifo(self) -> None:
+        self.fifo = defaultdict(list)
+        held = [r for r in self.tables["lots"].values() if r["state"] == "held"]
+        for r in sorted(held, key=lambda r: r["acquired"]):
+            self.fifo[(r["holder"], r["batch_id"])].append(r["first_serial"])
+        self.next_acquired = max((r["acquired"] for r in self.tables["lots"].values()), default=-1) + 1

@@ -1,0 +1,144 @@
+"""Writing the mirror: a block range's raw events, state changes, history and cursor in one
+transaction; and the rollback of everything above a block, also in one transaction."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from typing import Any
+
+from sqlalchemy import Engine, and_, bindparam, delete, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlmodel import SQLModel
+
+from indexer import models
+from indexer.state import HISTORY, KEYS, Key, Row, State
+
+TABLES = SQLModel.metadata.tables
+BLOCK_COLUMN = {t: "block_number" for t in HISTORY}
+
+
+def _key_filter(table: str):  # type: ignore[no-untyped-def]
+    t = TABLES[table]
+    return and_(*(t.c[k] == bindparam(f"k_{k}") for k in KEYS[table]))
+
+
+def write_changes(conn: Connection, changes: dict[tuple[str, Key], Row | None]) -> None:
+    by_table: dict[str, list[tuple[Key, Row | None]]] = {}
+    for (table, key), row in changes.items():
+        by_table.setdefault(table, []).append((key, row))
+    for table, items in by_table.items():
+        t = TABLES[table]
+        keys = [{f"k_{k}": v for k, v in zip(KEYS[table], key, strict=True)} for key, _ in items]
+        conn.execute(delete(t).where(_key_filter(table)), keys)
+        rows = [row for _, row in items if row is not None]
+        if rows:
+            conn.execute(insert(t), rows)
+
+
+def write_journal(conn: Connection, before: dict[int, dict[tuple[str, Key], Row | None]], journal_from: int) -> None:
+    rows = [
+        {"block_number": block, "table_name": table, "key": json.dumps(list(key)), "old": None if old is None else json.dumps(old)}
+        for block, entries in before.items() if block >= journal_from
+        for (table, key), old in entries.items()
+    ]
+    if rows:
+        conn.execute(insert(TABLES["journal"]), rows)
+
+
+def write_appended(conn: Connection, appended: dict[str, list[Row]]) -> None:
+    for table, rows in appended.items():
+        if rows:
+            conn.execute(insert(TABLES[table]), rows)
+
+
+def store_range(
+    engine: Engine,
+    *,
+    chain_id: int,
+    address: str,
+    state: State,
+    raw_events: list[dict[str, Any]],
+    blocks: Iterable[dict[str, Any]],
+    cursor_block: int,
+    cursor_hash: str,
+    journal_from: int,
+    prune_below: int,
+) -> None:
+    """Everything a range produced, and the cursor, in one transaction: a crash at any instant
+    leaves either all of it or none of it."""
+    changes, before, appended = state.take_changes()
+    with engine.begin() as conn:
+        if raw_events:
+            conn.execute(insert(TABLES["raw_events"]), raw_events)
+        write_changes(conn, changes)
+        write_journal(conn, before, journal_from)
+        write_appended(conn, appended)
+        block_rows = [{"chain_id": chain_id, **b} for b in blocks]
+        if block_rows:
+            conn.execute(delete(TABLES["blocks"]).where(and_(
+                TABLES["blocks"].c.chain_id == chain_id, TABLES["blocks"].c.number >= min(b["number"] for b in block_rows))))
+            conn.execute(insert(TABLES["blocks"]), block_rows)
+        conn.execute(delete(TABLES["blocks"]).where(and_(TABLES["blocks"].c.chain_id == chain_id, TABLES["blocks"].c.number < prune_below)))
+        conn.execute(delete(TABLES["journal"]).where(TABLES["journal"].c.block_number < prune_below))
+        set_cursor(conn, chain_id, address, cursor_block, cursor_hash)
+
+
+def set_cursor(conn: Connection, chain_id: int, address: str, block: int, block_hash: str) -> None:
+    t = TABLES["sync_cursor"]
+    where = and_(t.c.chain_id == chain_id, t.c.address == address)
+    if conn.execute(select(t.c.block_number).where(where)).first() is None:
+        conn.execute(insert(t).values(chain_id=chain_id, address=address, block_number=block, block_hash=block_hash))
+    else:
+        conn.execute(update(t).where(where).values(block_number=block, block_hash=block_hash))
+
+
+def rollback_to(engine: Engine, *, chain_id: int, address: str, ancestor: int, ancestor_hash: str) -> int:
+    """Undo every block above `ancestor` in one transaction; returns the number of events removed."""
+    with engine.begin() as conn:
+        raw = TABLES["raw_events"]
+        removed = conn.execute(delete(raw).where(and_(raw.c.chain_id == chain_id, raw.c.block_number > ancestor))).rowcount
+        for table in HISTORY:
+            t = TABLES[table]
+            conn.execute(delete(t).where(t.c[BLOCK_COLUMN[table]] > ancestor))
+        journal = TABLES["journal"]
+        entries = conn.execute(
+            select(journal.c.table_name, journal.c.key, journal.c.old)
+            .where(journal.c.block_number > ancestor)
+            .order_by(journal.c.block_number.desc(), journal.c.id.desc())
+        ).all()
+        restored: dict[tuple[str, Key], Row | None] = {}
+        for table, key, old in entries:  # newest first: the last write per key is its oldest value
+            restored[(table, tuple(json.loads(key)))] = None if old is None else json.loads(old)
+        write_changes(conn, restored)
+        conn.execute(delete(journal).where(journal.c.block_number > ancestor))
+        blocks = TABLES["blocks"]
+        conn.execute(delete(blocks).where(and_(blocks.c.chain_id == chain_id, blocks.c.number > ancestor)))
+        set_cursor(conn, chain_id, address, ancestor, ancestor_hash)
+    return int(removed or 0)
+
+
+def load_state(engine: Engine) -> State:
+    state = State()
+    with engine.connect() as conn:
+        for table, keys in KEYS.items():
+            for row in conn.execute(select(TABLES[table])).mappings():
+                state.tables[table][tuple(row[k] for k in keys)] = dict(row)
+    state.rebuild_fifo()
+    return state
+
+
+def cursor(engine: Engine, chain_id: int, address: str) -> tuple[int, str] | None:
+    t = TABLES["sync_cursor"]
+    with engine.connect() as conn:
+        row = conn.execute(select(t.c.block_number, t.c.block_hash).where(and_(t.c.chain_id == chain_id, t.c.address == address))).first()
+    return (int(row[0]), str(row[1])) if row else None
+
+
+def stored_blocks(engine: Engine, chain_id: int) -> dict[int, str]:
+    t = TABLES["blocks"]
+    with engine.connect() as conn:
+        return {int(n): str(h) for n, h in conn.execute(select(t.c.number, t.c.hash).where(t.c.chain_id == chain_id))}
+
+
+_ = models  # the tables are registered on SQLModel.metadata by importing the models
