@@ -84,6 +84,37 @@ def _split_tuple(inner: str) -> list[str]:
     return parts
 
 
+def _static_words(item: dict[str, Any]) -> int | None:
+    """How many 32-byte words a static type takes, or None if it is dynamic or not handled."""
+    t = item["type"]
+    if t == "tuple":
+        sizes = [_static_words(c) for c in item["components"]]
+        return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[misc]
+    if t.endswith("]"):
+        return None
+    if (t.startswith("uint") and (t == "uint" or t[4:].isdigit())) or t in ("address", "bool", "bytes32"):
+        return 1
+    return None
+
+
+def _read_static(item: dict[str, Any], data: bytes, offset: int) -> tuple[Any, int]:
+    """One static value at word `offset` of `data`; addresses as lowercase 0x-hex."""
+    t = item["type"]
+    if t == "tuple":
+        value = {}
+        for c in item["components"]:
+            value[c["name"]], offset = _read_static(c, data, offset)
+        return value, offset
+    word = data[offset * 32 : offset * 32 + 32]
+    if t == "address":
+        return "0x" + word[12:].hex(), offset + 1
+    if t == "bool":
+        return word[31] == 1, offset + 1
+    if t == "bytes32":
+        return word, offset + 1
+    return int.from_bytes(word, "big"), offset + 1
+
+
 def named(item: dict[str, Any], value: Any) -> Any:
     """An eth_abi value with tuples turned into dicts by component name, addresses checksummed."""
     t = item["type"]
@@ -94,6 +125,19 @@ def named(item: dict[str, Any], value: Any) -> Any:
         return [named(inner, v) for v in value]
     if t == "address":
         return to_checksum_address(value)
+    return value
+
+
+def _lowercase_named(item: dict[str, Any], value: Any) -> Any:
+    """Like `named`, with lowercase addresses."""
+    t = item["type"]
+    if t == "tuple":
+        return {c["name"]: _lowercase_named(c, v) for c, v in zip(item["components"], value, strict=True)}
+    if t.endswith("[]"):
+        inner = {**item, "type": t[:-2]}
+        return [_lowercase_named(inner, v) for v in value]
+    if t == "address":
+        return str(value).lower()
     return value
 
 
@@ -116,6 +160,7 @@ class ContractAbi:
         self._input_types: dict[str, list[str]] = {}
         self._static_encoders: dict[str, list[Any]] = {}
         self.events_by_topic: dict[bytes, dict[str, Any]] = {}
+        self._static_events: set[bytes] = set()
         self.event_topics: dict[str, bytes] = {}
         for item in abi:
             if item["type"] == "function":
@@ -131,6 +176,8 @@ class ContractAbi:
                 topic = keccak(text=f"{item['name']}({','.join(abi_type(i) for i in item['inputs'])})")
                 self.events_by_topic[topic] = item
                 self.event_topics[item["name"]] = topic
+                if all(_static_words(i) is not None for i in item["inputs"]):
+                    self._static_events.add(topic)
         self.reverts = RevertDecoder(abi)
 
     def encode_call(self, fn: str, args: tuple[Any, ...] | list[Any]) -> bytes:
@@ -148,28 +195,49 @@ class ContractAbi:
         decoded = [named(o, v) for o, v in zip(outputs, values, strict=True)]
         return decoded[0] if len(decoded) == 1 else tuple(decoded)
 
-    def decode_log(self, log: dict[str, Any]) -> DecodedEvent | None:
-        """Decode a raw JSON-RPC log (hex strings); None for an event not in this ABI."""
+    def decode_log(self, log: dict[str, Any], *, checksum: bool = True) -> DecodedEvent | None:
+        """Decode a raw JSON-RPC log (hex strings); None for an event not in this ABI.
+
+        Events whose fields are all static are read word by word (the indexer decodes every
+        event, and eth_abi with checksummed addresses costs ~20x more); `checksum=False` gives
+        lowercase addresses, as the mirror stores them.
+        """
         topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
         if not topics or topics[0] not in self.events_by_topic:
             return None
         item = self.events_by_topic[topics[0]]
-        indexed = [i for i in item["inputs"] if i["indexed"]]
-        plain = [i for i in item["inputs"] if not i["indexed"]]
         data = bytes.fromhex(log["data"][2:])
-        plain_values = abi_decode([abi_type(i) for i in plain], data) if plain else ()
         args: dict[str, Any] = {}
-        for i, topic in zip(indexed, topics[1:], strict=True):
-            args[i["name"]] = named(i, abi_decode([i["type"]], topic)[0])
-        for i, v in zip(plain, plain_values, strict=True):
-            args[i["name"]] = named(i, v)
-        ordered = {i["name"]: args[i["name"]] for i in item["inputs"]}
+        if topics[0] in self._static_events:
+            offset, topic_no = 0, 1
+            for i in item["inputs"]:
+                if i["indexed"]:
+                    args[i["name"]], _ = _read_static(i, topics[topic_no], 0)
+                    topic_no += 1
+                else:
+                    args[i["name"]], offset = _read_static(i, data, offset)
+            if checksum:
+                args = {i["name"]: named(i, args[i["name"]]) if i["type"] == "address" else args[i["name"]] for i in item["inputs"]}
+        else:
+            args = self._decode_general(item, topics, data, checksum=checksum)
         return DecodedEvent(
             name=item["name"],
-            args=ordered,
-            address=to_checksum_address(log["address"]),
+            args=args,
+            address=to_checksum_address(log["address"]) if checksum else log["address"].lower(),
             block_number=int(log["blockNumber"], 16),
             block_hash=log["blockHash"],
             tx_hash=log["transactionHash"],
             log_index=int(log["logIndex"], 16),
         )
+
+    def _decode_general(self, item: dict[str, Any], topics: list[bytes], data: bytes, *, checksum: bool) -> dict[str, Any]:
+        indexed = [i for i in item["inputs"] if i["indexed"]]
+        plain = [i for i in item["inputs"] if not i["indexed"]]
+        plain_values = abi_decode([abi_type(i) for i in plain], data) if plain else ()
+        args: dict[str, Any] = {}
+        for i, topic in zip(indexed, topics[1:], strict=True):
+            args[i["name"]] = abi_decode([i["type"]], topic)[0]
+        for i, v in zip(plain, plain_values, strict=True):
+            args[i["name"]] = v
+        present = named if checksum else _lowercase_named
+        return {i["name"]: present(i, args[i["name"]]) for i in item["inputs"]}

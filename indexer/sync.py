@@ -117,7 +117,7 @@ class Indexer:
             number = int(entry["blockNumber"], 16)
             if number in by_number and entry["blockHash"] != by_number[number]:
                 raise _RangeChanged()
-            event = self.abi.decode_log(entry)
+            event = self.abi.decode_log(entry, checksum=False)
             if event is not None:
                 self.projector.apply(event)
             raw.append(raw_row(self.chain_id, entry, event))

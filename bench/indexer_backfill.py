@@ -1,0 +1,112 @@
+"""Indexer backfill: registry events from anvil into SQLite (and PostgreSQL with --postgres URL),
+end to end (eth_getLogs, decoding, projections, lots, storage), against a naive indexer (web3
+get_logs with decoding, one SQLModel session.add + commit per event) in the same run.
+
+    .venv/bin/python bench/indexer_backfill.py --events 200000 [--postgres postgresql://...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sqlmodel import Session  # noqa: E402
+from web3 import HTTPProvider, Web3  # noqa: E402
+
+from chain.keys import dev_accounts  # noqa: E402
+from chain.local import open_local_registry  # noqa: E402
+from chain.node import LocalNode  # noqa: E402
+from chain.sender import BulkSender  # noqa: E402
+from indexer.db import create_schema, make_engine  # noqa: E402
+from indexer.models import RawEvent  # noqa: E402
+from indexer.sync import Indexer  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from sender_throughput import HOLDERS, mixed_ops, setup  # noqa: E402
+
+EVENTS_PER_OP = 2  # TransferSingle + the registry's own event (issue: 3)
+
+
+def generate(client, events: int, *, admin, owner, holders, batch) -> None:
+    ops_needed = events // EVENTS_PER_OP
+    done = 0
+    while done < ops_needed:
+        n = min(20_000, ops_needed - done)
+        report = BulkSender(client).run(mixed_ops(f"backfill-{done}", n, admin=admin, owner=owner, holders=holders, batch=batch))
+        assert report.applied == n, (report.applied, report.failed)
+        done += n
+
+
+def ours(client, url: str, start_block: int) -> tuple[int, float]:
+    engine = make_engine(url)
+    create_schema(engine)
+    indexer = Indexer(client.rpc, engine, client.abi, chain_id=client.chain_id, address=client.address,
+                      start_block=start_block, max_range=2_000)
+    started = time.perf_counter()
+    stored = indexer.sync_once()
+    return stored, time.perf_counter() - started
+
+
+def naive(url_rpc: str, client, db_url: str, start_block: int, limit: int) -> tuple[int, float]:
+    w3 = Web3(HTTPProvider(url_rpc))
+    contract = w3.eth.contract(address=client.address, abi=client.abi.abi)
+    engine = make_engine(db_url)
+    create_schema(engine)
+    head = w3.eth.block_number
+    stored, started = 0, time.perf_counter()
+    with Session(engine) as session:
+        for first in range(start_block, head + 1, 200):
+            for event_type in ("TransferSingle", "CreditsTransferred", "CreditsRetired", "BatchIssued"):
+                for log in getattr(contract.events, event_type)().get_logs(from_block=first, to_block=min(head, first + 199)):
+                    session.add(RawEvent(chain_id=client.chain_id, block_number=log["blockNumber"], log_index=log["logIndex"],
+                                         block_hash=log["blockHash"].to_0x_hex(), tx_hash=log["transactionHash"].to_0x_hex(),
+                                         tx_index=log["transactionIndex"], address=log["address"].lower(), name=log["event"],
+                                         topics="", data="", args=json.dumps(dict(log["args"]), default=str)))
+                    session.commit()
+                    stored += 1
+                    if stored >= limit:
+                        return stored, time.perf_counter() - started
+    return stored, time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--naive-events", type=int, default=5_000)
+    parser.add_argument("--postgres", default=None, help="also backfill into this PostgreSQL database (emptied first)")
+    args = parser.parse_args()
+    a = dev_accounts()
+    owner, holders = a[1], list(a[2 : 2 + HOLDERS])
+    with tempfile.TemporaryDirectory() as tmp, LocalNode(block_time=1) as node:
+        registry = open_local_registry(node.url, deployments_dir=Path(tmp))
+        client = registry.client
+        admin, batch = setup(client, owner, holders)
+        t = time.perf_counter()
+        generate(client, args.events, admin=admin, owner=owner, holders=holders, batch=batch)
+        print(f"generated the chain in {time.perf_counter() - t:.0f} s")
+        start = registry.deployment.block_number
+        stored, seconds = ours(client, f"sqlite:///{tmp}/ours.sqlite", start)
+        print(f"ours, SQLite: {stored:,} events in {seconds:.1f} s = {stored / seconds:,.0f} events/s")
+        n, naive_seconds = naive(node.url, client, f"sqlite:///{tmp}/naive.sqlite", start, args.naive_events)
+        print(f"naive, SQLite: {n:,} events in {naive_seconds:.1f} s = {n / naive_seconds:,.0f} events/s")
+        print(f"ratio: {(stored / seconds) / (n / naive_seconds):,.1f}x")
+        if args.postgres:
+            from sqlalchemy import text
+
+            from sqlmodel import SQLModel
+
+            engine = make_engine(args.postgres)
+            SQLModel.metadata.drop_all(engine)
+            pg_stored, pg_seconds = ours(client, args.postgres, start)
+            print(f"ours, PostgreSQL: {pg_stored:,} events in {pg_seconds:.1f} s = {pg_stored / pg_seconds:,.0f} events/s")
+            _ = text
+
+
+if __name__ == "__main__":
+    main()
