@@ -13,10 +13,9 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlmodel import SQLModel
 
 from chain.errors import ChainError
-from chain.paths import VAR_DIR
+from chain.settings import ChainSettings
 from indexer import models
 
-DEFAULT_URL = f"sqlite:///{VAR_DIR / 'ledger.sqlite'}"
 
 
 class IndexerLockedError(ChainError):
@@ -25,7 +24,8 @@ class IndexerLockedError(ChainError):
 
 
 def database_url() -> str:
-    return os.environ.get("DATABASE_URL", DEFAULT_URL)
+    """DATABASE_URL, else SQLite at $LEDGER_VAR_DIR/ledger.sqlite."""
+    return os.environ.get("DATABASE_URL") or f"sqlite:///{ChainSettings().var_dir / 'ledger.sqlite'}"
 
 
 def make_engine(url: str | None = None) -> Engine:

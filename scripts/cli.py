@@ -20,7 +20,19 @@ from chain.local import OPERATOR_ROLES
 from chain.node import rpc_ready
 from chain.paths import BUILD_DIR
 from chain.settings import ChainSettings
-from scripts import admin, credits, exports, keys_commands, methodology, node_commands, participants, pledges, projects
+from indexer.db import WriterLock
+from scripts import (
+    admin,
+    credits,
+    exports,
+    index_commands,
+    keys_commands,
+    methodology,
+    node_commands,
+    participants,
+    pledges,
+    projects,
+)
 from scripts.console import console, operator_errors
 
 app = typer.Typer(
@@ -37,6 +49,7 @@ credits.register(app)
 app.add_typer(exports.app, name="export")
 app.add_typer(pledges.app, name="pledge")
 admin.register(app)
+app.add_typer(index_commands.app, name="index")
 
 
 @app.callback()
@@ -50,20 +63,28 @@ def up(
     wait: Annotated[bool, typer.Option(help="Keep running until Ctrl-C (--no-wait: set up, report, stop).")] = True,
 ) -> None:
     """The main job: start the local node unless LEDGER_RPC_URL is set, compile, deploy if needed,
-    and print where everything is."""
+    run the indexer, and print where everything is."""
     settings = ChainSettings()
     node = None
     url = settings.effective_rpc_url
     if settings.rpc_url is None and not rpc_ready(url):
         node = node_commands.local_node(settings, background=False).start()
         console.print(f"started {settings.node} on {url} (state: {node.state_file or 'not kept'})")
+    stop = threading.Event()
     try:
         report = deploy_and_describe(settings, force=False)
         console.print(report)
-        if wait and node is not None:
-            console.print("[bold]running[/]; press Ctrl-C to stop")
-            threading.Event().wait()
+        indexer = index_commands.make_indexer()
+        with WriterLock(indexer.engine):
+            events = indexer.sync_once()
+            console.print(f"indexer: {events:,} new events mirrored into {index_commands.database_url_shown()}")
+            if wait:
+                follower = threading.Thread(target=indexer.follow, args=(stop,), name="indexer", daemon=True)
+                follower.start()
+                console.print("[bold]running[/] (node, registry, indexer); press Ctrl-C to stop")
+                threading.Event().wait()
     finally:
+        stop.set()
         if node is not None:
             node.stop()
             if wait:
@@ -97,10 +118,24 @@ def status() -> None:
     table.add_row("paused", str(client.paused()))
     table.add_row("key", signer.address)
     table.add_row("roles", ", ".join(client.roles_of(signer.address)) or "none")
-    table.add_row("indexer lag", "no indexer yet (it comes with the SQL mirror)")
+    table.add_row("indexer lag", indexer_lag(settings.chain_id, deployment.address, rpc))
     for name, value in settings.describe().items():
         table.add_row(f"config: {name}", value)
     console.print(table)
+
+
+def indexer_lag(chain_id: int, address: str, rpc: object) -> str:
+    from indexer import store
+    from indexer.db import make_engine
+
+    try:
+        at = store.cursor(make_engine(), chain_id, address.lower())
+    except Exception:  # no mirror database yet
+        at = None
+    if at is None:
+        return "not indexed yet (run `ledger index`)"
+    head = int(rpc.call("eth_blockNumber"), 16)  # type: ignore[attr-defined]
+    return f"{head - at[0]} blocks (mirror at block {at[0]}, head {head})"
 
 
 def deploy_and_describe(settings: ChainSettings, *, force: bool) -> Table:

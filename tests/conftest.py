@@ -3,6 +3,8 @@ state every test starts from (evm_snapshot / evm_revert), and accounts named by 
 
 from __future__ import annotations
 
+import os
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -134,3 +136,18 @@ def world(world_base: World) -> Iterator[World]:
 @pytest.fixture
 def tmp_deployments(tmp_path: Path) -> Path:
     return tmp_path / "deployments"
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    """A real PostgreSQL: TEST_DATABASE_URL (CI sets it), else one started by .ci/postgres-up."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        return url
+    script = Path(__file__).resolve().parent.parent / ".ci" / "postgres-up"
+    done = subprocess.run([str(script)], capture_output=True, text=True, check=False)
+    if done.returncode == 0 and done.stdout.strip():
+        return done.stdout.strip().splitlines()[-1]
+    if os.environ.get("CI"):
+        pytest.fail(f"PostgreSQL is required in CI and could not be started: {done.stderr[-500:]}")
+    pytest.skip("no PostgreSQL here (set TEST_DATABASE_URL, or run as root so .ci/postgres-up can start one)")

@@ -15,7 +15,8 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(tmp_path, monkeypatch) -> dict[str, str]:
-    values = {"LEDGER_VAR_DIR": str(tmp_path / "var"), "LEDGER_NODE_PORT": str(free_port())}
+    values = {"LEDGER_VAR_DIR": str(tmp_path / "var"), "LEDGER_NODE_PORT": str(free_port()),
+              "DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'ledger.sqlite'}"}
     for k, v in values.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("LEDGER_RPC_URL", raising=False)
@@ -26,6 +27,7 @@ def test_up_starts_a_node_deploys_and_says_where_everything_is_then_keeps_the_st
     first = runner.invoke(app, ["up", "--no-wait"])
     assert first.exit_code == 0, first.output
     assert "deployed now" in first.output and "REGISTRAR_ROLE" in first.output
+    assert "new events mirrored into" in first.output
     assert "deployment record" in first.output
     assert (Path(env["LEDGER_VAR_DIR"]) / "deployments" / "31337.json").exists()
     assert (Path(env["LEDGER_VAR_DIR"]) / "anvil" / "state.json").exists()
