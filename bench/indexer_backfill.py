@@ -61,9 +61,9 @@ def naive(url_rpc: str, client, db_url: str, start_block: int, limit: int) -> tu
     head = w3.eth.block_number
     stored, started = 0, time.perf_counter()
     with Session(engine) as session:
-        for first in range(start_block, head + 1, 200):
+        for first in range(start_block, head + 1):
             for event_type in ("TransferSingle", "CreditsTransferred", "CreditsRetired", "BatchIssued"):
-                for log in getattr(contract.events, event_type)().get_logs(from_block=first, to_block=min(head, first + 199)):
+                for log in getattr(contract.events, event_type)().get_logs(from_block=first, to_block=first):
                     session.add(RawEvent(chain_id=client.chain_id, block_number=log["blockNumber"], log_index=log["logIndex"],
                                          block_hash=log["blockHash"].to_0x_hex(), tx_hash=log["transactionHash"].to_0x_hex(),
                                          tx_index=log["transactionIndex"], address=log["address"].lower(), name=log["event"],

@@ -16,12 +16,15 @@ RANGE_HINTS = ("range", "too many", "limit", "exceed", "too large", "timeout", "
 
 
 class LogFetcher:
-    def __init__(self, rpc: JsonRpc, address: str, *, max_range: int = 5_000, min_range: int = 1) -> None:
+    def __init__(
+        self, rpc: JsonRpc, address: str, *, max_range: int = 5_000, min_range: int = 1, target_events: int = 5_000
+    ) -> None:
         self.rpc = rpc
         self.address = address
         self.max_range = max_range
         self.min_range = min_range
-        self.range = max_range
+        self.range = max(min_range, min(max_range, 8))  # then adapted to the events each range holds
+        self.target_events = target_events  # ranges of about this many events keep the pipeline busy
         self.backoff = 0.0
 
     def fetch(self, first: int, last: int) -> tuple[int, list[dict[str, Any]]]:
@@ -39,7 +42,10 @@ class LogFetcher:
             if self.backoff:
                 log.warning("node answers again after back-off", extra={"from_block": first, "to_block": to})
             self.backoff = 0.0
-            self.range = min(self.max_range, self.range * 2)
+            if len(logs) > 2 * self.target_events:
+                self.range = max(self.min_range, self.range // 2)
+            elif len(logs) < self.target_events // 2:
+                self.range = min(self.max_range, self.range * 2)
             return to, logs
 
     def _on_error(self, message: str, first: int, to: int) -> None:

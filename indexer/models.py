@@ -33,9 +33,8 @@ class RawEvent(SQLModel, table=True):
     tx_index: int
     address: str
     name: str = Field(index=True)
-    topics: str  # the raw topics, comma-separated hex, so the mirror can be re-decoded
-    data: str
-    args: str = Field(sa_type=Text)  # the decoded arguments as JSON
+    topics: str  # the raw topics, comma-separated hex: with `data`, the event as the node gave it
+    data: str = Field(sa_type=Text)
 
 
 class Block(SQLModel, table=True):

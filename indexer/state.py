@@ -38,6 +38,8 @@ class State:
     dirty: dict[tuple[str, Key], Row | None] = field(default_factory=dict)
     before: dict[int, dict[tuple[str, Key], Row | None]] = field(default_factory=lambda: defaultdict(dict))
     appended: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
+    # blocks from here on may still be reorganised: only their changes need previous values
+    journal_from: int = 0
 
     def get(self, table: str, key: Key) -> Row | None:
         return self.tables[table].get(key)
@@ -49,7 +51,7 @@ class State:
             key = tuple(row[k] for k in KEYS[table])
         rows = self.tables[table]
         marker = (table, key)
-        if marker not in self.before[block]:
+        if block >= self.journal_from and marker not in self.before[block]:
             old = rows.get(key)
             self.before[block][marker] = dict(old) if old is not None else None
         if row is None:

@@ -4,7 +4,7 @@ transaction; and the rollback of everything above a block, also in one transacti
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, insert, select, update
@@ -41,13 +41,32 @@ def bulk_delete(conn: Connection, table: str, keys: list[Key]) -> None:
     conn.exec_driver_sql(f"DELETE FROM {table} WHERE {where}", [tuple(k) for k in keys])
 
 
+def bulk_upsert(conn: Connection, table: str, rows: list[Row]) -> None:
+    """Insert or overwrite by primary key, in one statement per row (SQLite and PostgreSQL)."""
+    if not rows:
+        return
+    columns = [c.name for c in TABLES[table].columns]
+    keys = KEYS[table]
+    if conn.dialect.name == "sqlite":
+        sql = f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({_marks(conn, len(columns))})"
+    else:
+        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys) or f"{keys[0]} = EXCLUDED.{keys[0]}"
+        sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(conn, len(columns))}) "
+               f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
+    conn.exec_driver_sql(sql, [tuple(row.get(c) for c in columns) for row in rows])
+
+
 def write_changes(conn: Connection, changes: dict[tuple[str, Key], Row | None]) -> None:
-    by_table: dict[str, list[tuple[Key, Row | None]]] = {}
+    by_table: dict[str, tuple[list[Key], list[Row]]] = {}
     for (table, key), row in changes.items():
-        by_table.setdefault(table, []).append((key, row))
-    for table, items in by_table.items():
-        bulk_delete(conn, table, [key for key, _ in items])
-        bulk_insert(conn, table, [row for _, row in items if row is not None])
+        gone, present = by_table.setdefault(table, ([], []))
+        if row is None:
+            gone.append(key)
+        else:
+            present.append(row)
+    for table, (gone, present) in by_table.items():
+        bulk_delete(conn, table, gone)
+        bulk_upsert(conn, table, present)
 
 
 def write_journal(conn: Connection, before: dict[int, dict[tuple[str, Key], Row | None]], journal_from: int) -> None:
@@ -65,35 +84,45 @@ def write_appended(conn: Connection, appended: dict[str, list[Row]]) -> None:
         bulk_insert(conn, table, rows)
 
 
-def store_range(
-    engine: Engine,
-    *,
-    chain_id: int,
-    address: str,
-    state: State,
-    raw_events: list[dict[str, Any]],
-    blocks: Iterable[dict[str, Any]],
-    cursor_block: int,
-    cursor_hash: str,
-    journal_from: int,
-    prune_below: int,
-) -> None:
-    """Everything a range produced, and the cursor, in one transaction: a crash at any instant
-    leaves either all of it or none of it."""
+@dataclass
+class RangeWrite:
+    """Everything one block range produced, taken from the state: written as one transaction."""
+
+    chain_id: int
+    address: str
+    changes: dict[tuple[str, Key], Row | None]
+    before: dict[int, dict[tuple[str, Key], Row | None]]
+    appended: dict[str, list[Row]]
+    raw_events: list[dict[str, Any]]
+    blocks: list[dict[str, Any]]
+    cursor_block: int
+    cursor_hash: str
+    journal_from: int
+    prune_below: int
+
+
+def take_range(state: State, **kw: Any) -> RangeWrite:
     changes, before, appended = state.take_changes()
+    return RangeWrite(changes=changes, before=before, appended=appended, **kw)
+
+
+def write_range(engine: Engine, w: RangeWrite) -> None:
+    """A range's raw events, changed rows, history, journal and the cursor in one transaction:
+    a crash at any instant leaves either all of it or none of it."""
     with engine.begin() as conn:
-        bulk_insert(conn, "raw_events", raw_events)
-        write_changes(conn, changes)
-        write_journal(conn, before, journal_from)
-        write_appended(conn, appended)
-        block_rows = [{"chain_id": chain_id, **b} for b in blocks]
+        bulk_insert(conn, "raw_events", w.raw_events)
+        write_changes(conn, w.changes)
+        write_journal(conn, w.before, w.journal_from)
+        write_appended(conn, w.appended)
+        block_rows = [{"chain_id": w.chain_id, **b} for b in w.blocks]
+        blocks = TABLES["blocks"]
         if block_rows:
-            conn.execute(delete(TABLES["blocks"]).where(and_(
-                TABLES["blocks"].c.chain_id == chain_id, TABLES["blocks"].c.number >= min(b["number"] for b in block_rows))))
-            conn.execute(insert(TABLES["blocks"]), block_rows)
-        conn.execute(delete(TABLES["blocks"]).where(and_(TABLES["blocks"].c.chain_id == chain_id, TABLES["blocks"].c.number < prune_below)))
-        conn.execute(delete(TABLES["journal"]).where(TABLES["journal"].c.block_number < prune_below))
-        set_cursor(conn, chain_id, address, cursor_block, cursor_hash)
+            lowest = min(b["number"] for b in block_rows)
+            conn.execute(delete(blocks).where(and_(blocks.c.chain_id == w.chain_id, blocks.c.number >= lowest)))
+            conn.execute(insert(blocks), block_rows)
+        conn.execute(delete(blocks).where(and_(blocks.c.chain_id == w.chain_id, blocks.c.number < w.prune_below)))
+        conn.execute(delete(TABLES["journal"]).where(TABLES["journal"].c.block_number < w.prune_below))
+        set_cursor(conn, w.chain_id, w.address, w.cursor_block, w.cursor_hash)
 
 
 def set_cursor(conn: Connection, chain_id: int, address: str, block: int, block_hash: str) -> None:

@@ -3,10 +3,9 @@ and reorg handling (detect by block hash, find the common ancestor, roll back, r
 
 from __future__ import annotations
 
-import json
 import logging
+import queue
 import threading
-import time
 from typing import Any
 
 from sqlalchemy import Engine
@@ -34,7 +33,6 @@ def raw_row(chain_id: int, log: dict[str, Any], event: DecodedEvent | None) -> d
         "block_hash": log["blockHash"], "tx_hash": log["transactionHash"], "tx_index": int(log["transactionIndex"], 16),
         "address": log["address"].lower(), "name": event.name if event else "unknown",
         "topics": ",".join(log["topics"]), "data": log["data"],
-        "args": json.dumps(event.args if event else {}, default=lambda v: "0x" + v.hex() if isinstance(v, bytes) else str(v)),
     }
 
 
@@ -75,40 +73,106 @@ class Indexer:
         return max(0, int(self.rpc.call("eth_blockNumber"), 16) - (at[0] if at else self.start_block - 1))
 
     def sync_once(self, on_progress: Any = None) -> int:
-        """Index up to the current target block; returns the number of events stored."""
+        """Index up to the current target block; returns the number of events stored.
+
+        Three stages overlap: a reader thread fetches the next ranges' logs and block headers,
+        this thread decodes and applies them, and a writer thread commits each finished range
+        (one transaction per range, in order) while the next one is applied.
+        """
         self.handle_reorg()
         target = self.target()
         at = store.cursor(self.engine, self.chain_id, self.address)
         current = at[0] if at else self.start_block - 1
+        if current >= target:
+            return 0
+        self.state.journal_from = target - self.window + 1
+        reads: queue.Queue[Any] = queue.Queue(maxsize=4)
+        writes: queue.Queue[Any] = queue.Queue(maxsize=4)
+        halt = threading.Event()
+        failures: list[BaseException] = []
+        reader = threading.Thread(target=self._read_ahead, args=(current, target, reads, halt), daemon=True)
+        writer = threading.Thread(target=self._write_behind, args=(writes, failures), daemon=True)
+        reader.start()
+        writer.start()
         total = 0
-        while current < target:
-            to, logs = self.fetcher.fetch(current + 1, target)
-            try:
-                total += self._apply_range(current + 1, to, logs, head=target)
-            except _RangeChanged:
-                self.reload()  # the range was applied in memory only: start over from the database
-                self.handle_reorg()
-                at = store.cursor(self.engine, self.chain_id, self.address)
-                current, target = (at[0] if at else self.start_block - 1), self.target()
-                continue
-            except BaseException:
-                self.reload()
-                raise
-            current = to
-            if on_progress is not None:
-                on_progress(current, target, total)
+        changed = False
+        try:
+            while not failures:
+                item = reads.get()
+                if item is None:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                first, last, logs, headers = item
+                write = self._apply_range(first, last, logs, headers, head=target)
+                writes.put(write)
+                total += len(write.raw_events)
+                if on_progress is not None:
+                    on_progress(last, target, total)
+        except _RangeChanged:
+            changed = True
+        except BaseException:
+            self._finish(halt, reads, writes, reader, writer)
+            self.reload()
+            raise
+        self._finish(halt, reads, writes, reader, writer)
+        if failures:
+            self.reload()
+            raise failures[0]
+        if changed:  # the range was applied in memory only: start over from the database
+            self.reload()
+            return total + self.sync_once(on_progress)
         return total
+
+    def _read_ahead(self, current: int, target: int, reads: queue.Queue[Any], halt: threading.Event) -> None:
+        try:
+            while current < target and not halt.is_set():
+                last, logs = self.fetcher.fetch(current + 1, target)
+                numbers = list(range(max(current + 1, target - self.window + 1), last + 1)) or [last]
+                headers = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+                reads.put((current + 1, last, logs, headers))
+                current = last
+            reads.put(None)
+        except BaseException as exc:  # handed to the applying thread, which raises it
+            reads.put(exc)
+
+    def _write_behind(self, writes: queue.Queue[Any], failures: list[BaseException]) -> None:
+        while True:
+            write = writes.get()
+            if write is None:
+                return
+            if failures:
+                continue  # after a failure, nothing later may be written: it would skip a range
+            try:
+                store.write_range(self.engine, write)
+            except BaseException as exc:
+                failures.append(exc)
+
+    @staticmethod
+    def _finish(halt: threading.Event, reads: queue.Queue[Any], writes: queue.Queue[Any],
+                reader: threading.Thread, writer: threading.Thread) -> None:
+        halt.set()
+        while reader.is_alive():
+            try:
+                reads.get(timeout=0.05)  # unblock a reader waiting for room
+            except queue.Empty:
+                pass
+        writes.put(None)
+        writer.join()
 
     def follow(self, stop: threading.Event, *, poll: float = 0.25, on_progress: Any = None) -> None:
         while not stop.is_set():
             self.sync_once(on_progress)
             stop.wait(poll)
 
-    def _apply_range(self, first: int, last: int, logs: list[dict[str, Any]], *, head: int) -> int:
-        window_start = max(first, head - self.window + 1)
-        numbers = list(range(window_start, last + 1)) or [last]
-        headers = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
-        blocks = [{"number": int(h["number"], 16), "hash": h["hash"], "parent_hash": h["parentHash"]} for h in headers]
+    def _apply_range(
+        self, first: int, last: int, logs: list[dict[str, Any]], headers: list[Any], *, head: int
+    ) -> store.RangeWrite:
+        blocks = []
+        for h in headers:
+            if not isinstance(h, dict):
+                raise _RangeChanged()  # the block vanished while we read: a reorganisation
+            blocks.append({"number": int(h["number"], 16), "hash": h["hash"], "parent_hash": h["parentHash"]})
         by_number = {b["number"]: b["hash"] for b in blocks}
         raw = []
         for entry in logs:
@@ -121,12 +185,12 @@ class Indexer:
             if event is not None:
                 self.projector.apply(event)
             raw.append(raw_row(self.chain_id, entry, event))
-        store.store_range(
-            self.engine, chain_id=self.chain_id, address=self.address, state=self.state, raw_events=raw,
+        window_start = head - self.window + 1
+        return store.take_range(
+            self.state, chain_id=self.chain_id, address=self.address, raw_events=raw,
             blocks=[b for b in blocks if b["number"] >= window_start], cursor_block=last, cursor_hash=by_number[last],
-            journal_from=head - self.window + 1, prune_below=head - self.window + 1,
+            journal_from=window_start, prune_below=window_start,
         )
-        return len(raw)
 
     def handle_reorg(self) -> int:
         """If the chain no longer has the cursor's block, roll back to the common ancestor.
