@@ -45,11 +45,12 @@ def activity(world: World, rounds: int = 1) -> None:
         c.request_export(export, cast.holder.address, batch, 50, "CQ-TANHUITONG", HASH)
         c.abort_export(world.op(), export)
         c.request_export(world.op(), cast.holder.address, world.batch_id, 30, "CQ-TANHUITONG", HASH)
-        c.import_credits(world.op(), origin_key=bytes([r + 1]) * 32, origin_registry="CQ-TANHUITONG",
+        c.import_credits(world.op(), origin_key=world.op().to_bytes(32, "big"), origin_registry="CQ-TANHUITONG",
                          project_id=PROJECT, to=cast.buyer.address, vintage=2023, quantity=333, evidence_hash=HASH)
         size = c.latest_anchor()[0] + 3
         c.anchor_log_root(size, bytes([r + 7]) * 32, sender=cast.anchorer)
-    c.set_participant_status(world.op(), cast.platform.address, ParticipantStatus.SUSPENDED, HASH)
+    flip = ParticipantStatus.ACTIVE if c.participant(cast.platform.address).status == ParticipantStatus.SUSPENDED else ParticipantStatus.SUSPENDED
+    c.set_participant_status(world.op(), cast.platform.address, flip, HASH)
     c.set_project_status(world.op(), PROJECT, ProjectStatus.SUSPENDED, HASH)
     c.set_project_status(world.op(), PROJECT, ProjectStatus.REGISTERED, HASH)
 

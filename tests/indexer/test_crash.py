@@ -46,3 +46,30 @@ def _cursor(engine, client) -> int | None:  # type: ignore[no-untyped-def]
     except Exception:  # the child has not created the tables yet
         return None
     return at[0] if at else None
+
+
+def test_kill_during_follow_then_resume_equals_a_fresh_index(world, tmp_path) -> None:
+    c = world.client
+    url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
+    start = world.registry.deployment.block_number
+    engine = make_engine(url)
+    child = subprocess.Popen([sys.executable, "-m", "tests.indexer.index_run", url, c.rpc.url, c.address, str(start), "follow"])
+    try:
+        deadline = time.monotonic() + 60
+        while _cursor(engine, c) is None and time.monotonic() < deadline:
+            time.sleep(0.01)
+        head_before = int(c.rpc.call("eth_blockNumber"), 16)
+        activity(world)  # the follower indexes these blocks as they come
+        assert (_cursor(engine, c) or 0) > head_before, "the follower did not keep up with the activity"
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        activity(world)  # more blocks while no indexer runs
+    finally:
+        if child.poll() is None:
+            child.kill()
+    resumed = new_indexer(world, url)
+    resumed.sync_once()
+    fresh = new_indexer(world, f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    fresh.sync_once()
+    assert dump(resumed.engine) == dump(fresh.engine)
+    check_against_chain(resumed.engine, c)
