@@ -97,15 +97,12 @@ def main() -> None:
         print(f"naive, SQLite: {n:,} events in {naive_seconds:.1f} s = {n / naive_seconds:,.0f} events/s")
         print(f"ratio: {(stored / seconds) / (n / naive_seconds):,.1f}x")
         if args.postgres:
-            from sqlalchemy import text
-
-            from sqlmodel import SQLModel
+            from indexer.db import drop_schema
 
             engine = make_engine(args.postgres)
-            SQLModel.metadata.drop_all(engine)
+            drop_schema(engine)
             pg_stored, pg_seconds = ours(client, args.postgres, start)
             print(f"ours, PostgreSQL: {pg_stored:,} events in {pg_seconds:.1f} s = {pg_stored / pg_seconds:,.0f} events/s")
-            _ = text
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlmodel import SQLModel
 
 from chain.errors import ChainError
 from chain.settings import ChainSettings
@@ -50,8 +49,20 @@ def make_engine(url: str | None = None) -> Engine:
 
 
 def create_schema(engine: Engine) -> None:
+    """Bring the database to the newest schema through the Alembic migrations."""
+    from indexer.migrate import upgrade
+
     _ = models
-    SQLModel.metadata.create_all(engine)
+    upgrade(engine)
+
+
+def drop_schema(engine: Engine) -> None:
+    """Drop every table of the mirror, and Alembic's record of the schema version."""
+    from sqlmodel import SQLModel
+
+    SQLModel.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
 class WriterLock:

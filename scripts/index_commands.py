@@ -7,10 +7,9 @@ from typing import Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
-from sqlmodel import SQLModel
 
 from chain.deploy import load_deployment
-from indexer.db import WriterLock, create_schema, database_url, make_engine
+from indexer.db import WriterLock, create_schema, database_url, drop_schema, make_engine
 from indexer.sync import Indexer
 from scripts.console import console, operator_errors
 from scripts.context import registry_client, settings
@@ -66,7 +65,7 @@ def rebuild(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")
         raise typer.Exit(code=1)
     engine = make_engine()
     with WriterLock(engine):
-        SQLModel.metadata.drop_all(engine)
+        drop_schema(engine)
     indexer = make_indexer()
     with WriterLock(indexer.engine):
         events = indexer.sync_once()

@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import SQLModel
-
-from indexer.db import IndexerLockedError, WriterLock, make_engine
+from indexer.db import IndexerLockedError, WriterLock, drop_schema, make_engine
 from tests.indexer.helpers import activity, check_against_chain, dump, new_indexer
 
 
 @pytest.fixture
 def empty_postgres(postgres_url: str) -> str:
     engine = make_engine(postgres_url)
-    SQLModel.metadata.drop_all(engine)
+    drop_schema(engine)
     engine.dispose()
     return postgres_url
 
@@ -44,3 +42,16 @@ def test_a_second_writer_is_refused_on_postgresql(empty_postgres) -> None:
     with WriterLock(make_engine(empty_postgres)):
         with pytest.raises(IndexerLockedError):
             WriterLock(make_engine(empty_postgres)).acquire()
+
+
+def test_the_migrations_build_the_same_schema_as_the_models(tmp_path) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    from indexer.db import create_schema
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'migrated.sqlite'}")
+    create_schema(engine)
+    with engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), SQLModel.metadata) == []
