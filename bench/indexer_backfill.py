@@ -10,35 +10,30 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import BenchChain, bench_chain  # noqa: E402  (also puts the project on sys.path)
 from sqlmodel import Session  # noqa: E402
 from web3 import HTTPProvider, Web3  # noqa: E402
 
-from chain.keys import dev_accounts  # noqa: E402
-from chain.local import open_local_registry  # noqa: E402
-from chain.node import LocalNode  # noqa: E402
 from chain.sender import BulkSender  # noqa: E402
 from indexer.db import create_schema, make_engine  # noqa: E402
 from indexer.models import RawEvent  # noqa: E402
 from indexer.sync import Indexer  # noqa: E402
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from sender_throughput import HOLDERS, mixed_ops, setup  # noqa: E402
-
 EVENTS_PER_OP = 2  # TransferSingle + the registry's own event (issue: 3)
 
 
-def generate(client, events: int, *, admin, owner, holders, batch) -> None:
+def generate(chain: BenchChain, events: int) -> None:
+    client = chain.registry.client
     ops_needed = events // EVENTS_PER_OP
     done = 0
     while done < ops_needed:
         n = min(20_000, ops_needed - done)
-        report = BulkSender(client).run(mixed_ops(f"backfill-{done}", n, admin=admin, owner=owner, holders=holders, batch=batch))
+        report = BulkSender(client).run(chain.ops(f"backfill-{done}", n))
         assert report.applied == n, (report.applied, report.failed)
         done += n
 
@@ -81,14 +76,10 @@ def main() -> None:
     parser.add_argument("--naive-events", type=int, default=5_000)
     parser.add_argument("--postgres", default=None, help="also backfill into this PostgreSQL database (emptied first)")
     args = parser.parse_args()
-    a = dev_accounts()
-    owner, holders = a[1], list(a[2 : 2 + HOLDERS])
-    with tempfile.TemporaryDirectory() as tmp, LocalNode(block_time=1) as node:
-        registry = open_local_registry(node.url, deployments_dir=Path(tmp))
-        client = registry.client
-        admin, batch = setup(client, owner, holders)
+    with bench_chain() as chain:
+        registry, client, node, tmp = chain.registry, chain.registry.client, chain.node, chain.tmp
         t = time.perf_counter()
-        generate(client, args.events, admin=admin, owner=owner, holders=holders, batch=batch)
+        generate(chain, args.events)
         print(f"generated the chain in {time.perf_counter() - t:.0f} s")
         start = registry.deployment.block_number
         stored, seconds = ours(client, f"sqlite:///{tmp}/ours.sqlite", start)

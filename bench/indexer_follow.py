@@ -9,22 +9,18 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from chain.keys import dev_accounts  # noqa: E402
-from chain.local import open_local_registry  # noqa: E402
-from chain.node import LocalNode  # noqa: E402
+from common import bench_chain  # noqa: E402  (also puts the project on sys.path)
+
 from chain.sender import BulkSender  # noqa: E402
 from indexer import store  # noqa: E402
 from indexer.db import create_schema, make_engine  # noqa: E402
 from indexer.sync import Indexer  # noqa: E402
-from sender_throughput import HOLDERS, mixed_ops, setup  # noqa: E402
 
 
 def main() -> None:
@@ -32,13 +28,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=30)
     parser.add_argument("--rate", type=int, default=100)
     args = parser.parse_args()
-    a = dev_accounts()
-    owner, holders = a[1], list(a[2 : 2 + HOLDERS])
-    with tempfile.TemporaryDirectory() as tmp, LocalNode(block_time=1) as node:
-        registry = open_local_registry(node.url, deployments_dir=Path(tmp))
-        client = registry.client
-        admin, batch = setup(client, owner, holders)
-        engine = make_engine(f"sqlite:///{tmp}/follow.sqlite")
+    with bench_chain() as chain:
+        registry, client = chain.registry, chain.registry.client
+        engine = make_engine(f"sqlite:///{chain.tmp}/follow.sqlite")
         create_schema(engine)
         indexer = Indexer(client.rpc.__class__(client.rpc.url), engine, client.abi, chain_id=client.chain_id,
                           address=client.address, start_block=registry.deployment.block_number)
@@ -54,7 +46,7 @@ def main() -> None:
             sender = BulkSender(client)
             while not stop.is_set() and second < args.seconds:
                 started = time.monotonic()
-                ops = mixed_ops(f"follow-{second}", args.rate, admin=admin, owner=owner, holders=holders, batch=batch)
+                ops = chain.ops(f"follow-{second}", args.rate)
                 sender.run(ops)
                 sent += len(ops)
                 second += 1
