@@ -72,7 +72,7 @@ class Indexer:
         at = store.cursor(self.engine, self.chain_id, self.address)
         return max(0, int(self.rpc.call("eth_blockNumber"), 16) - (at[0] if at else self.start_block - 1))
 
-    def sync_once(self, on_progress: Any = None) -> int:
+    def sync_once(self, on_progress: Any = None, *, until: int | None = None) -> int:
         """Index up to the current target block; returns the number of events stored.
 
         Three stages overlap: a reader thread fetches the next ranges' logs and block headers,
@@ -80,7 +80,7 @@ class Indexer:
         (one transaction per range, in order) while the next one is applied.
         """
         self.handle_reorg()
-        target = self.target()
+        target = self.target() if until is None else min(until, self.target())
         at = store.cursor(self.engine, self.chain_id, self.address)
         current = at[0] if at else self.start_block - 1
         if current >= target:
@@ -121,7 +121,7 @@ class Indexer:
             raise failures[0]
         if changed:  # the range was applied in memory only: start over from the database
             self.reload()
-            return total + self.sync_once(on_progress)
+            return total + self.sync_once(on_progress, until=until)
         return total
 
     def _read_ahead(self, current: int, target: int, reads: queue.Queue[Any], halt: threading.Event) -> None:
