@@ -12,7 +12,6 @@ from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
-from chain.revert import RevertDecoder
 
 
 def abi_type(item: dict[str, Any]) -> str:
@@ -178,6 +177,8 @@ class ContractAbi:
                 self.event_topics[item["name"]] = topic
                 if all(_static_words(i) is not None for i in item["inputs"]):
                     self._static_events.add(topic)
+        from chain.revert import RevertDecoder  # revert.py uses abi_type from here
+
         self.reverts = RevertDecoder(abi)
 
     def encode_call(self, fn: str, args: tuple[Any, ...] | list[Any]) -> bytes:

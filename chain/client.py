@@ -134,8 +134,20 @@ class RegistryClient:
         try:
             result = self.rpc.call("eth_call", {"to": self.address, "data": "0x" + data.hex()}, block)
         except RpcError as exc:
-            raise self._decoded(exc) from None
+            raise self.revert_error(exc) from None
         return self.abi.decode_output(fn, bytes.fromhex(result[2:]))
+
+    def view_many(self, fn: str, calls: list[tuple[Any, ...]], *, chunk: int = 500) -> list[Any]:
+        """The same view for many arguments, in JSON-RPC batches rather than a call per row."""
+        results: list[Any] = []
+        for start in range(0, len(calls), chunk):
+            batch = [("eth_call", [{"to": self.address, "data": "0x" + self.abi.encode_call(fn, args).hex()}, "latest"])
+                     for args in calls[start : start + chunk]]
+            for reply in self.rpc.batch(batch):
+                if isinstance(reply, RpcError):
+                    raise self.revert_error(reply)
+                results.append(self.abi.decode_output(fn, bytes.fromhex(reply[2:])))
+        return results
 
     def simulate(self, fn: str, args: tuple[Any, ...], *, sender: LocalAccount | None = None) -> Simulation:
         account = self._sender(sender)
@@ -145,7 +157,7 @@ class RegistryClient:
                 "eth_estimateGas", {"from": account.address, "to": self.address, "data": "0x" + data.hex()}
             )
         except RpcError as exc:
-            return Simulation(None, self._decoded(exc))
+            return Simulation(None, self.revert_error(exc))
         return Simulation(int(gas, 16), None)
 
     def transact(
@@ -220,10 +232,10 @@ class RegistryClient:
         try:
             self.rpc.call("eth_call", call, hex(int(receipt["blockNumber"], 16) - 1))
         except RpcError as exc:
-            return self._decoded(exc)
+            return self.revert_error(exc)
         return TransactionFailedError(receipt["transactionHash"], "reverted on chain (out of gas or state changed)")
 
-    def _decoded(self, exc: RpcError) -> RegistryRevertError:
+    def revert_error(self, exc: RpcError) -> RegistryRevertError:
         data = revert_data_from_rpc_error(exc.error)
         if data is None:
             return RegistryRevertError("NodeRefused", {"message": str(exc)}, "the node refused the call")

@@ -7,6 +7,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
+from chain.abi import abi_type
 from chain.errors import RegistryRevertError
 from chain.types import ENUMS_BY_SOLIDITY_NAME, from_short_id
 
@@ -71,7 +72,7 @@ class RevertDecoder:
         }
         for item in abi:
             if item.get("type") == "error":
-                signature = f"{item['name']}({','.join(_abi_type(i) for i in item['inputs'])})"
+                signature = f"{item['name']}({','.join(abi_type(i) for i in item['inputs'])})"
                 self._errors[keccak(text=signature)[:4]] = (item["name"], item["inputs"])
 
     def decode(self, data: bytes) -> RegistryRevertError:
@@ -79,16 +80,9 @@ class RevertDecoder:
             hint = "0x" + data.hex() if data else "no data"
             return RegistryRevertError("UnknownRevert", {"data": hint}, "the transaction reverted without a known error")
         name, inputs = self._errors[data[:4]]
-        values = abi_decode([_abi_type(i) for i in inputs], data[4:])
+        values = abi_decode([abi_type(i) for i in inputs], data[4:])
         args = {i["name"] or f"arg{n}": _present(i, v) for n, (i, v) in enumerate(zip(inputs, values, strict=True))}
         return RegistryRevertError(name, args, EXPLANATIONS.get(name, "the contract refused the operation"))
-
-
-def _abi_type(item: dict[str, Any]) -> str:
-    if item["type"].startswith("tuple"):
-        inner = ",".join(_abi_type(c) for c in item["components"])
-        return f"({inner}){item['type'][5:]}"
-    return str(item["type"])
 
 
 def _present(item: dict[str, Any], value: Any) -> Any:

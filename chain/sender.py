@@ -361,7 +361,7 @@ class BulkSender:
         try:
             self.rpc.call("eth_call", call, hex(block - 1))
         except RpcError as exc:
-            return self.client._decoded(exc)
+            return self.client.revert_error(exc)
         if self.client.is_operation_applied(f.op.op_id):
             return RegistryRevertError("RegistryOperationAlreadyApplied", {"opId": f.op.op_id}, "applied by another transaction")
         return RegistryRevertError("RevertedInBlock", {"block": block}, "reverted on the state inside its block (out of gas, or an earlier transaction changed it)")

@@ -15,12 +15,8 @@ Amounts and serials are kilograms in BIGINT (up to 9.2e18 kg, far above any regi
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Text
+from sqlalchemy import BigInteger, Index, Text
 from sqlmodel import Field, SQLModel
-
-
-def big(**kw: object) -> Column:  # type: ignore[type-arg]
-    return Column(BigInteger, **kw)  # type: ignore[arg-type]
 
 
 class RawEvent(SQLModel, table=True):

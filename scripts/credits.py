@@ -10,6 +10,7 @@ import typer
 from chain.client import b32
 from chain.types import CancellationReason, Scenario
 from chain.errors import InvalidInputError
+from chain.opids import op_id_for
 from scripts import args, bulk_issue
 from scripts.console import console, operator_errors
 from scripts.context import registry_client
@@ -113,8 +114,6 @@ def import_(
     op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
 ) -> None:
     """Import credits from another registry; an origin can be imported once."""
-    from chain.opids import op_id_for
-
     c, i = registry_client(), args.op_id(op)
     origin_key = op_id_for(origin_registry, origin).to_bytes(32, "big")
     run_write(lambda **kw: c.import_credits(

@@ -59,10 +59,10 @@ def withdraw(methodology_id: str, op: OpIdOption = None, dry_run: DryRunOption =
 def list_(as_json: JsonOption = False) -> None:
     """Every filed methodology and its status now."""
     c = registry_client(signer_required=False)
-    rows = []
-    for e in list_events(c, "MethodologyFiled"):
-        methodology_id = from_short_id(e.args["methodologyId"])
-        m = c.methodology(methodology_id)
-        rows.append({"id": methodology_id, "ecosystem": m.ecosystem.name.lower(), "version": m.version,
-                     "status": m.status.name.lower(), "document sha256": "0x" + m.document_hash.hex()})
+    ids = [e.args["methodologyId"] for e in list_events(c, "MethodologyFiled")]
+    rows = [
+        {"id": from_short_id(i), "ecosystem": Ecosystem(m["ecosystem"]).name.lower(), "version": m["version"],
+         "status": MethodologyStatus(m["status"]).name.lower(), "document sha256": "0x" + m["documentHash"].hex()}
+        for i, m in zip(ids, c.view_many("methodology", [(i,) for i in ids]), strict=True)
+    ]
     print_rows(rows, as_json=as_json, title="methodologies")

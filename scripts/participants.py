@@ -59,8 +59,9 @@ def show(account: str, as_json: JsonOption = False) -> None:
 def list_(as_json: JsonOption = False) -> None:
     """Every participant and its status now."""
     c = registry_client(signer_required=False)
-    rows = []
-    for e in list_events(c, "ParticipantRegistered"):
-        p = c.participant(e.args["account"])
-        rows.append({"account": e.args["account"], "kind": p.kind.name.lower(), "status": p.status.name.lower()})
+    accounts = [e.args["account"] for e in list_events(c, "ParticipantRegistered")]
+    rows = [
+        {"account": a, "kind": ParticipantKind(p["kind"]).name.lower(), "status": ParticipantStatus(p["status"]).name.lower()}
+        for a, p in zip(accounts, c.view_many("participant", [(a,) for a in accounts]), strict=True)
+    ]
     print_rows(rows, as_json=as_json, title="participants")

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from chain.client import sid
 from chain.errors import InvalidInputError
 from chain.types import ProjectStatus, from_short_id
 from scripts import args
@@ -85,17 +86,18 @@ _status("revoke", ProjectStatus.REVOKED, "Revoke a project; its parcels are free
 _status("close", ProjectStatus.CLOSED, "Close a project at the end of its crediting period (asks first).", destructive=True)
 
 
-def _row(c, project_id: str) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    p = c.project(project_id)
-    return {"id": project_id, "status": p.status.name.lower(), "methodology": p.methodology_id, "owner": p.owner,
-            "county": p.county_code, "area m2": p.area_square_metres, "batches": p.batch_count}
+def _row(project_id: str, p: dict[str, Any]) -> dict[str, object]:
+    return {"id": project_id, "status": ProjectStatus(p["status"]).name.lower(),
+            "methodology": from_short_id(p["methodologyId"]), "owner": p["owner"], "county": p["countyCode"],
+            "area m2": p["areaSquareMetres"], "batches": p["batchCount"]}
 
 
 @app.command("show")
 @operator_errors
 def show(project_id: str, as_json: JsonOption = False) -> None:
     """A project's record on chain."""
-    print_rows([_row(registry_client(signer_required=False), project_id)], as_json=as_json, title="project")
+    raw = registry_client(signer_required=False).view("project", sid("project id", project_id))
+    print_rows([_row(project_id, raw)], as_json=as_json, title="project")
 
 
 @app.command("list")
@@ -103,7 +105,8 @@ def show(project_id: str, as_json: JsonOption = False) -> None:
 def list_(as_json: JsonOption = False) -> None:
     """Every project and its status now."""
     c = registry_client(signer_required=False)
-    rows = [_row(c, from_short_id(e.args["projectId"])) for e in list_events(c, "ProjectSubmitted")]
+    ids = [e.args["projectId"] for e in list_events(c, "ProjectSubmitted")]
+    rows = [_row(from_short_id(i), p) for i, p in zip(ids, c.view_many("project", [(i,) for i in ids]), strict=True)]
     print_rows(rows, as_json=as_json, title="projects")
 
 

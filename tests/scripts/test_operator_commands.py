@@ -175,3 +175,14 @@ def test_keys_import_encrypts_a_typed_key(ledger, monkeypatch) -> None:
     result = ledger("keys", "import", "other", input=secret + "\n")
     assert OTHER.address in result.output and secret not in result.output
     assert js(ledger("keys", "list", "--json"))[0]["address"].lower() == OTHER.address.lower()
+
+
+def test_project_show_reads_one_project(ledger, tmp_path) -> None:
+    parcels = tmp_path / "p.csv"
+    parcels.write_text("parcel_id\nX-1\n")
+    ledger("methodology", "add", "SCFM-009-V01", "--ecosystem", "wetland")
+    ledger("participant", "add", OWNER.address, "--kind", "project-owner")
+    ledger("project", "register", "P-WET", "--methodology", "SCFM-009-V01", "--owner", OWNER.address, "--county", "510100",
+           "--area-m2", "7", "--crediting-start", "2020-01-01", "--crediting-end", "2030-01-01", "--parcels", str(parcels))
+    shown = js(ledger("project", "show", "P-WET", "--json"))
+    assert shown[0]["status"] == "submitted" and shown[0]["methodology"] == "SCFM-009-V01" and shown[0]["area m2"] == 7
