@@ -62,3 +62,62 @@ def root_from_inclusion_proof(index: int, size: int, leaf: bytes, proof: list[by
         fn >>= 1
         sn >>= 1
     return r if sn == 0 else None
+
+
+def verify_inclusion(index: int, size: int, leaf_hash: bytes, proof: list[bytes], root: bytes) -> bool:
+    """Whether `proof` shows leaf `leaf_hash` at `index` in the tree of `size` leaves with `root`."""
+    if index < 0 or size < 1:
+        return False
+    return root_from_inclusion_proof(index, size, leaf_hash, list(proof)) == root
+
+
+def _subproof(m: int, leaves: list[bytes], complete: bool) -> list[bytes]:
+    n = len(leaves)
+    if m == n:
+        return [] if complete else [root_of(leaves)]
+    k = _split(n)
+    if m <= k:
+        return _subproof(m, leaves[:k], complete) + [root_of(leaves[k:])]
+    return _subproof(m - k, leaves[k:], False) + [root_of(leaves[:k])]
+
+
+def consistency_proof(first: int, leaves: list[bytes]) -> list[bytes]:
+    """PROOF(m, D[n]) of RFC 9162 section 2.1.4.1: that the tree of the first `first` leaves is a
+    prefix of the tree of all `leaves`. Empty when first == len(leaves)."""
+    n = len(leaves)
+    if not 1 <= first <= n:
+        raise ValueError(f"no consistency proof from size {first} to size {n}: need 1 <= first <= second")
+    return _subproof(first, leaves, True)
+
+
+def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes, proof: list[bytes]) -> bool:
+    """RFC 9162 section 2.1.4.2: whether `proof` shows the tree of `first` leaves with `first_root`
+    to be a prefix of the tree of `second` leaves with `second_root`."""
+    if not 1 <= first <= second:
+        return False
+    if first == second:
+        return first_root == second_root and not proof
+    path = list(proof)
+    if not path:
+        return False
+    if first & (first - 1) == 0:  # an exact power of two: the first tree is itself a node of the second
+        path.insert(0, first_root)
+    fn, sn = first - 1, second - 1
+    while fn & 1:
+        fn >>= 1
+        sn >>= 1
+    fr = sr = path[0]
+    for c in path[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr = node_hash(c, fr)
+            sr = node_hash(c, sr)
+            while not fn & 1 and fn != 0:
+                fn >>= 1
+                sn >>= 1
+        else:
+            sr = node_hash(sr, c)
+        fn >>= 1
+        sn >>= 1
+    return fr == first_root and sr == second_root and sn == 0
