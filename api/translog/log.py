@@ -1,0 +1,192 @@
+"""The certificate transparency log: an append-only RFC 9162 Merkle log (sha256) in SQL.
+
+Appends write the new leaves to `log_entries` and every subtree they complete to `log_nodes`,
+inside the caller's transaction. A root of any size, an inclusion proof and a consistency proof
+are each composed from O(log n) stored subtree hashes fetched in one query (see tree.py).
+
+Concurrency: `append` first takes the log's write lock inside the caller's transaction — a
+transaction-scoped advisory lock on PostgreSQL, the database write lock on SQLite (a no-op
+UPDATE, which starts the write transaction) — so concurrent appenders queue and each reads the
+size the previous one committed. The primary keys are the last guard: an appender that read a
+stale size fails with an IntegrityError instead of corrupting the tree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine
+
+from api.translog import models, tree
+
+_EMPTY_ROOT = hashlib.sha256(b"").digest()
+# the advisory lock's key on PostgreSQL: 64 bits of a fixed name
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"sichuan-carbon-ledger-translog").digest()[:8], "big", signed=True)
+
+
+class LogCorruptError(RuntimeError):
+    """A node the tree needs is missing from the database."""
+
+
+def _fold(hashes: list[bytes]) -> bytes:
+    """MTH of a range from its perfect subtrees' hashes, left to right: a right fold."""
+    sha = hashlib.sha256
+    r = hashes[-1]
+    for h in reversed(hashes[:-1]):
+        r = sha(b"\x01" + h + r).digest()
+    return r
+
+
+class TransparencyLog:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._postgres = engine.dialect.name == "postgresql"
+        _ = models
+
+    # ------------------------------------------------------------------ plumbing
+
+    @contextmanager
+    def _conn(self, conn: Connection | None) -> Iterator[Connection]:
+        if conn is not None:
+            yield conn
+            return
+        with self.engine.connect() as c:
+            yield c
+
+    def _marks(self, n: int) -> str:
+        return ", ".join([self._mark] * n)
+
+    def _fetch(self, conn: Connection, keys: set[int] | list[int]) -> dict[int, bytes]:
+        """Hashes of the given node keys (leaves and inner nodes) in one query; absent keys are
+        left out."""
+        leaves = [k for k in keys if k <= tree.MASK]
+        inner = [k for k in keys if k > tree.MASK]
+        parts, params = [], []
+        if leaves:
+            parts.append(f"SELECT idx, leaf_hash FROM log_entries WHERE idx IN ({self._marks(len(leaves))})")
+            params += leaves
+        if inner:
+            parts.append(f"SELECT node_key, hash FROM log_nodes WHERE node_key IN ({self._marks(len(inner))})")
+            params += inner
+        if not parts:
+            return {}
+        rows = conn.exec_driver_sql(" UNION ALL ".join(parts), tuple(params)).fetchall()
+        return {k: bytes(h) for k, h in rows}
+
+    def _size(self, conn: Connection) -> int:
+        top = conn.exec_driver_sql("SELECT max(idx) FROM log_entries").scalar()
+        return 0 if top is None else int(top) + 1
+
+    def _ranges(self, conn: Connection, ranges: list[tuple[int, int]], size: int) -> list[bytes]:
+        """The MTH of each leaf range, checking that the log has at least `size` leaves."""
+        splits = [tree.perfect(a, b) for a, b in ranges]
+        wanted = {k for keys in splits for k in keys}
+        last = size - 1  # present iff the log has >= size leaves (idx is contiguous from 0)
+        wanted.add(last)
+        got = self._fetch(conn, wanted)
+        if last not in got:
+            raise ValueError(f"size {size} is beyond the log's size {self._size(conn)}")
+        try:
+            return [_fold([got[k] for k in keys]) for keys in splits]
+        except KeyError as e:
+            k = e.args[0]
+            raise LogCorruptError(f"log node (level {k >> tree.SHIFT}, index {k & tree.MASK}) is missing") from None
+
+    # ------------------------------------------------------------------ writing
+
+    def _lock(self, conn: Connection) -> None:
+        if self._postgres:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({self._mark})", (LOCK_KEY,))
+        else:  # any write statement takes SQLite's write lock until the transaction ends
+            conn.exec_driver_sql("UPDATE log_entries SET idx = idx WHERE idx = -1")
+
+    def append(self, conn: Connection, entries: list[tuple[bytes, str, str]]) -> list[int]:
+        """Append (leaf_hash, kind, ref) entries in the caller's transaction; returns their
+        leaf indexes. `leaf_hash` is RFC 9162's leaf_hash of the entry's bytes (32 bytes)."""
+        if not entries:
+            return []
+        for h, kind, ref in entries:
+            if not isinstance(h, bytes) or len(h) != 32:
+                raise ValueError(f"a leaf hash is 32 bytes, not {h!r}")
+            if not isinstance(kind, str) or not isinstance(ref, str):
+                raise ValueError(f"kind and ref are strings, not {kind!r}, {ref!r}")
+        self._lock(conn)
+        size = self._size(conn)
+        if size + len(entries) > tree.MAX_LEAVES:
+            raise ValueError(f"the log holds at most {tree.MAX_LEAVES} leaves")
+        frontier = tree.perfect(0, size)
+        got = self._fetch(conn, frontier)
+        try:
+            stack = [got[k] for k in frontier]
+        except KeyError as e:
+            raise LogCorruptError(f"frontier node {e.args[0]} of size {size} is missing") from None
+
+        sha = hashlib.sha256
+        now = int(time.time())
+        shift = tree.SHIFT
+        rows = []
+        nodes = []
+        pop, push, add = stack.pop, stack.append, nodes.append
+        i = size
+        for h, kind, ref in entries:
+            rows.append((i, h, kind, ref, now))
+            x, level, cur = i, 0, h
+            while x & 1:
+                cur = sha(b"\x01" + pop() + cur).digest()
+                x >>= 1
+                level += 1
+                add(((level << shift) | x, cur))
+            push(cur)
+            i += 1
+        m = self._mark
+        conn.exec_driver_sql(
+            f"INSERT INTO log_entries (idx, leaf_hash, kind, ref, appended_at) VALUES ({m}, {m}, {m}, {m}, {m})", rows
+        )
+        if nodes:
+            conn.exec_driver_sql(f"INSERT INTO log_nodes (node_key, hash) VALUES ({m}, {m})", nodes)
+        return list(range(size, i))
+
+    # ------------------------------------------------------------------ reading
+
+    def size(self, conn: Connection | None = None) -> int:
+        with self._conn(conn) as c:
+            return self._size(c)
+
+    def root(self, size: int | None = None, conn: Connection | None = None) -> bytes:
+        """The root of the tree of the first `size` leaves (default: all of them)."""
+        with self._conn(conn) as c:
+            if size is None:
+                size = self._size(c)
+            if size < 0:
+                raise ValueError(f"a tree size is >= 0, not {size}")
+            if size == 0:
+                return _EMPTY_ROOT
+            return self._ranges(c, [(0, size)], size)[0]
+
+    def leaf(self, index: int, conn: Connection | None = None) -> tuple[bytes, str, str]:
+        """(leaf_hash, kind, ref) of leaf `index`; KeyError when the log has no such leaf."""
+        with self._conn(conn) as c:
+            row = c.exec_driver_sql(
+                f"SELECT leaf_hash, kind, ref FROM log_entries WHERE idx = {self._mark}", (index,)
+            ).first()
+        if row is None:
+            raise KeyError(index)
+        return bytes(row[0]), row[1], row[2]
+
+    def inclusion_proof(self, index: int, size: int, conn: Connection | None = None) -> list[bytes]:
+        """PATH(index, D[size]) of RFC 9162 section 2.1.3.1, bottom-up."""
+        if not 0 <= index < size:
+            raise ValueError(f"no inclusion proof for leaf {index} in a tree of size {size}: need 0 <= index < size")
+        with self._conn(conn) as c:
+            return self._ranges(c, tree.inclusion_ranges(index, size), size)
+
+    def consistency_proof(self, first: int, second: int, conn: Connection | None = None) -> list[bytes]:
+        """PROOF(first, D[second]) of RFC 9162 section 2.1.4.1; empty when first == second."""
+        if not 1 <= first <= second:
+            raise ValueError(f"no consistency proof from size {first} to size {second}: need 1 <= first <= second")
+        with self._conn(conn) as c:
+            return self._ranges(c, tree.consistency_ranges(first, second), second)
