@@ -38,6 +38,21 @@ def perfect(a: int, b: int) -> list[int]:
     return keys
 
 
+def frontier(size: int, grow_to: int | None = None) -> list[int]:
+    """The keys of the perfect subtrees of the tree of `size` leaves (what an append builds on),
+    left to right; with `grow_to`, only those that appending up to `grow_to` leaves merges into a
+    bigger subtree (a suffix: the lowest levels)."""
+    keys = []
+    s = size
+    while s:
+        level = s.bit_length() - 1
+        s ^= 1 << level
+        index = (size >> level) - 1
+        if grow_to is None or (((index >> 1) + 1) << (level + 1)) <= grow_to:
+            keys.append((level << SHIFT) | index)
+    return keys
+
+
 def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
     """The leaf ranges whose MTHs form PATH(index, D[size]), bottom-up."""
     out: list[tuple[int, int]] = []
