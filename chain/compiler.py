@@ -38,6 +38,7 @@ COMPILER_SETTINGS: dict[str, Any] = {
 }
 ENTRY_POINTS = (
     "contracts/CarbonRegistry.sol",
+    "contracts/CertificateRevocations.sol",
     "contracts/test/CarbonRegistryV2Example.sol",
     "contracts/test/ERC1155ReceiverExample.sol",
     "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,9 @@ class Deployment:
     compiler_backend: str
     bytecode_hash: str
     deployed_at: int
+    # the certificate revocation list, governed by the registry's roles (records written before it
+    # existed lack it; ensure_deployed adds it)
+    revocations: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -90,6 +93,11 @@ def ensure_deployed(
     existing = load_deployment(directory, chain_id)
     if existing is not None and not force:
         if is_live(rpc, existing):
+            if existing.revocations:
+                return existing, False
+            revocations = deploy_revocations(rpc, chain_id, build, deployer, existing.address)
+            existing = replace(existing, revocations=revocations)
+            record_path(directory, chain_id).write_text(existing.to_json())
             return existing, False
         if chain_id != LOCAL_CHAIN_ID:
             raise StaleDeploymentError(chain_id, record_path(directory, chain_id))
@@ -108,7 +116,8 @@ def deploy(rpc: JsonRpc, *, chain_id: int, build: Build, deployer: LocalAccount,
     init = abi.encode_call("initialize", (to_checksum_address(admin), uri))
     proxy_code = bytes.fromhex(proxy.bytecode) + abi_encode(["address", "bytes"], [implementation, init])
     address, receipt = deploy_bytecode(rpc, chain_id, deployer, proxy_code)
-    log.info("registry deployed", extra={"address": address, "implementation": implementation})
+    revocations = deploy_revocations(rpc, chain_id, build, deployer, address)
+    log.info("registry deployed", extra={"address": address, "implementation": implementation, "revocations": revocations})
     return Deployment(
         chain_id=chain_id,
         address=address,
@@ -122,7 +131,14 @@ def deploy(rpc: JsonRpc, *, chain_id: int, build: Build, deployer: LocalAccount,
         compiler_backend=build.backend,
         bytecode_hash=registry.bytecode_hash,
         deployed_at=int(time.time()),
+        revocations=revocations,
     )
+
+
+def deploy_revocations(rpc: JsonRpc, chain_id: int, build: Build, deployer: LocalAccount, registry: str) -> str:
+    code = bytes.fromhex(build["CertificateRevocations"].bytecode) + abi_encode(["address"], [registry])
+    address, _ = deploy_bytecode(rpc, chain_id, deployer, code)
+    return address
 
 
 def deploy_bytecode(rpc: JsonRpc, chain_id: int, deployer: LocalAccount, code: bytes) -> tuple[str, dict[str, Any]]:
