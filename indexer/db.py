@@ -65,6 +65,24 @@ def drop_schema(engine: Engine) -> None:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
 
 
+def mirror_tables() -> list[Any]:
+    """The tables of indexer/models.py (other layers keep their own tables in the same database)."""
+    from sqlmodel import SQLModel
+
+    return [cls.__table__ for cls in vars(models).values()
+            if isinstance(cls, type) and issubclass(cls, SQLModel) and hasattr(cls, "__table__")]
+
+
+def reset_mirror(engine: Engine) -> None:
+    """Empty the mirror (for a rebuild) and nothing else: certificates and their log stay."""
+    from sqlmodel import SQLModel
+
+    create_schema(engine)
+    tables = mirror_tables()
+    SQLModel.metadata.drop_all(engine, tables=tables)
+    SQLModel.metadata.create_all(engine, tables=tables)
+
+
 class WriterLock:
     """Held for the indexer's lifetime; a second indexer on the same database is refused."""
 

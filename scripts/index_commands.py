@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn
 
 from chain.deploy import load_deployment
-from indexer.db import WriterLock, create_schema, database_url, drop_schema, make_engine
+from indexer.db import WriterLock, create_schema, database_url, make_engine, reset_mirror
 from indexer.sync import Indexer
 from scripts.console import console, operator_errors
 from scripts.context import registry_client, settings
@@ -60,12 +60,12 @@ def index(
 @app.command("rebuild")
 @operator_errors
 def rebuild(yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False) -> None:
-    """Drop the mirror and index the chain again from the registry's deployment block."""
+    """Empty the mirror and index the chain again from the registry's deployment block (certificates stay)."""
     if not yes and not typer.confirm("drop and rebuild the SQL mirror?", default=False):
         raise typer.Exit(code=1)
     engine = make_engine()
     with WriterLock(engine):
-        drop_schema(engine)
+        reset_mirror(engine)
     indexer = make_indexer()
     with WriterLock(indexer.engine):
         events = indexer.sync_once()

@@ -1,0 +1,25 @@
+"""The public, read-only API (/api/v1, OpenAPI at /openapi.json) and the pages for people."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api import problems
+from api.context import ServiceContext
+from api.routes import catalog, certificates, health, log, pages, provenance, verify
+
+
+def create_app(context: ServiceContext) -> FastAPI:
+    app = FastAPI(
+        title="Sichuan forestry & grassland carbon-inclusive registry (林草碳普惠登记簿)",
+        version="1",
+        description="Public, read-only: certificates with their proofs, verification, provenance of every "
+                    "kilogram, the catalog and the transparency log. Errors are RFC 9457 problem details.",
+        docs_url="/docs", redoc_url=None,
+    )
+    app.state.context = context
+    problems.install(app)
+    for router in (certificates.router, verify.router, provenance.router, catalog.router, log.router, health.router):
+        app.include_router(router, prefix="/api/v1")
+    app.include_router(pages.router)
+    return app

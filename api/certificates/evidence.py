@@ -1,0 +1,114 @@
+"""What a certificate is checked against: the node (trusting nothing else) or the SQL mirror."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from sqlalchemy import Engine, select
+
+from api.certificates.models import CertificateRow
+from api.certificates.verify import OnChainRetirement
+from chain.abi import ContractAbi
+from chain.rpc import JsonRpc, RpcError
+from indexer.models import AnchoredRoot, Lot, Retirement
+
+# The three things a verifier reads from the chain, as ABI fragments: a verifier needs no build of ours.
+VERIFIER_ABI = ContractAbi([
+    {"type": "event", "name": "CreditsRetired", "anonymous": False, "inputs": [
+        {"name": "batchId", "type": "uint256", "indexed": True},
+        {"name": "holder", "type": "address", "indexed": True},
+        {"name": "opId", "type": "uint256", "indexed": True},
+        {"name": "amount", "type": "uint256", "indexed": False},
+        {"name": "scenario", "type": "uint8", "indexed": False},
+        {"name": "beneficiaryCommitment", "type": "bytes32", "indexed": False},
+        {"name": "claimHash", "type": "bytes32", "indexed": False},
+        {"name": "operator", "type": "address", "indexed": False}]},
+    {"type": "function", "name": "anchoredRoot", "stateMutability": "view",
+     "inputs": [{"name": "treeSize", "type": "uint256"}], "outputs": [{"name": "", "type": "bytes32"}]},
+    {"type": "function", "name": "revokedAt", "stateMutability": "view",
+     "inputs": [{"name": "leafHash", "type": "bytes32"}], "outputs": [{"name": "", "type": "uint256"}]},
+])
+
+
+class ChainEvidence:
+    """Reads the node only: receipts for retirements, eth_call for roots and revocations."""
+
+    source = "node"
+
+    def __init__(self, rpc: JsonRpc, *, chain_id: int, registry: str, revocations: str) -> None:
+        self.rpc, self.chain_id = rpc, chain_id
+        self.registry, self.revocations = registry.lower(), revocations.lower()
+
+    def _call(self, to: str, fn: str, *args: Any) -> Any:
+        data = "0x" + VERIFIER_ABI.encode_call(fn, args).hex()
+        return VERIFIER_ABI.decode_output(fn, bytes.fromhex(self.rpc.call("eth_call", {"to": to, "data": data}, "latest")[2:]))
+
+    def anchored_root(self, tree_size: int) -> str | None:
+        root = self._call(self.registry, "anchoredRoot", tree_size)
+        return None if root == b"\0" * 32 else root.hex()
+
+    def retirement(self, tx_hash: str, log_index: int) -> OnChainRetirement | None:
+        try:
+            receipt = self.rpc.call("eth_getTransactionReceipt", tx_hash)
+        except RpcError:
+            return None
+        if receipt is None or int(receipt["status"], 16) != 1:
+            return None
+        for log in receipt["logs"]:
+            if int(log["logIndex"], 16) == log_index and log["address"].lower() == self.registry:
+                event = VERIFIER_ABI.decode_log(log, checksum=False)
+                if event is None or event.name != "CreditsRetired":
+                    return None
+                a = event.args
+                return OnChainRetirement(self.registry, a["batchId"], a["holder"].lower(), a["amount"],
+                                         "0x" + a["beneficiaryCommitment"].hex(), int(log["blockNumber"], 16))
+        return None
+
+    def revoked(self, leaf_hash: str) -> bool:
+        if not self.revocations:
+            return False
+        return bool(self._call(self.revocations, "revokedAt", bytes.fromhex(leaf_hash)))
+
+
+class MirrorEvidence:
+    """Reads the SQL mirror (kept equal to the canonical chain by the indexer) and the certificate
+    tables; anchored roots are cached (verification is the hot path), and a reorganisation that
+removes an anchoring is seen within a second."""
+
+    source = "mirror"
+
+    def __init__(self, engine: Engine, *, chain_id: int, registry: str, cache_seconds: float = 1.0) -> None:
+        self.engine, self.chain_id, self.registry = engine, chain_id, registry.lower()
+        self._roots: dict[int, str] = {}
+        self._roots_at = 0.0
+        self._cache_seconds = cache_seconds
+        self._lock = threading.Lock()
+
+    def anchored_root(self, tree_size: int) -> str | None:
+        now = time.monotonic()
+        age = now - self._roots_at
+        # refresh each second, and at once (at most 20 times a second) for a size not seen yet
+        if age > self._cache_seconds or (tree_size not in self._roots and age > 0.05):
+            with self.engine.connect() as conn:
+                roots = {r.tree_size: r.root[2:] for r in conn.execute(select(AnchoredRoot.tree_size, AnchoredRoot.root))}
+            with self._lock:
+                self._roots, self._roots_at = roots, now
+        return self._roots.get(tree_size)
+
+    def retirement(self, tx_hash: str, log_index: int) -> OnChainRetirement | None:
+        rid = f"{self.chain_id}-{tx_hash}-{log_index}"
+        with self.engine.connect() as conn:
+            row = conn.execute(select(Retirement).where(Retirement.id == rid)).first()
+            if row is None:
+                return None
+            lots = conn.execute(select(Lot.first_serial, Lot.last_serial).where(Lot.retirement_id == rid)
+                                .order_by(Lot.first_serial)).all()
+        return OnChainRetirement(self.registry, row.batch_id, row.holder, row.amount, row.beneficiary_commitment,
+                                 row.block_number, [[a, b] for a, b in lots])
+
+    def revoked(self, leaf_hash: str) -> bool:
+        with self.engine.connect() as conn:
+            revoked_at = conn.execute(select(CertificateRow.revoked_at).where(CertificateRow.leaf_hash == leaf_hash)).scalar()
+        return revoked_at is not None

@@ -1,0 +1,193 @@
+"""Where retirements (mirror rows) become a certificate: checked, committed, sealed, appended
+to the transparency log, all in one database transaction."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy.exc import IntegrityError
+
+from api.certificates.document import FORMAT, field_commitment, leaf_hash, make_claim, new_salt
+from api.certificates.models import BeneficiarySecret, CertificateClaim, CertificateRow
+from api.certificates.scenarios import FieldSpec, ScenarioSpec, scenario
+from api.certificates.vault import Vault
+from api.translog.log import TransparencyLog
+from indexer.models import Lot, Retirement
+
+DEFAULT_KG_PER_TREE = 400  # China Green Carbon Foundation: 3–5 trees ≈ 1.2–2 t, i.e. ~0.4 t per tree
+
+
+class CertificationError(ValueError):
+    """The certificate cannot be issued as asked; the message names the problem and the fix."""
+
+
+@dataclass(frozen=True)
+class Issuer:
+    name: str
+    chain_id: int
+    registry: str  # checksummed
+    revocations: str  # checksummed
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "chain_id": self.chain_id, "registry": self.registry, "revocations": self.revocations}
+
+
+@dataclass(frozen=True)
+class Issued:
+    certificate_id: str
+    leaf_index: int
+    leaf_hash: str
+    body: dict[str, Any]
+
+
+def beneficiary_commitment(name: str, salt: str) -> str:
+    """The bytes32 that `retire` puts on chain for this beneficiary (0x-hex)."""
+    return "0x" + field_commitment("beneficiary", name, salt)
+
+
+def seal_beneficiary(conn: Connection, vault: Vault, name: str) -> str:
+    """Choose a salt for a beneficiary about to be named in a retirement; keep both sealed.
+    Returns the commitment for the chain."""
+    salt = new_salt()
+    commitment = beneficiary_commitment(name, salt)
+    conn.execute(insert(BeneficiarySecret).values(
+        commitment=commitment, sealed=vault.seal(commitment, {"value": name, "salt": salt}), created_at=int(time.time())))
+    return commitment
+
+
+def _fields(spec: ScenarioSpec, given: dict[str, Any]) -> dict[str, FieldSpec]:
+    known = {f.name: f for f in spec.fields}
+    unknown = sorted(set(given) - set(known))
+    if unknown:
+        raise CertificationError(f"{spec.key} certificates have no field {', '.join(unknown)}; "
+                                 f"the fields are {', '.join(known)}")
+    missing = [f.name for f in spec.fields if f.required and given.get(f.name) in (None, "")]
+    if missing:
+        raise CertificationError(f"{spec.key} certificates need {', '.join(missing)}")
+    for name, value in given.items():
+        if known[name].integer and (isinstance(value, bool) or not isinstance(value, int)):
+            raise CertificationError(f"field {name} is a whole number, not {value!r}")
+        if not known[name].integer and not isinstance(value, str):
+            raise CertificationError(f"field {name} is text, not {value!r}")
+    return known
+
+
+def certify(
+    engine: Engine,
+    log: TransparencyLog,
+    vault: Vault,
+    issuer: Issuer,
+    *,
+    retirement_ids: list[str],
+    scenario_key: str,
+    fields: dict[str, Any],
+    disclose: set[str] = frozenset(),  # type: ignore[assignment]
+    footprint_kg: int | None = None,
+    trees: int | None = None,
+    kg_per_tree: int = DEFAULT_KG_PER_TREE,
+    beneficiary_salt: str | None = None,
+    now: int | None = None,
+) -> Issued:
+    try:
+        spec = scenario(scenario_key)
+    except ValueError as exc:
+        raise CertificationError(str(exc)) from None
+    if not retirement_ids or len(set(retirement_ids)) != len(retirement_ids):
+        raise CertificationError("name each retirement once (<chain id>-<tx hash>-<log index>)")
+    with engine.begin() as conn:
+        rows = {r.id: r for r in conn.execute(select(Retirement).where(Retirement.id.in_(retirement_ids)))}  # type: ignore[attr-defined]
+        unseen = [r for r in retirement_ids if r not in rows]
+        if unseen:
+            raise CertificationError(f"the mirror has no retirement {', '.join(unseen)}; check the id, "
+                                     "or let the indexer catch up (`ledger index --once`)")
+        retirements = [rows[r] for r in retirement_ids]
+        wrong = [r.id for r in retirements if r.scenario.replace("_", "") != spec.key.lower()]
+        if wrong:
+            raise CertificationError(f"retirement {', '.join(wrong)} was not made for the {spec.key} scenario")
+        if len({r.beneficiary_commitment for r in retirements}) != 1:
+            raise CertificationError("the retirements name different beneficiaries; certify them separately")
+        if len({r.holder for r in retirements}) != 1:
+            raise CertificationError("the retirements were made by different holders; certify them separately")
+        claimed = conn.execute(select(CertificateClaim).where(
+            CertificateClaim.retirement_id.in_(retirement_ids))).all()  # type: ignore[attr-defined]
+        if claimed:
+            raise CertificationError("retirement " + ", ".join(f"{c.retirement_id} already backs {c.certificate_id}"
+                                                              for c in claimed) + "; a retirement backs one certificate")
+        values = dict(fields)
+        on_chain = retirements[0].beneficiary_commitment
+        salts = _beneficiary(conn, vault, values, on_chain, beneficiary_salt)
+        specs = _fields(spec, values)
+        for name in values:
+            salts.setdefault(name, new_salt())
+        commitments = {n: field_commitment(n, v, salts[n]) for n, v in values.items()}
+        quantity = sum(r.amount for r in retirements)
+        try:
+            claim = make_claim(spec, quantity, footprint_kg=footprint_kg, trees=trees, kg_per_tree=kg_per_tree)
+        except ValueError as exc:
+            raise CertificationError(str(exc)) from None
+        ranges = _serial_ranges(conn, retirement_ids)
+        now = now or int(time.time())
+        number = (conn.execute(select(func.max(CertificateRow.number))).scalar() or 0) + 1
+        cert_id = f"SCCW-{issuer.chain_id}-{number:06d}"
+        body = {
+            "format": FORMAT,
+            "id": cert_id,
+            "scenario": spec.key,
+            "issuer": issuer.as_json(),
+            "issued_at": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "claim": claim,
+            "fields": commitments,
+            "retirements": [{
+                "id": r.id, "chain_id": issuer.chain_id, "registry": issuer.registry, "tx_hash": r.tx_hash,
+                "log_index": r.log_index, "block_number": r.block_number, "batch_id": r.batch_id,
+                "holder": r.holder, "amount_kg": r.amount, "beneficiary_commitment": r.beneficiary_commitment,
+                "serial_ranges": [[first, last] for first, last in ranges[r.id]],
+            } for r in retirements],
+        }
+        leaf = leaf_hash(body)
+        public = {n: {"value": values[n], "salt": salts[n]} for n in values
+                  if not specs[n].personal or n in disclose}
+        personal = {n: {"value": values[n], "salt": salts[n]} for n in values if n not in public}
+        [index] = log.append(conn, [(leaf, "certificate", cert_id)])
+        try:
+            conn.execute(insert(CertificateRow).values(
+                id=cert_id, number=number, scenario=spec.key, holder=retirements[0].holder,
+                leaf_index=index, leaf_hash=leaf.hex(), body=json.dumps(body, ensure_ascii=False, sort_keys=True),
+                public_fields=json.dumps(public, ensure_ascii=False, sort_keys=True),
+                sealed_fields=vault.seal(cert_id, personal) if personal else None,
+                quantity_kg=quantity, issued_at=now))
+            conn.execute(insert(CertificateClaim), [{"retirement_id": r, "certificate_id": cert_id} for r in retirement_ids])
+        except IntegrityError:
+            raise CertificationError("another certificate was issued at the same moment for these retirements, "
+                                     "or took this number; run the command again") from None
+        return Issued(cert_id, index, leaf.hex(), body)
+
+
+def _beneficiary(conn: Connection, vault: Vault, values: dict[str, Any], on_chain: str, salt: str | None) -> dict[str, str]:
+    """The salt of the beneficiary field, such that its commitment is the one on chain."""
+    if salt is None:
+        row = conn.execute(select(BeneficiarySecret).where(BeneficiarySecret.commitment == on_chain)).first()
+        if row is None:
+            raise CertificationError("the beneficiary's salt for this retirement is not on record; give the "
+                                     "beneficiary and the salt used at retirement (--beneficiary, --beneficiary-salt)")
+        secret = vault.open(on_chain, row.sealed)
+        values.setdefault("beneficiary", secret["value"])
+        salt = secret["salt"]
+    if "beneficiary" not in values:
+        raise CertificationError("name the beneficiary (--field beneficiary=...)")
+    if beneficiary_commitment(values["beneficiary"], salt) != on_chain:
+        raise CertificationError("the beneficiary and salt do not match the commitment the retirement put on chain")
+    return {"beneficiary": salt}
+
+
+def _serial_ranges(conn: Connection, retirement_ids: list[str]) -> dict[str, list[tuple[int, int]]]:
+    ranges: dict[str, list[tuple[int, int]]] = {r: [] for r in retirement_ids}
+    for lot in conn.execute(select(Lot.retirement_id, Lot.first_serial, Lot.last_serial)
+                            .where(Lot.retirement_id.in_(retirement_ids)).order_by(Lot.first_serial)):  # type: ignore[union-attr]
+        ranges[lot.retirement_id].append((lot.first_serial, lot.last_serial))
+    return ranges

@@ -1,0 +1,227 @@
+"""Checking a certificate document. The checks are pure; what they compare against (the anchored
+root, the retirement events, the revocation list) comes from an Evidence: the node itself
+(`ledger verify --rpc`) or the SQL mirror (the public API, which never calls the node per request).
+Every check runs, so a verdict names everything that failed, not just the first thing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from api.certificates.canonical import CanonicalJsonError
+from api.certificates.document import FORMAT, claim_errors, field_commitment, leaf_hash
+from chain import rfc9162
+
+HEX64 = frozenset("0123456789abcdef")
+
+
+@dataclass(frozen=True)
+class OnChainRetirement:
+    registry: str  # lowercase
+    batch_id: int
+    holder: str  # lowercase
+    amount: int
+    beneficiary_commitment: str  # 0x-hex
+    block_number: int
+    serial_ranges: list[list[int]] | None = None  # None: this evidence cannot tell
+
+
+class Evidence(Protocol):
+    chain_id: int
+    registry: str  # lowercase
+    source: str  # "node" | "mirror"
+
+    def anchored_root(self, tree_size: int) -> str | None: ...  # 64 hex digits, or None if never anchored
+    def retirement(self, tx_hash: str, log_index: int) -> OnChainRetirement | None: ...
+    def revoked(self, leaf_hash: str) -> bool: ...
+
+
+# name → (zh, en): shown by the API and the verify page
+CHECKS: dict[str, tuple[str, str]] = {
+    "format": ("文档格式", "Document format"),
+    "issuer": ("签发登记簿", "Issuing registry"),
+    "fields": ("字段承诺", "Field commitments"),
+    "claim": ("声明与数量", "Claim and quantities"),
+    "beneficiary": ("受益方承诺与链上一致", "Beneficiary commitment matches the chain"),
+    "inclusion": ("透明日志包含证明", "Inclusion in the transparency log"),
+    "anchor": ("日志根已上链锚定", "Log root anchored on chain"),
+    "retirements": ("链上注销记录", "Retirements on chain"),
+    "revocation": ("未被撤销", "Not revoked"),
+}
+
+
+@dataclass
+class Check:
+    name: str
+    ok: bool
+    detail: str
+
+    def as_json(self) -> dict[str, Any]:
+        zh, en = CHECKS[self.name]
+        return {"name": self.name, "ok": self.ok, "title_zh": zh, "title_en": en, "detail": self.detail}
+
+
+@dataclass
+class Verdict:
+    certificate_id: str | None
+    checks: list[Check] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        failed = {c.name for c in self.checks if not c.ok}
+        if not failed:
+            return "valid"
+        return "revoked" if failed == {"revocation"} else "invalid"
+
+    @property
+    def failed(self) -> list[str]:
+        return [c.name for c in self.checks if not c.ok]
+
+    def as_json(self) -> dict[str, Any]:
+        return {"verdict": self.status, "certificate_id": self.certificate_id, "failed": self.failed,
+                "checks": [c.as_json() for c in self.checks]}
+
+
+def _hex(value: Any, digits: int = 64) -> bool:
+    return isinstance(value, str) and len(value) == digits and set(value) <= HEX64
+
+
+def _int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _shape(doc: Any) -> str | None:
+    """Why the document is not a certificate document of this format, or None."""
+    if not isinstance(doc, dict):
+        return "the document is not a JSON object"
+    body = doc.get("certificate")
+    if doc.get("format") != FORMAT or not isinstance(body, dict) or body.get("format") != FORMAT:
+        return f"not a {FORMAT} document"
+    for key, kind in (("id", str), ("scenario", str), ("issuer", dict), ("issued_at", str), ("claim", dict),
+                      ("fields", dict), ("retirements", list)):
+        if not isinstance(body.get(key), kind):
+            return f"certificate.{key} is missing or not a {kind.__name__}"
+    if not body["retirements"] or not all(isinstance(r, dict) for r in body["retirements"]):
+        return "certificate.retirements must list at least one retirement"
+    for i, r in enumerate(body["retirements"]):
+        if not (_hex(str(r.get("tx_hash", ""))[2:]) and _int(r.get("log_index")) and _int(r.get("amount_kg"))
+                and _int(r.get("batch_id")) and isinstance(r.get("serial_ranges"), list)):
+            return f"certificate.retirements[{i}] lacks tx_hash, log_index, batch_id, amount_kg or serial_ranges"
+    if not all(isinstance(k, str) and _hex(v) for k, v in body["fields"].items()):
+        return "certificate.fields must map names to 64-hex-digit commitments"
+    if not isinstance(doc.get("disclosed", {}), dict):
+        return "disclosed must be an object"
+    proof = doc.get("proof")
+    if proof is not None and not (isinstance(proof, dict) and _int(proof.get("leaf_index")) and _int(proof.get("tree_size"))
+                                  and _hex(proof.get("root")) and isinstance(proof.get("inclusion"), list)
+                                  and all(_hex(p) for p in proof["inclusion"])):
+        return "proof must hold leaf_index, tree_size, root (64 hex) and inclusion (a list of 64-hex hashes)"
+    return None
+
+
+def verify_document(doc: Any, evidence: Evidence) -> Verdict:
+    problem = _shape(doc)
+    cert_id = doc.get("certificate", {}).get("id") if isinstance(doc, dict) and isinstance(doc.get("certificate"), dict) else None
+    verdict = Verdict(cert_id if isinstance(cert_id, str) else None)
+    add = verdict.checks.append
+    if problem:
+        add(Check("format", False, problem))
+        return verdict
+    add(Check("format", True, FORMAT))
+    body, proof = doc["certificate"], doc.get("proof")
+    issuer = body["issuer"]
+    same_registry = str(issuer.get("registry", "")).lower() == evidence.registry and issuer.get("chain_id") == evidence.chain_id
+    add(Check("issuer", same_registry, f"registry {issuer.get('registry')} on chain {issuer.get('chain_id')}" if same_registry
+              else f"issued by {issuer.get('registry')} on chain {issuer.get('chain_id')}, but this verifier checks "
+                   f"{evidence.registry} on chain {evidence.chain_id}"))
+    add(_fields(body, doc.get("disclosed", {})))
+    errors = claim_errors(body["claim"], sum(r["amount_kg"] for r in body["retirements"]))
+    add(Check("claim", not errors, "; ".join(errors) or f"{body['claim'].get('quantity_kg')} kg"))
+    beneficiary = body["fields"].get("beneficiary")
+    mismatched = [r.get("id") for r in body["retirements"] if r.get("beneficiary_commitment") != f"0x{beneficiary}"]
+    add(Check("beneficiary", beneficiary is not None and not mismatched,
+              "every retirement commits to the certificate's beneficiary" if beneficiary and not mismatched
+              else f"retirement {', '.join(map(str, mismatched))} commits to another beneficiary"))
+    try:
+        leaf = leaf_hash(body).hex()
+    except CanonicalJsonError as exc:
+        leaf = None
+        add(Check("inclusion", False, f"the certificate cannot be hashed: {exc}"))
+    if leaf is not None:
+        add(_inclusion(leaf, proof))
+    add(_anchor(proof, evidence))
+    add(_retirements(body, evidence))
+    revoked = leaf is not None and evidence.revoked(leaf)
+    add(Check("revocation", not revoked, "revoked by the registry" if revoked else
+              f"not on the revocation list ({evidence.source})"))
+    return verdict
+
+
+def _fields(body: dict[str, Any], disclosed: dict[str, Any]) -> Check:
+    bad = []
+    for name, opening in disclosed.items():
+        committed = body["fields"].get(name)
+        if not isinstance(opening, dict) or committed is None or not isinstance(opening.get("salt"), str):
+            bad.append(name)
+            continue
+        try:
+            if field_commitment(name, opening.get("value"), opening["salt"]) != committed:
+                bad.append(name)
+        except CanonicalJsonError:
+            bad.append(name)
+    hidden = len(body["fields"]) - len(disclosed) + len(bad)
+    if bad:
+        return Check("fields", False, f"field {', '.join(sorted(map(str, bad)))} does not match its commitment")
+    return Check("fields", True, f"{len(disclosed)} disclosed field(s) match their commitments; {hidden} hidden")
+
+
+def _inclusion(leaf: str, proof: dict[str, Any] | None) -> Check:
+    if proof is None:
+        return Check("inclusion", False, "no inclusion proof yet: the log has not been anchored since this "
+                                         "certificate; fetch the document again later")
+    root = rfc9162.root_from_inclusion_proof(
+        proof["leaf_index"], proof["tree_size"], bytes.fromhex(leaf), [bytes.fromhex(p) for p in proof["inclusion"]])
+    if root is None or root.hex() != proof["root"]:
+        return Check("inclusion", False, f"the proof does not lead from leaf {proof['leaf_index']} to the root "
+                                         f"of a tree of {proof['tree_size']} entries")
+    return Check("inclusion", True, f"leaf {proof['leaf_index']} of a tree of {proof['tree_size']} entries")
+
+
+def _anchor(proof: dict[str, Any] | None, evidence: Evidence) -> Check:
+    if proof is None:
+        return Check("anchor", False, "no anchored tree size to check against yet")
+    anchored = evidence.anchored_root(proof["tree_size"])
+    if anchored is None:
+        return Check("anchor", False, f"no root is anchored on chain for tree size {proof['tree_size']}")
+    if anchored != proof["root"]:
+        return Check("anchor", False, f"the root anchored on chain for tree size {proof['tree_size']} is 0x{anchored}, "
+                                      "not the document's")
+    return Check("anchor", True, f"root of tree size {proof['tree_size']} anchored on chain ({evidence.source})")
+
+
+def _retirements(body: dict[str, Any], evidence: Evidence) -> Check:
+    problems = []
+    for r in body["retirements"]:
+        rid = f"{r['tx_hash']}#{r['log_index']}"
+        ranges = r["serial_ranges"]
+        if not all(isinstance(x, list) and len(x) == 2 and _int(x[0]) and _int(x[1]) and x[0] <= x[1] for x in ranges) \
+                or sum(x[1] - x[0] + 1 for x in ranges) != r["amount_kg"]:
+            problems.append(f"{rid}: its serial ranges do not add up to its amount")
+            continue
+        if r.get("chain_id") != evidence.chain_id or str(r.get("registry", "")).lower() != evidence.registry:
+            problems.append(f"{rid}: names another chain or registry")
+            continue
+        found = evidence.retirement(r["tx_hash"].lower(), r["log_index"])
+        if found is None:
+            problems.append(f"{rid}: no such retirement event on chain")
+            continue
+        expected = (r["batch_id"], str(r.get("holder", "")).lower(), r["amount_kg"], r.get("beneficiary_commitment"))
+        actual = (found.batch_id, found.holder, found.amount, found.beneficiary_commitment)
+        if expected != actual:
+            names = [n for n, a, b in zip(("batch", "holder", "amount", "beneficiary commitment"), expected, actual) if a != b]
+            problems.append(f"{rid}: its {', '.join(names)} differ(s) from the event on chain")
+        elif found.serial_ranges is not None and found.serial_ranges != ranges:
+            problems.append(f"{rid}: its serial ranges differ from the ones the registry's mirror traced")
+    if problems:
+        return Check("retirements", False, "; ".join(problems))
+    return Check("retirements", True, f"{len(body['retirements'])} retirement event(s) found on chain ({evidence.source})")

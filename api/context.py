@@ -1,0 +1,52 @@
+"""The registry as the certificate service and the API see it: the database, the log, the
+deployment (chain id, registry, revocation list) and the data key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from eth_utils import to_checksum_address
+from sqlalchemy import Engine
+
+from api.certificates.anchoring import AnchorPolicy
+from api.certificates.evidence import MirrorEvidence
+from api.certificates.issuer import Issuer
+from api.certificates.vault import Vault
+from api.settings import ApiSettings
+from api.translog.log import TransparencyLog
+from chain.deploy import Deployment
+from chain.rpc import JsonRpc
+
+
+@dataclass
+class ServiceContext:
+    engine: Engine
+    deployment: Deployment
+    settings: ApiSettings
+    rpc: JsonRpc | None = None  # for /health's indexer lag only; verification never calls the node
+
+    @cached_property
+    def log(self) -> TransparencyLog:
+        return TransparencyLog(self.engine)
+
+    @cached_property
+    def issuer(self) -> Issuer:
+        d = self.deployment
+        return Issuer(self.settings.registry_name, d.chain_id, to_checksum_address(d.address),
+                      to_checksum_address(d.revocations) if d.revocations else "")
+
+    @cached_property
+    def evidence(self) -> MirrorEvidence:
+        return MirrorEvidence(self.engine, chain_id=self.deployment.chain_id, registry=self.deployment.address)
+
+    @cached_property
+    def vault(self) -> Vault:
+        return Vault()
+
+    @property
+    def policy(self) -> AnchorPolicy:
+        return AnchorPolicy(self.settings.anchor_every, self.settings.anchor_interval)
+
+    def verify_url(self, cert_id: str) -> str:
+        return f"{self.settings.public_url.rstrip('/')}/verify/{cert_id}"

@@ -1,0 +1,29 @@
+"""Alembic environment of the certificate service's tables (certificates, claims, sealed
+beneficiaries, the transparency log). Versioned apart from the mirror (`alembic_version_api`),
+so the indexer's schema knows nothing of the layer above it."""
+
+from alembic import context
+from sqlmodel import SQLModel
+
+from api.certificates import models as certificate_models
+from api.translog import models as log_models
+
+config = context.config
+OWN = {t.name for m in (certificate_models, log_models) for t in SQLModel.metadata.sorted_tables
+       if any(getattr(getattr(m, n), "__table__", None) is t for n in dir(m))}
+
+
+def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+    table = obj if type_ == "table" else getattr(obj, "table", None)
+    return table is None or table.name in OWN
+
+
+def run_migrations_online() -> None:
+    connection = config.attributes["connection"]
+    context.configure(connection=connection, target_metadata=SQLModel.metadata, render_as_batch=True,
+                      include_object=include_object, version_table="alembic_version_api")
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+run_migrations_online()

@@ -1,0 +1,58 @@
+"""Errors as RFC 9457 problem details (application/problem+json), never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM = "application/problem+json"
+
+
+def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail, **extra}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM)
+
+
+class ApiProblem(Exception):
+    def __init__(self, status: int, title: str, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.title, self.detail = status, title, detail
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(ApiProblem)
+    async def _problem(_: Request, exc: ApiProblem) -> JSONResponse:
+        return problem(exc.status, exc.title, exc.detail)
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        return problem(exc.status_code, "Not found" if exc.status_code == 404 else "HTTP error", str(exc.detail))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [{"loc": [str(p) for p in e.get("loc", ())], "msg": str(e.get("msg", ""))} for e in exc.errors()]
+        where = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
+        return problem(422, "Invalid request", f"the request does not fit the API: {where}", errors=errors)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("unexpected error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+        return problem(500, "Internal error", "the server failed on this request; it was logged without its data")
+
+
+PROBLEM_SCHEMA = {
+    "type": "object", "required": ["title", "status", "detail"],
+    "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
+                   "detail": {"type": "string"}, "errors": {"type": "array"}},
+}
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {"description": title, "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
+    for code, title in ((404, "Not found"), (422, "Invalid request"))
+}

@@ -1,0 +1,80 @@
+"""Provenance: the custody chain of every serial range a retirement consumed, and the story of
+one kilogram (one serial). Read from the mirror's first-in-first-out lots and lot moves."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Path
+from sqlalchemy import Connection, and_, select
+
+from api.certificates.models import CertificateClaim
+from api.problems import PROBLEM_RESPONSES
+from api.routes.deps import connection, not_found, row_dict
+from indexer.models import BatchRow, Lot, LotMove, Methodology, Project, Retirement
+
+router = APIRouter(prefix="/provenance", tags=["provenance"], responses=PROBLEM_RESPONSES)
+
+MOVE_FIELDS = ("kind", "from_holder", "to_holder", "first_serial", "last_serial", "tx_hash", "block_number", "log_index")
+
+
+def _batch_context(conn: Connection, batch_id: int) -> dict[str, Any]:
+    batch = conn.execute(select(BatchRow).where(BatchRow.id == batch_id)).first()
+    if batch is None:
+        return {"batch": None, "project": None, "methodology": None}
+    project = conn.execute(select(Project).where(Project.id == batch.project_id)).first()
+    methodology = project and conn.execute(select(Methodology).where(Methodology.id == project.methodology_id)).first()
+    b = row_dict(batch)
+    return {
+        "batch": {**b, "last_serial": b["first_serial"] + b["issued"] - 1},
+        "issuance": {"tx_hash": batch.tx_hash, "block_number": batch.block_number},
+        "project": project and {k: v for k, v in row_dict(project).items()
+                                if k in ("id", "methodology_id", "owner", "county_code", "area_square_metres",
+                                         "crediting_start", "crediting_end", "documents_hash", "status",
+                                         "review_report_hash")},
+        "methodology": methodology and row_dict(methodology),
+    }
+
+
+def _moves(conn: Connection, batch_id: int, first: int, last: int) -> list[Any]:
+    return conn.execute(select(*(getattr(LotMove, f) for f in MOVE_FIELDS)).where(and_(
+        LotMove.batch_id == batch_id, LotMove.first_serial <= last, LotMove.last_serial >= first))
+        .order_by(LotMove.block_number, LotMove.log_index, LotMove.part)).all()  # type: ignore[arg-type]
+
+
+@router.get("/retirements/{retirement_id}", summary="A retirement, its batch and project, and the custody of its serials")
+def retirement(retirement_id: Annotated[str, Path(description="<chain id>-<tx hash>-<log index>")],
+               conn: Annotated[Connection, Depends(connection)]) -> dict[str, Any]:
+    row = conn.execute(select(Retirement).where(Retirement.id == retirement_id)).first()
+    if row is None:
+        raise not_found(f"retirement {retirement_id}", "ids are <chain id>-<tx hash>-<log index>")
+    ranges = conn.execute(select(Lot.first_serial, Lot.last_serial).where(Lot.retirement_id == retirement_id)
+                          .order_by(Lot.first_serial)).all()
+    moves = _moves(conn, row.batch_id, ranges[0][0], ranges[-1][1]) if ranges else []
+    custody = []
+    for first, last in ranges:
+        hands = [{f: m[i] for i, f in enumerate(MOVE_FIELDS)} for m in moves if m[3] <= last and m[4] >= first]
+        custody.append({"first_serial": first, "last_serial": last, "amount_kg": last - first + 1, "moves": hands})
+    certificate = conn.execute(select(CertificateClaim.certificate_id)
+                               .where(CertificateClaim.retirement_id == retirement_id)).scalar()
+    r = row_dict(row)
+    r.pop("beneficiary_commitment", None)  # a commitment, but only certificates need it
+    return {"retirement": r, **_batch_context(conn, row.batch_id), "certificate_id": certificate, "serial_ranges": custody}
+
+
+@router.get("/serials/{serial}", summary="Where one kilogram is now, and how it got there")
+def serial(serial: Annotated[int, Path(ge=0, le=2**62, description="a global serial number (one per kilogram)")],
+           conn: Annotated[Connection, Depends(connection)]) -> dict[str, Any]:
+    batch = conn.execute(select(BatchRow.id, BatchRow.first_serial, BatchRow.issued).where(BatchRow.first_serial <= serial)
+                         .order_by(BatchRow.first_serial.desc()).limit(1)).first()  # type: ignore[attr-defined]
+    if batch is None or serial >= batch.first_serial + batch.issued:
+        raise not_found(f"serial {serial}", "it was never issued")
+    lot = conn.execute(select(Lot).where(Lot.batch_id == batch.id, Lot.first_serial <= serial)
+                       .order_by(Lot.first_serial.desc()).limit(1)).first()  # type: ignore[attr-defined]
+    moves = _moves(conn, batch.id, serial, serial)
+    return {"serial": serial, "batch_id": batch.id,
+            "now": lot and {"holder": lot.holder, "state": lot.state, "lot_first": lot.first_serial,
+                            "lot_last": lot.last_serial, "retirement_id": lot.retirement_id,
+                            "cancellation_id": lot.cancellation_id},
+            "moves": [{f: m[i] for i, f in enumerate(MOVE_FIELDS)} for m in moves],
+            **_batch_context(conn, batch.id)}

@@ -1,0 +1,17 @@
+"""Settings of the certificate service and the public API (environment, prefix LEDGER_)."""
+
+from __future__ import annotations
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
+
+    registry_name: str = "四川林草碳普惠登记簿 Sichuan Forestry & Grassland Carbon-Inclusive Registry"
+    public_url: str = "http://127.0.0.1:8000"  # the base of the URLs printed on certificates
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    anchor_every: int = 16  # anchor the log after this many new entries …
+    anchor_interval: float = 60.0  # … or when the oldest unanchored entry is this old (seconds)
+    kg_per_tree: int = 400  # tree-planting duty: kgCO2e per tree owed (printed on the certificate)
