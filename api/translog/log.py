@@ -28,6 +28,19 @@ _EMPTY_ROOT = hashlib.sha256(b"").digest()
 LOCK_KEY = int.from_bytes(hashlib.sha256(b"sichuan-carbon-ledger-translog").digest()[:8], "big", signed=True)
 
 
+# PostgreSQL: the size, then the frontier of that size (the perfect subtrees its set bits name)
+_PG_HEAD = f"""
+WITH s AS (SELECT coalesce(max(idx) + 1, 0) AS n FROM log_entries)
+SELECT -1, NULL::bytea, n FROM s
+UNION ALL
+SELECT node_key, hash, 0 FROM log_nodes WHERE node_key IN (
+    SELECT (l::bigint << {tree.SHIFT}) | ((s.n >> l) - 1) FROM s, generate_series(1, {tree.SHIFT}) AS l
+    WHERE (s.n >> l) & 1 = 1)
+UNION ALL
+SELECT idx, leaf_hash, 0 FROM log_entries, s WHERE s.n & 1 = 1 AND idx = s.n - 1
+"""
+
+
 class LogCorruptError(RuntimeError):
     """A node the tree needs is missing from the database."""
 
@@ -77,6 +90,10 @@ class TransparencyLog:
         left out."""
         leaves = [k for k in keys if k <= tree.MASK]
         inner = [k for k in keys if k > tree.MASK]
+        if self._postgres:  # one query text whatever the number of keys: psycopg prepares it once
+            cur.execute("SELECT idx, leaf_hash FROM log_entries WHERE idx = ANY(%s::bigint[]) UNION ALL "
+                        "SELECT node_key, hash FROM log_nodes WHERE node_key = ANY(%s::bigint[])", (leaves, inner))
+            return {k: bytes(h) for k, h in cur.fetchall()}
         parts, params = [], []
         if leaves:
             parts.append(f"SELECT idx, leaf_hash FROM log_entries WHERE idx IN ({self._marks(len(leaves))})")
@@ -111,11 +128,26 @@ class TransparencyLog:
 
     # ------------------------------------------------------------------ writing
 
-    def _lock(self, cur: Any) -> None:
+    def _head(self, cur: Any, adding: int) -> tuple[int, dict[int, bytes]]:
+        """Take the log's write lock, then read its size and the frontier nodes the append of
+        `adding` entries merges."""
         if self._postgres:
-            cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            # one round trip: the lock, then (a statement later, so its snapshot sees whatever
+            # the previous holder committed) the size and the whole frontier, computed in SQL
+            pg = cur.connection
+            with pg.pipeline():
+                pg.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+                head = pg.execute(_PG_HEAD)
+            rows = head.fetchall()
+            size = next(int(n) for k, _, n in rows if k == -1)
+            got = {int(k): bytes(h) for k, h, _ in rows if k != -1}
         else:  # any write statement takes SQLite's write lock until the transaction ends
             cur.execute("UPDATE log_entries SET idx = idx WHERE idx = -1")
+            size = self._size(cur)
+            got = self._fetch(cur, tree.frontier(size, size + adding))
+        if size + adding > tree.MAX_LEAVES:
+            raise ValueError(f"the log holds at most {tree.MAX_LEAVES} leaves")
+        return size, got
 
     def _insert(self, cur: Any, rows: list[tuple[Any, ...]], nodes: list[tuple[int, bytes]]) -> None:
         if self._postgres:  # one statement, one round trip: arrays unnested server-side
@@ -147,12 +179,8 @@ class TransparencyLog:
         if not conn.in_transaction():
             conn.begin()  # what SQLAlchemy's autobegin would do: the caller's commit() commits this
         with self._cursor(conn) as cur:
-            self._lock(cur)
-            size = self._size(cur)
-            if size + len(entries) > tree.MAX_LEAVES:
-                raise ValueError(f"the log holds at most {tree.MAX_LEAVES} leaves")
+            size, got = self._head(cur, len(entries))
             frontier = tree.frontier(size, size + len(entries))
-            got = self._fetch(cur, frontier)
             try:
                 stack = [got[k] for k in frontier]
             except KeyError as e:
