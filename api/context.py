@@ -49,4 +49,4 @@ class ServiceContext:
         return AnchorPolicy(self.settings.anchor_every, self.settings.anchor_interval)
 
     def verify_url(self, cert_id: str) -> str:
-        return f"{self.settings.public_url.rstrip('/')}/verify/{cert_id}"
+        return f"{self.settings.base_url}/verify/{cert_id}"

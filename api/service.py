@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 from api.certificates import anchoring, documents, issuer, revocation
 from api.context import ServiceContext
 from api.db import create_schema
+from api.errors import ServiceError
 from api.settings import ApiSettings
 from chain.abi import ContractAbi
 from chain.client import RegistryClient, TxResult
@@ -23,7 +24,7 @@ from indexer.models import SyncCursor
 from indexer.sync import Indexer
 
 
-class MirrorBehindError(RuntimeError):
+class MirrorBehindError(ServiceError):
     pass
 
 
@@ -31,6 +32,7 @@ class MirrorBehindError(RuntimeError):
 class CertificateService:
     context: ServiceContext
     client: RegistryClient  # signs anchors and revocations (ANCHORER_ROLE)
+    indexer: Indexer | None = None  # this process's own indexer while nothing else runs it (`ledger up`)
 
     @classmethod
     def open(cls, engine: Engine, deployment: Deployment, client: RegistryClient,
@@ -60,6 +62,9 @@ class CertificateService:
         already running (`ledger up`), wait for it."""
         if self.indexed_block() >= block:
             return
+        if self.indexer is not None:
+            self.indexer.sync_once(until=block)
+            return
         d = self.context.deployment
         try:
             with WriterLock(self.engine):
@@ -75,6 +80,15 @@ class CertificateService:
             time.sleep(0.1)
 
     # ------------------------------------------------------------ certificates
+
+    def has_certificates(self) -> bool:
+        return bool(self.recent_certificates(1))
+
+    def recent_certificates(self, limit: int = 20) -> list[str]:
+        from api.certificates.models import CertificateRow
+
+        with self.engine.connect() as conn:
+            return list(conn.execute(select(CertificateRow.id).order_by(CertificateRow.number.desc()).limit(limit)).scalars())  # type: ignore[attr-defined]
 
     def seal_beneficiary(self, name: str) -> str:
         with self.engine.begin() as conn:

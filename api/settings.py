@@ -9,9 +9,13 @@ class ApiSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
 
     registry_name: str = "四川林草碳普惠登记簿 Sichuan Forestry & Grassland Carbon-Inclusive Registry"
-    public_url: str = "http://127.0.0.1:8000"  # the base of the URLs printed on certificates
+    public_url: str | None = None  # the base of the URLs printed on certificates; default the API's own
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     anchor_every: int = 16  # anchor the log after this many new entries …
     anchor_interval: float = 60.0  # … or when the oldest unanchored entry is this old (seconds)
     kg_per_tree: int = 400  # tree-planting duty: kgCO2e per tree owed (printed on the certificate)
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.api_host}:{self.api_port}").rstrip("/")

@@ -23,6 +23,7 @@ from chain.settings import ChainSettings
 from indexer.db import WriterLock
 from scripts import (
     admin,
+    certificate_commands,
     credits,
     exports,
     index_commands,
@@ -34,6 +35,8 @@ from scripts import (
     projects,
 )
 from scripts.console import console, operator_errors
+from scripts.demo import load_demo
+from api.service import CertificateService
 
 app = typer.Typer(
     help="Operate the Sichuan forestry and grassland carbon-inclusive registry.",
@@ -50,6 +53,7 @@ app.add_typer(exports.app, name="export")
 app.add_typer(pledges.app, name="pledge")
 admin.register(app)
 app.add_typer(index_commands.app, name="index")
+certificate_commands.register(app)
 
 
 @app.callback()
@@ -61,9 +65,10 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what
 @operator_errors
 def up(
     wait: Annotated[bool, typer.Option(help="Keep running until Ctrl-C (--no-wait: set up, report, stop).")] = True,
+    demo: Annotated[bool, typer.Option(help="On a fresh local chain, load the demo registry with certificates.")] = True,
 ) -> None:
     """The main job: start the local node unless LEDGER_RPC_URL is set, compile, deploy if needed,
-    run the indexer, and print where everything is."""
+    run the indexer, load the demo on a fresh local chain, serve the API, and print where everything is."""
     settings = ChainSettings()
     node = None
     url = settings.effective_rpc_url
@@ -78,17 +83,48 @@ def up(
         with WriterLock(indexer.engine):
             events = indexer.sync_once()
             console.print(f"indexer: {events:,} new events mirrored into {index_commands.database_url_shown()}")
+            service = certificate_commands.open_service()
+            if demo and settings.is_local and settings.node == "anvil" and not service.has_certificates():
+                service.indexer = indexer  # the lock is ours: index in this thread while loading
+                with console.status("loading the demo registry (projects, batches, trades, one certificate per scenario)"):
+                    ids = load_demo(service.client, service, block_time=settings.block_time)
+                service.indexer = None
+                console.print(f"demo: {len(ids)} certificates issued and anchored")
+            shown = show_verified_certificate(service)
             if wait:
-                follower = threading.Thread(target=indexer.follow, args=(stop,), name="indexer", daemon=True)
-                follower.start()
-                console.print("[bold]running[/] (node, registry, indexer); press Ctrl-C to stop")
-                threading.Event().wait()
+                threading.Thread(target=indexer.follow, args=(stop,), name="indexer", daemon=True).start()
+                threading.Thread(target=anchor_periodically, args=(service, stop), name="anchorer", daemon=True).start()
+                console.print("[bold]running[/] (node, registry, indexer, API); press Ctrl-C to stop")
+                certificate_commands.run_api(service, shown)
     finally:
         stop.set()
         if node is not None:
             node.stop()
             if wait:
                 console.print("node stopped; its state is kept for next time")
+
+
+def show_verified_certificate(service: CertificateService) -> str | None:
+    """Verify the newest valid certificate through the mirror and say where a person can see it."""
+    from api.certificates.verify import verify_document
+
+    for cert_id in reversed(service.recent_certificates()):
+        verdict = verify_document(service.document(cert_id), service.context.evidence)
+        if verdict.status == "valid":
+            url = service.context.verify_url(cert_id)
+            console.print(f"verified certificate {cert_id}: [bold]{url}[/] (PDF: "
+                          f"{url.replace('/verify/', '/certificates/')}.pdf)")
+            return url
+    return None
+
+
+def anchor_periodically(service: CertificateService, stop: threading.Event) -> None:
+    """The time half of the anchoring policy (LEDGER_ANCHOR_INTERVAL)."""
+    while not stop.wait(min(5.0, service.context.settings.anchor_interval)):
+        try:
+            service.anchor()
+        except Exception as exc:  # keep the main job running; the next round tries again
+            logging.getLogger("ledger.anchor").warning("anchoring failed: %s", type(exc).__name__)
 
 
 @app.command()

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import typer
 from rich.console import Console
 
+from api.errors import ServiceError
 from chain.errors import ChainError
 
 console = Console()
@@ -29,7 +30,7 @@ def operator_errors(fn: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return fn(*args, **kwargs)
-        except ChainError as exc:
+        except (ChainError, ServiceError) as exc:
             fail(str(exc))
         except KeyboardInterrupt:
             err_console.print("interrupted")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,6 +12,7 @@ from chain.types import CancellationReason, Scenario
 from chain.errors import InvalidInputError
 from chain.opids import op_id_for
 from scripts import args, bulk_issue
+from scripts import certificate_commands as certificates
 from scripts.console import console, operator_errors
 from scripts.context import registry_client
 from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
@@ -77,16 +78,43 @@ def retire(
     batch: Batch, amount: Amount,
     scenario: Annotated[str, typer.Option(help="large-event, organisation, product, building, region, "
                                                 "tree-planting-duty, ecological-justice, personal, voluntary")],
-    beneficiary_commitment: Annotated[str, typer.Option(help="salted commitment to the beneficiary (0x + 64 hex), never a name")],
+    beneficiary: Annotated[str | None, typer.Option(help="the beneficiary; only a salted commitment goes on chain, "
+                                                         "the name is kept encrypted for the certificate")] = None,
+    beneficiary_commitment: Annotated[str | None, typer.Option(help="or a commitment made elsewhere (0x + 64 hex)")] = None,
     claim: Annotated[Path | None, typer.Option(help="the claim document; its sha256 goes on chain")] = None,
     holder: Annotated[str | None, typer.Option(help="retire for this custodial holder (platform key)")] = None,
+    certify: Annotated[bool, typer.Option(help="issue the certificate at once (with --beneficiary)")] = False,
+    field: certificates.Fields = None, disclose: certificates.Disclose = None,
+    footprint: certificates.Footprint = None, trees: certificates.Trees = None, out: certificates.Out = None,
     op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
 ) -> None:
-    """Retire (注销) units for a claim."""
+    """Retire (注销) units for a claim; with --certify, also issue its certificate."""
+    if (beneficiary is None) == (beneficiary_commitment is None):
+        raise InvalidInputError("give either --beneficiary NAME or --beneficiary-commitment 0x…")
+    if certify and (beneficiary is None or dry_run):
+        raise InvalidInputError("--certify needs --beneficiary and cannot be a dry run")
+    why = args.member(Scenario, scenario)
+    options = certificates.certify_options(scenario, field, disclose, footprint, trees) if certify else {}
     c, i = registry_client(), args.op_id(op)
-    run_write(lambda **kw: c.retire(i, batch, amount, args.member(Scenario, scenario),
-                                    b32("beneficiary commitment", beneficiary_commitment), args.document_hash(claim),
-                                    holder=holder, **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+    if beneficiary_commitment is not None:
+        commitment = b32("beneficiary commitment", beneficiary_commitment)
+    elif dry_run:
+        commitment = b"\1" * 32
+    else:
+        service = certificates.open_service()
+        commitment = b32("beneficiary commitment", service.seal_beneficiary(beneficiary))  # type: ignore[arg-type]
+    results: list[Any] = []
+
+    def send(**kw: Any) -> Any:
+        results.append(c.retire(i, batch, amount, why, commitment, args.document_hash(claim), holder=holder, **kw))
+        return results[-1]
+
+    run_write(send, dry_run=dry_run, as_json=as_json and not certify, op_id=i)
+    if certify:
+        event = results[-1].event("CreditsRetired")
+        service.catch_up(results[-1].block_number)
+        issued = service.certify([f"{c.chain_id}-{event.tx_hash}-{event.log_index}"], **options)
+        certificates.report_certificate(service, issued.certificate_id, out, as_json)
 
 
 def cancel(

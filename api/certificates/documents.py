@@ -10,11 +10,12 @@ from sqlalchemy import Connection, select
 
 from api.certificates.models import CertificateRow
 from api.certificates.vault import Vault
+from api.errors import ServiceError
 from api.translog.log import TransparencyLog
 from indexer.models import AnchoredRoot
 
 
-class NotFound(LookupError):
+class NotFound(ServiceError, LookupError):
     pass
 
 

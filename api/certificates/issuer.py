@@ -16,13 +16,14 @@ from api.certificates.document import FORMAT, field_commitment, leaf_hash, make_
 from api.certificates.models import BeneficiarySecret, CertificateClaim, CertificateRow
 from api.certificates.scenarios import FieldSpec, ScenarioSpec, scenario
 from api.certificates.vault import Vault
+from api.errors import ServiceError
 from api.translog.log import TransparencyLog
 from indexer.models import Lot, Retirement
 
 DEFAULT_KG_PER_TREE = 400  # China Green Carbon Foundation: 3–5 trees ≈ 1.2–2 t, i.e. ~0.4 t per tree
 
 
-class CertificationError(ValueError):
+class CertificationError(ServiceError, ValueError):
     """The certificate cannot be issued as asked; the message names the problem and the fix."""
 
 

@@ -13,13 +13,14 @@ from sqlalchemy import Engine, update
 from api.certificates.documents import certificate_row
 from api.certificates.document import revocation_entry
 from api.certificates.models import CertificateRow
+from api.errors import ServiceError
 from api.translog.log import TransparencyLog
 from chain import rfc9162
 from chain.client import RegistryClient
 from chain.errors import RegistryRevertError
 
 
-class RevocationError(ValueError):
+class RevocationError(ServiceError, ValueError):
     pass
 
 

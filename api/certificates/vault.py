@@ -17,10 +17,11 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from api.errors import ServiceError
 from chain.paths import VAR_DIR
 
 
-class VaultError(Exception):
+class VaultError(ServiceError):
     pass
 
 

@@ -1,0 +1,103 @@
+"""The demo registry the main job loads on a fresh local chain: methodologies, projects, batches,
+trades, a pledge, and one certified retirement per scenario, so a newcomer sees the whole system.
+Development keys only; refused on any chain but the local one."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from api.service import CertificateService, retire_and_certify
+from chain.client import RegistryClient
+from chain.keys import dev_accounts
+from chain.opids import op_id_for
+from chain.settings import LOCAL_CHAIN_ID
+from chain.types import ParticipantKind, Scenario
+
+DOC = b"\x5a" * 32  # stands for the hash of a filed document
+YEAR_2020, YEAR_2040 = 1_577_836_800, 2_208_988_800
+PERIODS = {2024: (1_704_067_200, 1_735_689_599), 2025: (1_735_689_600, 1_767_225_599)}
+
+
+def op(*parts: object) -> int:
+    """Content-addressed operation ids: a second load sends nothing twice."""
+    return op_id_for("demo", "/".join(map(str, parts)))
+
+
+@contextmanager
+def automine(client: RegistryClient, block_time: int) -> Iterator[None]:
+    """One block per transaction while loading (seconds instead of a minute of 1 s blocks)."""
+    client.rpc.call("evm_setAutomine", True)
+    try:
+        yield
+    finally:
+        client.rpc.call("evm_setAutomine", False)
+        client.rpc.call("evm_setIntervalMining", block_time)
+
+
+def load_demo(client: RegistryClient, service: CertificateService, *, block_time: int = 1) -> list[str]:
+    """Load the demo; returns the certificate ids (one per scenario)."""
+    if client.chain_id != LOCAL_CHAIN_ID:
+        raise ValueError("the demo uses development keys and loads on the local chain only")
+    accounts = dev_accounts()
+    owner_a, owner_b, company, platform, bank = accounts[1:6]
+    with automine(client, block_time):
+        client.file_methodology(op("m", 1), "SCFM-001-V01", 0, 1, DOC)
+        client.file_methodology(op("m", 2), "SCGM-001-V01", 1, 1, DOC)
+        client.file_methodology(op("m", 3), "SCWM-001-V01", 2, 1, DOC)
+        for who, kind in ((owner_a, ParticipantKind.PROJECT_OWNER), (owner_b, ParticipantKind.PROJECT_OWNER),
+                          (company, ParticipantKind.ENTERPRISE), (platform, ParticipantKind.PLATFORM),
+                          (bank, ParticipantKind.PLEDGEE)):
+            client.register_participant(op("p", who.address), who.address, kind, DOC)
+        projects = (("P-511802-0001", "SCFM-001-V01", owner_a, 511802, 2_400_000),  # 雨城区 forest, Ya'an
+                    ("P-513233-0001", "SCGM-001-V01", owner_b, 513233, 8_000_000))  # 红原县 grassland, Aba
+        batches = []
+        for n, (pid, mid, owner, county, area) in enumerate(projects):
+            client.register_project(op("project", pid), project_id=pid, methodology_id=mid, owner=owner.address,
+                                    county_code=county, area_square_metres=area, crediting_start=YEAR_2020,
+                                    crediting_end=YEAR_2040, documents_hash=DOC,
+                                    parcels=[bytes([n + 1, i]) * 16 for i in range(3)])
+            client.review_project(op("review", pid), pid, True, DOC)
+            for vintage, (start, end) in PERIODS.items():
+                issued = client.issue(op("issue", pid, vintage), project_id=pid, vintage=vintage, monitoring_start=start,
+                                      monitoring_end=end, quantity=50_000, reserve_bps=1_000,
+                                      verification_report_hash=DOC)
+                batches.append((int(issued.event("BatchIssued").args["batchId"]), owner))
+        forest, _, grass, _ = (b for b, _ in batches)
+        client.transfer(owner_a.address, company.address, forest, 12_000, sender=owner_a)
+        client.transfer_with_reference(op("trade", 1), owner_a.address, platform.address, forest, 8_000,
+                                       b"\x01" * 32, sender=owner_a)
+        client.transfer(owner_b.address, company.address, grass, 6_000, sender=owner_b)
+        client.transfer(owner_b.address, platform.address, grass, 4_000, sender=owner_b)
+        client.pledge(op("pledge", 1), forest, 2_000, bank.address, b"\x02" * 32, sender=company)
+        ids = []
+        for scenario, holder, batch, kg, beneficiary, kwargs in _claims(company, platform, forest, grass):
+            def retire(commitment: str, s: Scenario = scenario, h: Any = holder, b: int = batch, q: int = kg) -> Any:
+                return client.retire(op("retire", s.name), b, q, s, commitment, b"\0" * 32, sender=h)
+
+            _, issued = retire_and_certify(service, retire, beneficiary, scenario_key=scenario.name, anchor=False, **kwargs)
+            ids.append(issued.certificate_id)
+        service.anchor(force=True)
+    return ids
+
+
+def _claims(company: Any, platform: Any, forest: int, grass: int) -> list[tuple[Any, ...]]:
+    return [
+        (Scenario.LARGE_EVENT, company, forest, 1_250, "成都国际会展集团",
+         dict(fields={"event_name": "2026 成都国际林草碳汇论坛", "event_type": "会议 conference",
+                      "dates": "2026-05-20/2026-05-22", "venue": "成都", "footprint_energy_kg": 400,
+                      "footprint_travel_kg": 650, "footprint_catering_kg": 150, "evaluation_mode": "第三方 third party"},
+              footprint_kg=1_200)),
+        (Scenario.ORGANISATION, company, grass, 3_000, "雅安蒙顶山茶业有限公司",
+         dict(fields={"subject": "雅安蒙顶山茶业有限公司 2025 年度运营", "period": "2025", "standard": "GB/T 32150"},
+              footprint_kg=3_600)),
+        (Scenario.TREE_PLANTING_DUTY, platform, forest, 1_200, "张三丰",
+         dict(fields={"id_number": "510102199001011234", "id_masked": "5101**********1234", "year": 2026}, trees=3)),
+        (Scenario.ECOLOGICAL_JUSTICE, platform, grass, 2_000, "李四光",
+         dict(fields={"court": "阿坝州中级人民法院", "case_number": "（2026）川32刑初8号", "judgment_date": "2026-03-18",
+                      "damage_yuan": 120_000, "unit_price_yuan_per_t": 60})),
+        (Scenario.PERSONAL, platform, forest, 6, "王小明",
+         dict(fields={"account": "SC-CARBON-8841", "activities": "行 地铁通勤 commuting"}, footprint_kg=5)),
+        (Scenario.VOLUNTARY, platform, grass, 10, "赵敏", dict(fields={"message": "为了绿水青山 for green mountains"})),
+    ]
