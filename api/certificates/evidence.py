@@ -27,6 +27,8 @@ VERIFIER_ABI = ContractAbi([
         {"name": "operator", "type": "address", "indexed": False}]},
     {"type": "function", "name": "anchoredRoot", "stateMutability": "view",
      "inputs": [{"name": "treeSize", "type": "uint256"}], "outputs": [{"name": "", "type": "bytes32"}]},
+    {"type": "function", "name": "registry", "stateMutability": "view",
+     "inputs": [], "outputs": [{"name": "", "type": "address"}]},
     {"type": "function", "name": "revokedAt", "stateMutability": "view",
      "inputs": [{"name": "leafHash", "type": "bytes32"}], "outputs": [{"name": "", "type": "uint256"}]},
 ])
@@ -67,8 +69,14 @@ class ChainEvidence:
         return None
 
     def revoked(self, leaf_hash: str) -> bool:
+        """Fails closed: a revocation list that is not governed by this registry counts as revoked."""
         if not self.revocations:
-            return False
+            return True
+        try:
+            if str(self._call(self.revocations, "registry")).lower() != self.registry:
+                return True
+        except (RpcError, ValueError):
+            return True
         return bool(self._call(self.revocations, "revokedAt", bytes.fromhex(leaf_hash)))
 
 
