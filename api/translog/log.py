@@ -132,13 +132,12 @@ class TransparencyLog:
         """Take the log's write lock, then read its size and the frontier nodes the append of
         `adding` entries merges."""
         if self._postgres:
-            # one round trip: the lock, then (a statement later, so its snapshot sees whatever
-            # the previous holder committed) the size and the whole frontier, computed in SQL
-            pg = cur.connection
-            with pg.pipeline():
-                pg.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
-                head = pg.execute(_PG_HEAD)
-            rows = head.fetchall()
+            # the lock, then (a statement later, so its snapshot sees whatever the previous holder
+            # committed) the size and the whole frontier, computed in SQL. (Pipelining the two
+            # measured slower here than two round trips.)
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (LOCK_KEY,))
+            cur.execute(_PG_HEAD)
+            rows = cur.fetchall()
             size = next(int(n) for k, _, n in rows if k == -1)
             got = {int(k): bytes(h) for k, h, _ in rows if k != -1}
         else:  # any write statement takes SQLite's write lock until the transaction ends
