@@ -103,7 +103,15 @@ class CertificateService:
             self.anchor(force=bool(anchor))
         return issued
 
+    def can_anchor(self) -> bool:
+        signer = self.client.signer
+        return signer is not None and self.client.has_role("ANCHORER_ROLE", signer.address)
+
     def anchor(self, *, force: bool = False) -> TxResult | None:
+        """Anchor per policy; None when there is nothing to anchor, or when this key may not
+        (a holder certifying its own retirement: the operator's next anchoring covers it)."""
+        if not self.can_anchor():
+            return None
         result = anchoring.anchor(self.client, self.engine, self.context.log, self.context.policy, force=force)
         if result is not None:
             self.catch_up(result.block_number)

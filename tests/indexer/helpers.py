@@ -10,7 +10,7 @@ from sqlmodel import SQLModel
 
 from chain.client import RegistryClient
 from chain.types import CancellationReason, ParticipantStatus, ProjectStatus, Scenario
-from indexer.db import create_schema, make_engine
+from indexer.db import create_schema, make_engine, mirror_tables
 from indexer.sync import Indexer
 from tests.conftest import HASH, MONITORING, PROJECT, World
 
@@ -66,7 +66,8 @@ def new_indexer(world: World, url: str, **kw: Any) -> Indexer:
 def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
     out = {}
     with engine.connect() as conn:
-        for name, table in SQLModel.metadata.tables.items():
+        for table in mirror_tables():
+            name = table.name
             if name in SKIP:
                 continue
             rows = conn.execute(select(table)).all()
