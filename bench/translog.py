@@ -98,7 +98,7 @@ def run(url: str, size: int, batch: int, checkpoints: list[int], rng: random.Ran
 def small_batches(engine: Engine, log: TransparencyLog, count: int) -> str:
     """Appends/s for small batches each in its own transaction, and for `count` calls of one
     entry inside one transaction (the append's own cost, without the commit)."""
-    figures = []
+    figures, at = [], log.size()
     for batch in (1, 10, 100):
         start = log.size()
         t = time.perf_counter()
@@ -114,7 +114,7 @@ def small_batches(engine: Engine, log: TransparencyLog, count: int) -> str:
         for e in b:
             log.append(conn, e)
     shared = count / (time.perf_counter() - t)
-    return (f"  at size {start:,}, {count:,} entries each, one transaction per batch: {'; '.join(figures)}\n"
+    return (f"  from size {at:,}, {count:,} entries each, one transaction per batch: {'; '.join(figures)}\n"
             f"  {count:,} appends of 1 entry inside one transaction: {shared:,.0f}/s")
 
 

@@ -152,12 +152,12 @@ class TransparencyLog:
         if self._postgres:  # one statement, one round trip: arrays unnested server-side
             cols = list(zip(*rows))
             sql = ("INSERT INTO log_entries (idx, leaf_hash, kind, ref, appended_at) SELECT * FROM "
-                   "unnest(%s::bigint[], %s::bytea[], %s::varchar[], %s::varchar[], %s::bigint[])")
+                   "unnest(%b::bigint[], %b::bytea[], %b::varchar[], %b::varchar[], %b::bigint[])")
             params = [list(c) for c in cols]
             if nodes:
                 keys, hashes = zip(*nodes)
                 sql = (f"WITH e AS ({sql}) INSERT INTO log_nodes (node_key, hash) "
-                       "SELECT * FROM unnest(%s::bigint[], %s::bytea[])")
+                       "SELECT * FROM unnest(%b::bigint[], %b::bytea[])")
                 params += [list(keys), list(hashes)]
             cur.execute(sql, params)
             return
