@@ -83,6 +83,9 @@ def reset_mirror(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine, tables=tables)
 
 
+LOCK_KEY = int.from_bytes(hashlib.sha256(b"sichuan-carbon-ledger-indexer").digest()[:8], "big", signed=True)
+
+
 class WriterLock:
     """Held for the indexer's lifetime; a second indexer on the same database is refused."""
 
@@ -102,9 +105,8 @@ class WriterLock:
                 self._file.close()
                 raise IndexerLockedError(str(url.database)) from None
         else:
-            key = int.from_bytes(hashlib.sha256(b"sichuan-carbon-ledger-indexer").digest()[:8], "big", signed=True)
             self._conn = self.engine.connect()
-            if not self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
+            if not self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar():
                 self._conn.close()
                 raise IndexerLockedError(url.render_as_string(hide_password=True))
         return self
@@ -114,6 +116,8 @@ class WriterLock:
             fcntl.flock(self._file, fcntl.LOCK_UN)
             self._file.close()
         if self._conn is not None:
+            # a pooled connection outlives close(): unlock, or the next writer in this process is refused
+            self._conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
             self._conn.close()
 
     def __enter__(self) -> WriterLock:

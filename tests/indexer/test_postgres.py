@@ -64,3 +64,11 @@ def _table_of(diff: object) -> str | None:
     item = diff[-1] if isinstance(diff, tuple) else diff[0][-1]  # type: ignore[index]
     table = getattr(item, "table", item)
     return getattr(table, "name", None)
+
+
+def test_the_writer_lock_is_released_for_the_next_writer_of_the_same_process(empty_postgres) -> None:
+    engine = make_engine(empty_postgres)
+    with WriterLock(engine):
+        pass
+    with WriterLock(engine):  # the pooled connection that held it must have unlocked
+        pass
