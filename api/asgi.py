@@ -1,0 +1,30 @@
+"""The API as an ASGI application factory, for several workers behind one address:
+
+    uvicorn --factory api.asgi:app --workers 4 --host 0.0.0.0 --port 8000
+
+Each worker opens its own connections to DATABASE_URL (PostgreSQL at scale) from the deployment
+record of the configured chain; the API only reads, so workers share nothing else."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.context import ServiceContext
+from api.db import create_schema
+from api.settings import ApiSettings
+from chain.connection import connect
+from chain.deploy import load_deployment, record_path
+from chain.errors import DeploymentNotFoundError
+from chain.settings import ChainSettings
+from indexer.db import make_engine
+
+
+def app() -> FastAPI:
+    chain = ChainSettings()
+    deployment = load_deployment(chain.deployments_path, chain.chain_id)
+    if deployment is None:
+        raise DeploymentNotFoundError(chain.chain_id, str(record_path(chain.deployments_path, chain.chain_id)))
+    engine = make_engine()
+    create_schema(engine)
+    return create_app(ServiceContext(engine, deployment, ApiSettings(), connect(chain.effective_rpc_url, chain.chain_id)))
