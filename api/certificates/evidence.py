@@ -82,10 +82,14 @@ class ChainEvidence:
 
 class MirrorEvidence:
     """Reads the SQL mirror (kept equal to the canonical chain by the indexer) and the certificate
-    tables; anchored roots are cached (verification is the hot path), and a reorganisation that
-removes an anchoring is seen within a second."""
+    tables. Verification is the hot path: statements go straight to the DBAPI cursor (SQLAlchemy's
+    statement building cost more than SQLite's work), anchored roots and retirements found are
+    cached for `cache_seconds`, so a reorganisation that removes an anchoring or a retirement is
+    seen within that time; revocations are read on every call (a revoked certificate is reported
+    revoked at once), and a retirement not found is never cached."""
 
     source = "mirror"
+    MAX_CACHED = 100_000
 
     def __init__(self, engine: Engine, *, chain_id: int, registry: str, cache_seconds: float = 1.0) -> None:
         self.engine, self.chain_id, self.registry = engine, chain_id, registry.lower()
@@ -93,6 +97,26 @@ removes an anchoring is seen within a second."""
         self._roots_at = 0.0
         self._cache_seconds = cache_seconds
         self._lock = threading.Lock()
+        self._retirements: dict[str, tuple[float, OnChainRetirement]] = {}
+        mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._sql_retirement = ("SELECT r.batch_id, r.holder, r.amount, r.beneficiary_commitment, r.block_number, "
+                                "l.first_serial, l.last_serial FROM retirements r LEFT JOIN lots l ON "
+                                f"l.batch_id = r.batch_id AND l.retirement_id = r.id WHERE r.id = {mark} "
+                                "ORDER BY l.first_serial")
+        self._sql_revoked = f"SELECT revoked_at FROM certificates WHERE leaf_hash = {mark}"
+        _ = (AnchoredRoot, CertificateRow, Lot, Retirement)  # the tables these statements read
+
+    def _rows(self, sql: str, *params: Any) -> list[Any]:
+        raw = self.engine.raw_connection()  # from the pool; rolled back and returned on close
+        try:
+            cur = raw.cursor()
+            try:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
+            finally:
+                cur.close()
+        finally:
+            raw.close()
 
     def anchored_root(self, tree_size: int) -> str | None:
         now = time.monotonic()
@@ -107,16 +131,22 @@ removes an anchoring is seen within a second."""
 
     def retirement(self, tx_hash: str, log_index: int) -> OnChainRetirement | None:
         rid = f"{self.chain_id}-{tx_hash}-{log_index}"
-        with self.engine.connect() as conn:
-            row = conn.execute(select(Retirement).where(Retirement.id == rid)).first()
-            if row is None:
-                return None
-            lots = conn.execute(select(Lot.first_serial, Lot.last_serial).where(Lot.retirement_id == rid)
-                                .order_by(Lot.first_serial)).all()
-        return OnChainRetirement(self.registry, row.batch_id, row.holder, row.amount, row.beneficiary_commitment,
-                                 row.block_number, [[a, b] for a, b in lots])
+        now = time.monotonic()
+        cached = self._retirements.get(rid)
+        if cached is not None and now - cached[0] <= self._cache_seconds:
+            return cached[1]
+        rows = self._rows(self._sql_retirement, rid)
+        if not rows:
+            return None
+        batch_id, holder, amount, commitment, block_number = rows[0][:5]
+        found = OnChainRetirement(self.registry, batch_id, holder, amount, commitment, block_number,
+                                  [[r[5], r[6]] for r in rows if r[5] is not None])
+        with self._lock:
+            if len(self._retirements) >= self.MAX_CACHED:
+                self._retirements.clear()
+            self._retirements[rid] = (now, found)
+        return found
 
     def revoked(self, leaf_hash: str) -> bool:
-        with self.engine.connect() as conn:
-            revoked_at = conn.execute(select(CertificateRow.revoked_at).where(CertificateRow.leaf_hash == leaf_hash)).scalar()
-        return revoked_at is not None
+        rows = self._rows(self._sql_revoked, leaf_hash)
+        return bool(rows) and rows[0][0] is not None
