@@ -26,6 +26,7 @@ from chain.errors import ChainError, TransactionFailedError
 from chain.rpc import JsonRpc, RpcError
 from chain.settings import LOCAL_CHAIN_ID
 from chain.signing import FastSigner
+from chain.sourcify import write_verified_sources
 
 log = logging.getLogger(__name__)
 
@@ -98,6 +99,7 @@ def ensure_deployed(
             revocations = deploy_revocations(rpc, chain_id, build, deployer, existing.address)
             existing = replace(existing, revocations=revocations)
             record_path(directory, chain_id).write_text(existing.to_json())
+            write_sources(directory.parent / "sourcify", existing, build)
             return existing, False
         if chain_id != LOCAL_CHAIN_ID:
             raise StaleDeploymentError(chain_id, record_path(directory, chain_id))
@@ -105,7 +107,16 @@ def ensure_deployed(
     deployment = deploy(rpc, chain_id=chain_id, build=build, deployer=deployer, admin=admin or deployer.address, uri=uri)
     directory.mkdir(parents=True, exist_ok=True)
     record_path(directory, chain_id).write_text(deployment.to_json())
+    write_sources(directory.parent / "sourcify", deployment, build)
     return deployment, True
+
+
+def write_sources(root: Path, deployment: Deployment, build: Build) -> None:
+    """The Sourcify-layout folders of the implementation, the proxy and the revocation list."""
+    for address, name in ((deployment.implementation, "CarbonRegistry"), (deployment.address, "ERC1967Proxy"),
+                          (deployment.revocations, "CertificateRevocations")):
+        if address:
+            write_verified_sources(root, deployment.chain_id, address, build[name])
 
 
 def deploy(rpc: JsonRpc, *, chain_id: int, build: Build, deployer: LocalAccount, admin: str, uri: str) -> Deployment:
