@@ -23,6 +23,7 @@ from chain.settings import ChainSettings
 from indexer.db import WriterLock
 from scripts import (
     admin,
+    audit_commands,
     certificate_commands,
     credits,
     exports,
@@ -54,6 +55,7 @@ app.add_typer(pledges.app, name="pledge")
 admin.register(app)
 app.add_typer(index_commands.app, name="index")
 certificate_commands.register(app)
+app.command("audit")(audit_commands.audit)
 
 
 @app.callback()

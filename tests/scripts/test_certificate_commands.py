@@ -113,3 +113,21 @@ def test_certify_refusals_are_one_line(demo: Path) -> None:
     assert bad.exit_code == 1 and "no file" in bad.output
     bad = run("retire", "--batch", "1", "--amount", "1", "--scenario", "voluntary", ok=False)
     assert bad.exit_code == 1 and "--beneficiary" in bad.output
+
+
+def test_ledger_audit_passes_a_clean_registry_and_fails_on_a_difference(demo: Path) -> None:
+    import sqlite3
+
+    run("up", "--no-wait")
+    report = json.loads(run("audit", "--json").output)
+    assert report["clean"] is True and report["checked"]["certificates"] >= 6
+    db = sqlite3.connect(demo / "var" / "l.sqlite")
+    with db:
+        db.execute("UPDATE balances SET frozen = frozen + 5 WHERE rowid = (SELECT min(rowid) FROM balances)")
+    try:
+        failed = run("audit", ok=False)
+        assert failed.exit_code == 1 and "1 difference" in failed.output and "balance" in failed.output
+    finally:
+        with db:
+            db.execute("UPDATE balances SET frozen = frozen - 5 WHERE rowid = (SELECT min(rowid) FROM balances)")
+        db.close()

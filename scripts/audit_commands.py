@@ -1,0 +1,89 @@
+"""`ledger audit`: recompute the registry from the chain alone and compare it with the mirror,
+the certificates, the transparency log and the API. Exit code 1 on any difference."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated, Any
+
+import requests
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api.audit.chain_state import read_chain
+from api.audit.reconcile import reconcile
+from api.context import ServiceContext
+from api.db import create_schema
+from api.settings import ApiSettings
+from chain.deploy import load_deployment, record_path
+from chain.errors import DeploymentNotFoundError, InvalidInputError
+from indexer.db import make_engine
+from scripts.console import console, operator_errors
+from scripts.context import registry_client, settings
+
+
+def http_api(base: str) -> Callable[[str], tuple[int, Any]]:
+    session = requests.Session()
+
+    def get(path: str) -> tuple[int, Any]:
+        try:
+            reply = session.get(base.rstrip("/") + path, timeout=30)
+        except requests.RequestException as exc:
+            raise InvalidInputError(f"the API at {base} does not answer ({type(exc).__name__}); check --api") from None
+        return reply.status_code, reply.json() if reply.headers.get("content-type", "").startswith("application/") else None
+
+    return get
+
+
+def in_process_api(context: ServiceContext) -> Callable[[str], tuple[int, Any]]:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    client = TestClient(create_app(context), raise_server_exceptions=False)
+
+    def get(path: str) -> tuple[int, Any]:
+        reply = client.get(path)
+        return reply.status_code, reply.json()
+
+    return get
+
+
+@operator_errors
+def audit(
+    api: Annotated[str | None, typer.Option(help="the API to check (default: this code's API on the same database)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+) -> None:
+    """Recompute supply, balances, retirements and anchors from eth_getLogs and eth_call alone; compare
+    them with the mirror, every certificate, the log's own roots (with consistency proofs between
+    successive anchors) and the API. Every difference is reported with its transaction and block."""
+    s = settings()
+    deployment = load_deployment(s.deployments_path, s.chain_id)
+    if deployment is None:
+        raise DeploymentNotFoundError(s.chain_id, str(record_path(s.deployments_path, s.chain_id)))
+    client = registry_client(signer_required=False)
+    engine = make_engine()
+    create_schema(engine)
+    context = ServiceContext(engine, deployment, ApiSettings(), client.rpc)
+    columns = (TextColumn("reading the chain"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=as_json) as progress:
+        task = progress.add_task("chain", total=1)
+        chain = read_chain(client, deployment.block_number,
+                           progress=lambda done, total: progress.update(task, completed=done, total=total))
+    with engine.connect() as conn:
+        report = reconcile(chain, conn, context.log, http_api(api) if api else in_process_api(context))
+    if as_json:
+        console.print_json(data=report.as_json())
+    else:
+        checked = ", ".join(f"{n:,} {what}" for what, n in report.checked.items())
+        console.print(f"audited {report.events:,} events up to block {report.head:,}: {checked}")
+        if report.clean:
+            console.print("[bold green]no difference[/]: the mirror, the certificates, the log and the API agree with the chain")
+        else:
+            table = Table("check", "subject", "difference", "tx", "block", title=f"{len(report.differences)} difference(s)")
+            for d in report.differences:
+                table.add_row(d.check, d.subject, d.detail, d.tx_hash or "", str(d.block_number or ""))
+            console.print(table)
+    if not report.clean:
+        raise typer.Exit(code=1)
