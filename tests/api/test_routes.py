@@ -283,3 +283,32 @@ def test_pages_are_html(api: TestClient, certified: Certified) -> None:
 @pytest.mark.parametrize("path", [f"{V1}/certificates", f"{V1}/log/roots", f"{V1}/methodologies", f"{V1}/health"])
 def test_cheap_routes_answer_json(api: TestClient, path: str) -> None:
     ok(api.get(path))
+
+
+def test_a_retirement_rolled_back_from_the_mirror_stops_verifying(certified: Certified) -> None:
+    """The mirror's evidence caches retirements it found for `cache_seconds`: a reorganisation that
+    removes one (the indexer deletes its row) is seen once that time has passed."""
+    import time
+
+    from sqlalchemy import text
+
+    from api.certificates.evidence import MirrorEvidence
+    from api.certificates.verify import verify_document
+
+    d = certified.service.context.deployment
+    evidence = MirrorEvidence(certified.service.engine, chain_id=d.chain_id, registry=d.address, cache_seconds=0.3)
+    doc = certified.public(certified.ids[Scenario.PERSONAL])
+    r = doc["certificate"]["retirements"][0]
+    assert verify_document(doc, evidence).status == "valid"
+    with certified.service.engine.begin() as conn:
+        row = conn.execute(text("SELECT * FROM retirements WHERE id = :id"), {"id": r["id"]}).mappings().one()
+        conn.execute(text("DELETE FROM retirements WHERE id = :id"), {"id": r["id"]})
+    try:
+        time.sleep(0.35)
+        verdict = verify_document(doc, evidence)
+        assert verdict.status == "invalid" and verdict.failed == ["retirements"], verdict.as_json()
+    finally:
+        with certified.service.engine.begin() as conn:
+            conn.execute(text(f"INSERT INTO retirements ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})"),
+                         dict(row))
+    assert verify_document(doc, evidence).status == "valid"
