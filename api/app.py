@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from api import problems
 from api.context import ServiceContext
+from api.explorer import routes as explorer
 from api.routes import catalog, certificates, health, log, pages, provenance, verify
 
 
@@ -22,4 +23,5 @@ def create_app(context: ServiceContext) -> FastAPI:
     for router in (certificates.router, verify.router, provenance.router, catalog.router, log.router, health.router):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
+    app.include_router(explorer.router)  # reads the node, not the mirror (docs/explorer.md)
     return app
