@@ -127,14 +127,14 @@ def named(item: dict[str, Any], value: Any) -> Any:
     return value
 
 
-def _lowercase_named(item: dict[str, Any], value: Any) -> Any:
+def lowercase_named(item: dict[str, Any], value: Any) -> Any:
     """Like `named`, with lowercase addresses."""
     t = item["type"]
     if t == "tuple":
-        return {c["name"]: _lowercase_named(c, v) for c, v in zip(item["components"], value, strict=True)}
+        return {c["name"]: lowercase_named(c, v) for c, v in zip(item["components"], value, strict=True)}
     if t.endswith("[]"):
         inner = {**item, "type": t[:-2]}
-        return [_lowercase_named(inner, v) for v in value]
+        return [lowercase_named(inner, v) for v in value]
     if t == "address":
         return str(value).lower()
     return value
@@ -240,5 +240,5 @@ class ContractAbi:
             args[i["name"]] = abi_decode([i["type"]], topic)[0]
         for i, v in zip(plain, plain_values, strict=True):
             args[i["name"]] = v
-        present = named if checksum else _lowercase_named
+        present = named if checksum else lowercase_named
         return {i["name"]: present(i, args[i["name"]]) for i in item["inputs"]}

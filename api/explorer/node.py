@@ -17,7 +17,7 @@ from typing import Any
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
-from chain.abi import ContractAbi, _lowercase_named, abi_type
+from chain.abi import ContractAbi, lowercase_named, abi_type
 from chain.client import ROLES, RegistryClient
 from chain.compiler import compile_contracts
 from chain.deploy import Deployment
@@ -351,7 +351,7 @@ class ExplorerNode:
         except Exception:  # noqa: BLE001 - malformed call data: shown raw
             return None
         pairs = zip(item["inputs"], values, strict=True)
-        return {i["name"] or f"arg{n}": _lowercase_named(i, v) for n, (i, v) in enumerate(pairs)}
+        return {i["name"] or f"arg{n}": lowercase_named(i, v) for n, (i, v) in enumerate(pairs)}
 
     def tx(self, tx_hash: str) -> TxView:
         tx_hash = parse_tx_hash(tx_hash)
