@@ -3,7 +3,11 @@ through `logging`, so caplog sees them) or in a child process (benchmarks: the l
 another process than the one serving).
 
     python -m tests.api.server --database sqlite:///x.sqlite --deployment 31337.json --port 8123 \
-        [--rpc http://127.0.0.1:8545] [--public-url http://127.0.0.1:8123]
+        [--rpc http://127.0.0.1:8545] [--public-url http://127.0.0.1:8123] \
+        [--evidence node] [--plugin module:function]
+
+`--evidence node` makes POST /verify read the node per request (ChainEvidence: the benchmarks'
+naive baseline); `--plugin` calls function(app) before serving (a benchmark's baseline routes).
 
 The child reads the data key as the service does (LEDGER_DATA_KEY / LEDGER_DATA_KEY_FILE).
 """
@@ -78,8 +82,8 @@ def serve_thread(app: Any, port: int | None = None, *, access_log: bool = True) 
 
 @contextmanager
 def serve_process(database_url: str, deployment_file: Path, *, rpc_url: str | None = None, port: int | None = None,
-                  public_url: str | None = None, log_path: Path | None = None,
-                  env: dict[str, str] | None = None) -> Iterator[str]:
+                  public_url: str | None = None, log_path: Path | None = None, evidence: str = "mirror",
+                  plugin: str | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
     """Serve the app from a child process (one uvicorn worker); yields the base URL."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
@@ -87,6 +91,7 @@ def serve_process(database_url: str, deployment_file: Path, *, rpc_url: str | No
            "--port", str(port), "--public-url", public_url or base]
     if rpc_url:
         cmd += ["--rpc", rpc_url]
+    cmd += ["--evidence", evidence] + (["--plugin", plugin] if plugin else [])
     out = open(log_path, "wb") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed below
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -103,8 +108,12 @@ def serve_process(database_url: str, deployment_file: Path, *, rpc_url: str | No
             out.close()  # type: ignore[union-attr]
 
 
-def build_app(database_url: str, deployment_file: Path, rpc_url: str | None, public_url: str) -> Any:
+def build_app(database_url: str, deployment_file: Path, rpc_url: str | None, public_url: str,
+              evidence: str = "mirror", plugin: str | None = None) -> Any:
+    import importlib
+
     from api.app import create_app
+    from api.certificates.evidence import ChainEvidence
     from api.context import ServiceContext
     from api.settings import ApiSettings
     from chain.deploy import Deployment
@@ -114,7 +123,16 @@ def build_app(database_url: str, deployment_file: Path, rpc_url: str | None, pub
     deployment = Deployment(**json.loads(Path(deployment_file).read_text()))
     context = ServiceContext(make_engine(database_url), deployment, ApiSettings(public_url=public_url),
                              JsonRpc(rpc_url) if rpc_url else None)
-    return create_app(context)
+    if evidence == "node":
+        if not rpc_url:
+            raise SystemExit("--evidence node needs --rpc")
+        context.evidence = ChainEvidence(JsonRpc(rpc_url), chain_id=deployment.chain_id,  # type: ignore[misc]
+                                         registry=deployment.address, revocations=deployment.revocations)
+    app = create_app(context)
+    if plugin:
+        module, function = plugin.split(":")
+        getattr(importlib.import_module(module), function)(app)
+    return app
 
 
 def main() -> None:
@@ -128,8 +146,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8000)
     parser.add_argument("--public-url")
     parser.add_argument("--access-log", action="store_true")
+    parser.add_argument("--evidence", choices=["mirror", "node"], default="mirror")
+    parser.add_argument("--plugin")
     args = parser.parse_args()
-    app = build_app(args.database, args.deployment, args.rpc, args.public_url or f"http://{args.host}:{args.port}")
+    app = build_app(args.database, args.deployment, args.rpc, args.public_url or f"http://{args.host}:{args.port}",
+                    args.evidence, args.plugin)
     uvicorn.run(app, host=args.host, port=args.port, workers=1, log_level="info", access_log=args.access_log)
 
 

@@ -45,20 +45,22 @@ def records() -> Iterator[Records]:
     SQL statements with their parameters and the rows they return are scanned too."""
     handler = Records()
     root = logging.getLogger()
-    names = ["", "sqlalchemy", *logging.root.manager.loggerDict]
+    names = ["", "sqlalchemy", "uvicorn", "uvicorn.access", "uvicorn.error", *logging.root.manager.loggerDict]
     loggers = [logging.getLogger(n) for n in names]
-    levels = [(lg, lg.level, lg.disabled) for lg in loggers]
+    levels = [(lg, lg.level, lg.disabled, lg.propagate) for lg in loggers]
     root.addHandler(handler)
-    for lg in loggers:
+    for lg in loggers:  # also those another test's server configured not to propagate (uvicorn's)
         lg.setLevel(logging.DEBUG)
         lg.disabled = False
+        lg.propagate = True
     try:
         yield handler
     finally:
         root.removeHandler(handler)
-        for lg, level, disabled in levels:
+        for lg, level, disabled, propagate in levels:
             lg.setLevel(level)
             lg.disabled = disabled
+            lg.propagate = propagate
 
 
 @pytest.fixture(scope="module")
