@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import re
+from itertools import accumulate
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -15,6 +17,20 @@ from api.problems import PROBLEM, PROBLEM_SCHEMA, problem
 router = APIRouter(tags=["verification"])
 
 MAX_DOCUMENT = 1 << 20
+# json.loads recurses in C once per level, and the process's recursion limit is 100,000 (py_ecc
+# raises it on import): a megabyte of "[" overflowed the stack and killed the worker. A
+# certificate document nests about six levels.
+MAX_NESTING = 64
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKETS = re.compile(rb"[^\[\]{}]+")
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+
+
+def _nesting(raw: bytes) -> int:
+    """How deep arrays and objects nest in `raw` (strings skipped), without parsing it."""
+    brackets = _NOT_BRACKETS.sub(b"", _STRINGS.sub(b"", raw))
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+
 
 VERDICT_SCHEMA = {
     "type": "object", "required": ["verdict", "checks"],
@@ -35,16 +51,26 @@ VERDICT_SCHEMA = {
                 "anchored root, each retirement and revocation. A malformed document is a verdict, not an error.",
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
     responses={200: {"content": {"application/json": {"schema": VERDICT_SCHEMA}}},
-               400: {"description": "Not JSON", "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}},
+               400: {"description": "Not JSON, or nested too deeply", "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}},
                413: {"description": "Too large", "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}},
 )
 async def verify(request: Request) -> Any:
-    raw = await request.body()
-    if len(raw) > MAX_DOCUMENT:
-        return problem(413, "Document too large", f"a certificate document is at most {MAX_DOCUMENT} bytes")
+    too_large = problem(413, "Document too large", f"a certificate document is at most {MAX_DOCUMENT} bytes")
+    if int(request.headers.get("content-length") or 0) > MAX_DOCUMENT:
+        return too_large
+    chunks, size = [], 0
+    async for chunk in request.stream():  # never hold more than the limit, whatever the client sends
+        size += len(chunk)
+        if size > MAX_DOCUMENT:
+            return too_large
+        chunks.append(chunk)
+    raw = b"".join(chunks)
+    if _nesting(raw) > MAX_NESTING:
+        return problem(400, "Nested too deeply", f"a certificate document nests at most {MAX_NESTING} levels of "
+                                                 "arrays and objects")
     try:
         doc = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         return problem(400, "Not JSON", "send the certificate document as JSON (Content-Type: application/json)")
     verdict = verify_document(doc, request.app.state.context.evidence)
     return JSONResponse(verdict.as_json())
