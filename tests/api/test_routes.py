@@ -312,3 +312,24 @@ def test_a_retirement_rolled_back_from_the_mirror_stops_verifying(certified: Cer
             conn.execute(text(f"INSERT INTO retirements ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})"),
                          dict(row))
     assert verify_document(doc, evidence).status == "valid"
+
+
+def test_verify_refuses_deep_nesting_and_oversized_bodies(api: TestClient, certified: Certified) -> None:
+    """A megabyte of "[" used to overflow the C stack in json.loads (the recursion limit is 100,000
+    once py_ecc is imported) and kill the worker; a body is also never read past the limit."""
+    for depth in (65, 5_000, 400_000):
+        body = problem(api.post(f"{V1}/verify", content=b"[" * depth + b"]" * depth), 400)
+        assert "nest" in body["detail"]
+    problem(api.post(f"{V1}/verify", content=b"[" * 500_000), 400)  # unbalanced
+    problem(api.post(f"{V1}/verify", content=b'{"a": ' * 100_000), 400)
+    # brackets inside strings do not count; a document nesting 64 levels is still a verdict
+    verdict = ok(api.post(f"{V1}/verify", json={"note": "[" * 10_000, "x": json.loads("[" * 63 + "]" * 63)}))
+    assert verdict["failed"] == ["format"]
+
+    def chunks():  # no content-length: streamed, refused once past the limit
+        for _ in range(64):
+            yield b" " * 65_536
+
+    problem(api.post(f"{V1}/verify", content=chunks()), 413)
+    doc = certified.public(certified.ids[Scenario.VOLUNTARY])
+    assert ok(api.post(f"{V1}/verify", json=doc))["verdict"] == "valid"  # still serving
