@@ -14,13 +14,14 @@ from chain.rpc import RpcError
 from indexer.models import SyncCursor
 
 router = APIRouter(tags=["health"])
-_head: dict[str, float] = {"block": -1.0, "at": 0.0}
+_heads: dict[str, dict[str, float]] = {}  # by node URL: two apps in one process may watch two chains
 
 
 def _node_head(ctx: ServiceContext) -> int | None:
     """The node's block number, asked at most once a second whatever the request rate."""
     if ctx.rpc is None:
         return None
+    _head = _heads.setdefault(ctx.rpc.url, {"block": -1.0, "at": 0.0})
     now = time.monotonic()
     if now - _head["at"] > 1.0:
         try:
