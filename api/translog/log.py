@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 
 from api.translog import models, tree
 
@@ -59,6 +60,7 @@ class TransparencyLog:
         self.engine = engine
         self._mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._postgres = engine.dialect.name == "postgresql"
+        self._driver_error = engine.dialect.loaded_dbapi.Error
         _ = models
 
     # ------------------------------------------------------------------ plumbing
@@ -67,20 +69,20 @@ class TransparencyLog:
 
     @contextmanager
     def _cursor(self, conn: Connection | None) -> Iterator[Any]:
-        if conn is not None:
-            cur = conn.connection.cursor()
+        """A DBAPI cursor on `conn`, or on a connection from the pool; driver errors come out as
+        SQLAlchemy's (IntegrityError, OperationalError, ...), as they would through conn.execute."""
+        raw = conn.connection if conn is not None else self.engine.raw_connection()
+        try:
+            cur = raw.cursor()
             try:
                 yield cur
             finally:
                 cur.close()
-            return
-        raw = self.engine.raw_connection()  # from the pool; returned (rolled back) on close
-        try:
-            cur = raw.cursor()
-            yield cur
-            cur.close()
+        except self._driver_error as e:
+            raise DBAPIError.instance(None, None, e, self._driver_error) from e
         finally:
-            raw.close()
+            if conn is None:
+                raw.close()  # back to the pool, rolled back
 
     def _marks(self, n: int) -> str:
         return ", ".join([self._mark] * n)

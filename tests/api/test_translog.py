@@ -359,3 +359,33 @@ def test_two_appending_processes_keep_the_log_valid(engine_url: str) -> None:
     check_whole_log(log, {f"{n}-{i}-{j}" for n in ("A", "B") for i in range(count) for j in range(1 + i % 4)})
     SQLModel.metadata.drop_all(engine, tables=TABLES)
     engine.dispose()
+
+
+def test_an_appender_with_a_stale_snapshot_fails_and_the_log_stays_valid(engine: Engine) -> None:
+    """The primary keys are the last guard: a caller whose transaction read the database before
+    another appender committed (REPEATABLE READ on PostgreSQL, an explicit deferred BEGIN on
+    SQLite) gets an error, never a corrupt log."""
+    from sqlalchemy.exc import IntegrityError, OperationalError
+
+    log = reset(engine)
+    leaves = build(log, [5])
+    stale = engine.connect()
+    try:
+        if engine.dialect.name == "postgresql":
+            stale = stale.execution_options(isolation_level="REPEATABLE READ")
+            stale.execute(text("SELECT count(*) FROM log_entries"))  # the snapshot is taken here
+        else:
+            stale.exec_driver_sql("BEGIN")  # deferred: a read snapshot, not the write lock
+            stale.exec_driver_sql("SELECT count(*) FROM log_entries").fetchall()
+        more = [leaf(i) for i in range(5, 8)]
+        append(log, more, 5)  # another appender commits after the snapshot
+        leaves += more
+        with pytest.raises((IntegrityError, OperationalError)):
+            log.append(stale, [(leaf(99, "stale"), "certificate", "stale")])
+        stale.rollback()
+    finally:
+        stale.close()
+    assert log.size() == 8
+    assert log.root() == ref.root_of(leaves)
+    stored_nodes_are_right(log, leaves)
+    assert append(log, [leaf(8)], 8) == [8]
