@@ -54,6 +54,8 @@ def in_process_api(context: ServiceContext) -> Callable[[str], tuple[int, Any]]:
 def audit(
     api: Annotated[str | None, typer.Option(help="the API to check (default: this code's API on the same database)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
+    api_sample: Annotated[int, typer.Option(min=2, help="batches and retirements to ask the API about (evenly "
+                                                        "spread; all of them are compared in the mirror)")] = 200,
 ) -> None:
     """Recompute supply, balances, retirements and anchors from eth_getLogs and eth_call alone; compare
     them with the mirror, every certificate, the log's own roots (with consistency proofs between
@@ -72,7 +74,8 @@ def audit(
         chain = read_chain(client, deployment.block_number,
                            progress=lambda done, total: progress.update(task, completed=done, total=total))
     with engine.connect() as conn:
-        report = reconcile(chain, conn, context.log, http_api(api) if api else in_process_api(context))
+        report = reconcile(chain, conn, context.log, http_api(api) if api else in_process_api(context),
+                           api_sample=api_sample)
     if as_json:
         console.print_json(data=report.as_json())
     else:
