@@ -26,10 +26,13 @@ _NOT_BRACKETS = re.compile(rb"[^\[\]{}]+")
 _STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
 
 
-def _nesting(raw: bytes) -> int:
-    """How deep arrays and objects nest in `raw` (strings skipped), without parsing it."""
+def _too_deep(raw: bytes) -> bool:
+    """Whether arrays and objects nest more than MAX_NESTING levels in `raw` (strings skipped),
+    without parsing it."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING:  # it cannot nest deeper than it opens
+        return False
     brackets = _NOT_BRACKETS.sub(b"", _STRINGS.sub(b"", raw))
-    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0)
+    return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > MAX_NESTING
 
 
 VERDICT_SCHEMA = {
@@ -65,7 +68,7 @@ async def verify(request: Request) -> Any:
             return too_large
         chunks.append(chunk)
     raw = b"".join(chunks)
-    if _nesting(raw) > MAX_NESTING:
+    if _too_deep(raw):
         return problem(400, "Nested too deeply", f"a certificate document nests at most {MAX_NESTING} levels of "
                                                  "arrays and objects")
     try:
