@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from api.certificates.models import CertificateRow
-from api.certificates.verify import OnChainRetirement
+from api.certificates.verify import EvidenceError, OnChainRetirement
 from chain.abi import ContractAbi
 from chain.rpc import JsonRpc, RpcError
 from indexer.models import AnchoredRoot, Lot, Retirement
@@ -44,8 +44,14 @@ class ChainEvidence:
         self.registry, self.revocations = registry.lower(), revocations.lower()
 
     def _call(self, to: str, fn: str, *args: Any) -> Any:
+        """A view's answer; any failure to get one (no node, no code, a revert, an undecodable
+        answer) is an EvidenceError: the check fails, verification goes on."""
         data = "0x" + VERIFIER_ABI.encode_call(fn, args).hex()
-        return VERIFIER_ABI.decode_output(fn, bytes.fromhex(self.rpc.call("eth_call", {"to": to, "data": data}, "latest")[2:]))
+        try:
+            answer = self.rpc.call("eth_call", {"to": to, "data": data}, "latest")
+            return VERIFIER_ABI.decode_output(fn, bytes.fromhex(answer[2:]))
+        except Exception as exc:  # noqa: BLE001 - whatever the node answers, never a crash
+            raise EvidenceError(f"{fn} on {to}: {type(exc).__name__}: {exc}") from None
 
     def anchored_root(self, tree_size: int) -> str | None:
         root = self._call(self.registry, "anchoredRoot", tree_size)
@@ -56,6 +62,8 @@ class ChainEvidence:
             receipt = self.rpc.call("eth_getTransactionReceipt", tx_hash)
         except RpcError:
             return None
+        except Exception as exc:  # noqa: BLE001 - no node: the check fails, verification goes on
+            raise EvidenceError(f"the receipt of {tx_hash}: {type(exc).__name__}: {exc}") from None
         if receipt is None or int(receipt["status"], 16) != 1:
             return None
         for log in receipt["logs"]:
@@ -69,14 +77,14 @@ class ChainEvidence:
         return None
 
     def revoked(self, leaf_hash: str) -> bool:
-        """Fails closed: a revocation list that is not governed by this registry counts as revoked."""
+        """Fails closed: a missing revocation list, or one not governed by this registry, fails the
+        check (as unreadable evidence, so the verdict is invalid rather than revoked)."""
         if not self.revocations:
-            return True
-        try:
-            if str(self._call(self.revocations, "registry")).lower() != self.registry:
-                return True
-        except (RpcError, ValueError):
-            return True
+            raise EvidenceError("the certificate names no revocation list")
+        governor = str(self._call(self.revocations, "registry")).lower()
+        if governor != self.registry:
+            raise EvidenceError(f"the revocation list {self.revocations} is governed by {governor}, "
+                                f"not by the registry {self.registry}")
         return bool(self._call(self.revocations, "revokedAt", bytes.fromhex(leaf_hash)))
 
 

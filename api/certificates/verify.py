@@ -26,6 +26,11 @@ class OnChainRetirement:
     serial_ranges: list[list[int]] | None = None  # None: this evidence cannot tell
 
 
+class EvidenceError(Exception):
+    """The evidence could not be read (no node, no contract code, a revert): the check that needed
+    it fails, naming why; verification never crashes on it (docs/certificate-format.md §8)."""
+
+
 class Evidence(Protocol):
     chain_id: int
     registry: str  # lowercase
@@ -55,6 +60,7 @@ class Check:
     name: str
     ok: bool
     detail: str
+    unreadable: bool = False  # failed because the evidence could not be read, not because it disagreed
 
     def as_json(self) -> dict[str, Any]:
         zh, en = CHECKS[self.name]
@@ -71,7 +77,8 @@ class Verdict:
         failed = {c.name for c in self.checks if not c.ok}
         if not failed:
             return "valid"
-        return "revoked" if failed == {"revocation"} else "invalid"
+        revoked = failed == {"revocation"} and not any(c.unreadable for c in self.checks)
+        return "revoked" if revoked else "invalid"
 
     @property
     def failed(self) -> list[str]:
@@ -107,6 +114,9 @@ def _shape(doc: Any) -> str | None:
         if not (_hex(str(r.get("tx_hash", ""))[2:]) and _int(r.get("log_index")) and _int(r.get("amount_kg"))
                 and _int(r.get("batch_id")) and isinstance(r.get("serial_ranges"), list)):
             return f"certificate.retirements[{i}] lacks tx_hash, log_index, batch_id, amount_kg or serial_ranges"
+    listed = [(str(r["tx_hash"]).lower(), r["log_index"]) for r in body["retirements"]]
+    if len(set(listed)) != len(listed):
+        return "certificate.retirements lists a retirement twice"
     if not all(isinstance(k, str) and _hex(v) for k, v in body["fields"].items()):
         return "certificate.fields must map names to 64-hex-digit commitments"
     if not isinstance(doc.get("disclosed", {}), dict):
@@ -149,12 +159,23 @@ def verify_document(doc: Any, evidence: Evidence) -> Verdict:
         add(Check("inclusion", False, f"the certificate cannot be hashed: {exc}"))
     if leaf is not None:
         add(_inclusion(leaf, proof))
-    add(_anchor(proof, evidence))
-    add(_retirements(body, evidence))
-    revoked = leaf is not None and evidence.revoked(leaf)
-    add(Check("revocation", not revoked, "revoked by the registry" if revoked else
-              f"not on the revocation list ({evidence.source})"))
+    add(_read("anchor", lambda: _anchor(proof, evidence)))
+    add(_read("retirements", lambda: _retirements(body, evidence)))
+    add(_read("revocation", lambda: _revocation(leaf, evidence)))
     return verdict
+
+
+def _read(name: str, check: Any) -> Check:
+    try:
+        return check()  # type: ignore[no-any-return]
+    except EvidenceError as exc:
+        return Check(name, False, f"could not be read: {exc}", unreadable=True)
+
+
+def _revocation(leaf: str | None, evidence: Evidence) -> Check:
+    revoked = leaf is not None and evidence.revoked(leaf)
+    return Check("revocation", not revoked, "revoked by the registry" if revoked else
+                 f"not on the revocation list ({evidence.source})")
 
 
 def _fields(body: dict[str, Any], disclosed: dict[str, Any]) -> Check:
