@@ -333,3 +333,32 @@ def test_verify_refuses_deep_nesting_and_oversized_bodies(api: TestClient, certi
     problem(api.post(f"{V1}/verify", content=chunks()), 413)
     doc = certified.public(certified.ids[Scenario.VOLUNTARY])
     assert ok(api.post(f"{V1}/verify", json=doc))["verdict"] == "valid"  # still serving
+
+
+def test_unreadable_chain_evidence_fails_the_checks_and_never_crashes(certified: Certified) -> None:
+    """docs/certificate-format.md §8: no node, no code or a revert fails the check that needed it."""
+    from api.certificates.evidence import ChainEvidence
+    from api.certificates.verify import verify_document
+    from chain.rpc import JsonRpc
+
+    d = certified.service.context.deployment
+    doc = certified.public(certified.ids[Scenario.VOLUNTARY])
+    for rpc, registry, revocations in [
+        (JsonRpc("http://127.0.0.1:9", timeout=2), d.address, d.revocations),  # no node
+        (certified.world.client.rpc, "0x" + "12" * 20, d.revocations),  # no code at the registry
+        (certified.world.client.rpc, d.revocations, d.revocations),  # a contract that reverts anchoredRoot
+        (certified.world.client.rpc, d.address, ""),  # no revocation list
+    ]:
+        verdict = verify_document(doc, ChainEvidence(rpc, chain_id=d.chain_id, registry=registry, revocations=revocations))
+        assert verdict.status == "invalid", verdict.as_json()
+        assert "revocation" in verdict.failed
+    no_list = verify_document(doc, ChainEvidence(certified.world.client.rpc, chain_id=d.chain_id, registry=d.address,
+                                                 revocations=""))
+    assert no_list.failed == ["revocation"] and no_list.status == "invalid"  # unreadable, not "revoked"
+
+
+def test_a_retirement_listed_twice_fails_format(api: TestClient, certified: Certified) -> None:
+    doc = certified.public(certified.ids[Scenario.VOLUNTARY])
+    doc["certificate"]["retirements"].append(copy.deepcopy(doc["certificate"]["retirements"][0]))
+    verdict = ok(api.post(f"{V1}/verify", json=doc))
+    assert verdict["failed"] == ["format"] and "twice" in verdict["checks"][0]["detail"]
