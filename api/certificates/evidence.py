@@ -106,6 +106,8 @@ class MirrorEvidence:
         self._cache_seconds = cache_seconds
         self._lock = threading.Lock()
         self._retirements: dict[str, tuple[float, OnChainRetirement]] = {}
+        self._sqlite = engine.dialect.name == "sqlite"
+        self._local = threading.local()
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._sql_retirement = ("SELECT r.batch_id, r.holder, r.amount, r.beneficiary_commitment, r.block_number, "
                                 "l.first_serial, l.last_serial FROM retirements r LEFT JOIN lots l ON "
@@ -115,6 +117,20 @@ class MirrorEvidence:
         _ = (AnchoredRoot, CertificateRow, Lot, Retirement)  # the tables these statements read
 
     def _rows(self, sql: str, *params: Any) -> list[Any]:
+        if self._sqlite:
+            # SQLite: one connection per thread, kept out of the pool (checking one out and rolling it
+            # back on return cost as much as the query). A SELECT there opens no transaction that
+            # outlives it, so each one sees every commit made before it.
+            conn = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._local.conn = self.engine.raw_connection()
+                conn.detach()
+            cur = conn.cursor()
+            try:
+                cur.execute(sql, params)
+                return list(cur.fetchall())
+            finally:
+                cur.close()
         raw = self.engine.raw_connection()  # from the pool; rolled back and returned on close
         try:
             cur = raw.cursor()

@@ -5,6 +5,7 @@ Every check runs, so a verdict names everything that failed, not just the first 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -89,8 +90,11 @@ class Verdict:
                 "checks": [c.as_json() for c in self.checks]}
 
 
+_HEX = re.compile("[0-9a-f]*")
+
+
 def _hex(value: Any, digits: int = 64) -> bool:
-    return isinstance(value, str) and len(value) == digits and set(value) <= HEX64
+    return isinstance(value, str) and len(value) == digits and _HEX.fullmatch(value) is not None
 
 
 def _int(value: Any) -> bool:
