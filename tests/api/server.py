@@ -80,11 +80,28 @@ def serve_thread(app: Any, port: int | None = None, *, access_log: bool = True) 
         thread.join(timeout=15)
 
 
+class ServedUrl(str):
+    """The base URL of a server in a child process, with the child's pid (benchmarks read its CPU time)."""
+
+    pid: int
+
+    def __new__(cls, url: str, pid: int) -> ServedUrl:
+        served = super().__new__(cls, url)
+        served.pid = pid
+        return served
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def serve_process(database_url: str, deployment_file: Path, *, rpc_url: str | None = None, port: int | None = None,
                   public_url: str | None = None, log_path: Path | None = None, evidence: str = "mirror",
-                  plugin: str | None = None, env: dict[str, str] | None = None) -> Iterator[str]:
-    """Serve the app from a child process (one uvicorn worker); yields the base URL."""
+                  plugin: str | None = None, env: dict[str, str] | None = None) -> Iterator[ServedUrl]:
+    """Serve the app from a child process (one uvicorn worker); yields the base URL (and pid)."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "tests.api.server", "--database", database_url, "--deployment", str(deployment_file),
@@ -96,7 +113,7 @@ def serve_process(database_url: str, deployment_file: Path, *, rpc_url: str | No
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, **(env or {})}, stdout=out, stderr=subprocess.STDOUT)
     try:
         wait_until_up(base, proc=proc)
-        yield base
+        yield ServedUrl(base, proc.pid)
     finally:
         proc.terminate()
         try:
