@@ -50,9 +50,20 @@ def make_claim(spec: ScenarioSpec, quantity_kg: int, *, footprint_kg: int | None
     return claim
 
 
-def claim_errors(claim: dict[str, Any], retired_kg: int) -> list[str]:
+def claim_keys(spec: ScenarioSpec) -> set[str]:
+    keys = {"quantity_kg"}
+    if spec.footprint:
+        keys |= {"footprint_kg", "carbon_neutral"}
+    if spec.trees:
+        keys |= {"trees", "kg_per_tree", "duty_kg", "duty_fulfilled"}
+    return keys
+
+
+def claim_errors(claim: dict[str, Any], retired_kg: int, spec: ScenarioSpec | None = None) -> list[str]:
     """What is wrong with a claim, given the kilograms its retirements add up to."""
     errors = []
+    if spec is not None and set(claim) != claim_keys(spec):
+        errors.append(f"a {spec.key} claim has exactly {', '.join(sorted(claim_keys(spec)))}")
     if claim.get("quantity_kg") != retired_kg:
         errors.append(f"the claim states {claim.get('quantity_kg')} kg but its retirements add up to {retired_kg} kg")
     if "carbon_neutral" in claim:

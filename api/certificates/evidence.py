@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, select
 
 from api.certificates.models import CertificateRow
+from api.certificates.scenarios import ORDER
 from api.certificates.verify import EvidenceError, OnChainRetirement
 from chain.abi import ContractAbi
 from chain.rpc import JsonRpc, RpcError
@@ -32,6 +33,11 @@ VERIFIER_ABI = ContractAbi([
     {"type": "function", "name": "revokedAt", "stateMutability": "view",
      "inputs": [{"name": "leafHash", "type": "bytes32"}], "outputs": [{"name": "", "type": "uint256"}]},
 ])
+
+
+# the mirror spells scenarios as chain/types.py's enum members in lowercase ("large_event")
+SCENARIO_NAMES = {member.lower(): key for key in ORDER for member in [
+    "".join(("_" + c.lower()) if c.isupper() and i else c.lower() for i, c in enumerate(key))]}
 
 
 class ChainEvidence:
@@ -72,8 +78,10 @@ class ChainEvidence:
                 if event is None or event.name != "CreditsRetired":
                     return None
                 a = event.args
+                scenario = ORDER[a["scenario"]] if a["scenario"] < len(ORDER) else f"unknown {a['scenario']}"
                 return OnChainRetirement(self.registry, a["batchId"], a["holder"].lower(), a["amount"],
-                                         "0x" + a["beneficiaryCommitment"].hex(), int(log["blockNumber"], 16))
+                                         "0x" + a["beneficiaryCommitment"].hex(), int(log["blockNumber"], 16),
+                                         scenario=scenario)
         return None
 
     def revoked(self, leaf_hash: str) -> bool:
@@ -109,7 +117,7 @@ class MirrorEvidence:
         self._sqlite = engine.dialect.name == "sqlite"
         self._local = threading.local()
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-        self._sql_retirement = ("SELECT r.batch_id, r.holder, r.amount, r.beneficiary_commitment, r.block_number, "
+        self._sql_retirement = ("SELECT r.batch_id, r.holder, r.amount, r.beneficiary_commitment, r.block_number, r.scenario, "
                                 "l.first_serial, l.last_serial FROM retirements r LEFT JOIN lots l ON "
                                 f"l.batch_id = r.batch_id AND l.retirement_id = r.id WHERE r.id = {mark} "
                                 "ORDER BY l.first_serial")
@@ -162,9 +170,9 @@ class MirrorEvidence:
         rows = self._rows(self._sql_retirement, rid)
         if not rows:
             return None
-        batch_id, holder, amount, commitment, block_number = rows[0][:5]
+        batch_id, holder, amount, commitment, block_number, scenario = rows[0][:6]
         found = OnChainRetirement(self.registry, batch_id, holder, amount, commitment, block_number,
-                                  [[r[5], r[6]] for r in rows if r[5] is not None])
+                                  [[r[6], r[7]] for r in rows if r[6] is not None], scenario=SCENARIO_NAMES.get(scenario))
         with self._lock:
             if len(self._retirements) >= self.MAX_CACHED:
                 self._retirements.clear()

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 
 from api.certificates.canonical import CanonicalJsonError
 from api.certificates.document import FORMAT, claim_errors, field_commitment, leaf_hash
+from api.certificates.scenarios import ORDER, SCENARIOS
 from chain import rfc9162
 
 HEX64 = frozenset("0123456789abcdef")
@@ -25,6 +26,7 @@ class OnChainRetirement:
     beneficiary_commitment: str  # 0x-hex
     block_number: int
     serial_ranges: list[list[int]] | None = None  # None: this evidence cannot tell
+    scenario: str | None = None  # the Scenario's name (scenarios.ORDER), None: this evidence cannot tell
 
 
 class EvidenceError(Exception):
@@ -73,11 +75,15 @@ class Verdict:
     certificate_id: str | None
     checks: list[Check] = field(default_factory=list)
 
+    pending: bool = False  # no proof yet: the log has not been anchored since the certificate
+
     @property
     def status(self) -> str:
         failed = {c.name for c in self.checks if not c.ok}
         if not failed:
             return "valid"
+        if self.pending and failed <= {"inclusion", "anchor"}:
+            return "pending"
         revoked = failed == {"revocation"} and not any(c.unreadable for c in self.checks)
         return "revoked" if revoked else "invalid"
 
@@ -112,6 +118,13 @@ def _shape(doc: Any) -> str | None:
                       ("fields", dict), ("retirements", list)):
         if not isinstance(body.get(key), kind):
             return f"certificate.{key} is missing or not a {kind.__name__}"
+    spec = SCENARIOS.get(body["scenario"])
+    if spec is None:
+        return f"certificate.scenario {body['scenario']!r} is not one of {', '.join(ORDER)}"
+    unknown = set(body["fields"]) - {f.name for f in spec.fields}
+    if unknown or "beneficiary" not in body["fields"]:
+        return (f"certificate.fields has {', '.join(sorted(map(str, unknown)))}, not fields of {spec.key}" if unknown
+                else "certificate.fields lacks the beneficiary")
     if not body["retirements"] or not all(isinstance(r, dict) for r in body["retirements"]):
         return "certificate.retirements must list at least one retirement"
     for i, r in enumerate(body["retirements"]):
@@ -143,13 +156,14 @@ def verify_document(doc: Any, evidence: Evidence) -> Verdict:
         return verdict
     add(Check("format", True, FORMAT))
     body, proof = doc["certificate"], doc.get("proof")
+    verdict.pending = proof is None
     issuer = body["issuer"]
     same_registry = str(issuer.get("registry", "")).lower() == evidence.registry and issuer.get("chain_id") == evidence.chain_id
     add(Check("issuer", same_registry, f"registry {issuer.get('registry')} on chain {issuer.get('chain_id')}" if same_registry
               else f"issued by {issuer.get('registry')} on chain {issuer.get('chain_id')}, but this verifier checks "
                    f"{evidence.registry} on chain {evidence.chain_id}"))
     add(_fields(body, doc.get("disclosed", {})))
-    errors = claim_errors(body["claim"], sum(r["amount_kg"] for r in body["retirements"]))
+    errors = claim_errors(body["claim"], sum(r["amount_kg"] for r in body["retirements"]), SCENARIOS[body["scenario"]])
     add(Check("claim", not errors, "; ".join(errors) or f"{body['claim'].get('quantity_kg')} kg"))
     beneficiary = body["fields"].get("beneficiary")
     mismatched = [r.get("id") for r in body["retirements"] if r.get("beneficiary_commitment") != f"0x{beneficiary}"]
@@ -240,10 +254,11 @@ def _retirements(body: dict[str, Any], evidence: Evidence) -> Check:
         if found is None:
             problems.append(f"{rid}: no such retirement event on chain")
             continue
-        expected = (r["batch_id"], str(r.get("holder", "")).lower(), r["amount_kg"], r.get("beneficiary_commitment"))
-        actual = (found.batch_id, found.holder, found.amount, found.beneficiary_commitment)
+        expected = (r["batch_id"], str(r.get("holder", "")).lower(), r["amount_kg"], r.get("beneficiary_commitment"),
+                    body["scenario"] if found.scenario is not None else None)
+        actual = (found.batch_id, found.holder, found.amount, found.beneficiary_commitment, found.scenario)
         if expected != actual:
-            names = [n for n, a, b in zip(("batch", "holder", "amount", "beneficiary commitment"), expected, actual) if a != b]
+            names = [n for n, a, b in zip(("batch", "holder", "amount", "beneficiary commitment", "scenario"), expected, actual) if a != b]
             problems.append(f"{rid}: its {', '.join(names)} differ(s) from the event on chain")
         elif found.serial_ranges is not None and found.serial_ranges != ranges:
             problems.append(f"{rid}: its serial ranges differ from the ones the registry's mirror traced")

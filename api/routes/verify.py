@@ -38,7 +38,7 @@ def _too_deep(raw: bytes) -> bool:
 VERDICT_SCHEMA = {
     "type": "object", "required": ["verdict", "checks"],
     "properties": {
-        "verdict": {"type": "string", "enum": ["valid", "invalid", "revoked"]},
+        "verdict": {"type": "string", "enum": ["valid", "invalid", "revoked", "pending"]},
         "certificate_id": {"type": ["string", "null"]},
         "failed": {"type": "array", "items": {"type": "string"}},
         "checks": {"type": "array", "items": {"type": "object", "properties": {

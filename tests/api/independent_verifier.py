@@ -20,6 +20,9 @@ import urllib.request
 from typing import Any
 
 FORMAT = "sichuan-ccw/1"
+# §8: the contract's enum order
+SCENARIO_ORDER = ["LargeEvent", "Organisation", "Product", "Building", "Region", "TreePlantingDuty",
+                  "EcologicalJustice", "Personal", "Voluntary"]
 CHECKS = ["format", "issuer", "fields", "claim", "beneficiary", "inclusion", "anchor", "retirements", "revocation"]
 
 # §8: selectors and topic, as given by the specification (tests re-derive them with keccak-256)
@@ -151,6 +154,7 @@ class Verifier:
         self.rpc = Rpc(rpc_url)
         self.registry = registry
         self.notes: dict[str, str] = {}
+        self.unreadable = False
         self._chain_id: int | None = None
 
     # helpers
@@ -163,8 +167,7 @@ class Verifier:
     @property
     def proof(self) -> dict[str, Any]:
         proof = self.doc.get("proof")
-        # READING (§3, §9): a null proof is "not yet verifiable"; the three verdicts have no
-        # name for that, so inclusion and anchor fail and the verdict is "invalid".
+        # §9: a null proof fails inclusion and anchor; the verdict is "pending" if nothing else fails
         require(isinstance(proof, dict), "proof is null: not yet verifiable")
         return proof
 
@@ -185,8 +188,9 @@ class Verifier:
         require(doc.get("format") == FORMAT, "document format")
         body = self.body
         require(body.get("format") == FORMAT, "certificate format")
-        # §2: a document containing a float is invalid (anywhere in it)
-        require(not has_float(doc), "floating-point number in the document")
+        # §2: no floats in the body or the openings
+        require(not has_float(doc.get("certificate")) and not has_float(doc.get("disclosed")),
+                "floating-point number in the certificate or its openings")
         issuer = body.get("issuer")
         require(isinstance(issuer, dict), "issuer")
         require(is_int(issuer.get("chain_id")), "issuer.chain_id")
@@ -233,8 +237,8 @@ class Verifier:
         claim = self.body.get("claim")
         require(isinstance(claim, dict), "claim")
         _, claim_keys = SCENARIOS.get(self.body.get("scenario"), (set(), set()))
-        # READING (§5): the claim keys are those of the scenario's row (no others)
-        require(set(claim) <= claim_keys, f"claim keys not of the scenario: {set(claim) - claim_keys}")
+        # §5: the claim has exactly the scenario's keys
+        require(set(claim) == claim_keys, f"claim keys are not the scenario's: {set(claim) ^ claim_keys}")
         amounts = [r.get("amount_kg") for r in self.retirements_list()]
         require(all(is_int(a) for a in amounts), "amount_kg")
         total = sum(amounts)
@@ -318,6 +322,9 @@ class Verifier:
             holder = "0x" + topics[2][-40:].lower()
             amount = int.from_bytes(data[0:32], "big")
             beneficiary_commitment = "0x" + data[64:96].hex()
+            scenario_index = int.from_bytes(data[32:64], "big")
+            require(scenario_index < len(SCENARIO_ORDER) and SCENARIO_ORDER[scenario_index] == self.body.get("scenario"),
+                    "scenario")
             require(is_int(r.get("batch_id")) and r["batch_id"] == batch_id, "batch id")
             require(isinstance(r.get("holder"), str) and r["holder"].lower() == holder, "holder")
             require(amount == r["amount_kg"], "amount")
@@ -330,8 +337,9 @@ class Verifier:
         require(isinstance(revocations, str) and ADDRESS.fullmatch(revocations), "revocations address")
         # fail closed: a list that is not the trusted registry's counts as revoked
         owner = self.rpc.eth_call(revocations, "0x" + SEL_REGISTRY)
-        require(len(owner) == 32 and owner[:12] == bytes(12)
-                and "0x" + owner[12:].hex() == self.registry.lower(), "revocation list of another registry")
+        if not (len(owner) == 32 and owner[:12] == bytes(12) and "0x" + owner[12:].hex() == self.registry.lower()):
+            self.unreadable = True  # §8: a list not governed by the trusted registry: invalid, not revoked
+            raise CheckFailed("revocation list of another registry")
         at = self.rpc.eth_call(revocations, "0x" + SEL_REVOKED_AT + leaf_hash(self.body).hex())
         require(len(at) == 32, "revokedAt did not return a word")
         revoked_at = int.from_bytes(at, "big")
@@ -347,7 +355,14 @@ class Verifier:
                 checks[name] = False
                 self.notes[name] = f"{type(e).__name__}: {e}" if not isinstance(e, CheckFailed) else str(e)
         failed = [n for n in CHECKS if not checks[n]]
-        verdict = "valid" if not failed else "revoked" if failed == ["revocation"] else "invalid"
+        if not failed:
+            verdict = "valid"
+        elif failed == ["revocation"] and not self.unreadable:
+            verdict = "revoked"
+        elif self.doc.get("proof") is None and set(failed) <= {"inclusion", "anchor"}:
+            verdict = "pending"
+        else:
+            verdict = "invalid"
         return {"verdict": verdict, "failed": failed, "checks": checks, "notes": self.notes}
 
 
