@@ -14,11 +14,7 @@ eth_call for the anchored root and the revocation, the retirement's receipt).
 
 Target (issue 5): >= 1,000 verifications/s with p99 <= 25 ms on one worker.
 
-uvicorn parses HTTP with httptools when it is importable, else with h11 (pure Python; the
-project's lock has only h11). To measure with httptools without touching the venv:
-
-    .venv/bin/pip install --target /tmp/ht httptools==0.9.0
-    PYTHONPATH=/tmp/ht .venv/bin/python bench/api_verify.py
+uvicorn parses HTTP with httptools (pinned in the lock) when it is importable, else with h11.
 
 The server's CPU time per request is printed too: on a shared machine it says what one worker on
 a core of its own would sustain better than the wall-clock rate does.
