@@ -110,4 +110,4 @@ def decode_qr(image) -> list[str]:
 def is_blank(image, *, threshold: int = 8) -> bool:
     """True if the image is one flat colour (nothing rendered)."""
     lo, hi = zip(*image.convert("RGB").getextrema())
-    return max(h - l for l, h in zip(lo, hi)) < threshold
+    return max(high - low for low, high in zip(lo, hi)) < threshold

@@ -3,12 +3,11 @@ the tamper matrix, selective disclosure, revocation, double claims."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 import pytest
 
-from api.certificates.evidence import ChainEvidence, MirrorEvidence
+from api.certificates.evidence import ChainEvidence
 from api.certificates.issuer import CertificationError
 from api.certificates.verify import verify_document
 from chain.types import Scenario

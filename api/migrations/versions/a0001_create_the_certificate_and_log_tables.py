@@ -1,7 +1,7 @@
 """create the certificate and log tables
 
 Revision ID: a0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 02:14:10.637384
 """
 
