@@ -27,12 +27,14 @@ class LogFetcher:
         self.target_events = target_events  # ranges of about this many events keep the pipeline busy
         self.backoff = 0.0
 
-    def fetch(self, first: int, last: int) -> tuple[int, list[dict[str, Any]]]:
-        """Logs of blocks first..t for some t <= last (the range the node accepted); returns (t, logs)."""
+    def fetch(self, first: int, last: int) -> tuple[int, list[dict[str, Any]], bytes]:
+        """Logs of blocks first..t for some t <= last (the range the node accepted); returns
+        (t, logs, the node's reply as JSON text)."""
         while True:
             to = min(last, first + self.range - 1)
             try:
-                logs = self.rpc.call("eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(to), "address": self.address})
+                logs, body = self.rpc.call_with_body(
+                    "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(to), "address": self.address})
             except RpcError as exc:
                 self._on_error(str(exc), first, to)
                 continue
@@ -46,7 +48,7 @@ class LogFetcher:
                 self.range = max(self.min_range, self.range // 2)
             elif len(logs) < self.target_events // 2:
                 self.range = min(self.max_range, self.range * 2)
-            return to, logs
+            return to, logs, body
 
     def _on_error(self, message: str, first: int, to: int) -> None:
         lowered = message.lower()

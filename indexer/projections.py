@@ -53,12 +53,16 @@ class Projector:
         self.state = state
         self.chain_id = chain_id
         self.tx = TxContext()
+        # event name -> its handler; events without one (CreditsTransferred, roles...) change nothing
+        self.handlers: dict[str, Any] = {
+            attr[3:]: getattr(self, attr) for attr in dir(type(self)) if attr.startswith("on_")
+        }
 
     def apply(self, e: DecodedEvent) -> None:
-        if e.tx_hash != self.tx.tx_hash:
-            self.tx = TxContext(tx_hash=e.tx_hash)
-        handler = getattr(self, "on_" + e.name, None)
+        handler = self.handlers.get(e.name)
         if handler is not None:
+            if e.tx_hash != self.tx.tx_hash:
+                self.tx = TxContext(tx_hash=e.tx_hash)
             handler(e, e.args, e.block_number)
 
     # ------------------------------------------------------------ catalog

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 Row = dict[str, Any]
@@ -25,6 +26,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "exports": ("id",),
     "lots": ("batch_id", "first_serial"),
 }
+# row -> its primary key tuple
+KEY_OF = {t: (lambda r, k=keys[0]: (r[k],)) if len(keys) == 1 else itemgetter(*keys) for t, keys in KEYS.items()}
 HISTORY = ("participant_status_changes", "retirements", "cancellations", "anchored_roots", "lot_moves")
 
 
@@ -36,6 +39,8 @@ class State:
     next_acquired: int = 0
     # since the last store: (table, key) -> final row or None; and per block, values before it
     dirty: dict[tuple[str, Key], Row | None] = field(default_factory=dict)
+    # rows of `dirty` that did not exist at the last store: deleting one again writes nothing
+    fresh: set[tuple[str, Key]] = field(default_factory=set)
     before: dict[int, dict[tuple[str, Key], Row | None]] = field(default_factory=lambda: defaultdict(dict))
     appended: dict[str, list[Row]] = field(default_factory=lambda: defaultdict(list))
     # blocks from here on may still be reorganised: only their changes need previous values
@@ -48,12 +53,14 @@ class State:
         """Set (or with None, delete) a row; remembers its value before this block once."""
         if key is None:
             assert row is not None
-            key = tuple(row[k] for k in KEYS[table])
+            key = KEY_OF[table](row)
         rows = self.tables[table]
         marker = (table, key)
         if block >= self.journal_from and marker not in self.before[block]:
             old = rows.get(key)
             self.before[block][marker] = dict(old) if old is not None else None
+        if marker not in self.dirty and key not in rows:
+            self.fresh.add(marker)
         if row is None:
             rows.pop(key, None)
         else:
@@ -72,8 +79,12 @@ class State:
         self.appended[table].append(row)
 
     def take_changes(self) -> tuple[dict[tuple[str, Key], Row | None], dict[int, dict[tuple[str, Key], Row | None]], dict[str, list[Row]]]:
-        changes = (self.dirty, dict(self.before), dict(self.appended))
-        self.dirty, self.before, self.appended = {}, defaultdict(dict), defaultdict(list)
+        dirty = self.dirty
+        for marker in self.fresh:
+            if dirty[marker] is None:  # created and deleted since the last store: nothing to write
+                del dirty[marker]
+        changes = (dirty, dict(self.before), dict(self.appended))
+        self.dirty, self.fresh, self.before, self.appended = {}, set(), defaultdict(dict), defaultdict(list)
         return changes
 
     def rebuild_fifo(self) -> None:
