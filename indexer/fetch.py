@@ -44,8 +44,8 @@ class LogFetcher:
             if self.backoff:
                 log.warning("node answers again after back-off", extra={"from_block": first, "to_block": to})
             self.backoff = 0.0
-            if len(logs) > 2 * self.target_events:
-                self.range = max(self.min_range, self.range // 2)
+            if len(logs) > 2 * self.target_events:  # straight to the size that would have held target_events
+                self.range = max(self.min_range, min(self.range // 2, (to - first + 1) * self.target_events // len(logs)))
             elif len(logs) < self.target_events // 2:
                 self.range = min(self.max_range, self.range * 2)
             return to, logs, body

@@ -91,8 +91,8 @@ class Indexer:
         Three stages overlap: a reader thread fetches the next ranges' logs and block headers,
         this thread decodes and applies them, and a writer commits each finished range (one
         transaction per range, in order) while the next one is applied. The writer is a child
-        process for a backfill (more than `window` blocks behind, or `writer_process=True`),
-        a thread otherwise (see `indexer/writer.py`). A first backfill (an empty mirror, or one
+        process for a backfill (an empty mirror or more than `window` blocks behind; or always
+        with `writer_process=True`), a thread otherwise (see `indexer/writer.py`). A first backfill (an empty mirror, or one
         whose first backfill was interrupted) drops the secondary indexes and builds them at the
         end, in one sort each, rather than row by row.
         """
@@ -105,7 +105,8 @@ class Indexer:
         self.state.journal_from = target - self.window + 1
         reads: queue.Queue[Any] = queue.Queue(maxsize=4)
         halt = threading.Event()
-        in_process = self.writer_process if self.writer_process is not None else target - current > self.window
+        backfill = at is None or target - current > self.window
+        in_process = self.writer_process if self.writer_process is not None else backfill
         deferring = in_process and (at is None or bool(store.missing_indexes(self.engine)))
         if deferring:
             store.drop_deferred_indexes(self.engine)
