@@ -7,7 +7,7 @@ unfinalised window — each row's value before the block into the journal.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import defaultdict, deque
 from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
@@ -35,7 +35,7 @@ HISTORY = ("participant_status_changes", "retirements", "cancellations", "anchor
 class State:
     tables: dict[str, dict[Key, Row]] = field(default_factory=lambda: {t: {} for t in KEYS})
     # each holder's lots of a batch, oldest acquisition first (first-in-first-out)
-    fifo: dict[tuple[str, int], list[int]] = field(default_factory=lambda: defaultdict(list))
+    fifo: dict[tuple[str, int], deque[int]] = field(default_factory=lambda: defaultdict(deque))
     next_acquired: int = 0
     # since the last store: (table, key) -> final row or None; and per block, values before it
     dirty: dict[tuple[str, Key], Row | None] = field(default_factory=dict)
@@ -56,16 +56,19 @@ class State:
             key = KEY_OF[table](row)
         rows = self.tables[table]
         marker = (table, key)
-        if block >= self.journal_from and marker not in self.before[block]:
-            old = rows.get(key)
-            self.before[block][marker] = dict(old) if old is not None else None
-        if marker not in self.dirty and key not in rows:
+        if block >= self.journal_from:
+            before = self.before[block]
+            if marker not in before:
+                old = rows.get(key)
+                before[marker] = dict(old) if old is not None else None
+        dirty = self.dirty
+        if marker not in dirty and key not in rows:
             self.fresh.add(marker)
         if row is None:
             rows.pop(key, None)
         else:
             rows[key] = row
-        self.dirty[marker] = row
+        dirty[marker] = row
 
     def update(self, table: str, key: Key, *, block: int, **changes: Any) -> Row:
         row = self.get(table, key)
@@ -88,7 +91,7 @@ class State:
         return changes
 
     def rebuild_fifo(self) -> None:
-        self.fifo = defaultdict(list)
+        self.fifo = defaultdict(deque)
         held = [r for r in self.tables["lots"].values() if r["state"] == "held"]
         for r in sorted(held, key=lambda r: r["acquired"]):
             self.fifo[(r["holder"], r["batch_id"])].append(r["first_serial"])
