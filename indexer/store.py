@@ -34,9 +34,16 @@ def insert_tuples(conn: Connection, table: str, rows: list[tuple[Any, ...]]) -> 
     """executemany straight to the driver, rows as tuples in the table's column order:
     SQLAlchemy's per-row parameter handling costs more than SQLite's insert itself at tens of
     thousands of rows a second."""
-    if rows:
-        columns = COLUMNS[table]
-        conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(conn, len(columns))})", rows)
+    if not rows:
+        return
+    columns = COLUMNS[table]
+    if conn.dialect.name == "postgresql":  # COPY, in the same transaction: several times faster than INSERTs
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    conn.exec_driver_sql(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(conn, len(columns))})", rows)
 
 
 GETTERS = {name: itemgetter(*columns) for name, columns in COLUMNS.items()}
