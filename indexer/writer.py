@@ -154,6 +154,9 @@ class ProcessWriter:
         return self.failure
 
 
+_INHERITED: list[Any] = []
+
+
 def _child(engine: Engine, data: Any, acks: Any, parent: int) -> None:
     try:
         libc = ctypes.CDLL("libc.so.6", use_errno=True)
@@ -164,7 +167,8 @@ def _child(engine: Engine, data: Any, acks: Any, parent: int) -> None:
         os._exit(1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the parent stops us in order
     gc.disable()  # a collection would touch (and so copy) every object of the parent's heap; we make no cycles
-    engine.dispose(close=False)  # connections of our own, never the parent's
+    _INHERITED.append(engine.pool)  # never closed (nor freed) here: they are the parent's connections
+    engine.dispose(close=False)  # connections of our own from here on
     failed = False
     while True:
         try:
