@@ -54,7 +54,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=1, help="backfill each size this many times; medians count")
     args = parser.parse_args()
-    with bench_chain() as chain:
+    # --prune-history: anvil keeps no past states (logs and receipts stay); without it a chain of a
+    # million events takes most of this machine's memory
+    with bench_chain(node_args=("--prune-history",)) as chain:
         started = time.perf_counter()
         generate(chain, args.events)
         print(f"generated the chain in {time.perf_counter() - started:.0f} s")
