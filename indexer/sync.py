@@ -92,9 +92,9 @@ class Indexer:
         this thread decodes and applies them, and a writer commits each finished range (one
         transaction per range, in order) while the next one is applied. The writer is a child
         process for a backfill (an empty mirror or more than `window` blocks behind; or always
-        with `writer_process=True`), a thread otherwise (see `indexer/writer.py`). A first backfill (an empty mirror, or one
-        whose first backfill was interrupted) drops the secondary indexes and builds them at the
-        end, in one sort each, rather than row by row.
+        with `writer_process=True`), a thread otherwise (see `indexer/writer.py`). A first
+        backfill (an empty mirror, or one whose first backfill was interrupted) drops the
+        secondary indexes and builds them at its end, one sort each, rather than row by row.
         """
         self.handle_reorg()
         target = self.target() if until is None else min(until, self.target())
