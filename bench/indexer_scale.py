@@ -54,9 +54,9 @@ def main() -> None:
     parser.add_argument("--small", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=1, help="backfill each size this many times; medians count")
     args = parser.parse_args()
-    # --prune-history: anvil keeps no past states (logs and receipts stay); without it a chain of a
+    # --prune-history 64: anvil keeps only the last 64 states (logs and receipts stay); without it a chain of a
     # million events takes most of this machine's memory
-    with bench_chain(node_args=("--prune-history",)) as chain:
+    with bench_chain(node_args=("--prune-history", "64")) as chain:
         started = time.perf_counter()
         generate(chain, args.events)
         print(f"generated the chain in {time.perf_counter() - started:.0f} s")
