@@ -80,11 +80,11 @@ class BenchChain:
 
 
 @contextmanager
-def bench_chain(block_time: float | None = 1) -> Iterator[BenchChain]:
-    """anvil with the registry deployed and set up (not measured)."""
+def bench_chain(block_time: float | None = 1, node_args: tuple[str, ...] = ()) -> Iterator[BenchChain]:
+    """anvil with the registry deployed and set up (not measured); `node_args` are added to anvil's."""
     a = dev_accounts()
     owner, holders = a[1], list(a[2 : 2 + HOLDERS])
-    with tempfile.TemporaryDirectory() as tmp, LocalNode(block_time=block_time) as node:
+    with tempfile.TemporaryDirectory() as tmp, LocalNode(block_time=block_time, extra_args=node_args) as node:
         registry = open_local_registry(node.url, deployments_dir=Path(tmp))
         admin, batch = setup(registry.client, owner, holders)
         yield BenchChain(node, registry, Path(tmp), admin, owner, holders, batch)

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -38,14 +41,25 @@ def generate(chain: BenchChain, events: int) -> None:
         done += n
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU time of this process and of its ended children (the indexer's writer process)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, children.ru_utime + children.ru_stime
+
+
 def ours(client, url: str, start_block: int) -> tuple[int, float]:
     engine = make_engine(url)
     create_schema(engine)
     indexer = Indexer(client.rpc, engine, client.abi, chain_id=client.chain_id, address=client.address,
                       start_block=start_block, max_range=2_000)
+    cpu_before = cpu_seconds()
     started = time.perf_counter()
     stored = indexer.sync_once()
-    return stored, time.perf_counter() - started
+    seconds = time.perf_counter() - started
+    cpu_after = cpu_seconds()
+    print(f"  cpu: indexer {cpu_after[0] - cpu_before[0]:.1f} s, writer process {cpu_after[1] - cpu_before[1]:.1f} s; "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    return stored, seconds
 
 
 def naive(url_rpc: str, client, db_url: str, start_block: int, limit: int) -> tuple[int, float]:
@@ -75,6 +89,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--naive-events", type=int, default=5_000)
     parser.add_argument("--postgres", default=None, help="also backfill into this PostgreSQL database (emptied first)")
+    parser.add_argument("--runs", type=int, default=1, help="backfill into SQLite this many times (fresh files); the median counts")
     args = parser.parse_args()
     with bench_chain() as chain:
         registry, client, node, tmp = chain.registry, chain.registry.client, chain.node, chain.tmp
@@ -82,11 +97,17 @@ def main() -> None:
         generate(chain, args.events)
         print(f"generated the chain in {time.perf_counter() - t:.0f} s")
         start = registry.deployment.block_number
-        stored, seconds = ours(client, f"sqlite:///{tmp}/ours.sqlite", start)
-        print(f"ours, SQLite: {stored:,} events in {seconds:.1f} s = {stored / seconds:,.0f} events/s")
+        rates = []
+        for run in range(args.runs):
+            stored, seconds = ours(client, f"sqlite:///{tmp}/ours-{run}.sqlite", start)
+            rates.append(stored / seconds)
+            print(f"ours, SQLite: {stored:,} events in {seconds:.1f} s = {stored / seconds:,.0f} events/s")
+        rate = statistics.median(rates)
+        if args.runs > 1:
+            print(f"ours, SQLite, median of {args.runs}: {rate:,.0f} events/s")
         n, naive_seconds = naive(node.url, client, f"sqlite:///{tmp}/naive.sqlite", start, args.naive_events)
         print(f"naive, SQLite: {n:,} events in {naive_seconds:.1f} s = {n / naive_seconds:,.0f} events/s")
-        print(f"ratio: {(stored / seconds) / (n / naive_seconds):,.1f}x")
+        print(f"ratio: {rate / (n / naive_seconds):,.1f}x")
         if args.postgres:
             from indexer.db import drop_schema
 

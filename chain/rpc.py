@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from typing import Any
 
 import requests
@@ -24,11 +25,15 @@ class JsonRpc:
         self._ids = itertools.count(1)
 
     def call(self, method: str, *params: Any) -> Any:
+        return self.call_with_body(method, *params)[0]
+
+    def call_with_body(self, method: str, *params: Any) -> tuple[Any, bytes]:
+        """The result and the reply's raw JSON text (the indexer hands it on without re-encoding)."""
         payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
-        reply = self._post(payload)
+        reply, body = self._post_with_body(payload)
         if "error" in reply:
             raise RpcError(reply["error"])
-        return reply["result"]
+        return reply["result"], body
 
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any | RpcError]:
         """Results in call order; a failed call yields its RpcError instead of raising."""
@@ -49,11 +54,15 @@ class JsonRpc:
         return out
 
     def _post(self, payload: Any) -> Any:
+        return self._post_with_body(payload)[0]
+
+    def _post_with_body(self, payload: Any) -> tuple[Any, bytes]:
         try:
             response = self._session.post(self.url, json=payload, timeout=self.timeout)
         except requests.RequestException as exc:
             raise NodeUnreachableError(self.url, type(exc).__name__) from None
         try:
-            return response.json()
+            body = response.content
+            return json.loads(body), body
         except ValueError:
             raise NodeUnreachableError(self.url, f"HTTP {response.status_code}, not JSON") from None

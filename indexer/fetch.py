@@ -27,12 +27,14 @@ class LogFetcher:
         self.target_events = target_events  # ranges of about this many events keep the pipeline busy
         self.backoff = 0.0
 
-    def fetch(self, first: int, last: int) -> tuple[int, list[dict[str, Any]]]:
-        """Logs of blocks first..t for some t <= last (the range the node accepted); returns (t, logs)."""
+    def fetch(self, first: int, last: int) -> tuple[int, list[dict[str, Any]], bytes]:
+        """Logs of blocks first..t for some t <= last (the range the node accepted); returns
+        (t, logs, the node's reply as JSON text)."""
         while True:
             to = min(last, first + self.range - 1)
             try:
-                logs = self.rpc.call("eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(to), "address": self.address})
+                logs, body = self.rpc.call_with_body(
+                    "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(to), "address": self.address})
             except RpcError as exc:
                 self._on_error(str(exc), first, to)
                 continue
@@ -42,11 +44,11 @@ class LogFetcher:
             if self.backoff:
                 log.warning("node answers again after back-off", extra={"from_block": first, "to_block": to})
             self.backoff = 0.0
-            if len(logs) > 2 * self.target_events:
-                self.range = max(self.min_range, self.range // 2)
+            if len(logs) > 2 * self.target_events:  # straight to the size that would have held target_events
+                self.range = max(self.min_range, min(self.range // 2, (to - first + 1) * self.target_events // len(logs)))
             elif len(logs) < self.target_events // 2:
                 self.range = min(self.max_range, self.range * 2)
-            return to, logs
+            return to, logs, body
 
     def _on_error(self, message: str, first: int, to: int) -> None:
         lowered = message.lower()

@@ -53,12 +53,16 @@ class Projector:
         self.state = state
         self.chain_id = chain_id
         self.tx = TxContext()
+        # event name -> its handler; events without one (CreditsTransferred, roles...) change nothing
+        self.handlers: dict[str, Any] = {
+            attr[3:]: getattr(self, attr) for attr in dir(type(self)) if attr.startswith("on_")
+        }
 
     def apply(self, e: DecodedEvent) -> None:
-        if e.tx_hash != self.tx.tx_hash:
-            self.tx = TxContext(tx_hash=e.tx_hash)
-        handler = getattr(self, "on_" + e.name, None)
+        handler = self.handlers.get(e.name)
         if handler is not None:
+            if e.tx_hash != self.tx.tx_hash:
+                self.tx = TxContext(tx_hash=e.tx_hash)
             handler(e, e.args, e.block_number)
 
     # ------------------------------------------------------------ catalog
@@ -173,10 +177,12 @@ class Projector:
 
     def _add_balance(self, holder: str, batch_id: int, delta: int, block: int, *, field: str = "amount") -> None:
         key = (holder, batch_id)
-        row = self.state.get("balances", key) or {"holder": holder, "batch_id": batch_id, "amount": 0, "pledged": 0, "frozen": 0}
-        new = {**row, field: row[field] + delta}
-        if new[field] < 0:
+        row = self.state.tables["balances"].get(key)
+        new = {"holder": holder, "batch_id": batch_id, "amount": 0, "pledged": 0, "frozen": 0} if row is None else row.copy()
+        value = new[field] + delta
+        if value < 0:
             raise ValueError(f"{field} of {holder} in batch {batch_id} would go negative")
+        new[field] = value
         empty = new["amount"] == 0 and new["pledged"] == 0 and new["frozen"] == 0
         self.state.put("balances", None if empty else new, key=key, block=block)
 
@@ -199,7 +205,7 @@ class Projector:
             assert lot is not None
             size = lot["last_serial"] - lot["first_serial"] + 1
             if size <= amount:
-                queue.pop(0)
+                queue.popleft()
                 self.state.put("lots", None, key=(batch_id, lot["first_serial"]), block=block)
                 taken.append(lot)
                 amount -= size

@@ -3,6 +3,7 @@ and reorg handling (detect by block hash, find the common ancestor, roll back, r
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import threading
@@ -10,12 +11,14 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from chain.abi import ContractAbi, DecodedEvent
+from chain.abi import ContractAbi
 from chain.errors import ChainError
 from chain.rpc import JsonRpc
 from indexer import store
+from indexer.decode import Event, LogDecoder
 from indexer.fetch import LogFetcher
 from indexer.projections import Projector
+from indexer.writer import ProcessWriter, ThreadWriter
 
 log = logging.getLogger(__name__)
 
@@ -25,15 +28,6 @@ class ReorgTooDeepError(ChainError):
         super().__init__(
             f"the chain reorganised deeper than the {window} blocks kept; rebuild the mirror with `ledger index rebuild`"
         )
-
-
-def raw_row(chain_id: int, log: dict[str, Any], event: DecodedEvent | None) -> dict[str, Any]:
-    return {
-        "chain_id": chain_id, "block_number": int(log["blockNumber"], 16), "log_index": int(log["logIndex"], 16),
-        "block_hash": log["blockHash"], "tx_hash": log["transactionHash"], "tx_index": int(log["transactionIndex"], 16),
-        "address": log["address"].lower(), "name": event.name if event else "unknown",
-        "topics": ",".join(log["topics"]), "data": log["data"],
-    }
 
 
 class Indexer:
@@ -49,6 +43,7 @@ class Indexer:
         confirmations: int = 0,
         window: int = 64,
         max_range: int = 5_000,
+        writer_process: bool | None = None,
     ) -> None:
         self.rpc = rpc
         self.engine = engine
@@ -59,6 +54,10 @@ class Indexer:
         self.confirmations = confirmations
         self.window = window
         self.fetcher = LogFetcher(rpc, self.address, max_range=max_range)
+        self.decoder = LogDecoder(abi)
+        self.event_names = {topic: spec.name for topic, spec in self.decoder.specs.items()}
+        self.writer_process = writer_process  # None: a child process for backfills only
+        self._indexes_ok = False  # the deferred indexes are known to exist
         self.reload()
 
     def reload(self) -> None:
@@ -75,9 +74,27 @@ class Indexer:
     def sync_once(self, on_progress: Any = None, *, until: int | None = None) -> int:
         """Index up to the current target block; returns the number of events stored.
 
+        The cyclic garbage collector is off meanwhile: the state holds millions of rows and
+        no cycles, and each full collection would walk all of them.
+        """
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._sync(on_progress, until)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _sync(self, on_progress: Any, until: int | None) -> int:
+        """Index up to the current target block; returns the number of events stored.
+
         Three stages overlap: a reader thread fetches the next ranges' logs and block headers,
-        this thread decodes and applies them, and a writer thread commits each finished range
-        (one transaction per range, in order) while the next one is applied.
+        this thread decodes and applies them, and a writer commits each finished range (one
+        transaction per range, in order) while the next one is applied. The writer is a child
+        process for a backfill (an empty mirror or more than `window` blocks behind; or always
+        with `writer_process=True`), a thread otherwise (see `indexer/writer.py`). A first
+        backfill (an empty mirror, or one whose first backfill was interrupted) drops the
+        secondary indexes and builds them at its end, one sort each, rather than row by row.
         """
         self.handle_reorg()
         target = self.target() if until is None else min(until, self.target())
@@ -87,78 +104,74 @@ class Indexer:
             return 0
         self.state.journal_from = target - self.window + 1
         reads: queue.Queue[Any] = queue.Queue(maxsize=4)
-        writes: queue.Queue[Any] = queue.Queue(maxsize=4)
         halt = threading.Event()
-        failures: list[BaseException] = []
+        backfill = at is None or target - current > self.window
+        in_process = self.writer_process if self.writer_process is not None else backfill
+        deferring = in_process and (at is None or bool(store.missing_indexes(self.engine)))
+        if deferring:
+            store.drop_deferred_indexes(self.engine)
+            self._indexes_ok = False
+        elif not self._indexes_ok:
+            store.create_missing_indexes(self.engine)  # after an interrupted first backfill
+            self._indexes_ok = True
         reader = threading.Thread(target=self._read_ahead, args=(current, target, reads, halt), daemon=True)
-        writer = threading.Thread(target=self._write_behind, args=(writes, failures), daemon=True)
+        writer: ThreadWriter | ProcessWriter = ProcessWriter(self.engine) if in_process else ThreadWriter(self.engine)
         reader.start()
-        writer.start()
         total = 0
         changed = False
         try:
-            while not failures:
+            while not writer.failed:
                 item = reads.get()
                 if item is None:
                     break
                 if isinstance(item, BaseException):
                     raise item
-                first, last, logs, headers = item
-                write = self._apply_range(first, last, logs, headers, head=target)
-                writes.put(write)
-                total += len(write.raw_events)
+                first, last, logs, reply, headers = item
+                write = self._apply_range(first, last, logs, reply, headers, head=target)
+                writer.put(write)
+                total += write.events
                 if on_progress is not None:
                     on_progress(last, target, total)
         except _RangeChanged:
             changed = True
         except BaseException:
-            self._finish(halt, reads, writes, reader, writer)
+            self._finish(halt, reads, reader, writer)
             self.reload()
             raise
-        self._finish(halt, reads, writes, reader, writer)
-        if failures:
+        failure = self._finish(halt, reads, reader, writer)
+        if failure is not None:
             self.reload()
-            raise failures[0]
+            raise failure
         if changed:  # the range was applied in memory only: start over from the database
             self.reload()
-            return total + self.sync_once(on_progress, until=until)
+            return total + self._sync(on_progress, until)
+        if deferring:
+            store.create_missing_indexes(self.engine)
+            self._indexes_ok = True
         return total
 
     def _read_ahead(self, current: int, target: int, reads: queue.Queue[Any], halt: threading.Event) -> None:
         try:
             while current < target and not halt.is_set():
-                last, logs = self.fetcher.fetch(current + 1, target)
+                last, logs, reply = self.fetcher.fetch(current + 1, target)
                 numbers = list(range(max(current + 1, target - self.window + 1), last + 1)) or [last]
                 headers = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
-                reads.put((current + 1, last, logs, headers))
+                reads.put((current + 1, last, logs, reply, headers))
                 current = last
             reads.put(None)
         except BaseException as exc:  # handed to the applying thread, which raises it
             reads.put(exc)
 
-    def _write_behind(self, writes: queue.Queue[Any], failures: list[BaseException]) -> None:
-        while True:
-            write = writes.get()
-            if write is None:
-                return
-            if failures:
-                continue  # after a failure, nothing later may be written: it would skip a range
-            try:
-                store.write_range(self.engine, write)
-            except BaseException as exc:
-                failures.append(exc)
-
     @staticmethod
-    def _finish(halt: threading.Event, reads: queue.Queue[Any], writes: queue.Queue[Any],
-                reader: threading.Thread, writer: threading.Thread) -> None:
+    def _finish(halt: threading.Event, reads: queue.Queue[Any], reader: threading.Thread,
+                writer: ThreadWriter | ProcessWriter) -> BaseException | None:
         halt.set()
         while reader.is_alive():
             try:
                 reads.get(timeout=0.05)  # unblock a reader waiting for room
             except queue.Empty:
                 pass
-        writes.put(None)
-        writer.join()
+        return writer.close()
 
     def follow(self, stop: threading.Event, *, poll: float = 0.25, on_progress: Any = None) -> None:
         while not stop.is_set():
@@ -166,7 +179,7 @@ class Indexer:
             stop.wait(poll)
 
     def _apply_range(
-        self, first: int, last: int, logs: list[dict[str, Any]], headers: list[Any], *, head: int
+        self, first: int, last: int, logs: list[dict[str, Any]], reply: bytes, headers: list[Any], *, head: int
     ) -> store.RangeWrite:
         blocks = []
         for h in headers:
@@ -174,20 +187,26 @@ class Indexer:
                 raise _RangeChanged()  # the block vanished while we read: a reorganisation
             blocks.append({"number": int(h["number"], 16), "hash": h["hash"], "parent_hash": h["parentHash"]})
         by_number = {b["number"]: b["hash"] for b in blocks}
-        raw = []
+        events = 0
+        spec_of, args_of, handlers = self.decoder.spec, self.decoder.args, self.projector.handlers
+        apply = self.projector.apply
         for entry in logs:
             if entry.get("removed"):
                 continue
+            events += 1
             number = int(entry["blockNumber"], 16)
-            if number in by_number and entry["blockHash"] != by_number[number]:
+            block_hash = entry["blockHash"]
+            if number in by_number and block_hash != by_number[number]:
                 raise _RangeChanged()
-            event = self.abi.decode_log(entry, checksum=False)
-            if event is not None:
-                self.projector.apply(event)
-            raw.append(raw_row(self.chain_id, entry, event))
+            topics = entry["topics"]
+            spec = spec_of(topics[0]) if topics else None
+            if spec is not None and spec.name in handlers:  # events nobody handles are stored raw only
+                apply(Event(spec.name, args_of(spec, entry), entry["address"].lower(), number, block_hash,
+                            entry["transactionHash"], int(entry["logIndex"], 16)))
         window_start = head - self.window + 1
         return store.take_range(
-            self.state, chain_id=self.chain_id, address=self.address, raw_events=raw,
+            self.state, chain_id=self.chain_id, address=self.address, logs_reply=reply, event_names=self.event_names,
+            events=events,
             blocks=[b for b in blocks if b["number"] >= window_start], cursor_block=last, cursor_hash=by_number[last],
             journal_from=window_start, prune_below=window_start,
         )

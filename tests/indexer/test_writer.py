@@ -1,0 +1,142 @@
+"""The backfill's writer process and the generated log decoders."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from indexer import store
+from indexer.db import make_engine
+from indexer.decode import LogDecoder
+from indexer.writer import WriterDiedError
+from tests.indexer.helpers import activity, check_against_chain, dump, new_indexer
+
+
+def test_the_generated_decoders_agree_with_the_abi_on_every_event(world) -> None:
+    activity(world)
+    c = world.client
+    logs = c.rpc.call("eth_getLogs", {"fromBlock": hex(world.registry.deployment.block_number), "toBlock": "latest",
+                                      "address": c.address})
+    decoder = LogDecoder(c.abi)
+    names = set()
+    for log in logs:
+        spec = decoder.spec(log["topics"][0])
+        assert spec is not None
+        expected = c.abi.decode_log(log, checksum=False)
+        assert expected is not None and spec.name == expected.name
+        assert decoder.args(spec, log) == expected.args, spec.name
+        names.add(spec.name)
+    assert {"TransferSingle", "TransferBatch", "BatchIssued", "BatchImported", "CreditsRetired", "CreditsCancelled",
+            "CreditsPledged", "ExportRequested", "LogRootAnchored", "ProjectSubmitted"} <= names
+    # a malformed log (data too short) goes to the ABI's decoder, and decodes as it did before
+    transfer = next(log for log in logs if decoder.spec(log["topics"][0]).name == "TransferSingle")  # type: ignore[union-attr]
+    broken = {**transfer, "data": transfer["data"][:-64]}
+    assert decoder.args(decoder.spec(broken["topics"][0]), broken) == c.abi.decode_log(broken, checksum=False).args  # type: ignore[arg-type,union-attr]
+
+
+@pytest.mark.parametrize("in_process", [True, False])
+def test_both_writers_give_the_same_mirror(world, tmp_path, in_process) -> None:
+    activity(world)
+    indexer = new_indexer(world, f"sqlite:///{tmp_path / 'a.sqlite'}", max_range=4, writer_process=in_process)
+    indexer.sync_once()
+    other = new_indexer(world, f"sqlite:///{tmp_path / 'b.sqlite'}", writer_process=not in_process)
+    other.sync_once()
+    assert dump(indexer.engine) == dump(other.engine)
+    check_against_chain(indexer.engine, world.client)
+    assert not store.missing_indexes(indexer.engine), "the deferred indexes are built at the end of the backfill"
+
+
+def test_a_killed_writer_process_is_reported_and_a_resume_equals_a_fresh_index(world, tmp_path, monkeypatch) -> None:
+    activity(world, rounds=2)
+    write_range = store.write_range
+    calls = {"n": 0}
+
+    def dies_on_the_third_range(engine, w):  # type: ignore[no-untyped-def]
+        calls["n"] += 1  # counted in the child, which inherits this patch when it forks
+        if calls["n"] == 3:
+            os.kill(os.getpid(), signal.SIGKILL)
+        write_range(engine, w)
+
+    monkeypatch.setattr(store, "write_range", dies_on_the_third_range)
+    url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
+    indexer = new_indexer(world, url, max_range=2, writer_process=True)
+    with pytest.raises(WriterDiedError):
+        indexer.sync_once()
+    monkeypatch.setattr(store, "write_range", write_range)
+    c = world.client
+    at = store.cursor(indexer.engine, c.chain_id, c.address.lower())
+    assert at is not None and at[0] < int(c.rpc.call("eth_blockNumber"), 16), "two ranges were committed, not more"
+    indexer.sync_once()  # the same indexer resumes from the database
+    fresh = new_indexer(world, f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    fresh.sync_once()
+    assert dump(indexer.engine) == dump(fresh.engine)
+    check_against_chain(indexer.engine, c)
+
+
+def test_a_failure_in_the_writer_process_reaches_the_indexer_and_nothing_later_is_written(world, tmp_path, monkeypatch) -> None:
+    activity(world)
+    write_range = store.write_range
+    calls = {"n": 0}
+
+    def fails_on_the_second_range(engine, w):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise ValueError("disk full (simulated)")
+        write_range(engine, w)
+
+    monkeypatch.setattr(store, "write_range", fails_on_the_second_range)
+    indexer = new_indexer(world, f"sqlite:///{tmp_path / 'mirror.sqlite'}", max_range=2, writer_process=True)
+    with pytest.raises(ValueError, match="disk full"):
+        indexer.sync_once()
+    c = world.client
+    at = store.cursor(indexer.engine, c.chain_id, c.address.lower())
+    first = world.registry.deployment.block_number
+    assert at is not None and at[0] < first + 8, "only the first range (of at most 2, then 4 blocks) was committed"
+
+
+def test_kill_9_of_the_indexer_leaves_no_writer_process_behind(world, tmp_path) -> None:
+    activity(world, rounds=3)
+    c = world.client
+    url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
+    engine = make_engine(url)
+    child = subprocess.Popen([sys.executable, "-m", "tests.indexer.index_run", url, c.rpc.url, c.address,
+                              str(world.registry.deployment.block_number)])
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(_processes_with(url)) < 2 and child.poll() is None:
+        time.sleep(0.002)  # until the writer process has started
+    assert child.poll() is None and len(_processes_with(url)) == 2, "the indexer and its writer process"
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    deadline = time.monotonic() + 10
+    while _processes_with(url) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _processes_with(url) == [], "the writer process outlived the indexer"
+    resumed = new_indexer(world, url)
+    resumed.sync_once()
+    fresh = new_indexer(world, f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    fresh.sync_once()
+    assert dump(resumed.engine) == dump(fresh.engine)
+    check_against_chain(resumed.engine, c)
+    _ = engine
+
+
+def _processes_with(text: str) -> list[int]:
+    """Live (not zombie) processes whose command line contains `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if text in cmdline and state != "Z":
+            found.append(int(entry.name))
+    return found
