@@ -243,3 +243,4 @@ class LotMove(SQLModel, table=True):
 
 
 Index("ix_lot_moves_range", LotMove.batch_id, LotMove.first_serial)  # type: ignore[arg-type]
+Index("ix_lots_retirement_id", Lot.retirement_id)  # type: ignore[arg-type]  # provenance, certificates, verification

@@ -15,7 +15,9 @@ from sqlmodel import SQLModel
 from indexer import models
 from indexer.state import HISTORY, KEYS, Key, Row, State
 
-TABLES = SQLModel.metadata.tables
+# the mirror's own tables (the certificate service keeps its tables in the same metadata and database)
+TABLES = {cls.__table__.name: cls.__table__ for cls in vars(models).values()
+          if isinstance(cls, type) and issubclass(cls, SQLModel) and hasattr(cls, "__table__")}
 BLOCK_COLUMN = {t: "block_number" for t in HISTORY}
 
 
