@@ -8,12 +8,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from sqlalchemy import select
+
+from api.certificates.models import CertificateClaim
 from api.service import CertificateService, retire_and_certify
 from chain.client import RegistryClient
 from chain.keys import dev_accounts
 from chain.opids import op_id_for
 from chain.settings import LOCAL_CHAIN_ID
 from chain.types import ParticipantKind, Scenario
+from indexer.models import BatchRow, Retirement
 
 DOC = b"\x5a" * 32  # stands for the hash of a filed document
 YEAR_2020, YEAR_2040 = 1_577_836_800, 2_208_988_800
@@ -37,49 +41,76 @@ def automine(client: RegistryClient, block_time: int) -> Iterator[None]:
 
 
 def load_demo(client: RegistryClient, service: CertificateService, *, block_time: int = 1) -> list[str]:
-    """Load the demo; returns the certificate ids (one per scenario)."""
+    """Load the demo; returns the certificate ids (one per scenario). Every operation has a
+    content-addressed id, so a load interrupted halfway resumes where it stopped."""
     if client.chain_id != LOCAL_CHAIN_ID:
         raise ValueError("the demo uses development keys and loads on the local chain only")
     accounts = dev_accounts()
     owner_a, owner_b, company, platform, bank = accounts[1:6]
     with automine(client, block_time):
-        client.file_methodology(op("m", 1), "SCFM-001-V01", 0, 1, DOC)
-        client.file_methodology(op("m", 2), "SCGM-001-V01", 1, 1, DOC)
-        client.file_methodology(op("m", 3), "SCWM-001-V01", 2, 1, DOC)
+        once(client.file_methodology, op("m", 1), "SCFM-001-V01", 0, 1, DOC)
+        once(client.file_methodology, op("m", 2), "SCGM-001-V01", 1, 1, DOC)
+        once(client.file_methodology, op("m", 3), "SCWM-001-V01", 2, 1, DOC)
         for who, kind in ((owner_a, ParticipantKind.PROJECT_OWNER), (owner_b, ParticipantKind.PROJECT_OWNER),
                           (company, ParticipantKind.ENTERPRISE), (platform, ParticipantKind.PLATFORM),
                           (bank, ParticipantKind.PLEDGEE)):
-            client.register_participant(op("p", who.address), who.address, kind, DOC)
+            once(client.register_participant, op("p", who.address), who.address, kind, DOC)
         projects = (("P-511802-0001", "SCFM-001-V01", owner_a, 511802, 2_400_000),  # 雨城区 forest, Ya'an
                     ("P-513233-0001", "SCGM-001-V01", owner_b, 513233, 8_000_000))  # 红原县 grassland, Aba
         batches = []
         for n, (pid, mid, owner, county, area) in enumerate(projects):
-            client.register_project(op("project", pid), project_id=pid, methodology_id=mid, owner=owner.address,
-                                    county_code=county, area_square_metres=area, crediting_start=YEAR_2020,
-                                    crediting_end=YEAR_2040, documents_hash=DOC,
-                                    parcels=[bytes([n + 1, i]) * 16 for i in range(3)])
-            client.review_project(op("review", pid), pid, True, DOC)
+            once(client.register_project, op("project", pid), project_id=pid, methodology_id=mid, owner=owner.address,
+                 county_code=county, area_square_metres=area, crediting_start=YEAR_2020, crediting_end=YEAR_2040,
+                 documents_hash=DOC, parcels=[bytes([n + 1, i]) * 16 for i in range(3)])
+            once(client.review_project, op("review", pid), pid, True, DOC)
             for vintage, (start, end) in PERIODS.items():
-                issued = client.issue(op("issue", pid, vintage), project_id=pid, vintage=vintage, monitoring_start=start,
-                                      monitoring_end=end, quantity=50_000, reserve_bps=1_000,
-                                      verification_report_hash=DOC)
-                batches.append((int(issued.event("BatchIssued").args["batchId"]), owner))
-        forest, _, grass, _ = (b for b, _ in batches)
-        client.transfer(owner_a.address, company.address, forest, 12_000, sender=owner_a)
-        client.transfer_with_reference(op("trade", 1), owner_a.address, platform.address, forest, 8_000,
-                                       b"\x01" * 32, sender=owner_a)
-        client.transfer(owner_b.address, company.address, grass, 6_000, sender=owner_b)
-        client.transfer(owner_b.address, platform.address, grass, 4_000, sender=owner_b)
-        client.pledge(op("pledge", 1), forest, 2_000, bank.address, b"\x02" * 32, sender=company)
+                issue_op = op("issue", pid, vintage)
+                issued = once(client.issue, issue_op, project_id=pid, vintage=vintage, monitoring_start=start,
+                              monitoring_end=end, quantity=50_000, reserve_bps=1_000, verification_report_hash=DOC)
+                batches.append(int(issued.event("BatchIssued").args["batchId"]) if issued else
+                               _mirrored(service, BatchRow.id, BatchRow.op_id, issue_op))
+        forest, _, grass, _ = batches
+        for n, (sender, to, batch, kg) in enumerate(((owner_a, company, forest, 12_000), (owner_a, platform, forest, 8_000),
+                                                     (owner_b, company, grass, 6_000), (owner_b, platform, grass, 4_000))):
+            once(client.transfer_with_reference, op("trade", n), sender.address, to.address, batch, kg,
+                 bytes([n + 1]) * 32, sender=sender)
+        once(client.pledge, op("pledge", 1), forest, 2_000, bank.address, b"\x02" * 32, sender=company)
         ids = []
         for scenario, holder, batch, kg, beneficiary, kwargs in _claims(company, platform, forest, grass):
-            def retire(commitment: str, s: Scenario = scenario, h: Any = holder, b: int = batch, q: int = kg) -> Any:
-                return client.retire(op("retire", s.name), b, q, s, commitment, b"\0" * 32, sender=h)
+            retire_op = op("retire", scenario.name)
 
-            _, issued = retire_and_certify(service, retire, beneficiary, scenario_key=scenario.name, anchor=False, **kwargs)
-            ids.append(issued.certificate_id)
+            def retire(commitment: str, s: Scenario = scenario, h: Any = holder, b: int = batch, q: int = kg,
+                       i: int = retire_op) -> Any:
+                return client.retire(i, b, q, s, commitment, b"\0" * 32, sender=h)
+
+            if not client.is_operation_applied(retire_op):
+                _, issued = retire_and_certify(service, retire, beneficiary, scenario_key=scenario.name, anchor=False,
+                                               **kwargs)
+                ids.append(issued.certificate_id)
+            else:
+                # retired by an interrupted load: certify it now unless that load got that far
+                rid = _mirrored(service, Retirement.id, Retirement.op_id, retire_op)
+                with service.engine.connect() as conn:
+                    done = conn.execute(select(CertificateClaim.certificate_id)
+                                        .where(CertificateClaim.retirement_id == rid)).scalar()
+                if done is None:
+                    done = service.certify([rid], scenario_key=scenario.name, anchor=False, **kwargs).certificate_id
+                ids.append(done)
         service.anchor(force=True)
     return ids
+
+
+def once(call: Any, op_id: int, *args: Any, **kwargs: Any) -> Any:
+    """The operation's result, or None if an earlier (interrupted) load already applied it."""
+    if call.__self__.is_operation_applied(op_id):
+        return None
+    return call(op_id, *args, **kwargs)
+
+
+def _mirrored(service: CertificateService, column: Any, op_column: Any, op_id: int) -> Any:
+    service.catch_up(int(service.client.rpc.call("eth_blockNumber"), 16))
+    with service.engine.connect() as conn:
+        return conn.execute(select(column).where(op_column == hex(op_id))).scalar_one()
 
 
 def _claims(company: Any, platform: Any, forest: int, grass: int) -> list[tuple[Any, ...]]:
