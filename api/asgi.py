@@ -14,17 +14,14 @@ from api.context import ServiceContext
 from api.db import create_schema
 from api.settings import ApiSettings
 from chain.connection import connect
-from chain.deploy import load_deployment, record_path
-from chain.errors import DeploymentNotFoundError
+from chain.deploy import require_deployment
 from chain.settings import ChainSettings
 from indexer.db import make_engine
 
 
 def app() -> FastAPI:
     chain = ChainSettings()
-    deployment = load_deployment(chain.deployments_path, chain.chain_id)
-    if deployment is None:
-        raise DeploymentNotFoundError(chain.chain_id, str(record_path(chain.deployments_path, chain.chain_id)))
+    deployment = require_deployment(chain.deployments_path, chain.chain_id)
     engine = make_engine()
     create_schema(engine)
     return create_app(ServiceContext(engine, deployment, ApiSettings(), connect(chain.effective_rpc_url, chain.chain_id)))

@@ -22,7 +22,7 @@ from eth_utils import to_checksum_address
 from chain.abi import ContractAbi
 from chain.client import GAS_HEADROOM, RegistryClient
 from chain.compiler import Build
-from chain.errors import ChainError, TransactionFailedError
+from chain.errors import ChainError, DeploymentNotFoundError, TransactionFailedError
 from chain.rpc import JsonRpc, RpcError
 from chain.settings import LOCAL_CHAIN_ID
 from chain.signing import FastSigner
@@ -70,6 +70,14 @@ def load_deployment(directory: Path, chain_id: int) -> Deployment | None:
     if not path.exists():
         return None
     return Deployment(**json.loads(path.read_text()))
+
+
+def require_deployment(directory: Path, chain_id: int) -> Deployment:
+    """The recorded deployment, or an error that says to deploy first."""
+    deployment = load_deployment(directory, chain_id)
+    if deployment is None:
+        raise DeploymentNotFoundError(chain_id, str(record_path(directory, chain_id)))
+    return deployment
 
 
 def is_live(rpc: JsonRpc, deployment: Deployment) -> bool:

@@ -68,10 +68,7 @@ def drop_schema(engine: Engine) -> None:
 
 def mirror_tables() -> list[Any]:
     """The tables of indexer/models.py (other layers keep their own tables in the same database)."""
-    from sqlmodel import SQLModel
-
-    return [cls.__table__ for cls in vars(models).values()
-            if isinstance(cls, type) and issubclass(cls, SQLModel) and hasattr(cls, "__table__")]
+    return list(models.TABLES)
 
 
 def reset_mirror(engine: Engine) -> None:

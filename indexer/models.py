@@ -244,3 +244,8 @@ class LotMove(SQLModel, table=True):
 
 Index("ix_lot_moves_range", LotMove.batch_id, LotMove.first_serial)  # type: ignore[arg-type]
 Index("ix_lots_retirement_id", Lot.retirement_id)  # type: ignore[arg-type]  # provenance, certificates, verification
+
+
+# the mirror's own tables: other layers (api/) keep theirs in the same metadata and database
+TABLES = [cls.__table__ for cls in list(globals().values())  # type: ignore[attr-defined]
+          if isinstance(cls, type) and issubclass(cls, SQLModel) and cls.__module__ == __name__ and hasattr(cls, "__table__")]

@@ -10,14 +10,11 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, insert, inspect, select, update
 from sqlalchemy.engine import Connection
-from sqlmodel import SQLModel
 
 from indexer import models
 from indexer.state import HISTORY, KEYS, Key, Row, State
 
-# the mirror's own tables (the certificate service keeps its tables in the same metadata and database)
-TABLES = {cls.__table__.name: cls.__table__ for cls in vars(models).values()
-          if isinstance(cls, type) and issubclass(cls, SQLModel) and hasattr(cls, "__table__")}
+TABLES = {table.name: table for table in models.TABLES}
 BLOCK_COLUMN = {t: "block_number" for t in HISTORY}
 
 

@@ -14,13 +14,9 @@ from rich.table import Table
 from api.audit.chain_state import read_chain
 from api.audit.reconcile import reconcile
 from api.context import ServiceContext
-from api.db import create_schema
-from api.settings import ApiSettings
-from chain.deploy import load_deployment, record_path
-from chain.errors import DeploymentNotFoundError, InvalidInputError
-from indexer.db import make_engine
+from chain.errors import InvalidInputError
+from scripts.certificate_commands import open_service
 from scripts.console import console, operator_errors
-from scripts.context import registry_client, settings
 
 
 def http_api(base: str) -> Callable[[str], tuple[int, Any]]:
@@ -54,24 +50,18 @@ def in_process_api(context: ServiceContext) -> Callable[[str], tuple[int, Any]]:
 def audit(
     api: Annotated[str | None, typer.Option(help="the API to check (default: this code's API on the same database)")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
-    api_sample: Annotated[int, typer.Option(min=2, help="batches and retirements to ask the API about (evenly "
+    api_sample: Annotated[int, typer.Option(min=2, help="batches, retirements and certificates to ask the API about (evenly "
                                                         "spread; all of them are compared in the mirror)")] = 200,
 ) -> None:
     """Recompute supply, balances, retirements and anchors from eth_getLogs and eth_call alone; compare
     them with the mirror, every certificate, the log's own roots (with consistency proofs between
     successive anchors) and the API. Every difference is reported with its transaction and block."""
-    s = settings()
-    deployment = load_deployment(s.deployments_path, s.chain_id)
-    if deployment is None:
-        raise DeploymentNotFoundError(s.chain_id, str(record_path(s.deployments_path, s.chain_id)))
-    client = registry_client(signer_required=False)
-    engine = make_engine()
-    create_schema(engine)
-    context = ServiceContext(engine, deployment, ApiSettings(), client.rpc)
+    service = open_service(signer_required=False)
+    client, context, engine = service.client, service.context, service.engine
     columns = (TextColumn("reading the chain"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("chain", total=1)
-        chain = read_chain(client, deployment.block_number,
+        chain = read_chain(client, context.deployment.block_number,
                            progress=lambda done, total: progress.update(task, completed=done, total=total))
     with engine.connect() as conn:
         report = reconcile(chain, conn, context.log, http_api(api) if api else in_process_api(context),

@@ -16,12 +16,11 @@ from api.certificates.evidence import ChainEvidence
 from api.certificates.scenarios import scenario as scenario_spec
 from api.certificates.verify import verify_document
 from api.service import CertificateService
-from chain.deploy import load_deployment, record_path
-from chain.errors import DeploymentNotFoundError, InvalidInputError
+from chain.errors import InvalidInputError
 from chain.rpc import JsonRpc
 from indexer.db import make_engine
 from scripts.console import console, operator_errors
-from scripts.context import registry_client, settings
+from scripts.context import deployment, registry_client, settings
 from scripts.output import confirm
 
 certificate_app = typer.Typer(help="Certificates: list, show (public or holder's copy), revoke, print.", no_args_is_help=True)
@@ -35,12 +34,8 @@ Out = Annotated[Path | None, typer.Option(help="write the holder's copy (every f
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 
 
-def open_service() -> CertificateService:
-    s = settings()
-    deployment = load_deployment(s.deployments_path, s.chain_id)
-    if deployment is None:
-        raise DeploymentNotFoundError(s.chain_id, str(record_path(s.deployments_path, s.chain_id)))
-    return CertificateService.open(make_engine(), deployment, registry_client())
+def open_service(*, signer_required: bool = True) -> CertificateService:
+    return CertificateService.open(make_engine(), deployment(), registry_client(signer_required=signer_required))
 
 
 def parse_fields(scenario_key: str, pairs: list[str] | None) -> dict[str, Any]:

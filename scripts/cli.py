@@ -13,8 +13,7 @@ from chain.abi import ContractAbi
 from chain.client import RegistryClient
 from chain.compiler import compile_contracts
 from chain.connection import connect
-from chain.deploy import ensure_deployed, load_deployment, record_path
-from chain.errors import DeploymentNotFoundError
+from chain.deploy import ensure_deployed, record_path, require_deployment
 from chain.keys import load_signer
 from chain.local import OPERATOR_ROLES
 from chain.node import rpc_ready
@@ -142,9 +141,7 @@ def status() -> None:
     """Chain id, contract, block, and the roles the current key holds."""
     settings = ChainSettings()
     rpc = connect(settings.effective_rpc_url, settings.chain_id)
-    deployment = load_deployment(settings.deployments_path, settings.chain_id)
-    if deployment is None:
-        raise DeploymentNotFoundError(settings.chain_id, str(record_path(settings.deployments_path, settings.chain_id)))
+    deployment = require_deployment(settings.deployments_path, settings.chain_id)
     signer = load_signer(settings, settings.chain_id)
     client = RegistryClient(rpc, deployment.address, ContractAbi(compile_contracts()["CarbonRegistry"].abi),
                             chain_id=settings.chain_id, signer=signer)

@@ -6,8 +6,7 @@ from chain.abi import ContractAbi
 from chain.client import RegistryClient
 from chain.compiler import compile_contracts
 from chain.connection import connect
-from chain.deploy import load_deployment, record_path
-from chain.errors import DeploymentNotFoundError
+from chain.deploy import Deployment, require_deployment
 from chain.keys import load_signer
 from chain.settings import ChainSettings
 
@@ -16,12 +15,15 @@ def settings() -> ChainSettings:
     return ChainSettings()
 
 
+def deployment() -> Deployment:
+    s = settings()
+    return require_deployment(s.deployments_path, s.chain_id)
+
+
 def registry_client(*, signer_required: bool = True) -> RegistryClient:
     s = settings()
     rpc = connect(s.effective_rpc_url, s.chain_id)
-    deployment = load_deployment(s.deployments_path, s.chain_id)
-    if deployment is None:
-        raise DeploymentNotFoundError(s.chain_id, str(record_path(s.deployments_path, s.chain_id)))
+    deployment = require_deployment(s.deployments_path, s.chain_id)
     signer = load_signer(s, s.chain_id) if signer_required else None
     abi = ContractAbi(compile_contracts()["CarbonRegistry"].abi)
     return RegistryClient(rpc, deployment.address, abi, chain_id=s.chain_id, signer=signer)

@@ -8,11 +8,10 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn
 
-from chain.deploy import load_deployment
 from indexer.db import WriterLock, create_schema, database_url, make_engine, reset_mirror
 from indexer.sync import Indexer
 from scripts.console import console, operator_errors
-from scripts.context import registry_client, settings
+from scripts.context import deployment, registry_client
 
 app = typer.Typer(help="Mirror every registry event into SQL (SQLite by default, PostgreSQL via DATABASE_URL).",
                   invoke_without_command=True)
@@ -20,13 +19,11 @@ app = typer.Typer(help="Mirror every registry event into SQL (SQLite by default,
 
 def make_indexer() -> Indexer:
     client = registry_client(signer_required=False)
-    s = settings()
-    deployment = load_deployment(s.deployments_path, s.chain_id)
-    assert deployment is not None  # registry_client() checked it
+    d = deployment()
     engine = make_engine()
     create_schema(engine)
-    return Indexer(client.rpc, engine, client.abi, chain_id=s.chain_id, address=client.address,
-                   start_block=deployment.block_number)
+    return Indexer(client.rpc, engine, client.abi, chain_id=d.chain_id, address=client.address,
+                   start_block=d.block_number)
 
 
 @app.callback()

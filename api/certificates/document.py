@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import copy
 import secrets
+from datetime import datetime, timezone
 from typing import Any
 
 from api.certificates.canonical import canonical_json, sha256_hex
@@ -28,6 +29,10 @@ def new_salt() -> str:
 def field_commitment(name: str, value: str | int, salt: str) -> str:
     """sha256 of the canonical {"field", "salt", "value"}: 64 hex digits."""
     return sha256_hex(canonical_json({"field": name, "salt": salt, "value": value}))
+
+
+def iso_utc(unix_seconds: int) -> str:
+    return datetime.fromtimestamp(unix_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def tonnes(kg: int) -> str:

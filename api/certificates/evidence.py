@@ -8,12 +8,11 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from api.certificates.models import CertificateRow
-from api.certificates.scenarios import ORDER
+from api.certificates.scenarios import BY_ENUM_NAME, ORDER
 from api.certificates.verify import EvidenceError, OnChainRetirement
 from chain.abi import ContractAbi
 from chain.rpc import JsonRpc, RpcError
-from indexer.models import AnchoredRoot, Lot, Retirement
+from indexer.models import AnchoredRoot
 
 # The three things a verifier reads from the chain, as ABI fragments: a verifier needs no build of ours.
 VERIFIER_ABI = ContractAbi([
@@ -33,11 +32,6 @@ VERIFIER_ABI = ContractAbi([
     {"type": "function", "name": "revokedAt", "stateMutability": "view",
      "inputs": [{"name": "leafHash", "type": "bytes32"}], "outputs": [{"name": "", "type": "uint256"}]},
 ])
-
-
-# the mirror spells scenarios as chain/types.py's enum members in lowercase ("large_event")
-SCENARIO_NAMES = {member.lower(): key for key in ORDER for member in [
-    "".join(("_" + c.lower()) if c.isupper() and i else c.lower() for i, c in enumerate(key))]}
 
 
 class ChainEvidence:
@@ -122,7 +116,6 @@ class MirrorEvidence:
                                 f"l.batch_id = r.batch_id AND l.retirement_id = r.id WHERE r.id = {mark} "
                                 "ORDER BY l.first_serial")
         self._sql_revoked = f"SELECT revoked_at FROM certificates WHERE leaf_hash = {mark}"
-        _ = (AnchoredRoot, CertificateRow, Lot, Retirement)  # the tables these statements read
 
     def _rows(self, sql: str, *params: Any) -> list[Any]:
         if self._sqlite:
@@ -133,20 +126,10 @@ class MirrorEvidence:
             if conn is None:
                 conn = self._local.conn = self.engine.raw_connection()
                 conn.detach()
-            cur = conn.cursor()
-            try:
-                cur.execute(sql, params)
-                return list(cur.fetchall())
-            finally:
-                cur.close()
+            return _fetch(conn, sql, params)
         raw = self.engine.raw_connection()  # from the pool; rolled back and returned on close
         try:
-            cur = raw.cursor()
-            try:
-                cur.execute(sql, params)
-                return list(cur.fetchall())
-            finally:
-                cur.close()
+            return _fetch(raw, sql, params)
         finally:
             raw.close()
 
@@ -172,7 +155,7 @@ class MirrorEvidence:
             return None
         batch_id, holder, amount, commitment, block_number, scenario = rows[0][:6]
         found = OnChainRetirement(self.registry, batch_id, holder, amount, commitment, block_number,
-                                  [[r[6], r[7]] for r in rows if r[6] is not None], scenario=SCENARIO_NAMES.get(scenario))
+                                  [[r[6], r[7]] for r in rows if r[6] is not None], scenario=BY_ENUM_NAME.get(scenario))
         with self._lock:
             if len(self._retirements) >= self.MAX_CACHED:
                 self._retirements.clear()
@@ -182,3 +165,12 @@ class MirrorEvidence:
     def revoked(self, leaf_hash: str) -> bool:
         rows = self._rows(self._sql_revoked, leaf_hash)
         return bool(rows) and rows[0][0] is not None
+
+
+def _fetch(conn: Any, sql: str, params: tuple[Any, ...]) -> list[Any]:
+    cur = conn.cursor()
+    try:
+        cur.execute(sql, params)
+        return list(cur.fetchall())
+    finally:
+        cur.close()

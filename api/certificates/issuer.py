@@ -6,15 +6,14 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Any
 
 from sqlalchemy import Connection, Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from api.certificates.document import FORMAT, field_commitment, leaf_hash, make_claim, new_salt
+from api.certificates.document import FORMAT, field_commitment, iso_utc, leaf_hash, make_claim, new_salt
 from api.certificates.models import BeneficiarySecret, CertificateClaim, CertificateRow
-from api.certificates.scenarios import FieldSpec, ScenarioSpec, scenario
+from api.certificates.scenarios import BY_ENUM_NAME, FieldSpec, ScenarioSpec, scenario
 from api.certificates.vault import Vault
 from api.errors import ServiceError
 from api.translog.log import TransparencyLog
@@ -107,7 +106,7 @@ def certify(
             raise CertificationError(f"the mirror has no retirement {', '.join(unseen)}; check the id, "
                                      "or let the indexer catch up (`ledger index --once`)")
         retirements = [rows[r] for r in retirement_ids]
-        wrong = [r.id for r in retirements if r.scenario.replace("_", "") != spec.key.lower()]
+        wrong = [r.id for r in retirements if BY_ENUM_NAME.get(r.scenario) != spec.key]
         if wrong:
             raise CertificationError(f"retirement {', '.join(wrong)} was not made for the {spec.key} scenario")
         if len({r.beneficiary_commitment for r in retirements}) != 1:
@@ -140,7 +139,7 @@ def certify(
             "id": cert_id,
             "scenario": spec.key,
             "issuer": issuer.as_json(),
-            "issued_at": datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "issued_at": iso_utc(now),
             "claim": claim,
             "fields": commitments,
             "retirements": [{

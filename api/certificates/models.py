@@ -43,3 +43,6 @@ class BeneficiarySecret(SQLModel, table=True):
     commitment: str = Field(primary_key=True)  # 0x + 64 hex, as on chain
     sealed: bytes = Field(sa_type=LargeBinary)
     created_at: int = Field(sa_type=BigInteger)
+
+
+TABLES = [CertificateRow.__table__, CertificateClaim.__table__, BeneficiarySecret.__table__]  # type: ignore[attr-defined]

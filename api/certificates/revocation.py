@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import hashlib
 import time
-from datetime import datetime, timezone
 
 from sqlalchemy import Engine, update
 
 from api.certificates.documents import certificate_row
-from api.certificates.document import revocation_entry
+from api.certificates.document import iso_utc, revocation_entry
 from api.certificates.models import CertificateRow
 from api.errors import ServiceError
 from api.translog.log import TransparencyLog
@@ -40,8 +39,7 @@ def revoke(engine: Engine, log: TransparencyLog, revocations: RegistryClient, ce
             raise
         tx_hash = ""
     now = int(time.time())
-    entry = revocation_entry(cert_id, row.leaf_hash, reason,
-                             datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    entry = revocation_entry(cert_id, row.leaf_hash, reason, iso_utc(now))
     with engine.begin() as conn:
         [index] = log.append(conn, [(rfc9162.leaf_hash(entry), "revocation", cert_id)])
         conn.execute(update(CertificateRow).where(CertificateRow.id == cert_id).values(

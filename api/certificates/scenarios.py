@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from chain.types import Scenario
+
 
 @dataclass(frozen=True)
 class FieldSpec:
@@ -86,9 +88,10 @@ SCENARIOS: dict[str, ScenarioSpec] = {s.key: s for s in (
     )),
 )}
 
-# the contract's enum order (RegistryTypes.sol) and the CLI's spelling
-ORDER = ("LargeEvent", "Organisation", "Product", "Building", "Region", "TreePlantingDuty",
-         "EcologicalJustice", "Personal", "Voluntary")
+# the contract's Scenario enum (chain/types.py) in the certificate format's spelling: LARGE_EVENT → LargeEvent
+ORDER = tuple("".join(word.capitalize() for word in member.name.split("_")) for member in Scenario)
+BY_ENUM_NAME = {member.name.lower(): key for member, key in zip(Scenario, ORDER)}  # the mirror's "large_event"
+assert set(ORDER) == set(SCENARIOS), "every contract scenario has its certificate fields"
 
 
 def scenario(key: str) -> ScenarioSpec:

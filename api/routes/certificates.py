@@ -12,7 +12,7 @@ from api.certificates.documents import NotFound, certificate_row, document, proo
 from api.certificates.models import CertificateRow
 from api.context import ServiceContext
 from api.problems import PROBLEM_RESPONSES, ApiProblem
-from api.routes.deps import connection, context, not_found
+from api.routes.deps import connection, context
 
 router = APIRouter(tags=["certificates"], responses=PROBLEM_RESPONSES)
 
@@ -38,8 +38,7 @@ def get_certificate(certificate_id: str, conn: Annotated[Connection, Depends(con
     try:
         return document(conn, ctx.log, certificate_id)
     except NotFound as exc:
-        raise not_found(f"certificate {certificate_id}", "see /api/v1/certificates") if "certificate" in str(exc) \
-            else ApiProblem(404, "Not found", str(exc)) from None
+        raise ApiProblem(404, "Not found", f"{exc}; see /api/v1/certificates") from None
 
 
 @router.get("/certificates/{certificate_id}/proof", summary="The inclusion proof to an anchored tree size")

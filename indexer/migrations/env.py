@@ -8,8 +8,7 @@ from indexer import models
 config = context.config
 target_metadata = SQLModel.metadata
 # only the mirror's tables: the certificate service (api/) keeps its own migrations in the same database
-OWN = {cls.__table__.name for cls in vars(models).values()
-       if isinstance(cls, type) and issubclass(cls, SQLModel) and hasattr(cls, "__table__")}
+OWN = {table.name for table in models.TABLES}
 
 
 def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]

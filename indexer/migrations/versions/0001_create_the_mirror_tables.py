@@ -1,7 +1,7 @@
 """create the mirror tables
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 01:30:29.671114
 """
 
