@@ -4,11 +4,21 @@ from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Callable
 from typing import Any
 
+import orjson
 import requests
+import urllib3
 
 from chain.errors import NodeUnreachableError
+
+
+def loads_strings(body: bytes) -> Any:
+    """Parse a reply whose values are all strings, booleans and lists, such as eth_getLogs':
+    orjson parses them 1.5x faster than json. Not for other replies: orjson reads an integer
+    beyond 64 bits as a float (here any number would fail loudly where a string is expected)."""
+    return orjson.loads(body)
 
 
 class RpcError(Exception):
@@ -24,16 +34,12 @@ class JsonRpc:
         self._session = requests.Session()
         self._ids = itertools.count(1)
 
-    def call(self, method: str, *params: Any) -> Any:
-        return self.call_with_body(method, *params)[0]
-
-    def call_with_body(self, method: str, *params: Any) -> tuple[Any, bytes]:
-        """The result and the reply's raw JSON text (the indexer hands it on without re-encoding)."""
+    def call(self, method: str, *params: Any, parse: Callable[[bytes], Any] = json.loads) -> Any:
         payload = {"jsonrpc": "2.0", "id": next(self._ids), "method": method, "params": list(params)}
-        reply, body = self._post_with_body(payload)
+        reply = self._post(payload, parse)
         if "error" in reply:
             raise RpcError(reply["error"])
-        return reply["result"], body
+        return reply["result"]
 
     def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any | RpcError]:
         """Results in call order; a failed call yields its RpcError instead of raising."""
@@ -53,16 +59,15 @@ class JsonRpc:
             out.append(RpcError(r["error"]) if "error" in r else r.get("result"))
         return out
 
-    def _post(self, payload: Any) -> Any:
-        return self._post_with_body(payload)[0]
-
-    def _post_with_body(self, payload: Any) -> tuple[Any, bytes]:
+    def _post(self, payload: Any, parse: Callable[[bytes], Any] = json.loads) -> Any:
         try:
-            response = self._session.post(self.url, json=payload, timeout=self.timeout)
-        except requests.RequestException as exc:
+            response = self._session.post(self.url, json=payload, timeout=self.timeout, stream=True)
+            # read at once: `.content` reads in 10 KB chunks, which took 3x the CPU on the indexer's
+            # replies of megabytes; the connection goes back to the pool once the body is read
+            body = response.raw.read(decode_content=True)
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise NodeUnreachableError(self.url, type(exc).__name__) from None
         try:
-            body = response.content
-            return json.loads(body), body
+            return parse(body)
         except ValueError:
             raise NodeUnreachableError(self.url, f"HTTP {response.status_code}, not JSON") from None

@@ -8,7 +8,7 @@ import time
 from typing import Any
 
 from chain.errors import NodeUnreachableError
-from chain.rpc import JsonRpc, RpcError
+from chain.rpc import JsonRpc, RpcError, loads_strings
 
 log = logging.getLogger(__name__)
 
@@ -27,14 +27,13 @@ class LogFetcher:
         self.target_events = target_events  # ranges of about this many events keep the pipeline busy
         self.backoff = 0.0
 
-    def fetch(self, first: int, last: int) -> tuple[int, list[dict[str, Any]], bytes]:
-        """Logs of blocks first..t for some t <= last (the range the node accepted); returns
-        (t, logs, the node's reply as JSON text)."""
+    def fetch(self, first: int, last: int) -> tuple[int, list[dict[str, Any]]]:
+        """Logs of blocks first..t for some t <= last (the range the node accepted); returns (t, logs)."""
         while True:
             to = min(last, first + self.range - 1)
             try:
-                logs, body = self.rpc.call_with_body(
-                    "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(to), "address": self.address})
+                logs = self.rpc.call(
+                    "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(to), "address": self.address}, parse=loads_strings)
             except RpcError as exc:
                 self._on_error(str(exc), first, to)
                 continue
@@ -48,7 +47,7 @@ class LogFetcher:
                 self.range = max(self.min_range, min(self.range // 2, (to - first + 1) * self.target_events // len(logs)))
             elif len(logs) < self.target_events // 2:
                 self.range = min(self.max_range, self.range * 2)
-            return to, logs, body
+            return to, logs
 
     def _on_error(self, message: str, first: int, to: int) -> None:
         lowered = message.lower()

@@ -4,8 +4,8 @@ transaction; and the rollback of everything above a block, also in one transacti
 from __future__ import annotations
 
 import json
-from operator import itemgetter
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine, and_, delete, insert, inspect, select, update
@@ -26,7 +26,7 @@ def _marks(conn: Connection, n: int) -> str:
 COLUMNS = {name: tuple(c.name for c in table.columns) for name, table in TABLES.items()}
 RAW_COLUMNS = COLUMNS["raw_events"]
 assert RAW_COLUMNS == ("chain_id", "block_number", "log_index", "block_hash", "tx_hash", "tx_index", "address", "name",
-                       "topics", "data"), "raw_rows() builds the rows in this order"
+                       "topics", "data"), "Indexer._apply_range builds the rows in this order"
 
 
 def insert_tuples(conn: Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
@@ -108,19 +108,6 @@ def write_changes(conn: Connection, changes: dict[tuple[str, Key], Row | None]) 
     write_packed(conn, pack_changes(changes))
 
 
-def raw_rows(chain_id: int, reply: bytes, names: dict[str, str]) -> list[tuple[Any, ...]]:
-    """raw_events rows (in RAW_COLUMNS order) from an eth_getLogs reply as the node sent it."""
-    rows = []
-    for e in json.loads(reply)["result"]:
-        if e.get("removed"):
-            continue
-        topics = e["topics"]
-        name = (names.get(topics[0]) or names.get(topics[0].lower(), "unknown")) if topics else "unknown"
-        rows.append((chain_id, int(e["blockNumber"], 16), int(e["logIndex"], 16), e["blockHash"], e["transactionHash"],
-                     int(e["transactionIndex"], 16), e["address"].lower(), name, ",".join(topics), e["data"]))
-    return rows
-
-
 def write_journal(conn: Connection, before: dict[int, dict[tuple[str, Key], Row | None]], journal_from: int) -> None:
     rows = [
         {"block_number": block, "table_name": table, "key": json.dumps(list(key)), "old": None if old is None else json.dumps(old)}
@@ -135,9 +122,8 @@ def write_journal(conn: Connection, before: dict[int, dict[tuple[str, Key], Row 
 class RangeWrite:
     """Everything one block range produced, taken from the state: written as one transaction.
 
-    Plain tuples and bytes, cheap to pickle (the writer may be another process). The raw events
-    travel as the node's eth_getLogs reply, parsed again by the writer: cheaper than pickling
-    rows of long hex strings.
+    Plain tuples, lists, dicts, ints and strings (the writer may be another process: see
+    `indexer/writer.py`).
     """
 
     chain_id: int
@@ -145,9 +131,7 @@ class RangeWrite:
     changes: Changes
     before: dict[int, dict[tuple[str, Key], Row | None]]
     appended: dict[str, list[tuple[Any, ...]]]  # history rows in their tables' column order
-    logs_reply: bytes  # the eth_getLogs reply of the range
-    event_names: dict[str, str]  # first topic -> event name
-    events: int  # how many raw events the reply holds (removed logs excepted)
+    raw_events: list[tuple[Any, ...]]  # in RAW_COLUMNS order
     blocks: list[dict[str, Any]]
     cursor_block: int
     cursor_hash: str
@@ -165,7 +149,7 @@ def write_range(engine: Engine, w: RangeWrite) -> None:
     """A range's raw events, changed rows, history, journal and the cursor in one transaction:
     a crash at any instant leaves either all of it or none of it."""
     with engine.begin() as conn:
-        insert_tuples(conn, "raw_events", raw_rows(w.chain_id, w.logs_reply, w.event_names))
+        insert_tuples(conn, "raw_events", w.raw_events)
         write_packed(conn, w.changes)
         write_journal(conn, w.before, w.journal_from)
         for table, rows in w.appended.items():

@@ -55,7 +55,6 @@ class Indexer:
         self.window = window
         self.fetcher = LogFetcher(rpc, self.address, max_range=max_range)
         self.decoder = LogDecoder(abi)
-        self.event_names = {topic: spec.name for topic, spec in self.decoder.specs.items()}
         self.writer_process = writer_process  # None: a child process for backfills only
         self._indexes_ok = False  # the deferred indexes are known to exist
         self.reload()
@@ -126,10 +125,10 @@ class Indexer:
                     break
                 if isinstance(item, BaseException):
                     raise item
-                first, last, logs, reply, headers = item
-                write = self._apply_range(first, last, logs, reply, headers, head=target)
+                first, last, logs, headers = item
+                write = self._apply_range(first, last, logs, headers, head=target)
                 writer.put(write)
-                total += write.events
+                total += len(write.raw_events)
                 if on_progress is not None:
                     on_progress(last, target, total)
         except _RangeChanged:
@@ -153,10 +152,10 @@ class Indexer:
     def _read_ahead(self, current: int, target: int, reads: queue.Queue[Any], halt: threading.Event) -> None:
         try:
             while current < target and not halt.is_set():
-                last, logs, reply = self.fetcher.fetch(current + 1, target)
+                last, logs = self.fetcher.fetch(current + 1, target)
                 numbers = list(range(max(current + 1, target - self.window + 1), last + 1)) or [last]
                 headers = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
-                reads.put((current + 1, last, logs, reply, headers))
+                reads.put((current + 1, last, logs, headers))
                 current = last
             reads.put(None)
         except BaseException as exc:  # handed to the applying thread, which raises it
@@ -179,7 +178,7 @@ class Indexer:
             stop.wait(poll)
 
     def _apply_range(
-        self, first: int, last: int, logs: list[dict[str, Any]], reply: bytes, headers: list[Any], *, head: int
+        self, first: int, last: int, logs: list[dict[str, Any]], headers: list[Any], *, head: int
     ) -> store.RangeWrite:
         blocks = []
         for h in headers:
@@ -187,26 +186,27 @@ class Indexer:
                 raise _RangeChanged()  # the block vanished while we read: a reorganisation
             blocks.append({"number": int(h["number"], 16), "hash": h["hash"], "parent_hash": h["parentHash"]})
         by_number = {b["number"]: b["hash"] for b in blocks}
-        events = 0
+        raw: list[tuple[Any, ...]] = []  # raw_events rows, in store.RAW_COLUMNS order
         spec_of, args_of, handlers = self.decoder.spec, self.decoder.args, self.projector.handlers
-        apply = self.projector.apply
+        apply, chain_id = self.projector.apply, self.chain_id
         for entry in logs:
             if entry.get("removed"):
                 continue
-            events += 1
             number = int(entry["blockNumber"], 16)
             block_hash = entry["blockHash"]
             if number in by_number and block_hash != by_number[number]:
                 raise _RangeChanged()
-            topics = entry["topics"]
+            topics, tx_hash, address = entry["topics"], entry["transactionHash"], entry["address"].lower()
+            log_index = int(entry["logIndex"], 16)
             spec = spec_of(topics[0]) if topics else None
-            if spec is not None and spec.name in handlers:  # events nobody handles are stored raw only
-                apply(Event(spec.name, args_of(spec, entry), entry["address"].lower(), number, block_hash,
-                            entry["transactionHash"], int(entry["logIndex"], 16)))
+            name = spec.name if spec is not None else "unknown"
+            raw.append((chain_id, number, log_index, block_hash, tx_hash, int(entry["transactionIndex"], 16), address, name,
+                        ",".join(topics), entry["data"]))
+            if name in handlers:  # events nobody handles are stored raw only
+                apply(Event(name, args_of(spec, entry), address, number, block_hash, tx_hash, log_index))  # type: ignore[arg-type]
         window_start = head - self.window + 1
         return store.take_range(
-            self.state, chain_id=self.chain_id, address=self.address, logs_reply=reply, event_names=self.event_names,
-            events=events,
+            self.state, chain_id=self.chain_id, address=self.address, raw_events=raw,
             blocks=[b for b in blocks if b["number"] >= window_start], cursor_block=last, cursor_hash=by_number[last],
             journal_from=window_start, prune_below=window_start,
         )

@@ -52,26 +52,24 @@ def test_both_writers_give_the_same_mirror(world, tmp_path, in_process) -> None:
     assert not store.missing_indexes(indexer.engine), "the deferred indexes are built at the end of the backfill"
 
 
-def test_a_killed_writer_process_is_reported_and_a_resume_equals_a_fresh_index(world, tmp_path, monkeypatch) -> None:
+def test_a_killed_writer_process_is_reported_and_a_resume_equals_a_fresh_index(world, tmp_path) -> None:
     activity(world, rounds=2)
-    write_range = store.write_range
-    calls = {"n": 0}
-
-    def dies_on_the_third_range(engine, w):  # type: ignore[no-untyped-def]
-        calls["n"] += 1  # counted in the child, which inherits this patch when it forks
-        if calls["n"] == 3:
-            os.kill(os.getpid(), signal.SIGKILL)
-        write_range(engine, w)
-
-    monkeypatch.setattr(store, "write_range", dies_on_the_third_range)
     url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
     indexer = new_indexer(world, url, max_range=2, writer_process=True)
-    with pytest.raises(WriterDiedError):
-        indexer.sync_once()
-    monkeypatch.setattr(store, "write_range", write_range)
+    ranges = {"n": 0}
+
+    def kill_the_writer_at_the_third_range(*_: object) -> None:
+        ranges["n"] += 1
+        if ranges["n"] == 3:
+            writers = _processes_with(url)
+            assert len(writers) == 1, "one writer process, named by its database"
+            os.kill(writers[0], signal.SIGKILL)
+
+    with pytest.raises(WriterDiedError, match="exit code -9"):
+        indexer.sync_once(kill_the_writer_at_the_third_range)
     c = world.client
     at = store.cursor(indexer.engine, c.chain_id, c.address.lower())
-    assert at is not None and at[0] < int(c.rpc.call("eth_blockNumber"), 16), "two ranges were committed, not more"
+    assert at is None or at[0] < int(c.rpc.call("eth_blockNumber"), 16), "at most the ranges before the kill were committed"
     indexer.sync_once()  # the same indexer resumes from the database
     fresh = new_indexer(world, f"sqlite:///{tmp_path / 'fresh.sqlite'}")
     fresh.sync_once()
@@ -79,25 +77,21 @@ def test_a_killed_writer_process_is_reported_and_a_resume_equals_a_fresh_index(w
     check_against_chain(indexer.engine, c)
 
 
-def test_a_failure_in_the_writer_process_reaches_the_indexer_and_nothing_later_is_written(world, tmp_path, monkeypatch) -> None:
+def test_a_failure_in_the_writer_process_reaches_the_indexer_and_nothing_later_is_written(world, tmp_path) -> None:
     activity(world)
-    write_range = store.write_range
-    calls = {"n": 0}
-
-    def fails_on_the_second_range(engine, w):  # type: ignore[no-untyped-def]
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise ValueError("disk full (simulated)")
-        write_range(engine, w)
-
-    monkeypatch.setattr(store, "write_range", fails_on_the_second_range)
     indexer = new_indexer(world, f"sqlite:///{tmp_path / 'mirror.sqlite'}", max_range=2, writer_process=True)
-    with pytest.raises(ValueError, match="disk full"):
+    first = world.registry.deployment.block_number
+    with indexer.engine.begin() as conn:  # the database refuses the second range (blocks first+2, first+3)
+        conn.exec_driver_sql(f"CREATE TRIGGER refuse BEFORE UPDATE ON sync_cursor WHEN NEW.block_number > {first + 1} "
+                             "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END")
+    with pytest.raises(Exception, match="disk full") as raised:
         indexer.sync_once()
+    assert not isinstance(raised.value, WriterDiedError), "the writer's own error, not its death"
     c = world.client
     at = store.cursor(indexer.engine, c.chain_id, c.address.lower())
-    first = world.registry.deployment.block_number
-    assert at is not None and at[0] < first + 8, "only the first range (of at most 2, then 4 blocks) was committed"
+    assert at is not None and at[0] == first + 1, "only the first range (blocks first, first+1) was committed"
+    with indexer.engine.connect() as conn:
+        assert conn.exec_driver_sql(f"SELECT count(*) FROM raw_events WHERE block_number > {first + 1}").scalar() == 0
 
 
 def test_kill_9_of_the_indexer_leaves_no_writer_process_behind(world, tmp_path) -> None:
