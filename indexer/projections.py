@@ -1,6 +1,7 @@
 """Where an event becomes rows: each registry event's effect on the mirror's state.
 
-Pure: `apply(state, event, chain_id)` changes only `state`. Serial ranges are traced first-in,
+Pure: `apply(state, event, chain_id)` changes only `state`. Addresses in an event's arguments
+are lowercase already (`indexer/decode.py`). Serial ranges are traced first-in,
 first-out: a holder's oldest lots of a batch leave first, split where a transfer takes part of
 a lot, and every move is kept in `lot_moves` for provenance.
 """
@@ -8,6 +9,7 @@ a lot, and every move is kept in `lot_moves` for provenance.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 from chain.abi import DecodedEvent
@@ -30,10 +32,7 @@ def hx(value: bytes) -> str:
     return "0x" + value.hex()
 
 
-def lower(address: str) -> str:
-    return address.lower()
-
-
+@cache  # an enum's value -> its name, without building the enum member each time
 def name(enum: Any, value: int) -> str:
     return str(enum(value).name.lower())
 
@@ -80,15 +79,15 @@ class Projector:
 
     def on_ParticipantRegistered(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         self.state.put("participants", {
-            "address": lower(a["account"]), "kind": name(ParticipantKind, a["kind"]), "status": "active",
+            "address": a["account"], "kind": name(ParticipantKind, a["kind"]), "status": "active",
             "reference_hash": hx(a["referenceHash"]),
         }, block=b)
 
     def on_ParticipantStatusChanged(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         status = name(ParticipantStatus, a["status"])
-        self.state.update("participants", (lower(a["account"]),), block=b, status=status)
+        self.state.update("participants", (a["account"],), block=b, status=status)
         self.state.append("participant_status_changes", {
-            "block_number": b, "log_index": e.log_index, "address": lower(a["account"]),
+            "block_number": b, "log_index": e.log_index, "address": a["account"],
             "previous": name(ParticipantStatus, a["previous"]), "status": status,
             "reason_hash": hx(a["reasonHash"]), "tx_hash": e.tx_hash,
         })
@@ -97,7 +96,7 @@ class Projector:
         p = a["project"]
         project_id = from_short_id(a["projectId"])
         self.state.put("projects", {
-            "id": project_id, "methodology_id": from_short_id(p["methodologyId"]), "owner": lower(p["owner"]),
+            "id": project_id, "methodology_id": from_short_id(p["methodologyId"]), "owner": p["owner"],
             "county_code": p["countyCode"], "area_square_metres": p["areaSquareMetres"],
             "crediting_start": p["creditingStart"], "crediting_end": p["creditingEnd"],
             "documents_hash": hx(p["documentsHash"]), "status": "submitted", "review_report_hash": None, "batch_count": 0,
@@ -119,7 +118,7 @@ class Projector:
         project_id = from_short_id(a["projectId"])
         self._new_batch(e, a["batchId"], project_id, a["firstSerial"], r["quantity"], {
             "batch_seq": a["batchSeq"], "vintage": r["vintage"], "reserve_amount": a["reserveAmount"],
-            "owner": lower(a["owner"]), "monitoring_start": r["monitoringStart"], "monitoring_end": r["monitoringEnd"],
+            "owner": a["owner"], "monitoring_start": r["monitoringStart"], "monitoring_end": r["monitoringEnd"],
             "verification_report_hash": hx(r["verificationReportHash"]), "op_id": hex(a["opId"]),
         })
         self.state.update("projects", (project_id,), block=b, batch_count=a["batchSeq"])
@@ -127,7 +126,7 @@ class Projector:
     def on_BatchImported(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         c = a["credit"]
         self._new_batch(e, a["batchId"], from_short_id(c["projectId"]), a["firstSerial"], c["quantity"], {
-            "batch_seq": None, "vintage": c["vintage"], "reserve_amount": 0, "owner": lower(c["to"]),
+            "batch_seq": None, "vintage": c["vintage"], "reserve_amount": 0, "owner": c["to"],
             "origin_key": hx(a["originKey"]), "origin_registry": from_short_id(c["originRegistry"]),
             "op_id": hex(a["opId"]),
         })
@@ -152,11 +151,11 @@ class Projector:
     # ------------------------------------------------------------ balances and lots
 
     def on_TransferSingle(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
-        self._transfer(e, lower(a["from"]), lower(a["to"]), a["id"], a["value"])
+        self._transfer(e, a["from"], a["to"], a["id"], a["value"])
 
     def on_TransferBatch(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         for batch_id, value in zip(a["ids"], a["values"], strict=True):
-            self._transfer(e, lower(a["from"]), lower(a["to"]), batch_id, value)
+            self._transfer(e, a["from"], a["to"], batch_id, value)
 
     def _transfer(self, e: DecodedEvent, frm: str, to: str, batch_id: int, value: int) -> None:
         b = e.block_number
@@ -246,21 +245,21 @@ class Projector:
         return f"{self.chain_id}-{e.tx_hash}-{e.log_index}"
 
     def on_CreditsRetired(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
-        holder, batch_id = lower(a["holder"]), a["batchId"]
+        holder, batch_id = a["holder"], a["batchId"]
         retirement_id = self.event_id(e)
         self._label_burn(e, holder, batch_id, "retired", retirement_id)
         batch = self.state.get("batches", (batch_id,))
         assert batch is not None
         self.state.update("batches", (batch_id,), block=b, retired=batch["retired"] + a["amount"])
         self.state.append("retirements", {
-            "id": retirement_id, "batch_id": batch_id, "holder": holder, "operator": lower(a["operator"]),
+            "id": retirement_id, "batch_id": batch_id, "holder": holder, "operator": a["operator"],
             "amount": a["amount"], "scenario": name(Scenario, a["scenario"]),
             "beneficiary_commitment": hx(a["beneficiaryCommitment"]), "claim_hash": hx(a["claimHash"]),
             "op_id": hex(a["opId"]), "block_number": b, "log_index": e.log_index, "tx_hash": e.tx_hash,
         })
 
     def on_CreditsCancelled(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
-        holder, batch_id = lower(a["holder"]), a["batchId"]
+        holder, batch_id = a["holder"], a["batchId"]
         cancellation_id = self.event_id(e)
         self._label_burn(e, holder, batch_id, "cancelled", cancellation_id)
         batch = self.state.get("batches", (batch_id,))
@@ -276,7 +275,7 @@ class Projector:
     # ------------------------------------------------------------ exports and pledges
 
     def on_ExportRequested(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
-        holder = lower(a["holder"])
+        holder = a["holder"]
         self.state.put("exports", {
             "id": hex(a["exportId"]), "holder": holder, "batch_id": a["batchId"], "amount": a["amount"],
             "destination_registry": from_short_id(a["destinationRegistry"]),
@@ -295,9 +294,9 @@ class Projector:
         self._end_export(a, b, "aborted", None)
 
     def on_CreditsPledged(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
-        pledgor = lower(a["pledgor"])
+        pledgor = a["pledgor"]
         self.state.put("pledges", {
-            "id": hex(a["pledgeId"]), "pledgor": pledgor, "pledgee": lower(a["pledgee"]), "batch_id": a["batchId"],
+            "id": hex(a["pledgeId"]), "pledgor": pledgor, "pledgee": a["pledgee"], "batch_id": a["batchId"],
             "amount": a["amount"], "registration_reference": hx(a["registrationReference"]), "status": "active",
         }, block=b)
         self._add_balance(pledgor, a["batchId"], a["amount"], b, field="pledged")

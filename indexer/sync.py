@@ -90,8 +90,10 @@ class Indexer:
         Three stages overlap: a reader thread fetches the next ranges' logs and block headers,
         this thread decodes and applies them, and a writer commits each finished range (one
         transaction per range, in order) while the next one is applied. The writer is a child
-        process for a backfill (an empty mirror or more than `window` blocks behind; or always
-        with `writer_process=True`), a thread otherwise (see `indexer/writer.py`). A first
+        process for a backfill (an empty mirror or more than `window` blocks behind), from the
+        range after it has started (a thread writes until then: a short backfill never waits for
+        it); from the first range with `writer_process=True`; a thread otherwise, or with
+        `writer_process=False` (see `indexer/writer.py`). A first
         backfill (an empty mirror, or one whose first backfill was interrupted) drops the
         secondary indexes and builds them at its end, one sort each, rather than row by row.
         """
@@ -114,12 +116,15 @@ class Indexer:
             store.create_missing_indexes(self.engine)  # after an interrupted first backfill
             self._indexes_ok = True
         reader = threading.Thread(target=self._read_ahead, args=(current, target, reads, halt), daemon=True)
-        writer: ThreadWriter | ProcessWriter = ProcessWriter(self.engine) if in_process else ThreadWriter(self.engine)
+        # a backfill's child process takes most of a second to start: until it is ready (or for a
+        # backfill that ends first) a thread writes, then hands over at a range boundary
+        child = ProcessWriter(self.engine) if in_process else None
+        writer: ThreadWriter | ProcessWriter = child if child is not None and self.writer_process else ThreadWriter(self.engine)
         reader.start()
         total = 0
         changed = False
         try:
-            while not writer.failed:
+            while not writer.failed and not (child is not None and child.failed):
                 item = reads.get()
                 if item is None:
                     break
@@ -127,6 +132,11 @@ class Indexer:
                     raise item
                 first, last, logs, headers = item
                 write = self._apply_range(first, last, logs, headers, head=target)
+                if child is not None and writer is not child and child.ready:
+                    failure = writer.close()  # the ranges it holds are written first, in order
+                    writer = child
+                    if failure is not None:
+                        raise failure
                 writer.put(write)
                 total += len(write.raw_events)
                 if on_progress is not None:
@@ -134,10 +144,10 @@ class Indexer:
         except _RangeChanged:
             changed = True
         except BaseException:
-            self._finish(halt, reads, reader, writer)
+            self._finish(halt, reads, reader, writer, child)
             self.reload()
             raise
-        failure = self._finish(halt, reads, reader, writer)
+        failure = self._finish(halt, reads, reader, writer, child)
         if failure is not None:
             self.reload()
             raise failure
@@ -163,14 +173,20 @@ class Indexer:
 
     @staticmethod
     def _finish(halt: threading.Event, reads: queue.Queue[Any], reader: threading.Thread,
-                writer: ThreadWriter | ProcessWriter) -> BaseException | None:
+                writer: ThreadWriter | ProcessWriter, child: ProcessWriter | None) -> BaseException | None:
+        """Stop reading, let the writer finish the ranges it was given, stop a child process that
+        never took over; the first failure."""
         halt.set()
         while reader.is_alive():
             try:
                 reads.get(timeout=0.05)  # unblock a reader waiting for room
             except queue.Empty:
                 pass
-        return writer.close()
+        failure = writer.close()
+        if child is not None and child is not writer:
+            child.abandon()  # it never took a range: nothing of it to wait for
+            failure = failure or child.failure  # it died before it could take over
+        return failure
 
     def follow(self, stop: threading.Event, *, poll: float = 0.25, on_progress: Any = None) -> None:
         while not stop.is_set():
@@ -189,11 +205,14 @@ class Indexer:
         raw: list[tuple[Any, ...]] = []  # raw_events rows, in store.RAW_COLUMNS order
         spec_of, args_of, handlers = self.decoder.spec, self.decoder.args, self.projector.handlers
         apply, chain_id = self.projector.apply, self.chain_id
+        seen_number, number = None, 0  # a range's logs come block by block: parse each block's number once
         for entry in logs:
             if entry.get("removed"):
                 continue
-            number = int(entry["blockNumber"], 16)
             block_hash = entry["blockHash"]
+            if entry["blockNumber"] != seen_number:
+                seen_number = entry["blockNumber"]
+                number = int(seen_number, 16)
             if number in by_number and block_hash != by_number[number]:
                 raise _RangeChanged()
             topics, tx_hash, address = entry["topics"], entry["transactionHash"], entry["address"].lower()

@@ -108,10 +108,11 @@ class ProcessWriter:
         os.close(acks_out)
         self.data = Connection(data_out, readable=False)
         self.acks = Connection(acks_in, writable=False)
+        self.started = False
         self.sent = 0
         self.done = 0
         self.failure: BaseException | None = None
-        # pickled ranges wait here; a thread sends them (without the GIL while the pipe is full)
+        # encoded ranges wait here; a thread sends them (without the GIL while the pipe is full)
         self.outbox: queue.Queue[bytes | None] = queue.Queue(maxsize=depth)
         self.outbox.put(pickle.dumps(engine.url.render_as_string(hide_password=False)))  # the child's first message
         self.sender = threading.Thread(target=self._send, daemon=True, name="indexer-writer-send")
@@ -135,38 +136,59 @@ class ProcessWriter:
             pass
         self.data.close()
 
-    def _read_acks(self, *, wait: bool) -> None:
-        while self.done < self.sent and self.failure is None:
-            if not wait and not self.acks.poll():
-                return
+    def _receive(self) -> None:
+        """Take one message of the child: it is ready, a range's outcome, or its end."""
+        try:
+            kind, payload = self.acks.recv()
+        except (EOFError, OSError):
             try:
-                kind, payload = self.acks.recv()
-            except (EOFError, OSError):
-                try:
-                    self.process.wait(5)
-                except subprocess.TimeoutExpired:
-                    pass
-                self.failure = WriterDiedError(self.process.returncode)
-                return
-            self.done += 1
-            if kind == "error":
-                self.failure = payload
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                pass
+            self.failure = WriterDiedError(self.process.returncode)
+            return
+        if kind == "ready":
+            self.started = True
+            return
+        self.done += 1
+        if kind == "error":
+            self.failure = payload
+
+    def _poll(self) -> None:
+        while self.failure is None and self.acks.poll():
+            self._receive()
 
     @property
     def failed(self) -> bool:
-        self._read_acks(wait=False)
+        self._poll()
         return self.failure is not None
+
+    @property
+    def ready(self) -> bool:
+        """The child has started (its imports take most of a second) and can take ranges at once."""
+        self._poll()
+        return self.started and self.failure is None
 
     def put(self, write: store.RangeWrite) -> None:
         self.outbox.put(encode(write))
         self.sent += 1
+
+    def abandon(self) -> None:
+        """Stop a child that was given no range (it may still be starting)."""
+        assert self.sent == 0, "a child that was given ranges is stopped by close()"
+        self.outbox.put(None)
+        self.sender.join()
+        self.process.kill()
+        self.process.wait()
+        self.acks.close()
 
     def close(self) -> BaseException | None:
         """Wait until every range put is written (or skipped after a failure), stop the child;
         returns the first failure."""
         self.outbox.put(None)
         self.sender.join()
-        self._read_acks(wait=True)
+        while self.done < self.sent and self.failure is None:
+            self._receive()
         try:
             self.process.wait(30)
         except subprocess.TimeoutExpired:  # it should have stopped after the ranges sent
@@ -189,6 +211,8 @@ def _child(data: Connection, acks: Connection, parent: int) -> None:
         engine = make_engine(pickle.loads(data.recv_bytes()))
     except (EOFError, OSError):
         return  # the parent is gone
+    engine.connect().close()
+    acks.send(("ready", None))
     failed = False
     while True:
         try:
