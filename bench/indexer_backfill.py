@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BenchChain, bench_chain  # noqa: E402  (also puts the project on sys.path)
+from common import BenchChain, bench_chain, stop_mining  # noqa: E402  (also puts the project on sys.path)
 from sqlmodel import Session  # noqa: E402
 from web3 import HTTPProvider, Web3  # noqa: E402
 
@@ -95,6 +95,7 @@ def main() -> None:
         registry, client, node, tmp = chain.registry, chain.registry.client, chain.node, chain.tmp
         t = time.perf_counter()
         generate(chain, args.events)
+        stop_mining(chain)
         print(f"generated the chain in {time.perf_counter() - t:.0f} s")
         start = registry.deployment.block_number
         rates = []

@@ -20,7 +20,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_chain  # noqa: E402  (also puts the project on sys.path)
+from common import bench_chain, stop_mining  # noqa: E402  (also puts the project on sys.path)
 from indexer_backfill import cpu_seconds  # noqa: E402
 from relay import Relay  # noqa: E402
 
@@ -85,7 +85,7 @@ def main() -> None:
         print(f"generated the chain in {time.perf_counter() - started:.0f} s: {sent:,} operations, {events:,} registry events")
         # then 64 empty blocks: neither backfill ends inside the unfinalised window, where each change
         # also journals the row's previous value (a cost of the last 64 blocks, not of the mirror's size)
-        chain.registry.client.rpc.call("anvil_mine", hex(64))
+        stop_mining(chain, then_mine=64)
         until = block_after(chain, args.small)
         head = int(chain.registry.client.rpc.call("eth_blockNumber"), 16)  # the same chain for every run
         smalls = [backfill(chain, f"sqlite:///{chain.tmp}/small-{run}.sqlite", until) for run in range(args.runs)]

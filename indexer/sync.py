@@ -137,6 +137,7 @@ class Indexer:
                     writer = child
                     if failure is not None:
                         raise failure
+                    log.info("the writer process takes over from block %d", first, extra={"from_block": first})
                 writer.put(write)
                 total += len(write.raw_events)
                 if on_progress is not None:

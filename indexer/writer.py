@@ -9,7 +9,8 @@ Two writers with the same interface:
 The child is a fresh interpreter (`python -m indexer.writer`), not a fork: a fork shares the
 indexer's heap copy-on-write, and an indexer holding a large state (or any large heap) then pays
 a page copy for each page either process writes to; a backfill forked from a 2 GB heap ran
-at 70 % of the speed of one started fresh. Its imports overlap with the first ranges' fetching.
+at 70 % of the speed of one started fresh. It takes most of a second to start: the indexer
+writes with a thread until it is `ready`, then hands over at a range boundary.
 The database URL reaches it through the pipe, never its command line (which anyone may read
 in `ps`); the command line names the database with the password hidden.
 

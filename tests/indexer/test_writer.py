@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -50,6 +51,26 @@ def test_both_writers_give_the_same_mirror(world, tmp_path, in_process) -> None:
     assert dump(indexer.engine) == dump(other.engine)
     check_against_chain(indexer.engine, world.client)
     assert not store.missing_indexes(indexer.engine), "the deferred indexes are built at the end of the backfill"
+
+
+def test_a_backfill_starts_writing_in_a_thread_and_hands_over_to_the_process(world, tmp_path, caplog) -> None:
+    activity(world, rounds=2)
+    indexer = new_indexer(world, f"sqlite:///{tmp_path / 'mirror.sqlite'}", max_range=2)
+    ranges = {"n": 0}
+
+    def slow_first_range(*_: object) -> None:
+        ranges["n"] += 1
+        if ranges["n"] == 1:
+            time.sleep(3)  # the child starts meanwhile; the thread has written the first range
+
+    with caplog.at_level(logging.INFO, logger="indexer.sync"):
+        indexer.sync_once(slow_first_range)
+    takeovers = [r for r in caplog.records if "takes over" in r.getMessage()]
+    assert len(takeovers) == 1 and takeovers[0].from_block > world.registry.deployment.block_number  # type: ignore[attr-defined]
+    other = new_indexer(world, f"sqlite:///{tmp_path / 'threads.sqlite'}", writer_process=False)
+    other.sync_once()
+    assert dump(indexer.engine) == dump(other.engine)
+    check_against_chain(indexer.engine, world.client)
 
 
 def test_a_killed_writer_process_is_reported_and_a_resume_equals_a_fresh_index(world, tmp_path) -> None:
