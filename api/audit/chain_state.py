@@ -44,7 +44,7 @@ def read_chain(client: RegistryClient, start_block: int, *, until: int | None = 
     fetcher = LogFetcher(rpc, client.address.lower(), target_events=20_000)
     first = start_block
     while first <= state.head:
-        last, logs, _ = fetcher.fetch(first, state.head)
+        last, logs = fetcher.fetch(first, state.head)
         for raw in logs:
             event = client.abi.decode_log(raw, checksum=False)
             if event is not None:
