@@ -89,11 +89,10 @@ class Indexer:
 
         Three stages overlap: a reader thread fetches the next ranges' logs and block headers,
         this thread decodes and applies them, and a writer commits each finished range (one
-        transaction per range, in order) while the next one is applied. The writer is a child
-        process for a backfill (an empty mirror or more than `window` blocks behind), from the
-        range after it has started (a thread writes until then: a short backfill never waits for
-        it); from the first range with `writer_process=True`; a thread otherwise, or with
-        `writer_process=False` (see `indexer/writer.py`). A first
+        transaction per range, in order) while the next one is applied. The writer is a thread;
+        in a backfill (an empty mirror or more than `window` blocks behind) a child process takes
+        over once it has started, so a short backfill never waits for it (see `indexer/writer.py`).
+        `writer_process=True` writes with the child from the first range, `False` never. A first
         backfill (an empty mirror, or one whose first backfill was interrupted) drops the
         secondary indexes and builds them at its end, one sort each, rather than row by row.
         """

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, select
@@ -73,6 +74,14 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             rows = conn.execute(select(table)).all()
             out[name] = sorted((tuple(str(v) for v in row) for row in rows))
     return out
+
+
+def check_equals_a_fresh_index(world: World, engine: Engine, tmp_path: Path) -> None:
+    """The mirror equals a fresh index of the chain (into SQLite), and the chain's views."""
+    fresh = new_indexer(world, f"sqlite:///{tmp_path / 'fresh.sqlite'}")
+    fresh.sync_once()
+    assert dump(engine) == dump(fresh.engine)
+    check_against_chain(engine, world.client)
 
 
 def check_against_chain(engine: Engine, client: RegistryClient) -> None:

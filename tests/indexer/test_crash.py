@@ -9,7 +9,7 @@ import time
 
 from indexer import store
 from indexer.db import make_engine
-from tests.indexer.helpers import activity, check_against_chain, dump, new_indexer
+from tests.indexer.helpers import activity, check_equals_a_fresh_index, new_indexer
 
 
 def test_kill_during_backfill_then_resume_equals_a_fresh_index(world, tmp_path) -> None:
@@ -34,10 +34,7 @@ def test_kill_during_backfill_then_resume_equals_a_fresh_index(world, tmp_path) 
     assert kills_mid_run >= 1, "no kill landed in the middle of the backfill"
     resumed = new_indexer(world, url, max_range=1)
     resumed.sync_once()
-    fresh = new_indexer(world, f"sqlite:///{tmp_path / 'fresh.sqlite'}")
-    fresh.sync_once()
-    assert dump(resumed.engine) == dump(fresh.engine)
-    check_against_chain(resumed.engine, c)
+    check_equals_a_fresh_index(world, resumed.engine, tmp_path)
 
 
 def _cursor(engine, client) -> int | None:  # type: ignore[no-untyped-def]
@@ -69,7 +66,4 @@ def test_kill_during_follow_then_resume_equals_a_fresh_index(world, tmp_path) ->
             child.kill()
     resumed = new_indexer(world, url)
     resumed.sync_once()
-    fresh = new_indexer(world, f"sqlite:///{tmp_path / 'fresh.sqlite'}")
-    fresh.sync_once()
-    assert dump(resumed.engine) == dump(fresh.engine)
-    check_against_chain(resumed.engine, c)
+    check_equals_a_fresh_index(world, resumed.engine, tmp_path)

@@ -7,7 +7,7 @@ import logging
 from chain.rpc import JsonRpc
 from indexer.db import create_schema, make_engine
 from indexer.sync import Indexer
-from tests.indexer.helpers import activity, dump, new_indexer
+from tests.indexer.helpers import activity, check_equals_a_fresh_index
 from tests.indexer.rpc_proxy import FaultProxy
 
 
@@ -26,6 +26,4 @@ def test_the_indexer_recovers_from_every_kind_of_fault(world, tmp_path, caplog) 
     for said in ("shrinking", "rate limited", "node error", "answers again"):
         assert said in messages, said
     assert "timeout" in messages
-    fresh = new_indexer(world, f"sqlite:///{tmp_path / 'fresh.sqlite'}")
-    fresh.sync_once()
-    assert dump(indexer.engine) == dump(fresh.engine)
+    check_equals_a_fresh_index(world, indexer.engine, tmp_path)

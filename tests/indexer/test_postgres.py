@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from indexer.db import IndexerLockedError, WriterLock, drop_schema, make_engine, mirror_tables
-from tests.indexer.helpers import activity, check_against_chain, dump, new_indexer
+from tests.indexer.helpers import activity, check_against_chain, check_equals_a_fresh_index, dump, new_indexer
 
 
 @pytest.fixture
@@ -33,9 +33,7 @@ def test_a_reorganisation_is_rolled_back_on_postgresql_too(world, tmp_path, empt
     data = c.abi.encode_call("retire", (world.op(), world.batch_id, 3, 0, b"\x51" * 32, b"\x52" * 32))
     c.rpc.call("anvil_reorg", 3, [[{"from": world.cast.holder.address, "to": c.address, "data": "0x" + data.hex(), "gas": hex(300_000)}, 0]])
     pg.sync_once()
-    fresh = new_indexer(world, f"sqlite:///{tmp_path / 'fresh.sqlite'}")
-    fresh.sync_once()
-    assert dump(pg.engine) == dump(fresh.engine)
+    check_equals_a_fresh_index(world, pg.engine, tmp_path)
 
 
 def test_a_second_writer_is_refused_on_postgresql(empty_postgres) -> None:

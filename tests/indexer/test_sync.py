@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.indexer.helpers import activity, check_against_chain, dump, new_indexer
+from tests.indexer.helpers import activity, check_against_chain, check_equals_a_fresh_index, dump, new_indexer
 
 
 def test_a_backfill_mirrors_every_event_and_the_invariants_hold(world, tmp_path) -> None:
@@ -41,8 +41,5 @@ def test_a_reorganisation_is_rolled_back_and_reapplied(world, tmp_path, depth) -
     c.rpc.call("anvil_reorg", depth, [[tx, 0]])
     assert indexer.handle_reorg() >= 1
     indexer.sync_once()
-    fresh = new_indexer(world, f"sqlite:///{tmp_path / 'fresh.sqlite'}")
-    fresh.sync_once()
-    assert dump(indexer.engine) == dump(fresh.engine)
-    check_against_chain(indexer.engine, c)
+    check_equals_a_fresh_index(world, indexer.engine, tmp_path)
     assert c.is_operation_applied(op)

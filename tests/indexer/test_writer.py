@@ -13,10 +13,9 @@ from pathlib import Path
 import pytest
 
 from indexer import store
-from indexer.db import make_engine
 from indexer.decode import LogDecoder
 from indexer.writer import WriterDiedError
-from tests.indexer.helpers import activity, check_against_chain, dump, new_indexer
+from tests.indexer.helpers import activity, check_against_chain, check_equals_a_fresh_index, dump, new_indexer
 
 
 def test_the_generated_decoders_agree_with_the_abi_on_every_event(world) -> None:
@@ -92,10 +91,7 @@ def test_a_killed_writer_process_is_reported_and_a_resume_equals_a_fresh_index(w
     at = store.cursor(indexer.engine, c.chain_id, c.address.lower())
     assert at is None or at[0] < int(c.rpc.call("eth_blockNumber"), 16), "at most the ranges before the kill were committed"
     indexer.sync_once()  # the same indexer resumes from the database
-    fresh = new_indexer(world, f"sqlite:///{tmp_path / 'fresh.sqlite'}")
-    fresh.sync_once()
-    assert dump(indexer.engine) == dump(fresh.engine)
-    check_against_chain(indexer.engine, c)
+    check_equals_a_fresh_index(world, indexer.engine, tmp_path)
 
 
 def test_a_failure_in_the_writer_process_reaches_the_indexer_and_nothing_later_is_written(world, tmp_path) -> None:
@@ -119,7 +115,6 @@ def test_kill_9_of_the_indexer_leaves_no_writer_process_behind(world, tmp_path) 
     activity(world, rounds=3)
     c = world.client
     url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
-    engine = make_engine(url)
     child = subprocess.Popen([sys.executable, "-m", "tests.indexer.index_run", url, c.rpc.url, c.address,
                               str(world.registry.deployment.block_number)])
     deadline = time.monotonic() + 60
@@ -134,11 +129,7 @@ def test_kill_9_of_the_indexer_leaves_no_writer_process_behind(world, tmp_path) 
     assert _processes_with(url) == [], "the writer process outlived the indexer"
     resumed = new_indexer(world, url)
     resumed.sync_once()
-    fresh = new_indexer(world, f"sqlite:///{tmp_path / 'fresh.sqlite'}")
-    fresh.sync_once()
-    assert dump(resumed.engine) == dump(fresh.engine)
-    check_against_chain(resumed.engine, c)
-    _ = engine
+    check_equals_a_fresh_index(world, resumed.engine, tmp_path)
 
 
 def _processes_with(text: str) -> list[int]:
