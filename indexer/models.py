@@ -52,14 +52,14 @@ class SyncCursor(SQLModel, table=True):
 
 
 class Journal(SQLModel, table=True):
-    """Previous values of current-state rows changed inside the unfinalised window."""
+    """Previous values of current-state rows changed inside the unfinalised window: one row per
+    block (a block of thousands of changes is one JSON text, not thousands of rows)."""
 
     __tablename__ = "journal"
     id: int | None = Field(default=None, primary_key=True)
     block_number: int = Field(sa_type=BigInteger, index=True)
-    table_name: str
-    key: str  # JSON list of the primary key values
-    old: str | None = Field(default=None, sa_type=Text)  # JSON row, or null when the row did not exist
+    # JSON list of [table, [primary key values], row before the block, or null when it did not exist]
+    entries: str = Field(sa_type=Text)
 
 
 # ---------------------------------------------------------------- current state

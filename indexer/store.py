@@ -109,13 +109,14 @@ def write_changes(conn: Connection, changes: dict[tuple[str, Key], Row | None]) 
 
 
 def write_journal(conn: Connection, before: dict[int, dict[tuple[str, Key], Row | None]], journal_from: int) -> None:
+    """One row per block of the unfinalised window: a JSON list of [table, key, row before the block].
+    (A row per change cost 40 % of a backfill's writing when its blocks were all in the window.)"""
     rows = [
-        {"block_number": block, "table_name": table, "key": json.dumps(list(key)), "old": None if old is None else json.dumps(old)}
-        for block, entries in before.items() if block >= journal_from
-        for (table, key), old in entries.items()
+        {"block_number": block, "entries": json.dumps([(table, key, old) for (table, key), old in entries.items()])}
+        for block, entries in before.items() if block >= journal_from and entries
     ]
     if rows:
-        conn.execute(insert(TABLES["journal"]), rows)  # the unfinalised window only: small
+        conn.execute(insert(TABLES["journal"]), rows)
 
 
 @dataclass
@@ -183,14 +184,14 @@ def rollback_to(engine: Engine, *, chain_id: int, address: str, ancestor: int, a
             t = TABLES[table]
             conn.execute(delete(t).where(t.c[BLOCK_COLUMN[table]] > ancestor))
         journal = TABLES["journal"]
-        entries = conn.execute(
-            select(journal.c.table_name, journal.c.key, journal.c.old)
-            .where(journal.c.block_number > ancestor)
+        blocks_entries = conn.execute(
+            select(journal.c.entries).where(journal.c.block_number > ancestor)
             .order_by(journal.c.block_number.desc(), journal.c.id.desc())
-        ).all()
+        ).scalars()
         restored: dict[tuple[str, Key], Row | None] = {}
-        for table, key, old in entries:  # newest first: the last write per key is its oldest value
-            restored[(table, tuple(json.loads(key)))] = None if old is None else json.loads(old)
+        for entries in blocks_entries:  # newest first: the last write per key is its oldest value
+            for table, key, old in reversed(json.loads(entries)):
+                restored[(table, tuple(key))] = old
         write_changes(conn, restored)
         conn.execute(delete(journal).where(journal.c.block_number > ancestor))
         blocks = TABLES["blocks"]
