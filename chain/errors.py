@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 
 class ChainError(Exception):
@@ -22,17 +23,34 @@ class CompilationError(ChainError):
         super().__init__("the contracts did not compile:\n" + "\n".join(messages))
 
 
+def shown_url(url: str) -> str:
+    """A node URL fit for messages and logs: hosted nodes carry their API key in the path, the
+    query or the user part (https://mainnet.infura.io/v3/KEY), so only scheme, host and port are
+    shown, with "/…" where more was given."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an invalid URL)"
+    if not parts.scheme or not host:
+        return "(an invalid URL)"
+    more = "/…" if parts.path.strip("/") or parts.query or parts.username or parts.password else ""
+    return f"{parts.scheme}://{host}{port}{more}"
+
+
 class NetworkMismatchError(ChainError):
     def __init__(self, expected: int, actual: int, rpc_url: str) -> None:
         super().__init__(
-            f"the node at {rpc_url} is chain {actual}, but the configuration expects chain {expected}; "
+            f"the node at {shown_url(rpc_url)} is chain {actual}, but the configuration expects chain {expected}; "
             "point LEDGER_RPC_URL at the right node or set LEDGER_CHAIN_ID"
         )
 
 
 class NodeUnreachableError(ChainError):
     def __init__(self, rpc_url: str, reason: str) -> None:
-        super().__init__(f"cannot reach the node at {rpc_url} ({reason}); start it or fix LEDGER_RPC_URL")
+        self.reason = reason  # without the URL, which may hold an API key
+        super().__init__(f"cannot reach the node at {shown_url(rpc_url)} ({reason}); start it or fix LEDGER_RPC_URL")
 
 
 class NodeStartError(ChainError):

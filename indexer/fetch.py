@@ -37,8 +37,8 @@ class LogFetcher:
             except RpcError as exc:
                 self._on_error(str(exc), first, to)
                 continue
-            except NodeUnreachableError as exc:
-                self._on_error(f"timeout/unreachable: {exc}", first, to)
+            except NodeUnreachableError as exc:  # its reason only: the URL may hold an API key, or a "429" in its port
+                self._on_error(f"timeout/unreachable: {exc.reason}", first, to)
                 continue
             if self.backoff:
                 log.warning("node answers again after back-off", extra={"from_block": first, "to_block": to})

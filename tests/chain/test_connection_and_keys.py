@@ -6,14 +6,34 @@ import pytest
 from eth_account import Account
 
 from chain.connection import connect
-from chain.errors import DevelopmentKeyRefusedError, InvalidInputError, KeyConfigurationError, NetworkMismatchError
+from chain.errors import (
+    DevelopmentKeyRefusedError,
+    InvalidInputError,
+    KeyConfigurationError,
+    NetworkMismatchError,
+    NodeUnreachableError,
+)
 from chain.keys import dev_accounts, load_keystore, load_signer, write_keystore
+from chain.node import free_port
+from chain.rpc import JsonRpc
 from chain.settings import ChainSettings
 
 
 def test_a_node_on_another_chain_id_is_refused(anvil) -> None:
     with pytest.raises(NetworkMismatchError, match="is chain 31337, but the configuration expects chain 1"):
         connect(anvil.url, 1)
+
+
+def test_a_node_url_s_api_key_never_reaches_a_message(anvil) -> None:
+    port = free_port()  # nothing listens there
+    with pytest.raises(NodeUnreachableError) as unreachable:
+        JsonRpc(f"http://127.0.0.1:{port}/v3/0123456789abcdef0123?apikey=s3cr3t", timeout=2).call("eth_chainId")
+    said = str(unreachable.value)
+    assert f"http://127.0.0.1:{port}/…" in said and "0123456789abcdef" not in said and "s3cr3t" not in said
+    with pytest.raises(NodeUnreachableError) as refused:
+        connect(f"{anvil.url}/v2/0123456789abcdef0123", 1)  # anvil answers 404 there
+    said = str(refused.value)
+    assert "0123456789abcdef" not in said and f"{anvil.url}/… (HTTP 404" in said
 
 
 def test_plain_http_to_a_remote_node_is_refused() -> None:

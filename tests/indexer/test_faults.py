@@ -25,5 +25,5 @@ def test_the_indexer_recovers_from_every_kind_of_fault(world, tmp_path, caplog) 
     messages = " ".join(r.getMessage() for r in caplog.records)
     for said in ("shrinking", "rate limited", "node error", "answers again"):
         assert said in messages, said
-    assert "timeout" in messages
+    assert "timeout" in messages, messages
     check_equals_a_fresh_index(world, indexer.engine, tmp_path)
