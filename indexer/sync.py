@@ -16,7 +16,7 @@ from chain.errors import ChainError
 from chain.rpc import JsonRpc
 from indexer import store
 from indexer.decode import Event, LogDecoder
-from indexer.fetch import LogFetcher
+from indexer.fetch import LogFetcher, split_at_blocks
 from indexer.projections import Projector
 from indexer.writer import ProcessWriter, ThreadWriter
 
@@ -163,9 +163,15 @@ class Indexer:
         try:
             while current < target and not halt.is_set():
                 last, logs = self.fetcher.fetch(current + 1, target)
-                numbers = list(range(max(current + 1, target - self.window + 1), last + 1)) or [last]
-                headers = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
-                reads.put((current + 1, last, logs, headers))
+                steps = split_at_blocks(current + 1, last, logs, self.fetcher.target_events)
+                # the headers each step needs: its blocks in the unfinalised window, else its last block
+                window_start = target - self.window + 1
+                wanted = [list(range(max(a, window_start), b + 1)) or [b] for a, b, _ in steps]
+                numbers = sorted({n for step in wanted for n in step})
+                fetched = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
+                header_of = dict(zip(numbers, fetched, strict=True))
+                for (a, b, step_logs), step_numbers in zip(steps, wanted, strict=True):
+                    reads.put((a, b, step_logs, [header_of[n] for n in step_numbers]))
                 current = last
             reads.put(None)
         except BaseException as exc:  # handed to the applying thread, which raises it

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from indexer.fetch import split_at_blocks
 from tests.indexer.helpers import activity, check_against_chain, check_equals_a_fresh_index, dump, new_indexer
 
 
@@ -17,6 +18,25 @@ def test_a_backfill_mirrors_every_event_and_the_invariants_hold(world, tmp_path)
     assert len(tables["retirements"]) == 4 and len(tables["anchored_roots"]) == 2
     assert any(row[4] == "retired" for row in tables["lots"])
     assert indexer.sync_once() == 0  # nothing new
+
+
+def test_a_large_answer_is_cut_into_steps_between_blocks(world, tmp_path) -> None:
+    activity(world)
+    c = world.client
+    start, head = world.registry.deployment.block_number, int(c.rpc.call("eth_blockNumber"), 16)
+    logs = c.rpc.call("eth_getLogs", {"fromBlock": hex(start), "toBlock": hex(head), "address": c.address})
+    steps = split_at_blocks(start, head, logs, 5)
+    assert len(steps) > 3
+    assert [entry for _, _, part in steps for entry in part] == logs  # nothing lost, nothing reordered
+    assert steps[0][0] == start and steps[-1][1] == head
+    for (first, last, part), following in zip(steps, steps[1:]):
+        assert following[0] == last + 1  # consecutive blocks, none skipped
+        assert len(part) >= 5 and all(first <= int(e["blockNumber"], 16) <= last for e in part)
+        assert part[-1]["blockNumber"] != following[2][0]["blockNumber"]  # a block is never split
+    stepped = new_indexer(world, f"sqlite:///{tmp_path / 'stepped.sqlite'}", max_range=10_000)
+    stepped.fetcher.target_events = 5
+    stepped.sync_once()
+    check_equals_a_fresh_index(world, stepped.engine, tmp_path)
 
 
 def test_indexing_in_small_ranges_gives_the_same_mirror(world, tmp_path) -> None:
