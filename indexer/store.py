@@ -204,17 +204,20 @@ def rollback_to(engine: Engine, *, chain_id: int, address: str, ancestor: int, a
 # a random key such as a transaction hash dirties a different page for almost every row. The
 # event-name index stays: a few names, each appended at its end, cost the writer process less
 # than a scan of the whole raw_events table at the end of the backfill, when nothing else runs.
-LIVE_INDEXES = {"ix_raw_events_name"}
-DEFERRED_INDEXES = [
+SECONDARY_INDEXES = [
     index for name, table in TABLES.items() if name not in ("journal", "blocks", "sync_cursor")
-    for index in sorted(table.indexes, key=lambda i: str(i.name)) if not index.unique and index.name not in LIVE_INDEXES
+    for index in sorted(table.indexes, key=lambda i: str(i.name)) if not index.unique
 ]
+LIVE_INDEXES = {"ix_raw_events_name"}
+DEFERRED_INDEXES = [index for index in SECONDARY_INDEXES if index.name not in LIVE_INDEXES]
 
 
 def missing_indexes(engine: Engine) -> list[Any]:
+    """Secondary indexes absent from the database, deferred or not (an interrupted first backfill
+    of an older version may have dropped any of them)."""
     inspector = inspect(engine)
-    present = {(t, i["name"]) for t in {ix.table.name for ix in DEFERRED_INDEXES} for i in inspector.get_indexes(t)}
-    return [ix for ix in DEFERRED_INDEXES if (ix.table.name, ix.name) not in present]
+    present = {(t, i["name"]) for t in {ix.table.name for ix in SECONDARY_INDEXES} for i in inspector.get_indexes(t)}
+    return [ix for ix in SECONDARY_INDEXES if (ix.table.name, ix.name) not in present]
 
 
 def drop_deferred_indexes(engine: Engine) -> None:

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import inspect
 
 from indexer import store
 from indexer.decode import LogDecoder
@@ -50,6 +51,22 @@ def test_both_writers_give_the_same_mirror(world, tmp_path, in_process) -> None:
     assert dump(indexer.engine) == dump(other.engine)
     check_against_chain(indexer.engine, world.client)
     assert not store.missing_indexes(indexer.engine), "the deferred indexes are built at the end of the backfill"
+
+
+def test_a_backfill_keeps_the_name_index_and_rebuilds_any_missing_one(world, tmp_path) -> None:
+    activity(world)
+    indexer = new_indexer(world, f"sqlite:///{tmp_path / 'mirror.sqlite'}", writer_process=True)
+    live = [ix for ix in store.SECONDARY_INDEXES if ix.name in store.LIVE_INDEXES]
+    assert live and not {ix.name for ix in live} & {ix.name for ix in store.DEFERRED_INDEXES}
+    store.drop_deferred_indexes(indexer.engine)  # what a first backfill does: the name index stays
+    assert {ix.name for ix in store.missing_indexes(indexer.engine)} == {ix.name for ix in store.DEFERRED_INDEXES}
+    with indexer.engine.begin() as conn:  # an interrupted first backfill of an older version dropped it too
+        for ix in live:
+            ix.drop(conn)
+    indexer.sync_once()
+    inspector = inspect(indexer.engine)
+    present = {i["name"] for table in {ix.table.name for ix in store.SECONDARY_INDEXES} for i in inspector.get_indexes(table)}
+    assert {ix.name for ix in store.SECONDARY_INDEXES} <= present
 
 
 def test_a_backfill_starts_writing_in_a_thread_and_hands_over_to_the_process(world, tmp_path, caplog) -> None:
