@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlsplit
+
+HOST = re.compile(r"[A-Za-z0-9.\-]+|[0-9A-Fa-f:.]+")  # a name, IPv4 or IPv6 address
 
 
 class ChainError(Exception):
@@ -30,12 +33,14 @@ def shown_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
+        port = f":{parts.port}" if parts.port is not None else ""
     except ValueError:
         return "(an invalid URL)"
-    if not parts.scheme or not host:
+    if not parts.scheme.isalpha() or not HOST.fullmatch(host):  # a key may hide in a malformed host part
         return "(an invalid URL)"
-    more = "/…" if parts.path.strip("/") or parts.query or parts.username or parts.password else ""
+    if ":" in host:
+        host = f"[{host}]"  # IPv6
+    more = "/…" if parts.path.strip("/") or parts.query or parts.fragment or parts.username or parts.password else ""
     return f"{parts.scheme}://{host}{port}{more}"
 
 

@@ -10,6 +10,7 @@ import os
 from pydantic import SecretStr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
+from chain.errors import shown_url
 from chain.paths import VAR_DIR
 
 LOCAL_CHAIN_ID = 31337
@@ -56,6 +57,8 @@ class ChainSettings(BaseSettings):
             value = getattr(self, name)
             if isinstance(value, SecretStr):
                 shown[name] = "set (hidden)" if value.get_secret_value() else "unset"
+            elif name == "rpc_url" and value:
+                shown[name] = shown_url(value)  # a hosted node's URL holds its API key
             else:
                 shown[name] = "unset" if value is None else str(value)
         shown["config file"] = str(config_file()) if config_file().exists() else f"{config_file()} (none)"

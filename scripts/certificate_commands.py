@@ -16,7 +16,7 @@ from api.certificates.evidence import ChainEvidence
 from api.certificates.scenarios import scenario as scenario_spec
 from api.certificates.verify import verify_document
 from api.service import CertificateService
-from chain.errors import InvalidInputError
+from chain.errors import InvalidInputError, shown_url
 from chain.rpc import JsonRpc
 from indexer.db import make_engine
 from scripts.console import console, operator_errors
@@ -225,12 +225,12 @@ def verify(
     try:
         chain_id = int(node.call("eth_chainId"), 16)
     except Exception:
-        raise InvalidInputError(f"no node answers at {url}; pass --rpc URL") from None
+        raise InvalidInputError(f"no node answers at {shown_url(url)}; pass --rpc URL") from None
     trusted = registry or str(issuer.get("registry", ""))
     evidence = ChainEvidence(node, chain_id=chain_id, registry=trusted, revocations=str(issuer.get("revocations", "")))
     verdict = verify_document(doc, evidence)
     if as_json:
-        console.print_json(data={**verdict.as_json(), "node": url, "registry": trusted})
+        console.print_json(data={**verdict.as_json(), "node": shown_url(url), "registry": trusted})
     else:
         if registry is None:
             console.print(f"[yellow]trusting the registry the document names ({trusted}); pin it with --registry[/]")
@@ -239,7 +239,7 @@ def verify(
             console.print(f"{mark} {check.as_json()['title_zh']} / {check.as_json()['title_en']}: {check.detail}",
                           highlight=False)
         colour = {"valid": "green", "revoked": "yellow"}.get(verdict.status, "red")
-        console.print(f"[bold {colour}]{verdict.status}[/] (node {url}, chain {chain_id})")
+        console.print(f"[bold {colour}]{verdict.status}[/] (node {shown_url(url)}, chain {chain_id})")
     if verdict.status != "valid":
         raise typer.Exit(code=1)
 

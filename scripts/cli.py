@@ -14,6 +14,7 @@ from chain.client import RegistryClient
 from chain.compiler import compile_contracts
 from chain.connection import connect
 from chain.deploy import ensure_deployed, record_path, require_deployment
+from chain.errors import shown_url
 from chain.keys import load_signer
 from chain.local import OPERATOR_ROLES
 from chain.node import rpc_ready
@@ -147,7 +148,7 @@ def status() -> None:
                             chain_id=settings.chain_id, signer=signer)
     table = Table(show_header=False, box=None)
     table.add_row("chain id", str(settings.chain_id))
-    table.add_row("rpc", settings.effective_rpc_url)
+    table.add_row("rpc", shown_url(settings.effective_rpc_url))
     table.add_row("registry", deployment.address)
     table.add_row("block", str(int(rpc.call("eth_blockNumber"), 16)))
     table.add_row("paused", str(client.paused()))
@@ -187,7 +188,7 @@ def deploy_and_describe(settings: ChainSettings, *, force: bool) -> Table:
         for role in OPERATOR_ROLES:  # on the local chain the one dev key plays every operator role
             client.grant_role(role, signer.address)
     table = Table(title="Sichuan carbon-inclusive registry", show_header=False)
-    table.add_row("RPC", settings.effective_rpc_url)
+    table.add_row("RPC", shown_url(settings.effective_rpc_url))
     table.add_row("chain id", str(settings.chain_id))
     table.add_row("registry (proxy)", deployment.address + ("  [green]deployed now[/]" if created else "  (recorded)"))
     table.add_row("implementation", deployment.implementation)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from chain.errors import shown_url
 from chain.node import LocalNode, rpc_ready
 from chain.settings import ChainSettings
 from scripts.console import console, fail, operator_errors
@@ -41,7 +42,7 @@ def start() -> None:
     settings = ChainSettings()
     url = settings.effective_rpc_url
     if rpc_ready(url):
-        console.print(f"a node already answers on {url}")
+        console.print(f"a node already answers on {shown_url(url)}")
         return
     settings.var_dir.joinpath(settings.node).mkdir(parents=True, exist_ok=True)
     node = local_node(settings, background=True).start()
@@ -73,4 +74,4 @@ def status() -> None:
     """Say whether a node answers on the configured URL."""
     settings = ChainSettings()
     url = settings.effective_rpc_url
-    console.print(f"{url}: {'answering' if rpc_ready(url) else 'not answering'}")
+    console.print(f"{shown_url(url)}: {'answering' if rpc_ready(url) else 'not answering'}")

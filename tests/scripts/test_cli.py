@@ -59,6 +59,18 @@ def test_an_unreachable_node_is_one_line_and_exit_code_one(env, monkeypatch) -> 
     assert "cannot reach the node" in result.output and "Traceback" not in result.output
 
 
+def test_a_node_url_s_api_key_is_never_printed(env, monkeypatch) -> None:
+    from chain.settings import ChainSettings
+
+    port = free_port()
+    monkeypatch.setenv("LEDGER_RPC_URL", f"http://127.0.0.1:{port}/v3/0123456789abcdef0123?key=s3cr3t")
+    for command in (["status"], ["node", "status"]):
+        result = runner.invoke(app, command)
+        assert f"127.0.0.1:{port}/…" in result.output, result.output
+        assert "0123456789abcdef" not in result.output and "s3cr3t" not in result.output
+    assert ChainSettings().describe()["rpc_url"] == f"http://127.0.0.1:{port}/…"
+
+
 def test_a_wrong_chain_id_is_named(env, anvil, monkeypatch) -> None:
     monkeypatch.setenv("LEDGER_RPC_URL", anvil.url)
     monkeypatch.setenv("LEDGER_CHAIN_ID", "56")
