@@ -80,12 +80,11 @@ def split_at_blocks(first: int, last: int, logs: list[dict[str, Any]], size: int
     start, begin = first, 0
     cut = size = max(1, size)
     while cut < len(logs):
-        block = logs[cut - 1]["blockNumber"]
-        while cut < len(logs) and logs[cut]["blockNumber"] == block:
+        end = int(logs[cut - 1]["blockNumber"], 16)
+        while cut < len(logs) and int(logs[cut]["blockNumber"], 16) == end:
             cut += 1  # the rest of the block goes with it
         if cut >= len(logs):
             break
-        end = int(block, 16)
         steps.append((start, end, logs[begin:cut]))
         start, begin, cut = end + 1, cut, cut + size
     steps.append((start, last, logs[begin:]))

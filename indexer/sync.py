@@ -171,6 +171,8 @@ class Indexer:
                 fetched = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
                 header_of = dict(zip(numbers, fetched, strict=True))
                 for (a, b, step_logs), step_numbers in zip(steps, wanted, strict=True):
+                    if halt.is_set():
+                        break
                     reads.put((a, b, step_logs, [header_of[n] for n in step_numbers]))
                 current = last
             reads.put(None)
