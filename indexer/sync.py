@@ -160,12 +160,12 @@ class Indexer:
         return total
 
     def _read_ahead(self, current: int, target: int, reads: queue.Queue[Any], halt: threading.Event) -> None:
+        window_start = target - self.window + 1
         try:
             while current < target and not halt.is_set():
                 last, logs = self.fetcher.fetch(current + 1, target)
                 steps = split_at_blocks(current + 1, last, logs, self.fetcher.target_events)
                 # the headers each step needs: its blocks in the unfinalised window, else its last block
-                window_start = target - self.window + 1
                 wanted = [list(range(max(a, window_start), b + 1)) or [b] for a, b, _ in steps]
                 numbers = sorted({n for step in wanted for n in step})
                 fetched = self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers])
