@@ -45,6 +45,15 @@ def _cursor(engine, client) -> int | None:  # type: ignore[no-untyped-def]
     return at[0] if at else None
 
 
+def _wait_for_cursor(engine, client, block: int, timeout: float = 60) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while (_cursor(engine, client) or -1) < block:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
 def test_kill_during_follow_then_resume_equals_a_fresh_index(world, tmp_path) -> None:
     c = world.client
     url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
@@ -52,12 +61,11 @@ def test_kill_during_follow_then_resume_equals_a_fresh_index(world, tmp_path) ->
     engine = make_engine(url)
     child = subprocess.Popen([sys.executable, "-m", "tests.indexer.index_run", url, c.rpc.url, c.address, str(start), "follow"])
     try:
-        deadline = time.monotonic() + 60
-        while _cursor(engine, c) is None and time.monotonic() < deadline:
-            time.sleep(0.01)
         head_before = int(c.rpc.call("eth_blockNumber"), 16)
+        # following: its backfill of the session's chain so far is done (a first range's commit is not enough)
+        assert _wait_for_cursor(engine, c, head_before), "the follower did not finish its backfill"
         activity(world)  # the follower indexes these blocks as they come
-        assert (_cursor(engine, c) or 0) > head_before, "the follower did not keep up with the activity"
+        assert _wait_for_cursor(engine, c, head_before + 1), "the follower did not keep up with the activity"
         child.send_signal(signal.SIGKILL)
         child.wait()
         activity(world)  # more blocks while no indexer runs
