@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.stamp-deps
 NPM_STAMP := hardhat-local/node_modules/.stamp-deps
 
-.PHONY: up test deps bench clean
+.PHONY: up test deps bench clean mutation
 
 up: deps
 	$(BIN)/ledger up
@@ -28,6 +28,11 @@ $(PY_STAMP): requirements.lock pyproject.toml
 $(NPM_STAMP): hardhat-local/package.json hardhat-local/package-lock.json
 	cd hardhat-local && npm ci --no-audit --no-fund
 	touch $@
+
+# Mutation testing of the core modules (slow, not part of `make test`): killed/survived per module,
+# survivors listed. Options: MUTATION_ARGS="--module abi --jobs 2 --min-score 90" (see tools/mutation.py).
+mutation: deps
+	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
 
 bench: deps
 	$(BIN)/python bench/gas.py

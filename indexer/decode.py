@@ -4,8 +4,8 @@ The indexer decodes every registry event. For events whose fields are all static
 one: TransferSingle, CreditsTransferred, CreditsRetired, BatchIssued...) a decoder is generated
 per event that slices the hex text of the topics and data word by word: no bytes round trip, no
 walk over the ABI per log. Its values are those of `ContractAbi.decode_log(log, checksum=False)`
-(lowercase addresses, ints, bytes32 as bytes, bools); `tests/indexer/test_decode.py` compares
-them on every event of the test activity. Anything else (dynamic fields, a malformed log) goes
+(lowercase addresses, ints, bytes32 as bytes, bools); `tests/chain/test_abi_fast_paths.py` compares
+them on random logs and on a registry transfer's logs. Anything else (dynamic fields, a malformed log) goes
 through `ContractAbi.decode_log`.
 """
 
