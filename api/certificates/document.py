@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import copy
 import secrets
-from datetime import datetime, timezone
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, TypeGuard
 
 from api.certificates.canonical import canonical_json, sha256_hex
 from api.certificates.scenarios import ScenarioSpec
@@ -32,7 +32,7 @@ def field_commitment(name: str, value: str | int, salt: str) -> str:
 
 
 def iso_utc(unix_seconds: int) -> str:
-    return datetime.fromtimestamp(unix_seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(unix_seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def tonnes(kg: int) -> str:
@@ -43,12 +43,12 @@ def make_claim(spec: ScenarioSpec, quantity_kg: int, *, footprint_kg: int | None
                trees: int | None = None, kg_per_tree: int | None = None) -> dict[str, Any]:
     claim: dict[str, Any] = {"quantity_kg": quantity_kg}
     if spec.footprint:
-        if footprint_kg is None or footprint_kg <= 0:
+        if not _positive(footprint_kg):
             raise ValueError(f"a {spec.en.lower()} certificate states its footprint: give footprint_kg > 0")
         claim["footprint_kg"] = footprint_kg
         claim["carbon_neutral"] = quantity_kg >= footprint_kg
     if spec.trees:
-        if not trees or not kg_per_tree or trees <= 0 or kg_per_tree <= 0:
+        if not _positive(trees) or not _positive(kg_per_tree):
             raise ValueError("a tree-planting duty certificate needs trees > 0 and the conversion (kg per tree) > 0")
         claim.update(trees=trees, kg_per_tree=kg_per_tree, duty_kg=trees * kg_per_tree,
                      duty_fulfilled=quantity_kg >= trees * kg_per_tree)
@@ -64,21 +64,37 @@ def claim_keys(spec: ScenarioSpec) -> set[str]:
     return keys
 
 
+def _whole(value: Any) -> TypeGuard[int]:
+    """A JSON integer: not a bool (True == 1), not a float (5.0 == 5)."""
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _positive(value: Any) -> TypeGuard[int]:
+    return _whole(value) and value > 0
+
+
 def claim_errors(claim: dict[str, Any], retired_kg: int, spec: ScenarioSpec | None = None) -> list[str]:
     """What is wrong with a claim, given the kilograms its retirements add up to."""
     errors = []
     if spec is not None and set(claim) != claim_keys(spec):
         errors.append(f"a {spec.key} claim has exactly {', '.join(sorted(claim_keys(spec)))}")
-    if claim.get("quantity_kg") != retired_kg:
-        errors.append(f"the claim states {claim.get('quantity_kg')} kg but its retirements add up to {retired_kg} kg")
+    quantity = claim.get("quantity_kg")
+    if not _whole(quantity) or quantity != retired_kg:
+        errors.append(f"the claim states {quantity} kg but its retirements add up to {retired_kg} kg")
     if "carbon_neutral" in claim:
-        footprint = claim.get("footprint_kg")
-        if not isinstance(footprint, int) or claim["carbon_neutral"] != (retired_kg >= footprint):
+        footprint, neutral = claim.get("footprint_kg"), claim["carbon_neutral"]
+        # a footprint of 0 (or less) would make any retirement "carbon neutral"
+        if not _positive(footprint):
+            errors.append(f"the footprint must be a whole number of kg above 0, not {footprint}")
+        elif not isinstance(neutral, bool) or neutral != (retired_kg >= footprint):
             errors.append("the carbon-neutral statement does not follow from the retired quantity and the footprint")
     if "duty_fulfilled" in claim:
-        trees, rate = claim.get("trees"), claim.get("kg_per_tree")
-        if not isinstance(trees, int) or not isinstance(rate, int) or claim.get("duty_kg") != trees * rate \
-                or claim["duty_fulfilled"] != (retired_kg >= trees * rate):
+        trees, rate, fulfilled = claim.get("trees"), claim.get("kg_per_tree"), claim["duty_fulfilled"]
+        if not _positive(trees) or not _positive(rate):
+            errors.append(f"the tree-planting duty needs whole numbers trees > 0 and kg per tree > 0, not {trees} "
+                          f"and {rate}")
+        elif not _whole(claim.get("duty_kg")) or claim["duty_kg"] != trees * rate or not isinstance(fulfilled, bool) \
+                or fulfilled != (retired_kg >= trees * rate):
             errors.append("the tree-planting conversion does not follow from trees × kg per tree")
     return errors
 
@@ -102,10 +118,10 @@ def statement(spec: ScenarioSpec, claim: dict[str, Any]) -> tuple[str, str, str,
         done = "已履行" if claim["duty_fulfilled"] else "部分履行"
         done_en = "fulfilled" if claim["duty_fulfilled"] else "partly fulfilled"
         return ("义务植树尽责证明", "Tree-planting duty certificate",
-                f"已注销林草碳普惠减排量 {q} 吨二氧化碳当量，按每株 {tonnes(claim['kg_per_tree'])} 吨折算"
-                f"义务植树 {claim['trees']} 株，{done}。",
-                f"{q} tCO2e retired in place of {claim['trees']} trees at {tonnes(claim['kg_per_tree'])} t per tree: "
-                f"duty {done_en}.")
+                (f"已注销林草碳普惠减排量 {q} 吨二氧化碳当量，按每株 {tonnes(claim['kg_per_tree'])} 吨折算"
+                 f"义务植树 {claim['trees']} 株，{done}。"),
+                (f"{q} tCO2e retired in place of {claim['trees']} trees at {tonnes(claim['kg_per_tree'])} t per tree: "
+                 f"duty {done_en}."))
     return ("减排量注销证明", "Certificate of retirement",
             f"已注销林草碳普惠减排量 {q} 吨二氧化碳当量。", f"{q} tCO2e of forestry and grassland credits retired.")
 

@@ -11,6 +11,7 @@ from sqlalchemy import Engine, select
 from api.certificates.scenarios import BY_ENUM_NAME, ORDER
 from api.certificates.verify import EvidenceError, OnChainRetirement
 from chain.abi import ContractAbi
+from chain.errors import NodeUnreachableError
 from chain.rpc import JsonRpc, RpcError
 from indexer.models import AnchoredRoot
 
@@ -39,17 +40,49 @@ class ChainEvidence:
 
     source = "node"
 
-    def __init__(self, rpc: JsonRpc, *, chain_id: int, registry: str, revocations: str) -> None:
-        self.rpc, self.chain_id = rpc, chain_id
+    def __init__(self, rpc: JsonRpc, *, chain_id: int | None = None, registry: str, revocations: str) -> None:
+        """`chain_id` None: asked of the node when a check needs it (`eth_chainId`), so a node that
+        does not answer fails those checks instead of the whole verification."""
+        self.rpc, self._chain_id = rpc, chain_id
         self.registry, self.revocations = registry.lower(), revocations.lower()
+        self._unreachable: str | None = None
+
+    def _ask(self, method: str, *params: Any) -> Any:
+        """One JSON-RPC call. Once the node has proved unreachable, later calls fail at once with the
+        same reason rather than each waiting for its own timeout."""
+        if self._unreachable is not None:
+            raise EvidenceError(self._unreachable)
+        try:
+            return self.rpc.call(method, *params)
+        except NodeUnreachableError as exc:
+            self._unreachable = str(exc)
+            raise EvidenceError(self._unreachable) from None
+
+    @property
+    def chain_id(self) -> int:
+        if self._chain_id is None:
+            try:
+                self._chain_id = int(self._ask("eth_chainId"), 16)
+            except EvidenceError:
+                raise
+            except Exception as exc:  # noqa: BLE001 - whatever the node answers, never a crash
+                raise EvidenceError(f"eth_chainId: {type(exc).__name__}: {exc}") from None
+        return self._chain_id
 
     def _call(self, to: str, fn: str, *args: Any) -> Any:
         """A view's answer; any failure to get one (no node, no code, a revert, an undecodable
-        answer) is an EvidenceError: the check fails, verification goes on."""
-        data = "0x" + VERIFIER_ABI.encode_call(fn, args).hex()
+        answer, an argument the ABI cannot encode) is an EvidenceError: the check fails,
+        verification goes on."""
         try:
-            answer = self.rpc.call("eth_call", {"to": to, "data": data}, "latest")
+            data = "0x" + VERIFIER_ABI.encode_call(fn, args).hex()
+            answer = self._ask("eth_call", {"to": to, "data": data}, "latest")
+            if answer in ("0x", "0x0"):  # a call to an address without code "succeeds" with no data
+                code = self._ask("eth_getCode", to, "latest")
+                if code in ("0x", "0x0"):
+                    raise EvidenceError(f"{fn}: there is no contract at {to} on this chain; check the address")
             return VERIFIER_ABI.decode_output(fn, bytes.fromhex(answer[2:]))
+        except EvidenceError:
+            raise
         except Exception as exc:  # noqa: BLE001 - whatever the node answers, never a crash
             raise EvidenceError(f"{fn} on {to}: {type(exc).__name__}: {exc}") from None
 
@@ -59,12 +92,17 @@ class ChainEvidence:
 
     def retirement(self, tx_hash: str, log_index: int) -> OnChainRetirement | None:
         try:
-            receipt = self.rpc.call("eth_getTransactionReceipt", tx_hash)
+            receipt = self._ask("eth_getTransactionReceipt", tx_hash)
+            return None if receipt is None else self._retirement_in(receipt, log_index)
         except RpcError:
             return None
-        except Exception as exc:  # noqa: BLE001 - no node: the check fails, verification goes on
+        except EvidenceError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - no node, or an answer not shaped like a receipt
             raise EvidenceError(f"the receipt of {tx_hash}: {type(exc).__name__}: {exc}") from None
-        if receipt is None or int(receipt["status"], 16) != 1:
+
+    def _retirement_in(self, receipt: dict[str, Any], log_index: int) -> OnChainRetirement | None:
+        if int(receipt["status"], 16) != 1:
             return None
         for log in receipt["logs"]:
             if int(log["logIndex"], 16) == log_index and log["address"].lower() == self.registry:

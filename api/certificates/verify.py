@@ -9,7 +9,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from api.certificates.canonical import CanonicalJsonError
+from api.certificates.canonical import CanonicalJsonError, printable
 from api.certificates.document import FORMAT, claim_errors, field_commitment, leaf_hash
 from api.certificates.scenarios import ORDER, SCENARIOS
 from chain import rfc9162
@@ -35,7 +35,7 @@ class EvidenceError(Exception):
 
 
 class Evidence(Protocol):
-    chain_id: int
+    chain_id: int  # may raise EvidenceError when read (a node that does not answer)
     registry: str  # lowercase
     source: str  # "node" | "mirror"
 
@@ -65,6 +65,11 @@ class Check:
     detail: str
     unreadable: bool = False  # failed because the evidence could not be read, not because it disagreed
 
+    def __post_init__(self) -> None:
+        # a detail may quote the document, and a document may hold a lone surrogate ("\ud800"),
+        # which no UTF-8 response or terminal can carry
+        self.detail = printable(self.detail)
+
     def as_json(self) -> dict[str, Any]:
         zh, en = CHECKS[self.name]
         return {"name": self.name, "ok": self.ok, "title_zh": zh, "title_en": en, "detail": self.detail}
@@ -75,7 +80,7 @@ class Verdict:
     certificate_id: str | None
     checks: list[Check] = field(default_factory=list)
 
-    pending: bool = False  # no proof yet: the log has not been anchored since the certificate
+    pending: bool = False  # proof is null: the log has not been anchored since the certificate
 
     @property
     def status(self) -> str:
@@ -97,6 +102,7 @@ class Verdict:
 
 
 _HEX = re.compile("[0-9a-f]*")
+_ADDRESS = re.compile("0x[0-9a-fA-F]{40}")  # any case: EIP-55 checksums are not required
 
 
 def _hex(value: Any, digits: int = 64) -> bool:
@@ -105,6 +111,13 @@ def _hex(value: Any, digits: int = 64) -> bool:
 
 def _int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+MAX_INT = 2**53 - 1  # every integer of the format (docs/certificate-format.md §2), proof sizes too
+
+
+def _size(value: Any) -> bool:
+    return _int(value) and value <= MAX_INT
 
 
 def _shape(doc: Any) -> str | None:
@@ -118,6 +131,10 @@ def _shape(doc: Any) -> str | None:
                       ("fields", dict), ("retirements", list)):
         if not isinstance(body.get(key), kind):
             return f"certificate.{key} is missing or not a {kind.__name__}"
+    issuer = body["issuer"]
+    if not (isinstance(issuer.get("name"), str) and _int(issuer.get("chain_id"))
+            and all(isinstance(issuer.get(k), str) and _ADDRESS.fullmatch(issuer[k]) for k in ("registry", "revocations"))):
+        return "certificate.issuer must hold name, chain_id (an integer), registry and revocations (0x addresses)"
     spec = SCENARIOS.get(body["scenario"])
     if spec is None:
         return f"certificate.scenario {body['scenario']!r} is not one of {', '.join(ORDER)}"
@@ -128,8 +145,9 @@ def _shape(doc: Any) -> str | None:
     if not body["retirements"] or not all(isinstance(r, dict) for r in body["retirements"]):
         return "certificate.retirements must list at least one retirement"
     for i, r in enumerate(body["retirements"]):
-        if not (_hex(str(r.get("tx_hash", ""))[2:]) and _int(r.get("log_index")) and _int(r.get("amount_kg"))
-                and _int(r.get("batch_id")) and isinstance(r.get("serial_ranges"), list)):
+        tx_hash = r.get("tx_hash")
+        if not (isinstance(tx_hash, str) and tx_hash.startswith("0x") and _hex(tx_hash[2:]) and _int(r.get("log_index"))
+                and _int(r.get("amount_kg")) and _int(r.get("batch_id")) and isinstance(r.get("serial_ranges"), list)):
             return f"certificate.retirements[{i}] lacks tx_hash, log_index, batch_id, amount_kg or serial_ranges"
     listed = [(str(r["tx_hash"]).lower(), r["log_index"]) for r in body["retirements"]]
     if len(set(listed)) != len(listed):
@@ -138,30 +156,30 @@ def _shape(doc: Any) -> str | None:
         return "certificate.fields must map names to 64-hex-digit commitments"
     if not isinstance(doc.get("disclosed", {}), dict):
         return "disclosed must be an object"
-    proof = doc.get("proof")
-    if proof is not None and not (isinstance(proof, dict) and _int(proof.get("leaf_index")) and _int(proof.get("tree_size"))
-                                  and _hex(proof.get("root")) and isinstance(proof.get("inclusion"), list)
+    if "proof" not in doc:  # null says "not anchored yet"; no member at all is a truncated document
+        return "proof is missing: a document carries its inclusion proof, or null until the log is anchored"
+    proof = doc["proof"]
+    if proof is not None and not (isinstance(proof, dict) and _size(proof.get("leaf_index"))
+                                  and _size(proof.get("tree_size")) and _hex(proof.get("root"))
+                                  and isinstance(proof.get("inclusion"), list)
                                   and all(_hex(p) for p in proof["inclusion"])):
-        return "proof must hold leaf_index, tree_size, root (64 hex) and inclusion (a list of 64-hex hashes)"
+        return (f"proof must hold leaf_index and tree_size (integers from 0 to {MAX_INT}), root (64 hex) and "
+                "inclusion (a list of 64-hex hashes)")
     return None
 
 
 def verify_document(doc: Any, evidence: Evidence) -> Verdict:
     problem = _shape(doc)
     cert_id = doc.get("certificate", {}).get("id") if isinstance(doc, dict) and isinstance(doc.get("certificate"), dict) else None
-    verdict = Verdict(cert_id if isinstance(cert_id, str) else None)
+    verdict = Verdict(printable(cert_id) if isinstance(cert_id, str) else None)
     add = verdict.checks.append
     if problem:
         add(Check("format", False, problem))
         return verdict
     add(Check("format", True, FORMAT))
-    body, proof = doc["certificate"], doc.get("proof")
+    body, proof = doc["certificate"], doc["proof"]
     verdict.pending = proof is None
-    issuer = body["issuer"]
-    same_registry = str(issuer.get("registry", "")).lower() == evidence.registry and issuer.get("chain_id") == evidence.chain_id
-    add(Check("issuer", same_registry, f"registry {issuer.get('registry')} on chain {issuer.get('chain_id')}" if same_registry
-              else f"issued by {issuer.get('registry')} on chain {issuer.get('chain_id')}, but this verifier checks "
-                   f"{evidence.registry} on chain {evidence.chain_id}"))
+    add(_read("issuer", lambda: _issuer(body["issuer"], evidence)))
     add(_fields(body, doc.get("disclosed", {})))
     errors = claim_errors(body["claim"], sum(r["amount_kg"] for r in body["retirements"]), SCENARIOS[body["scenario"]])
     add(Check("claim", not errors, "; ".join(errors) or f"{body['claim'].get('quantity_kg')} kg"))
@@ -183,6 +201,14 @@ def verify_document(doc: Any, evidence: Evidence) -> Verdict:
     return verdict
 
 
+def _issuer(issuer: dict[str, Any], evidence: Evidence) -> Check:
+    chain_id = evidence.chain_id  # the node's answer: reading it may fail
+    same = str(issuer.get("registry", "")).lower() == evidence.registry and issuer.get("chain_id") == chain_id
+    return Check("issuer", same, f"registry {issuer.get('registry')} on chain {issuer.get('chain_id')}" if same
+                 else f"issued by {issuer.get('registry')} on chain {issuer.get('chain_id')}, but this verifier checks "
+                      f"{evidence.registry} on chain {chain_id}")
+
+
 def _read(name: str, check: Any) -> Check:
     try:
         return check()  # type: ignore[no-any-return]
@@ -196,21 +222,28 @@ def _revocation(leaf: str | None, evidence: Evidence) -> Check:
                  f"not on the revocation list ({evidence.source})")
 
 
+def _opening_problem(name: str, opening: Any, committed: str | None) -> str | None:
+    """Why a disclosed opening does not open the committed field, or None."""
+    if committed is None:
+        return "is not a committed field"
+    # exactly these two members: a member the commitment does not cover could say anything
+    if not isinstance(opening, dict) or set(opening) != {"value", "salt"}:
+        return 'is not an opening of exactly "value" and "salt"'
+    value, salt = opening["value"], opening["salt"]
+    if not isinstance(salt, str) or isinstance(value, bool) or not isinstance(value, (str, int)):
+        return "has a value that is neither text nor an integer, or a salt that is not text"
+    try:
+        return None if field_commitment(name, value, salt) == committed else "does not match its commitment"
+    except CanonicalJsonError as exc:
+        return f"cannot be hashed ({exc})"
+
+
 def _fields(body: dict[str, Any], disclosed: dict[str, Any]) -> Check:
-    bad = []
-    for name, opening in disclosed.items():
-        committed = body["fields"].get(name)
-        if not isinstance(opening, dict) or committed is None or not isinstance(opening.get("salt"), str):
-            bad.append(name)
-            continue
-        try:
-            if field_commitment(name, opening.get("value"), opening["salt"]) != committed:
-                bad.append(name)
-        except CanonicalJsonError:
-            bad.append(name)
-    hidden = len(body["fields"]) - len(disclosed) + len(bad)
+    bad = {name: why for name, opening in disclosed.items()
+           if (why := _opening_problem(name, opening, body["fields"].get(name))) is not None}
     if bad:
-        return Check("fields", False, f"field {', '.join(sorted(map(str, bad)))} does not match its commitment")
+        return Check("fields", False, "; ".join(f"field {name} {bad[name]}" for name in sorted(bad)))
+    hidden = len(body["fields"]) - len(disclosed)
     return Check("fields", True, f"{len(disclosed)} disclosed field(s) match their commitments; {hidden} hidden")
 
 

@@ -48,6 +48,7 @@ SCENARIOS: dict[str, tuple[set[str], set[str]]] = {
 }
 
 HEX64 = re.compile(r"[0-9a-f]{64}")
+MAX_INT = 2**53 - 1  # §2
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
 TX_HASH = re.compile(r"0x[0-9a-fA-F]{64}")
 
@@ -193,6 +194,7 @@ class Verifier:
                 "floating-point number in the certificate or its openings")
         issuer = body.get("issuer")
         require(isinstance(issuer, dict), "issuer")
+        require(isinstance(issuer.get("name"), str), "issuer.name")
         require(is_int(issuer.get("chain_id")), "issuer.chain_id")
         require(isinstance(issuer.get("registry"), str) and ADDRESS.fullmatch(issuer["registry"]), "issuer.registry")
         require(isinstance(issuer.get("revocations"), str) and ADDRESS.fullmatch(issuer["revocations"]),
@@ -212,6 +214,16 @@ class Verifier:
         self.retirements_list()
         disclosed = doc.get("disclosed", {})
         require(isinstance(disclosed, dict), "disclosed")
+        # §3: `proof` is null (not anchored yet) or the shape shown; absent, the document is cut short
+        require("proof" in doc, "no proof member")
+        proof = doc["proof"]
+        if proof is not None:
+            require(isinstance(proof, dict), "proof")
+            for key in ("leaf_index", "tree_size"):
+                require(is_int(proof.get(key)) and 0 <= proof[key] <= MAX_INT, f"proof.{key}")
+            require(isinstance(proof.get("root"), str) and HEX64.fullmatch(proof["root"]), "proof.root")
+            require(isinstance(proof.get("inclusion"), list)
+                    and all(isinstance(p, str) and HEX64.fullmatch(p) for p in proof["inclusion"]), "proof.inclusion")
 
     def check_issuer(self) -> None:
         issuer = self.body["issuer"]
@@ -225,7 +237,8 @@ class Verifier:
         disclosed = self.doc.get("disclosed", {})  # READING (§3): a missing `disclosed` = all hidden
         require(isinstance(disclosed, dict), "disclosed")
         for name, opening in disclosed.items():
-            require(isinstance(opening, dict) and "value" in opening and "salt" in opening, f"opening of {name}")
+            # §4: an opening is exactly {"value", "salt"}
+            require(isinstance(opening, dict) and set(opening) == {"value", "salt"}, f"opening of {name}")
             value, salt = opening["value"], opening["salt"]
             # §4: a string, or an integer for numeric fields
             require(isinstance(value, str) or is_int(value), f"value of {name} is neither string nor integer")
@@ -244,12 +257,13 @@ class Verifier:
         total = sum(amounts)
         require(is_int(claim.get("quantity_kg")) and claim["quantity_kg"] == total, "quantity_kg != R")
         if "carbon_neutral" in claim:
-            require(is_int(claim.get("footprint_kg")), "footprint_kg")
+            require(is_int(claim.get("footprint_kg")) and claim["footprint_kg"] > 0, "footprint_kg")
             require(isinstance(claim["carbon_neutral"], bool), "carbon_neutral is not a boolean")
             require(claim["carbon_neutral"] == (total >= claim["footprint_kg"]), "carbon_neutral")
         if "duty_fulfilled" in claim:
             for key in ("duty_kg", "trees", "kg_per_tree"):
                 require(is_int(claim.get(key)), key)
+            require(claim["trees"] > 0 and claim["kg_per_tree"] > 0, "trees and kg_per_tree must be positive")
             require(isinstance(claim["duty_fulfilled"], bool), "duty_fulfilled is not a boolean")
             require(claim["duty_kg"] == claim["trees"] * claim["kg_per_tree"], "duty_kg")
             require(claim["duty_fulfilled"] == (total >= claim["duty_kg"]), "duty_fulfilled")
@@ -351,7 +365,7 @@ class Verifier:
             try:
                 getattr(self, f"check_{name}")()
                 checks[name] = True
-            except Exception as e:  # a malformed document or an unreachable node fails the check
+            except Exception as e:  # noqa: BLE001 - a malformed document or an unreachable node fails the check
                 checks[name] = False
                 self.notes[name] = f"{type(e).__name__}: {e}" if not isinstance(e, CheckFailed) else str(e)
         failed = [n for n in CHECKS if not checks[n]]
@@ -385,7 +399,8 @@ def main(argv: list[str] | None = None) -> int:
     result = verify(document, args.rpc, args.registry)
     print(result["verdict"])
     for name in result["failed"]:
-        print(f"  failed: {name}: {result['notes'].get(name, '')}")
+        note = result["notes"].get(name, "").encode("utf-8", "backslashreplace").decode()  # a lone surrogate, escaped
+        print(f"  failed: {name}: {note}")
     return 0 if result["verdict"] == "valid" else 1
 
 
