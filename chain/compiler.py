@@ -2,7 +2,10 @@
 version is installed, otherwise solc-js from hardhat-local/node_modules, offline.
 
 Both receive the same standard-JSON input (every source inline, imports resolved here), so both
-produce the same bytecode. Artifacts go to build/ (not committed), keyed by a hash of the input.
+produce the same bytecode. Artifacts go to build/ (not committed), keyed by a hash of the input,
+which holds the EVM target (LEDGER_EVM_VERSION): one cached output per target, and per-contract
+JSON in build/contracts/<target>/artifacts. build/contracts/artifacts always holds the default
+target's, whatever the setting, so tools reading it (forge's invariant tests) see one build.
 """
 
 from __future__ import annotations
@@ -16,19 +19,23 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from chain.errors import CompilationError, CompilerNotFoundError
 from chain.paths import BUILD_DIR, HARDHAT_DIR, PROJECT_ROOT
+from chain.settings import DEFAULT_EVM_VERSION, ChainSettings, EvmVersion
 
 log = logging.getLogger(__name__)
 
 SOLC_VERSION = "0.8.30"
+EVM_VERSIONS: tuple[EvmVersion, ...] = get_args(EvmVersion)  # oldest first
 COMPILER_SETTINGS: dict[str, Any] = {
     "optimizer": {"enabled": True, "runs": 1},
-    "evmVersion": "cancun",
-    # via-IR: the events carry whole structs (stack too deep otherwise); runs=1 keeps the
-    # implementation under the 24,576-byte limit of every EVM chain (EIP-170).
+    # standard_input() sets the target asked for; this is the one tools without a setting get
+    "evmVersion": DEFAULT_EVM_VERSION,
+    # via-IR: the events carry whole structs (stack too deep otherwise); runs=1 (and the catalog
+    # administration in a companion contract) keep every part under the 24,576-byte limit of
+    # EIP-170 at every target.
     "viaIR": True,
     "outputSelection": {
         "*": {
@@ -38,6 +45,7 @@ COMPILER_SETTINGS: dict[str, Any] = {
 }
 ENTRY_POINTS = (
     "contracts/CarbonRegistry.sol",
+    "contracts/registry/CatalogExtension.sol",
     "contracts/CertificateRevocations.sol",
     "contracts/test/CarbonRegistryV2Example.sol",
     "contracts/test/ERC1155ReceiverExample.sol",
@@ -73,6 +81,7 @@ class Build:
     backend: Backend
     input_hash: str
     artifacts: dict[str, Artifact]
+    evm_version: EvmVersion = DEFAULT_EVM_VERSION
 
     def __getitem__(self, name: str) -> Artifact:
         return self.artifacts[name]
@@ -102,12 +111,17 @@ def collect_sources(entry_points: tuple[str, ...] = ENTRY_POINTS) -> dict[str, s
     return dict(sorted(sources.items()))
 
 
-def standard_input(sources: dict[str, str]) -> dict[str, Any]:
+def standard_input(sources: dict[str, str], evm_version: EvmVersion = DEFAULT_EVM_VERSION) -> dict[str, Any]:
     return {
         "language": "Solidity",
         "sources": {key: {"content": text} for key, text in sources.items()},
-        "settings": COMPILER_SETTINGS,
+        "settings": {**COMPILER_SETTINGS, "evmVersion": evm_version},
     }
+
+
+def configured_evm_version() -> EvmVersion:
+    """The target the operator chose (LEDGER_EVM_VERSION or evm_version in the config file)."""
+    return ChainSettings().evm_version
 
 
 def native_solc_available(version: str = SOLC_VERSION) -> bool:
@@ -157,24 +171,36 @@ def choose_backend() -> Backend:
     raise CompilerNotFoundError(SOLC_VERSION)
 
 
-def compile_contracts(*, backend: Backend | None = None, force: bool = False, build_dir: Path = BUILD_DIR) -> Build:
-    """Compile (or load the cached build of) the registry and its helpers."""
-    solc_input = standard_input(collect_sources())
+def compile_contracts(
+    *,
+    evm_version: EvmVersion | None = None,
+    backend: Backend | None = None,
+    force: bool = False,
+    build_dir: Path = BUILD_DIR,
+) -> Build:
+    """Compile (or load the cached build of) the registry and its helpers for one EVM target,
+    by default the configured one."""
+    target = evm_version or configured_evm_version()
+    if target not in EVM_VERSIONS:
+        raise CompilationError([f"unknown EVM target {target!r}; use one of {', '.join(EVM_VERSIONS)}"])
+    solc_input = standard_input(collect_sources(), target)
     input_hash = hashlib.sha256(json.dumps(solc_input, sort_keys=True).encode()).hexdigest()
     chosen: Backend = backend or choose_backend()
     cache = build_dir / f"{input_hash[:16]}-{chosen}.json"
     if cache.exists() and not force:
         output = json.loads(cache.read_text())
     else:
-        log.info("compiling contracts", extra={"backend": chosen, "solc": SOLC_VERSION})
+        log.info("compiling contracts", extra={"backend": chosen, "solc": SOLC_VERSION, "evm_version": target})
         output = run_compiler(solc_input, chosen)
         errors = [e["formattedMessage"] for e in output.get("errors", []) if e["severity"] == "error"]
         if errors:
             raise CompilationError(errors)
         build_dir.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(output))
-    build = Build(SOLC_VERSION, chosen, input_hash, _artifacts(output))
-    write_artifacts(build, build_dir / "artifacts")
+    build = Build(SOLC_VERSION, chosen, input_hash, _artifacts(output), target)
+    write_artifacts(build, build_dir / target / "artifacts")
+    if target == DEFAULT_EVM_VERSION:
+        write_artifacts(build, build_dir / "artifacts")
     return build
 
 
@@ -187,7 +213,7 @@ def write_artifacts(build: Build, directory: Path) -> None:
             {
                 "contractName": artifact.name,
                 "sourceName": artifact.source,
-                "compiler": {"version": build.compiler_version, "backend": build.backend},
+                "compiler": {"version": build.compiler_version, "backend": build.backend, "evmVersion": build.evm_version},
                 "abi": artifact.abi,
                 "bytecode": "0x" + artifact.bytecode,
                 "deployedBytecode": "0x" + artifact.deployed_bytecode,

@@ -1,9 +1,11 @@
 """Deploy the registry (implementation + ERC-1967 proxy) once per chain and keep a record of it.
 
-The record (var/deployments/<chain id>.json) holds the proxy address, the implementation, the
-block and transactions, the compiler version and the bytecode hash. A later deploy reuses the
-recorded contract if the node still has that block; it deploys again only when asked (`force`),
-or on the local chain when the node's chain was reset.
+The record (var/deployments/<chain id>.json) holds the proxy address, the implementation (and
+the companion it created, see contracts/registry/CatalogExtension.sol), the block and
+transactions, the compiler version, the EVM target and the bytecode hash. A later deploy reuses
+the recorded contract if the node still has that block, with the build of the record's EVM target;
+it deploys again only when asked (`force`), or on the local chain when the node's chain was reset.
+Before deploying anything, the node is probed for the opcodes the build needs (chain/probe.py).
 """
 
 from __future__ import annotations
@@ -21,11 +23,12 @@ from eth_utils import to_checksum_address
 
 from chain.abi import ContractAbi
 from chain.client import GAS_HEADROOM, RegistryClient
-from chain.compiler import Build
+from chain.compiler import Build, compile_contracts
 from chain.errors import ChainError, DeploymentNotFoundError, TransactionFailedError
+from chain.probe import require_evm_support
 from chain.rpc import JsonRpc, RpcError
 from chain.settings import LOCAL_CHAIN_ID
-from chain.signing import FastSigner
+from chain.signing import FastSigner, keccak256, rlp_bytes, rlp_int, rlp_list
 from chain.sourcify import write_verified_sources
 
 log = logging.getLogger(__name__)
@@ -56,6 +59,10 @@ class Deployment:
     # the certificate revocation list, governed by the registry's roles (records written before it
     # existed lack it; ensure_deployed adds it)
     revocations: str = ""
+    # the EVM target of the build deployed (records written before the setting existed: cancun)
+    evm_version: str = "cancun"
+    # the companion the implementation created, running the catalog administration (none before it existed)
+    catalog_extension: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -104,6 +111,12 @@ def ensure_deployed(
         if is_live(rpc, existing):
             if existing.revocations:
                 return existing, False
+            if existing.evm_version != build.evm_version:
+                # the recorded code is what runs: the additions and their metadata come from its target's build
+                log.info("reusing a deployment built for another EVM target",
+                         extra={"recorded": existing.evm_version, "configured": build.evm_version})
+                build = compile_contracts(evm_version=existing.evm_version)  # type: ignore[arg-type]
+            require_evm_support(rpc, build)
             revocations = deploy_revocations(rpc, chain_id, build, deployer, existing.address)
             existing = replace(existing, revocations=revocations)
             record_path(directory, chain_id).write_text(existing.to_json())
@@ -122,12 +135,14 @@ def ensure_deployed(
 def write_sources(root: Path, deployment: Deployment, build: Build) -> None:
     """The Sourcify-layout folders of the implementation, the proxy and the revocation list."""
     for address, name in ((deployment.implementation, "CarbonRegistry"), (deployment.address, "ERC1967Proxy"),
-                          (deployment.revocations, "CertificateRevocations")):
+                          (deployment.revocations, "CertificateRevocations"),
+                          (deployment.catalog_extension, "CatalogExtension")):
         if address:
-            write_verified_sources(root, deployment.chain_id, address, build[name])
+            write_verified_sources(root, deployment.chain_id, address, build[name], deployment.evm_version)
 
 
 def deploy(rpc: JsonRpc, *, chain_id: int, build: Build, deployer: LocalAccount, admin: str, uri: str) -> Deployment:
+    require_evm_support(rpc, build)
     registry = build["CarbonRegistry"]
     proxy = build["ERC1967Proxy"]
     abi = ContractAbi(registry.abi)
@@ -151,7 +166,15 @@ def deploy(rpc: JsonRpc, *, chain_id: int, build: Build, deployer: LocalAccount,
         bytecode_hash=registry.bytecode_hash,
         deployed_at=int(time.time()),
         revocations=revocations,
+        evm_version=build.evm_version,
+        catalog_extension=created_address(implementation, 1),
     )
+
+
+def created_address(creator: str, nonce: int) -> str:
+    """The address a CREATE from `creator` at `nonce` gives (a contract's first CREATE is nonce 1, EIP-161)."""
+    encoded = rlp_list([rlp_bytes(bytes.fromhex(creator[2:])), rlp_int(nonce)])
+    return to_checksum_address(keccak256(encoded)[12:])
 
 
 def deploy_revocations(rpc: JsonRpc, chain_id: int, build: Build, deployer: LocalAccount, registry: str) -> str:
@@ -162,18 +185,28 @@ def deploy_revocations(rpc: JsonRpc, chain_id: int, build: Build, deployer: Loca
 
 def deploy_bytecode(rpc: JsonRpc, chain_id: int, deployer: LocalAccount, code: bytes) -> tuple[str, dict[str, Any]]:
     """Send a contract creation and wait for it; returns (address, receipt)."""
-    helper = RegistryClient(rpc, "0x" + "00" * 20, ContractAbi([]), chain_id=chain_id, signer=deployer)
     try:
         gas = int(rpc.call("eth_estimateGas", {"from": deployer.address, "data": "0x" + code.hex()}), 16)
     except RpcError as exc:
         raise TransactionFailedError("(not sent)", f"contract creation would fail: {exc}") from None
-    max_fee, priority = helper.fees()
-    nonce = int(rpc.call("eth_getTransactionCount", deployer.address, "pending"), 16)
-    signed = FastSigner(bytes(deployer.key), chain_id).sign(
-        nonce=nonce, to=None, data=code, gas=int(gas * GAS_HEADROOM), max_fee=max_fee, max_priority_fee=priority
-    )
-    rpc.call("eth_sendRawTransaction", "0x" + signed.raw.hex())
-    receipt = helper.wait_for_receipt("0x" + signed.tx_hash.hex())
+    receipt = send_and_wait(rpc, chain_id, deployer, to=None, data=code, gas=int(gas * GAS_HEADROOM))
     if int(receipt["status"], 16) != 1:
         raise TransactionFailedError(receipt["transactionHash"], "contract creation reverted")
     return to_checksum_address(receipt["contractAddress"]), receipt
+
+
+def send_and_wait(
+    rpc: JsonRpc, chain_id: int, sender: LocalAccount, *, to: str | None, data: bytes, gas: int
+) -> dict[str, Any]:
+    """Sign one transaction, send it and wait for its receipt, in the chain's fee model (chain/fees.py:
+    EIP-1559 where blocks have a base fee, legacy type 0 where they have none; LEDGER_FEE_MODEL overrides)."""
+    helper = RegistryClient(rpc, "0x" + "00" * 20, ContractAbi([]), chain_id=chain_id, signer=sender)
+    nonce = int(rpc.call("eth_getTransactionCount", sender.address, "pending"), 16)
+    signed = FastSigner(bytes(sender.key), chain_id).sign_with(helper.fee_quote(), nonce=nonce, to=to, data=data, gas=gas)
+    raw, tx_hash = signed.raw, signed.tx_hash
+    try:
+        rpc.call("eth_sendRawTransaction", "0x" + raw.hex())
+    except RpcError as exc:
+        raise TransactionFailedError("0x" + tx_hash.hex(), " ".join(str(exc).split())) from None
+    helper.record_sent([("0x" + tx_hash.hex(), raw)])  # a deployment reported done survives a kill -9 of the node too
+    return helper.wait_for_receipt("0x" + tx_hash.hex())

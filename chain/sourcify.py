@@ -5,7 +5,8 @@ explorers (Otterscan on anvil, Blockscout) decode the registry's calls and event
     <root>/contracts/full_match/<chain id>/<checksummed address>/sources/<source key>
 
 metadata.json is the compiler's own metadata, byte for byte, so its IPFS hash is the one solc
-embedded at the end of the deployed bytecode: a full match."""
+embedded at the end of the deployed bytecode: a full match. Its settings.evmVersion is the EVM
+target the contract was built for, which must be the deployment's."""
 
 from __future__ import annotations
 
@@ -25,9 +26,18 @@ def contract_folder(root: Path, chain_id: int, address: str) -> Path:
     return root / "contracts" / "full_match" / str(chain_id) / to_checksum_address(address)
 
 
-def write_verified_sources(root: Path, chain_id: int, address: str, artifact: Artifact) -> Path:
-    """Write the folder of one deployed contract; returns it."""
+def write_verified_sources(
+    root: Path, chain_id: int, address: str, artifact: Artifact, evm_version: str | None = None
+) -> Path:
+    """Write the folder of one deployed contract; returns it. With `evm_version`, the metadata
+    must be of a build for that target."""
     metadata = json.loads(artifact.metadata)
+    built_for = metadata["settings"].get("evmVersion")
+    if evm_version is not None and built_for != evm_version:
+        raise SourceMismatchError(
+            f"{artifact.name} was compiled for {built_for}, the deployment is for {evm_version}; "
+            f"compile with LEDGER_EVM_VERSION={evm_version}"
+        )
     sources = collect_sources()
     folder = contract_folder(root, chain_id, address)
     for key, entry in metadata["sources"].items():

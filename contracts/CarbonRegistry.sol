@@ -5,8 +5,10 @@ import {ERC1155Upgradeable} from "@openzeppelin/contracts-upgradeable/token/ERC1
 import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/access/AccessControlUpgradeable.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
 import {RegistryCatalog} from "./registry/RegistryCatalog.sol";
+import {CatalogExtension} from "./registry/CatalogExtension.sol";
 import {CertificateLogAnchor} from "./registry/CertificateLogAnchor.sol";
 import {
+    Ecosystem,
     ParticipantKind,
     ProjectStatus,
     MethodologyStatus,
@@ -16,7 +18,8 @@ import {
     PledgeStatus,
     ExportStatus,
     IssuanceRequest,
-    CreditImport
+    CreditImport,
+    ProjectRegistration
 } from "./registry/RegistryTypes.sol";
 
 /// @title Sichuan forestry and grassland carbon-inclusive registry (林草碳普惠登记簿).
@@ -80,6 +83,10 @@ contract CarbonRegistry is ERC1155Upgradeable, UUPSUpgradeable, RegistryCatalog,
 
     uint256 private constant _BPS = 10_000;
 
+    /// @dev The companion running the methodology and project administration on this storage
+    /// (see {CatalogExtension}); each implementation creates its own, so an upgrade carries its code.
+    address private immutable _catalogExtension = address(new CatalogExtension());
+
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
         _disableInitializers();
@@ -102,6 +109,35 @@ contract CarbonRegistry is ERC1155Upgradeable, UUPSUpgradeable, RegistryCatalog,
     /// @notice The version of this implementation; an upgrade bumps it.
     function registryVersion() external pure virtual returns (uint256) {
         return 1;
+    }
+
+    // ---------------------------------------------------------------- catalog administration (in the companion)
+
+    // Same signatures, roles, errors and events as in {RegistryCatalog}: the companion runs that code.
+
+    /// @inheritdoc RegistryCatalog
+    function fileMethodology(uint256, bytes32, Ecosystem, uint16, bytes32) external override {
+        _delegateToCatalog();
+    }
+
+    /// @inheritdoc RegistryCatalog
+    function setMethodologyStatus(uint256, bytes32, MethodologyStatus, bytes32) external override {
+        _delegateToCatalog();
+    }
+
+    /// @inheritdoc RegistryCatalog
+    function registerProject(uint256, ProjectRegistration calldata) external override {
+        _delegateToCatalog();
+    }
+
+    /// @inheritdoc RegistryCatalog
+    function reviewProject(uint256, bytes32, bool, bytes32) external override {
+        _delegateToCatalog();
+    }
+
+    /// @inheritdoc RegistryCatalog
+    function setProjectStatus(uint256, bytes32, ProjectStatus, bytes32) external override {
+        _delegateToCatalog();
     }
 
     // ---------------------------------------------------------------- issuance and import
@@ -533,6 +569,20 @@ contract CarbonRegistry is ERC1155Upgradeable, UUPSUpgradeable, RegistryCatalog,
 
     function _requireNotPaused() private view {
         if (_ledger().paused) revert RegistryPaused();
+    }
+
+    /// @dev Runs the current call in the companion on this contract's storage (the proxy's) and
+    /// returns or reverts with exactly what it gave: its errors and events are the registry's own.
+    function _delegateToCatalog() private {
+        address extension = _catalogExtension;
+        assembly ("memory-safe") {
+            let ptr := mload(0x40)
+            calldatacopy(ptr, 0, calldatasize())
+            let ok := delegatecall(gas(), extension, ptr, calldatasize(), 0, 0)
+            returndatacopy(ptr, 0, returndatasize())
+            if iszero(ok) { revert(ptr, returndatasize()) }
+            return(ptr, returndatasize())
+        }
     }
 
     function _authorizeUpgrade(address) internal override onlyRole(DEFAULT_ADMIN_ROLE) {}

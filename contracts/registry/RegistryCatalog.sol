@@ -16,6 +16,8 @@ import {
 
 /// @title What the registry knows before any credit exists: methodologies, participants, projects
 /// and their land parcels.
+/// @dev The methodology and project administration is `virtual`: CarbonRegistry forwards it to
+/// {CatalogExtension} (this code, deployed apart) to stay under the EIP-170 size limit at every EVM target.
 abstract contract RegistryCatalog is RegistryRoles, OperationIds, IRegistryEvents {
     /// @notice A filed methodology.
     struct Methodology {
@@ -76,7 +78,7 @@ abstract contract RegistryCatalog is RegistryRoles, OperationIds, IRegistryEvent
         Ecosystem ecosystem,
         uint16 version,
         bytes32 documentHash
-    ) external onlyRole(REGISTRAR_ROLE) {
+    ) external virtual onlyRole(REGISTRAR_ROLE) {
         if (methodologyId == bytes32(0)) revert RegistryZeroId();
         Methodology storage m = _catalog().methodologies[methodologyId];
         if (m.status != MethodologyStatus.None) revert RegistryMethodologyExists(methodologyId);
@@ -91,6 +93,7 @@ abstract contract RegistryCatalog is RegistryRoles, OperationIds, IRegistryEvent
     /// @notice Supersedes (by `successorId`, which must be filed) or withdraws a filed methodology.
     function setMethodologyStatus(uint256 opId, bytes32 methodologyId, MethodologyStatus status, bytes32 successorId)
         external
+        virtual
         onlyRole(REGISTRAR_ROLE)
     {
         CatalogStorage storage $ = _catalog();
@@ -180,7 +183,7 @@ abstract contract RegistryCatalog is RegistryRoles, OperationIds, IRegistryEvent
 
     /// @notice Submits a project for expert review. Its land parcels (hashes) must not belong to
     /// another live project; its owner must be an active participant; its methodology filed.
-    function registerProject(uint256 opId, ProjectRegistration calldata r) external onlyRole(REGISTRAR_ROLE) {
+    function registerProject(uint256 opId, ProjectRegistration calldata r) external virtual onlyRole(REGISTRAR_ROLE) {
         CatalogStorage storage $ = _catalog();
         if (r.projectId == bytes32(0)) revert RegistryZeroId();
         Project storage p = $.projects[r.projectId];
@@ -207,6 +210,7 @@ abstract contract RegistryCatalog is RegistryRoles, OperationIds, IRegistryEvent
     /// rejected ones Rejected (their parcels are free again).
     function reviewProject(uint256 opId, bytes32 projectId, bool approved, bytes32 reviewReportHash)
         external
+        virtual
         onlyRole(REVIEWER_ROLE)
     {
         Project storage p = _project(projectId);
@@ -222,6 +226,7 @@ abstract contract RegistryCatalog is RegistryRoles, OperationIds, IRegistryEvent
     /// @notice Suspends, reinstates, revokes or closes a reviewed project.
     function setProjectStatus(uint256 opId, bytes32 projectId, ProjectStatus status, bytes32 reasonHash)
         external
+        virtual
         onlyRole(REGISTRAR_ROLE)
     {
         Project storage p = _project(projectId);
