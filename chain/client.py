@@ -16,8 +16,11 @@ from eth_utils import keccak, to_checksum_address
 
 from chain.abi import ContractAbi, DecodedEvent
 from chain.errors import InvalidInputError, RegistryRevertError, TransactionFailedError
+from chain.fees import FeeModel, FeeModelSetting, Fees, detect_fee_model, quote
+from chain.journal import Journal, journal_for
 from chain.revert import revert_data_from_rpc_error
 from chain.rpc import JsonRpc, RpcError
+from chain.settings import ChainSettings
 from chain.signing import FastSigner
 from chain.types import (
     Batch,
@@ -43,7 +46,6 @@ from chain.types import (
 ROLES = {name: keccak(text=name) for name in ("REGISTRAR_ROLE", "REVIEWER_ROLE", "ANCHORER_ROLE", "PAUSER_ROLE")}
 ROLES["DEFAULT_ADMIN_ROLE"] = b"\0" * 32
 GAS_HEADROOM = 1.25
-PRIORITY_FEE_FLOOR = 1_000_000_000  # 1 gwei; anvil and Hardhat accept it, public chains expect it
 
 
 @dataclass(frozen=True)
@@ -108,6 +110,10 @@ def sid(name: str, value: str) -> bytes:
         raise InvalidInputError(f"{name}: {exc}") from None
 
 
+# a node's words for "this nonce is taken": two writers with one key raced (geth, anvil, Besu, Hardhat)
+NONCE_CLASHES = ("replacement transaction underpriced", "nonce too low", "already known", "nonce has already been used")
+
+
 class RegistryClient:
     def __init__(
         self,
@@ -118,14 +124,20 @@ class RegistryClient:
         chain_id: int,
         signer: LocalAccount | None = None,
         receipt_timeout: float = 120.0,
+        journal: Journal | None = None,
+        fee_model: FeeModelSetting | None = None,
     ) -> None:
         self.rpc = rpc
+        # sent transactions are journaled when the node is the durable local node (chain/journal.py)
+        self.journal = journal if journal is not None else journal_for(rpc.url)
         self.address = to_checksum_address(contract_address)
         self.abi = abi
         self.chain_id = chain_id
         self.signer = signer
         self.receipt_timeout = receipt_timeout
         self._fast: dict[str, FastSigner] = {}
+        self._fee_setting = fee_model  # None: LEDGER_FEE_MODEL, read when first needed
+        self._fee_model: FeeModel | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -180,30 +192,46 @@ class RegistryClient:
             assert simulation.gas is not None
             gas = int(simulation.gas * GAS_HEADROOM) + 10_000
         data = self.abi.encode_call(fn, args)
-        max_fee, priority = self.fees()
+        fees = self.fee_quote()
         nonce = int(self.rpc.call("eth_getTransactionCount", account.address, "pending"), 16)
-        signed = self._fast_signer(account).sign(
-            nonce=nonce, to=self.address, data=data, gas=gas, max_fee=max_fee, max_priority_fee=priority
-        )
+        signed = self._fast_signer(account).sign_with(fees, nonce=nonce, to=self.address, data=data, gas=gas)
         tx_hash = "0x" + signed.tx_hash.hex()
         try:
             self.rpc.call("eth_sendRawTransaction", "0x" + signed.raw.hex())
-        except RpcError as exc:
-            raise TransactionFailedError(tx_hash, str(exc)) from None
+        except RpcError as exc:  # a node's refusal may span lines (anvil's does); the user sees one
+            detail = " ".join(str(exc).split())
+            if any(clash in detail.lower() for clash in NONCE_CLASHES):
+                # another process took this nonce between our count and our send; nothing of ours was sent
+                detail += (f" (another process is sending with {account.address} at the same time; nothing was sent: "
+                           "run the command again)")
+            raise TransactionFailedError(tx_hash, detail) from None
+        self.record_sent([(tx_hash, signed.raw)])
         receipt = self.wait_for_receipt(tx_hash)
         if int(receipt["status"], 16) != 1:
             raise self._replay_failure(account, data, receipt)
         return self._result(receipt)
 
+    def record_sent(self, sent: list[tuple[str, bytes]]) -> None:
+        """Journal (tx hash, signed raw transaction) pairs the node accepted, before anyone reports
+        them sent or done: a restarted durable node re-sends those its restored chain lost."""
+        if self.journal is not None:
+            self.journal.record(sent)
+
+    def fee_model(self) -> FeeModel:
+        """The transaction type this chain takes (chain/fees.py), read from the node once."""
+        if self._fee_model is None:
+            setting = self._fee_setting if self._fee_setting is not None else ChainSettings().fee_model
+            self._fee_model = detect_fee_model(self.rpc, setting)
+        return self._fee_model
+
+    def fee_quote(self) -> Fees:
+        """What a transaction sent now offers, in the chain's fee model."""
+        return quote(self.rpc, self.fee_model())
+
     def fees(self) -> tuple[int, int]:
-        """EIP-1559 (max fee, priority fee): twice the latest base fee plus the tip."""
-        block = self.rpc.call("eth_getBlockByNumber", "latest", False)
-        base = int(block.get("baseFeePerGas", "0x0"), 16)
-        try:
-            priority = max(int(self.rpc.call("eth_maxPriorityFeePerGas"), 16), PRIORITY_FEE_FLOOR)
-        except RpcError:
-            priority = PRIORITY_FEE_FLOOR
-        return 2 * base + priority, priority
+        """(max fee, priority fee) per gas; for a legacy chain both are its gas price."""
+        fees = self.fee_quote()
+        return fees.max_fee, fees.priority
 
     def wait_for_receipt(self, tx_hash: str, *, poll: float = 0.02) -> dict[str, Any]:
         deadline = time.monotonic() + self.receipt_timeout

@@ -4,10 +4,11 @@ How it gets there:
 1. settle: wait for the signers' transactions still pending from an earlier (crashed) run;
 2. skip: read the applied-operation bitmap words in JSON-RPC batches; operations already on chain
    are reported as such and not sent;
-3. send: sign locally (coincurve) with locally managed nonces and EIP-1559 fees, and send the raw
-   transactions in JSON-RPC batches;
+3. send: sign locally (coincurve) with locally managed nonces, in the chain's fee model (EIP-1559,
+   legacy or free: chain/fees.py), and send the raw transactions in JSON-RPC batches;
 4. await: poll receipts in batches; a transaction pending longer than `stuck_after` is replaced
-   (same nonce, fees raised by `fee_bump`);
+   (same nonce, every fee raised by `fee_bump`, at least the pools' 10 %); on a chain whose gas
+   price is zero there is no fee to raise, so it is re-broadcast unchanged instead;
 5. repeat 1-4 for operations whose transaction never made it (a refused send, a nonce gap), so a
    run converges even after faults. A crash anywhere followed by a re-run applies each operation
    once: the contract refuses a repeated operation id.
@@ -17,8 +18,8 @@ from __future__ import annotations
 
 import logging
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +27,7 @@ from eth_account.signers.local import LocalAccount
 
 from chain.client import RegistryClient
 from chain.errors import InvalidInputError, RegistryRevertError
+from chain.fees import Fees
 from chain.rpc import RpcError
 from chain.signing import FastSigner, SignedTx
 
@@ -42,6 +44,9 @@ DEFAULT_GAS = {
     "pledge": 200_000,
 }
 FALLBACK_GAS = 300_000
+# a node's answer to a transaction it already holds (geth, anvil, Besu): the send did what it should
+ALREADY_HELD = ("already known", "already imported", "known transaction")
+NONCE_GAP = "nonce too high"  # a transaction that arrived before its predecessor, at a node that will not queue it
 
 # applied: by this run; already_applied: before this run; failed: refused (error says why);
 # unconfirmed: sent, never seen in a block, may still be mined: run the same operations again
@@ -76,7 +81,8 @@ class BulkReport:
     results: list[OperationResult] = field(default_factory=list)
     elapsed: float = 0.0
     rounds: int = 0
-    replaced: int = 0
+    replaced: int = 0  # same-nonce replacements with higher fees
+    rebroadcast: int = 0  # stuck free transactions sent again unchanged (a zero gas price chain)
 
     def count(self, outcome: Outcome) -> int:
         return sum(1 for r in self.results if r.outcome == outcome)
@@ -220,7 +226,7 @@ class BulkSender:
     ) -> list[OperationResult]:
         start_block = int(self.rpc.call("eth_blockNumber"), 16)
         self._sent_earlier = set(self._sent)
-        max_fee, priority = self.client.fees()
+        fees = self.client.fee_quote()
         nonces = self._pending_nonces({op.sender.address for op in todo})
         inflight: dict[str, _InFlight] = {}
         refused: set[str] = set()
@@ -228,31 +234,61 @@ class BulkSender:
         with ThreadPoolExecutor(max_workers=1) as wire:
             pending = []
             for start in range(0, len(todo), self.batch_size):
-                signed = [self._sign(op, nonces, max_fee, priority) for op in todo[start : start + self.batch_size]]
+                signed = [self._sign(op, nonces, fees) for op in todo[start : start + self.batch_size]]
                 calls = [("eth_sendRawTransaction", ["0x" + f.signed.raw.hex()]) for f in signed]
                 pending.append((signed, wire.submit(self.rpc.batch, calls)))
+            gapped: list[_InFlight] = []
             for signed, future in pending:
+                accepted: list[tuple[str, bytes]] = []
                 for f, reply in zip(signed, future.result(), strict=True):
-                    if isinstance(reply, RpcError) and "already known" not in str(reply).lower():
-                        if f.op.sender.address not in refused:
-                            log.warning("send refused for %s: %s; its operations go to the next round",
-                                        f.op.sender.address, str(reply)[:200])
-                        refused.add(f.op.sender.address)
-                        self._send_errors[f.op.op_id] = str(reply)[:200]
+                    if isinstance(reply, RpcError) and not already_held(reply):
+                        if NONCE_GAP in str(reply).lower():
+                            gapped.append(f)
+                        else:
+                            self._refuse(f, reply, refused)
                         continue
                     self._sent.add(f.op.op_id)
                     inflight[f.hashes[0]] = f
-        return self._await(inflight, report, start_block=start_block, fees=(max_fee, priority),
+                    accepted.append((f.hashes[0], f.signed.raw))
+                self.client.record_sent(accepted)  # journaled before any of them is reported applied
+        if gapped:
+            self._send_in_order(gapped, inflight, refused)
+        return self._await(inflight, report, start_block=start_block, fees=fees,
                            done_before=done_before, total=total)
 
-    def _sign(self, op: Operation, nonces: dict[str, int], max_fee: int, priority: int) -> _InFlight:
+    def _refuse(self, f: _InFlight, reply: RpcError, refused: set[str]) -> None:
+        if f.op.sender.address not in refused:
+            log.warning("send refused for %s: %s; its operations go to the next round",
+                        f.op.sender.address, str(reply)[:200])
+        refused.add(f.op.sender.address)
+        self._send_errors[f.op.op_id] = str(reply)[:200]
+
+    def _send_in_order(self, gapped: list[_InFlight], inflight: dict[str, _InFlight], refused: set[str]) -> None:
+        """A node that runs a batch's requests out of order and keeps no queue for later nonces (Hardhat 2
+        while automining) refuses those that overtook their predecessor: send them again one at a time,
+        in nonce order. A sender's first refusal here sends the rest of its transactions to the next round."""
+        accepted: list[tuple[str, bytes]] = []
+        for f in sorted(gapped, key=lambda f: (f.op.sender.address, f.signed.nonce)):
+            if f.op.sender.address in refused:
+                self._send_errors[f.op.op_id] = "an earlier transaction of its sender was refused"
+                continue
+            try:
+                self.rpc.call("eth_sendRawTransaction", "0x" + f.signed.raw.hex())
+            except RpcError as exc:
+                if not already_held(exc):
+                    self._refuse(f, exc, refused)
+                    continue
+            self._sent.add(f.op.op_id)
+            inflight[f.hashes[0]] = f
+            accepted.append((f.hashes[0], f.signed.raw))
+        self.client.record_sent(accepted)
+
+    def _sign(self, op: Operation, nonces: dict[str, int], fees: Fees) -> _InFlight:
         data = self.client.abi.encode_call(op.fn, op.args)
         gas = op.gas or DEFAULT_GAS.get(op.fn, FALLBACK_GAS)
         nonce = nonces[op.sender.address]
         nonces[op.sender.address] = nonce + 1
-        tx = self._signer(op.sender).sign(
-            nonce=nonce, to=self.client.address, data=data, gas=gas, max_fee=max_fee, max_priority_fee=priority
-        )
+        tx = self._signer(op.sender).sign_with(fees, nonce=nonce, to=self.client.address, data=data, gas=gas)
         return _InFlight(op, tx, data, gas, time.monotonic(), ["0x" + tx.tx_hash.hex()])
 
     def _await(
@@ -261,7 +297,7 @@ class BulkSender:
         report: BulkReport,
         *,
         start_block: int,
-        fees: tuple[int, int],
+        fees: Fees,
         done_before: int,
         total: int,
     ) -> list[OperationResult]:
@@ -316,31 +352,40 @@ class BulkSender:
         return [(by_hash[h], h, n, h in logged) for h, n in found.items()]
 
     def _replace(
-        self, stuck: list[_InFlight], fees: dict[int, tuple[int, int]], by_hash: dict[str, _InFlight], report: BulkReport
+        self, stuck: list[_InFlight], fees: dict[int, Fees], by_hash: dict[str, _InFlight], report: BulkReport
     ) -> None:
-        """Re-sign stuck transactions with the same nonce and higher fees."""
-        base_max, base_tip = self.client.fees()
+        """Re-sign stuck transactions with the same nonce and higher fees (a legacy gas price, or both
+        EIP-1559 fees). A free transaction on a still-free chain has no fee to raise, and a pool
+        refuses a same-priced twin ("replacement transaction underpriced"): the very same signed
+        transaction is sent again, which a node that dropped it takes back and one that holds it
+        answers with "already known"."""
+        now = self.client.fee_quote()
         replacements = []
         for f in stuck:
-            old_max, old_tip = fees[id(f)]
-            new_tip = max(int(old_tip * self.fee_bump) + 1, base_tip)
-            new_max = max(int(old_max * self.fee_bump) + 1, base_max, new_tip)
-            tx = self._signer(f.op.sender).sign(
-                nonce=f.signed.nonce, to=self.client.address, data=f.data, gas=f.gas, max_fee=new_max, max_priority_fee=new_tip
-            )
-            fees[id(f)] = (new_max, new_tip)
+            new = fees[id(f)].bumped(self.fee_bump, now)
+            if new == fees[id(f)]:
+                tx = f.signed  # unchanged: a re-broadcast
+            else:
+                tx = self._signer(f.op.sender).sign_with(new, nonce=f.signed.nonce, to=self.client.address,
+                                                         data=f.data, gas=f.gas)
+            fees[id(f)] = new
             f.sent_at = time.monotonic()
             replacements.append((f, tx))
         replies: list[Any] = []
         for start in range(0, len(replacements), self.batch_size):
             chunk = replacements[start : start + self.batch_size]
             replies += self.rpc.batch([("eth_sendRawTransaction", ["0x" + tx.raw.hex()]) for _, tx in chunk])
+        accepted: list[tuple[str, bytes]] = []
         for (f, tx), reply in zip(replacements, replies, strict=True):
-            if not isinstance(reply, RpcError):
+            if tx is f.signed:
+                report.rebroadcast += 1  # its hash is followed already, and journaled when first sent
+            elif not isinstance(reply, RpcError):
                 h = "0x" + tx.tx_hash.hex()
                 f.hashes.append(h)
                 by_hash[h] = f
                 report.replaced += 1
+                accepted.append((h, tx.raw))
+        self.client.record_sent(accepted)
         log.info("replaced stuck transactions", extra={"count": len(replacements)})
 
     def _failed(self, f: _InFlight, block: int) -> OperationResult:
@@ -385,3 +430,7 @@ class BulkSender:
         if self.on_progress is not None:
             self.on_progress(done, total)
 
+
+
+def already_held(reply: RpcError) -> bool:
+    return any(marker in str(reply).lower() for marker in ALREADY_HELD)

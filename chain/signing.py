@@ -1,18 +1,20 @@
-"""Fast EIP-1559 signing for bulk work: RLP by hand, keccak from pycryptodome, secp256k1 from
-coincurve.
+"""Fast transaction signing for bulk work, EIP-1559 (type 2) and legacy (type 0, EIP-155): RLP by
+hand, keccak from pycryptodome, secp256k1 from coincurve.
 
 eth-account spends most of a signature building and validating objects; for thousands of
 transactions of one shape this path is several times faster and gives byte-identical output
-(tests/chain/test_signing.py compares the two).
+(tests/chain/test_abi_fast_paths.py and, for legacy, tests/chain/test_fee_models.py compare the two).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from Crypto.Hash import keccak as _keccak
 from coincurve import PrivateKey
+from Crypto.Hash import keccak as _keccak
 from eth_utils import to_canonical_address
+
+from chain.fees import Fees
 
 
 def keccak256(data: bytes) -> bytes:
@@ -51,13 +53,39 @@ class SignedTx:
 
 
 class FastSigner:
-    """Signs type-2 (EIP-1559) transactions from one key."""
+    """Signs type-2 (EIP-1559) and legacy (type 0, EIP-155) transactions from one key."""
 
     def __init__(self, private_key: bytes, chain_id: int) -> None:
         self._key = PrivateKey(private_key)
         self.chain_id = chain_id
         self._chain = rlp_int(chain_id)
+        self._eip155_tail = self._chain + b"\x80\x80"  # chain id, 0, 0: what a legacy signature commits to
         self._recipients: dict[str | None, bytes] = {None: rlp_bytes(b"")}
+
+    def _recipient(self, to: str | None) -> bytes:
+        recipient = self._recipients.get(to)
+        if recipient is None:
+            recipient = self._recipients[to] = rlp_bytes(to_canonical_address(to))  # type: ignore[arg-type]
+        return recipient
+
+    def sign_with(self, fees: Fees, *, nonce: int, to: str | None, data: bytes, gas: int, value: int = 0) -> SignedTx:
+        """The transaction type `fees` is for: type 2 for EIP-1559 fees, type 0 for a legacy gas price."""
+        if fees.model == "legacy":
+            return self.sign_legacy(nonce=nonce, to=to, data=data, gas=gas, gas_price=fees.gas_price, value=value)
+        return self.sign(nonce=nonce, to=to, data=data, gas=gas, max_fee=fees.max_fee,
+                         max_priority_fee=fees.priority, value=value)
+
+    def sign_legacy(
+        self, *, nonce: int, to: str | None, data: bytes, gas: int, gas_price: int, value: int = 0
+    ) -> SignedTx:
+        """A type-0 transaction with the chain id in v (EIP-155), so it cannot be replayed on another chain."""
+        fields = [rlp_int(nonce), rlp_int(gas_price), rlp_int(gas), self._recipient(to), rlp_int(value), rlp_bytes(data)]
+        digest = keccak256(rlp_list([*fields, self._eip155_tail]))
+        sig = self._key.sign_recoverable(digest, hasher=None)
+        r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")
+        v = sig[64] + 35 + 2 * self.chain_id
+        raw = rlp_list([*fields, rlp_int(v), rlp_int(r), rlp_int(s)])
+        return SignedTx(raw=raw, tx_hash=keccak256(raw), nonce=nonce)
 
     def sign(
         self,
@@ -70,9 +98,7 @@ class FastSigner:
         max_priority_fee: int,
         value: int = 0,
     ) -> SignedTx:
-        recipient = self._recipients.get(to)
-        if recipient is None:
-            recipient = self._recipients[to] = rlp_bytes(to_canonical_address(to))  # type: ignore[arg-type]
+        recipient = self._recipient(to)
         fields = [
             self._chain, rlp_int(nonce), rlp_int(max_priority_fee), rlp_int(max_fee), rlp_int(gas),
             recipient, rlp_int(value), rlp_bytes(data), b"\xc0",  # empty access list
