@@ -1,9 +1,18 @@
-"""Start and stop the local EVM node: anvil (default; state kept in var/, interval mining so bulk
-work never stalls) or Hardhat 2's node (keeps nothing across restarts)."""
+"""Start and stop the local EVM node: anvil (default) or Hardhat 2's node (keeps nothing across
+restarts).
+
+With a `state_file`, anvil is the durable local node: it mines only when transactions wait and
+its state is snapshotted atomically by a keeper thread (chain/keeper.py, chain/snapshot.py);
+transactions reported as sent are journaled (chain/journal.py) and re-sent on the next start if
+the restored chain lost them. Without one (tests, benchmarks) it is a plain anvil with interval
+mining, or automine when `block_time` is None."""
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import errno
+import fcntl
 import logging
 import os
 import signal
@@ -16,10 +25,14 @@ from typing import Literal
 
 import requests
 
-from chain.errors import NodeStartError
-from chain.paths import HARDHAT_DIR
+from chain.errors import ChainError, NodeStartError
+from chain.journal import JOURNAL_NAME, MARKER_NAME, Journal, register, unregister
+from chain.keeper import Keeper
 from chain.keys import DEV_ACCOUNT_COUNT
+from chain.paths import HARDHAT_DIR
+from chain.rpc import JsonRpc, RpcError
 from chain.settings import LOCAL_CHAIN_ID
+from chain.snapshot import state_to_load
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +40,8 @@ ANVIL_BINARY = HARDHAT_DIR / "node_modules" / "@foundry-rs" / "anvil-linux-amd64
 HARDHAT_BINARY = HARDHAT_DIR / "node_modules" / ".bin" / "hardhat"
 GAS_LIMIT = 300_000_000
 PR_SET_PDEATHSIG = 1
+STATE_LOCK_NAME = "node.lock"  # next to the state file: held by the one process running a node on it
+HISTORY_STATES = 256  # states anvil keeps in memory for calls at recent blocks (--prune-history)
 
 NodeKind = Literal["anvil", "hardhat"]
 
@@ -51,6 +66,17 @@ def rpc_ready(url: str) -> bool:
         return False
 
 
+def _terminate(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
+    if process.poll() is not None:
+        return
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
 @dataclass
 class LocalNode:
     """A node process on 127.0.0.1. `state_file` (anvil only) persists the chain across restarts."""
@@ -62,70 +88,223 @@ class LocalNode:
     log_file: Path | None = None
     extra_args: tuple[str, ...] = ()
     die_with_parent: bool = True
+    snapshot_interval: float = 1.0
     process: subprocess.Popen[bytes] | None = None
+    keeper: Keeper | None = None
+    loaded_from: Path | None = None  # the snapshot the running node started from
+    replayed: int = 0  # journaled transactions re-sent at the last start
+    state_lock: int | None = field(default=None, repr=False)  # descriptor holding STATE_LOCK_NAME while we run
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def command(self) -> list[str]:
+    @property
+    def durable(self) -> bool:
+        return self.kind == "anvil" and self.state_file is not None
+
+    @property
+    def journal(self) -> Journal | None:
+        return Journal(self.state_file.parent / JOURNAL_NAME) if self.state_file is not None else None
+
+    def command(self, port: int | None = None) -> list[str]:
+        port = port or self.port
         if self.kind == "hardhat":
-            return [str(HARDHAT_BINARY), "node", "--hostname", "127.0.0.1", "--port", str(self.port)]
+            return [str(HARDHAT_BINARY), "node", "--hostname", "127.0.0.1", "--port", str(port)]
         if not ANVIL_BINARY.exists():
             raise NodeStartError("anvil", f"{ANVIL_BINARY} is missing; run `npm ci` in hardhat-local/")
         cmd = [
             str(ANVIL_BINARY),
             "--host", "127.0.0.1",
-            "--port", str(self.port),
+            "--port", str(port),
             "--chain-id", str(LOCAL_CHAIN_ID),
             "--gas-limit", str(GAS_LIMIT),
             "--accounts", str(DEV_ACCOUNT_COUNT),
             "--silent",
         ]
-        if self.block_time:
+        if self.state_file is not None:
+            # no --state: anvil rewrites that file in place and a kill -9 mid-write truncated it; the
+            # keeper mines (no empty blocks) and snapshots atomically. Pruned history bounds memory.
+            self.state_file.parent.mkdir(parents=True, exist_ok=True)
+            cmd += ["--no-mining", "--prune-history", str(HISTORY_STATES)]
+            self.loaded_from = state_to_load(self.state_file)
+            if self.loaded_from is not None:
+                cmd += ["--load-state", str(self.loaded_from)]
+        elif self.block_time:
             # interval mining: automine (and anvil's --mixed-mining) leaves bursts of transactions pending
             cmd += ["--block-time", str(self.block_time)]
         cmd += list(self.extra_args)
-        if self.state_file is not None:
-            self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            cmd += ["--state", str(self.state_file), "--state-interval", "1", "--preserve-historical-states"]
         return cmd
 
     def start(self, timeout: float = 30.0) -> LocalNode:
+        if self.keeper is not None:  # a restart after the node died: the old keeper has nothing to keep
+            self.keeper.stop()
+            self.keeper = None
+        self._lock_state()
+        try:
+            self._check_port_free()
+            self.replayed = 0
+            if self.durable and self.journal is not None and self.journal.has_entries():
+                assert self.state_file is not None
+                if state_to_load(self.state_file) is None:
+                    aside = self.journal.set_aside()
+                    log.warning("a fresh chain: the old chain's journal of sent transactions was set aside as %s",
+                                aside)
+                else:
+                    self._recover(timeout)
+            self.process = self._launch(self.port, timeout)
+        except BaseException:
+            self._unlock_state()  # no node of ours runs on the state: another may start
+            raise
+        log.info("node started", extra={"node": self.kind, "url": self.url})
+        if self.durable:
+            self._keep()
+        return self
+
+    def _launch(self, port: int, timeout: float) -> subprocess.Popen[bytes]:
+        log_offset = 0
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL
+            log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
+        command = self.command(port)
         env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"}
-        self.process = subprocess.Popen(
-            self.command(),
-            cwd=HARDHAT_DIR,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent if self.die_with_parent else None,
-        )
+        # the child keeps its own copy of the log's descriptor; ours is closed (restarts would leak it)
+        with open(self.log_file, "ab") if self.log_file else contextlib.nullcontext(subprocess.DEVNULL) as out:
+            process = subprocess.Popen(
+                command,
+                cwd=HARDHAT_DIR,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=_die_with_parent if self.die_with_parent else None,
+            )
+        url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise NodeStartError(self.kind, f"exited with code {self.process.returncode}")
-            if rpc_ready(self.url):
-                log.info("node started", extra={"node": self.kind, "url": self.url})
-                return self
+            if process.poll() is not None:
+                self.process = process
+                raise NodeStartError(self.kind, self._failure_cause(log_offset))
+            if rpc_ready(url):
+                return process
             time.sleep(0.05)
-        self.stop()
-        raise NodeStartError(self.kind, f"no answer on {self.url} within {timeout:.0f} s")
+        _terminate(process)
+        raise NodeStartError(self.kind, f"no answer on {url} within {timeout:.0f} s")
+
+    def _recover(self, timeout: float) -> None:
+        """Re-send journaled transactions the restored chain lost on a private port, where no client
+        can take their nonces first, and snapshot the result; the node then starts from that."""
+        assert self.state_file is not None and self.journal is not None
+        port = free_port()
+        process = self._launch(port, timeout)
+        try:
+            rpc = JsonRpc(f"http://127.0.0.1:{port}")
+            keeper = Keeper(rpc, self.state_file, self.journal, block_time=self.block_time or 1)
+            rpc.call("evm_setAutomine", False)
+            self.replayed = self.journal.replay(rpc)
+            keeper.mine_pending()
+            keeper.snapshot()
+            keeper.compact_journal()
+        finally:
+            _terminate(process)
+
+    def _keep(self) -> None:
+        """Re-send what the journal still holds and the chain lacks, mine it, snapshot, then keep
+        mining and snapshotting in the background."""
+        assert self.state_file is not None and self.journal is not None
+        rpc = JsonRpc(self.url)
+        journal = self.journal
+        keeper = Keeper(rpc, self.state_file, journal, block_time=self.block_time or 1,
+                        snapshot_interval=self.snapshot_interval)
+        rpc.call("evm_setAutomine", False)
+        self.replayed += journal.replay(rpc)
+        keeper.mine_pending()
+        keeper.snapshot()
+        keeper.compact_journal()
+        keeper.start()
+        self.keeper = keeper
+        register(self.url, journal, self.state_file.parent / MARKER_NAME)
+
+    def _lock_state(self) -> None:
+        """One durable node per state directory: a second one (another LEDGER_NODE_PORT, the same
+        LEDGER_VAR_DIR) would replay and compact the first one's journal, overwrite its snapshots
+        and, stopping, delete its node.json, after which nothing journals for the first."""
+        if not self.durable or self.state_lock is not None:
+            return
+        assert self.state_file is not None
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        path = self.state_file.parent / STATE_LOCK_NAME
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise NodeStartError(self.kind, f"another node keeps its state in {self.state_file.parent}; stop it "
+                                 "(`ledger node stop`, or the `ledger up` using it) or set another LEDGER_VAR_DIR") from None
+        self.state_lock = fd  # released by stop(), or by the kernel when this process dies
+
+    def _unlock_state(self) -> None:
+        if self.state_lock is not None:
+            os.close(self.state_lock)
+            self.state_lock = None
+
+    def _check_port_free(self) -> None:
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # only a listener counts, not TIME_WAIT
+            try:
+                s.bind(("127.0.0.1", self.port))
+            except OSError as exc:
+                if exc.errno == errno.EADDRINUSE:
+                    raise NodeStartError(self.kind, self._port_in_use()) from None
+                raise
+
+    def _port_in_use(self) -> str:
+        return (f"port {self.port} is in use by another program; stop it (`ledger node stop` if it is ours, "
+                f"`ss -ltnp 'sport = :{self.port}'` shows which) or set LEDGER_NODE_PORT to a free port")
+
+    def _failure_cause(self, log_offset: int) -> str:
+        """One line: what the node's log says went wrong, and the fix."""
+        code = self.process.returncode if self.process is not None else None
+        if self.log_file is None or not self.log_file.exists():
+            return f"exited with code {code}"
+        with open(self.log_file, "rb") as f:
+            f.seek(log_offset)
+            text = f.read().decode(errors="replace")
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        if any("address already in use" in line.lower() for line in lines):
+            return self._port_in_use()
+        errors = [line for line in lines if "error" in line.lower()] or lines
+        said = errors[-1][:200] if errors else "nothing"
+        if self.loaded_from is not None and any("state" in line.lower() for line in errors):
+            return (f"it could not load {self.loaded_from}: {said}; move the file aside "
+                    f"(mv {self.loaded_from} {self.loaded_from}.bad) and start again")
+        return f"exited with code {code}: {said} (full log: {self.log_file})"
 
     def stop(self, timeout: float = 15.0) -> None:
-        """Stop gracefully (anvil writes its state file on SIGTERM)."""
-        if self.process is None or self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
+        """Stop gracefully; a durable node takes a last snapshot first."""
+        if self.keeper is not None:
+            self.keeper.stop()
+            if self.process is not None and self.process.poll() is None:
+                try:
+                    self.keeper.mine_pending(timeout=5)  # what was accepted goes into the last snapshot
+                    self.keeper.snapshot()
+                    self.keeper.compact_journal()
+                except (ChainError, RpcError, OSError) as exc:  # the journal keeps what the snapshot lacks
+                    log.warning("last snapshot failed: %s", type(exc).__name__)
+            self.keeper = None
+            if self.state_file is not None:
+                unregister(self.url, self.state_file.parent / MARKER_NAME)
         try:
-            self.process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
+            if self.process is None or self.process.poll() is not None:
+                return
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait()
+        finally:
+            self._unlock_state()  # only once our anvil is gone: until then the state is still ours
 
     def __enter__(self) -> LocalNode:
         return self.start()

@@ -1,0 +1,159 @@
+"""The durable local node's keeper: mines only when transactions wait, and snapshots the state
+after blocks, so an idle chain neither grows nor loses what was acknowledged.
+
+anvil runs with `--no-mining`: interval mining made a block every second even when idle (the
+state grew without bound) and automine leaves bursts of thousands pending. The keeper polls the
+pool and mines a block (`evm_mine`, up to the gas limit) while transactions are pending: at once
+for one or two, else at most one block per `block_time`. It snapshots (chain/snapshot.py) when
+the head moved, at most once per `snapshot_interval` (less often once a snapshot takes more
+than a tenth of that), and compacts the journal of sent transactions once it has grown.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from pathlib import Path
+
+from chain.errors import NodeUnreachableError
+from chain.journal import Journal
+from chain.rpc import JsonRpc, RpcError
+from chain.snapshot import take_snapshot
+
+log = logging.getLogger(__name__)
+
+POLL = 0.05
+LONE = 2
+COMPACT_AFTER_BYTES = 1_000_000
+SNAPSHOT_DUTY = 10  # wait at least this many times the last snapshot's duration before the next
+
+
+class Keeper:
+    def __init__(
+        self,
+        rpc: JsonRpc,
+        state_file: Path,
+        journal: Journal,
+        *,
+        block_time: float = 1.0,
+        snapshot_interval: float = 1.0,
+    ) -> None:
+        self.rpc = rpc
+        self.state_file = state_file
+        self.journal = journal
+        self.block_time = block_time
+        self.snapshot_interval = snapshot_interval
+        self.snapshotted_block = -1
+        self.snapshots = 0
+        self.last_snapshot_seconds = 0.0
+        self.snapshot_problem: str | None = None  # why the last snapshot failed, while snapshots fail
+        self._mined_by_us: set[int] = set()
+        self._last_mined = 0.0
+        self._last_snapshot = 0.0
+        self._seen_head = -1
+        self._stop = threading.Event()
+        self._lock = threading.Lock()  # one snapshot at a time (the loop, a caller's sync(), stop())
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._seen_head = self.head()
+        self._thread = threading.Thread(target=self._run, name="node-keeper", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def head(self) -> int:
+        return int(self.rpc.call("eth_blockNumber"), 16)
+
+    def pending(self) -> int:
+        return int(self.rpc.call("txpool_status")["pending"], 16)
+
+    def mine_pending(self, timeout: float = 60.0) -> None:
+        """Mine until nothing is pending (used after a replay, before the node is handed out)."""
+        deadline = time.monotonic() + timeout
+        while self.pending() and time.monotonic() < deadline:
+            self._mine()
+
+    def snapshot(self) -> int:
+        """Write a snapshot now; returns the block it covers."""
+        with self._lock:
+            started = time.monotonic()
+            block = take_snapshot(self.rpc, self.state_file)
+            self.snapshotted_block = block
+            self.snapshots += 1
+            self._last_snapshot = time.monotonic()
+            self.last_snapshot_seconds = self._last_snapshot - started
+        return block
+
+    def compact_journal(self) -> None:
+        self.journal.compact(self.rpc, self.snapshotted_block)
+
+    def _mine(self) -> None:
+        self.rpc.call("evm_mine")
+        self._last_mined = time.monotonic()
+        self._mined_by_us.add(self.head())
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL):
+            try:
+                self._tick()
+            except (NodeUnreachableError, RpcError, OSError) as exc:
+                # the node is gone (killed, or stopping): whoever owns it restarts it; keep what is on disk
+                log.debug("keeper paused: %s", type(exc).__name__)
+                time.sleep(0.5)
+
+    def _tick(self) -> None:
+        now = time.monotonic()
+        pending = self.pending()
+        # a lone transaction or two (a CLI operation) is mined at once, ~50 ms instead of a block time;
+        # a stream of them is gathered into one block per block_time
+        if pending and (pending <= LONE or now - self._last_mined >= self.block_time):
+            self._mine()
+        head = self.head()
+        if head != self._seen_head:
+            self._refuse_interval_mining(head)
+            self._seen_head = head
+        # a snapshot rewrites the whole chain (~6.5 kB per operation): as it grows, snapshot less often
+        # so that dumping takes at most a tenth of the time; the journal covers the gap
+        interval = max(self.snapshot_interval, SNAPSHOT_DUTY * self.last_snapshot_seconds)
+        if head > self.snapshotted_block and now - self._last_snapshot >= interval:
+            if not self._snapshot_or_warn():
+                return
+            if self.journal.path.exists() and self.journal.path.stat().st_size > COMPACT_AFTER_BYTES:
+                self.compact_journal()
+
+    def _snapshot_or_warn(self) -> bool:
+        """Snapshot; on a file error (a full disk) say so once, at the interval retry, and return False.
+        The operator must learn that the node is no longer durable: the journal keeps what was sent, and
+        certificates wait until a snapshot covers their retirement (api/certificates/finality.py)."""
+        try:
+            self.snapshot()
+        except OSError as exc:  # the node's own failures are NodeUnreachableError / RpcError, not OSError
+            self._last_snapshot = time.monotonic()
+            problem = exc.strerror or type(exc).__name__
+            if problem != self.snapshot_problem:
+                log.warning("cannot snapshot the node's state to %s (%s); sent transactions are kept in the journal "
+                            "and certificates wait for a snapshot: free some space there", self.state_file.parent,
+                            problem)
+            self.snapshot_problem = problem
+            return False
+        if self.snapshot_problem is not None:
+            log.warning("snapshots of the node's state resumed (block %d)", self.snapshotted_block)
+            self.snapshot_problem = None
+        return True
+
+    def _refuse_interval_mining(self, head: int) -> None:
+        """A caller may switch interval mining back on (e.g. evm_setIntervalMining after loading with
+        automine); its empty blocks would grow the state again, so turn it off."""
+        ours = head in self._mined_by_us
+        self._mined_by_us.clear()
+        if ours or head <= self._seen_head:
+            return
+        block = self.rpc.call("eth_getBlockByNumber", hex(head), False)
+        if block is not None and not block["transactions"]:
+            self.rpc.call("evm_setIntervalMining", 0)
+            log.info("switched interval mining off: the durable node mines only when transactions wait")

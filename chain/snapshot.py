@@ -1,0 +1,120 @@
+"""The local chain's state on disk, written so that no crash leaves it truncated.
+
+anvil's own `--state` writer rewrites the file in place, so a kill -9 during a write left it at
+0 bytes and the chain was gone. Here the state comes from `anvil_dumpState` and is written to a
+temporary file, fsynced, and renamed over `state.json`; the snapshot it replaces is kept as
+`state.json.prev`. A start loads the newest of the two that parses.
+
+After each snapshot, `covered.json` next to it records the block it covers (number and hash): a
+block above it dies with a kill -9 (its transactions are re-sent from the journal, into other
+blocks), so the certificate service certifies only retirements at or below it (finality.py).
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+from pathlib import Path
+
+from chain.errors import NodeStartError
+from chain.rpc import JsonRpc
+
+PREVIOUS_SUFFIX = ".prev"
+TEMPORARY_SUFFIX = ".tmp"
+COVERAGE_NAME = "covered.json"  # next to the state file: {"block": n, "hash": h} of the last snapshot
+
+
+def previous_of(path: Path) -> Path:
+    return path.with_name(path.name + PREVIOUS_SUFFIX)
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomically(path: Path, data: bytes, *, keep_previous: bool = True) -> None:
+    """Replace `path` by `data` so that a reader always finds either the old or the new whole file;
+    the old one stays as `<path>.prev` unless `keep_previous` is False."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + TEMPORARY_SUFFIX)
+    try:
+        with open(temporary, "wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError:
+        temporary.unlink(missing_ok=True)  # a partial copy on a full disk only keeps it full
+        raise
+    if keep_previous and path.exists():
+        os.replace(path, previous_of(path))  # a crash right here leaves .prev, which a start falls back to
+    os.replace(temporary, path)
+    _fsync_dir(path.parent)
+
+
+def dump_state(rpc: JsonRpc) -> bytes:
+    """The node's whole state as the JSON `--load-state` reads (anvil returns it gzipped, in hex)."""
+    encoded: str = rpc.call("anvil_dumpState")
+    return gzip.decompress(bytes.fromhex(encoded.removeprefix("0x")))
+
+
+def take_snapshot(rpc: JsonRpc, path: Path) -> int:
+    """Write the node's state to `path`, then record the block it covers (at least) in
+    `covered.json`; returns that block."""
+    head = int(rpc.call("eth_blockNumber"), 16)
+    block = rpc.call("eth_getBlockByNumber", hex(head), False)
+    write_atomically(path, dump_state(rpc))
+    # only once the state is on disk, so the record never claims more than a restart loads
+    record = {"block": head, "hash": block["hash"] if isinstance(block, dict) else None}
+    write_atomically(path.with_name(COVERAGE_NAME), json.dumps(record).encode(), keep_previous=False)
+    return head
+
+
+def read_coverage(directory: Path) -> tuple[int, str] | None:
+    """(block, hash) the last snapshot in `directory` covers, or None when none is recorded."""
+    try:
+        record = json.loads((directory / COVERAGE_NAME).read_bytes())
+        return int(record["block"]), str(record["hash"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def parse_problem(path: Path) -> str | None:
+    """Why `path` is no usable state snapshot, or None when it is one."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if not data:
+        return "empty (0 bytes)"
+    try:
+        state = json.loads(data)
+    except ValueError as exc:
+        return f"not valid JSON (truncated or corrupt at byte {exc.pos})" if isinstance(exc, json.JSONDecodeError) else "not valid JSON"
+    if not isinstance(state, dict) or "accounts" not in state or "blocks" not in state:
+        return "not an anvil state dump (no accounts or blocks)"
+    return None
+
+
+def state_to_load(path: Path) -> Path | None:
+    """The newest good snapshot (`path`, else `path.prev`), or None for a fresh chain when there is
+    none at all. Raises NodeStartError naming the cause and the fix when snapshots exist but none is good."""
+    problems: list[str] = []
+    for candidate in (path, previous_of(path)):
+        if not candidate.exists():
+            continue
+        problem = parse_problem(candidate)
+        if problem is None:
+            return candidate
+        problems.append(f"{candidate} is {problem}")
+    if not problems:
+        return None
+    raise NodeStartError(
+        "anvil",
+        f"{'; '.join(problems)}, and there is no good earlier snapshot; restore a backup, or start a fresh chain "
+        f"after moving it aside: mv {path} {path}.bad",
+    )
