@@ -5,9 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from api import problems
+from api.admission import Admission
 from api.context import ServiceContext
 from api.explorer import routes as explorer
+from api.headers import SecurityHeaders
 from api.routes import catalog, certificates, health, log, pages, provenance, verify
+from api.settings import ApiSettings
 
 
 def create_app(context: ServiceContext) -> FastAPI:
@@ -24,4 +27,7 @@ def create_app(context: ServiceContext) -> FastAPI:
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(explorer.router)  # reads the node, not the mirror (docs/explorer.md)
+    s = context.settings if context is not None else ApiSettings()  # None: the schema alone (tests/api/test_fuzz.py)
+    app.add_middleware(Admission, limit=s.api_concurrency, queue_timeout=s.api_queue_timeout, retry_after=s.retry_after)
+    app.add_middleware(SecurityHeaders)  # outermost: a 503 of admission control carries the headers too
     return app

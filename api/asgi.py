@@ -11,17 +11,17 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.context import ServiceContext
-from api.db import create_schema
+from api.db import api_engine, create_schema
 from api.settings import ApiSettings
 from chain.connection import connect
 from chain.deploy import require_deployment
 from chain.settings import ChainSettings
-from indexer.db import make_engine
 
 
 def app() -> FastAPI:
     chain = ChainSettings()
     deployment = require_deployment(chain.deployments_path, chain.chain_id)
-    engine = make_engine()
+    settings = ApiSettings()
+    engine = api_engine(settings)  # per worker: LEDGER_API_CONCURRENCY + 4 connections (docs/api.md, "Load")
     create_schema(engine)
-    return create_app(ServiceContext(engine, deployment, ApiSettings(), connect(chain.effective_rpc_url, chain.chain_id)))
+    return create_app(ServiceContext(engine, deployment, settings, connect(chain.effective_rpc_url, chain.chain_id)))

@@ -17,6 +17,7 @@ from api.settings import ApiSettings
 from api.translog.log import TransparencyLog
 from chain.deploy import Deployment
 from chain.rpc import JsonRpc
+from indexer.sync import FollowStatus
 
 
 @dataclass
@@ -25,6 +26,7 @@ class ServiceContext:
     deployment: Deployment
     settings: ApiSettings
     rpc: JsonRpc | None = None  # for /health's indexer lag only; verification never calls the node
+    indexer_status: FollowStatus | None = None  # this process's following indexer (`ledger up`), for /health
 
     @cached_property
     def log(self) -> TransparencyLog:

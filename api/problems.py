@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -41,10 +42,24 @@ def install(app: FastAPI) -> None:
         where = "; ".join(f"{'.'.join(e['loc'])}: {e['msg']}" for e in errors[:5])
         return problem(422, "Invalid request", f"the request does not fit the API: {where}", errors=errors)
 
+    @app.exception_handler(PoolTimeoutError)
+    async def _no_connection(request: Request, _: PoolTimeoutError) -> JSONResponse:
+        # every pooled connection stayed busy for db_pool_timeout: say so now, not after the client gives up
+        retry_after = request.app.state.context.settings.retry_after
+        log.warning("no database connection free for %s %s", request.method, request.url.path)
+        response = problem(503, "Busy", f"no database connection is free; retry in {retry_after} s")
+        response.headers["Retry-After"] = str(retry_after)
+        return response
+
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        from api.headers import CSP, SECURITY  # here: api.headers imports the pages, which import this module
+
         log.error("unexpected error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
-        return problem(500, "Internal error", "the server failed on this request; it was logged without its data")
+        response = problem(500, "Internal error", "the server failed on this request; it was logged without its data")
+        # this answer comes from outside the middleware that adds them to every other
+        response.headers.update({**SECURITY, "Content-Security-Policy": CSP})
+        return response
 
 
 PROBLEM_SCHEMA = {

@@ -15,6 +15,15 @@ class ApiSettings(BaseSettings):
     anchor_every: int = 16  # anchor the log after this many new entries …
     anchor_interval: float = 60.0  # … or when the oldest unanchored entry is this old (seconds)
     kg_per_tree: int = 400  # tree-planting duty: kgCO2e per tree owed (printed on the certificate)
+    # concurrency (docs/api.md, "Load"): requests that read the database run at most `api_concurrency`
+    # at once per worker, each on one pooled connection; the others wait their turn on the event loop,
+    # holding neither a thread nor a connection, and after `api_queue_timeout` seconds get 503 with
+    # Retry-After. The pool (api/db.py `api_engine`) holds `api_concurrency` + 4 connections, and a
+    # request that still finds it empty for `db_pool_timeout` seconds gets 503 too: never a hang.
+    api_concurrency: int = 12
+    api_queue_timeout: float = 10.0
+    db_pool_timeout: float = 5.0
+    retry_after: int = 2  # seconds, in the Retry-After header of a 503
 
     @property
     def base_url(self) -> str:

@@ -16,7 +16,6 @@ from chain.settings import ChainSettings
 from indexer import models
 
 
-
 class IndexerLockedError(ChainError):
     def __init__(self, where: str) -> None:
         super().__init__(f"another indexer is already writing to {where}; stop it first (one writer per database)")
@@ -27,13 +26,19 @@ def database_url() -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{ChainSettings().var_dir / 'ledger.sqlite'}"
 
 
-def make_engine(url: str | None = None) -> Engine:
+def make_engine(url: str | None = None, *, pool_size: int = 5, max_overflow: int = 10,
+                pool_timeout: float = 30.0) -> Engine:
+    """The pool defaults are SQLAlchemy's; the API sizes its own (api/db.py `api_engine`), since a
+    request that waits for a connection must give up before its client does."""
     url = url or database_url()
+    pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
+        else:
+            pool = {}  # an in-memory database is one connection, not a pool
+        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
 
         @event.listens_for(engine, "connect")
         def _pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -49,7 +54,7 @@ def make_engine(url: str | None = None) -> Engine:
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, **pool)
 
 
 def create_schema(engine: Engine) -> None:
@@ -98,13 +103,15 @@ class WriterLock:
     def acquire(self) -> WriterLock:
         url = self.engine.url
         if url.get_backend_name() == "sqlite":
-            path = Path(str(url.database) + ".lock")
-            self._file = open(path, "w")
+            # the file itself, not the name it was reached by: a symlink, a relative path or a
+            # `..` detour to the same database must find the same lock
+            database = os.path.realpath(str(url.database))
+            self._file = open(database + ".lock", "w")
             try:
                 fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 self._file.close()
-                raise IndexerLockedError(str(url.database)) from None
+                raise IndexerLockedError(database) from None
         else:
             self._conn = self.engine.connect()
             if not self._conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar():

@@ -20,6 +20,10 @@ def alembic_config(connection: object) -> Config:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as connection:
+        if engine.dialect.name == "sqlite":
+            # Python's sqlite3 runs CREATE TABLE outside any transaction unless one is open: a migration
+            # cut short (a full disk) left tables without their version stamp, and no start succeeded after
+            connection.exec_driver_sql("BEGIN")
         command.upgrade(alembic_config(connection), revision)
 
 

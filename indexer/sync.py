@@ -7,13 +7,15 @@ import gc
 import logging
 import queue
 import threading
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Engine
 
 from chain.abi import ContractAbi
-from chain.errors import ChainError
-from chain.rpc import JsonRpc
+from chain.errors import ChainError, NodeUnreachableError
+from chain.rpc import JsonRpc, RpcError
 from indexer import store
 from indexer.decode import Event, LogDecoder
 from indexer.fetch import LogFetcher, split_at_blocks
@@ -23,11 +25,35 @@ from indexer.writer import ProcessWriter, ThreadWriter
 log = logging.getLogger(__name__)
 
 
+# blocks kept undoable (the journal); a deeper reorganisation stops the indexer. Certification's
+# confirmation depth is capped by it (api/certificates/finality.py).
+REORG_WINDOW = 64
+
 class ReorgTooDeepError(ChainError):
     def __init__(self, window: int) -> None:
         super().__init__(
             f"the chain reorganised deeper than the {window} blocks kept; rebuild the mirror with `ledger index rebuild`"
         )
+
+
+FOLLOWING, NODE_UNREACHABLE, STOPPED = "following", "node unreachable", "stopped"
+
+
+@dataclass
+class FollowStatus:
+    """What the following indexer is doing, for /health (read from another thread)."""
+
+    state: str = "starting"
+    reason: str | None = None  # why the node is unreachable: no URL (it may hold an API key)
+    since: float = field(default_factory=time.time)
+
+    def set(self, state: str, reason: str | None = None) -> bool:
+        """Record `state`; whether it changed."""
+        changed = state != self.state
+        if changed:
+            self.since = time.time()
+        self.state, self.reason = state, reason
+        return changed
 
 
 class Indexer:
@@ -41,7 +67,7 @@ class Indexer:
         address: str,
         start_block: int,
         confirmations: int = 0,
-        window: int = 64,
+        window: int = REORG_WINDOW,
         max_range: int = 5_000,
         writer_process: bool | None = None,
     ) -> None:
@@ -57,6 +83,7 @@ class Indexer:
         self.decoder = LogDecoder(abi)
         self.writer_process = writer_process  # None: a child process for backfills only
         self._indexes_ok = False  # the deferred indexes are known to exist
+        self.status = FollowStatus()
         self.reload()
 
     def reload(self) -> None:
@@ -196,10 +223,30 @@ class Indexer:
             failure = failure or child.failure  # it died before it could take over
         return failure
 
-    def follow(self, stop: threading.Event, *, poll: float = 0.25, on_progress: Any = None) -> None:
+    def follow(self, stop: threading.Event, *, poll: float = 0.25, on_progress: Any = None,
+               max_backoff: float = 30.0) -> None:
+        """Follow the head until `stop`. A node that cannot be reached (or errs) is retried with
+        back-off, for as long as it takes, and `self.status` says so (/health reads it); anything
+        else (the database, a reorganisation too deep) is raised: the caller's supervisor stops
+        the process rather than serve a mirror that no longer moves."""
+        delay = 0.0
         while not stop.is_set():
-            self.sync_once(on_progress)
+            try:
+                self.sync_once(on_progress)
+            except (NodeUnreachableError, RpcError) as exc:
+                delay = min(max_backoff, max(0.5, delay * 2))
+                reason = exc.reason if isinstance(exc, NodeUnreachableError) else f"node error: {str(exc)[:80]}"
+                if self.status.set(NODE_UNREACHABLE, reason):
+                    log.warning("the node cannot be reached (%s); retrying with back-off up to %.0f s",
+                                reason, max_backoff)
+                stop.wait(delay)
+                continue
+            if delay:
+                log.warning("the node answers again; following the head")
+            delay = 0.0
+            self.status.set(FOLLOWING)
             stop.wait(poll)
+        self.status.set(STOPPED)
 
     def _apply_range(
         self, first: int, last: int, logs: list[dict[str, Any]], headers: list[Any], *, head: int

@@ -1,42 +1,66 @@
-"""GET /health: is the service up, how far behind the chain is the mirror."""
+"""GET /health: is the service up, how far behind the chain is the mirror. 503 when the node
+cannot be reached or the indexer of this process has stopped: a balancer takes the worker out."""
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, select
 
 from api.context import ServiceContext
 from api.routes.deps import connection, context
+from chain.errors import ChainError
 from chain.rpc import RpcError
 from indexer.models import SyncCursor
 
 router = APIRouter(tags=["health"])
-_heads: dict[str, dict[str, float]] = {}  # by node URL: two apps in one process may watch two chains
+_heads: dict[str, dict[str, Any]] = {}  # by node URL: two apps in one process may watch two chains
+UNREACHABLE = "node unreachable"
+_asking = threading.Lock()
 
 
-def _node_head(ctx: ServiceContext) -> int | None:
-    """The node's block number, asked at most once a second whatever the request rate."""
+def _node_head(ctx: ServiceContext) -> tuple[int | None, str | None]:
+    """The node's block number, or why there is none; asked at most once a second whatever the
+    request rate."""
     if ctx.rpc is None:
-        return None
-    _head = _heads.setdefault(ctx.rpc.url, {"block": -1.0, "at": 0.0})
+        return None, None
+    _head = _heads.setdefault(ctx.rpc.url, {"block": None, "error": None, "at": 0.0})
     now = time.monotonic()
-    if now - _head["at"] > 1.0:
+    # one request asks while the others answer with the last word: a node that hangs holds one thread, not all
+    if now - _head["at"] > 1.0 and _asking.acquire(blocking=False):
         try:
-            _head["block"] = float(int(ctx.rpc.call("eth_blockNumber"), 16))
-        except (RpcError, OSError, ValueError):
-            _head["block"] = -1.0
-        _head["at"] = now
-    return int(_head["block"]) if _head["block"] >= 0 else None
+            _head["block"], _head["error"] = int(ctx.rpc.call("eth_blockNumber"), 16), None
+        except (ChainError, RpcError, OSError, ValueError) as exc:  # NodeUnreachableError is a ChainError
+            _head["block"], _head["error"] = None, getattr(exc, "reason", type(exc).__name__)
+        finally:
+            _head["at"] = now
+            _asking.release()
+    return _head["block"], _head["error"]
 
 
-@router.get("/health", summary="Service status and the indexer's lag behind the chain")
-def health(conn: Annotated[Connection, Depends(connection)], ctx: Annotated[ServiceContext, Depends(context)]) -> dict[str, Any]:
+@router.get("/health", summary="Service status and the indexer's lag behind the chain",
+            responses={503: {"description": "The node cannot be reached, or this process's indexer has stopped"}})
+def health(conn: Annotated[Connection, Depends(connection)], ctx: Annotated[ServiceContext, Depends(context)]) -> Any:
     cursor = conn.execute(select(SyncCursor.block_number).where(SyncCursor.chain_id == ctx.deployment.chain_id)).scalar()
-    head = _node_head(ctx)
+    head, node_error = _node_head(ctx)
     lag = None if head is None or cursor is None else max(0, head - cursor)
-    return {"status": "ok" if lag is not None and lag <= 5 else "degraded", "chain_id": ctx.deployment.chain_id,
+    indexer = ctx.indexer_status
+    status = "ok" if lag is not None and lag <= 5 else "degraded"
+    if node_error is not None or (indexer is not None and indexer.state == UNREACHABLE):
+        status = UNREACHABLE
+    elif indexer is not None and indexer.state == "stopped":
+        status = "indexer stopped"
+    body = {"status": status, "chain_id": ctx.deployment.chain_id,
             "registry": ctx.issuer.registry, "indexed_block": cursor, "node_block": head, "indexer_lag_blocks": lag,
             "log_size": ctx.log.size(conn)}
+    if indexer is not None:
+        body["indexer"] = {"state": indexer.state, "since": indexer.since}
+    if node_error is not None or (indexer is not None and indexer.reason):
+        body["detail"] = f"{UNREACHABLE} ({node_error or indexer.reason}); the mirror is served as of block {cursor}"  # type: ignore[union-attr]
+    if status in (UNREACHABLE, "indexer stopped"):
+        return JSONResponse(body, status_code=503, headers={"Retry-After": str(ctx.settings.retry_after)})
+    return body

@@ -9,6 +9,7 @@ from itertools import accumulate
 from typing import Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from api.certificates.verify import verify_document
@@ -67,7 +68,12 @@ async def verify(request: Request) -> Any:
         if size > MAX_DOCUMENT:
             return too_large
         chunks.append(chunk)
-    raw = b"".join(chunks)
+    # parsing a megabyte and the checks (which read the database through the synchronous engine)
+    # run on a thread, never on the event loop
+    return await run_in_threadpool(_verify, b"".join(chunks), request.app.state.context.evidence)
+
+
+def _verify(raw: bytes, evidence: Any) -> JSONResponse:
     if _too_deep(raw):
         return problem(400, "Nested too deeply", f"a certificate document nests at most {MAX_NESTING} levels of "
                                                  "arrays and objects")
@@ -75,5 +81,4 @@ async def verify(request: Request) -> Any:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):
         return problem(400, "Not JSON", "send the certificate document as JSON (Content-Type: application/json)")
-    verdict = verify_document(doc, request.app.state.context.evidence)
-    return JSONResponse(verdict.as_json())
+    return JSONResponse(verify_document(doc, evidence).as_json())
