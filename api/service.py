@@ -3,6 +3,7 @@ certify retirements once the mirror has them, anchor per policy, revoke, and han
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -10,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from api.certificates import anchoring, documents, issuer, revocation
+from api.certificates import anchoring, documents, finality, issuer, revocation
 from api.context import ServiceContext
 from api.db import create_schema
 from api.errors import ServiceError
@@ -19,9 +20,13 @@ from chain.abi import ContractAbi
 from chain.client import RegistryClient, TxResult
 from chain.compiler import compile_contracts
 from chain.deploy import Deployment
+from chain.errors import RegistryRevertError
 from indexer.db import IndexerLockedError, WriterLock
-from indexer.models import SyncCursor
+from indexer.models import Retirement, SyncCursor
 from indexer.sync import Indexer
+
+log = logging.getLogger("ledger.certificates")
+SNAPSHOT_WAIT = 30.0  # seconds a certification waits for the durable local node's snapshot to cover its retirements
 
 
 class MirrorBehindError(ServiceError):
@@ -33,6 +38,14 @@ class CertificateService:
     context: ServiceContext
     client: RegistryClient  # signs anchors and revocations (ANCHORER_ROLE)
     indexer: Indexer | None = None  # this process's own indexer while nothing else runs it (`ledger up`)
+    confirmations: int | None = None  # blocks on top of a retirement before certifying; None: LEDGER_CONFIRMATIONS
+    settled: int = 0  # certificates numbered up to this are final: the reorganisation check starts above it
+
+    @property
+    def required_confirmations(self) -> int:
+        if self.confirmations is not None:
+            return self.confirmations
+        return finality.required_confirmations(self.context.deployment.chain_id)
 
     @classmethod
     def open(cls, engine: Engine, deployment: Deployment, client: RegistryClient,
@@ -94,8 +107,70 @@ class CertificateService:
         with self.engine.begin() as conn:
             return issuer.seal_beneficiary(conn, self.context.vault, name)
 
-    def certify(self, retirement_ids: list[str], *, anchor: bool | None = None, **kwargs: Any) -> issuer.Issued:
-        """Issue the certificate; then anchor per policy (`anchor=True` forces, False skips)."""
+    def prepare_beneficiary(self, name: str) -> issuer.SealedBeneficiary:
+        return issuer.prepare_beneficiary(self.context.vault, name)
+
+    def store_beneficiary(self, sealed: issuer.SealedBeneficiary) -> str:
+        with self.engine.begin() as conn:
+            return issuer.store_beneficiary(conn, sealed)
+
+    def forget_beneficiary(self, commitment: str) -> None:
+        with self.engine.begin() as conn:
+            issuer.forget_beneficiary(conn, commitment)
+
+    def retirement_op_id(self, holder: str, batch: int, amount: int, scenario: str, beneficiary: str,
+                         claim_hash: bytes) -> int:
+        """The operation id of "this holder retires this much of this batch for this beneficiary and
+        claim": the same on a re-run, so the chain refuses a second one. Keyed by the data key, so the
+        id on chain does not reveal the beneficiary to someone trying names."""
+        d = self.context.deployment
+        request = "|".join((str(d.chain_id), d.address.lower(), holder.lower(), str(batch), str(amount), scenario,
+                            claim_hash.hex(), beneficiary))
+        return int.from_bytes(self.context.vault.fingerprint("retire", request), "big")
+
+    def retirement_by_op_id(self, op_id: int) -> tuple[str, str | None] | None:
+        """(retirement id, the certificate it backs, if any) for the retirement the mirror holds with this op id."""
+        from api.certificates.models import CertificateClaim
+
+        with self.engine.connect() as conn:
+            rid = conn.execute(select(Retirement.id).where(Retirement.op_id == hex(op_id))).scalar()
+            if rid is None:
+                return None
+            cert = conn.execute(select(CertificateClaim.certificate_id)
+                                .where(CertificateClaim.retirement_id == rid)).scalar()
+        return rid, cert
+
+    def retirement_refs(self, retirement_ids: list[str]) -> list[finality.RetirementRef]:
+        with self.engine.connect() as conn:
+            rows = conn.execute(select(Retirement.id, Retirement.tx_hash, Retirement.log_index, Retirement.block_number)
+                                .where(Retirement.id.in_(retirement_ids))).all()  # type: ignore[attr-defined]
+        return [finality.RetirementRef(r.id, r.tx_hash, r.log_index, r.block_number) for r in rows]
+
+    def require_final(self, retirement_ids: list[str], *, wait: float = 0.0,
+                      on_wait: Callable[[int, int], None] | None = None) -> None:
+        """Refuse retirements that are no longer on chain, have fewer confirmations than required
+        (after waiting up to `wait` seconds for them), or, on the durable local node, lie above what
+        its last snapshot covers (after waiting up to SNAPSHOT_WAIT seconds, or `wait`)."""
+        refs = self.retirement_refs(retirement_ids)  # ids the mirror lacks are refused by name by the issuer
+        finality.require_final(self.client.rpc, refs, self.required_confirmations, wait=wait, on_wait=on_wait)
+        self._require_on_chain(refs)
+        # the keeper snapshots within a second or two of a block: worth waiting for even without --wait;
+        # a kill of the node meanwhile re-mines the blocks above its last snapshot, so look once more after
+        finality.require_durable(self.client.rpc, refs, wait=max(wait, SNAPSHOT_WAIT))
+        self._require_on_chain(refs)
+
+    def _require_on_chain(self, refs: list[finality.RetirementRef]) -> None:
+        gone = finality.missing(self.client.rpc, self.client.address, self.client.abi.event_topics["CreditsRetired"], refs)
+        if gone:
+            raise issuer.CertificationError(
+                f"retirement {', '.join(r.id for r in gone)} is no longer on chain where the mirror has it (the chain "
+                "reorganised); let the indexer catch up (`ledger index --once`) and retire again if it is gone")
+
+    def certify(self, retirement_ids: list[str], *, anchor: bool | None = None, wait: float = 0.0,
+                on_wait: Callable[[int, int], None] | None = None, **kwargs: Any) -> issuer.Issued:
+        """Issue the certificate once its retirements are final (LEDGER_CONFIRMATIONS; up to `wait`
+        seconds are waited for them); then anchor per policy (`anchor=True` forces, False skips)."""
+        self.require_final(retirement_ids, wait=wait, on_wait=on_wait)
         kwargs.setdefault("kg_per_tree", self.context.settings.kg_per_tree)
         issued = issuer.certify(self.engine, self.context.log, self.context.vault, self.context.issuer,
                                 retirement_ids=retirement_ids, **kwargs)
@@ -112,10 +187,29 @@ class CertificateService:
         (a holder certifying its own retirement: the operator's next anchoring covers it)."""
         if not self.can_anchor():
             return None
-        result = anchoring.anchor(self.client, self.engine, self.context.log, self.context.policy, force=force)
+        result = anchoring.anchor(self.client, self.engine, self.context.log, self.context.policy, force=force,
+                                  settle=self.revoke_reorganised)
         if result is not None:
             self.catch_up(result.block_number)
         return result
+
+    def revoke_reorganised(self) -> int:
+        """Revoke every certificate whose retirement a reorganisation removed from the chain, through
+        the ordinary revocation path (on chain, then a revocation entry in the log); tell the operator.
+        Returns the certificate number up to which all are final (the next check starts above it)."""
+        check = anchoring.reorganised(self.client, self.engine, after=self.settled)
+        revoked: list[str] = []
+        for cert_id, ref in check.vanished:
+            if cert_id in revoked:
+                continue
+            tx = revocation.revoke(self.engine, self.context.log, self.revocations(), cert_id, finality.REORG_REASON)
+            revoked.append(cert_id)
+            log.warning("revoked certificate %s automatically: its retirement %s (tx %s, block %d) is no longer on "
+                        "chain (%s); revocation tx %s", cert_id, ref.id, ref.tx_hash, ref.block_number,
+                        finality.REORG_REASON, tx or "already on chain",
+                        extra={"certificate_id": cert_id, "retirement_id": ref.id})
+        self.settled = check.settled
+        return check.settled
 
     def revoke(self, cert_id: str, reason: str) -> str:
         tx = revocation.revoke(self.engine, self.context.log, self.revocations(), cert_id, reason)
@@ -130,9 +224,14 @@ class CertificateService:
 
 def retire_and_certify(service: CertificateService, retire: Callable[[str], TxResult], beneficiary: str,
                        **certify_kwargs: Any) -> tuple[TxResult, issuer.Issued]:
-    """Seal the beneficiary, retire with its commitment, wait for the mirror, certify."""
+    """Seal the beneficiary, retire with its commitment, wait for the mirror, certify. A retirement
+    that reverts takes its sealed beneficiary with it."""
     commitment = service.seal_beneficiary(beneficiary)
-    result = retire(commitment)
+    try:
+        result = retire(commitment)
+    except RegistryRevertError:
+        service.forget_beneficiary(commitment)
+        raise
     event = result.event("CreditsRetired")
     service.catch_up(result.block_number)
     rid = f"{service.context.deployment.chain_id}-{event.tx_hash}-{event.log_index}"

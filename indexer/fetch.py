@@ -36,6 +36,10 @@ class LogFetcher:
                 logs = self.rpc.call(
                     "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(to), "address": self.address}, parse=loads_strings)
             except RpcError as exc:
+                if self._beyond_head(first):
+                    # the chain got shorter while we read (a reorganisation, or a durable local node restarted
+                    # from its last snapshot): no retry can succeed; the caller's next sync rolls back first
+                    raise
                 self._on_error(str(exc), first, to)
                 continue
             except NodeUnreachableError as exc:  # its reason only: the URL may hold an API key, or a "429" in its port
@@ -49,6 +53,12 @@ class LogFetcher:
             elif len(logs) < self.target_events // 2:
                 self.range = min(self.max_range, self.range * 2)
             return to, logs
+
+    def _beyond_head(self, first: int) -> bool:
+        try:
+            return first > int(self.rpc.call("eth_blockNumber"), 16)
+        except (RpcError, NodeUnreachableError):
+            return False
 
     def _on_error(self, message: str, first: int, to: int) -> None:
         lowered = message.lower()

@@ -130,7 +130,7 @@ def _retirements(chain: ChainState, conn: Connection, r: Report) -> None:
 
 def _certificates(chain: ChainState, conn: Connection, r: Report) -> None:
     claims = {c.retirement_id: c.certificate_id for c in conn.execute(select(CertificateClaim))}
-    rows = conn.execute(select(CertificateRow)).all()
+    rows = conn.execute(select(CertificateRow).order_by(CertificateRow.number)).all()  # type: ignore[arg-type]
     r.checked["certificates"] = len(rows)
     entries = {e.idx: bytes(e.leaf_hash).hex() for e in conn.execute(
         select(LogEntry.idx, LogEntry.leaf_hash).where(LogEntry.kind == "certificate"))}
@@ -144,20 +144,26 @@ def _certificates(chain: ChainState, conn: Connection, r: Report) -> None:
         elif entries[row.leaf_index] != row.leaf_hash:
             r.add("log", row.id, f"log entry {row.leaf_index} is not this certificate's leaf")
         for ret in body["retirements"]:
-            claimed_by_body[ret["id"]] = row.id
+            # a certificate revoked because a reorganisation removed its retirement gives its claim
+            # up: the same transaction, mined again, may back a new certificate
+            if claims.get(ret["id"]) == row.id:
+                claimed_by_body[ret["id"]] = row.id
+            elif row.revoked_at is None:
+                r.add("certificate", row.id, f"retirement {ret['id']} is recorded as backing "
+                      f"{claims.get(ret['id']) or 'no certificate'}")
             c = chain.retirements.get(ret["id"])
             if c is None:
-                r.add("certificate", row.id, f"it claims retirement {ret['id']}, which is not on chain",
-                      Where(ret["tx_hash"], ret["block_number"]))
+                # a revoked certificate vouches for nothing: one whose retirement a reorganisation
+                # removed is revoked so ("retirement reorganised away"), not an inconsistency
+                if row.revoked_at is None:
+                    r.add("certificate", row.id, f"it claims retirement {ret['id']}, which is not on chain",
+                          Where(ret["tx_hash"], ret["block_number"]))
                 continue
             expected = (c["batch_id"], c["holder"], c["amount"], c["beneficiary_commitment"])
             found = (ret["batch_id"], ret["holder"], ret["amount_kg"], ret["beneficiary_commitment"])
             if expected != found:
                 r.add("certificate", row.id, f"retirement {ret['id']}: chain {expected}, certificate {found}",
                       Where(c["tx_hash"], c["block_number"]))
-            if claims.get(ret["id"]) != row.id:
-                r.add("certificate", row.id, f"retirement {ret['id']} is recorded as backing "
-                      f"{claims.get(ret['id']) or 'no certificate'}")
     for rid, cert_id in claims.items():
         if claimed_by_body.get(rid) != cert_id:
             r.add("certificate", cert_id, f"the claims table says it uses retirement {rid}, its body does not")

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from api.certificates.document import FORMAT, field_commitment, iso_utc, leaf_hash, make_claim, new_salt
@@ -20,6 +20,8 @@ from api.translog.log import TransparencyLog
 from indexer.models import Lot, Retirement
 
 DEFAULT_KG_PER_TREE = 400  # China Green Carbon Foundation: 3–5 trees ≈ 1.2–2 t, i.e. ~0.4 t per tree
+# the revocation reason of a certificate whose retirement a reorganisation removed (api/service.py)
+REORG_REASON = "retirement reorganised away"
 
 
 class CertificationError(ServiceError, ValueError):
@@ -50,14 +52,55 @@ def beneficiary_commitment(name: str, salt: str) -> str:
     return "0x" + field_commitment("beneficiary", name, salt)
 
 
+@dataclass(frozen=True)
+class SealedBeneficiary:
+    """A beneficiary and a fresh salt, sealed, not yet stored: the commitment can be simulated
+    on chain first, so a retirement that would fail leaves nothing behind."""
+
+    commitment: str  # 0x + 64 hex, for the chain
+    sealed: bytes
+
+
+def prepare_beneficiary(vault: Vault, name: str) -> SealedBeneficiary:
+    salt = new_salt()
+    commitment = beneficiary_commitment(name, salt)
+    return SealedBeneficiary(commitment, vault.seal(commitment, {"value": name, "salt": salt}))
+
+
+def store_beneficiary(conn: Connection, sealed: SealedBeneficiary) -> str:
+    conn.execute(insert(BeneficiarySecret).values(
+        commitment=sealed.commitment, sealed=sealed.sealed, created_at=int(time.time())))
+    return sealed.commitment
+
+
+def forget_beneficiary(conn: Connection, commitment: str) -> None:
+    """Drop a sealed beneficiary whose retirement never happened (it reverted)."""
+    conn.execute(delete(BeneficiarySecret).where(BeneficiarySecret.commitment == commitment))  # type: ignore[arg-type]
+
+
 def seal_beneficiary(conn: Connection, vault: Vault, name: str) -> str:
     """Choose a salt for a beneficiary about to be named in a retirement; keep both sealed.
     Returns the commitment for the chain."""
-    salt = new_salt()
-    commitment = beneficiary_commitment(name, salt)
-    conn.execute(insert(BeneficiarySecret).values(
-        commitment=commitment, sealed=vault.seal(commitment, {"value": name, "salt": salt}), created_at=int(time.time())))
-    return commitment
+    return store_beneficiary(conn, prepare_beneficiary(vault, name))
+
+
+def check_request(scenario_key: str, fields: dict[str, Any], *, beneficiary: str | None, quantity: int,
+                  footprint_kg: int | None = None, trees: int | None = None,
+                  kg_per_tree: int = DEFAULT_KG_PER_TREE) -> None:
+    """Refuse what `certify` would refuse about the request itself (scenario, fields, claim), so
+    `retire --certify` can stop before anything is mined."""
+    try:
+        spec = scenario(scenario_key)
+    except ValueError as exc:
+        raise CertificationError(str(exc)) from None
+    values = dict(fields)
+    if beneficiary is not None:
+        values.setdefault("beneficiary", beneficiary)
+    _fields(spec, values)
+    try:
+        make_claim(spec, quantity, footprint_kg=footprint_kg, trees=trees, kg_per_tree=kg_per_tree)
+    except ValueError as exc:
+        raise CertificationError(str(exc)) from None
 
 
 def _fields(spec: ScenarioSpec, given: dict[str, Any]) -> dict[str, FieldSpec]:
@@ -113,8 +156,16 @@ def certify(
             raise CertificationError("the retirements name different beneficiaries; certify them separately")
         if len({r.holder for r in retirements}) != 1:
             raise CertificationError("the retirements were made by different holders; certify them separately")
-        claimed = conn.execute(select(CertificateClaim).where(
-            CertificateClaim.retirement_id.in_(retirement_ids))).all()  # type: ignore[attr-defined]
+        claimed = conn.execute(
+            select(CertificateClaim.retirement_id, CertificateClaim.certificate_id, CertificateRow.revocation_reason)
+            .join(CertificateRow, CertificateRow.id == CertificateClaim.certificate_id)  # type: ignore[arg-type]
+            .where(CertificateClaim.retirement_id.in_(retirement_ids))).all()  # type: ignore[attr-defined]
+        # a retirement whose transaction was mined again after a reorganisation keeps its id; the
+        # certificate revoked for the reorganisation gives the claim up
+        released = [c.retirement_id for c in claimed if c.revocation_reason == REORG_REASON]
+        claimed = [c for c in claimed if c.revocation_reason != REORG_REASON]
+        if released:
+            conn.execute(delete(CertificateClaim).where(CertificateClaim.retirement_id.in_(released)))  # type: ignore[attr-defined]
         if claimed:
             raise CertificationError("retirement " + ", ".join(f"{c.retirement_id} already backs {c.certificate_id}"
                                                               for c in claimed) + "; a retirement backs one certificate")

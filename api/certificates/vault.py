@@ -8,6 +8,8 @@ personal fields, not the certificates: their commitments and proofs need no key.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import os
 import secrets
@@ -57,7 +59,15 @@ def load_key(*, create: bool = True) -> bytes:
 
 class Vault:
     def __init__(self, key: bytes | None = None) -> None:
-        self._aead = AESGCM(key if key is not None else load_key())
+        key = key if key is not None else load_key()
+        self._aead = AESGCM(key)
+        # a separate key for fingerprints, so the sealing key is never used for two purposes
+        self._mac_key = hashlib.sha256(b"ledger fingerprint key\0" + key).digest()
+
+    def fingerprint(self, purpose: str, text: str) -> bytes:
+        """A keyed digest of `text` (HMAC-SHA256): the same for the same text under this key, and,
+        unlike a plain hash, no dictionary of names reverses it without the key."""
+        return hmac.new(self._mac_key, f"{purpose}\x1f{text}".encode(), hashlib.sha256).digest()
 
     def seal(self, record_id: str, data: dict[str, Any]) -> bytes:
         nonce = secrets.token_bytes(12)
