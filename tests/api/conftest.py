@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+import secrets
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from api.service import CertificateService, retire_and_certify
@@ -97,3 +100,24 @@ def monkeypatch_module() -> Iterator[pytest.MonkeyPatch]:
 def api(certified: Certified) -> Iterator[TestClient]:
     with TestClient(create_app(certified.service.context)) as client:
         yield client
+
+
+@pytest.fixture(scope="session")
+def fresh_postgres(postgres_url: str) -> Iterator[Callable[[], str]]:
+    """New, empty PostgreSQL databases on the test server (dropped at the end), so these tests share
+    no tables with any other test of the same server."""
+    admin = create_engine(make_url(postgres_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    made: list[str] = []
+
+    def new() -> str:
+        name = f"ledger_test_{secrets.token_hex(4)}"
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        made.append(name)
+        return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+
+    yield new
+    with admin.connect() as conn:
+        for name in made:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
