@@ -58,6 +58,18 @@ class NodeUnreachableError(ChainError):
         super().__init__(f"cannot reach the node at {shown_url(rpc_url)} ({reason}); start it or fix LEDGER_RPC_URL")
 
 
+class NotJsonRpcError(NodeUnreachableError):
+    """Something answers at the URL, but not an Ethereum node's JSON-RPC (a web page, a proxy's error, a REST API)."""
+
+    def __init__(self, rpc_url: str, reason: str) -> None:
+        self.reason = reason
+        ChainError.__init__(
+            self,
+            f"the node at {shown_url(rpc_url)} ({reason}) did not answer JSON-RPC; point LEDGER_RPC_URL at an "
+            "Ethereum node's JSON-RPC endpoint",
+        )
+
+
 class NodeStartError(ChainError):
     def __init__(self, what: str, detail: str) -> None:
         super().__init__(f"the local node ({what}) did not start: {detail}")

@@ -52,12 +52,21 @@ def load_keystore(path: Path, password: str) -> LocalAccount:
         raise KeyConfigurationError(f"keystore {path} does not exist; create one with `ledger keys new`") from None
     except (OSError, ValueError):
         raise KeyConfigurationError(f"keystore {path} is not a readable keystore JSON file") from None
+    damaged = f"keystore {path} is damaged or not an Ethereum keystore"
+    fix = "restore it from a backup or point LEDGER_KEYSTORE at another (`ledger keys new` makes one)"
+    crypto = (keyfile.get("crypto") or keyfile.get("Crypto")) if isinstance(keyfile, dict) else None
+    if not isinstance(crypto, dict):
+        raise KeyConfigurationError(f"{damaged} (it has no 'crypto' part); {fix}")
     try:
         private_key = Account.decrypt(keyfile, password)
-    except ValueError:
+    except ValueError as exc:
+        if "MAC mismatch" not in str(exc):  # eth-keyfile's word for a wrong password; anything else is the file
+            raise KeyConfigurationError(f"{damaged} ({type(exc).__name__} reading its 'crypto' part); {fix}") from None
         raise KeyConfigurationError(
             f"wrong password for keystore {path}; check LEDGER_KEYSTORE_PASSWORD or the prompt"
         ) from None
+    except (KeyError, TypeError, NotImplementedError) as exc:
+        raise KeyConfigurationError(f"{damaged} ({type(exc).__name__} reading its 'crypto' part); {fix}") from None
     return Account.from_key(private_key)
 
 

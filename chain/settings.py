@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Literal
-
 import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
 
-from pydantic import SecretStr
+from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
 
-from chain.errors import shown_url
+from chain.errors import InvalidInputError, shown_url
 from chain.paths import VAR_DIR
 
 LOCAL_CHAIN_ID = 31337
+# EVM rule sets the registry compiles for, oldest first; a build runs on its own fork and every later one
+EvmVersion = Literal["berlin", "london", "paris", "shanghai", "cancun"]
+# the widest reach: the registry needs no opcode newer than berlin's (docs/contract.md, "EVM target")
+DEFAULT_EVM_VERSION: EvmVersion = "berlin"
 
 
 class ChainSettings(BaseSettings):
@@ -30,7 +34,7 @@ class ChainSettings(BaseSettings):
     rpc_url: str | None = None
     chain_id: int = LOCAL_CHAIN_ID
     node: Literal["anvil", "hardhat"] = "anvil"
-    node_port: int = 8545
+    node_port: int = Field(default=8545, ge=1, le=65535)
     block_time: int = 1
     var_dir: Path = VAR_DIR
     keystore: Path | None = None
@@ -38,6 +42,17 @@ class ChainSettings(BaseSettings):
     private_key: SecretStr | None = None
     deployments_dir: Path | None = None
     contract_uri: str = "https://registry.example/api/v1/batches/{id}"
+    evm_version: EvmVersion = DEFAULT_EVM_VERSION
+    # the transaction type: auto reads it from the node (EIP-1559 where blocks have a base fee, else legacy)
+    fee_model: Literal["auto", "eip1559", "legacy"] = "auto"
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise InvalidInputError(_describe(exc)) from None
+        except tomllib.TOMLDecodeError as exc:
+            raise InvalidInputError(f"the config file {config_file()} is not valid TOML ({exc}); fix or remove it") from None
 
     @classmethod
     def settings_customise_sources(
@@ -79,3 +94,17 @@ class ChainSettings(BaseSettings):
 
 def config_file() -> Path:
     return Path(os.environ.get("LEDGER_CONFIG", "ledger.toml"))
+
+
+SECRET_SETTINGS = {"keystore_password", "private_key", "rpc_url"}  # the node URL may hold an API key
+
+
+def _describe(exc: ValidationError) -> str:
+    """One line naming the first bad setting as the operator sets it, and why (never a secret's value)."""
+    error = exc.errors()[0]
+    name = str(error["loc"][0]) if error.get("loc") else "?"
+    variable = f"LEDGER_{name.upper()}"
+    shown = "" if name in SECRET_SETTINGS else f"={str(error.get('input'))[:40]!r}"
+    why = str(error.get("msg", "invalid")).rstrip(".")
+    more = f" (and {len(exc.errors()) - 1} more)" if len(exc.errors()) > 1 else ""
+    return f"setting {variable}{shown} is invalid: {why}{more}; fix the environment variable (or {name} in {config_file()})"

@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from chain.client import ROLES
+from scripts import args
 from scripts.console import operator_errors
 from scripts.context import registry_client
 from scripts.listing import print_rows
@@ -36,7 +37,7 @@ def unpause(dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
 @operator_errors
 def grant(role: Role, account: str, dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
     """Grant a role to an account."""
-    c = registry_client()
+    c, account = registry_client(), args.account("account", account)
     run_write(lambda **kw: c.grant_role(role.upper(), account, **kw), dry_run=dry_run, as_json=as_json)
 
 
@@ -44,7 +45,7 @@ def grant(role: Role, account: str, dry_run: DryRunOption = False, as_json: Json
 @operator_errors
 def revoke(role: Role, account: str, dry_run: DryRunOption = False, as_json: JsonOption = False, yes: YesOption = False) -> None:
     """Revoke a role from an account (asks first)."""
-    c = registry_client()
+    c, account = registry_client(), args.account("account", account)
     if not dry_run:
         confirm(f"revoke {role.upper()} from {account}", yes)
     run_write(lambda **kw: c.revoke_role(role.upper(), account, **kw), dry_run=dry_run, as_json=as_json)
@@ -55,7 +56,7 @@ def revoke(role: Role, account: str, dry_run: DryRunOption = False, as_json: Jso
 def list_(account: Annotated[str | None, typer.Argument(help="default: the signing key")] = None, as_json: JsonOption = False) -> None:
     """The roles an account holds."""
     c = registry_client(signer_required=account is None)
-    who = account or c.signer.address  # type: ignore[union-attr]
+    who = args.account("account", account) if account else c.signer.address  # type: ignore[union-attr]
     print_rows([{"account": who, "roles": ", ".join(c.roles_of(who)) or "none"}], as_json=as_json, title="roles")
 
 

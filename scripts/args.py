@@ -1,4 +1,5 @@
-"""Parsing the operator's arguments: operation ids, document hashes, names of enum members."""
+"""Parsing the operator's arguments: operation ids, document hashes, names of enum members, addresses,
+whole numbers in the range of the contract's types, vintages."""
 
 from __future__ import annotations
 
@@ -7,22 +8,66 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TypeVar
 
+from eth_utils import is_hex_address, to_checksum_address
+
 from chain.errors import InvalidInputError
 from chain.opids import random_op_id
 
 E = TypeVar("E", bound=IntEnum)
 
 
-def op_id(text: str | None) -> int:
+# A vintage is a calendar year; outside this range it is a typo (the contract stores any uint16).
+VINTAGES = (1990, 2100)
+
+
+def op_id(text: str | None, name: str = "--op-id") -> int:
     if text is None:
         return random_op_id()
     try:
         value = int(text, 0)
     except ValueError:
-        raise InvalidInputError(f"--op-id {text!r} is not a number (decimal, or hex with 0x)") from None
+        raise InvalidInputError(f"{name} {text!r} is not a number (decimal, or hex with 0x)") from None
     if not 0 <= value < 2**256:
-        raise InvalidInputError("--op-id must be between 0 and 2**256 - 1")
+        raise InvalidInputError(f"{name} must be between 0 and 2**256 - 1")
     return value
+
+
+def uint(name: str, value: int, *, bits: int, low: int = 0) -> int:
+    """`value` if it fits the contract's uintN (and is at least `low`); else an error naming the option."""
+    high = 2**bits - 1
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInputError(f"{name} {value!r} is out of range: give a whole number from {low} to {_power(high)}")
+    return value
+
+
+def batch_id(value: int, name: str = "--batch") -> int:
+    return uint(name, value, bits=256, low=1)
+
+
+def vintage(value: int, name: str = "--vintage") -> int:
+    low, high = VINTAGES
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise InvalidInputError(f"{name} {value!r} is not a plausible vintage: give the year, {low} to {high}")
+    return value
+
+
+def account(name: str, value: str) -> str:
+    """An address as typed: lowercase (or all-uppercase) hex is taken as is; mixed case must be its
+    EIP-55 checksum, since a wrong one means a mistyped character. Returns the checksummed form."""
+    text = value.strip() if isinstance(value, str) else value
+    if not isinstance(text, str) or not text.startswith("0x") or not is_hex_address(text):
+        raise InvalidInputError(f"{name} {value!r} is not an address (0x followed by 40 hex digits)")
+    digits = text[2:]
+    checksummed = to_checksum_address(text)
+    if digits != digits.lower() and digits != digits.upper() and digits != checksummed[2:]:
+        raise InvalidInputError(
+            f"{name} {text} has a wrong EIP-55 checksum (a mistyped character?); check it, or give it all in lowercase"
+        )
+    return checksummed
+
+
+def _power(value: int) -> str:
+    return f"2**{value.bit_length()} - 1" if value > 10**12 else str(value)
 
 
 def document_hash(path: Path | None) -> bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import hashlib
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from chain.client import RegistryClient
 from chain.errors import ChainError, InvalidInputError
 from chain.opids import op_id_for
 from chain.sender import BulkReport, BulkSender, Operation
-from chain.types import ProjectStatus
+from chain.types import MethodologyStatus, ParticipantStatus, Project, ProjectStatus, from_short_id
 from scripts.projects import unix_date
 
 COLUMNS = ("project", "vintage", "monitoring_start", "monitoring_end", "quantity", "reserve_bps", "verification_report")
@@ -42,7 +43,9 @@ class BadRowsError(ChainError):
         super().__init__(f"{path}: {len(problems)} bad row(s), nothing was sent; fix them and run again:\n{listed}")
 
 
-def read_rows(path: Path, client: RegistryClient) -> list[IssueRow]:
+def read_rows(path: Path, client: RegistryClient, *, from_block: int = 0) -> list[IssueRow]:
+    """Every row of the file, after checking each row and the file as a whole against the chain's
+    state (see `check_rows`); any problem refuses the whole file."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError):
@@ -51,30 +54,140 @@ def read_rows(path: Path, client: RegistryClient) -> list[IssueRow]:
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
         raise InvalidInputError(f"{path} lacks the column(s) {', '.join(missing)}; the header must name {', '.join(COLUMNS)}")
-    rows, problems, seen = [], [], {}
-    registered: dict[str, bool] = {}
+    rows: list[IssueRow] = []
+    problems: list[tuple[int, str]] = []
+    seen: dict[int, int] = {}
     for line, raw in enumerate(reader, start=2):
         try:
             request = _request(raw, path.parent)
-            project = raw["project"].strip()
-            if project not in registered:
-                registered[project] = client.project(project).status == ProjectStatus.REGISTERED
-            if not registered[project]:
-                raise InvalidInputError(f"project {project!r} is unknown or not registered")
         except (InvalidInputError, ValueError) as exc:
-            problems.append(f"line {line}: {exc}")
+            problems.append((line, str(exc)))
             continue
         op_id = op_id_for("issue", "|".join(_norm(v) for v in request))
         if op_id in seen:
-            problems.append(f"line {line}: repeats line {seen[op_id]} (the same issuance twice)")
+            problems.append((line, f"repeats line {seen[op_id]} (the same issuance twice)"))
             continue
         seen[op_id] = line
         rows.append(IssueRow(line, request, op_id))
-    if problems:
-        raise BadRowsError(path, problems)
-    if not rows:
+    if not rows and not problems:
         raise InvalidInputError(f"{path} has no rows")
+    require_registrar(client)
+    problems += check_rows(client, rows, from_block=from_block)
+    if problems:
+        by_line: dict[int, list[str]] = {}
+        for line, problem in problems:
+            by_line.setdefault(line, []).append(problem)
+        raise BadRowsError(path, [f"line {line}: {'; '.join(said)}" for line, said in sorted(by_line.items())])
     return rows
+
+
+def check_one(client: RegistryClient, request: tuple[Any, ...], op_id: int, *, from_block: int = 0) -> None:
+    """The checks of a file's rows, for one issuance (`ledger issue` without --csv)."""
+    require_registrar(client)
+    problems = check_rows(client, [IssueRow(0, request, op_id)], from_block=from_block)
+    if problems:
+        raise InvalidInputError("; ".join(problem for _, problem in problems))
+
+
+def require_registrar(client: RegistryClient) -> None:
+    if client.signer is not None and not client.has_role("REGISTRAR_ROLE", client.signer.address):
+        raise InvalidInputError(f"the signing key {client.signer.address} lacks REGISTRAR_ROLE, which issuing needs; "
+                                "use the registrar's key or ask the admin to grant the role")
+
+
+def check_rows(client: RegistryClient, rows: list[IssueRow], *, from_block: int = 0) -> list[tuple[int, str]]:
+    """(line, problem) for every row the registry would refuse or should not get.
+
+    The contract itself refuses a period that is empty or outside the crediting period, a project
+    not registered, a withdrawn methodology and an owner who may not receive (here they are found
+    before the first row is sent, so a file is never half-applied). Two rules are the registry's
+    policy, checked only here: the vintage is a year the monitoring period touches (from the year
+    of its start to the year of its end), and a project's monitoring periods do not overlap —
+    neither one another within the file nor a batch already issued. Periods are instants (UTC
+    midnight of each date): one ending on 2024-07-01 and the next starting on 2024-07-01 touch
+    but do not overlap. A row already on chain (its content-addressed operation id applied) is
+    its own batch, not an overlap: a re-run skips it."""
+    problems: list[tuple[int, str]] = []
+    projects: dict[bytes, Project | str] = {}
+    periods: dict[bytes, list[Period]] = {}
+    for row in rows:
+        project_key, vintage, start, end = row.request[0], row.request[1], row.request[2], row.request[3]
+        name = from_short_id(project_key)
+        if start >= end:
+            problems.append((row.line, (f"monitoring_start {_day(start)} is not before monitoring_end {_day(end)}; "
+                                        "swap or fix the dates")))
+            continue
+        if not _year(start) <= vintage <= _year(end):
+            problems.append((row.line, (f"vintage {vintage} is not a year of the monitoring period {_day(start)} to "
+                                        f"{_day(end)}; give the period's year")))
+        if project_key not in projects:
+            projects[project_key] = _issuable_project(client, name)
+        project = projects[project_key]
+        if isinstance(project, str):
+            problems.append((row.line, project))
+            continue
+        if start < project.crediting_start or end > project.crediting_end:
+            problems.append((row.line, (f"the monitoring period {_day(start)} to {_day(end)} is outside project "
+                                        f"{name}'s crediting period {_day(project.crediting_start)} to "
+                                        f"{_day(project.crediting_end)}")))
+            continue
+        if project_key not in periods:
+            periods[project_key] = _issued_periods(client, project_key, from_block)
+        clash = next((p for p in periods[project_key] if p.op_id != row.op_id and p.overlaps(start, end)), None)
+        if clash is not None:
+            problems.append((row.line, (f"project {name}'s monitoring period {_day(start)} to {_day(end)} overlaps "
+                                        f"{clash.label} ({_day(clash.start)} to {_day(clash.end)}); one period, "
+                                        "one batch")))
+            continue
+        periods[project_key].append(Period(start, end, f"line {row.line}", row.op_id))
+    return problems
+
+
+@dataclass(frozen=True)
+class Period:
+    start: int
+    end: int
+    label: str  # "batch 7" or "line 12"
+    op_id: int
+
+    def overlaps(self, start: int, end: int) -> bool:
+        return start < self.end and self.start < end
+
+
+def _issuable_project(client: RegistryClient, name: str) -> Project | str:
+    """The project, or why it cannot issue now."""
+    project = client.project(name)
+    if project.status != ProjectStatus.REGISTERED:
+        state = "unknown" if project.status == ProjectStatus.NONE else project.status.name.lower()
+        return f"project {name!r} is unknown or not registered ({state}); register and review it first"
+    methodology = client.methodology(project.methodology_id)
+    if methodology.status == MethodologyStatus.WITHDRAWN:
+        return f"project {name!r} follows the withdrawn methodology {project.methodology_id}; it cannot issue"
+    owner = client.participant(project.owner).status
+    if owner != ParticipantStatus.ACTIVE:
+        return f"project {name!r}'s owner {project.owner} is {owner.name.lower()}; reinstate the owner first"
+    return project
+
+
+def _issued_periods(client: RegistryClient, project_key: bytes, from_block: int) -> list[Period]:
+    """The monitoring period of every batch the project has on chain (the BatchIssued events)."""
+    topic = "0x" + client.abi.event_topics["BatchIssued"].hex()
+    logs = client.rpc.call("eth_getLogs", {"fromBlock": hex(from_block), "toBlock": "latest", "address": client.address,
+                                           "topics": [topic, None, "0x" + project_key.hex()]})
+    periods = []
+    for event in client.decode_events(logs):
+        request = event.args["request"]
+        periods.append(Period(int(request["monitoringStart"]), int(request["monitoringEnd"]),
+                              f"batch {event.args['batchId']}", int(event.args["opId"])))
+    return periods
+
+
+def _day(timestamp: int) -> str:
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%d")
+
+
+def _year(timestamp: int) -> int:
+    return datetime.fromtimestamp(timestamp, UTC).year
 
 
 def _request(raw: dict[str, str], base: Path) -> tuple[Any, ...]:

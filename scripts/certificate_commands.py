@@ -9,18 +9,21 @@ from typing import Annotated, Any
 
 import requests
 import typer
+from rich.markup import escape
 from rich.table import Table
 
+from api.certificates.canonical import printable
 from api.certificates.document import hide
 from api.certificates.evidence import ChainEvidence
 from api.certificates.scenarios import scenario as scenario_spec
-from api.certificates.verify import verify_document
+from api.certificates.verify import EvidenceError, verify_document
 from api.service import CertificateService
 from chain.errors import InvalidInputError, shown_url
 from chain.rpc import JsonRpc
 from indexer.db import make_engine
 from scripts.console import console, operator_errors
 from scripts.context import deployment, registry_client, settings
+from scripts.outfile import check_writable, write_whole
 from scripts.output import confirm
 
 certificate_app = typer.Typer(help="Certificates: list, show (public or holder's copy), revoke, print.", no_args_is_help=True)
@@ -68,8 +71,11 @@ def certify_options(scenario_key: str, field: list[str] | None, disclose: list[s
 def report_certificate(service: CertificateService, cert_id: str, out: Path | None, as_json: bool) -> None:
     doc = service.document(cert_id, holder_copy=True)
     if out is not None:
-        out.write_text(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
-        out.chmod(0o600)
+        try:
+            write_whole(out, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode(), mode=0o600)
+        except InvalidInputError as exc:  # issued all the same: say so, and how to get the copy
+            raise InvalidInputError(f"certificate {cert_id} was issued, but {exc}; get the holder's copy with "
+                                    f"`ledger certificate show {cert_id} --holder-copy --out FILE`") from None
     url = service.context.verify_url(cert_id)
     if as_json:
         console.print_json(data={"certificate_id": cert_id, "verify_url": url, "anchored": doc["proof"] is not None,
@@ -91,15 +97,28 @@ def certify(
     field: Fields = None, disclose: Disclose = None, footprint: Footprint = None, trees: Trees = None,
     beneficiary: Annotated[str | None, typer.Option(help="only if the retirement's salt is not on record")] = None,
     beneficiary_salt: Annotated[str | None, typer.Option(help="the salt used at retirement (32 hex)")] = None,
+    wait: Annotated[bool, typer.Option("--wait", help="wait for the confirmations LEDGER_CONFIRMATIONS asks "
+                                                      "(else a retirement with fewer is refused)")] = False,
     out: Out = None, as_json: JsonOut = False,
 ) -> None:
-    """Issue a certificate for retirements the indexer has seen, append it to the log, anchor per policy."""
+    """Issue a certificate for retirements the indexer has seen, once they have the confirmations
+    LEDGER_CONFIRMATIONS asks (--wait waits for them), append it to the log, anchor per policy."""
+    from scripts.retire_certify import WAIT_LIMIT
+
+    if out is not None:
+        check_writable(out)
     service = open_service()
     options = certify_options(scenario, field, disclose, footprint, trees)
     if beneficiary is not None:
         options["fields"]["beneficiary"] = beneficiary
     service.catch_up(int(service.client.rpc.call("eth_blockNumber"), 16))  # the mirror must have the retirements
-    issued = service.certify(retirement, beneficiary_salt=beneficiary_salt, **options)
+
+    def waiting(have: int, need: int) -> None:
+        console.print(f"waiting for {need} confirmations (the youngest retirement has {have}); Ctrl-C stops",
+                      highlight=False)
+
+    issued = service.certify(retirement, beneficiary_salt=beneficiary_salt, wait=WAIT_LIMIT if wait else 0.0,
+                             on_wait=None if as_json else waiting, **options)
     report_certificate(service, issued.certificate_id, out, as_json)
 
 
@@ -135,12 +154,14 @@ def show(
     out: Annotated[Path | None, typer.Option(help="write the document here instead of printing it")] = None,
 ) -> None:
     """The certificate document (public copy by default), ready for `ledger verify`."""
+    if out is not None:
+        check_writable(out)
     doc = hide(open_service().document(certificate_id, holder_copy=holder_copy, tree_size=tree_size), hide_field or [])
     text = json.dumps(doc, ensure_ascii=False, indent=2) + "\n"
     if out is None:
         console.print_json(text)
     else:
-        out.write_text(text)
+        write_whole(out, text.encode(), mode=0o600 if holder_copy else 0o644)
         console.print(f"wrote {out}")
 
 
@@ -161,8 +182,10 @@ def pdf(certificate_id: str, out: Annotated[Path, typer.Option(help="where to wr
     from api.certificates.printable import certificate_view
     from api.render.pdf import certificate_pdf
 
+    check_writable(out)  # before any work: a PDF rendered for a directory that does not exist is lost
     service = open_service()
-    out.write_bytes(certificate_pdf(certificate_view(service.document(certificate_id), service.context.verify_url(certificate_id))))
+    data = certificate_pdf(certificate_view(service.document(certificate_id), service.context.verify_url(certificate_id)))
+    write_whole(out, data)
     console.print(f"wrote {out}")
 
 
@@ -199,7 +222,10 @@ def load_document(source: str) -> dict[str, Any]:
         path = Path(source)
         if not path.is_file():
             raise InvalidInputError(f"no file {source}; give a certificate file or its URL")
-        text = path.read_text()
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise InvalidInputError(f"{source} is not UTF-8 text; give a certificate document (JSON)") from None
     try:
         doc = json.loads(text)
     except ValueError:
@@ -220,26 +246,36 @@ def verify(
     (contract view), each retirement in its receipt, and the revocation list. Exit code 1 unless valid."""
     doc = load_document(source)
     issuer = doc.get("certificate", {}).get("issuer", {}) if isinstance(doc.get("certificate"), dict) else {}
+    issuer = issuer if isinstance(issuer, dict) else {}
     url = rpc or settings().effective_rpc_url
-    node = JsonRpc(url)
-    try:
-        chain_id = int(node.call("eth_chainId"), 16)
-    except Exception:
-        raise InvalidInputError(f"no node answers at {shown_url(url)}; pass --rpc URL") from None
-    trusted = registry or str(issuer.get("registry", ""))
-    evidence = ChainEvidence(node, chain_id=chain_id, registry=trusted, revocations=str(issuer.get("revocations", "")))
+    # the document's own words, printed back: a lone surrogate in them must not crash the output
+    trusted = printable(registry or str(issuer.get("registry", "")))
+    # the chain id is read by the checks that need it: a node that does not answer fails those
+    # checks (marked), and the verdict still lists every check (docs/certificate-format.md §8)
+    evidence = ChainEvidence(JsonRpc(url), registry=trusted, revocations=printable(str(issuer.get("revocations", ""))))
     verdict = verify_document(doc, evidence)
+    unreadable = [c.name for c in verdict.checks if c.unreadable]
     if as_json:
-        console.print_json(data={**verdict.as_json(), "node": shown_url(url), "registry": trusted})
+        console.print_json(data={**verdict.as_json(), "unreadable": unreadable, "node": shown_url(url),
+                                 "registry": trusted})
     else:
         if registry is None:
-            console.print(f"[yellow]trusting the registry the document names ({trusted}); pin it with --registry[/]")
+            console.print(f"[yellow]trusting the registry the document names ({escape(trusted)}); "
+                          "pin it with --registry[/]", highlight=False)
         for check in verdict.checks:
-            mark = "[green]✔[/]" if check.ok else "[red]✘[/]"
-            console.print(f"{mark} {check.as_json()['title_zh']} / {check.as_json()['title_en']}: {check.detail}",
-                          highlight=False)
+            mark = "[green]✔[/]" if check.ok else "[yellow]?[/]" if check.unreadable else "[red]✘[/]"
+            titles = check.as_json()
+            console.print(f"{mark} {titles['title_zh']} / {titles['title_en']}: {escape(check.detail)}", highlight=False)
         colour = {"valid": "green", "revoked": "yellow"}.get(verdict.status, "red")
-        console.print(f"[bold {colour}]{verdict.status}[/] (node {shown_url(url)}, chain {chain_id})")
+        try:
+            chain = str(evidence.chain_id)
+        except EvidenceError:
+            chain = "?"
+        console.print(f"[bold {colour}]{verdict.status}[/] (node {shown_url(url)}, chain {chain})")
+        if unreadable:
+            console.print(f"[yellow]? = not checked: {', '.join(unreadable)} could not be read from the node at "
+                          f"{shown_url(url)}; check that it runs and is the registry's chain, or pass --rpc URL[/]",
+                          highlight=False)
     if verdict.status != "valid":
         raise typer.Exit(code=1)
 
@@ -248,13 +284,18 @@ def run_api(service: CertificateService, shown: str | None = None) -> None:
     import uvicorn
 
     from api.app import create_app
+    from api.context import ServiceContext
+    from api.db import api_engine
 
-    s = service.context.settings
+    ctx = service.context
+    s = ctx.settings
+    # the API's own engine: a pool sized for the requests it admits and a short pool timeout (503, never a hang)
+    api = ServiceContext(api_engine(s), ctx.deployment, s, ctx.rpc)
     console.print(f"API: http://{s.api_host}:{s.api_port}/api/v1 (OpenAPI /openapi.json, docs /docs); "
                   f"verify page: http://{s.api_host}:{s.api_port}/verify")
     if shown:
         console.print(f"open {shown}")
-    uvicorn.run(create_app(service.context), host=s.api_host, port=s.api_port, log_level="warning")
+    uvicorn.run(create_app(api), host=s.api_host, port=s.api_port, log_level="warning")
 
 
 @operator_errors

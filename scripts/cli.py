@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 from typing import Annotated
 
@@ -14,16 +15,18 @@ from chain.client import RegistryClient
 from chain.compiler import compile_contracts
 from chain.connection import connect
 from chain.deploy import ensure_deployed, record_path, require_deployment
-from chain.errors import shown_url
+from chain.errors import ChainError, shown_url
 from chain.keys import load_signer
 from chain.local import OPERATOR_ROLES
 from chain.node import rpc_ready
 from chain.paths import BUILD_DIR
 from chain.settings import ChainSettings
 from indexer.db import WriterLock
+from indexer.sync import FollowStatus
 from scripts import (
     admin,
     audit_commands,
+    backup_commands,
     certificate_commands,
     credits,
     exports,
@@ -35,8 +38,11 @@ from scripts import (
     pledges,
     projects,
 )
-from scripts.console import console, operator_errors
+from scripts.console import console, fail, operator_errors
 from scripts.demo import load_demo
+from scripts.node_watch import keep_node_running
+from scripts.supervisor import Supervisor
+from api.errors import ServiceError
 from api.service import CertificateService
 
 app = typer.Typer(
@@ -54,6 +60,7 @@ app.add_typer(exports.app, name="export")
 app.add_typer(pledges.app, name="pledge")
 admin.register(app)
 app.add_typer(index_commands.app, name="index")
+app.add_typer(backup_commands.app, name="backup")
 certificate_commands.register(app)
 app.command("audit")(audit_commands.audit)
 
@@ -61,6 +68,18 @@ app.command("audit")(audit_commands.audit)
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    refuse_undecodable_arguments(sys.argv[1:])
+
+
+def refuse_undecodable_arguments(argv: list[str]) -> None:
+    """Bytes that are not UTF-8 reach Python as lone surrogates, which no output, database or hash
+    accepts: refuse them by position before anything runs, without echoing them (they may be a name)."""
+    for position, arg in enumerate(argv, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            fail(f"argument {position} of the command line is not valid UTF-8 text; retype it in a UTF-8 terminal "
+                 "(LANG=C.UTF-8) or give it in a UTF-8 file")
 
 
 @app.command()
@@ -77,7 +96,9 @@ def up(
     if settings.rpc_url is None and not rpc_ready(url):
         node = node_commands.local_node(settings, background=False).start()
         console.print(f"started {settings.node} on {url} (state: {node.state_file or 'not kept'})")
-    stop = threading.Event()
+    supervisor = Supervisor()
+    stop = supervisor.stop
+    node_lock = threading.Lock()  # a restart of the node and the final stop never overlap
     try:
         report = deploy_and_describe(settings, force=False)
         console.print(report)
@@ -89,19 +110,23 @@ def up(
             if demo and settings.is_local and settings.node == "anvil" and not service.has_certificates():
                 service.indexer = indexer  # the lock is ours: index in this thread while loading
                 with console.status("loading the demo registry (projects, batches, trades, one certificate per scenario)"):
-                    ids = load_demo(service.client, service, block_time=settings.block_time)
+                    # block_time 0: afterwards the node's keeper mines again (no interval mining, no empty blocks)
+                    ids = load_demo(service.client, service, block_time=0)
                 service.indexer = None
                 console.print(f"demo: {len(ids)} certificates issued and anchored")
             shown = show_verified_certificate(service)
             if wait:
-                threading.Thread(target=indexer.follow, args=(stop,), name="indexer", daemon=True).start()
-                threading.Thread(target=anchor_periodically, args=(service, stop), name="anchorer", daemon=True).start()
+                supervisor.start("indexer", indexer.follow, stop)
+                supervisor.start("anchorer", anchor_periodically, anchoring_service(service), stop)
+                if node is not None and node.durable:
+                    supervisor.start("node", keep_node_running, node, stop, console.print, node_lock)
                 console.print("[bold]running[/] (node, registry, indexer, API); press Ctrl-C to stop")
-                certificate_commands.run_api(service, shown)
+                serve_supervised(service, supervisor, shown, indexer.status)
     finally:
         stop.set()
         if node is not None:
-            node.stop()
+            with node_lock:
+                node.stop()
             if wait:
                 console.print("node stopped; its state is kept for next time")
 
@@ -120,13 +145,45 @@ def show_verified_certificate(service: CertificateService) -> str | None:
     return None
 
 
+def anchoring_service(service: CertificateService) -> CertificateService:
+    """The service on an engine of its own: anchoring waits for the node and the mirror, and
+    must never hold a connection the API's requests are waiting for (issue 12, item 4)."""
+    from api.context import ServiceContext
+    from indexer.db import make_engine
+
+    ctx = service.context
+    return CertificateService(ServiceContext(make_engine(pool_size=2, max_overflow=2), ctx.deployment, ctx.settings,
+                                             ctx.rpc), service.client)
+
+
+def serve_supervised(service: CertificateService, supervisor: Supervisor, shown: str | None,
+                     indexer_status: FollowStatus) -> None:
+    """The API on its own engine (sized for the requests it admits, api/db.py), beside the
+    supervised workers; returns on Ctrl-C, raises WorkerDiedError if a worker died."""
+    from api.app import create_app
+    from api.context import ServiceContext
+    from api.db import api_engine
+
+    ctx = service.context
+    s = ctx.settings
+    api = ServiceContext(api_engine(s), ctx.deployment, s, ctx.rpc, indexer_status=indexer_status)
+    console.print(f"API: http://{s.api_host}:{s.api_port}/api/v1 (OpenAPI /openapi.json, docs /docs); "
+                  f"verify page: http://{s.api_host}:{s.api_port}/verify")
+    if shown:
+        console.print(f"open {shown}")
+    supervisor.serve(create_app(api), s.api_host, s.api_port)
+
+
 def anchor_periodically(service: CertificateService, stop: threading.Event) -> None:
     """The time half of the anchoring policy (LEDGER_ANCHOR_INTERVAL)."""
     while not stop.wait(min(5.0, service.context.settings.anchor_interval)):
         try:
             service.anchor()
         except Exception as exc:  # keep the main job running; the next round tries again
-            logging.getLogger("ledger.anchor").warning("anchoring failed: %s", type(exc).__name__)
+            # a refusal of ours (ServiceError, ChainError) is one line meant for the operator; anything else is named by
+            # its class only, since its text may carry a node URL with a key in it
+            detail = str(exc) if isinstance(exc, ServiceError | ChainError) else type(exc).__name__
+            logging.getLogger("ledger.anchor").warning("anchoring failed: %s", detail)
 
 
 @app.command()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import functools
 import logging
+import os
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from api.errors import ServiceError
 from chain.errors import ChainError
@@ -19,8 +22,24 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+    # the message is text, not markup (an id in [brackets] stays), and one line however wide the terminal
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code=1)
+
+
+FULL_DISK = {errno.ENOSPC, errno.EFBIG, errno.EDQUOT}
+
+
+def disk_full(exc: BaseException) -> str | None:
+    """Why a write failed when the disk (or the file-size limit) is full, else None: an OSError, or
+    SQLite's own report of it wrapped by SQLAlchemy."""
+    if isinstance(exc, OSError) and exc.errno in FULL_DISK:
+        return exc.strerror or os.strerror(exc.errno)
+    said = str(getattr(exc, "orig", "") or "")
+    if "database or disk is full" in said:
+        return "the database or disk is full"
+    # SQLite's report of a write refused by the file-size limit (or a failing disk)
+    return "the database's disk reported an I/O error" if said == "disk I/O error" else None
 
 
 def operator_errors(fn: F) -> F:
@@ -38,6 +57,8 @@ def operator_errors(fn: F) -> F:
         except (typer.Exit, typer.Abort):
             raise
         except Exception as exc:  # a bug of ours: say so in one line, details only on request
+            if (full := disk_full(exc)) is not None:  # the machine's, not ours: name it and the fix
+                fail(f"a write failed ({full}); free some space (or raise the file-size limit) and run again")
             logging.getLogger("ledger").debug("unexpected error", exc_info=True)
             fail(f"unexpected {type(exc).__name__}; this is a bug, please report it (run with --verbose for details)")
 

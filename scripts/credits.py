@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,12 +10,13 @@ import typer
 
 from chain.client import b32
 from chain.types import CancellationReason, Scenario
-from chain.errors import InvalidInputError
+from chain.errors import InvalidInputError, RegistryRevertError
 from chain.opids import op_id_for
-from scripts import args, bulk_issue
+from scripts import args, bulk_issue, outfile, preflight, retire_certify
+from scripts.beneficiary_input import BeneficiaryFileOption, BeneficiaryOption, read_beneficiary
 from scripts import certificate_commands as certificates
 from scripts.console import console, operator_errors
-from scripts.context import registry_client
+from scripts.context import deployment, registry_client
 from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
 from scripts.projects import unix_date
 
@@ -36,10 +38,14 @@ def issue(
 ) -> None:
     """Issue one batch for a registered project's monitoring period, or one per row of --csv."""
     c = registry_client()
+    since = deployment().block_number  # where to look for the project's earlier batches
     if csv_file is not None:
-        rows = bulk_issue.read_rows(csv_file, c)
+        rows = bulk_issue.read_rows(csv_file, c, from_block=since)
         if dry_run:
-            console.print(f"dry run: all {len(rows)} rows of {csv_file} are valid; nothing was sent")
+            if as_json:
+                console.print_json(json.dumps({"status": "valid", "rows": len(rows), "file": str(csv_file)}))
+            else:
+                console.print(f"dry run: all {len(rows)} rows of {csv_file} are valid; nothing was sent")
             return
         report = bulk_issue.send_rows(c, rows, show_progress=not as_json)
         bulk_issue.print_report(report, as_json=as_json)
@@ -52,11 +58,15 @@ def issue(
     if missing:
         raise InvalidInputError(f"missing {', '.join(missing)} (or give --csv FILE for many batches)")
     i = args.op_id(op)
-    run_write(lambda **kw: c.issue(
-        i, project_id=project, vintage=vintage, monitoring_start=unix_date(monitoring_start),  # type: ignore[arg-type]
-        monitoring_end=unix_date(monitoring_end), quantity=quantity, reserve_bps=reserve_bps,  # type: ignore[arg-type]
-        verification_report_hash=args.document_hash(verification_report),
-        review_hash=args.document_hash(review_report), **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+    request: dict[str, Any] = {
+        "project_id": project, "vintage": args.vintage(vintage),  # type: ignore[arg-type]
+        "monitoring_start": unix_date(monitoring_start), "monitoring_end": unix_date(monitoring_end),  # type: ignore[arg-type]
+        "quantity": quantity, "reserve_bps": reserve_bps,
+        "verification_report_hash": args.document_hash(verification_report),
+        "review_hash": args.document_hash(review_report),
+    }
+    bulk_issue.check_one(c, c.issuance_request(**request), i, from_block=since)  # type: ignore[arg-type]
+    run_write(lambda **kw: c.issue(i, **request, **kw), dry_run=dry_run, as_json=as_json, op_id=i)
 
 
 def transfer(
@@ -68,8 +78,10 @@ def transfer(
 ) -> None:
     """Transfer units (with an operation id and the trade reference, if any)."""
     c, i = registry_client(), args.op_id(op)
-    holder = from_ or c.signer.address  # type: ignore[union-attr]
+    holder = args.account("sender", from_) if from_ else c.signer.address  # type: ignore[union-attr]
+    to = args.account("recipient", to)
     reference = b32("trade reference", trade_ref) if trade_ref else b"\0" * 32
+    preflight.existing_batch(c, batch, amount=amount)
     run_write(lambda **kw: c.transfer_with_reference(i, holder, to, batch, amount, reference, **kw),
               dry_run=dry_run, as_json=as_json, op_id=i)
 
@@ -78,43 +90,66 @@ def retire(
     batch: Batch, amount: Amount,
     scenario: Annotated[str, typer.Option(help="large-event, organisation, product, building, region, "
                                                 "tree-planting-duty, ecological-justice, personal, voluntary")],
-    beneficiary: Annotated[str | None, typer.Option(help="the beneficiary; only a salted commitment goes on chain, "
-                                                         "the name is kept encrypted for the certificate")] = None,
+    beneficiary: BeneficiaryOption = None, beneficiary_file: BeneficiaryFileOption = None,
     beneficiary_commitment: Annotated[str | None, typer.Option(help="or a commitment made elsewhere (0x + 64 hex)")] = None,
     claim: Annotated[Path | None, typer.Option(help="the claim document; its sha256 goes on chain")] = None,
     holder: Annotated[str | None, typer.Option(help="retire for this custodial holder (platform key)")] = None,
-    certify: Annotated[bool, typer.Option(help="issue the certificate at once (with --beneficiary)")] = False,
+    certify: Annotated[bool, typer.Option(help="issue the certificate at once (needs the beneficiary's name)")] = False,
+    wait: Annotated[bool, typer.Option("--wait", help="with --certify: wait for the confirmations LEDGER_CONFIRMATIONS "
+                                                      "asks before certifying")] = False,
     field: certificates.Fields = None, disclose: certificates.Disclose = None,
     footprint: certificates.Footprint = None, trees: certificates.Trees = None, out: certificates.Out = None,
     op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
 ) -> None:
-    """Retire (注销) units for a claim; with --certify, also issue its certificate."""
-    if (beneficiary is None) == (beneficiary_commitment is None):
-        raise InvalidInputError("give either --beneficiary NAME or --beneficiary-commitment 0x…")
-    if certify and (beneficiary is None or dry_run):
-        raise InvalidInputError("--certify needs --beneficiary and cannot be a dry run")
+    """Retire (注销) units for a claim; with --certify, also issue its certificate. With the beneficiary's
+    name, the operation id is derived from the request unless --op-id: the same retirement is made once."""
+    name = read_beneficiary(beneficiary, beneficiary_file, beneficiary_commitment)
+    if certify and (name is None or dry_run):
+        raise InvalidInputError("--certify needs the beneficiary's name (not --beneficiary-commitment) and cannot "
+                                "be a dry run")
+    if certify and out is not None:
+        outfile.check_writable(out)  # a retirement mined for a copy that cannot be written is half done
     why = args.member(Scenario, scenario)
+    holder = args.account("holder", holder) if holder else None
     options = certificates.certify_options(scenario, field, disclose, footprint, trees) if certify else {}
-    c, i = registry_client(), args.op_id(op)
-    if beneficiary_commitment is not None:
-        commitment = b32("beneficiary commitment", beneficiary_commitment)
-    elif dry_run:
-        commitment = b"\1" * 32
+    c = registry_client()
+    preflight.existing_batch(c, batch, amount=amount)  # before anything is sealed or signed
+    claim_hash = args.document_hash(claim)
+    if certify:
+        retire_certify.check_request(options, beneficiary=name, quantity=amount)  # type: ignore[arg-type]
+    words = retire_certify.certify_args(scenario, field, disclose, footprint, trees, out) if certify else None
+    sealed = None
+    if name is None or dry_run:
+        i = args.op_id(op)
+        commitment = b"\1" * 32 if name is not None else b32("beneficiary commitment", beneficiary_commitment)  # type: ignore[arg-type]
     else:
         service = certificates.open_service()
-        commitment = b32("beneficiary commitment", service.seal_beneficiary(beneficiary))  # type: ignore[arg-type]
+        i = args.op_id(op) if op is not None else service.retirement_op_id(
+            holder or c.signer.address, batch, amount, why.name, name, claim_hash)  # type: ignore[union-attr]
+        sealed = service.prepare_beneficiary(name)
+        commitment = b32("beneficiary commitment", sealed.commitment)
+        call = {"batch_id": batch, "quantity": amount, "scenario": why, "beneficiary_commitment": commitment,
+                "claim_hash": claim_hash, "holder": holder}
+        retire_certify.simulate_first(c, service, i, call, certify_args=words)
+        service.store_beneficiary(sealed)  # only now: a retirement that would fail leaves no sealed name behind
     results: list[Any] = []
 
     def send(**kw: Any) -> Any:
-        results.append(c.retire(i, batch, amount, why, commitment, args.document_hash(claim), holder=holder, **kw))
+        results.append(c.retire(i, batch, amount, why, commitment, claim_hash, holder=holder, **kw))
         return results[-1]
 
-    run_write(send, dry_run=dry_run, as_json=as_json and not certify, op_id=i)
+    try:
+        if certify and as_json:
+            send()  # --json prints one JSON object: the certificate's, below
+        else:
+            run_write(send, dry_run=dry_run, as_json=as_json, op_id=i)
+    except RegistryRevertError:
+        if sealed is not None:  # reverted on chain: nothing names this commitment
+            service.forget_beneficiary(sealed.commitment)
+        raise
     if certify:
-        event = results[-1].event("CreditsRetired")
-        service.catch_up(results[-1].block_number)
-        issued = service.certify([f"{c.chain_id}-{event.tx_hash}-{event.log_index}"], **options)
-        certificates.report_certificate(service, issued.certificate_id, out, as_json)
+        cert_id = retire_certify.certify_retired(service, results[-1], options, words or [], wait=wait)
+        certificates.report_certificate(service, cert_id, out, as_json)
 
 
 def cancel(
@@ -126,6 +161,8 @@ def cancel(
     """Cancel units (not a claim; export has its own commands). Asks first."""
     c, i = registry_client(), args.op_id(op)
     why = args.member(CancellationReason, reason)
+    holder = args.account("holder", holder)
+    preflight.existing_batch(c, batch, amount=amount)
     if not dry_run:
         confirm(f"cancel {amount} kg of batch {batch} held by {holder} ({why.name.lower()})", yes)
     run_write(lambda **kw: c.cancel(i, holder, batch, amount, why, args.document_hash(evidence), **kw),
@@ -143,6 +180,7 @@ def import_(
 ) -> None:
     """Import credits from another registry; an origin can be imported once."""
     c, i = registry_client(), args.op_id(op)
+    to, vintage = args.account("recipient", to), args.vintage(vintage)
     origin_key = op_id_for(origin_registry, origin).to_bytes(32, "big")
     run_write(lambda **kw: c.import_credits(
         i, origin_key=origin_key, origin_registry=origin_registry, project_id=project, to=to, vintage=vintage,

@@ -31,7 +31,8 @@ def op(*parts: object) -> int:
 
 @contextmanager
 def automine(client: RegistryClient, block_time: int) -> Iterator[None]:
-    """One block per transaction while loading (seconds instead of a minute of 1 s blocks)."""
+    """One block per transaction while loading (seconds instead of a minute of 1 s blocks); then
+    interval mining every `block_time` seconds, or none with 0 (a durable node's keeper mines)."""
     client.rpc.call("evm_setAutomine", True)
     try:
         yield
@@ -85,7 +86,7 @@ def load_demo(client: RegistryClient, service: CertificateService, *, block_time
 
             if not client.is_operation_applied(retire_op):
                 _, issued = retire_and_certify(service, retire, beneficiary, scenario_key=scenario.name, anchor=False,
-                                               **kwargs)
+                                               wait=FINALITY_WAIT, **kwargs)
                 ids.append(issued.certificate_id)
             else:
                 # retired by an interrupted load: certify it now unless that load got that far
@@ -94,10 +95,14 @@ def load_demo(client: RegistryClient, service: CertificateService, *, block_time
                     done = conn.execute(select(CertificateClaim.certificate_id)
                                         .where(CertificateClaim.retirement_id == rid)).scalar()
                 if done is None:
-                    done = service.certify([rid], scenario_key=scenario.name, anchor=False, **kwargs).certificate_id
+                    done = service.certify([rid], scenario_key=scenario.name, anchor=False, wait=FINALITY_WAIT,
+                                           **kwargs).certificate_id
                 ids.append(done)
         service.anchor(force=True)
     return ids
+
+
+FINALITY_WAIT = 600.0  # seconds each certificate may wait for LEDGER_CONFIRMATIONS (0 on the local node: none)
 
 
 def once(call: Any, op_id: int, *args: Any, **kwargs: Any) -> Any:

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from chain.client import b32
-from scripts import args
+from scripts import args, preflight
 from scripts.console import operator_errors
 from scripts.context import registry_client
 from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
@@ -28,6 +28,8 @@ def request(
 ) -> None:
     """Freeze units pending export; prints the export id."""
     c, i = registry_client(), args.op_id(op)
+    holder = args.account("holder", holder)
+    preflight.existing_batch(c, batch, amount=amount)
     run_write(lambda **kw: c.request_export(i, holder, batch, amount, destination, b32("destination account", destination_account), **kw),
               dry_run=dry_run, as_json=as_json, op_id=i)
 
@@ -40,10 +42,10 @@ def confirm_(
     op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False, yes: YesOption = False,
 ) -> None:
     """The destination confirmed: cancel the frozen units (asks first)."""
-    c, i = registry_client(), args.op_id(op)
+    c, i, export = registry_client(), args.op_id(op), args.op_id(export_id, "export id")
     if not dry_run:
         confirm(f"cancel the units of export {export_id} as exported", yes)
-    run_write(lambda **kw: c.confirm_export(i, args.op_id(export_id), b32("reference", reference), **kw),
+    run_write(lambda **kw: c.confirm_export(i, export, b32("reference", reference), **kw),
               dry_run=dry_run, as_json=as_json, op_id=i)
 
 
@@ -51,5 +53,5 @@ def confirm_(
 @operator_errors
 def abort(export_id: ExportId, op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
     """The export did not happen: free the units."""
-    c, i = registry_client(), args.op_id(op)
-    run_write(lambda **kw: c.abort_export(i, args.op_id(export_id), **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+    c, i, export = registry_client(), args.op_id(op), args.op_id(export_id, "export id")
+    run_write(lambda **kw: c.abort_export(i, export, **kw), dry_run=dry_run, as_json=as_json, op_id=i)

@@ -64,6 +64,13 @@ def list_(as_json: JsonOption = False) -> None:
 
     rows = []
     for path in sorted(_keys_dir().glob("*.json")) if _keys_dir().exists() else []:
-        address = json.loads(path.read_text()).get("address", "")
+        try:
+            keyfile = json.loads(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError):
+            keyfile = None
+        if not isinstance(keyfile, dict):  # listed, not fatal: `keys list` is how the operator finds it
+            rows.append({"name": path.stem, "address": "(not a readable keystore)", "file": str(path)})
+            continue
+        address = str(keyfile.get("address", ""))
         rows.append({"name": path.stem, "address": "0x" + address if address and not address.startswith("0x") else address, "file": str(path)})
     print_rows(rows, as_json=as_json, title="keystores")

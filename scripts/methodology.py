@@ -9,8 +9,8 @@ import typer
 
 from chain.types import Ecosystem, MethodologyStatus, from_short_id
 from scripts import args
-from scripts.context import registry_client
 from scripts.console import operator_errors
+from scripts.context import registry_client
 from scripts.listing import list_events, print_rows
 from scripts.output import DryRunOption, JsonOption, OpIdOption, run_write
 
@@ -28,6 +28,7 @@ def add(
 ) -> None:
     """File a methodology."""
     c, i = registry_client(), args.op_id(op)
+    args.uint("--version", version, bits=16, low=1)
     run_write(lambda **kw: c.file_methodology(i, methodology_id, args.member(Ecosystem, ecosystem), version,
                                               args.document_hash(document), **kw), dry_run=dry_run, as_json=as_json, op_id=i)
 

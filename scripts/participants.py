@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from chain.errors import InvalidInputError
 from chain.types import ParticipantKind, ParticipantStatus
 from scripts import args
 from scripts.console import operator_errors
@@ -28,6 +29,7 @@ def add(
 ) -> None:
     """Register an account as an active participant (no personal data goes on chain)."""
     c, i = registry_client(), args.op_id(op)
+    account = args.account("participant", account)
     run_write(lambda **kw: c.register_participant(i, account, args.member(ParticipantKind, kind), args.document_hash(reference), **kw),
               dry_run=dry_run, as_json=as_json, op_id=i)
 
@@ -36,6 +38,7 @@ def _status(name: str, status: ParticipantStatus, summary: str, destructive: boo
     add_status_command(
         app, name, summary, what="participant", target_help="the participant's address", destructive=destructive,
         setter=lambda c, i, account, reason, **kw: c.set_participant_status(i, account, status, reason, **kw),
+        check=lambda account: args.account("participant", account),
     )
 
 
@@ -49,7 +52,11 @@ _status("revoke", ParticipantStatus.REVOKED, "Revoke for good (asks for confirma
 @operator_errors
 def show(account: str, as_json: JsonOption = False) -> None:
     """A participant's kind, status and reference hash."""
+    account = args.account("participant", account)
     p = registry_client(signer_required=False).participant(account)
+    if p.status == ParticipantStatus.NONE:
+        raise InvalidInputError(f"no participant {account}; check the address (`ledger participant list`) or "
+                                "register it with `ledger participant add`")
     print_rows([{"account": account, "kind": p.kind.name.lower(), "status": p.status.name.lower(),
                  "reference sha256": "0x" + p.reference_hash.hex()}], as_json=as_json, title="participant")
 

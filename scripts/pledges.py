@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from chain.client import b32
-from scripts import args
+from scripts import args, preflight
 from scripts.console import operator_errors
 from scripts.context import registry_client
 from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
@@ -26,6 +26,8 @@ def create(
 ) -> None:
     """Pledge the signing key's units; prints the pledge id."""
     c, i = registry_client(), args.op_id(op)
+    pledgee = args.account("pledgee", pledgee)
+    preflight.existing_batch(c, batch, amount=amount)
     run_write(lambda **kw: c.pledge(i, batch, amount, pledgee, b32("registration", registration), **kw),
               dry_run=dry_run, as_json=as_json, op_id=i)
 
@@ -34,8 +36,8 @@ def create(
 @operator_errors
 def release(pledge_id: PledgeId, op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
     """Release a pledge (the pledgee's key)."""
-    c, i = registry_client(), args.op_id(op)
-    run_write(lambda **kw: c.release_pledge(i, args.op_id(pledge_id), **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+    c, i, pledge = registry_client(), args.op_id(op), args.op_id(pledge_id, "pledge id")
+    run_write(lambda **kw: c.release_pledge(i, pledge, **kw), dry_run=dry_run, as_json=as_json, op_id=i)
 
 
 @app.command("enforce")
@@ -45,7 +47,7 @@ def enforce(
     yes: YesOption = False,
 ) -> None:
     """Enforce a pledge: the units move to the pledgee (asks first)."""
-    c, i = registry_client(), args.op_id(op)
+    c, i, pledge = registry_client(), args.op_id(op), args.op_id(pledge_id, "pledge id")
     if not dry_run:
         confirm(f"enforce pledge {pledge_id}", yes)
-    run_write(lambda **kw: c.enforce_pledge(i, args.op_id(pledge_id), **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+    run_write(lambda **kw: c.enforce_pledge(i, pledge, **kw), dry_run=dry_run, as_json=as_json, op_id=i)

@@ -17,17 +17,20 @@ from scripts.console import operator_errors
 from scripts.context import registry_client
 from scripts.listing import list_events, print_rows
 from scripts.output import DryRunOption, JsonOption, OpIdOption, run_write
-from scripts.status_commands import add_status_command
 from scripts.parcels import parcel_hashes
+from scripts.status_commands import add_status_command
 
 app = typer.Typer(help="Register projects, record reviews, change their status.", no_args_is_help=True)
 
 
 def unix_date(text: str) -> int:
     try:
-        return int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC).timestamp())
+        value = int(datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC).timestamp())
     except ValueError:
         raise InvalidInputError(f"{text!r} is not a date like 2024-01-31") from None
+    if value < 0:  # the contract keeps dates as uint64 seconds since 1970
+        raise InvalidInputError(f"{text!r} is before 1970-01-01; give the real date")
+    return value
 
 
 def documents_hash(paths: list[Path]) -> bytes:
@@ -52,10 +55,13 @@ def register(
 ) -> None:
     """Submit a project for expert review."""
     c, i = registry_client(), args.op_id(op)
+    owner = args.account("owner", owner)
+    args.uint("--area-m2", area_m2, bits=64, low=1)
+    start, end = unix_date(crediting_start), unix_date(crediting_end)
     hashes = parcel_hashes(parcels)
     run_write(lambda **kw: c.register_project(
         i, project_id=project_id, methodology_id=methodology, owner=owner, county_code=county,
-        area_square_metres=area_m2, crediting_start=unix_date(crediting_start), crediting_end=unix_date(crediting_end),
+        area_square_metres=area_m2, crediting_start=start, crediting_end=end,
         documents_hash=documents_hash(document or []), parcels=hashes, **kw), dry_run=dry_run, as_json=as_json, op_id=i)
 
 
@@ -97,6 +103,8 @@ def _row(project_id: str, p: dict[str, Any]) -> dict[str, object]:
 def show(project_id: str, as_json: JsonOption = False) -> None:
     """A project's record on chain."""
     raw = registry_client(signer_required=False).view("project", sid("project id", project_id))
+    if raw["status"] == ProjectStatus.NONE:
+        raise InvalidInputError(f"no project {project_id!r}; check the id (`ledger project list`)")
     print_rows([_row(project_id, raw)], as_json=as_json, title="project")
 
 

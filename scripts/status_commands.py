@@ -16,10 +16,12 @@ from scripts.context import registry_client
 from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
 
 Setter = Callable[..., Any]  # (client, op_id, target, reason_hash, **kw) -> TxResult | Simulation
+Check = Callable[[str], str]  # the target as typed -> as sent, or InvalidInputError
 
 
 def add_status_command(
-    app: typer.Typer, name: str, summary: str, *, what: str, target_help: str, setter: Setter, destructive: bool
+    app: typer.Typer, name: str, summary: str, *, what: str, target_help: str, setter: Setter, destructive: bool,
+    check: Check = str,
 ) -> None:
     @app.command(name, help=summary)
     @operator_errors
@@ -29,6 +31,7 @@ def add_status_command(
         op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False, yes: YesOption = False,
     ) -> None:
         c, i = registry_client(), args.op_id(op)
+        target = check(target)
         if destructive and not dry_run:
             confirm(f"{name} {what} {target} (this is final)", yes)
         run_write(lambda **kw: setter(c, i, target, args.document_hash(reason), **kw),

@@ -68,3 +68,42 @@ def test_malformed_ids_and_hashes_are_named(world: World) -> None:
     with pytest.raises(InvalidInputError, match="reserve share 12000"):
         c.issue(world.op(), project_id="P", vintage=2024, monitoring_start=1, monitoring_end=2, quantity=1,
                 reserve_bps=12_000, verification_report_hash=HASH)
+
+
+@pytest.mark.parametrize(("damage", "said"), [
+    (lambda k: k.pop("crypto"), "has no 'crypto' part"),
+    (lambda k: k["crypto"].pop("kdf"), "KeyError reading its 'crypto' part"),
+    (lambda k: k["crypto"].update(ciphertext="zz"), "reading its 'crypto' part"),
+    (lambda k: k.update(version=9), "reading its 'crypto' part"),
+])
+def test_a_damaged_keystore_is_named_not_taken_for_a_wrong_password(tmp_path, damage, said) -> None:
+    import json
+
+    from eth_account import Account
+
+    from chain.errors import KeyConfigurationError
+    from chain.keys import load_keystore, write_keystore
+
+    path = write_keystore(Account.create(), tmp_path / "operator.json", "correct horse battery")
+    keyfile = json.loads(path.read_text())
+    damage(keyfile)
+    path.write_text(json.dumps(keyfile))
+    with pytest.raises(KeyConfigurationError) as refused:
+        load_keystore(path, "correct horse battery")
+    assert f"keystore {path} is damaged or not an Ethereum keystore" in str(refused.value)
+    assert said in str(refused.value) and "wrong password" not in str(refused.value)
+
+
+def test_a_redirect_or_retry_log_line_of_urllib3_keeps_no_path_or_query(caplog) -> None:
+    import logging
+
+    import chain.rpc  # noqa: F401  (importing it puts the filter on urllib3's loggers)
+
+    caplog.set_level(logging.DEBUG)
+    logging.getLogger("urllib3.poolmanager").info("Redirecting %s -> %s", "https://u:pw@node.example/v3/KEY1",
+                                                  "https://node.example/v3/KEY2?apikey=s3cr3t")
+    logging.getLogger("urllib3.util.retry").debug("Incremented Retry for (url='%s'): %r", "/v3/KEY3", "Retry(total=2)")
+    text = caplog.text
+    assert "Redirecting https://node.example/… -> https://node.example/…" in text
+    assert "Incremented Retry for (url='/…')" in text
+    assert not any(secret in text for secret in ("KEY1", "KEY2", "KEY3", "s3cr3t", "pw@"))

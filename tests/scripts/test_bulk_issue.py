@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import date, timedelta
 
 import pytest
 from typer.testing import CliRunner
@@ -38,7 +39,10 @@ def prepare(env: dict[str, str], tmp_path) -> None:  # type: ignore[no-untyped-d
 
 
 def rows(n: int) -> str:
-    return HEADER + "".join(f"P-1,2024,2024-01-01,2024-12-31,{1000 + i},1000,0x{'ab' * 32}\n" for i in range(n))
+    """n issuances of P-1, one per day from 2000-01-01 (a project's monitoring periods may not overlap)."""
+    days = [date(2000, 1, 1) + timedelta(days=i) for i in range(n)]
+    return HEADER + "".join(f"P-1,{d.year},{d},{d + timedelta(days=1)},{1000 + i},1000,0x{'ab' * 32}\n"
+                            for i, d in enumerate(days))
 
 
 @pytest.fixture
