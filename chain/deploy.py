@@ -76,7 +76,16 @@ def load_deployment(directory: Path, chain_id: int) -> Deployment | None:
     path = record_path(directory, chain_id)
     if not path.exists():
         return None
-    return Deployment(**json.loads(path.read_text()))
+    try:
+        record = json.loads(path.read_text())
+        deployment = Deployment(**record)
+    except (ValueError, TypeError) as exc:  # cut short, edited by hand, or another program's file
+        raise ChainError(f"the deployment record {path} is damaged ({type(exc).__name__}: {exc}); restore it from a "
+                         "backup, or move it aside and run `ledger deploy` (a new registry)") from None
+    if deployment.chain_id != chain_id:
+        raise ChainError(f"the deployment record {path} is for chain {deployment.chain_id}, not {chain_id}; "
+                         "check LEDGER_CHAIN_ID and LEDGER_DEPLOYMENTS_DIR")
+    return deployment
 
 
 def require_deployment(directory: Path, chain_id: int) -> Deployment:

@@ -42,6 +42,12 @@ def disk_full(exc: BaseException) -> str | None:
     return "the database's disk reported an I/O error" if said == "disk I/O error" else None
 
 
+def database_busy(exc: BaseException) -> str | None:
+    """SQLite's report that another connection holds the write lock (wrapped by SQLAlchemy), else None."""
+    said = str(getattr(exc, "orig", "") or "")
+    return said if said in ("database is locked", "database table is locked") else None
+
+
 def operator_errors(fn: F) -> F:
     """Turn the project's own errors into one line and exit code 1."""
 
@@ -59,6 +65,12 @@ def operator_errors(fn: F) -> F:
         except Exception as exc:  # a bug of ours: say so in one line, details only on request
             if (full := disk_full(exc)) is not None:  # the machine's, not ours: name it and the fix
                 fail(f"a write failed ({full}); free some space (or raise the file-size limit) and run again")
+            if str(getattr(exc, "orig", "") or "") == "file is not a database":  # SQLite's, on opening it
+                fail("the database file is not an SQLite database (file is not a database); point DATABASE_URL at "
+                     "the registry's database, or at a new file")
+            if (busy := database_busy(exc)) is not None:  # another process's transaction, not ours
+                fail(f"the database is busy ({busy}): another process holds its write lock (a sqlite3 shell, a "
+                     "long transaction); stop or finish it and run again")
             logging.getLogger("ledger").debug("unexpected error", exc_info=True)
             fail(f"unexpected {type(exc).__name__}; this is a bug, please report it (run with --verbose for details)")
 

@@ -124,6 +124,8 @@ def retire(
         commitment = b"\1" * 32 if name is not None else b32("beneficiary commitment", beneficiary_commitment)  # type: ignore[arg-type]
     else:
         service = certificates.open_service()
+        if certify:
+            _ = service.required_confirmations  # a bad LEDGER_CONFIRMATIONS is refused before anything is sent
         i = args.op_id(op) if op is not None else service.retirement_op_id(
             holder or c.signer.address, batch, amount, why.name, name, claim_hash)  # type: ignore[union-attr]
         sealed = service.prepare_beneficiary(name)

@@ -72,6 +72,7 @@ def create(engine: Engine, out: Path, deployment: Deployment, *,
            on_table: Callable[[str, int], None] | None = None) -> Summary:
     """Write a backup of the service's tables to `out` (mode 0600, replaced atomically).
     `on_table(name, rows)` is called as each table is read (the command line's progress)."""
+    _check_out(out)
     create_schema(engine)  # a database that never had certificates backs up as empty tables, not an error
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -85,6 +86,21 @@ def create(engine: Engine, out: Path, deployment: Deployment, *,
         raise BackupError(f"cannot write the backup {out} ({exc.strerror or type(exc).__name__}); "
                           "choose a writable file with --out") from None
     return Summary(out, header)
+
+
+def _check_out(out: Path) -> None:
+    """Refuse, before reading anything, an `out` with no file name (`.`, `/`) and an existing file
+    that is not a ledger backup (the database itself, a key file): only an older backup is replaced."""
+    if out.name in ("", ".", ".."):
+        raise BackupError(f"cannot write the backup {out} (it names no file); choose a writable file with --out")
+    if out.exists() and not out.is_dir():
+        try:
+            if not out.is_file():  # a device or a FIFO: never read (a FIFO would block), never replaced
+                raise BackupError("not a regular file")
+            read_header(out)
+        except BackupError:
+            raise BackupError(f"{out} exists and is not a ledger backup: it is never replaced by one; "
+                              "choose a writable file with --out (a new name, or an older backup's)") from None
 
 
 def _dump(engine: Engine, body: IO[bytes], on_table: Callable[[str, int], None] | None) -> dict[str, Any]:
@@ -251,7 +267,9 @@ def check_identity(header: dict[str, Any], deployment: Deployment, path: Path) -
 def check_schema(header: dict[str, Any], revision: str | None, path: Path) -> None:
     tables = {t.name: [c.name for c in t.columns] for t in service_tables()}
     shown = {name: spec.get("columns") for name, spec in header.get("tables", {}).items()}
-    if header.get("schema_revision") != revision or shown != tables:
+    if header.get("schema_revision") == revision and shown != tables:  # same schema, other columns: an edited header
+        raise _damaged(path, "its header's columns differ from its schema revision's")
+    if header.get("schema_revision") != revision:
         raise BackupError(f"the backup {path} is of schema revision {header.get('schema_revision')}, this ledger's "
                           f"is {revision}: restore it with the ledger version that wrote it, then upgrade")
 
