@@ -114,17 +114,11 @@ def _read_static(item: dict[str, Any], data: bytes, offset: int) -> tuple[Any, i
     return int.from_bytes(word, "big"), offset + 1
 
 
-def _has_address(item: dict[str, Any]) -> bool:
-    if item["type"] == "tuple":
-        return any(_has_address(c) for c in item["components"])
-    return bool(item["type"] == "address")
-
-
 def _checksummed(item: dict[str, Any], value: Any) -> Any:
     """A value `_read_static` gave (tuples already dicts), with every address in it checksummed."""
     if item["type"] == "address":
         return to_checksum_address(value)
-    if item["type"] == "tuple" and _has_address(item):
+    if item["type"] == "tuple":
         return {c["name"]: _checksummed(c, value[c["name"]]) for c in item["components"]}
     return value
 
