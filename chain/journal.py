@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from chain.rpc import JsonRpc, RpcError
+from chain.snapshot import write_atomically
 
 log = logging.getLogger(__name__)
 
@@ -129,12 +130,7 @@ class Journal:
             if len(keep) == len(entries):
                 return len(keep)
             text = "".join(json.dumps({"h": e.tx_hash, "raw": e.raw, "t": e.at}) + "\n" for e in keep)
-            temporary = self.path.with_name(self.path.name + ".tmp")
-            with open(temporary, "w") as out:
-                out.write(text)
-                out.flush()
-                os.fsync(out.fileno())
-            os.replace(temporary, self.path)
+            write_atomically(self.path, text.encode(), keep_previous=False)
             return len(keep)
 
     @staticmethod

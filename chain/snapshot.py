@@ -37,13 +37,16 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def write_atomically(path: Path, data: bytes, *, keep_previous: bool = True) -> None:
+def write_atomically(path: Path, data: bytes, *, keep_previous: bool = True, mode: int = 0o644) -> None:
     """Replace `path` by `data` so that a reader always finds either the old or the new whole file;
-    the old one stays as `<path>.prev` unless `keep_previous` is False."""
+    the old one stays as `<path>.prev` unless `keep_previous` is False. The file is created with
+    `mode`, so a private one is never readable by others, not even while it is written."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + TEMPORARY_SUFFIX)
     try:
-        with open(temporary, "wb") as out:
+        temporary.unlink(missing_ok=True)  # a leftover keeps its own mode: never write into it
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+        with os.fdopen(fd, "wb") as out:
             out.write(data)
             out.flush()
             os.fsync(out.fileno())

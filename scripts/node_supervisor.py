@@ -12,14 +12,11 @@ from __future__ import annotations
 import signal
 import sys
 import threading
-import time
 
 from chain.errors import ChainError
 from chain.settings import ChainSettings
 from scripts.node_commands import local_node
-
-RESTART_PAUSE = 1.0
-MAX_QUICK_RESTARTS = 5  # a node that keeps dying at once is not restarted forever
+from scripts.node_watch import keep_node_running
 
 
 def main() -> int:
@@ -28,24 +25,11 @@ def main() -> int:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
-    quick, last_restart = 0, 0.0
     try:
         node.start()
         print(f"{settings.node} started on {node.url}", flush=True)
-        while not stop.wait(0.5):
-            assert node.process is not None
-            if node.process.poll() is None:
-                continue
-            print(f"{settings.node} exited with code {node.process.returncode}; restarting", flush=True)
-            quick = quick + 1 if time.monotonic() - last_restart < 10 else 0
-            if quick > MAX_QUICK_RESTARTS:
-                print(f"{settings.node} keeps exiting; giving up (log: {node.log_file})", file=sys.stderr, flush=True)
-                return 1
-            time.sleep(RESTART_PAUSE)
-            node.start()
-            last_restart = time.monotonic()
-            print(f"{settings.node} restarted; {node.replayed} journaled transactions re-sent", flush=True)
-    except ChainError as exc:
+        keep_node_running(node, stop, lambda line: print(line, flush=True), threading.Lock())
+    except ChainError as exc:  # NodeKeepsDyingError included: it says where the node's log is
         print(str(exc), file=sys.stderr, flush=True)
         return 1
     finally:

@@ -3,11 +3,11 @@ at all (a full disk leaves no truncated PDF or holder's copy), private from thei
 
 from __future__ import annotations
 
-import contextlib
 import os
 from pathlib import Path
 
 from chain.errors import InvalidInputError
+from chain.snapshot import write_atomically
 
 
 def check_writable(out: Path, option: str = "--out") -> None:
@@ -23,21 +23,10 @@ def check_writable(out: Path, option: str = "--out") -> None:
 
 
 def write_whole(out: Path, data: bytes, *, mode: int = 0o644, option: str = "--out") -> None:
-    """Write `data` to a temporary file beside `out` (created with `mode`, so a private copy is never
-    readable by others), fsync it, and rename it over `out`; on failure remove it and say why."""
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    """Write `data` over `out` whole or not at all (chain/snapshot.py's atomic writer), created with
+    `mode`, so a private copy is never readable by others; a failure is one line saying why."""
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-        try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(fd, view):]
-            os.fsync(fd)
-        finally:
-            os.close(fd)
-        os.replace(tmp, out)
+        write_atomically(out, data, keep_previous=False, mode=mode)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
         raise InvalidInputError(f"{option} {out}: cannot write there ({exc.strerror or type(exc).__name__}); "
                                 "free some space or choose another file") from None
