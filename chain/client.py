@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import keccak, to_checksum_address
+from eth_utils import is_hex_address, keccak, to_checksum_address
 
 from chain.abi import ContractAbi, DecodedEvent
 from chain.errors import InvalidInputError, RegistryRevertError, TransactionFailedError
@@ -77,10 +77,17 @@ class Simulation:
 
 
 def address(name: str, value: str) -> str:
-    try:
-        return to_checksum_address(value)
-    except (ValueError, TypeError):
-        raise InvalidInputError(f"{name} {value!r} is not an address (0x followed by 40 hex digits)") from None
+    """An address as given: lowercase (or all-uppercase) hex is taken as is; mixed case must be its
+    EIP-55 checksum, since a wrong one means a mistyped character. Returns the checksummed form."""
+    text = value.strip() if isinstance(value, str) else value
+    if not isinstance(text, str) or not text.startswith("0x") or not is_hex_address(text):
+        raise InvalidInputError(f"{name} {value!r} is not an address (0x followed by 40 hex digits)")
+    digits, checksummed = text[2:], to_checksum_address(text)
+    if digits != digits.lower() and digits != digits.upper() and digits != checksummed[2:]:
+        raise InvalidInputError(
+            f"{name} {text} has a wrong EIP-55 checksum (a mistyped character?); check it, or give it all in lowercase"
+        )
+    return checksummed
 
 
 def amount(name: str, value: int) -> int:

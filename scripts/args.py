@@ -8,8 +8,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TypeVar
 
-from eth_utils import is_hex_address, to_checksum_address
-
+from chain.client import address as client_address
 from chain.errors import InvalidInputError
 from chain.opids import random_op_id
 
@@ -52,18 +51,8 @@ def vintage(value: int, name: str = "--vintage") -> int:
 
 
 def account(name: str, value: str) -> str:
-    """An address as typed: lowercase (or all-uppercase) hex is taken as is; mixed case must be its
-    EIP-55 checksum, since a wrong one means a mistyped character. Returns the checksummed form."""
-    text = value.strip() if isinstance(value, str) else value
-    if not isinstance(text, str) or not text.startswith("0x") or not is_hex_address(text):
-        raise InvalidInputError(f"{name} {value!r} is not an address (0x followed by 40 hex digits)")
-    digits = text[2:]
-    checksummed = to_checksum_address(text)
-    if digits != digits.lower() and digits != digits.upper() and digits != checksummed[2:]:
-        raise InvalidInputError(
-            f"{name} {text} has a wrong EIP-55 checksum (a mistyped character?); check it, or give it all in lowercase"
-        )
-    return checksummed
+    """An address as typed (chain/client.py's rule: a mixed-case one must be its EIP-55 checksum)."""
+    return client_address(name, value)
 
 
 def _power(value: int) -> str:
