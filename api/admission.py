@@ -33,7 +33,9 @@ class Admission:
         self.app = app
         self.limit, self.queue_timeout, self.retry_after = limit, queue_timeout, retry_after
         # one semaphore per event loop: a test may serve the same app from several loops in turn
-        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = weakref.WeakKeyDictionary()
+        self._gates: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore] = (
+            weakref.WeakKeyDictionary()
+        )
 
     def _gate(self) -> asyncio.Semaphore:
         loop = asyncio.get_running_loop()

@@ -36,21 +36,25 @@ def _inline(tag: str, html: str) -> list[str]:
 
 
 def content_security_policy(scripts: Iterable[str], styles: Iterable[str]) -> str:
-    return "; ".join([
-        "default-src 'none'",
-        "script-src " + " ".join(_hash(s) for s in scripts),
-        "style-src " + " ".join(_hash(s) for s in styles),
-        "connect-src 'self'",  # the verify page's fetch() of /api/v1
-        "img-src 'self' data:",
-        "form-action 'self'",  # the explorer's search form
-        "base-uri 'none'",
-        "frame-ancestors 'none'",
-    ])
+    return "; ".join(
+        [
+            "default-src 'none'",
+            "script-src " + " ".join(_hash(s) for s in scripts),
+            "style-src " + " ".join(_hash(s) for s in styles),
+            "connect-src 'self'",  # the verify page's fetch() of /api/v1
+            "img-src 'self' data:",
+            "form-action 'self'",  # the explorer's search form
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ]
+    )
 
 
 CSP = content_security_policy(_inline("script", VERIFY_PAGE), [*_inline("style", VERIFY_PAGE), EXPLORER_CSS])
-DOCS_CSP = ("default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; style-src https://cdn.jsdelivr.net; "
-            "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'")
+DOCS_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; style-src https://cdn.jsdelivr.net; "
+    "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 SECURITY = {
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
@@ -98,6 +102,12 @@ class SecurityHeaders:
         methods = _cors_methods(path)
         headers = {"Allow": methods, **SECURITY, "Content-Security-Policy": CSP}
         if "origin" in request:
-            headers.update({"Access-Control-Allow-Origin": "*", "Access-Control-Allow-Methods": methods,
-                            "Access-Control-Allow-Headers": CORS_HEADERS, "Access-Control-Max-Age": CORS_MAX_AGE})
+            headers.update(
+                {
+                    "Access-Control-Allow-Origin": "*",
+                    "Access-Control-Allow-Methods": methods,
+                    "Access-Control-Allow-Headers": CORS_HEADERS,
+                    "Access-Control-Max-Age": CORS_MAX_AGE,
+                }
+            )
         return Response(status_code=204, headers=headers)

@@ -63,9 +63,15 @@ def install(app: FastAPI) -> None:
 
 
 PROBLEM_SCHEMA = {
-    "type": "object", "required": ["title", "status", "detail"],
-    "properties": {"type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-                   "detail": {"type": "string"}, "errors": {"type": "array"}},
+    "type": "object",
+    "required": ["title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {"type": "array"},
+    },
 }
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     code: {"description": title, "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}

@@ -51,8 +51,16 @@ def run_load(url: str, requests_file: Path, seconds: float, clients: int, warmup
     if host != LOCAL:
         raise SystemExit(f"load only 127.0.0.1, not {host}")
     requests = json.loads(requests_file.read_text())
-    prepared = [(r["route"], r["method"], r["path"], r["body"].encode() if r.get("body") is not None else None,
-                 r.get("expect", "").encode()) for r in requests]
+    prepared = [
+        (
+            r["route"],
+            r["method"],
+            r["path"],
+            r["body"].encode() if r.get("body") is not None else None,
+            r.get("expect", "").encode(),
+        )
+        for r in requests
+    ]
     start = time.perf_counter()
     measure_from, stop_at = start + warmup, start + warmup + seconds
     lock = threading.Lock()
@@ -108,23 +116,50 @@ def run_load(url: str, requests_file: Path, seconds: float, clients: int, warmup
         every = sorted(latencies.get(route, []))
         n = len(every)
         total += n
-        routes[route] = {"requests": n, "outcomes": counts,
-                         "p50_ms": 1000 * every[n // 2] if n else None,
-                         "p99_ms": 1000 * every[min(n - 1, int(n * 0.99))] if n else None}
+        routes[route] = {
+            "requests": n,
+            "outcomes": counts,
+            "p50_ms": 1000 * every[n // 2] if n else None,
+            "p99_ms": 1000 * every[min(n - 1, int(n * 0.99))] if n else None,
+        }
     every = sorted(x for part in latencies.values() for x in part)
     n = len(every)
-    return {"seconds": seconds, "clients": clients, "requests": total, "per_second": total / seconds, "routes": routes,
-            "p99_ms": 1000 * every[min(n - 1, int(n * 0.99))] if n else None,
-            "failures": {o: c for counts in outcomes.values() for o, c in counts.items() if o != "ok"}}
+    return {
+        "seconds": seconds,
+        "clients": clients,
+        "requests": total,
+        "per_second": total / seconds,
+        "routes": routes,
+        "p99_ms": 1000 * every[min(n - 1, int(n * 0.99))] if n else None,
+        "failures": {o: c for counts in outcomes.values() for o, c in counts.items() if o != "ok"},
+    }
 
 
-def load(url: str, requests: list[dict[str, Any]], *, seconds: float, clients: int, warmup: float = 2.0) -> dict[str, Any]:
+def load(
+    url: str, requests: list[dict[str, Any]], *, seconds: float, clients: int, warmup: float = 2.0
+) -> dict[str, Any]:
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(requests, f)
     try:
-        out = subprocess.run([sys.executable, __file__, "load", url, f.name, "--seconds", str(seconds),
-                              "--clients", str(clients), "--warmup", str(warmup)],
-                             check=True, capture_output=True, text=True, timeout=seconds + warmup + 120)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "load",
+                url,
+                f.name,
+                "--seconds",
+                str(seconds),
+                "--clients",
+                str(clients),
+                "--warmup",
+                str(warmup),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=seconds + warmup + 120,
+        )
     finally:
         os.unlink(f.name)
     return json.loads(out.stdout)  # type: ignore[no-any-return]
@@ -136,10 +171,14 @@ def _ms(x: float | None) -> str:
 
 def report(label: str, r: dict[str, Any], baseline: dict[str, Any]) -> None:
     failures = sum(r["failures"].values())
-    print(f"\n{label}: {r['clients']} clients, {r['seconds']:.0f} s: {r['requests']:,} requests, "
-          f"{r['per_second']:,.0f}/s, p99 {_ms(r['p99_ms'])} ms; failures: {r['failures'] or 'none'}")
-    print(f"  naive baseline (1 client, sequential, {baseline['seconds']:.0f} s): {baseline['per_second']:,.0f}/s, "
-          f"p99 {_ms(baseline['p99_ms'])} ms; failures: {baseline['failures'] or 'none'}")
+    print(
+        f"\n{label}: {r['clients']} clients, {r['seconds']:.0f} s: {r['requests']:,} requests, "
+        f"{r['per_second']:,.0f}/s, p99 {_ms(r['p99_ms'])} ms; failures: {r['failures'] or 'none'}"
+    )
+    print(
+        f"  naive baseline (1 client, sequential, {baseline['seconds']:.0f} s): {baseline['per_second']:,.0f}/s, "
+        f"p99 {_ms(baseline['p99_ms'])} ms; failures: {baseline['failures'] or 'none'}"
+    )
     print(f"  {'route':<34} {'requests':>9} {'p50 ms':>8} {'p99 ms':>8}   {'1 client p99':>12}")
     for route, x in r["routes"].items():
         b = baseline["routes"].get(route, {})
@@ -149,8 +188,10 @@ def report(label: str, r: dict[str, Any], baseline: dict[str, Any]) -> None:
         print(f"  {route:<34} {x['requests']:>9,} {p50:>8} {p99:>8}   {b99:>12}")
     fives = sum(c for o, c in r["failures"].items() if o == "5xx")
     timeouts = sum(c for o, c in r["failures"].items() if o == "timeout")
-    print(f"  5xx: {fives}, timeouts: {timeouts}, other failures: {failures - fives - timeouts} "
-          f"-> {'met' if failures == 0 else 'NOT met'} (target: zero 5xx, zero timeouts)")
+    print(
+        f"  5xx: {fives}, timeouts: {timeouts}, other failures: {failures - fives - timeouts} "
+        f"-> {'met' if failures == 0 else 'NOT met'} (target: zero 5xx, zero timeouts)"
+    )
 
 
 # ------------------------------------------------------------------ the registry and the mix (not measured)
@@ -216,12 +257,29 @@ def the_mix(certified: Any) -> list[dict[str, Any]]:
     for k in range(2):
         for j, (route, path) in enumerate(others):
             n = k * len(others) + j
-            mix.append({"route": route, "method": "GET", "path": path.format(
-                cert=some[n % len(some)], retirement=retirements[n % len(retirements)], serial=serials[n % len(serials)])})
+            mix.append(
+                {
+                    "route": route,
+                    "method": "GET",
+                    "path": path.format(
+                        cert=some[n % len(some)],
+                        retirement=retirements[n % len(retirements)],
+                        serial=serials[n % len(serials)],
+                    ),
+                }
+            )
     documents = [json.dumps(certified.public(i), ensure_ascii=False) for i in ids]
     for v in range(verifies):  # spread through the mix
-        mix.insert(v * len(mix) // verifies, {"route": "POST /api/v1/verify", "method": "POST", "path": "/api/v1/verify",
-                                              "body": documents[v % len(documents)], "expect": '"verdict":"valid"'})
+        mix.insert(
+            v * len(mix) // verifies,
+            {
+                "route": "POST /api/v1/verify",
+                "method": "POST",
+                "path": "/api/v1/verify",
+                "body": documents[v % len(documents)],
+                "expect": '"verdict":"valid"',
+            },
+        )
     return mix
 
 
@@ -244,11 +302,31 @@ class Server:
         (deployments / f"{d.chain_id}.json").write_text(d.to_json())
         self.port = free_port()
         self.base = f"http://{LOCAL}:{self.port}"
-        self.env = {**os.environ, "DATABASE_URL": database_url, "LEDGER_RPC_URL": node.url,
-                    "LEDGER_DEPLOYMENTS_DIR": str(deployments), "LEDGER_VAR_DIR": str(tmp / "var"),
-                    "LEDGER_CONFIG": str(tmp / "no-config.toml"), "LEDGER_PUBLIC_URL": self.base}
-        self.cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.asgi:app", "--host", LOCAL, "--port",
-                    str(self.port), "--workers", str(workers), "--log-level", "warning", "--no-access-log"]
+        self.env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "LEDGER_RPC_URL": node.url,
+            "LEDGER_DEPLOYMENTS_DIR": str(deployments),
+            "LEDGER_VAR_DIR": str(tmp / "var"),
+            "LEDGER_CONFIG": str(tmp / "no-config.toml"),
+            "LEDGER_PUBLIC_URL": self.base,
+        }
+        self.cmd = [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "--factory",
+            "api.asgi:app",
+            "--host",
+            LOCAL,
+            "--port",
+            str(self.port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ]
         self.log = tmp / f"uvicorn-{workers}.log"
 
     def __enter__(self) -> str:
@@ -273,8 +351,9 @@ class Server:
         self.out.close()
 
 
-def part(label: str, tmp: Path, certified: Any, node: Any, database_url: str, workers: int,
-         args: argparse.Namespace) -> bool:
+def part(
+    label: str, tmp: Path, certified: Any, node: Any, database_url: str, workers: int, args: argparse.Namespace
+) -> bool:
     mix = the_mix(certified)
     with Server(tmp, certified, node, database_url, workers) as base:
         loaded = load(base, mix, seconds=args.seconds, clients=args.clients)
@@ -292,7 +371,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--baseline-seconds", type=float, default=15)
     parser.add_argument("--certificates", type=int, default=24)
-    parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES", "postgresql://ledger:ledger@127.0.0.1:5432/postgres"))
+    parser.add_argument(
+        "--postgres", default=os.environ.get("BENCH_POSTGRES", "postgresql://ledger:ledger@127.0.0.1:5432/postgres")
+    )
     parser.add_argument("--skip-postgres", action="store_true")
     args = parser.parse_args()
     if urlsplit(args.postgres).hostname != LOCAL and not args.skip_postgres:
@@ -306,7 +387,9 @@ def main() -> None:
         node, certified = build_registry(tmp / "sqlite", args.certificates)
         try:
             print(f"registry on SQLite: {args.certificates} certificates, set up in {time.perf_counter() - t0:.0f} s")
-            met &= part("one worker, SQLite", tmp / "sqlite", certified, node, str(certified.service.engine.url), 1, args)
+            met &= part(
+                "one worker, SQLite", tmp / "sqlite", certified, node, str(certified.service.engine.url), 1, args
+            )
         finally:
             node.__exit__(None, None, None)
         if not args.skip_postgres:
@@ -319,8 +402,9 @@ def postgres_part(tmp: Path, args: argparse.Namespace) -> bool:
     from sqlalchemy import create_engine, text
 
     name = f"ledger_bench_load_{os.getpid()}"
-    admin = create_engine("postgresql+psycopg://" + args.postgres.removeprefix("postgresql://"),
-                          isolation_level="AUTOCOMMIT")
+    admin = create_engine(
+        "postgresql+psycopg://" + args.postgres.removeprefix("postgresql://"), isolation_level="AUTOCOMMIT"
+    )
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     url = args.postgres.rsplit("/", 1)[0] + "/" + name

@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from api_verify import build_registry, load_from_another_process, summary  # noqa: E402
+from api_verify import build_registry, load_from_another_process, summary
 
 PIECE, FILLER = 10, 1
 
@@ -47,21 +47,38 @@ def install_naive(app: Any) -> None:
     def naive(retirement_id: str) -> dict[str, Any]:
         with app.state.context.engine.connect() as conn:
             row = conn.execute(select(Retirement).where(Retirement.id == retirement_id)).first()
-            ranges = conn.execute(select(Lot.first_serial, Lot.last_serial).where(Lot.retirement_id == retirement_id)
-                                  .order_by(Lot.first_serial)).all()
+            ranges = conn.execute(
+                select(Lot.first_serial, Lot.last_serial)
+                .where(Lot.retirement_id == retirement_id)
+                .order_by(Lot.first_serial)
+            ).all()
             custody = []
             for first, last in ranges:
-                keys = conn.execute(select(LotMove.block_number, LotMove.log_index, LotMove.part).where(
-                    LotMove.batch_id == row.batch_id, LotMove.first_serial <= last, LotMove.last_serial >= first)
-                    .order_by(LotMove.block_number, LotMove.log_index, LotMove.part)).all()
+                keys = conn.execute(
+                    select(LotMove.block_number, LotMove.log_index, LotMove.part)
+                    .where(LotMove.batch_id == row.batch_id, LotMove.first_serial <= last, LotMove.last_serial >= first)
+                    .order_by(LotMove.block_number, LotMove.log_index, LotMove.part)
+                ).all()
                 moves = []
                 for b, i, p in keys:
-                    m = conn.execute(select(LotMove).where(LotMove.block_number == b, LotMove.log_index == i,
-                                                           LotMove.part == p)).one()
-                    moves.append({"kind": m.kind, "from_holder": m.from_holder, "to_holder": m.to_holder,
-                                  "first_serial": m.first_serial, "last_serial": m.last_serial, "tx_hash": m.tx_hash,
-                                  "block_number": m.block_number, "log_index": m.log_index})
-                custody.append({"first_serial": first, "last_serial": last, "amount_kg": last - first + 1, "moves": moves})
+                    m = conn.execute(
+                        select(LotMove).where(LotMove.block_number == b, LotMove.log_index == i, LotMove.part == p)
+                    ).one()
+                    moves.append(
+                        {
+                            "kind": m.kind,
+                            "from_holder": m.from_holder,
+                            "to_holder": m.to_holder,
+                            "first_serial": m.first_serial,
+                            "last_serial": m.last_serial,
+                            "tx_hash": m.tx_hash,
+                            "block_number": m.block_number,
+                            "log_index": m.log_index,
+                        }
+                    )
+                custody.append(
+                    {"first_serial": first, "last_serial": last, "amount_kg": last - first + 1, "moves": moves}
+                )
         return {"retirement": dict(row._mapping), "serial_ranges": custody}
 
 
@@ -111,33 +128,54 @@ def main() -> None:
         node, certified, deployment, url = build_registry(Path(tmp), 6)
         try:
             rid = build_retirement(certified, args.ranges, args.hands)
-            with serve_process(url, deployment, rpc_url=node.url, plugin="api_provenance:install_naive",
-                               env={"PYTHONPATH": str(ROOT / "bench")}) as base:
+            with serve_process(
+                url,
+                deployment,
+                rpc_url=node.url,
+                plugin="api_provenance:install_naive",
+                env={"PYTHONPATH": str(ROOT / "bench")},
+            ) as base:
                 answer = fetch(f"{base}/api/v1/provenance/retirements/{rid}")
                 naive_answer = fetch(f"{base}/naive/provenance/retirements/{rid}")
                 n_ranges = len(answer["serial_ranges"])
                 moves = [len(s["moves"]) for s in answer["serial_ranges"]]
                 hands = {m["to_holder"] for s in answer["serial_ranges"] for m in s["moves"] if m["kind"] == "transfer"}
-                assert [s["moves"] for s in answer["serial_ranges"]] == [s["moves"] for s in naive_answer["serial_ranges"]]
+                assert [s["moves"] for s in answer["serial_ranges"]] == [
+                    s["moves"] for s in naive_answer["serial_ranges"]
+                ]
                 size = len(json.dumps(answer))
-                print(f"retirement {rid[:24]}…: {n_ranges} serial ranges, {sum(moves):,} moves "
-                      f"({min(moves)}–{max(moves)} a range) through {len(hands)} hands; answer {size:,} bytes; "
-                      f"set up in {time.perf_counter() - t0:.0f} s")
+                print(
+                    f"retirement {rid[:24]}…: {n_ranges} serial ranges, {sum(moves):,} moves "
+                    f"({min(moves)}–{max(moves)} a range) through {len(hands)} hands; answer {size:,} bytes; "
+                    f"set up in {time.perf_counter() - t0:.0f} s"
+                )
                 results = []
                 for run in range(args.runs):
-                    r = load_from_another_process(base, [{"method": "GET", "path": f"/api/v1/provenance/retirements/{rid}"}],
-                                                  seconds=args.seconds, connections=1, expect='"serial_ranges"')
+                    r = load_from_another_process(
+                        base,
+                        [{"method": "GET", "path": f"/api/v1/provenance/retirements/{rid}"}],
+                        seconds=args.seconds,
+                        connections=1,
+                        expect='"serial_ranges"',
+                    )
                     results.append(r)
                     print(summary(f"the API, run {run + 1}", r))
-                naive = load_from_another_process(base, [{"method": "GET", "path": f"/naive/provenance/retirements/{rid}"}],
-                                                  seconds=args.seconds, connections=1, expect='"serial_ranges"')
+                naive = load_from_another_process(
+                    base,
+                    [{"method": "GET", "path": f"/naive/provenance/retirements/{rid}"}],
+                    seconds=args.seconds,
+                    connections=1,
+                    expect='"serial_ranges"',
+                )
                 print(summary("naive: a query per range and move", naive))
         finally:
             node.__exit__(None, None, None)
     p50 = statistics.median(r["p50_ms"] for r in results)
     p99 = statistics.median(r["p99_ms"] for r in results)
-    print(f"median of {len(results)} runs: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
-          f"(naive baseline p50 {naive['p50_ms']:.1f} ms, p99 {naive['p99_ms']:.1f} ms)")
+    print(
+        f"median of {len(results)} runs: p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+        f"(naive baseline p50 {naive['p50_ms']:.1f} ms, p99 {naive['p99_ms']:.1f} ms)"
+    )
     print(f"target p50 <= 20 ms: {'met' if p50 <= 20 and n_ranges == args.ranges else 'NOT met'}")
 
 

@@ -43,7 +43,9 @@ sys.path.insert(0, str(ROOT))
 # ------------------------------------------------------------------ the load generator (child process)
 
 
-def run_load(url: str, requests_file: Path, seconds: float, connections: int, warmup: float, expect: str) -> dict[str, Any]:
+def run_load(
+    url: str, requests_file: Path, seconds: float, connections: int, warmup: float, expect: str
+) -> dict[str, Any]:
     """Closed loop: each thread sends its next request as soon as the previous answer is read."""
     requests = json.loads(requests_file.read_text())
     prepared = [(r["method"], r["path"], r["body"].encode() if r.get("body") is not None else None) for r in requests]
@@ -85,14 +87,22 @@ def run_load(url: str, requests_file: Path, seconds: float, connections: int, wa
         t.join()
     every = sorted(x for part in latencies for x in part)
     n = len(every)
-    return {"requests": n, "sent": sum(sent), "seconds": seconds, "per_second": n / seconds, "errors": len(errors),
-            "first_errors": errors[:3],
-            "p50_ms": 1000 * every[n // 2] if n else None, "p99_ms": 1000 * every[min(n - 1, int(n * 0.99))] if n else None,
-            "mean_ms": 1000 * statistics.fmean(every) if n else None}
+    return {
+        "requests": n,
+        "sent": sum(sent),
+        "seconds": seconds,
+        "per_second": n / seconds,
+        "errors": len(errors),
+        "first_errors": errors[:3],
+        "p50_ms": 1000 * every[n // 2] if n else None,
+        "p99_ms": 1000 * every[min(n - 1, int(n * 0.99))] if n else None,
+        "mean_ms": 1000 * statistics.fmean(every) if n else None,
+    }
 
 
-def load_from_another_process(url: str, requests: list[dict[str, Any]], *, seconds: float, connections: int,
-                              warmup: float = 1.0, expect: str = "") -> dict[str, Any]:
+def load_from_another_process(
+    url: str, requests: list[dict[str, Any]], *, seconds: float, connections: int, warmup: float = 1.0, expect: str = ""
+) -> dict[str, Any]:
     """Run the load generator in a child process; with a served URL that has a pid, also the
     server's CPU time per request (every request sent, warm-up included): what one worker on a
     core of its own would sustain, whatever else the machine runs."""
@@ -103,9 +113,26 @@ def load_from_another_process(url: str, requests: list[dict[str, Any]], *, secon
         json.dump(requests, f)
     try:
         cpu0 = cpu_seconds(pid) if pid else 0.0
-        out = subprocess.run([sys.executable, __file__, "load", url, f.name, "--seconds", str(seconds),
-                              "--connections", str(connections), "--warmup", str(warmup), "--expect", expect],
-                             check=True, capture_output=True, text=True)
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "load",
+                url,
+                f.name,
+                "--seconds",
+                str(seconds),
+                "--connections",
+                str(connections),
+                "--warmup",
+                str(warmup),
+                "--expect",
+                expect,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
         cpu = cpu_seconds(pid) - cpu0 if pid else None
     finally:
         os.unlink(f.name)
@@ -116,8 +143,10 @@ def load_from_another_process(url: str, requests: list[dict[str, Any]], *, secon
 
 def summary(label: str, r: dict[str, Any]) -> str:
     cpu = f"   server CPU {r['server_cpu_ms']:.3f} ms/request" if r.get("server_cpu_ms") else ""
-    return (f"{label:<34} {r['per_second']:>8,.0f} req/s   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:6.2f} ms"
-            f"{cpu}   ({r['requests']:,} requests, {r['errors']} errors)")
+    return (
+        f"{label:<34} {r['per_second']:>8,.0f} req/s   p50 {r['p50_ms']:6.2f} ms   p99 {r['p99_ms']:6.2f} ms"
+        f"{cpu}   ({r['requests']:,} requests, {r['errors']} errors)"
+    )
 
 
 # ------------------------------------------------------------------ the registry (not measured)
@@ -164,25 +193,36 @@ def main() -> None:
                 all_ids = [r[0] for r in conn.execute(text("SELECT id FROM certificates ORDER BY number"))]
             documents = [json.dumps(certified.public(i), ensure_ascii=False) for i in all_ids]
             requests = [{"method": "POST", "path": "/api/v1/verify", "body": d} for d in documents]
-            print(f"registry: {len(documents)} certificates ({len(ids)} scenarios), "
-                  f"{sum(len(d) for d in documents) // len(documents):,} bytes a document on average; "
-                  f"set up in {time.perf_counter() - t0:.0f} s")
+            print(
+                f"registry: {len(documents)} certificates ({len(ids)} scenarios), "
+                f"{sum(len(d) for d in documents) // len(documents):,} bytes a document on average; "
+                f"set up in {time.perf_counter() - t0:.0f} s"
+            )
             import importlib.util
 
             parser_name = "httptools" if importlib.util.find_spec("httptools") else "h11"
-            print(f"load: {args.connections} keep-alive connections from a second process, {args.seconds:.0f} s a run; "
-                  f"one uvicorn worker, HTTP parsed by {parser_name}")
+            print(
+                f"load: {args.connections} keep-alive connections from a second process, {args.seconds:.0f} s a run; "
+                f"one uvicorn worker, HTTP parsed by {parser_name}"
+            )
             results = []
             with serve_process(url, deployment, rpc_url=node.url, log_path=Path(tmp) / "mirror.log") as base:
                 for run in range(args.runs):
-                    r = load_from_another_process(base, requests, seconds=args.seconds, connections=args.connections,
-                                                  expect='"verdict":"valid"')
+                    r = load_from_another_process(
+                        base, requests, seconds=args.seconds, connections=args.connections, expect='"verdict":"valid"'
+                    )
                     results.append(r)
                     print(summary(f"mirror (the API), run {run + 1}", r))
-            with serve_process(url, deployment, rpc_url=node.url, evidence="node",
-                               log_path=Path(tmp) / "node.log") as base:
-                naive = load_from_another_process(base, requests, seconds=args.baseline_seconds,
-                                                  connections=args.connections, expect='"verdict":"valid"')
+            with serve_process(
+                url, deployment, rpc_url=node.url, evidence="node", log_path=Path(tmp) / "node.log"
+            ) as base:
+                naive = load_from_another_process(
+                    base,
+                    requests,
+                    seconds=args.baseline_seconds,
+                    connections=args.connections,
+                    expect='"verdict":"valid"',
+                )
                 print(summary("naive: ChainEvidence (node/request)", naive))
         finally:
             node.__exit__(None, None, None)
@@ -191,12 +231,16 @@ def main() -> None:
     p99 = statistics.median(r["p99_ms"] for r in results)
     errors = sum(r["errors"] for r in results)
     cpu = statistics.median(r["server_cpu_ms"] for r in results)
-    print(f"server CPU per verification: median {cpu:.3f} ms = {1000 / cpu:,.0f} verifications/s for one worker "
-          f"on a core of its own (naive: {naive['server_cpu_ms']:.3f} ms, plus the node's own work)")
+    print(
+        f"server CPU per verification: median {cpu:.3f} ms = {1000 / cpu:,.0f} verifications/s for one worker "
+        f"on a core of its own (naive: {naive['server_cpu_ms']:.3f} ms, plus the node's own work)"
+    )
     print(f"machine load average while measuring: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     met = rps >= 1000 and p99 <= 25 and errors == 0
-    print(f"median of {len(results)} runs: {rps:,.0f} verifications/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms "
-          f"(naive baseline {naive['per_second']:,.0f}/s, p99 {naive['p99_ms']:.1f} ms)")
+    print(
+        f"median of {len(results)} runs: {rps:,.0f} verifications/s, p50 {p50:.2f} ms, p99 {p99:.2f} ms "
+        f"(naive baseline {naive['per_second']:,.0f}/s, p99 {naive['p99_ms']:.1f} ms)"
+    )
     print(f"target >= 1,000/s with p99 <= 25 ms: {'met' if met else 'NOT met'}")
 
 

@@ -14,17 +14,23 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_chain  # noqa: E402  (also puts the project on sys.path)
-from indexer_backfill import generate  # noqa: E402
+from common import bench_chain
+from fastapi.testclient import TestClient
+from indexer_backfill import generate
 
-from api.audit.chain_state import read_chain  # noqa: E402
-from api.audit.reconcile import reconcile  # noqa: E402
-from api.service import CertificateService, retire_and_certify  # noqa: E402
-from api.settings import ApiSettings  # noqa: E402
-from chain.opids import random_op_id  # noqa: E402
-from chain.types import Scenario  # noqa: E402
-from indexer.db import make_engine  # noqa: E402
-from scripts.audit_commands import in_process_api  # noqa: E402
+from api.app import create_app
+from audit.chain_state import read_chain
+from audit.reconcile import reconcile
+from certificates.service import CertificateService, retire_and_certify
+from certificates.settings import ServiceSettings
+from chain.opids import random_op_id
+from chain.types import Scenario
+from indexer.db import make_engine
+
+
+def in_process_api(context):  # type: ignore[no-untyped-def]
+    client = TestClient(create_app(context), raise_server_exceptions=False)
+    return lambda path: (lambda reply: (reply.status_code, reply.json()))(client.get(path))
 
 
 def naive_views(client, chain) -> float:  # type: ignore[no-untyped-def]
@@ -51,12 +57,21 @@ def main() -> None:
         started = time.perf_counter()
         generate(chain, args.events)
         engine = make_engine(f"sqlite:///{chain.tmp / 'audit.sqlite'}")
-        service = CertificateService.open(engine, chain.registry.deployment, client, ApiSettings(anchor_every=10**9))
+        service = CertificateService.open(
+            engine, chain.registry.deployment, client, ServiceSettings(anchor_every=10**9)
+        )
         holder = chain.holders[0]
         for i in range(args.certificates):
-            retire_and_certify(service, lambda cm: client.retire(random_op_id(), chain.batch, 5, Scenario.VOLUNTARY, cm,
-                                                                 b"\0" * 32, sender=holder),
-                               f"beneficiary {i}", scenario_key="Voluntary", fields={"message": "bench"}, anchor=False)
+            retire_and_certify(
+                service,
+                lambda cm: client.retire(
+                    random_op_id(), chain.batch, 5, Scenario.VOLUNTARY, cm, b"\0" * 32, sender=holder
+                ),
+                f"beneficiary {i}",
+                scenario_key="Voluntary",
+                fields={"message": "bench"},
+                anchor=False,
+            )
             if i % 5 == 4:
                 service.anchor(force=True)
         service.catch_up(int(client.rpc.call("eth_blockNumber"), 16))
@@ -71,15 +86,19 @@ def main() -> None:
             t2 = time.perf_counter()
             assert report.clean, report.as_json()["differences"][:5]
             runs.append((t2 - t0, t1 - t0, t2 - t1))
-            print(f"audit: {state.events:,} events, {report.checked}: {t2 - t0:.1f} s "
-                  f"(chain {t1 - t0:.1f} s, reconcile {t2 - t1:.1f} s)")
+            print(
+                f"audit: {state.events:,} events, {report.checked}: {t2 - t0:.1f} s "
+                f"(chain {t1 - t0:.1f} s, reconcile {t2 - t1:.1f} s)"
+            )
         runs.sort()
         median = runs[len(runs) // 2]
         views_batched = median[1]
         naive = naive_views(client, state) + 0.0
         print(f"median audit: {median[0]:.1f} s for {state.events:,} events (target ≤ 60 s)")
-        print(f"naive views (one eth_call each): {naive:.1f} s for {len(state.balances) * 2 + len(state.supply_views):,} "
-              f"calls; ours read logs and all views in {views_batched:.1f} s: ratio {naive / views_batched:.1f}x")
+        print(
+            f"naive views (one eth_call each): {naive:.1f} s for {len(state.balances) * 2 + len(state.supply_views):,} "
+            f"calls; ours read logs and all views in {views_batched:.1f} s: ratio {naive / views_batched:.1f}x"
+        )
 
 
 if __name__ == "__main__":

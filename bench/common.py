@@ -13,13 +13,13 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chain.keys import dev_accounts  # noqa: E402
-from chain.local import LocalRegistry, open_local_registry  # noqa: E402
-from chain.node import LocalNode  # noqa: E402
-from chain.opids import sequential_op_ids  # noqa: E402
-from chain.rpc import JsonRpc  # noqa: E402
-from chain.sender import Operation  # noqa: E402
-from chain.types import ParticipantKind, Scenario, short_id  # noqa: E402
+from chain.keys import dev_accounts
+from chain.local import LocalRegistry, open_local_registry
+from chain.node import LocalNode
+from chain.opids import sequential_op_ids
+from chain.rpc import JsonRpc
+from chain.sender import Operation
+from chain.types import ParticipantKind, Scenario, short_id
 
 HASH = b"\x42" * 32
 HOLDERS = 12
@@ -33,15 +33,32 @@ def setup(client, owner, holders):
     for account, kind in [(owner, ParticipantKind.PROJECT_OWNER)] + [(h, ParticipantKind.ENTERPRISE) for h in holders]:
         client.register_participant(next(ops), account.address, kind)
     client.register_project(
-        next(ops), project_id="P-BENCH", methodology_id="SCFM-001-V01", owner=owner.address, county_code=511802,
-        area_square_metres=10**7, crediting_start=1_577_836_800, crediting_end=2_208_988_800,
-        documents_hash=HASH, parcels=[HASH],
+        next(ops),
+        project_id="P-BENCH",
+        methodology_id="SCFM-001-V01",
+        owner=owner.address,
+        county_code=511802,
+        area_square_metres=10**7,
+        crediting_start=1_577_836_800,
+        crediting_end=2_208_988_800,
+        documents_hash=HASH,
+        parcels=[HASH],
     )
     client.review_project(next(ops), "P-BENCH", True, HASH)
-    batch = client.issue(
-        next(ops), project_id="P-BENCH", vintage=2024, monitoring_start=1_704_067_200,
-        monitoring_end=1_735_689_600, quantity=10**12, reserve_bps=0, verification_report_hash=HASH,
-    ).event("BatchIssued").args["batchId"]
+    batch = (
+        client.issue(
+            next(ops),
+            project_id="P-BENCH",
+            vintage=2024,
+            monitoring_start=1_704_067_200,
+            monitoring_end=1_735_689_600,
+            quantity=10**12,
+            reserve_bps=0,
+            verification_report_hash=HASH,
+        )
+        .event("BatchIssued")
+        .args["batchId"]
+    )
     for h in holders:
         client.transfer(owner.address, h.address, batch, 10**9, sender=owner)
     return admin, batch
@@ -59,11 +76,12 @@ def mixed_ops(namespace, n, *, admin, owner, holders, batch):
             ops.append(Operation(op_id, "issue", (op_id, request), admin))
         elif kind <= 5:
             to = holders[(i + 1) % len(holders)]
-            ops.append(Operation(op_id, "transferWithReference", (op_id, holder.address, to.address, batch, 3, HASH), holder))
+            ops.append(
+                Operation(op_id, "transferWithReference", (op_id, holder.address, to.address, batch, 3, HASH), holder)
+            )
         else:
             ops.append(Operation(op_id, "retire", (op_id, batch, 1, int(Scenario.PERSONAL), HASH, HASH), holder))
     return ops
-
 
 
 @dataclass

@@ -22,13 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from chain import rfc9162  # noqa: E402
-from chain.compiler import EVM_VERSIONS, Build, compile_contracts  # noqa: E402
-from chain.keys import dev_accounts  # noqa: E402
-from chain.local import open_local_registry  # noqa: E402
-from chain.node import LocalNode  # noqa: E402
-from chain.opids import sequential_op_ids  # noqa: E402
-from chain.types import ParticipantKind, Scenario  # noqa: E402
+from chain import rfc9162
+from chain.compiler import EVM_VERSIONS, Build, compile_contracts
+from chain.keys import dev_accounts
+from chain.local import open_local_registry
+from chain.node import LocalNode
+from chain.opids import sequential_op_ids
+from chain.types import ParticipantKind, Scenario
 
 HASH = b"\x42" * 32
 TARGETS = {"transfer": 70_000, "retire": 80_000, "anchor": 60_000}
@@ -41,8 +41,12 @@ def measure(build: Build) -> list[tuple[str, int]]:
     with tempfile.TemporaryDirectory() as tmp, LocalNode(block_time=None) as node:
         registry = open_local_registry(node.url, deployments_dir=Path(tmp), build=build)
         d = registry.deployment
-        receipts = [registry.client.rpc.call("eth_getTransactionReceipt", tx) for tx in (d.implementation_tx_hash, d.tx_hash)]
-        rows.append(("deploy: implementation (creates the companion) + proxy", sum(int(r["gasUsed"], 16) for r in receipts)))
+        receipts = [
+            registry.client.rpc.call("eth_getTransactionReceipt", tx) for tx in (d.implementation_tx_hash, d.tx_hash)
+        ]
+        rows.append(
+            ("deploy: implementation (creates the companion) + proxy", sum(int(r["gasUsed"], 16) for r in receipts))
+        )
         c = registry.client
         ids = iter(sequential_op_ids("gas-bench", 1_000))
         fresh = iter(range(1 << 200, (1 << 200) + (1 << 20), 256))  # one id per bitmap word: never shared
@@ -51,24 +55,63 @@ def measure(build: Build) -> list[tuple[str, int]]:
             rows.append((name, result.gas_used))
 
         record("file methodology", c.file_methodology(next(ids), "SCFM-001-V01", 0, 1, HASH))
-        record("register participant", c.register_participant(next(ids), owner.address, ParticipantKind.PROJECT_OWNER, HASH))
-        for acc, kind in [(holder, ParticipantKind.ENTERPRISE), (buyer, ParticipantKind.INDIVIDUAL), (pledgee, ParticipantKind.PLEDGEE)]:
+        record(
+            "register participant",
+            c.register_participant(next(ids), owner.address, ParticipantKind.PROJECT_OWNER, HASH),
+        )
+        for acc, kind in [
+            (holder, ParticipantKind.ENTERPRISE),
+            (buyer, ParticipantKind.INDIVIDUAL),
+            (pledgee, ParticipantKind.PLEDGEE),
+        ]:
             c.register_participant(next(ids), acc.address, kind, HASH)
-        record("register project (1 parcel)", c.register_project(
-            next(ids), project_id="P-GAS", methodology_id="SCFM-001-V01", owner=owner.address, county_code=511802,
-            area_square_metres=10**6, crediting_start=1, crediting_end=2**40, documents_hash=HASH, parcels=[HASH]))
+        record(
+            "register project (1 parcel)",
+            c.register_project(
+                next(ids),
+                project_id="P-GAS",
+                methodology_id="SCFM-001-V01",
+                owner=owner.address,
+                county_code=511802,
+                area_square_metres=10**6,
+                crediting_start=1,
+                crediting_end=2**40,
+                documents_hash=HASH,
+                parcels=[HASH],
+            ),
+        )
         record("review project", c.review_project(next(ids), "P-GAS", True, HASH))
-        record("issue (owner + reserve)", issue := c.issue(
-            next(ids), project_id="P-GAS", vintage=2024, monitoring_start=10, monitoring_end=20, quantity=10**9,
-            reserve_bps=1_000, verification_report_hash=HASH))
+        record(
+            "issue (owner + reserve)",
+            issue := c.issue(
+                next(ids),
+                project_id="P-GAS",
+                vintage=2024,
+                monitoring_start=10,
+                monitoring_end=20,
+                quantity=10**9,
+                reserve_bps=1_000,
+                verification_report_hash=HASH,
+            ),
+        )
         batch = issue.event("BatchIssued").args["batchId"]
-        record("transfer, safeTransferFrom, to a new holder", c.transfer(owner.address, holder.address, batch, 10**6, sender=owner))
-        record("transfer, safeTransferFrom, to an existing holder", c.transfer(owner.address, holder.address, batch, 10**6, sender=owner))
+        record(
+            "transfer, safeTransferFrom, to a new holder",
+            c.transfer(owner.address, holder.address, batch, 10**6, sender=owner),
+        )
+        record(
+            "transfer, safeTransferFrom, to an existing holder",
+            c.transfer(owner.address, holder.address, batch, 10**6, sender=owner),
+        )
         c.transfer(owner.address, buyer.address, batch, 10, sender=owner)
-        record("transfer with reference, existing holder, shared id word",
-               c.transfer_with_reference(next(ids), holder.address, buyer.address, batch, 5, HASH, sender=holder))
-        record("transfer with reference, existing holder, fresh id word",
-               c.transfer_with_reference(next(fresh), holder.address, buyer.address, batch, 5, HASH, sender=holder))
+        record(
+            "transfer with reference, existing holder, shared id word",
+            c.transfer_with_reference(next(ids), holder.address, buyer.address, batch, 5, HASH, sender=holder),
+        )
+        record(
+            "transfer with reference, existing holder, fresh id word",
+            c.transfer_with_reference(next(fresh), holder.address, buyer.address, batch, 5, HASH, sender=holder),
+        )
         record("retire, shared id word", c.retire(next(ids), batch, 5, Scenario.PERSONAL, HASH, HASH, sender=holder))
         record("retire, fresh id word", c.retire(next(fresh), batch, 5, Scenario.PERSONAL, HASH, HASH, sender=holder))
         record("pledge, shared id word", c.pledge(next(ids), batch, 100, pledgee.address, HASH, sender=holder))
@@ -80,8 +123,12 @@ def measure(build: Build) -> list[tuple[str, int]]:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--evm-version", action="append", choices=[*EVM_VERSIONS, "all"],
-                        help="EVM target(s) to build for; repeat for several; default: the configured one")
+    parser.add_argument(
+        "--evm-version",
+        action="append",
+        choices=[*EVM_VERSIONS, "all"],
+        help="EVM target(s) to build for; repeat for several; default: the configured one",
+    )
     chosen = parser.parse_args(argv).evm_version or []
     versions = list(EVM_VERSIONS) if "all" in chosen else chosen
     builds = [compile_contracts(evm_version=v) for v in versions] or [compile_contracts()]

@@ -18,14 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import BenchChain, bench_chain, stop_mining  # noqa: E402  (also puts the project on sys.path)
-from sqlmodel import Session  # noqa: E402
-from web3 import HTTPProvider, Web3  # noqa: E402
+from common import BenchChain, bench_chain, stop_mining
+from sqlmodel import Session
+from web3 import HTTPProvider, Web3
 
-from chain.sender import BulkSender  # noqa: E402
-from indexer.db import create_schema, make_engine  # noqa: E402
-from indexer.models import RawEvent  # noqa: E402
-from indexer.sync import Indexer  # noqa: E402
+from chain.sender import BulkSender
+from indexer.db import create_schema, make_engine
+from indexer.models import RawEvent
+from indexer.sync import Indexer
 
 EVENTS_PER_OP = 2  # TransferSingle + the registry's own event (issue: 3)
 
@@ -62,15 +62,24 @@ def cpu_seconds() -> tuple[float, float]:
 def ours(client, url: str, start_block: int) -> tuple[int, float]:
     engine = make_engine(url)
     create_schema(engine)
-    indexer = Indexer(client.rpc, engine, client.abi, chain_id=client.chain_id, address=client.address,
-                      start_block=start_block, max_range=2_000)
+    indexer = Indexer(
+        client.rpc,
+        engine,
+        client.abi,
+        chain_id=client.chain_id,
+        address=client.address,
+        start_block=start_block,
+        max_range=2_000,
+    )
     cpu_before = cpu_seconds()
     started = time.perf_counter()
     stored = indexer.sync_once()
     seconds = time.perf_counter() - started
     cpu_after = cpu_seconds()
-    print(f"  cpu: indexer {cpu_after[0] - cpu_before[0]:.1f} s, writer process {cpu_after[1] - cpu_before[1]:.1f} s; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(
+        f"  cpu: indexer {cpu_after[0] - cpu_before[0]:.1f} s, writer process {cpu_after[1] - cpu_before[1]:.1f} s; "
+        f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     return stored, seconds
 
 
@@ -85,10 +94,21 @@ def naive(url_rpc: str, client, db_url: str, start_block: int, limit: int) -> tu
         for first in range(start_block, head + 1):
             for event_type in ("TransferSingle", "CreditsTransferred", "CreditsRetired", "BatchIssued"):
                 for log in getattr(contract.events, event_type)().get_logs(from_block=first, to_block=first):
-                    session.add(RawEvent(chain_id=client.chain_id, block_number=log["blockNumber"], log_index=log["logIndex"],
-                                         block_hash=log["blockHash"].to_0x_hex(), tx_hash=log["transactionHash"].to_0x_hex(),
-                                         tx_index=log["transactionIndex"], address=log["address"].lower(), name=log["event"],
-                                         topics="", data="", args=json.dumps(dict(log["args"]), default=str)))
+                    session.add(
+                        RawEvent(
+                            chain_id=client.chain_id,
+                            block_number=log["blockNumber"],
+                            log_index=log["logIndex"],
+                            block_hash=log["blockHash"].to_0x_hex(),
+                            tx_hash=log["transactionHash"].to_0x_hex(),
+                            tx_index=log["transactionIndex"],
+                            address=log["address"].lower(),
+                            name=log["event"],
+                            topics="",
+                            data="",
+                            args=json.dumps(dict(log["args"]), default=str),
+                        )
+                    )
                     session.commit()
                     stored += 1
                     if stored >= limit:
@@ -101,8 +121,12 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--naive-events", type=int, default=5_000)
     parser.add_argument("--postgres", default=None, help="also backfill into this PostgreSQL database (emptied first)")
-    parser.add_argument("--runs", type=int, default=1, help="backfill into SQLite this many times (fresh files); the median counts")
-    parser.add_argument("--per-tx", type=int, default=1, help="registry operations per transaction (>1: through bench/relay.py)")
+    parser.add_argument(
+        "--runs", type=int, default=1, help="backfill into SQLite this many times (fresh files); the median counts"
+    )
+    parser.add_argument(
+        "--per-tx", type=int, default=1, help="registry operations per transaction (>1: through bench/relay.py)"
+    )
     args = parser.parse_args()
     with bench_chain() as chain:
         registry, client, node, tmp = chain.registry, chain.registry.client, chain.node, chain.tmp
@@ -128,7 +152,9 @@ def main() -> None:
             engine = make_engine(args.postgres)
             drop_schema(engine)
             pg_stored, pg_seconds = ours(client, args.postgres, start)
-            print(f"ours, PostgreSQL: {pg_stored:,} events in {pg_seconds:.1f} s = {pg_stored / pg_seconds:,.0f} events/s")
+            print(
+                f"ours, PostgreSQL: {pg_stored:,} events in {pg_seconds:.1f} s = {pg_stored / pg_seconds:,.0f} events/s"
+            )
 
 
 if __name__ == "__main__":

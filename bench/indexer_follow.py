@@ -15,12 +15,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_chain  # noqa: E402  (also puts the project on sys.path)
+from common import bench_chain
 
-from chain.sender import BulkSender  # noqa: E402
-from indexer import store  # noqa: E402
-from indexer.db import create_schema, make_engine  # noqa: E402
-from indexer.sync import Indexer  # noqa: E402
+from chain.sender import BulkSender
+from indexer import store
+from indexer.db import create_schema, make_engine
+from indexer.sync import Indexer
 
 
 def main() -> None:
@@ -32,8 +32,14 @@ def main() -> None:
         registry, client = chain.registry, chain.registry.client
         engine = make_engine(f"sqlite:///{chain.tmp}/follow.sqlite")
         create_schema(engine)
-        indexer = Indexer(client.rpc.__class__(client.rpc.url), engine, client.abi, chain_id=client.chain_id,
-                          address=client.address, start_block=registry.deployment.block_number)
+        indexer = Indexer(
+            client.rpc.__class__(client.rpc.url),
+            engine,
+            client.abi,
+            chain_id=client.chain_id,
+            address=client.address,
+            start_block=registry.deployment.block_number,
+        )
         indexer.sync_once()
         stop = threading.Event()
         follower = threading.Thread(target=indexer.follow, args=(stop,), kwargs={"poll": 0.1}, daemon=True)

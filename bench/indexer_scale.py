@@ -20,12 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import bench_chain, stop_mining  # noqa: E402  (also puts the project on sys.path)
-from indexer_backfill import cpu_seconds  # noqa: E402
-from relay import Relay  # noqa: E402
+from common import bench_chain, stop_mining
+from indexer_backfill import cpu_seconds
+from relay import Relay
 
-from indexer.db import create_schema, make_engine  # noqa: E402
-from indexer.sync import Indexer  # noqa: E402
+from indexer.db import create_schema, make_engine
+from indexer.sync import Indexer
 
 
 def backfill(chain, url: str, until: int | None) -> tuple[int, float, list[tuple[float, int]]]:  # type: ignore[no-untyped-def]
@@ -33,17 +33,26 @@ def backfill(chain, url: str, until: int | None) -> tuple[int, float, list[tuple
     client = chain.registry.client
     engine = make_engine(url)
     create_schema(engine)
-    indexer = Indexer(client.rpc, engine, client.abi, chain_id=client.chain_id, address=client.address,
-                      start_block=chain.registry.deployment.block_number)
+    indexer = Indexer(
+        client.rpc,
+        engine,
+        client.abi,
+        chain_id=client.chain_id,
+        address=client.address,
+        start_block=chain.registry.deployment.block_number,
+    )
     progress: list[tuple[float, int]] = []
     cpu_before = cpu_seconds()
     started = time.perf_counter()
-    stored = indexer.sync_once(lambda _block, _target, total: progress.append((time.perf_counter() - started, total)),
-                               until=until)
+    stored = indexer.sync_once(
+        lambda _block, _target, total: progress.append((time.perf_counter() - started, total)), until=until
+    )
     seconds = time.perf_counter() - started
     cpu_after = cpu_seconds()
-    print(f"  {stored:,} events in {seconds:.1f} s: cpu per event: indexer {(cpu_after[0] - cpu_before[0]) / stored * 1e6:.0f} µs, "
-          f"writer process {(cpu_after[1] - cpu_before[1]) / stored * 1e6:.0f} µs; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"  {stored:,} events in {seconds:.1f} s: cpu per event: indexer {(cpu_after[0] - cpu_before[0]) / stored * 1e6:.0f} µs, "
+        f"writer process {(cpu_after[1] - cpu_before[1]) / stored * 1e6:.0f} µs; load average {os.getloadavg()[0]:.1f}"
+    )
     engine.dispose()
     return stored, seconds, progress
 
@@ -82,7 +91,9 @@ def main() -> None:
             n = min(50_000, max(1_000, (args.events - events) // 2))  # about two events an operation
             events += relay.send(relay.calls(f"scale-{sent}", n))
             sent += n
-        print(f"generated the chain in {time.perf_counter() - started:.0f} s: {sent:,} operations, {events:,} registry events")
+        print(
+            f"generated the chain in {time.perf_counter() - started:.0f} s: {sent:,} operations, {events:,} registry events"
+        )
         # then 64 empty blocks: neither backfill ends inside the unfinalised window, where each change
         # also journals the row's previous value (a cost of the last 64 blocks, not of the mirror's size)
         stop_mining(chain, then_mine=64)
@@ -95,12 +106,18 @@ def main() -> None:
         tenths = [tenth_rates(progress) for _, _, progress in wholes]
     if args.runs > 1:
         print(f"medians of {args.runs} runs each:")
-    print(f"first {small:,} events: {small_s:.2f} s = {small / small_s:,.0f} events/s ({small_s / small * 1e6:.0f} µs/event)")
-    print(f"all {whole:,} events: {whole_s:.1f} s = {whole / whole_s:,.0f} events/s ({whole_s / whole * 1e6:.0f} µs/event)")
+    print(
+        f"first {small:,} events: {small_s:.2f} s = {small / small_s:,.0f} events/s ({small_s / small * 1e6:.0f} µs/event)"
+    )
+    print(
+        f"all {whole:,} events: {whole_s:.1f} s = {whole / whole_s:,.0f} events/s ({whole_s / whole * 1e6:.0f} µs/event)"
+    )
     print(f"per-event cost at {whole:,} / at {small:,}: {(whole_s / whole) / (small_s / small):.2f}")
     first_tenth, last_tenth = statistics.median(t[0] for t in tenths), statistics.median(t[1] for t in tenths)
-    print(f"within the backfill of {whole:,}: first tenth {first_tenth:,.0f} events/s, last tenth {last_tenth:,.0f} events/s; "
-          f"per-event cost last / first: {first_tenth / last_tenth:.2f}")
+    print(
+        f"within the backfill of {whole:,}: first tenth {first_tenth:,.0f} events/s, last tenth {last_tenth:,.0f} events/s; "
+        f"per-event cost last / first: {first_tenth / last_tenth:.2f}"
+    )
 
 
 if __name__ == "__main__":

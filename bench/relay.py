@@ -33,7 +33,9 @@ class Relay:
         output = run_compiler(standard_input({SOURCE: text}), choose_backend())
         built = output["contracts"][SOURCE]["BenchRelay"]
         self.abi = ContractAbi(built["abi"])
-        self.address, _ = deploy_bytecode(client.rpc, client.chain_id, chain.admin, bytes.fromhex(built["evm"]["bytecode"]["object"]))
+        self.address, _ = deploy_bytecode(
+            client.rpc, client.chain_id, chain.admin, bytes.fromhex(built["evm"]["bytecode"]["object"])
+        )
         ops = iter(sequential_op_ids("bench-relay-setup", 10))
         client.register_participant(next(ops), self.address, ParticipantKind.PLATFORM)
         client.grant_role("REGISTRAR_ROLE", self.address)
@@ -54,7 +56,9 @@ class Relay:
                 to = holders[(i + 1) % len(holders)].address
                 out.append(c.abi.encode_call("transferWithReference", (op_id, holder, to, batch, 3, HASH)))
             else:
-                out.append(c.abi.encode_call("retireFor", (op_id, holder, batch, 1, int(Scenario.PERSONAL), HASH, HASH)))
+                out.append(
+                    c.abi.encode_call("retireFor", (op_id, holder, batch, 1, int(Scenario.PERSONAL), HASH, HASH))
+                )
         return out
 
     def send(self, calls: list[bytes], *, per_tx: int = 100, in_flight: int = 32, per_request: int = 8) -> int:
@@ -68,13 +72,18 @@ class Relay:
             max_fee, priority = client.fees()  # full blocks raise the base fee from one round to the next
             raws = []
             for first in range(start, min(len(calls), start + per_tx * in_flight), per_tx):
-                data = self.abi.encode_call("relay", (registry, calls[first:first + per_tx]))
-                tx = self.signer.sign(nonce=nonce, to=self.address, data=data, gas=GAS_PER_TX, max_fee=max_fee,
-                                      max_priority_fee=priority)
+                data = self.abi.encode_call("relay", (registry, calls[first : first + per_tx]))
+                tx = self.signer.sign(
+                    nonce=nonce, to=self.address, data=data, gas=GAS_PER_TX, max_fee=max_fee, max_priority_fee=priority
+                )
                 nonce += 1
                 raws.append(("eth_sendRawTransaction", ["0x" + tx.raw.hex()]))
-            hashes = [h for i in range(0, len(raws), per_request)  # anvil refuses requests of several MB
-                      for h in rpc.batch(raws[i:i + per_request]) if isinstance(h, str)]
+            hashes = [
+                h
+                for i in range(0, len(raws), per_request)  # anvil refuses requests of several MB
+                for h in rpc.batch(raws[i : i + per_request])
+                if isinstance(h, str)
+            ]
             assert len(hashes) == len(raws), "anvil refused a transaction"
             for h in hashes:  # wait for this round before the next: a bounded pool of pending transactions
                 receipt = client.wait_for_receipt(h)

@@ -19,11 +19,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from web3 import HTTPProvider, Web3  # noqa: E402
+from common import bench_chain
+from web3 import HTTPProvider, Web3
 
-from common import bench_chain  # noqa: E402  (also puts the project on sys.path)
-
-from chain.sender import BulkSender  # noqa: E402
+from chain.sender import BulkSender
 
 
 def naive(url, client, ops):
@@ -48,8 +47,12 @@ def main() -> None:
     parser.add_argument("--naive-ops", type=int, default=300)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--hardfork", default=None, help="anvil's --hardfork (default: anvil's latest)")
-    parser.add_argument("--fee-model", choices=["auto", "eip1559", "legacy"], default=None,
-                        help="LEDGER_FEE_MODEL for this run (default: the environment's, else auto)")
+    parser.add_argument(
+        "--fee-model",
+        choices=["auto", "eip1559", "legacy"],
+        default=None,
+        help="LEDGER_FEE_MODEL for this run (default: the environment's, else auto)",
+    )
     args = parser.parse_args()
     if args.fee_model:
         os.environ["LEDGER_FEE_MODEL"] = args.fee_model
@@ -66,11 +69,17 @@ def main() -> None:
         for r in range(args.repeat):
             ops = chain.ops(f"bench-bulk-{r}", args.ops)
             report = BulkSender(client).run(ops)
-            assert report.applied == args.ops, (report.applied, report.failed, [x.error for x in report.results if x.error][:3])
+            assert report.applied == args.ops, (
+                report.applied,
+                report.failed,
+                [x.error for x in report.results if x.error][:3],
+            )
             rates.append(args.ops / report.elapsed)
             sent = client.rpc.call("eth_getTransactionByHash", report.results[-1].tx_hash)
-            print(f"bulk run {r + 1}: {args.ops} ops in {report.elapsed:.2f} s = {rates[-1]:,.0f} ops/s "
-                  f"(transaction type {int(sent['type'], 16)})")
+            print(
+                f"bulk run {r + 1}: {args.ops} ops in {report.elapsed:.2f} s = {rates[-1]:,.0f} ops/s "
+                f"(transaction type {int(sent['type'], 16)})"
+            )
     bulk = statistics.median(rates)
     print(f"bulk sender (median of {args.repeat}): {bulk:,.0f} ops/s")
     print(f"naive sender ({args.naive_ops} ops): {naive_rate:,.1f} ops/s")

@@ -69,8 +69,14 @@ class Load(threading.Thread):
         sender, tick, k = BulkSender(self.chain["client"]), 2.0, 0
         while not self.stop.is_set():
             started = time.monotonic()
-            ops = mixed_ops(f"soak-{k}-{time.time_ns()}", int(self.rate * tick), admin=self.chain["admin"],
-                            owner=self.chain["owner"], holders=self.chain["holders"], batch=self.chain["batch"])
+            ops = mixed_ops(
+                f"soak-{k}-{time.time_ns()}",
+                int(self.rate * tick),
+                admin=self.chain["admin"],
+                owner=self.chain["owner"],
+                holders=self.chain["holders"],
+                batch=self.chain["batch"],
+            )
             report = sender.run(ops)
             self.sent += report.applied
             k += 1
@@ -102,8 +108,10 @@ def main() -> None:
         state = Path(tmp) / "anvil" / "state.json"
         if args.legacy:
             state.parent.mkdir(parents=True)
-            node = LocalNode(block_time=1, extra_args=("--state", str(state), "--state-interval", "1",
-                                                         "--preserve-historical-states"))
+            node = LocalNode(
+                block_time=1,
+                extra_args=("--state", str(state), "--state-interval", "1", "--preserve-historical-states"),
+            )
         else:
             node = LocalNode(state_file=state, block_time=1, log_file=Path(tmp) / "anvil" / "node.log")
         with node:
@@ -114,9 +122,13 @@ def main() -> None:
             pid = node.process.pid
             phases: dict[str, list[Sample]] = {"idle": [], "loaded": []}
             half = args.minutes * 60 / 2
-            print(f"{'legacy' if args.legacy else 'durable'} node, {args.minutes:g} min "
-                  f"({half / 60:g} idle, {half / 60:g} at {args.rate:g} ops/s), a sample every {args.sample:g} s")
-            print(f"{'phase':7} {'t(s)':>6} {'state MB':>9} {'anvil RSS MB':>13} {'own RSS MB':>11} {'anvil CPU':>10} {'ops':>7}")
+            print(
+                f"{'legacy' if args.legacy else 'durable'} node, {args.minutes:g} min "
+                f"({half / 60:g} idle, {half / 60:g} at {args.rate:g} ops/s), a sample every {args.sample:g} s"
+            )
+            print(
+                f"{'phase':7} {'t(s)':>6} {'state MB':>9} {'anvil RSS MB':>13} {'own RSS MB':>11} {'anvil CPU':>10} {'ops':>7}"
+            )
             load = Load(chain, args.rate)
             for phase in ("idle", "loaded"):
                 if phase == "loaded":
@@ -126,26 +138,40 @@ def main() -> None:
                 while True:
                     now = time.monotonic()
                     cpu_now = cpu_seconds(pid)
-                    s = Sample(phase, round(now - began, 1), state.stat().st_size if state.exists() else 0, rss(pid),
-                               rss(os.getpid()), (cpu_now - cpu_before) / max(now - t_before, 1e-9), load.sent)
+                    s = Sample(
+                        phase,
+                        round(now - began, 1),
+                        state.stat().st_size if state.exists() else 0,
+                        rss(pid),
+                        rss(os.getpid()),
+                        (cpu_now - cpu_before) / max(now - t_before, 1e-9),
+                        load.sent,
+                    )
                     cpu_before, t_before = cpu_now, now
                     phases[phase].append(s)
-                    print(f"{s.phase:7} {s.at:6.0f} {s.state_bytes / 1e6:9.2f} {s.node_rss / 1e6:13.1f} "
-                          f"{s.own_rss / 1e6:11.1f} {s.node_cpu:10.1%} {s.ops:7}", flush=True)
+                    print(
+                        f"{s.phase:7} {s.at:6.0f} {s.state_bytes / 1e6:9.2f} {s.node_rss / 1e6:13.1f} "
+                        f"{s.own_rss / 1e6:11.1f} {s.node_cpu:10.1%} {s.ops:7}",
+                        flush=True,
+                    )
                     if now - began >= half:
                         break
                     time.sleep(min(args.sample, max(0.0, half - (now - began))))
             load.stop.set()
             load.join()
         for phase, samples in phases.items():
-            steady = samples[1:] if phase == "idle" and len(samples) > 2 else samples  # the first idle sample follows setup
+            steady = (
+                samples[1:] if phase == "idle" and len(samples) > 2 else samples
+            )  # the first idle sample follows setup
             elapsed = samples[-1].at - samples[0].at
             rate = (samples[-1].ops - samples[0].ops) / elapsed if elapsed else 0
-            print(f"{phase}: state {growth_per_hour(steady, 'state_bytes') / 1e6:+.2f} MB/hour, anvil RSS "
-                  f"{growth_per_hour(steady, 'node_rss') / 1e6:+.1f} MB/hour (spread {spread(steady, 'node_rss'):.1%}), "
-                  f"own RSS spread {spread(steady, 'own_rss'):.1%}, anvil CPU "
-                  f"{sum(s.node_cpu for s in steady[1:]) / max(len(steady) - 1, 1):.1%}"
-                  + (f", {rate:.1f} ops/s applied" if phase == "loaded" else ""))
+            print(
+                f"{phase}: state {growth_per_hour(steady, 'state_bytes') / 1e6:+.2f} MB/hour, anvil RSS "
+                f"{growth_per_hour(steady, 'node_rss') / 1e6:+.1f} MB/hour (spread {spread(steady, 'node_rss'):.1%}), "
+                f"own RSS spread {spread(steady, 'own_rss'):.1%}, anvil CPU "
+                f"{sum(s.node_cpu for s in steady[1:]) / max(len(steady) - 1, 1):.1%}"
+                + (f", {rate:.1f} ops/s applied" if phase == "loaded" else "")
+            )
 
 
 if __name__ == "__main__":

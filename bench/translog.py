@@ -22,13 +22,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine  # noqa: E402
-from sqlmodel import SQLModel  # noqa: E402
+from sqlalchemy import Engine
+from sqlmodel import SQLModel
 
-from api.translog import TransparencyLog  # noqa: E402
-from api.translog.models import TABLES  # noqa: E402
-from chain import rfc9162  # noqa: E402
-from indexer.db import make_engine  # noqa: E402
+from certificates.translog import TransparencyLog
+from certificates.translog.models import TABLES
+from chain import rfc9162
+from indexer.db import make_engine
 
 PROOFS = 2000
 
@@ -80,9 +80,11 @@ def proofs(log: TransparencyLog, n: int, rng: random.Random) -> str:
     i, (a, b) = rng.randrange(n), pairs[0]
     assert rfc9162.verify_inclusion(i, n, log.leaf(i)[0], log.inclusion_proof(i, n), log.root(n))
     assert rfc9162.verify_consistency(a, b, log.root(a), log.root(b), log.consistency_proof(a, b))
-    return (f"  size {n:>9,}: inclusion median {inc[0]:.3f} ms, p99 {inc[1]:.3f} ms; "
-            f"consistency median {con[0]:.3f} ms, p99 {con[1]:.3f} ms; root of a past size median {root[0]:.3f} ms; "
-            f"inclusion on a held connection median {held[0]:.3f} ms")
+    return (
+        f"  size {n:>9,}: inclusion median {inc[0]:.3f} ms, p99 {inc[1]:.3f} ms; "
+        f"consistency median {con[0]:.3f} ms, p99 {con[1]:.3f} ms; root of a past size median {root[0]:.3f} ms; "
+        f"inclusion on a held connection median {held[0]:.3f} ms"
+    )
 
 
 def run(url: str, size: int, batch: int, checkpoints: list[int], rng: random.Random) -> TransparencyLog:
@@ -114,8 +116,10 @@ def small_batches(engine: Engine, log: TransparencyLog, count: int) -> str:
         for e in b:
             log.append(conn, e)
     shared = count / (time.perf_counter() - t)
-    return (f"  from size {at:,}, {count:,} entries each, one transaction per batch: {'; '.join(figures)}\n"
-            f"  {count:,} appends of 1 entry inside one transaction: {shared:,.0f}/s")
+    return (
+        f"  from size {at:,}, {count:,} entries each, one transaction per batch: {'; '.join(figures)}\n"
+        f"  {count:,} appends of 1 entry inside one transaction: {shared:,.0f}/s"
+    )
 
 
 def pymerkle_baseline(directory: Path, count: int, rng: random.Random) -> None:
@@ -143,12 +147,18 @@ def pymerkle_baseline(directory: Path, count: int, rng: random.Random) -> None:
     our_inc = timed([lambda i=rng.randrange(count): log.inclusion_proof(i, count) for _ in range(PROOFS)])
     our_con = timed([lambda a=a, b=b: log.consistency_proof(a, b) for a, b in pairs])
     engine.dispose()
-    print(f"  append, one transaction per entry: pymerkle {pm_append:,.0f}/s, this log {our_append:,.0f}/s "
-          f"({our_append / pm_append:.1f}x)")
-    print(f"  inclusion proof median: pymerkle {pm_inc[0]:.3f} ms, this log {our_inc[0]:.3f} ms "
-          f"({pm_inc[0] / our_inc[0]:.1f}x faster); p99 {pm_inc[1]:.3f} vs {our_inc[1]:.3f} ms")
-    print(f"  consistency proof median: pymerkle {pm_con[0]:.3f} ms, this log {our_con[0]:.3f} ms "
-          f"({pm_con[0] / our_con[0]:.1f}x faster); p99 {pm_con[1]:.3f} vs {our_con[1]:.3f} ms")
+    print(
+        f"  append, one transaction per entry: pymerkle {pm_append:,.0f}/s, this log {our_append:,.0f}/s "
+        f"({our_append / pm_append:.1f}x)"
+    )
+    print(
+        f"  inclusion proof median: pymerkle {pm_inc[0]:.3f} ms, this log {our_inc[0]:.3f} ms "
+        f"({pm_inc[0] / our_inc[0]:.1f}x faster); p99 {pm_inc[1]:.3f} vs {our_inc[1]:.3f} ms"
+    )
+    print(
+        f"  consistency proof median: pymerkle {pm_con[0]:.3f} ms, this log {our_con[0]:.3f} ms "
+        f"({pm_con[0] / our_con[0]:.1f}x faster); p99 {pm_con[1]:.3f} vs {our_con[1]:.3f} ms"
+    )
 
 
 def main() -> None:
@@ -169,8 +179,10 @@ def main() -> None:
         url = f"sqlite:///{directory / 'log.sqlite'}"
         log = run(url, args.size, args.batch, checkpoints, rng)
         print(small_batches(log.engine, log, args.ones), flush=True)
-        print(f"  database file: {os.path.getsize(directory / 'log.sqlite') / 2**20:,.0f} MiB "
-              f"({log.size():,} entries)", flush=True)
+        print(
+            f"  database file: {os.path.getsize(directory / 'log.sqlite') / 2**20:,.0f} MiB ({log.size():,} entries)",
+            flush=True,
+        )
         log.engine.dispose()
         if args.postgres:
             size = args.pg_size or args.size

@@ -13,7 +13,6 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 
 
-
 def abi_type(item: dict[str, Any]) -> str:
     if item["type"].startswith("tuple"):
         inner = ",".join(abi_type(c) for c in item["components"])
@@ -38,32 +37,40 @@ def _static_encoder(t: str):  # type: ignore[no-untyped-def]
         if any(e is None for e in encoders):
             return None
         return lambda v: b"".join(e(x) for e, x in zip(encoders, v, strict=True))  # type: ignore[misc]
-    if t.startswith("uint") and t[4:].isdigit() or t == "uint":
+    if (t.startswith("uint") and t[4:].isdigit()) or t == "uint":
         bits = int(t[4:] or 256)
+
         def enc_uint(v: int) -> bytes:
             if not isinstance(v, int) or isinstance(v, bool) or not 0 <= v < 1 << bits:
                 raise ValueError(f"{v!r} is not a {t}")
             return v.to_bytes(32, "big")
+
         return enc_uint
     if t == "address":
+
         def enc_address(v: str | bytes) -> bytes:
             if isinstance(v, str) and len(v) == 42 and v[:2] == "0x" and all(c in _HEX for c in v[2:]):
                 return bytes.fromhex(v[2:]).rjust(32, b"\0")
             if isinstance(v, bytes) and len(v) == 20:
                 return v.rjust(32, b"\0")
             raise ValueError(f"{v!r} is not a 20-byte address")
+
         return enc_address
     if t == "bytes32":
+
         def enc_b32(v: bytes) -> bytes:
             if not isinstance(v, bytes | bytearray) or len(v) != 32:
                 raise ValueError("bytes32 needs 32 bytes")
             return bytes(v)
+
         return enc_b32
     if t == "bool":
+
         def enc_bool(v: bool) -> bytes:
             if not isinstance(v, bool):
                 raise ValueError(f"{v!r} is not a bool")
             return (b"\0" * 31) + (b"\1" if v else b"\0")
+
         return enc_bool
     return None
 
@@ -240,7 +247,9 @@ class ContractAbi:
             log_index=int(log["logIndex"], 16),
         )
 
-    def _decode_general(self, item: dict[str, Any], topics: list[bytes], data: bytes, *, checksum: bool) -> dict[str, Any]:
+    def _decode_general(
+        self, item: dict[str, Any], topics: list[bytes], data: bytes, *, checksum: bool
+    ) -> dict[str, Any]:
         indexed = [i for i in item["inputs"] if i["indexed"]]
         plain = [i for i in item["inputs"] if not i["indexed"]]
         plain_values = abi_decode([abi_type(i) for i in plain], data) if plain else ()

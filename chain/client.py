@@ -160,8 +160,10 @@ class RegistryClient:
         """The same view for many arguments, in JSON-RPC batches rather than a call per row."""
         results: list[Any] = []
         for start in range(0, len(calls), chunk):
-            batch = [("eth_call", [{"to": self.address, "data": "0x" + self.abi.encode_call(fn, args).hex()}, "latest"])
-                     for args in calls[start : start + chunk]]
+            batch = [
+                ("eth_call", [{"to": self.address, "data": "0x" + self.abi.encode_call(fn, args).hex()}, "latest"])
+                for args in calls[start : start + chunk]
+            ]
             for reply in self.rpc.batch(batch):
                 if isinstance(reply, RpcError):
                     raise self.revert_error(reply)
@@ -209,8 +211,10 @@ class RegistryClient:
             detail = " ".join(str(exc).split())
             if any(clash in detail.lower() for clash in NONCE_CLASHES):
                 # another process took this nonce between our count and our send; nothing of ours was sent
-                detail += (f" (another process is sending with {account.address} at the same time; nothing was sent: "
-                           "run the command again)")
+                detail += (
+                    f" (another process is sending with {account.address} at the same time; nothing was sent: "
+                    "run the command again)"
+                )
             raise TransactionFailedError(tx_hash, detail) from None
         self.record_sent([(tx_hash, signed.raw)])
         receipt = self.wait_for_receipt(tx_hash)
@@ -292,14 +296,22 @@ class RegistryClient:
     def file_methodology(
         self, op_id: int, methodology_id: str, ecosystem: Ecosystem, version: int, document_hash: bytes | str, **kw: Any
     ) -> TxResult:
-        args = (op_id, sid("methodology id", methodology_id), int(ecosystem), version, b32("document hash", document_hash))
+        args = (
+            op_id,
+            sid("methodology id", methodology_id),
+            int(ecosystem),
+            version,
+            b32("document hash", document_hash),
+        )
         return self.transact("fileMethodology", args, **kw)
 
     def set_methodology_status(
         self, op_id: int, methodology_id: str, status: MethodologyStatus, successor_id: str | None = None, **kw: Any
     ) -> TxResult:
         successor = sid("successor id", successor_id) if successor_id else b"\0" * 32
-        return self.transact("setMethodologyStatus", (op_id, sid("methodology id", methodology_id), int(status), successor), **kw)
+        return self.transact(
+            "setMethodologyStatus", (op_id, sid("methodology id", methodology_id), int(status), successor), **kw
+        )
 
     def register_participant(
         self, op_id: int, account: str, kind: ParticipantKind, reference_hash: bytes | str = b"\0" * 32, **kw: Any
@@ -427,8 +439,12 @@ class RegistryClient:
         self, op_id: int, from_: str, to: str, batch_id: int, quantity: int, trade_reference: bytes | str, **kw: Any
     ) -> TxResult:
         args = (
-            op_id, address("sender", from_), address("recipient", to), batch_id,
-            amount("amount", quantity), b32("trade reference", trade_reference),
+            op_id,
+            address("sender", from_),
+            address("recipient", to),
+            batch_id,
+            amount("amount", quantity),
+            b32("trade reference", trade_reference),
         )
         return self.transact("transferWithReference", args, **kw)
 
@@ -448,8 +464,11 @@ class RegistryClient:
         **kw: Any,
     ) -> TxResult:
         tail = (
-            batch_id, amount("amount", quantity), int(scenario),
-            b32("beneficiary commitment", beneficiary_commitment), b32("claim hash", claim_hash),
+            batch_id,
+            amount("amount", quantity),
+            int(scenario),
+            b32("beneficiary commitment", beneficiary_commitment),
+            b32("claim hash", claim_hash),
         )
         if holder is None:
             return self.transact("retire", (op_id, *tail), **kw)
@@ -465,7 +484,14 @@ class RegistryClient:
         evidence_hash: bytes | str,
         **kw: Any,
     ) -> TxResult:
-        args = (op_id, address("holder", holder), batch_id, amount("amount", quantity), int(reason), b32("evidence hash", evidence_hash))
+        args = (
+            op_id,
+            address("holder", holder),
+            batch_id,
+            amount("amount", quantity),
+            int(reason),
+            b32("evidence hash", evidence_hash),
+        )
         return self.transact("cancel", args, **kw)
 
     def request_export(
@@ -479,13 +505,19 @@ class RegistryClient:
         **kw: Any,
     ) -> TxResult:
         args = (
-            op_id, address("holder", holder), batch_id, amount("amount", quantity),
-            sid("destination registry", destination_registry), b32("destination account", destination_account),
+            op_id,
+            address("holder", holder),
+            batch_id,
+            amount("amount", quantity),
+            sid("destination registry", destination_registry),
+            b32("destination account", destination_account),
         )
         return self.transact("requestExport", args, **kw)
 
     def confirm_export(self, op_id: int, export_id: int, destination_reference: bytes | str, **kw: Any) -> TxResult:
-        return self.transact("confirmExport", (op_id, export_id, b32("destination reference", destination_reference)), **kw)
+        return self.transact(
+            "confirmExport", (op_id, export_id, b32("destination reference", destination_reference)), **kw
+        )
 
     def abort_export(self, op_id: int, export_id: int, reason_hash: bytes | str = b"\0" * 32, **kw: Any) -> TxResult:
         return self.transact("abortExport", (op_id, export_id, b32("reason hash", reason_hash)), **kw)
@@ -493,7 +525,13 @@ class RegistryClient:
     def pledge(
         self, op_id: int, batch_id: int, quantity: int, pledgee: str, registration_reference: bytes | str, **kw: Any
     ) -> TxResult:
-        args = (op_id, batch_id, amount("amount", quantity), address("pledgee", pledgee), b32("registration reference", registration_reference))
+        args = (
+            op_id,
+            batch_id,
+            amount("amount", quantity),
+            address("pledgee", pledgee),
+            b32("registration reference", registration_reference),
+        )
         return self.transact("pledge", args, **kw)
 
     def release_pledge(self, op_id: int, pledge_id: int, **kw: Any) -> TxResult:
@@ -552,8 +590,13 @@ class RegistryClient:
     def batch(self, batch_id: int) -> Batch:
         b = self.view("batch", batch_id)
         return Batch(
-            b["issued"], b["retired"], b["cancelled"], b["firstSerial"],
-            from_short_id(b["projectId"]), b["originKey"], b["vintage"],
+            b["issued"],
+            b["retired"],
+            b["cancelled"],
+            b["firstSerial"],
+            from_short_id(b["projectId"]),
+            b["originKey"],
+            b["vintage"],
         )
 
     def participant(self, account: str) -> Participant:
@@ -567,20 +610,33 @@ class RegistryClient:
     def project(self, project_id: str) -> Project:
         p = self.view("project", sid("project id", project_id))
         return Project(
-            p["owner"], p["countyCode"], ProjectStatus(p["status"]), p["batchCount"],
-            from_short_id(p["methodologyId"]), p["areaSquareMetres"], p["creditingStart"],
-            p["creditingEnd"], p["documentsHash"], p["reviewReportHash"],
+            p["owner"],
+            p["countyCode"],
+            ProjectStatus(p["status"]),
+            p["batchCount"],
+            from_short_id(p["methodologyId"]),
+            p["areaSquareMetres"],
+            p["creditingStart"],
+            p["creditingEnd"],
+            p["documentsHash"],
+            p["reviewReportHash"],
         )
 
     def pledge_of(self, pledge_id: int) -> Pledge:
         p = self.view("pledgeOf", pledge_id)
-        return Pledge(p["pledgor"], PledgeStatus(p["status"]), p["pledgee"], p["amount"], p["batchId"], p["registrationReference"])
+        return Pledge(
+            p["pledgor"], PledgeStatus(p["status"]), p["pledgee"], p["amount"], p["batchId"], p["registrationReference"]
+        )
 
     def export_of(self, export_id: int) -> ExportRequest:
         e = self.view("exportOf", export_id)
         return ExportRequest(
-            e["holder"], ExportStatus(e["status"]), e["amount"], e["batchId"],
-            from_short_id(e["destinationRegistry"]), e["destinationAccount"],
+            e["holder"],
+            ExportStatus(e["status"]),
+            e["amount"],
+            e["batchId"],
+            from_short_id(e["destinationRegistry"]),
+            e["destinationAccount"],
         )
 
     def is_operation_applied(self, op_id: int) -> bool:

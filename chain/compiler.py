@@ -134,7 +134,9 @@ def native_solc_available(version: str = SOLC_VERSION) -> bool:
 
 
 def solcjs_available() -> bool:
-    return SOLCJS_SCRIPT.exists() and (HARDHAT_DIR / "node_modules" / "solc").exists() and shutil.which("node") is not None
+    return (
+        SOLCJS_SCRIPT.exists() and (HARDHAT_DIR / "node_modules" / "solc").exists() and shutil.which("node") is not None
+    )
 
 
 def run_compiler(solc_input: dict[str, Any], backend: Backend) -> dict[str, Any]:
@@ -213,7 +215,11 @@ def write_artifacts(build: Build, directory: Path) -> None:
             {
                 "contractName": artifact.name,
                 "sourceName": artifact.source,
-                "compiler": {"version": build.compiler_version, "backend": build.backend, "evmVersion": build.evm_version},
+                "compiler": {
+                    "version": build.compiler_version,
+                    "backend": build.backend,
+                    "evmVersion": build.evm_version,
+                },
                 "abi": artifact.abi,
                 "bytecode": "0x" + artifact.bytecode,
                 "deployedBytecode": "0x" + artifact.deployed_bytecode,

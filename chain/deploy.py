@@ -80,11 +80,15 @@ def load_deployment(directory: Path, chain_id: int) -> Deployment | None:
         record = json.loads(path.read_text())
         deployment = Deployment(**record)
     except (ValueError, TypeError) as exc:  # cut short, edited by hand, or another program's file
-        raise ChainError(f"the deployment record {path} is damaged ({type(exc).__name__}: {exc}); restore it from a "
-                         "backup, or move it aside and run `ledger deploy` (a new registry)") from None
+        raise ChainError(
+            f"the deployment record {path} is damaged ({type(exc).__name__}: {exc}); restore it from a "
+            "backup, or move it aside and run `ledger deploy` (a new registry)"
+        ) from None
     if deployment.chain_id != chain_id:
-        raise ChainError(f"the deployment record {path} is for chain {deployment.chain_id}, not {chain_id}; "
-                         "check LEDGER_CHAIN_ID and LEDGER_DEPLOYMENTS_DIR")
+        raise ChainError(
+            f"the deployment record {path} is for chain {deployment.chain_id}, not {chain_id}; "
+            "check LEDGER_CHAIN_ID and LEDGER_DEPLOYMENTS_DIR"
+        )
     return deployment
 
 
@@ -122,8 +126,10 @@ def ensure_deployed(
                 return existing, False
             if existing.evm_version != build.evm_version:
                 # the recorded code is what runs: the additions and their metadata come from its target's build
-                log.info("reusing a deployment built for another EVM target",
-                         extra={"recorded": existing.evm_version, "configured": build.evm_version})
+                log.info(
+                    "reusing a deployment built for another EVM target",
+                    extra={"recorded": existing.evm_version, "configured": build.evm_version},
+                )
                 build = compile_contracts(evm_version=existing.evm_version)  # type: ignore[arg-type]
             require_evm_support(rpc, build)
             revocations = deploy_revocations(rpc, chain_id, build, deployer, existing.address)
@@ -134,7 +140,9 @@ def ensure_deployed(
         if chain_id != LOCAL_CHAIN_ID:
             raise StaleDeploymentError(chain_id, record_path(directory, chain_id))
         log.warning("local chain was reset; deploying the registry again", extra={"chain_id": chain_id})
-    deployment = deploy(rpc, chain_id=chain_id, build=build, deployer=deployer, admin=admin or deployer.address, uri=uri)
+    deployment = deploy(
+        rpc, chain_id=chain_id, build=build, deployer=deployer, admin=admin or deployer.address, uri=uri
+    )
     directory.mkdir(parents=True, exist_ok=True)
     record_path(directory, chain_id).write_text(deployment.to_json())
     write_sources(directory.parent / "sourcify", deployment, build)
@@ -143,9 +151,12 @@ def ensure_deployed(
 
 def write_sources(root: Path, deployment: Deployment, build: Build) -> None:
     """The Sourcify-layout folders of the implementation, the proxy and the revocation list."""
-    for address, name in ((deployment.implementation, "CarbonRegistry"), (deployment.address, "ERC1967Proxy"),
-                          (deployment.revocations, "CertificateRevocations"),
-                          (deployment.catalog_extension, "CatalogExtension")):
+    for address, name in (
+        (deployment.implementation, "CarbonRegistry"),
+        (deployment.address, "ERC1967Proxy"),
+        (deployment.revocations, "CertificateRevocations"),
+        (deployment.catalog_extension, "CatalogExtension"),
+    ):
         if address:
             write_verified_sources(root, deployment.chain_id, address, build[name], deployment.evm_version)
 
@@ -160,7 +171,9 @@ def deploy(rpc: JsonRpc, *, chain_id: int, build: Build, deployer: LocalAccount,
     proxy_code = bytes.fromhex(proxy.bytecode) + abi_encode(["address", "bytes"], [implementation, init])
     address, receipt = deploy_bytecode(rpc, chain_id, deployer, proxy_code)
     revocations = deploy_revocations(rpc, chain_id, build, deployer, address)
-    log.info("registry deployed", extra={"address": address, "implementation": implementation, "revocations": revocations})
+    log.info(
+        "registry deployed", extra={"address": address, "implementation": implementation, "revocations": revocations}
+    )
     return Deployment(
         chain_id=chain_id,
         address=address,
@@ -211,7 +224,9 @@ def send_and_wait(
     EIP-1559 where blocks have a base fee, legacy type 0 where they have none; LEDGER_FEE_MODEL overrides)."""
     helper = RegistryClient(rpc, "0x" + "00" * 20, ContractAbi([]), chain_id=chain_id, signer=sender)
     nonce = int(rpc.call("eth_getTransactionCount", sender.address, "pending"), 16)
-    signed = FastSigner(bytes(sender.key), chain_id).sign_with(helper.fee_quote(), nonce=nonce, to=to, data=data, gas=gas)
+    signed = FastSigner(bytes(sender.key), chain_id).sign_with(
+        helper.fee_quote(), nonce=nonce, to=to, data=data, gas=gas
+    )
     raw, tx_hash = signed.raw, signed.tx_hash
     try:
         rpc.call("eth_sendRawTransaction", "0x" + raw.hex())

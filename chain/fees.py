@@ -71,9 +71,13 @@ def quote(rpc: JsonRpc, model: FeeModel) -> Fees:
     is 0 (a free EIP-1559 chain): then nothing at all."""
     if model == "legacy":
         return Fees.legacy(int(rpc.call("eth_gasPrice"), 16))
-    block, suggested, price = rpc.batch([
-        ("eth_getBlockByNumber", ["latest", False]), ("eth_maxPriorityFeePerGas", []), ("eth_gasPrice", []),
-    ])
+    block, suggested, price = rpc.batch(
+        [
+            ("eth_getBlockByNumber", ["latest", False]),
+            ("eth_maxPriorityFeePerGas", []),
+            ("eth_gasPrice", []),
+        ]
+    )
     if isinstance(block, RpcError):
         raise block
     base = int(block.get("baseFeePerGas") or "0x0", 16)

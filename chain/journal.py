@@ -101,15 +101,21 @@ class Journal:
     def replay(self, rpc: JsonRpc) -> int:
         """Re-send journaled transactions the chain does not have; returns how many it accepted."""
         mine = self.entries()
-        missing = [e for e, found in zip(mine, self._lookup(rpc, [e.tx_hash for e in mine]), strict=True) if found is None]
+        missing = [
+            e for e, found in zip(mine, self._lookup(rpc, [e.tx_hash for e in mine]), strict=True) if found is None
+        ]
         refused: list[str] = []
         for start in range(0, len(missing), RPC_CHUNK):
             chunk = missing[start : start + RPC_CHUNK]
             replies = rpc.batch([("eth_sendRawTransaction", [e.raw]) for e in chunk])
             refused += [str(r) for r in replies if isinstance(r, RpcError)]  # e.g. a replaced fee: its twin got in
         if missing:
-            log.warning("re-sent %d journaled transactions the restored chain had lost (%d refused%s)", len(missing),
-                        len(refused), f", e.g. {refused[0][:120]}" if refused else "")
+            log.warning(
+                "re-sent %d journaled transactions the restored chain had lost (%d refused%s)",
+                len(missing),
+                len(refused),
+                f", e.g. {refused[0][:120]}" if refused else "",
+            )
         return len(missing) - len(refused)
 
     def compact(self, rpc: JsonRpc, durable_block: int) -> int:

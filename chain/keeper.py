@@ -129,16 +129,19 @@ class Keeper:
     def _snapshot_or_warn(self) -> bool:
         """Snapshot; on a file error (a full disk) say so once, at the interval retry, and return False.
         The operator must learn that the node is no longer durable: the journal keeps what was sent, and
-        certificates wait until a snapshot covers their retirement (api/certificates/finality.py)."""
+        certificates wait until a snapshot covers their retirement (certificates/finality.py)."""
         try:
             self.snapshot()
         except OSError as exc:  # the node's own failures are NodeUnreachableError / RpcError, not OSError
             self._last_snapshot = time.monotonic()
             problem = exc.strerror or type(exc).__name__
             if problem != self.snapshot_problem:
-                log.warning("cannot snapshot the node's state to %s (%s); sent transactions are kept in the journal "
-                            "and certificates wait for a snapshot: free some space there", self.state_file.parent,
-                            problem)
+                log.warning(
+                    "cannot snapshot the node's state to %s (%s); sent transactions are kept in the journal "
+                    "and certificates wait for a snapshot: free some space there",
+                    self.state_file.parent,
+                    problem,
+                )
             self.snapshot_problem = problem
             return False
         if self.snapshot_problem is not None:

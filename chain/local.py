@@ -52,7 +52,7 @@ def open_local_registry(
         rpc, deployment.address, ContractAbi(build["CarbonRegistry"].abi), chain_id=LOCAL_CHAIN_ID, signer=admin
     )
     if created:
-        roles = grant if grant is not None else {role: admin.address for role in OPERATOR_ROLES}
+        roles = grant if grant is not None else dict.fromkeys(OPERATOR_ROLES, admin.address)
         for role, account in roles.items():
             client.grant_role(role, account)
     return LocalRegistry(build, deployment, client, created)

@@ -115,11 +115,16 @@ class LocalNode:
             raise NodeStartError("anvil", f"{ANVIL_BINARY} is missing; run `npm ci` in hardhat-local/")
         cmd = [
             str(ANVIL_BINARY),
-            "--host", "127.0.0.1",
-            "--port", str(port),
-            "--chain-id", str(LOCAL_CHAIN_ID),
-            "--gas-limit", str(GAS_LIMIT),
-            "--accounts", str(DEV_ACCOUNT_COUNT),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--chain-id",
+            str(LOCAL_CHAIN_ID),
+            "--gas-limit",
+            str(GAS_LIMIT),
+            "--accounts",
+            str(DEV_ACCOUNT_COUNT),
             "--silent",
         ]
         if self.state_file is not None:
@@ -148,8 +153,9 @@ class LocalNode:
                 assert self.state_file is not None
                 if state_to_load(self.state_file) is None:
                     aside = self.journal.set_aside()
-                    log.warning("a fresh chain: the old chain's journal of sent transactions was set aside as %s",
-                                aside)
+                    log.warning(
+                        "a fresh chain: the old chain's journal of sent transactions was set aside as %s", aside
+                    )
                 else:
                     self._recover(timeout)
             self.process = self._launch(self.port, timeout)
@@ -214,8 +220,9 @@ class LocalNode:
         assert self.state_file is not None and self.journal is not None
         rpc = JsonRpc(self.url)
         journal = self.journal
-        keeper = Keeper(rpc, self.state_file, journal, block_time=self.block_time or 1,
-                        snapshot_interval=self.snapshot_interval)
+        keeper = Keeper(
+            rpc, self.state_file, journal, block_time=self.block_time or 1, snapshot_interval=self.snapshot_interval
+        )
         rpc.call("evm_setAutomine", False)
         self.replayed += journal.replay(rpc)
         keeper.mine_pending()
@@ -239,8 +246,11 @@ class LocalNode:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
-            raise NodeStartError(self.kind, f"another node keeps its state in {self.state_file.parent}; stop it "
-                                 "(`ledger node stop`, or the `ledger up` using it) or set another LEDGER_VAR_DIR") from None
+            raise NodeStartError(
+                self.kind,
+                f"another node keeps its state in {self.state_file.parent}; stop it "
+                "(`ledger node stop`, or the `ledger up` using it) or set another LEDGER_VAR_DIR",
+            ) from None
         self.state_lock = fd  # released by stop(), or by the kernel when this process dies
 
     def _unlock_state(self) -> None:
@@ -259,8 +269,10 @@ class LocalNode:
                 raise
 
     def _port_in_use(self) -> str:
-        return (f"port {self.port} is in use by another program; stop it (`ledger node stop` if it is ours, "
-                f"`ss -ltnp 'sport = :{self.port}'` shows which) or set LEDGER_NODE_PORT to a free port")
+        return (
+            f"port {self.port} is in use by another program; stop it (`ledger node stop` if it is ours, "
+            f"`ss -ltnp 'sport = :{self.port}'` shows which) or set LEDGER_NODE_PORT to a free port"
+        )
 
     def _failure_cause(self, log_offset: int) -> str:
         """One line: what the node's log says went wrong, and the fix."""
@@ -276,8 +288,10 @@ class LocalNode:
         errors = [line for line in lines if "error" in line.lower()] or lines
         said = errors[-1][:200] if errors else "nothing"
         if self.loaded_from is not None and any("state" in line.lower() for line in errors):
-            return (f"it could not load {self.loaded_from}: {said}; move the file aside "
-                    f"(mv {self.loaded_from} {self.loaded_from}.bad) and start again")
+            return (
+                f"it could not load {self.loaded_from}: {said}; move the file aside "
+                f"(mv {self.loaded_from} {self.loaded_from}.bad) and start again"
+            )
         return f"exited with code {code}: {said} (full log: {self.log_file})"
 
     def stop(self, timeout: float = 15.0) -> None:

@@ -107,7 +107,9 @@ def runs_snippet(rpc: JsonRpc, snippet: str, *, override: bool) -> bool:
     """Whether the node runs `snippet`: as init code (no `to`), or with `override` as the code of an empty address."""
     try:
         if override:
-            rpc.call("eth_call", {"to": PROBE_ADDRESS, "data": "0x"}, "latest", {PROBE_ADDRESS: {"code": "0x" + snippet}})
+            rpc.call(
+                "eth_call", {"to": PROBE_ADDRESS, "data": "0x"}, "latest", {PROBE_ADDRESS: {"code": "0x" + snippet}}
+            )
         else:
             rpc.call("eth_call", {"data": "0x" + snippet}, "latest")
     except RpcError:
@@ -131,7 +133,9 @@ def require_evm_support(rpc: JsonRpc, build: Build) -> None:
         return
     present = available_features(rpc, set(FEATURES))
     if present is None:
-        log.warning("the node answers no probe call; deploying without checking its EVM", extra={"needs": sorted(needed)})
+        log.warning(
+            "the node answers no probe call; deploying without checking its EVM", extra={"needs": sorted(needed)}
+        )
         return
     missing = needed - present
     if not missing:

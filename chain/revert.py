@@ -78,7 +78,9 @@ class RevertDecoder:
     def decode(self, data: bytes) -> RegistryRevertError:
         if len(data) < 4 or data[:4] not in self._errors:
             hint = "0x" + data.hex() if data else "no data"
-            return RegistryRevertError("UnknownRevert", {"data": hint}, "the transaction reverted without a known error")
+            return RegistryRevertError(
+                "UnknownRevert", {"data": hint}, "the transaction reverted without a known error"
+            )
         name, inputs = self._errors[data[:4]]
         values = abi_decode([abi_type(i) for i in inputs], data[4:])
         args = {i["name"] or f"arg{n}": _present(i, v) for n, (i, v) in enumerate(zip(inputs, values, strict=True))}

@@ -93,7 +93,9 @@ class JsonRpc:
         if isinstance(replies, dict):  # the whole batch was refused
             if "error" not in replies:
                 raise NotJsonRpcError(self.url, "a batch got JSON that is neither replies nor an error")
-            raise RpcError(replies["error"] if isinstance(replies["error"], dict) else {"message": str(replies["error"])})
+            raise RpcError(
+                replies["error"] if isinstance(replies["error"], dict) else {"message": str(replies["error"])}
+            )
         if not isinstance(replies, list) or not all(isinstance(r, dict) for r in replies):
             raise NotJsonRpcError(self.url, "a batch got JSON that is not a list of replies")
         by_id = {r.get("id"): r for r in replies}

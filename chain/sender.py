@@ -165,7 +165,8 @@ class BulkSender:
         for op in todo:
             if op.op_id in self._sent:
                 error = RegistryRevertError(
-                    "Unconfirmed", {"label": op.label},
+                    "Unconfirmed",
+                    {"label": op.label},
                     "sent but not seen in a block; it may still be mined: run the same operations again to settle",
                 )
                 done[op.op_id] = OperationResult(op, "unconfirmed", error=error)
@@ -177,8 +178,12 @@ class BulkSender:
         report.elapsed = time.monotonic() - started
         log.info(
             "bulk run finished",
-            extra={"applied": report.applied, "already": report.already_applied, "failed": report.failed,
-                   "seconds": round(report.elapsed, 2)},
+            extra={
+                "applied": report.applied,
+                "already": report.already_applied,
+                "failed": report.failed,
+                "seconds": round(report.elapsed, 2),
+            },
         )
         return report
 
@@ -193,7 +198,9 @@ class BulkSender:
             if not inputs or inputs[0]["name"] != "opId":
                 raise InvalidInputError(f"{op.fn} takes no operation id, so it cannot be sent exactly once in bulk")
             if not op.args or op.args[0] != op.op_id:
-                raise InvalidInputError(f"operation {op.label or op.op_id}: its first argument must be its operation id")
+                raise InvalidInputError(
+                    f"operation {op.label or op.op_id}: its first argument must be its operation id"
+                )
 
     def settle(self, senders: set[str]) -> None:
         """Wait until none of `senders` has a transaction pending (from this run or a crashed one)."""
@@ -253,13 +260,13 @@ class BulkSender:
                 self.client.record_sent(accepted)  # journaled before any of them is reported applied
         if gapped:
             self._send_in_order(gapped, inflight, refused)
-        return self._await(inflight, report, start_block=start_block, fees=fees,
-                           done_before=done_before, total=total)
+        return self._await(inflight, report, start_block=start_block, fees=fees, done_before=done_before, total=total)
 
     def _refuse(self, f: _InFlight, reply: RpcError, refused: set[str]) -> None:
         if f.op.sender.address not in refused:
-            log.warning("send refused for %s: %s; its operations go to the next round",
-                        f.op.sender.address, str(reply)[:200])
+            log.warning(
+                "send refused for %s: %s; its operations go to the next round", f.op.sender.address, str(reply)[:200]
+            )
         refused.add(f.op.sender.address)
         self._send_errors[f.op.op_id] = str(reply)[:200]
 
@@ -316,7 +323,9 @@ class BulkSender:
                 included = self._included(by_hash, open_ops, next_block, head)
                 for f, tx_hash, block, applied in included:
                     del open_ops[id(f)]
-                    results.append(OperationResult(f.op, "applied", tx_hash, block) if applied else self._failed(f, block))
+                    results.append(
+                        OperationResult(f.op, "applied", tx_hash, block) if applied else self._failed(f, block)
+                    )
                 next_block = head + 1
                 if included:  # progress is ours being mined, not the chain making (empty) blocks
                     last_progress = time.monotonic()
@@ -339,7 +348,9 @@ class BulkSender:
         found: dict[str, int] = {}
         for start in range(first, last + 1, 100):
             numbers = range(start, min(last, start + 99) + 1)
-            for n, block in zip(numbers, self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers]), strict=True):
+            for n, block in zip(
+                numbers, self.rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in numbers]), strict=True
+            ):
                 if isinstance(block, RpcError) or block is None:
                     raise RpcError({"message": f"block {n} unavailable"})
                 for h in block["transactions"]:
@@ -347,7 +358,9 @@ class BulkSender:
                         found[h] = n
         if not found:
             return []
-        logs = self.rpc.call("eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(last), "address": self.client.address})
+        logs = self.rpc.call(
+            "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(last), "address": self.client.address}
+        )
         logged = {entry["transactionHash"] for entry in logs}
         return [(by_hash[h], h, n, h in logged) for h, n in found.items()]
 
@@ -366,8 +379,9 @@ class BulkSender:
             if new == fees[id(f)]:
                 tx = f.signed  # unchanged: a re-broadcast
             else:
-                tx = self._signer(f.op.sender).sign_with(new, nonce=f.signed.nonce, to=self.client.address,
-                                                         data=f.data, gas=f.gas)
+                tx = self._signer(f.op.sender).sign_with(
+                    new, nonce=f.signed.nonce, to=self.client.address, data=f.data, gas=f.gas
+                )
             fees[id(f)] = new
             f.sent_at = time.monotonic()
             replacements.append((f, tx))
@@ -408,8 +422,14 @@ class BulkSender:
         except RpcError as exc:
             return self.client.revert_error(exc)
         if self.client.is_operation_applied(f.op.op_id):
-            return RegistryRevertError("RegistryOperationAlreadyApplied", {"opId": f.op.op_id}, "applied by another transaction")
-        return RegistryRevertError("RevertedInBlock", {"block": block}, "reverted on the state inside its block (out of gas, or an earlier transaction changed it)")
+            return RegistryRevertError(
+                "RegistryOperationAlreadyApplied", {"opId": f.op.op_id}, "applied by another transaction"
+            )
+        return RegistryRevertError(
+            "RevertedInBlock",
+            {"block": block},
+            "reverted on the state inside its block (out of gas, or an earlier transaction changed it)",
+        )
 
     # ------------------------------------------------------------------ helpers
 
@@ -429,7 +449,6 @@ class BulkSender:
     def _progress(self, done: int, total: int) -> None:
         if self.on_progress is not None:
             self.on_progress(done, total)
-
 
 
 def already_held(reply: RpcError) -> bool:

@@ -52,7 +52,9 @@ class ChainSettings(BaseSettings):
         except ValidationError as exc:
             raise InvalidInputError(_describe(exc)) from None
         except tomllib.TOMLDecodeError as exc:
-            raise InvalidInputError(f"the config file {config_file()} is not valid TOML ({exc}); fix or remove it") from None
+            raise InvalidInputError(
+                f"the config file {config_file()} is not valid TOML ({exc}); fix or remove it"
+            ) from None
 
     @classmethod
     def settings_customise_sources(

@@ -72,14 +72,22 @@ class FastSigner:
         """The transaction type `fees` is for: type 2 for EIP-1559 fees, type 0 for a legacy gas price."""
         if fees.model == "legacy":
             return self.sign_legacy(nonce=nonce, to=to, data=data, gas=gas, gas_price=fees.gas_price, value=value)
-        return self.sign(nonce=nonce, to=to, data=data, gas=gas, max_fee=fees.max_fee,
-                         max_priority_fee=fees.priority, value=value)
+        return self.sign(
+            nonce=nonce, to=to, data=data, gas=gas, max_fee=fees.max_fee, max_priority_fee=fees.priority, value=value
+        )
 
     def sign_legacy(
         self, *, nonce: int, to: str | None, data: bytes, gas: int, gas_price: int, value: int = 0
     ) -> SignedTx:
         """A type-0 transaction with the chain id in v (EIP-155), so it cannot be replayed on another chain."""
-        fields = [rlp_int(nonce), rlp_int(gas_price), rlp_int(gas), self._recipient(to), rlp_int(value), rlp_bytes(data)]
+        fields = [
+            rlp_int(nonce),
+            rlp_int(gas_price),
+            rlp_int(gas),
+            self._recipient(to),
+            rlp_int(value),
+            rlp_bytes(data),
+        ]
         digest = keccak256(rlp_list([*fields, self._eip155_tail]))
         sig = self._key.sign_recoverable(digest, hasher=None)
         r, s = int.from_bytes(sig[:32], "big"), int.from_bytes(sig[32:64], "big")
@@ -100,8 +108,15 @@ class FastSigner:
     ) -> SignedTx:
         recipient = self._recipient(to)
         fields = [
-            self._chain, rlp_int(nonce), rlp_int(max_priority_fee), rlp_int(max_fee), rlp_int(gas),
-            recipient, rlp_int(value), rlp_bytes(data), b"\xc0",  # empty access list
+            self._chain,
+            rlp_int(nonce),
+            rlp_int(max_priority_fee),
+            rlp_int(max_fee),
+            rlp_int(gas),
+            recipient,
+            rlp_int(value),
+            rlp_bytes(data),
+            b"\xc0",  # empty access list
         ]
         digest = keccak256(b"\x02" + rlp_list(fields))
         sig = self._key.sign_recoverable(digest, hasher=None)

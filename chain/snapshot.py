@@ -97,7 +97,11 @@ def parse_problem(path: Path) -> str | None:
     try:
         state = json.loads(data)
     except ValueError as exc:
-        return f"not valid JSON (truncated or corrupt at byte {exc.pos})" if isinstance(exc, json.JSONDecodeError) else "not valid JSON"
+        return (
+            f"not valid JSON (truncated or corrupt at byte {exc.pos})"
+            if isinstance(exc, json.JSONDecodeError)
+            else "not valid JSON"
+        )
     if not isinstance(state, dict) or "accounts" not in state or "blocks" not in state:
         return "not an anvil state dump (no accounts or blocks)"
     return None

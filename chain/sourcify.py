@@ -43,7 +43,9 @@ def write_verified_sources(
     for key, entry in metadata["sources"].items():
         text = sources.get(key)
         if text is None or "0x" + keccak(text.encode()).hex() != entry["keccak256"]:
-            raise SourceMismatchError(f"the source {key} on disk is not the one compiled; run `ledger deploy` after compiling")
+            raise SourceMismatchError(
+                f"the source {key} on disk is not the one compiled; run `ledger deploy` after compiling"
+            )
         path = folder / "sources" / key
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

@@ -120,14 +120,23 @@ def run_slither(sources: dict[str, str] | None = None) -> Report:
         result = project / "slither.json"
         done = subprocess.run(
             [
-                sys.executable, "-m", "slither", str(project),
-                "--compile-force-framework", "hardhat",
+                sys.executable,
+                "-m",
+                "slither",
+                str(project),
+                "--compile-force-framework",
+                "hardhat",
                 "--hardhat-ignore-compile",
-                "--hardhat-artifacts-directory", "artifacts",
+                "--hardhat-artifacts-directory",
+                "artifacts",
                 "--npx-disable",  # never let crytic-compile run (or download) hardhat through npx
-                "--json", str(result),
+                "--json",
+                str(result),
             ],
-            cwd=project, capture_output=True, text=True, check=False,
+            cwd=project,
+            capture_output=True,
+            text=True,
+            check=False,
         )
         data = json.loads(result.read_text()) if result.exists() else {}
         if not data.get("success"):
@@ -189,14 +198,18 @@ def main() -> int:
     report = run_slither()
     triage = load_triage()
     missing, old = untriaged(report, triage), stale(report, triage)
-    print(f"slither: {report.contracts_analysed} contracts, {report.detectors_run} detectors, "
-          f"{len(report.findings)} findings, {len(report.gated())} high or medium, {len(missing)} not triaged")
+    print(
+        f"slither: {report.contracts_analysed} contracts, {report.detectors_run} detectors, "
+        f"{len(report.findings)} findings, {len(report.gated())} high or medium, {len(missing)} not triaged"
+    )
     for f in missing:
         print(f"not triaged: {f.impact} {f.detector} {f.file} {f.location}: {f.description[:300]}")
     for entry in old:
         print(f"stale triage entry (no such finding now): {entry.detector} {entry.file} {entry.location}")
     if missing or old:
-        print(f"explain each finding in {TRIAGE_FILE.relative_to(CONTRACTS_DIR.parent)} (or fix it), and drop stale entries")
+        print(
+            f"explain each finding in {TRIAGE_FILE.relative_to(CONTRACTS_DIR.parent)} (or fix it), and drop stale entries"
+        )
         return 1
     return 0
 

@@ -2,12 +2,42 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import NewType
 
 BatchId = NewType("BatchId", int)
 OperationId = NewType("OperationId", int)
+
+
+@dataclass(frozen=True)
+class RetirementId:
+    """A retirement's name everywhere (mirror, certificates, explorer, audit, CLI):
+    `<chain id>-<transaction hash>-<log index>` of its CreditsRetired event, the hash in lowercase."""
+
+    chain_id: int
+    tx_hash: str
+    log_index: int
+
+    FORM = "<chain id>-<tx hash>-<log index>"
+    _PATTERN = re.compile(r"^(\d{1,20})-(0x[0-9a-fA-F]{64})-(\d{1,9})$")
+
+    def __str__(self) -> str:
+        return f"{self.chain_id}-{self.tx_hash.lower()}-{self.log_index}"
+
+    @classmethod
+    def of(cls, chain_id: int, tx_hash: str, log_index: int) -> str:
+        """The id of the retirement logged at (`tx_hash`, `log_index`) on `chain_id`, as text."""
+        return str(cls(chain_id, tx_hash, log_index))
+
+    @classmethod
+    def parse(cls, text: str) -> RetirementId:
+        """The parts of `text`; ValueError naming the expected form if it is not a retirement id."""
+        m = cls._PATTERN.match(text.strip())
+        if not m:
+            raise ValueError(f"{text[:120]!r} is not a retirement id: {cls.FORM}")
+        return cls(int(m.group(1)), m.group(2).lower(), int(m.group(3)))
 
 
 class Ecosystem(IntEnum):

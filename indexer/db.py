@@ -26,9 +26,10 @@ def database_url() -> str:
     return os.environ.get("DATABASE_URL") or f"sqlite:///{ChainSettings().var_dir / 'ledger.sqlite'}"
 
 
-def make_engine(url: str | None = None, *, pool_size: int = 5, max_overflow: int = 10,
-                pool_timeout: float = 30.0) -> Engine:
-    """The pool defaults are SQLAlchemy's; the API sizes its own (api/db.py `api_engine`), since a
+def make_engine(
+    url: str | None = None, *, pool_size: int = 5, max_overflow: int = 10, pool_timeout: float = 30.0
+) -> Engine:
+    """The pool defaults are SQLAlchemy's; the API sizes its own (certificates/db.py `api_engine`), since a
     request that waits for a connection must give up before its client does."""
     url = url or database_url()
     pool = {"pool_size": pool_size, "max_overflow": max_overflow, "pool_timeout": pool_timeout}

@@ -19,10 +19,18 @@ from chain.abi import ContractAbi, _static_words
 class Event:
     """What the projector reads of a decoded log (the fields of `chain.abi.DecodedEvent`)."""
 
-    __slots__ = ("name", "args", "address", "block_number", "block_hash", "tx_hash", "log_index")
+    __slots__ = ("address", "args", "block_hash", "block_number", "log_index", "name", "tx_hash")
 
-    def __init__(self, name: str, args: dict[str, Any], address: str, block_number: int, block_hash: str,
-                 tx_hash: str, log_index: int) -> None:
+    def __init__(
+        self,
+        name: str,
+        args: dict[str, Any],
+        address: str,
+        block_number: int,
+        block_hash: str,
+        tx_hash: str,
+        log_index: int,
+    ) -> None:
         self.name = name
         self.args = args
         self.address = address
@@ -35,7 +43,7 @@ class Event:
 class EventSpec:
     """One event of the ABI: its name, and a generated decoder if all its fields are static."""
 
-    __slots__ = ("name", "decode", "topics", "data_len")
+    __slots__ = ("data_len", "decode", "name", "topics")
 
     def __init__(self, name: str, decode: Any, topics: int, data_len: int) -> None:
         self.name = name
@@ -77,14 +85,16 @@ def _compile(item: dict[str, Any]) -> EventSpec:
         fields.append(f"{i['name']!r}: {expr}")
     source = "def decode(t, d):\n    return {" + ", ".join(fields) + "}\n"
     namespace: dict[str, Any] = {}
-    exec(compile(source, f"<decoder {name}>", "exec"), namespace)  # noqa: S102  (built from the ABI only)
+    exec(compile(source, f"<decoder {name}>", "exec"), namespace)
     return EventSpec(name, namespace["decode"], topic, 2 + 64 * word)
 
 
 class LogDecoder:
     def __init__(self, abi: ContractAbi) -> None:
         self.abi = abi
-        self.specs: dict[str, EventSpec] = {"0x" + topic.hex(): _compile(item) for topic, item in abi.events_by_topic.items()}
+        self.specs: dict[str, EventSpec] = {
+            "0x" + topic.hex(): _compile(item) for topic, item in abi.events_by_topic.items()
+        }
 
     def spec(self, topic0: str) -> EventSpec | None:
         spec = self.specs.get(topic0)

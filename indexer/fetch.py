@@ -34,7 +34,10 @@ class LogFetcher:
             to = min(last, first + self.range - 1)
             try:
                 logs = self.rpc.call(
-                    "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(to), "address": self.address}, parse=loads_strings)
+                    "eth_getLogs",
+                    {"fromBlock": hex(first), "toBlock": hex(to), "address": self.address},
+                    parse=loads_strings,
+                )
             except RpcError as exc:
                 if self._beyond_head(first):
                     # the chain got shorter while we read (a reorganisation, or a durable local node restarted
@@ -49,7 +52,9 @@ class LogFetcher:
                 log.warning("node answers again after back-off", extra={"from_block": first, "to_block": to})
             self.backoff = 0.0
             if len(logs) > 2 * self.target_events:  # straight to the size that would have held target_events
-                self.range = max(self.min_range, min(self.range // 2, (to - first + 1) * self.target_events // len(logs)))
+                self.range = max(
+                    self.min_range, min(self.range // 2, (to - first + 1) * self.target_events // len(logs))
+                )
             elif len(logs) < self.target_events // 2:
                 self.range = min(self.max_range, self.range * 2)
             return to, logs
@@ -64,21 +69,34 @@ class LogFetcher:
         lowered = message.lower()
         if "429" in lowered or "rate" in lowered:
             self.backoff = min(30.0, max(0.25, self.backoff * 2))
-            log.warning("rate limited by the node; backing off %.2f s", self.backoff,
-                        extra={"from_block": first, "to_block": to})
+            log.warning(
+                "rate limited by the node; backing off %.2f s",
+                self.backoff,
+                extra={"from_block": first, "to_block": to},
+            )
             time.sleep(self.backoff)
         elif any(h in lowered for h in RANGE_HINTS) and self.range > self.min_range:
             self.range = max(self.min_range, self.range // 2)
-            log.warning("log range refused (%s); shrinking to %d blocks", message[:80], self.range,
-                        extra={"from_block": first, "to_block": to})
+            log.warning(
+                "log range refused (%s); shrinking to %d blocks",
+                message[:80],
+                self.range,
+                extra={"from_block": first, "to_block": to},
+            )
         else:
             self.backoff = min(30.0, max(0.25, self.backoff * 2))
-            log.warning("node error (%s); retrying in %.2f s", message[:80], self.backoff,
-                        extra={"from_block": first, "to_block": to})
+            log.warning(
+                "node error (%s); retrying in %.2f s",
+                message[:80],
+                self.backoff,
+                extra={"from_block": first, "to_block": to},
+            )
             time.sleep(self.backoff)
 
 
-def split_at_blocks(first: int, last: int, logs: list[dict[str, Any]], size: int) -> list[tuple[int, int, list[dict[str, Any]]]]:
+def split_at_blocks(
+    first: int, last: int, logs: list[dict[str, Any]], size: int
+) -> list[tuple[int, int, list[dict[str, Any]]]]:
     """Blocks first..last and their logs as consecutive (first, last, logs) steps of about `size`
     logs each, cut only between blocks.
 

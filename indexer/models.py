@@ -247,5 +247,8 @@ Index("ix_lots_retirement_id", Lot.retirement_id)  # type: ignore[arg-type]  # p
 
 
 # the mirror's own tables: other layers (api/) keep theirs in the same metadata and database
-TABLES = [cls.__table__ for cls in list(globals().values())  # type: ignore[attr-defined]
-          if isinstance(cls, type) and issubclass(cls, SQLModel) and cls.__module__ == __name__ and hasattr(cls, "__table__")]
+TABLES = [
+    cls.__table__
+    for cls in list(globals().values())  # type: ignore[attr-defined]
+    if isinstance(cls, type) and issubclass(cls, SQLModel) and cls.__module__ == __name__ and hasattr(cls, "__table__")
+]

@@ -20,6 +20,7 @@ from chain.types import (
     ParticipantKind,
     ParticipantStatus,
     ProjectStatus,
+    RetirementId,
     Scenario,
     from_short_id,
 )
@@ -67,74 +68,155 @@ class Projector:
     # ------------------------------------------------------------ catalog
 
     def on_MethodologyFiled(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
-        self.state.put("methodologies", {
-            "id": from_short_id(a["methodologyId"]), "ecosystem": name(Ecosystem, a["ecosystem"]),
-            "version": a["version"], "document_hash": hx(a["documentHash"]), "status": "filed", "successor_id": None,
-        }, block=b)
+        self.state.put(
+            "methodologies",
+            {
+                "id": from_short_id(a["methodologyId"]),
+                "ecosystem": name(Ecosystem, a["ecosystem"]),
+                "version": a["version"],
+                "document_hash": hx(a["documentHash"]),
+                "status": "filed",
+                "successor_id": None,
+            },
+            block=b,
+        )
 
     def on_MethodologyStatusChanged(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         successor = from_short_id(a["successorId"]) or None
-        self.state.update("methodologies", (from_short_id(a["methodologyId"]),), block=b,
-                          status=name(MethodologyStatus, a["status"]), successor_id=successor)
+        self.state.update(
+            "methodologies",
+            (from_short_id(a["methodologyId"]),),
+            block=b,
+            status=name(MethodologyStatus, a["status"]),
+            successor_id=successor,
+        )
 
     def on_ParticipantRegistered(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
-        self.state.put("participants", {
-            "address": a["account"], "kind": name(ParticipantKind, a["kind"]), "status": "active",
-            "reference_hash": hx(a["referenceHash"]),
-        }, block=b)
+        self.state.put(
+            "participants",
+            {
+                "address": a["account"],
+                "kind": name(ParticipantKind, a["kind"]),
+                "status": "active",
+                "reference_hash": hx(a["referenceHash"]),
+            },
+            block=b,
+        )
 
     def on_ParticipantStatusChanged(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         status = name(ParticipantStatus, a["status"])
         self.state.update("participants", (a["account"],), block=b, status=status)
-        self.state.append("participant_status_changes", {
-            "block_number": b, "log_index": e.log_index, "address": a["account"],
-            "previous": name(ParticipantStatus, a["previous"]), "status": status,
-            "reason_hash": hx(a["reasonHash"]), "tx_hash": e.tx_hash,
-        })
+        self.state.append(
+            "participant_status_changes",
+            {
+                "block_number": b,
+                "log_index": e.log_index,
+                "address": a["account"],
+                "previous": name(ParticipantStatus, a["previous"]),
+                "status": status,
+                "reason_hash": hx(a["reasonHash"]),
+                "tx_hash": e.tx_hash,
+            },
+        )
 
     def on_ProjectSubmitted(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         p = a["project"]
         project_id = from_short_id(a["projectId"])
-        self.state.put("projects", {
-            "id": project_id, "methodology_id": from_short_id(p["methodologyId"]), "owner": p["owner"],
-            "county_code": p["countyCode"], "area_square_metres": p["areaSquareMetres"],
-            "crediting_start": p["creditingStart"], "crediting_end": p["creditingEnd"],
-            "documents_hash": hx(p["documentsHash"]), "status": "submitted", "review_report_hash": None, "batch_count": 0,
-        }, block=b)
+        self.state.put(
+            "projects",
+            {
+                "id": project_id,
+                "methodology_id": from_short_id(p["methodologyId"]),
+                "owner": p["owner"],
+                "county_code": p["countyCode"],
+                "area_square_metres": p["areaSquareMetres"],
+                "crediting_start": p["creditingStart"],
+                "crediting_end": p["creditingEnd"],
+                "documents_hash": hx(p["documentsHash"]),
+                "status": "submitted",
+                "review_report_hash": None,
+                "batch_count": 0,
+            },
+            block=b,
+        )
         for parcel in p["parcels"]:
             self.state.put("parcels", {"parcel": hx(parcel), "project_id": project_id}, block=b)
 
     def on_ProjectReviewed(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
-        self.state.update("projects", (from_short_id(a["projectId"]),), block=b,
-                          status="registered" if a["approved"] else "rejected", review_report_hash=hx(a["reviewReportHash"]))
+        self.state.update(
+            "projects",
+            (from_short_id(a["projectId"]),),
+            block=b,
+            status="registered" if a["approved"] else "rejected",
+            review_report_hash=hx(a["reviewReportHash"]),
+        )
 
     def on_ProjectStatusChanged(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
-        self.state.update("projects", (from_short_id(a["projectId"]),), block=b, status=name(ProjectStatus, a["status"]))
+        self.state.update(
+            "projects", (from_short_id(a["projectId"]),), block=b, status=name(ProjectStatus, a["status"])
+        )
 
     # ------------------------------------------------------------ issuance
 
     def on_BatchIssued(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         r = a["request"]
         project_id = from_short_id(a["projectId"])
-        self._new_batch(e, a["batchId"], project_id, a["firstSerial"], r["quantity"], {
-            "batch_seq": a["batchSeq"], "vintage": r["vintage"], "reserve_amount": a["reserveAmount"],
-            "owner": a["owner"], "monitoring_start": r["monitoringStart"], "monitoring_end": r["monitoringEnd"],
-            "verification_report_hash": hx(r["verificationReportHash"]), "op_id": hex(a["opId"]),
-        })
+        self._new_batch(
+            e,
+            a["batchId"],
+            project_id,
+            a["firstSerial"],
+            r["quantity"],
+            {
+                "batch_seq": a["batchSeq"],
+                "vintage": r["vintage"],
+                "reserve_amount": a["reserveAmount"],
+                "owner": a["owner"],
+                "monitoring_start": r["monitoringStart"],
+                "monitoring_end": r["monitoringEnd"],
+                "verification_report_hash": hx(r["verificationReportHash"]),
+                "op_id": hex(a["opId"]),
+            },
+        )
         self.state.update("projects", (project_id,), block=b, batch_count=a["batchSeq"])
 
     def on_BatchImported(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         c = a["credit"]
-        self._new_batch(e, a["batchId"], from_short_id(c["projectId"]), a["firstSerial"], c["quantity"], {
-            "batch_seq": None, "vintage": c["vintage"], "reserve_amount": 0, "owner": c["to"],
-            "origin_key": hx(a["originKey"]), "origin_registry": from_short_id(c["originRegistry"]),
-            "op_id": hex(a["opId"]),
-        })
+        self._new_batch(
+            e,
+            a["batchId"],
+            from_short_id(c["projectId"]),
+            a["firstSerial"],
+            c["quantity"],
+            {
+                "batch_seq": None,
+                "vintage": c["vintage"],
+                "reserve_amount": 0,
+                "owner": c["to"],
+                "origin_key": hx(a["originKey"]),
+                "origin_registry": from_short_id(c["originRegistry"]),
+                "op_id": hex(a["opId"]),
+            },
+        )
 
-    def _new_batch(self, e: DecodedEvent, batch_id: int, project_id: str, first: int, quantity: int, extra: Row) -> None:
-        row = {"id": batch_id, "project_id": project_id, "first_serial": first, "issued": quantity, "retired": 0,
-               "cancelled": 0, "monitoring_start": None, "monitoring_end": None, "verification_report_hash": None,
-               "origin_key": None, "origin_registry": None, "block_number": e.block_number, "tx_hash": e.tx_hash}
+    def _new_batch(
+        self, e: DecodedEvent, batch_id: int, project_id: str, first: int, quantity: int, extra: Row
+    ) -> None:
+        row = {
+            "id": batch_id,
+            "project_id": project_id,
+            "first_serial": first,
+            "issued": quantity,
+            "retired": 0,
+            "cancelled": 0,
+            "monitoring_start": None,
+            "monitoring_end": None,
+            "verification_report_hash": None,
+            "origin_key": None,
+            "origin_registry": None,
+            "block_number": e.block_number,
+            "tx_hash": e.tx_hash,
+        }
         row.update(extra)
         self.state.put("batches", row, block=e.block_number)
         serial = first
@@ -177,7 +259,11 @@ class Projector:
     def _add_balance(self, holder: str, batch_id: int, delta: int, block: int, *, field: str = "amount") -> None:
         key = (holder, batch_id)
         row = self.state.tables["balances"].get(key)
-        new = {"holder": holder, "batch_id": batch_id, "amount": 0, "pledged": 0, "frozen": 0} if row is None else row.copy()
+        new = (
+            {"holder": holder, "batch_id": batch_id, "amount": 0, "pledged": 0, "frozen": 0}
+            if row is None
+            else row.copy()
+        )
         value = new[field] + delta
         if value < 0:
             raise ValueError(f"{field} of {holder} in batch {batch_id} would go negative")
@@ -186,8 +272,16 @@ class Projector:
         self.state.put("balances", None if empty else new, key=key, block=block)
 
     def _new_lot(self, batch_id: int, first: int, last: int, holder: str, block: int) -> Row:
-        lot = {"batch_id": batch_id, "first_serial": first, "last_serial": last, "holder": holder, "state": "held",
-               "acquired": self.state.next_acquired, "retirement_id": None, "cancellation_id": None}
+        lot = {
+            "batch_id": batch_id,
+            "first_serial": first,
+            "last_serial": last,
+            "holder": holder,
+            "state": "held",
+            "acquired": self.state.next_acquired,
+            "retirement_id": None,
+            "cancellation_id": None,
+        }
         self.state.next_acquired += 1
         self.state.put("lots", lot, block=block)
         self.state.fifo[(holder, batch_id)].append(first)
@@ -220,19 +314,34 @@ class Projector:
     def _move(self, e: DecodedEvent, log_index: int, lot: Row, frm: str, to: str, kind: str) -> None:
         part = self.tx.parts.get(log_index, 0)
         self.tx.parts[log_index] = part + 1
-        self.state.append("lot_moves", {
-            "block_number": e.block_number, "log_index": log_index, "part": part, "batch_id": lot["batch_id"],
-            "first_serial": lot["first_serial"], "last_serial": lot["last_serial"], "from_holder": frm,
-            "to_holder": to, "kind": kind, "tx_hash": e.tx_hash,
-        })
+        self.state.append(
+            "lot_moves",
+            {
+                "block_number": e.block_number,
+                "log_index": log_index,
+                "part": part,
+                "batch_id": lot["batch_id"],
+                "first_serial": lot["first_serial"],
+                "last_serial": lot["last_serial"],
+                "from_holder": frm,
+                "to_holder": to,
+                "kind": kind,
+                "tx_hash": e.tx_hash,
+            },
+        )
 
     def _label_burn(self, e: DecodedEvent, holder: str, batch_id: int, state: str, ref: str) -> None:
         for i, (frm, burned_batch, lots, log_index) in enumerate(self.tx.burns):
             if frm == holder and burned_batch == batch_id:
                 del self.tx.burns[i]
                 for lot in lots:
-                    ended = {**lot, "holder": holder, "state": state, "acquired": self.state.next_acquired,
-                             f"{'retirement' if state == 'retired' else 'cancellation'}_id": ref}
+                    ended = {
+                        **lot,
+                        "holder": holder,
+                        "state": state,
+                        "acquired": self.state.next_acquired,
+                        f"{'retirement' if state == 'retired' else 'cancellation'}_id": ref,
+                    }
                     self.state.next_acquired += 1
                     self.state.put("lots", ended, block=e.block_number)
                     self._move(e, log_index, ended, holder, ZERO, "retire" if state == "retired" else "cancel")
@@ -242,7 +351,7 @@ class Projector:
     # ------------------------------------------------------------ retirement and cancellation
 
     def event_id(self, e: DecodedEvent) -> str:
-        return f"{self.chain_id}-{e.tx_hash}-{e.log_index}"
+        return RetirementId.of(self.chain_id, e.tx_hash, e.log_index)
 
     def on_CreditsRetired(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         holder, batch_id = a["holder"], a["batchId"]
@@ -251,12 +360,23 @@ class Projector:
         batch = self.state.get("batches", (batch_id,))
         assert batch is not None
         self.state.update("batches", (batch_id,), block=b, retired=batch["retired"] + a["amount"])
-        self.state.append("retirements", {
-            "id": retirement_id, "batch_id": batch_id, "holder": holder, "operator": a["operator"],
-            "amount": a["amount"], "scenario": name(Scenario, a["scenario"]),
-            "beneficiary_commitment": hx(a["beneficiaryCommitment"]), "claim_hash": hx(a["claimHash"]),
-            "op_id": hex(a["opId"]), "block_number": b, "log_index": e.log_index, "tx_hash": e.tx_hash,
-        })
+        self.state.append(
+            "retirements",
+            {
+                "id": retirement_id,
+                "batch_id": batch_id,
+                "holder": holder,
+                "operator": a["operator"],
+                "amount": a["amount"],
+                "scenario": name(Scenario, a["scenario"]),
+                "beneficiary_commitment": hx(a["beneficiaryCommitment"]),
+                "claim_hash": hx(a["claimHash"]),
+                "op_id": hex(a["opId"]),
+                "block_number": b,
+                "log_index": e.log_index,
+                "tx_hash": e.tx_hash,
+            },
+        )
 
     def on_CreditsCancelled(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         holder, batch_id = a["holder"], a["batchId"]
@@ -265,26 +385,47 @@ class Projector:
         batch = self.state.get("batches", (batch_id,))
         assert batch is not None
         self.state.update("batches", (batch_id,), block=b, cancelled=batch["cancelled"] + a["amount"])
-        self.state.append("cancellations", {
-            "id": cancellation_id, "batch_id": batch_id, "holder": holder, "amount": a["amount"],
-            "reason": name(CancellationReason, a["reason"]), "evidence_hash": hx(a["evidenceHash"]),
-            "export_id": hex(a["exportId"]) if a["exportId"] else None, "op_id": hex(a["opId"]),
-            "block_number": b, "log_index": e.log_index, "tx_hash": e.tx_hash,
-        })
+        self.state.append(
+            "cancellations",
+            {
+                "id": cancellation_id,
+                "batch_id": batch_id,
+                "holder": holder,
+                "amount": a["amount"],
+                "reason": name(CancellationReason, a["reason"]),
+                "evidence_hash": hx(a["evidenceHash"]),
+                "export_id": hex(a["exportId"]) if a["exportId"] else None,
+                "op_id": hex(a["opId"]),
+                "block_number": b,
+                "log_index": e.log_index,
+                "tx_hash": e.tx_hash,
+            },
+        )
 
     # ------------------------------------------------------------ exports and pledges
 
     def on_ExportRequested(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         holder = a["holder"]
-        self.state.put("exports", {
-            "id": hex(a["exportId"]), "holder": holder, "batch_id": a["batchId"], "amount": a["amount"],
-            "destination_registry": from_short_id(a["destinationRegistry"]),
-            "destination_account": hx(a["destinationAccount"]), "status": "pending", "destination_reference": None,
-        }, block=b)
+        self.state.put(
+            "exports",
+            {
+                "id": hex(a["exportId"]),
+                "holder": holder,
+                "batch_id": a["batchId"],
+                "amount": a["amount"],
+                "destination_registry": from_short_id(a["destinationRegistry"]),
+                "destination_account": hx(a["destinationAccount"]),
+                "status": "pending",
+                "destination_reference": None,
+            },
+            block=b,
+        )
         self._add_balance(holder, a["batchId"], a["amount"], b, field="frozen")
 
     def _end_export(self, a: dict[str, Any], b: int, status: str, reference: str | None) -> None:
-        export = self.state.update("exports", (hex(a["exportId"]),), block=b, status=status, destination_reference=reference)
+        export = self.state.update(
+            "exports", (hex(a["exportId"]),), block=b, status=status, destination_reference=reference
+        )
         self._add_balance(export["holder"], export["batch_id"], -export["amount"], b, field="frozen")
 
     def on_ExportConfirmed(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
@@ -295,10 +436,19 @@ class Projector:
 
     def on_CreditsPledged(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
         pledgor = a["pledgor"]
-        self.state.put("pledges", {
-            "id": hex(a["pledgeId"]), "pledgor": pledgor, "pledgee": a["pledgee"], "batch_id": a["batchId"],
-            "amount": a["amount"], "registration_reference": hx(a["registrationReference"]), "status": "active",
-        }, block=b)
+        self.state.put(
+            "pledges",
+            {
+                "id": hex(a["pledgeId"]),
+                "pledgor": pledgor,
+                "pledgee": a["pledgee"],
+                "batch_id": a["batchId"],
+                "amount": a["amount"],
+                "registration_reference": hx(a["registrationReference"]),
+                "status": "active",
+            },
+            block=b,
+        )
         self._add_balance(pledgor, a["batchId"], a["amount"], b, field="pledged")
 
     def _end_pledge(self, a: dict[str, Any], b: int, status: str) -> None:
@@ -314,7 +464,13 @@ class Projector:
     # ------------------------------------------------------------ anchors
 
     def on_LogRootAnchored(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
-        self.state.append("anchored_roots", {
-            "tree_size": a["treeSize"], "root": hx(a["root"]), "anchored_at": a["anchoredAt"],
-            "block_number": b, "tx_hash": e.tx_hash,
-        })
+        self.state.append(
+            "anchored_roots",
+            {
+                "tree_size": a["treeSize"],
+                "root": hx(a["root"]),
+                "anchored_at": a["anchoredAt"],
+                "block_number": b,
+                "tx_hash": e.tx_hash,
+            },
+        )

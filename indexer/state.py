@@ -81,7 +81,9 @@ class State:
     def append(self, table: str, row: Row) -> None:
         self.appended[table].append(row)
 
-    def take_changes(self) -> tuple[dict[tuple[str, Key], Row | None], dict[int, dict[tuple[str, Key], Row | None]], dict[str, list[Row]]]:
+    def take_changes(
+        self,
+    ) -> tuple[dict[tuple[str, Key], Row | None], dict[int, dict[tuple[str, Key], Row | None]], dict[str, list[Row]]]:
         dirty = self.dirty
         for marker in self.fresh:
             if dirty[marker] is None:  # created and deleted since the last store: nothing to write

@@ -15,7 +15,7 @@ from indexer import models
 from indexer.state import HISTORY, KEYS, Key, Row, State
 
 TABLES = {table.name: table for table in models.TABLES}
-BLOCK_COLUMN = {t: "block_number" for t in HISTORY}
+BLOCK_COLUMN = dict.fromkeys(HISTORY, "block_number")
 
 
 def _marks(conn: Connection, n: int) -> str:
@@ -25,8 +25,18 @@ def _marks(conn: Connection, n: int) -> str:
 
 COLUMNS = {name: tuple(c.name for c in table.columns) for name, table in TABLES.items()}
 RAW_COLUMNS = COLUMNS["raw_events"]
-assert RAW_COLUMNS == ("chain_id", "block_number", "log_index", "block_hash", "tx_hash", "tx_index", "address", "name",
-                       "topics", "data"), "Indexer._apply_range builds the rows in this order"
+assert RAW_COLUMNS == (
+    "chain_id",
+    "block_number",
+    "log_index",
+    "block_hash",
+    "tx_hash",
+    "tx_index",
+    "address",
+    "name",
+    "topics",
+    "data",
+), "Indexer._apply_range builds the rows in this order"
 
 
 def insert_tuples(conn: Connection, table: str, rows: list[tuple[Any, ...]]) -> None:
@@ -78,9 +88,13 @@ def upsert_tuples(conn: Connection, table: str, rows: list[tuple[Any, ...]]) -> 
     if conn.dialect.name == "sqlite":
         sql = f"INSERT OR REPLACE INTO {table} ({', '.join(columns)}) VALUES ({_marks(conn, len(columns))})"
     else:
-        updates = ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys) or f"{keys[0]} = EXCLUDED.{keys[0]}"
-        sql = (f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(conn, len(columns))}) "
-               f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
+        updates = (
+            ", ".join(f"{c} = EXCLUDED.{c}" for c in columns if c not in keys) or f"{keys[0]} = EXCLUDED.{keys[0]}"
+        )
+        sql = (
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({_marks(conn, len(columns))}) "
+            f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
+        )
     conn.exec_driver_sql(sql, rows)
 
 
@@ -113,7 +127,8 @@ def write_journal(conn: Connection, before: dict[int, dict[tuple[str, Key], Row 
     (A row per change cost 40 % of a backfill's writing when its blocks were all in the window.)"""
     rows = [
         {"block_number": block, "entries": json.dumps([(table, key, old) for (table, key), old in entries.items()])}
-        for block, entries in before.items() if block >= journal_from and entries
+        for block, entries in before.items()
+        if block >= journal_from and entries
     ]
     if rows:
         conn.execute(insert(TABLES["journal"]), rows)
@@ -142,8 +157,12 @@ class RangeWrite:
 
 def take_range(state: State, **kw: Any) -> RangeWrite:
     changes, before, appended = state.take_changes()
-    return RangeWrite(changes=pack_changes(changes), before=before,
-                      appended={table: as_tuples(table, rows) for table, rows in appended.items()}, **kw)
+    return RangeWrite(
+        changes=pack_changes(changes),
+        before=before,
+        appended={table: as_tuples(table, rows) for table, rows in appended.items()},
+        **kw,
+    )
 
 
 def write_range(engine: Engine, w: RangeWrite) -> None:
@@ -179,13 +198,16 @@ def rollback_to(engine: Engine, *, chain_id: int, address: str, ancestor: int, a
     """Undo every block above `ancestor` in one transaction; returns the number of events removed."""
     with engine.begin() as conn:
         raw = TABLES["raw_events"]
-        removed = conn.execute(delete(raw).where(and_(raw.c.chain_id == chain_id, raw.c.block_number > ancestor))).rowcount
+        removed = conn.execute(
+            delete(raw).where(and_(raw.c.chain_id == chain_id, raw.c.block_number > ancestor))
+        ).rowcount
         for table in HISTORY:
             t = TABLES[table]
             conn.execute(delete(t).where(t.c[BLOCK_COLUMN[table]] > ancestor))
         journal = TABLES["journal"]
         blocks_entries = conn.execute(
-            select(journal.c.entries).where(journal.c.block_number > ancestor)
+            select(journal.c.entries)
+            .where(journal.c.block_number > ancestor)
             .order_by(journal.c.block_number.desc(), journal.c.id.desc())
         ).scalars()
         restored: dict[tuple[str, Key], Row | None] = {}
@@ -205,8 +227,11 @@ def rollback_to(engine: Engine, *, chain_id: int, address: str, ancestor: int, a
 # event-name index stays: a few names, each appended at its end, cost the writer process less
 # than a scan of the whole raw_events table at the end of the backfill, when nothing else runs.
 SECONDARY_INDEXES = [
-    index for name, table in TABLES.items() if name not in ("journal", "blocks", "sync_cursor")
-    for index in sorted(table.indexes, key=lambda i: str(i.name)) if not index.unique
+    index
+    for name, table in TABLES.items()
+    if name not in ("journal", "blocks", "sync_cursor")
+    for index in sorted(table.indexes, key=lambda i: str(i.name))
+    if not index.unique
 ]
 LIVE_INDEXES = {"ix_raw_events_name"}
 DEFERRED_INDEXES = [index for index in SECONDARY_INDEXES if index.name not in LIVE_INDEXES]
@@ -249,7 +274,9 @@ def load_state(engine: Engine) -> State:
 def cursor(engine: Engine, chain_id: int, address: str) -> tuple[int, str] | None:
     t = TABLES["sync_cursor"]
     with engine.connect() as conn:
-        row = conn.execute(select(t.c.block_number, t.c.block_hash).where(and_(t.c.chain_id == chain_id, t.c.address == address))).first()
+        row = conn.execute(
+            select(t.c.block_number, t.c.block_hash).where(and_(t.c.chain_id == chain_id, t.c.address == address))
+        ).first()
     return (int(row[0]), str(row[1])) if row else None
 
 

@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 
 
 # blocks kept undoable (the journal); a deeper reorganisation stops the indexer. Certification's
-# confirmation depth is capped by it (api/certificates/finality.py).
+# confirmation depth is capped by it (certificates/finality.py).
 REORG_WINDOW = 64
+
 
 class ReorgTooDeepError(ChainError):
     def __init__(self, window: int) -> None:
@@ -54,6 +55,14 @@ class FollowStatus:
             self.since = time.time()
         self.state, self.reason = state, reason
         return changed
+
+
+_following: list[FollowStatus] = []  # the indexer following the head in this process, if any (`ledger up`)
+
+
+def following_status() -> FollowStatus | None:
+    """The status of the indexer that follows the head in this process, for /health; None if none does."""
+    return _following[-1] if _following else None
 
 
 class Indexer:
@@ -145,7 +154,9 @@ class Indexer:
         # a backfill's child process takes most of a second to start: until it is ready (or for a
         # backfill that ends first) a thread writes, then hands over at a range boundary
         child = ProcessWriter(self.engine) if in_process else None
-        writer: ThreadWriter | ProcessWriter = child if child is not None and self.writer_process else ThreadWriter(self.engine)
+        writer: ThreadWriter | ProcessWriter = (
+            child if child is not None and self.writer_process else ThreadWriter(self.engine)
+        )
         reader.start()
         total = 0
         changed = False
@@ -207,8 +218,13 @@ class Indexer:
             reads.put(exc)
 
     @staticmethod
-    def _finish(halt: threading.Event, reads: queue.Queue[Any], reader: threading.Thread,
-                writer: ThreadWriter | ProcessWriter, child: ProcessWriter | None) -> BaseException | None:
+    def _finish(
+        halt: threading.Event,
+        reads: queue.Queue[Any],
+        reader: threading.Thread,
+        writer: ThreadWriter | ProcessWriter,
+        child: ProcessWriter | None,
+    ) -> BaseException | None:
         """Stop reading, let the writer finish the ranges it was given, stop a child process that
         never took over; the first failure."""
         halt.set()
@@ -223,13 +239,15 @@ class Indexer:
             failure = failure or child.failure  # it died before it could take over
         return failure
 
-    def follow(self, stop: threading.Event, *, poll: float = 0.25, on_progress: Any = None,
-               max_backoff: float = 30.0) -> None:
+    def follow(
+        self, stop: threading.Event, *, poll: float = 0.25, on_progress: Any = None, max_backoff: float = 30.0
+    ) -> None:
         """Follow the head until `stop`. A node that cannot be reached (or errs) is retried with
         back-off, for as long as it takes, and `self.status` says so (/health reads it); anything
         else (the database, a reorganisation too deep) is raised: the caller's supervisor stops
         the process rather than serve a mirror that no longer moves."""
         delay = 0.0
+        _following[:] = [self.status]
         while not stop.is_set():
             try:
                 self.sync_once(on_progress)
@@ -237,8 +255,9 @@ class Indexer:
                 delay = min(max_backoff, max(0.5, delay * 2))
                 reason = exc.reason if isinstance(exc, NodeUnreachableError) else f"node error: {str(exc)[:80]}"
                 if self.status.set(NODE_UNREACHABLE, reason):
-                    log.warning("the node cannot be reached (%s); retrying with back-off up to %.0f s",
-                                reason, max_backoff)
+                    log.warning(
+                        "the node cannot be reached (%s); retrying with back-off up to %.0f s", reason, max_backoff
+                    )
                 stop.wait(delay)
                 continue
             if delay:
@@ -274,15 +293,33 @@ class Indexer:
             log_index = int(entry["logIndex"], 16)
             spec = spec_of(topics[0]) if topics else None
             name = spec.name if spec is not None else "unknown"
-            raw.append((chain_id, number, log_index, block_hash, tx_hash, int(entry["transactionIndex"], 16), address, name,
-                        ",".join(topics), entry["data"]))
+            raw.append(
+                (
+                    chain_id,
+                    number,
+                    log_index,
+                    block_hash,
+                    tx_hash,
+                    int(entry["transactionIndex"], 16),
+                    address,
+                    name,
+                    ",".join(topics),
+                    entry["data"],
+                )
+            )
             if name in handlers:  # events nobody handles are stored raw only
                 apply(Event(name, args_of(spec, entry), address, number, block_hash, tx_hash, log_index))  # type: ignore[arg-type]
         window_start = head - self.window + 1
         return store.take_range(
-            self.state, chain_id=self.chain_id, address=self.address, raw_events=raw,
-            blocks=[b for b in blocks if b["number"] >= window_start], cursor_block=last, cursor_hash=by_number[last],
-            journal_from=window_start, prune_below=window_start,
+            self.state,
+            chain_id=self.chain_id,
+            address=self.address,
+            raw_events=raw,
+            blocks=[b for b in blocks if b["number"] >= window_start],
+            cursor_block=last,
+            cursor_hash=by_number[last],
+            journal_from=window_start,
+            prune_below=window_start,
         )
 
     def handle_reorg(self) -> int:
@@ -297,9 +334,16 @@ class Indexer:
         stored = store.stored_blocks(self.engine, self.chain_id)
         for n in sorted((n for n in stored if n < number), reverse=True):
             if self._node_hash(n) == stored[n]:
-                removed = store.rollback_to(self.engine, chain_id=self.chain_id, address=self.address, ancestor=n, ancestor_hash=stored[n])
-                log.warning("chain reorganised: rolled back %d blocks to %d (%d events removed)", number - n, n, removed,
-                            extra={"reorg_depth": number - n, "ancestor": n})
+                removed = store.rollback_to(
+                    self.engine, chain_id=self.chain_id, address=self.address, ancestor=n, ancestor_hash=stored[n]
+                )
+                log.warning(
+                    "chain reorganised: rolled back %d blocks to %d (%d events removed)",
+                    number - n,
+                    n,
+                    removed,
+                    extra={"reorg_depth": number - n, "ancestor": n},
+                )
                 self.reload()
                 return number - n
         raise ReorgTooDeepError(self.window)

@@ -52,8 +52,10 @@ F_SETPIPE_SZ = 1031
 
 class WriterDiedError(ChainError):
     def __init__(self, code: int | None) -> None:
-        super().__init__(f"the indexer's writer process ended unexpectedly (exit code {code}); "
-                         "the mirror is at the last committed range, run the indexer again to resume")
+        super().__init__(
+            f"the indexer's writer process ended unexpectedly (exit code {code}); "
+            "the mirror is at the last committed range, run the indexer again to resume"
+        )
 
 
 class ThreadWriter:
@@ -103,7 +105,10 @@ class ProcessWriter:
         shown = engine.url.render_as_string(hide_password=True)
         self.process = subprocess.Popen(
             [sys.executable, "-m", "indexer.writer", str(data_in), str(acks_out), str(os.getpid()), shown],
-            pass_fds=(data_in, acks_out), stdin=subprocess.DEVNULL, env=env, process_group=0,
+            pass_fds=(data_in, acks_out),
+            stdin=subprocess.DEVNULL,
+            env=env,
+            process_group=0,
         )
         os.close(data_in)
         os.close(acks_out)

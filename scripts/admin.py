@@ -43,7 +43,9 @@ def grant(role: Role, account: str, dry_run: DryRunOption = False, as_json: Json
 
 @roles_app.command("revoke")
 @operator_errors
-def revoke(role: Role, account: str, dry_run: DryRunOption = False, as_json: JsonOption = False, yes: YesOption = False) -> None:
+def revoke(
+    role: Role, account: str, dry_run: DryRunOption = False, as_json: JsonOption = False, yes: YesOption = False
+) -> None:
     """Revoke a role from an account (asks first)."""
     c, account = registry_client(), args.account("account", account)
     if not dry_run:
@@ -53,7 +55,9 @@ def revoke(role: Role, account: str, dry_run: DryRunOption = False, as_json: Jso
 
 @roles_app.command("list")
 @operator_errors
-def list_(account: Annotated[str | None, typer.Argument(help="default: the signing key")] = None, as_json: JsonOption = False) -> None:
+def list_(
+    account: Annotated[str | None, typer.Argument(help="default: the signing key")] = None, as_json: JsonOption = False
+) -> None:
     """The roles an account holds."""
     c = registry_client(signer_required=account is None)
     who = args.account("account", account) if account else c.signer.address  # type: ignore[union-attr]

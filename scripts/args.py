@@ -75,4 +75,3 @@ def member(enum: type[E], name: str) -> E:
         choices = ", ".join(m.lower().replace("_", "-") for m in enum.__members__ if m != "NONE")
         raise InvalidInputError(f"{name!r} is not one of: {choices}")
     return enum[key]
-

@@ -11,10 +11,10 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from api.audit.chain_state import read_chain
-from api.audit.reconcile import reconcile
-from api.context import ServiceContext
+from audit.chain_state import read_chain
+from audit.reconcile import reconcile
 from chain.errors import InvalidInputError
+from scripts import web
 from scripts.certificate_commands import open_service
 from scripts.console import console, operator_errors
 
@@ -27,17 +27,18 @@ def http_api(base: str) -> Callable[[str], tuple[int, Any]]:
             reply = session.get(base.rstrip("/") + path, timeout=30)
         except requests.RequestException as exc:
             raise InvalidInputError(f"the API at {base} does not answer ({type(exc).__name__}); check --api") from None
-        return reply.status_code, reply.json() if reply.headers.get("content-type", "").startswith("application/") else None
+        return reply.status_code, reply.json() if reply.headers.get("content-type", "").startswith(
+            "application/"
+        ) else None
 
     return get
 
 
-def in_process_api(context: ServiceContext) -> Callable[[str], tuple[int, Any]]:
+def in_process_api(app: Any = None) -> Callable[[str], tuple[int, Any]]:
+    """Ask the API in this process: `app`, or the one `ledger serve` would start."""
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
-
-    client = TestClient(create_app(context), raise_server_exceptions=False)
+    client = TestClient(app if app is not None else web.build_app(), raise_server_exceptions=False)
 
     def get(path: str) -> tuple[int, Any]:
         reply = client.get(path)
@@ -48,33 +49,52 @@ def in_process_api(context: ServiceContext) -> Callable[[str], tuple[int, Any]]:
 
 @operator_errors
 def audit(
-    api: Annotated[str | None, typer.Option(help="the API to check (default: this code's API on the same database)")] = None,
+    api: Annotated[
+        str | None, typer.Option(help="the API to check (default: this code's API on the same database)")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the report as JSON")] = False,
-    api_sample: Annotated[int, typer.Option(min=2, help="batches, retirements and certificates to ask the API about (evenly "
-                                                        "spread; all of them are compared in the mirror)")] = 200,
+    api_sample: Annotated[
+        int,
+        typer.Option(
+            min=2,
+            help="batches, retirements and certificates to ask the API about (evenly "
+            "spread; all of them are compared in the mirror)",
+        ),
+    ] = 200,
 ) -> None:
     """Recompute supply, balances, retirements and anchors from eth_getLogs and eth_call alone; compare
     them with the mirror, every certificate, the log's own roots (with consistency proofs between
     successive anchors) and the API. Every difference is reported with its transaction and block."""
     service = open_service(signer_required=False)
     client, context, engine = service.client, service.context, service.engine
-    columns = (TextColumn("reading the chain"), BarColumn(), TextColumn("{task.percentage:>3.0f}%"), TimeElapsedColumn())
+    columns = (
+        TextColumn("reading the chain"),
+        BarColumn(),
+        TextColumn("{task.percentage:>3.0f}%"),
+        TimeElapsedColumn(),
+    )
     with Progress(*columns, console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task("chain", total=1)
-        chain = read_chain(client, context.deployment.block_number,
-                           progress=lambda done, total: progress.update(task, completed=done, total=total))
+        chain = read_chain(
+            client,
+            context.deployment.block_number,
+            progress=lambda done, total: progress.update(task, completed=done, total=total),
+        )
     with engine.connect() as conn:
-        report = reconcile(chain, conn, context.log, http_api(api) if api else in_process_api(context),
-                           api_sample=api_sample)
+        report = reconcile(chain, conn, context.log, http_api(api) if api else in_process_api(), api_sample=api_sample)
     if as_json:
         console.print_json(data=report.as_json())
     else:
         checked = ", ".join(f"{n:,} {what}" for what, n in report.checked.items())
         console.print(f"audited {report.events:,} events up to block {report.head:,}: {checked}")
         if report.clean:
-            console.print("[bold green]no difference[/]: the mirror, the certificates, the log and the API agree with the chain")
+            console.print(
+                "[bold green]no difference[/]: the mirror, the certificates, the log and the API agree with the chain"
+            )
         else:
-            table = Table("check", "subject", "difference", "tx", "block", title=f"{len(report.differences)} difference(s)")
+            table = Table(
+                "check", "subject", "difference", "tx", "block", title=f"{len(report.differences)} difference(s)"
+            )
             for d in report.differences:
                 table.add_row(d.check, d.subject, d.detail, d.tx_hash or "", str(d.block_number or ""))
             console.print(table)

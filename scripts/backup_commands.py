@@ -1,6 +1,6 @@
 """`ledger backup create --out FILE`, `ledger backup restore FILE`: the certificate service's own
 data (certificates, claims, sealed beneficiaries, the transparency log), which the chain cannot
-give back. The logic is in api/certificates/backup.py; docs/deployment.md says when to use it."""
+give back. The logic is in certificates/backup.py; docs/deployment.md says when to use it."""
 
 from __future__ import annotations
 
@@ -9,14 +9,15 @@ from typing import Annotated
 
 import typer
 
-from api.certificates import backup
+from certificates import backup
 from indexer.db import WriterLock, make_engine
 from scripts.console import console, fail, operator_errors
 from scripts.context import deployment
 from scripts.index_commands import database_url_shown, make_indexer
 
-app = typer.Typer(help="Back up and restore the certificates, their log and the sealed personal data.",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="Back up and restore the certificates, their log and the sealed personal data.", no_args_is_help=True
+)
 
 
 def _rows(summary: backup.Summary) -> str:
@@ -31,8 +32,10 @@ def create(out: Annotated[Path, typer.Option("--out", help="the backup file to w
     engine = make_engine()
     summary = backup.create(engine, out, deployment())
     h = summary.header
-    console.print(f"backed up {_rows(summary)} from {database_url_shown()} to {out} "
-                  f"({out.stat().st_size:,} bytes, schema {h['schema_revision']}, sha256 {h['sha256'][:16]}…)")
+    console.print(
+        f"backed up {_rows(summary)} from {database_url_shown()} to {out} "
+        f"({out.stat().st_size:,} bytes, schema {h['schema_revision']}, sha256 {h['sha256'][:16]}…)"
+    )
     console.print("the data key is not in the backup: keep LEDGER_DATA_KEY (or its file) safe separately")
 
 
@@ -58,6 +61,8 @@ def restore(
         behind = backup.log_behind_chain(engine)
     if behind is not None:
         size, anchored = behind
-        fail(f"the chain anchors a log of {anchored:,} entries but the backup holds {size:,}: certificates issued after "
-             "this backup are missing; restore a later backup and issue nothing until then")
+        fail(
+            f"the chain anchors a log of {anchored:,} entries but the backup holds {size:,}: certificates issued after "
+            "this backup are missing; restore a later backup and issue nothing until then"
+        )
     console.print("next: `ledger audit` (it must report no difference)")

@@ -53,7 +53,9 @@ def read_rows(path: Path, client: RegistryClient, *, from_block: int = 0) -> lis
     reader = csv.DictReader(text.splitlines())
     missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
     if missing:
-        raise InvalidInputError(f"{path} lacks the column(s) {', '.join(missing)}; the header must name {', '.join(COLUMNS)}")
+        raise InvalidInputError(
+            f"{path} lacks the column(s) {', '.join(missing)}; the header must name {', '.join(COLUMNS)}"
+        )
     rows: list[IssueRow] = []
     problems: list[tuple[int, str]] = []
     seen: dict[int, int] = {}
@@ -91,8 +93,10 @@ def check_one(client: RegistryClient, request: tuple[Any, ...], op_id: int, *, f
 
 def require_registrar(client: RegistryClient) -> None:
     if client.signer is not None and not client.has_role("REGISTRAR_ROLE", client.signer.address):
-        raise InvalidInputError(f"the signing key {client.signer.address} lacks REGISTRAR_ROLE, which issuing needs; "
-                                "use the registrar's key or ask the admin to grant the role")
+        raise InvalidInputError(
+            f"the signing key {client.signer.address} lacks REGISTRAR_ROLE, which issuing needs; "
+            "use the registrar's key or ask the admin to grant the role"
+        )
 
 
 def check_rows(client: RegistryClient, rows: list[IssueRow], *, from_block: int = 0) -> list[tuple[int, str]]:
@@ -114,12 +118,23 @@ def check_rows(client: RegistryClient, rows: list[IssueRow], *, from_block: int 
         project_key, vintage, start, end = row.request[0], row.request[1], row.request[2], row.request[3]
         name = from_short_id(project_key)
         if start >= end:
-            problems.append((row.line, (f"monitoring_start {_day(start)} is not before monitoring_end {_day(end)}; "
-                                        "swap or fix the dates")))
+            problems.append(
+                (
+                    row.line,
+                    (f"monitoring_start {_day(start)} is not before monitoring_end {_day(end)}; swap or fix the dates"),
+                )
+            )
             continue
         if not _year(start) <= vintage <= _year(end):
-            problems.append((row.line, (f"vintage {vintage} is not a year of the monitoring period {_day(start)} to "
-                                        f"{_day(end)}; give the period's year")))
+            problems.append(
+                (
+                    row.line,
+                    (
+                        f"vintage {vintage} is not a year of the monitoring period {_day(start)} to "
+                        f"{_day(end)}; give the period's year"
+                    ),
+                )
+            )
         if project_key not in projects:
             projects[project_key] = _issuable_project(client, name)
         project = projects[project_key]
@@ -127,17 +142,31 @@ def check_rows(client: RegistryClient, rows: list[IssueRow], *, from_block: int 
             problems.append((row.line, project))
             continue
         if start < project.crediting_start or end > project.crediting_end:
-            problems.append((row.line, (f"the monitoring period {_day(start)} to {_day(end)} is outside project "
-                                        f"{name}'s crediting period {_day(project.crediting_start)} to "
-                                        f"{_day(project.crediting_end)}")))
+            problems.append(
+                (
+                    row.line,
+                    (
+                        f"the monitoring period {_day(start)} to {_day(end)} is outside project "
+                        f"{name}'s crediting period {_day(project.crediting_start)} to "
+                        f"{_day(project.crediting_end)}"
+                    ),
+                )
+            )
             continue
         if project_key not in periods:
             periods[project_key] = _issued_periods(client, project_key, from_block)
         clash = next((p for p in periods[project_key] if p.op_id != row.op_id and p.overlaps(start, end)), None)
         if clash is not None:
-            problems.append((row.line, (f"project {name}'s monitoring period {_day(start)} to {_day(end)} overlaps "
-                                        f"{clash.label} ({_day(clash.start)} to {_day(clash.end)}); one period, "
-                                        "one batch")))
+            problems.append(
+                (
+                    row.line,
+                    (
+                        f"project {name}'s monitoring period {_day(start)} to {_day(end)} overlaps "
+                        f"{clash.label} ({_day(clash.start)} to {_day(clash.end)}); one period, "
+                        "one batch"
+                    ),
+                )
+            )
             continue
         periods[project_key].append(Period(start, end, f"line {row.line}", row.op_id))
     return problems
@@ -172,13 +201,26 @@ def _issuable_project(client: RegistryClient, name: str) -> Project | str:
 def _issued_periods(client: RegistryClient, project_key: bytes, from_block: int) -> list[Period]:
     """The monitoring period of every batch the project has on chain (the BatchIssued events)."""
     topic = "0x" + client.abi.event_topics["BatchIssued"].hex()
-    logs = client.rpc.call("eth_getLogs", {"fromBlock": hex(from_block), "toBlock": "latest", "address": client.address,
-                                           "topics": [topic, None, "0x" + project_key.hex()]})
+    logs = client.rpc.call(
+        "eth_getLogs",
+        {
+            "fromBlock": hex(from_block),
+            "toBlock": "latest",
+            "address": client.address,
+            "topics": [topic, None, "0x" + project_key.hex()],
+        },
+    )
     periods = []
     for event in client.decode_events(logs):
         request = event.args["request"]
-        periods.append(Period(int(request["monitoringStart"]), int(request["monitoringEnd"]),
-                              f"batch {event.args['batchId']}", int(event.args["opId"])))
+        periods.append(
+            Period(
+                int(request["monitoringStart"]),
+                int(request["monitoringEnd"]),
+                f"batch {event.args['batchId']}",
+                int(event.args["opId"]),
+            )
+        )
     return periods
 
 
@@ -235,8 +277,14 @@ def send_rows(client: RegistryClient, rows: list[IssueRow], *, show_progress: bo
     ops = [Operation(r.op_id, "issue", (r.op_id, r.request), client.signer, f"line {r.line}") for r in rows]
     if not show_progress:
         return BulkSender(client).run(ops)
-    columns = (TextColumn("issuing"), BarColumn(), MofNCompleteColumn(), TaskProgressColumn(),
-               TextColumn("{task.fields[rate]}"), TimeRemainingColumn())
+    columns = (
+        TextColumn("issuing"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TaskProgressColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeRemainingColumn(),
+    )
     with Progress(*columns, transient=True) as progress:
         task = progress.add_task("issue", total=len(ops), rate="")
 
@@ -255,13 +303,25 @@ def print_report(report: BulkReport, *, as_json: bool) -> None:
 
     if as_json:
         for r in report.results:
-            console.print(json.dumps({
-                "line": int(r.op.label.split()[-1]), "opId": r.op.op_id, "status": r.outcome, "txHash": r.tx_hash,
-                "block": r.block_number, "error": str(r.error) if r.error else None,
-            }), highlight=False, soft_wrap=True)
+            console.print(
+                json.dumps(
+                    {
+                        "line": int(r.op.label.split()[-1]),
+                        "opId": r.op.op_id,
+                        "status": r.outcome,
+                        "txHash": r.tx_hash,
+                        "block": r.block_number,
+                        "error": str(r.error) if r.error else None,
+                    }
+                ),
+                highlight=False,
+                soft_wrap=True,
+            )
         return
-    console.print(f"applied {report.applied}, already on chain {report.already_applied}, "
-                  f"failed {report.failed}, unconfirmed {report.unconfirmed} ({report.elapsed:.1f} s)")
+    console.print(
+        f"applied {report.applied}, already on chain {report.already_applied}, "
+        f"failed {report.failed}, unconfirmed {report.unconfirmed} ({report.elapsed:.1f} s)"
+    )
     already = [r.op.label for r in report.results if r.outcome == "already_applied"]
     if already:
         console.print("already on chain (not sent again): " + ", ".join(already), highlight=False)

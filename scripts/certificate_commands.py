@@ -12,26 +12,32 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from api.certificates.canonical import printable
-from api.certificates.document import hide
-from api.certificates.evidence import ChainEvidence
-from api.certificates.scenarios import scenario as scenario_spec
-from api.certificates.verify import EvidenceError, verify_document
-from api.service import CertificateService
+from certificates.canonical import printable
+from certificates.document import hide
+from certificates.evidence import ChainEvidence
+from certificates.scenarios import scenario as scenario_spec
+from certificates.service import CertificateService
+from certificates.verify import EvidenceError, verify_document
 from chain.errors import InvalidInputError, shown_url
 from chain.rpc import JsonRpc
+from chain.types import RetirementId
 from indexer.db import make_engine
+from scripts import web
 from scripts.console import console, operator_errors
 from scripts.context import deployment, registry_client, settings
 from scripts.outfile import check_writable, write_whole
 from scripts.output import confirm
 
-certificate_app = typer.Typer(help="Certificates: list, show (public or holder's copy), revoke, print.", no_args_is_help=True)
+certificate_app = typer.Typer(
+    help="Certificates: list, show (public or holder's copy), revoke, print.", no_args_is_help=True
+)
 log_app = typer.Typer(help="The certificate transparency log: status, anchor its root on chain.", no_args_is_help=True)
 
 Fields = Annotated[list[str] | None, typer.Option("--field", help="a scenario field, name=value (repeat)")]
 Disclose = Annotated[list[str] | None, typer.Option("--disclose", help="show this personal field publicly (repeat)")]
-Footprint = Annotated[int | None, typer.Option(help="the footprint the claim covers, kgCO2e (events, organisations, personal)")]
+Footprint = Annotated[
+    int | None, typer.Option(help="the footprint the claim covers, kgCO2e (events, organisations, personal)")
+]
 Trees = Annotated[int | None, typer.Option(help="tree-planting duty: trees owed")]
 Out = Annotated[Path | None, typer.Option(help="write the holder's copy (every field opened) to this file")]
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
@@ -62,10 +68,16 @@ def parse_fields(scenario_key: str, pairs: list[str] | None) -> dict[str, Any]:
     return fields
 
 
-def certify_options(scenario_key: str, field: list[str] | None, disclose: list[str] | None,
-                    footprint: int | None, trees: int | None) -> dict[str, Any]:
-    return dict(scenario_key=scenario_key, fields=parse_fields(scenario_key, field), disclose=set(disclose or ()),
-                footprint_kg=footprint, trees=trees)
+def certify_options(
+    scenario_key: str, field: list[str] | None, disclose: list[str] | None, footprint: int | None, trees: int | None
+) -> dict[str, Any]:
+    return dict(
+        scenario_key=scenario_key,
+        fields=parse_fields(scenario_key, field),
+        disclose=set(disclose or ()),
+        footprint_kg=footprint,
+        trees=trees,
+    )
 
 
 def report_certificate(service: CertificateService, cert_id: str, out: Path | None, as_json: bool) -> None:
@@ -74,32 +86,59 @@ def report_certificate(service: CertificateService, cert_id: str, out: Path | No
         try:
             write_whole(out, (json.dumps(doc, ensure_ascii=False, indent=2) + "\n").encode(), mode=0o600)
         except InvalidInputError as exc:  # issued all the same: say so, and how to get the copy
-            raise InvalidInputError(f"certificate {cert_id} was issued, but {exc}; get the holder's copy with "
-                                    f"`ledger certificate show {cert_id} --holder-copy --out FILE`") from None
+            raise InvalidInputError(
+                f"certificate {cert_id} was issued, but {exc}; get the holder's copy with "
+                f"`ledger certificate show {cert_id} --holder-copy --out FILE`"
+            ) from None
     url = service.context.verify_url(cert_id)
     if as_json:
-        console.print_json(data={"certificate_id": cert_id, "verify_url": url, "anchored": doc["proof"] is not None,
-                                 "holder_copy": str(out) if out else None})
+        console.print_json(
+            data={
+                "certificate_id": cert_id,
+                "verify_url": url,
+                "anchored": doc["proof"] is not None,
+                "holder_copy": str(out) if out else None,
+            }
+        )
         return
     proof = doc["proof"]
-    console.print(f"certificate [bold]{cert_id}[/]: {doc['certificate']['claim']['quantity_kg']:,} kg, "
-                  f"leaf {proof['leaf_index'] if proof else '?'}, "
-                  + (f"anchored at tree size {proof['tree_size']} (tx {proof['anchor']['tx_hash']})" if proof
-                     else "not anchored yet (policy: LEDGER_ANCHOR_EVERY / LEDGER_ANCHOR_INTERVAL; or `ledger log anchor`)"))
+    console.print(
+        f"certificate [bold]{cert_id}[/]: {doc['certificate']['claim']['quantity_kg']:,} kg, "
+        f"leaf {proof['leaf_index'] if proof else '?'}, "
+        + (
+            f"anchored at tree size {proof['tree_size']} (tx {proof['anchor']['tx_hash']})"
+            if proof
+            else "not anchored yet (policy: LEDGER_ANCHOR_EVERY / LEDGER_ANCHOR_INTERVAL; or `ledger log anchor`)"
+        )
+    )
     console.print(f"verify: {url}" + (f"\nholder's copy (personal data, keep it safe): {out}" if out else ""))
 
 
 @operator_errors
 def certify(
-    retirement: Annotated[list[str], typer.Argument(help="retirement ids, <chain id>-<tx hash>-<log index>")],
-    scenario: Annotated[str, typer.Option(help="large-event, organisation, product, building, region, "
-                                               "tree-planting-duty, ecological-justice, personal, voluntary")],
-    field: Fields = None, disclose: Disclose = None, footprint: Footprint = None, trees: Trees = None,
+    retirement: Annotated[list[str], typer.Argument(help=f"retirement ids, {RetirementId.FORM}")],
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="large-event, organisation, product, building, region, "
+            "tree-planting-duty, ecological-justice, personal, voluntary"
+        ),
+    ],
+    field: Fields = None,
+    disclose: Disclose = None,
+    footprint: Footprint = None,
+    trees: Trees = None,
     beneficiary: Annotated[str | None, typer.Option(help="only if the retirement's salt is not on record")] = None,
     beneficiary_salt: Annotated[str | None, typer.Option(help="the salt used at retirement (32 hex)")] = None,
-    wait: Annotated[bool, typer.Option("--wait", help="wait for the confirmations LEDGER_CONFIRMATIONS asks "
-                                                      "(else a retirement with fewer is refused)")] = False,
-    out: Out = None, as_json: JsonOut = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait",
+            help="wait for the confirmations LEDGER_CONFIRMATIONS asks (else a retirement with fewer is refused)",
+        ),
+    ] = False,
+    out: Out = None,
+    as_json: JsonOut = False,
 ) -> None:
     """Issue a certificate for retirements the indexer has seen, once they have the confirmations
     LEDGER_CONFIRMATIONS asks (--wait waits for them), append it to the log, anchor per policy."""
@@ -114,11 +153,17 @@ def certify(
     service.catch_up(int(service.client.rpc.call("eth_blockNumber"), 16))  # the mirror must have the retirements
 
     def waiting(have: int, need: int) -> None:
-        console.print(f"waiting for {need} confirmations (the youngest retirement has {have}); Ctrl-C stops",
-                      highlight=False)
+        console.print(
+            f"waiting for {need} confirmations (the youngest retirement has {have}); Ctrl-C stops", highlight=False
+        )
 
-    issued = service.certify(retirement, beneficiary_salt=beneficiary_salt, wait=WAIT_LIMIT if wait else 0.0,
-                             on_wait=None if as_json else waiting, **options)
+    issued = service.certify(
+        retirement,
+        beneficiary_salt=beneficiary_salt,
+        wait=WAIT_LIMIT if wait else 0.0,
+        on_wait=None if as_json else waiting,
+        **options,
+    )
     report_certificate(service, issued.certificate_id, out, as_json)
 
 
@@ -128,19 +173,29 @@ def list_certificates(as_json: JsonOut = False) -> None:
     """Every certificate, oldest first."""
     from sqlalchemy import select
 
-    from api.certificates.models import CertificateRow
+    from certificates.models import CertificateRow
 
     service = open_service()
     with service.engine.connect() as conn:
         rows = conn.execute(select(CertificateRow).order_by(CertificateRow.number)).all()
-    items = [{"id": r.id, "scenario": r.scenario, "quantity_kg": r.quantity_kg, "leaf_index": r.leaf_index,
-              "revoked": r.revoked_at is not None} for r in rows]
+    items = [
+        {
+            "id": r.id,
+            "scenario": r.scenario,
+            "quantity_kg": r.quantity_kg,
+            "leaf_index": r.leaf_index,
+            "revoked": r.revoked_at is not None,
+        }
+        for r in rows
+    ]
     if as_json:
         console.print_json(data=items)
         return
     table = Table("certificate", "scenario", "kg", "leaf", "revoked")
     for i in items:
-        table.add_row(i["id"], i["scenario"], f"{i['quantity_kg']:,}", str(i["leaf_index"]), "yes" if i["revoked"] else "")
+        table.add_row(
+            i["id"], i["scenario"], f"{i['quantity_kg']:,}", str(i["leaf_index"]), "yes" if i["revoked"] else ""
+        )
     console.print(table)
 
 
@@ -167,8 +222,11 @@ def show(
 
 @certificate_app.command("revoke")
 @operator_errors
-def revoke(certificate_id: str, reason: Annotated[str, typer.Option(help="published in the log")],
-           yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False) -> None:
+def revoke(
+    certificate_id: str,
+    reason: Annotated[str, typer.Option(help="published in the log")],
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask.")] = False,
+) -> None:
     """Revoke a certificate: on chain (the revocation list), then in the log. Cannot be undone."""
     confirm(f"revoke {certificate_id} ({reason})", yes)
     tx = open_service().revoke(certificate_id, reason)
@@ -179,12 +237,14 @@ def revoke(certificate_id: str, reason: Annotated[str, typer.Option(help="publis
 @operator_errors
 def pdf(certificate_id: str, out: Annotated[Path, typer.Option(help="where to write the PDF")]) -> None:
     """The printable certificate (public fields, Chinese and English, QR code to its verify page)."""
-    from api.certificates.printable import certificate_view
-    from api.render.pdf import certificate_pdf
+    from certificates.printable import certificate_view
+    from certificates.render.pdf import certificate_pdf
 
     check_writable(out)  # before any work: a PDF rendered for a directory that does not exist is lost
     service = open_service()
-    data = certificate_pdf(certificate_view(service.document(certificate_id), service.context.verify_url(certificate_id)))
+    data = certificate_pdf(
+        certificate_view(service.document(certificate_id), service.context.verify_url(certificate_id))
+    )
     write_whole(out, data)
     console.print(f"wrote {out}")
 
@@ -196,8 +256,10 @@ def log_status() -> None:
     service = open_service()
     size, (anchored, root) = service.context.log.size(), service.client.latest_anchor()
     console.print(f"log: {size:,} entries, root {service.context.log.root(size).hex() if size else '-'}")
-    console.print(f"anchored on chain: tree size {anchored:,}, root {root.hex() if anchored else '-'}"
-                  + (f"; {size - anchored} entries await anchoring" if size > anchored else ""))
+    console.print(
+        f"anchored on chain: tree size {anchored:,}, root {root.hex() if anchored else '-'}"
+        + (f"; {size - anchored} entries await anchoring" if size > anchored else "")
+    )
 
 
 @log_app.command("anchor")
@@ -205,7 +267,9 @@ def log_status() -> None:
 def log_anchor(force: Annotated[bool, typer.Option(help="anchor now, whatever the policy says")] = True) -> None:
     """Anchor the log's current (size, root) on the registry contract."""
     result = open_service().anchor(force=force)
-    console.print("nothing to anchor" if result is None else f"anchored in tx {result.tx_hash} (block {result.block_number})")
+    console.print(
+        "nothing to anchor" if result is None else f"anchored in tx {result.tx_hash} (block {result.block_number})"
+    )
 
 
 def load_document(source: str) -> dict[str, Any]:
@@ -239,7 +303,9 @@ def load_document(source: str) -> dict[str, Any]:
 def verify(
     source: Annotated[str, typer.Argument(help="a certificate file, or its URL")],
     rpc: Annotated[str | None, typer.Option(help="the node to trust (default: the configured one)")] = None,
-    registry: Annotated[str | None, typer.Option(help="the registry to trust (default: the one the document names)")] = None,
+    registry: Annotated[
+        str | None, typer.Option(help="the registry to trust (default: the one the document names)")
+    ] = None,
     as_json: JsonOut = False,
 ) -> None:
     """Check a certificate trusting only a node: commitments, inclusion proof, the anchored root
@@ -256,16 +322,21 @@ def verify(
     verdict = verify_document(doc, evidence)
     unreadable = [c.name for c in verdict.checks if c.unreadable]
     if as_json:
-        console.print_json(data={**verdict.as_json(), "unreadable": unreadable, "node": shown_url(url),
-                                 "registry": trusted})
+        console.print_json(
+            data={**verdict.as_json(), "unreadable": unreadable, "node": shown_url(url), "registry": trusted}
+        )
     else:
         if registry is None:
-            console.print(f"[yellow]trusting the registry the document names ({escape(trusted)}); "
-                          "pin it with --registry[/]", highlight=False)
+            console.print(
+                f"[yellow]trusting the registry the document names ({escape(trusted)}); pin it with --registry[/]",
+                highlight=False,
+            )
         for check in verdict.checks:
             mark = "[green]✔[/]" if check.ok else "[yellow]?[/]" if check.unreadable else "[red]✘[/]"
             titles = check.as_json()
-            console.print(f"{mark} {titles['title_zh']} / {titles['title_en']}: {escape(check.detail)}", highlight=False)
+            console.print(
+                f"{mark} {titles['title_zh']} / {titles['title_en']}: {escape(check.detail)}", highlight=False
+            )
         colour = {"valid": "green", "revoked": "yellow"}.get(verdict.status, "red")
         try:
             chain = str(evidence.chain_id)
@@ -273,29 +344,24 @@ def verify(
             chain = "?"
         console.print(f"[bold {colour}]{verdict.status}[/] (node {shown_url(url)}, chain {chain})")
         if unreadable:
-            console.print(f"[yellow]? = not checked: {', '.join(unreadable)} could not be read from the node at "
-                          f"{shown_url(url)}; check that it runs and is the registry's chain, or pass --rpc URL[/]",
-                          highlight=False)
+            console.print(
+                f"[yellow]? = not checked: {', '.join(unreadable)} could not be read from the node at "
+                f"{shown_url(url)}; check that it runs and is the registry's chain, or pass --rpc URL[/]",
+                highlight=False,
+            )
     if verdict.status != "valid":
         raise typer.Exit(code=1)
 
 
 def run_api(service: CertificateService, shown: str | None = None) -> None:
-    import uvicorn
-
-    from api.app import create_app
-    from api.context import ServiceContext
-    from api.db import api_engine
-
-    ctx = service.context
-    s = ctx.settings
-    # the API's own engine: a pool sized for the requests it admits and a short pool timeout (503, never a hang)
-    api = ServiceContext(api_engine(s), ctx.deployment, s, ctx.rpc)
-    console.print(f"API: http://{s.api_host}:{s.api_port}/api/v1 (OpenAPI /openapi.json, docs /docs); "
-                  f"verify page: http://{s.api_host}:{s.api_port}/verify")
+    s = service.context.settings
+    console.print(
+        f"API: http://{s.api_host}:{s.api_port}/api/v1 (OpenAPI /openapi.json, docs /docs); "
+        f"verify page: http://{s.api_host}:{s.api_port}/verify"
+    )
     if shown:
         console.print(f"open {shown}")
-    uvicorn.run(create_app(api), host=s.api_host, port=s.api_port, log_level="warning")
+    web.serve(s.api_host, s.api_port)
 
 
 @operator_errors
@@ -311,4 +377,3 @@ def register(app: typer.Typer) -> None:
     app.add_typer(log_app, name="log")
     app.command("verify")(verify)
     app.command("serve")(serve)
-

@@ -10,6 +10,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from certificates.errors import ServiceError
+from certificates.service import CertificateService
 from chain.abi import ContractAbi
 from chain.client import RegistryClient
 from chain.compiler import compile_contracts
@@ -22,7 +24,6 @@ from chain.node import rpc_ready
 from chain.paths import BUILD_DIR
 from chain.settings import ChainSettings
 from indexer.db import WriterLock
-from indexer.sync import FollowStatus
 from scripts import (
     admin,
     audit_commands,
@@ -37,13 +38,12 @@ from scripts import (
     participants,
     pledges,
     projects,
+    web,
 )
 from scripts.console import console, fail, operator_errors
 from scripts.demo import load_demo
 from scripts.node_watch import keep_node_running
 from scripts.supervisor import Supervisor
-from api.errors import ServiceError
-from api.service import CertificateService
 
 app = typer.Typer(
     help="Operate the Sichuan forestry and grassland carbon-inclusive registry.",
@@ -67,7 +67,9 @@ app.command("audit")(audit_commands.audit)
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log what happens.")] = False) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s"
+    )
     refuse_undecodable_arguments(sys.argv[1:])
 
 
@@ -78,15 +80,19 @@ def refuse_undecodable_arguments(argv: list[str]) -> None:
         try:
             arg.encode("utf-8")
         except UnicodeEncodeError:
-            fail(f"argument {position} of the command line is not valid UTF-8 text; retype it in a UTF-8 terminal "
-                 "(LANG=C.UTF-8) or give it in a UTF-8 file")
+            fail(
+                f"argument {position} of the command line is not valid UTF-8 text; retype it in a UTF-8 terminal "
+                "(LANG=C.UTF-8) or give it in a UTF-8 file"
+            )
 
 
 @app.command()
 @operator_errors
 def up(
     wait: Annotated[bool, typer.Option(help="Keep running until Ctrl-C (--no-wait: set up, report, stop).")] = True,
-    demo: Annotated[bool, typer.Option(help="On a fresh local chain, load the demo registry with certificates.")] = True,
+    demo: Annotated[
+        bool, typer.Option(help="On a fresh local chain, load the demo registry with certificates.")
+    ] = True,
 ) -> None:
     """The main job: start the local node unless LEDGER_RPC_URL is set, compile, deploy if needed,
     run the indexer, load the demo on a fresh local chain, serve the API, and print where everything is."""
@@ -109,7 +115,9 @@ def up(
             service = certificate_commands.open_service()
             if demo and settings.is_local and settings.node == "anvil" and not service.has_certificates():
                 service.indexer = indexer  # the lock is ours: index in this thread while loading
-                with console.status("loading the demo registry (projects, batches, trades, one certificate per scenario)"):
+                with console.status(
+                    "loading the demo registry (projects, batches, trades, one certificate per scenario)"
+                ):
                     # block_time 0: afterwards the node's keeper mines again (no interval mining, no empty blocks)
                     ids = load_demo(service.client, service, block_time=0)
                 service.indexer = None
@@ -121,7 +129,7 @@ def up(
                 if node is not None and node.durable:
                     supervisor.start("node", keep_node_running, node, stop, console.print, node_lock)
                 console.print("[bold]running[/] (node, registry, indexer, API); press Ctrl-C to stop")
-                serve_supervised(service, supervisor, shown, indexer.status)
+                serve_supervised(service, supervisor, shown)
     finally:
         stop.set()
         if node is not None:
@@ -133,14 +141,15 @@ def up(
 
 def show_verified_certificate(service: CertificateService) -> str | None:
     """Verify the newest valid certificate through the mirror and say where a person can see it."""
-    from api.certificates.verify import verify_document
+    from certificates.verify import verify_document
 
     for cert_id in reversed(service.recent_certificates()):
         verdict = verify_document(service.document(cert_id), service.context.evidence)
         if verdict.status == "valid":
             url = service.context.verify_url(cert_id)
-            console.print(f"verified certificate {cert_id}: [bold]{url}[/] (PDF: "
-                          f"{url.replace('/verify/', '/certificates/')}.pdf)")
+            console.print(
+                f"verified certificate {cert_id}: [bold]{url}[/] (PDF: {url.replace('/verify/', '/certificates/')}.pdf)"
+            )
             return url
     return None
 
@@ -148,30 +157,26 @@ def show_verified_certificate(service: CertificateService) -> str | None:
 def anchoring_service(service: CertificateService) -> CertificateService:
     """The service on an engine of its own: anchoring waits for the node and the mirror, and
     must never hold a connection the API's requests are waiting for (issue 12, item 4)."""
-    from api.context import ServiceContext
+    from certificates.context import ServiceContext
     from indexer.db import make_engine
 
     ctx = service.context
-    return CertificateService(ServiceContext(make_engine(pool_size=2, max_overflow=2), ctx.deployment, ctx.settings,
-                                             ctx.rpc), service.client)
+    return CertificateService(
+        ServiceContext(make_engine(pool_size=2, max_overflow=2), ctx.deployment, ctx.settings, ctx.rpc), service.client
+    )
 
 
-def serve_supervised(service: CertificateService, supervisor: Supervisor, shown: str | None,
-                     indexer_status: FollowStatus) -> None:
-    """The API on its own engine (sized for the requests it admits, api/db.py), beside the
+def serve_supervised(service: CertificateService, supervisor: Supervisor, shown: str | None) -> None:
+    """The API (its own engine, sized for the requests it admits: certificates/db.py) beside the
     supervised workers; returns on Ctrl-C, raises WorkerDiedError if a worker died."""
-    from api.app import create_app
-    from api.context import ServiceContext
-    from api.db import api_engine
-
-    ctx = service.context
-    s = ctx.settings
-    api = ServiceContext(api_engine(s), ctx.deployment, s, ctx.rpc, indexer_status=indexer_status)
-    console.print(f"API: http://{s.api_host}:{s.api_port}/api/v1 (OpenAPI /openapi.json, docs /docs); "
-                  f"verify page: http://{s.api_host}:{s.api_port}/verify")
+    s = service.context.settings
+    console.print(
+        f"API: http://{s.api_host}:{s.api_port}/api/v1 (OpenAPI /openapi.json, docs /docs); "
+        f"verify page: http://{s.api_host}:{s.api_port}/verify"
+    )
     if shown:
         console.print(f"open {shown}")
-    supervisor.serve(create_app(api), s.api_host, s.api_port)
+    supervisor.serve(web.APP, s.api_host, s.api_port, factory=True)
 
 
 def anchor_periodically(service: CertificateService, stop: threading.Event) -> None:
@@ -201,8 +206,13 @@ def status() -> None:
     rpc = connect(settings.effective_rpc_url, settings.chain_id)
     deployment = require_deployment(settings.deployments_path, settings.chain_id)
     signer = load_signer(settings, settings.chain_id)
-    client = RegistryClient(rpc, deployment.address, ContractAbi(compile_contracts()["CarbonRegistry"].abi),
-                            chain_id=settings.chain_id, signer=signer)
+    client = RegistryClient(
+        rpc,
+        deployment.address,
+        ContractAbi(compile_contracts()["CarbonRegistry"].abi),
+        chain_id=settings.chain_id,
+        signer=signer,
+    )
     table = Table(show_header=False, box=None)
     table.add_row("chain id", str(settings.chain_id))
     table.add_row("rpc", shown_url(settings.effective_rpc_url))
@@ -236,11 +246,17 @@ def deploy_and_describe(settings: ChainSettings, *, force: bool) -> Table:
     build = compile_contracts()
     signer = load_signer(settings, settings.chain_id)
     deployment, created = ensure_deployed(
-        rpc, chain_id=settings.chain_id, build=build, deployer=signer, directory=settings.deployments_path,
-        uri=settings.contract_uri, force=force,
+        rpc,
+        chain_id=settings.chain_id,
+        build=build,
+        deployer=signer,
+        directory=settings.deployments_path,
+        uri=settings.contract_uri,
+        force=force,
     )
-    client = RegistryClient(rpc, deployment.address, ContractAbi(build["CarbonRegistry"].abi),
-                            chain_id=settings.chain_id, signer=signer)
+    client = RegistryClient(
+        rpc, deployment.address, ContractAbi(build["CarbonRegistry"].abi), chain_id=settings.chain_id, signer=signer
+    )
     if created and settings.is_local:
         for role in OPERATOR_ROLES:  # on the local chain the one dev key plays every operator role
             client.grant_role(role, signer.address)

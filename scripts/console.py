@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from api.errors import ServiceError
+from certificates.errors import ServiceError
 from chain.errors import ChainError
 
 console = Console()
@@ -66,11 +66,15 @@ def operator_errors(fn: F) -> F:
             if (full := disk_full(exc)) is not None:  # the machine's, not ours: name it and the fix
                 fail(f"a write failed ({full}); free some space (or raise the file-size limit) and run again")
             if str(getattr(exc, "orig", "") or "") == "file is not a database":  # SQLite's, on opening it
-                fail("the database file is not an SQLite database (file is not a database); point DATABASE_URL at "
-                     "the registry's database, or at a new file")
+                fail(
+                    "the database file is not an SQLite database (file is not a database); point DATABASE_URL at "
+                    "the registry's database, or at a new file"
+                )
             if (busy := database_busy(exc)) is not None:  # another process's transaction, not ours
-                fail(f"the database is busy ({busy}): another process holds its write lock (a sqlite3 shell, a "
-                     "long transaction); stop or finish it and run again")
+                fail(
+                    f"the database is busy ({busy}): another process holds its write lock (a sqlite3 shell, a "
+                    "long transaction); stop or finish it and run again"
+                )
             logging.getLogger("ledger").debug("unexpected error", exc_info=True)
             fail(f"unexpected {type(exc).__name__}; this is a bug, please report it (run with --verbose for details)")
 

@@ -9,12 +9,12 @@ from typing import Annotated, Any
 import typer
 
 from chain.client import b32
-from chain.types import CancellationReason, Scenario
 from chain.errors import InvalidInputError, RegistryRevertError
 from chain.opids import op_id_for
+from chain.types import CancellationReason, Scenario
 from scripts import args, bulk_issue, outfile, preflight, retire_certify
-from scripts.beneficiary_input import BeneficiaryFileOption, BeneficiaryOption, read_beneficiary
 from scripts import certificate_commands as certificates
+from scripts.beneficiary_input import BeneficiaryFileOption, BeneficiaryOption, read_beneficiary
 from scripts.console import console, operator_errors
 from scripts.context import deployment, registry_client
 from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
@@ -25,16 +25,22 @@ Amount = Annotated[int, typer.Option("--amount", help="kgCO2e, a whole number ab
 
 
 def issue(
-    csv_file: Annotated[Path | None, typer.Option("--csv", help="issue one batch per row of this CSV (see docs/operator.md)")] = None,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="issue one batch per row of this CSV (see docs/operator.md)")
+    ] = None,
     project: Annotated[str | None, typer.Option(help="a registered project id")] = None,
     vintage: Annotated[int | None, typer.Option(help="the monitoring period's year")] = None,
     monitoring_start: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
     monitoring_end: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
     quantity: Annotated[int | None, typer.Option(help="kgCO2e verified for the period")] = None,
-    verification_report: Annotated[Path | None, typer.Option(help="the third-party verification report (核查报告)")] = None,
+    verification_report: Annotated[
+        Path | None, typer.Option(help="the third-party verification report (核查报告)")
+    ] = None,
     reserve_bps: Annotated[int, typer.Option(help="reserve share in basis points (1000 = 10 %)")] = 1000,
     review_report: Annotated[Path | None, typer.Option(help="the expert review of the quantity")] = None,
-    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+    op: OpIdOption = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Issue one batch for a registered project's monitoring period, or one per row of --csv."""
     c = registry_client()
@@ -52,16 +58,25 @@ def issue(
         if report.failed or report.unconfirmed:
             raise typer.Exit(code=1)
         return
-    needed = {"--project": project, "--vintage": vintage, "--monitoring-start": monitoring_start,
-              "--monitoring-end": monitoring_end, "--quantity": quantity, "--verification-report": verification_report}
+    needed = {
+        "--project": project,
+        "--vintage": vintage,
+        "--monitoring-start": monitoring_start,
+        "--monitoring-end": monitoring_end,
+        "--quantity": quantity,
+        "--verification-report": verification_report,
+    }
     missing = [name for name, value in needed.items() if value is None]
     if missing:
         raise InvalidInputError(f"missing {', '.join(missing)} (or give --csv FILE for many batches)")
     i = args.op_id(op)
     request: dict[str, Any] = {
-        "project_id": project, "vintage": args.vintage(vintage),  # type: ignore[arg-type]
-        "monitoring_start": unix_date(monitoring_start), "monitoring_end": unix_date(monitoring_end),  # type: ignore[arg-type]
-        "quantity": quantity, "reserve_bps": reserve_bps,
+        "project_id": project,
+        "vintage": args.vintage(vintage),  # type: ignore[arg-type]
+        "monitoring_start": unix_date(monitoring_start),
+        "monitoring_end": unix_date(monitoring_end),  # type: ignore[arg-type]
+        "quantity": quantity,
+        "reserve_bps": reserve_bps,
         "verification_report_hash": args.document_hash(verification_report),
         "review_hash": args.document_hash(review_report),
     }
@@ -71,10 +86,13 @@ def issue(
 
 def transfer(
     to: Annotated[str, typer.Option(help="recipient address (an active participant)")],
-    batch: Batch, amount: Amount,
+    batch: Batch,
+    amount: Amount,
     from_: Annotated[str | None, typer.Option("--from", help="holder, if not the signing key")] = None,
     trade_ref: Annotated[str | None, typer.Option(help="the trading platform's reference (0x + 64 hex)")] = None,
-    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+    op: OpIdOption = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Transfer units (with an operation id and the trade reference, if any)."""
     c, i = registry_client(), args.op_id(op)
@@ -82,31 +100,54 @@ def transfer(
     to = args.account("recipient", to)
     reference = b32("trade reference", trade_ref) if trade_ref else b"\0" * 32
     preflight.existing_batch(c, batch, amount=amount)
-    run_write(lambda **kw: c.transfer_with_reference(i, holder, to, batch, amount, reference, **kw),
-              dry_run=dry_run, as_json=as_json, op_id=i)
+    run_write(
+        lambda **kw: c.transfer_with_reference(i, holder, to, batch, amount, reference, **kw),
+        dry_run=dry_run,
+        as_json=as_json,
+        op_id=i,
+    )
 
 
 def retire(
-    batch: Batch, amount: Amount,
-    scenario: Annotated[str, typer.Option(help="large-event, organisation, product, building, region, "
-                                                "tree-planting-duty, ecological-justice, personal, voluntary")],
-    beneficiary: BeneficiaryOption = None, beneficiary_file: BeneficiaryFileOption = None,
-    beneficiary_commitment: Annotated[str | None, typer.Option(help="or a commitment made elsewhere (0x + 64 hex)")] = None,
+    batch: Batch,
+    amount: Amount,
+    scenario: Annotated[
+        str,
+        typer.Option(
+            help="large-event, organisation, product, building, region, "
+            "tree-planting-duty, ecological-justice, personal, voluntary"
+        ),
+    ],
+    beneficiary: BeneficiaryOption = None,
+    beneficiary_file: BeneficiaryFileOption = None,
+    beneficiary_commitment: Annotated[
+        str | None, typer.Option(help="or a commitment made elsewhere (0x + 64 hex)")
+    ] = None,
     claim: Annotated[Path | None, typer.Option(help="the claim document; its sha256 goes on chain")] = None,
     holder: Annotated[str | None, typer.Option(help="retire for this custodial holder (platform key)")] = None,
     certify: Annotated[bool, typer.Option(help="issue the certificate at once (needs the beneficiary's name)")] = False,
-    wait: Annotated[bool, typer.Option("--wait", help="with --certify: wait for the confirmations LEDGER_CONFIRMATIONS "
-                                                      "asks before certifying")] = False,
-    field: certificates.Fields = None, disclose: certificates.Disclose = None,
-    footprint: certificates.Footprint = None, trees: certificates.Trees = None, out: certificates.Out = None,
-    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="with --certify: wait for the confirmations LEDGER_CONFIRMATIONS asks before certifying"
+        ),
+    ] = False,
+    field: certificates.Fields = None,
+    disclose: certificates.Disclose = None,
+    footprint: certificates.Footprint = None,
+    trees: certificates.Trees = None,
+    out: certificates.Out = None,
+    op: OpIdOption = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Retire (注销) units for a claim; with --certify, also issue its certificate. With the beneficiary's
     name, the operation id is derived from the request unless --op-id: the same retirement is made once."""
     name = read_beneficiary(beneficiary, beneficiary_file, beneficiary_commitment)
     if certify and (name is None or dry_run):
-        raise InvalidInputError("--certify needs the beneficiary's name (not --beneficiary-commitment) and cannot "
-                                "be a dry run")
+        raise InvalidInputError(
+            "--certify needs the beneficiary's name (not --beneficiary-commitment) and cannot be a dry run"
+        )
     if certify and out is not None:
         outfile.check_writable(out)  # a retirement mined for a copy that cannot be written is half done
     why = args.member(Scenario, scenario)
@@ -126,12 +167,21 @@ def retire(
         service = certificates.open_service()
         if certify:
             _ = service.required_confirmations  # a bad LEDGER_CONFIRMATIONS is refused before anything is sent
-        i = args.op_id(op) if op is not None else service.retirement_op_id(
-            holder or c.signer.address, batch, amount, why.name, name, claim_hash)  # type: ignore[union-attr]
+        i = (
+            args.op_id(op)
+            if op is not None
+            else service.retirement_op_id(holder or c.signer.address, batch, amount, why.name, name, claim_hash)
+        )  # type: ignore[union-attr]
         sealed = service.prepare_beneficiary(name)
         commitment = b32("beneficiary commitment", sealed.commitment)
-        call = {"batch_id": batch, "quantity": amount, "scenario": why, "beneficiary_commitment": commitment,
-                "claim_hash": claim_hash, "holder": holder}
+        call = {
+            "batch_id": batch,
+            "quantity": amount,
+            "scenario": why,
+            "beneficiary_commitment": commitment,
+            "claim_hash": claim_hash,
+            "holder": holder,
+        }
         retire_certify.simulate_first(c, service, i, call, certify_args=words)
         service.store_beneficiary(sealed)  # only now: a retirement that would fail leaves no sealed name behind
     results: list[Any] = []
@@ -155,10 +205,15 @@ def retire(
 
 
 def cancel(
-    holder: Annotated[str, typer.Option(help="whose units")], batch: Batch, amount: Amount,
+    holder: Annotated[str, typer.Option(help="whose units")],
+    batch: Batch,
+    amount: Amount,
     reason: Annotated[str, typer.Option(help="invalidation, fraud, reversal, correction or other")],
     evidence: Annotated[Path | None, typer.Option(help="the evidence; its sha256 goes on chain")] = None,
-    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False, yes: YesOption = False,
+    op: OpIdOption = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
+    yes: YesOption = False,
 ) -> None:
     """Cancel units (not a claim; export has its own commands). Asks first."""
     c, i = registry_client(), args.op_id(op)
@@ -167,26 +222,48 @@ def cancel(
     preflight.existing_batch(c, batch, amount=amount)
     if not dry_run:
         confirm(f"cancel {amount} kg of batch {batch} held by {holder} ({why.name.lower()})", yes)
-    run_write(lambda **kw: c.cancel(i, holder, batch, amount, why, args.document_hash(evidence), **kw),
-              dry_run=dry_run, as_json=as_json, op_id=i)
+    run_write(
+        lambda **kw: c.cancel(i, holder, batch, amount, why, args.document_hash(evidence), **kw),
+        dry_run=dry_run,
+        as_json=as_json,
+        op_id=i,
+    )
 
 
 def import_(
     origin_registry: Annotated[str, typer.Option(help="e.g. CQ-TANHUITONG")],
-    origin: Annotated[str, typer.Option(help="the origin's serial range or transaction, as the other registry writes it")],
+    origin: Annotated[
+        str, typer.Option(help="the origin's serial range or transaction, as the other registry writes it")
+    ],
     project: Annotated[str, typer.Option(help="the (mutually recognised) project registered here")],
     to: Annotated[str, typer.Option(help="recipient address")],
-    vintage: Annotated[int, typer.Option()], quantity: Annotated[int, typer.Option(help="kgCO2e")],
+    vintage: Annotated[int, typer.Option()],
+    quantity: Annotated[int, typer.Option(help="kgCO2e")],
     evidence: Annotated[Path | None, typer.Option(help="the other registry's cancellation proof")] = None,
-    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+    op: OpIdOption = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Import credits from another registry; an origin can be imported once."""
     c, i = registry_client(), args.op_id(op)
     to, vintage = args.account("recipient", to), args.vintage(vintage)
     origin_key = op_id_for(origin_registry, origin).to_bytes(32, "big")
-    run_write(lambda **kw: c.import_credits(
-        i, origin_key=origin_key, origin_registry=origin_registry, project_id=project, to=to, vintage=vintage,
-        quantity=quantity, evidence_hash=args.document_hash(evidence), **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+    run_write(
+        lambda **kw: c.import_credits(
+            i,
+            origin_key=origin_key,
+            origin_registry=origin_registry,
+            project_id=project,
+            to=to,
+            vintage=vintage,
+            quantity=quantity,
+            evidence_hash=args.document_hash(evidence),
+            **kw,
+        ),
+        dry_run=dry_run,
+        as_json=as_json,
+        op_id=i,
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -10,8 +10,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from api.certificates.models import CertificateClaim
-from api.service import CertificateService, retire_and_certify
+from certificates.models import CertificateClaim
+from certificates.service import CertificateService, retire_and_certify
 from chain.client import RegistryClient
 from chain.keys import dev_accounts
 from chain.opids import op_id_for
@@ -52,51 +52,102 @@ def load_demo(client: RegistryClient, service: CertificateService, *, block_time
         once(client.file_methodology, op("m", 1), "SCFM-001-V01", 0, 1, DOC)
         once(client.file_methodology, op("m", 2), "SCGM-001-V01", 1, 1, DOC)
         once(client.file_methodology, op("m", 3), "SCWM-001-V01", 2, 1, DOC)
-        for who, kind in ((owner_a, ParticipantKind.PROJECT_OWNER), (owner_b, ParticipantKind.PROJECT_OWNER),
-                          (company, ParticipantKind.ENTERPRISE), (platform, ParticipantKind.PLATFORM),
-                          (bank, ParticipantKind.PLEDGEE)):
+        for who, kind in (
+            (owner_a, ParticipantKind.PROJECT_OWNER),
+            (owner_b, ParticipantKind.PROJECT_OWNER),
+            (company, ParticipantKind.ENTERPRISE),
+            (platform, ParticipantKind.PLATFORM),
+            (bank, ParticipantKind.PLEDGEE),
+        ):
             once(client.register_participant, op("p", who.address), who.address, kind, DOC)
-        projects = (("P-511802-0001", "SCFM-001-V01", owner_a, 511802, 2_400_000),  # 雨城区 forest, Ya'an
-                    ("P-513233-0001", "SCGM-001-V01", owner_b, 513233, 8_000_000))  # 红原县 grassland, Aba
+        projects = (
+            ("P-511802-0001", "SCFM-001-V01", owner_a, 511802, 2_400_000),  # 雨城区 forest, Ya'an
+            ("P-513233-0001", "SCGM-001-V01", owner_b, 513233, 8_000_000),
+        )  # 红原县 grassland, Aba
         batches = []
         for n, (pid, mid, owner, county, area) in enumerate(projects):
-            once(client.register_project, op("project", pid), project_id=pid, methodology_id=mid, owner=owner.address,
-                 county_code=county, area_square_metres=area, crediting_start=YEAR_2020, crediting_end=YEAR_2040,
-                 documents_hash=DOC, parcels=[bytes([n + 1, i]) * 16 for i in range(3)])
+            once(
+                client.register_project,
+                op("project", pid),
+                project_id=pid,
+                methodology_id=mid,
+                owner=owner.address,
+                county_code=county,
+                area_square_metres=area,
+                crediting_start=YEAR_2020,
+                crediting_end=YEAR_2040,
+                documents_hash=DOC,
+                parcels=[bytes([n + 1, i]) * 16 for i in range(3)],
+            )
             once(client.review_project, op("review", pid), pid, True, DOC)
             for vintage, (start, end) in PERIODS.items():
                 issue_op = op("issue", pid, vintage)
-                issued = once(client.issue, issue_op, project_id=pid, vintage=vintage, monitoring_start=start,
-                              monitoring_end=end, quantity=50_000, reserve_bps=1_000, verification_report_hash=DOC)
-                batches.append(int(issued.event("BatchIssued").args["batchId"]) if issued else
-                               _mirrored(service, BatchRow.id, BatchRow.op_id, issue_op))
+                issued = once(
+                    client.issue,
+                    issue_op,
+                    project_id=pid,
+                    vintage=vintage,
+                    monitoring_start=start,
+                    monitoring_end=end,
+                    quantity=50_000,
+                    reserve_bps=1_000,
+                    verification_report_hash=DOC,
+                )
+                batches.append(
+                    int(issued.event("BatchIssued").args["batchId"])
+                    if issued
+                    else _mirrored(service, BatchRow.id, BatchRow.op_id, issue_op)
+                )
         forest, _, grass, _ = batches
-        for n, (sender, to, batch, kg) in enumerate(((owner_a, company, forest, 12_000), (owner_a, platform, forest, 8_000),
-                                                     (owner_b, company, grass, 6_000), (owner_b, platform, grass, 4_000))):
-            once(client.transfer_with_reference, op("trade", n), sender.address, to.address, batch, kg,
-                 bytes([n + 1]) * 32, sender=sender)
+        for n, (sender, to, batch, kg) in enumerate(
+            (
+                (owner_a, company, forest, 12_000),
+                (owner_a, platform, forest, 8_000),
+                (owner_b, company, grass, 6_000),
+                (owner_b, platform, grass, 4_000),
+            )
+        ):
+            once(
+                client.transfer_with_reference,
+                op("trade", n),
+                sender.address,
+                to.address,
+                batch,
+                kg,
+                bytes([n + 1]) * 32,
+                sender=sender,
+            )
         once(client.pledge, op("pledge", 1), forest, 2_000, bank.address, b"\x02" * 32, sender=company)
         ids = []
         for scenario, holder, batch, kg, beneficiary, kwargs in _claims(company, platform, forest, grass):
             retire_op = op("retire", scenario.name)
 
-            def retire(commitment: str, s: Scenario = scenario, h: Any = holder, b: int = batch, q: int = kg,
-                       i: int = retire_op) -> Any:
+            def retire(
+                commitment: str,
+                s: Scenario = scenario,
+                h: Any = holder,
+                b: int = batch,
+                q: int = kg,
+                i: int = retire_op,
+            ) -> Any:
                 return client.retire(i, b, q, s, commitment, b"\0" * 32, sender=h)
 
             if not client.is_operation_applied(retire_op):
-                _, issued = retire_and_certify(service, retire, beneficiary, scenario_key=scenario.name, anchor=False,
-                                               wait=FINALITY_WAIT, **kwargs)
+                _, issued = retire_and_certify(
+                    service, retire, beneficiary, scenario_key=scenario.name, anchor=False, wait=FINALITY_WAIT, **kwargs
+                )
                 ids.append(issued.certificate_id)
             else:
                 # retired by an interrupted load: certify it now unless that load got that far
                 rid = _mirrored(service, Retirement.id, Retirement.op_id, retire_op)
                 with service.engine.connect() as conn:
-                    done = conn.execute(select(CertificateClaim.certificate_id)
-                                        .where(CertificateClaim.retirement_id == rid)).scalar()
+                    done = conn.execute(
+                        select(CertificateClaim.certificate_id).where(CertificateClaim.retirement_id == rid)
+                    ).scalar()
                 if done is None:
-                    done = service.certify([rid], scenario_key=scenario.name, anchor=False, wait=FINALITY_WAIT,
-                                           **kwargs).certificate_id
+                    done = service.certify(
+                        [rid], scenario_key=scenario.name, anchor=False, wait=FINALITY_WAIT, **kwargs
+                    ).certificate_id
                 ids.append(done)
         service.anchor(force=True)
     return ids
@@ -120,20 +171,68 @@ def _mirrored(service: CertificateService, column: Any, op_column: Any, op_id: i
 
 def _claims(company: Any, platform: Any, forest: int, grass: int) -> list[tuple[Any, ...]]:
     return [
-        (Scenario.LARGE_EVENT, company, forest, 1_250, "成都国际会展集团",
-         dict(fields={"event_name": "2026 成都国际林草碳汇论坛", "event_type": "会议 conference",
-                      "dates": "2026-05-20/2026-05-22", "venue": "成都", "footprint_energy_kg": 400,
-                      "footprint_travel_kg": 650, "footprint_catering_kg": 150, "evaluation_mode": "第三方 third party"},
-              footprint_kg=1_200)),
-        (Scenario.ORGANISATION, company, grass, 3_000, "雅安蒙顶山茶业有限公司",
-         dict(fields={"subject": "雅安蒙顶山茶业有限公司 2025 年度运营", "period": "2025", "standard": "GB/T 32150"},
-              footprint_kg=3_600)),
-        (Scenario.TREE_PLANTING_DUTY, platform, forest, 1_200, "张三丰",
-         dict(fields={"id_number": "510102199001011234", "id_masked": "5101**********1234", "year": 2026}, trees=3)),
-        (Scenario.ECOLOGICAL_JUSTICE, platform, grass, 2_000, "李四光",
-         dict(fields={"court": "阿坝州中级人民法院", "case_number": "（2026）川32刑初8号", "judgment_date": "2026-03-18",
-                      "damage_yuan": 120_000, "unit_price_yuan_per_t": 60})),
-        (Scenario.PERSONAL, platform, forest, 6, "王小明",
-         dict(fields={"account": "SC-CARBON-8841", "activities": "行 地铁通勤 commuting"}, footprint_kg=5)),
+        (
+            Scenario.LARGE_EVENT,
+            company,
+            forest,
+            1_250,
+            "成都国际会展集团",
+            dict(
+                fields={
+                    "event_name": "2026 成都国际林草碳汇论坛",
+                    "event_type": "会议 conference",
+                    "dates": "2026-05-20/2026-05-22",
+                    "venue": "成都",
+                    "footprint_energy_kg": 400,
+                    "footprint_travel_kg": 650,
+                    "footprint_catering_kg": 150,
+                    "evaluation_mode": "第三方 third party",
+                },
+                footprint_kg=1_200,
+            ),
+        ),
+        (
+            Scenario.ORGANISATION,
+            company,
+            grass,
+            3_000,
+            "雅安蒙顶山茶业有限公司",
+            dict(
+                fields={"subject": "雅安蒙顶山茶业有限公司 2025 年度运营", "period": "2025", "standard": "GB/T 32150"},
+                footprint_kg=3_600,
+            ),
+        ),
+        (
+            Scenario.TREE_PLANTING_DUTY,
+            platform,
+            forest,
+            1_200,
+            "张三丰",
+            dict(fields={"id_number": "510102199001011234", "id_masked": "5101**********1234", "year": 2026}, trees=3),
+        ),
+        (
+            Scenario.ECOLOGICAL_JUSTICE,
+            platform,
+            grass,
+            2_000,
+            "李四光",
+            dict(
+                fields={
+                    "court": "阿坝州中级人民法院",
+                    "case_number": "（2026）川32刑初8号",
+                    "judgment_date": "2026-03-18",
+                    "damage_yuan": 120_000,
+                    "unit_price_yuan_per_t": 60,
+                }
+            ),
+        ),
+        (
+            Scenario.PERSONAL,
+            platform,
+            forest,
+            6,
+            "王小明",
+            dict(fields={"account": "SC-CARBON-8841", "activities": "行 地铁通勤 commuting"}, footprint_kg=5),
+        ),
         (Scenario.VOLUNTARY, platform, grass, 10, "赵敏", dict(fields={"message": "为了绿水青山 for green mountains"})),
     ]

@@ -13,8 +13,10 @@ from indexer.sync import Indexer
 from scripts.console import console, operator_errors
 from scripts.context import deployment, registry_client
 
-app = typer.Typer(help="Mirror every registry event into SQL (SQLite by default, PostgreSQL via DATABASE_URL).",
-                  invoke_without_command=True)
+app = typer.Typer(
+    help="Mirror every registry event into SQL (SQLite by default, PostgreSQL via DATABASE_URL).",
+    invoke_without_command=True,
+)
 
 
 def make_indexer() -> Indexer:
@@ -22,8 +24,9 @@ def make_indexer() -> Indexer:
     d = deployment()
     engine = make_engine()
     create_schema(engine)
-    return Indexer(client.rpc, engine, client.abi, chain_id=d.chain_id, address=client.address,
-                   start_block=d.block_number)
+    return Indexer(
+        client.rpc, engine, client.abi, chain_id=d.chain_id, address=client.address, start_block=d.block_number
+    )
 
 
 @app.callback()
@@ -37,15 +40,25 @@ def index(
         return
     indexer = make_indexer()
     with WriterLock(indexer.engine):
-        columns = (TextColumn("indexing"), BarColumn(), TextColumn("block {task.completed:,.0f}/{task.total:,.0f}"),
-                   TextColumn("{task.fields[events]:,} events, {task.fields[rate]} events/s, {task.fields[behind]} behind"))
+        columns = (
+            TextColumn("indexing"),
+            BarColumn(),
+            TextColumn("block {task.completed:,.0f}/{task.total:,.0f}"),
+            TextColumn("{task.fields[events]:,} events, {task.fields[rate]} events/s, {task.fields[behind]} behind"),
+        )
         with Progress(*columns, console=console, transient=once) as progress:
             task = progress.add_task("index", total=1, events=0, rate="-", behind="-")
 
             def update(block: int, target: int, events: int) -> None:
                 speed = progress.tasks[0].speed
-                progress.update(task, completed=block, total=max(target, 1), events=events,
-                                rate=f"{speed:,.0f}" if speed else "-", behind=max(0, target - block))
+                progress.update(
+                    task,
+                    completed=block,
+                    total=max(target, 1),
+                    events=events,
+                    rate=f"{speed:,.0f}" if speed else "-",
+                    behind=max(0, target - block),
+                )
 
             events = indexer.sync_once(update)
             if once:

@@ -72,5 +72,11 @@ def list_(as_json: JsonOption = False) -> None:
             rows.append({"name": path.stem, "address": "(not a readable keystore)", "file": str(path)})
             continue
         address = str(keyfile.get("address", ""))
-        rows.append({"name": path.stem, "address": "0x" + address if address and not address.startswith("0x") else address, "file": str(path)})
+        rows.append(
+            {
+                "name": path.stem,
+                "address": "0x" + address if address and not address.startswith("0x") else address,
+                "file": str(path),
+            }
+        )
     print_rows(rows, as_json=as_json, title="keystores")

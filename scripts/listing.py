@@ -15,7 +15,9 @@ from scripts.output import jsonable
 
 def list_events(client: RegistryClient, name: str) -> list[DecodedEvent]:
     topic = "0x" + client.abi.event_topics[name].hex()
-    logs = client.rpc.call("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest", "address": client.address, "topics": [topic]})
+    logs = client.rpc.call(
+        "eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest", "address": client.address, "topics": [topic]}
+    )
     return client.decode_events(logs)
 
 

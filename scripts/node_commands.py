@@ -70,8 +70,13 @@ def start_supervised(settings: ChainSettings, timeout: float = 120.0) -> int:
     out_path = directory / "supervisor.log"
     with open(out_path, "ab") as out:
         offset = out.tell()
-        process = subprocess.Popen([sys.executable, "-m", "scripts.node_supervisor"], cwd=PROJECT_ROOT,
-                                   stdout=out, stderr=out, start_new_session=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.node_supervisor"],
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=out,
+            start_new_session=True,
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -20,8 +20,7 @@ class NodeKeepsDyingError(ChainError):
     pass
 
 
-def keep_node_running(node: LocalNode, stop: threading.Event, say: Callable[[str], None],
-                      lock: threading.Lock) -> None:
+def keep_node_running(node: LocalNode, stop: threading.Event, say: Callable[[str], None], lock: threading.Lock) -> None:
     """Until `stop`, restart `node` whenever its process exits; raise NodeKeepsDyingError (the
     supervisor then stops the main job, exit code 1) when it keeps exiting. `lock` is held while
     restarting, so the main job's own stop never races a restart."""

@@ -28,5 +28,7 @@ def write_whole(out: Path, data: bytes, *, mode: int = 0o644, option: str = "--o
     try:
         write_atomically(out, data, keep_previous=False, mode=mode)
     except OSError as exc:
-        raise InvalidInputError(f"{option} {out}: cannot write there ({exc.strerror or type(exc).__name__}); "
-                                "free some space or choose another file") from None
+        raise InvalidInputError(
+            f"{option} {out}: cannot write there ({exc.strerror or type(exc).__name__}); "
+            "free some space or choose another file"
+        ) from None

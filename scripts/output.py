@@ -46,10 +46,18 @@ def report(outcome: TxResult | Simulation, *, as_json: bool, op_id: int | None =
         report_simulation(outcome, as_json=as_json, op_id=op_id)
         return
     if as_json:
-        console.print_json(json.dumps({
-            "status": "applied", "opId": op_id, "txHash": outcome.tx_hash, "block": outcome.block_number,
-            "gasUsed": outcome.gas_used, "events": [event_json(e) for e in outcome.events],
-        }))
+        console.print_json(
+            json.dumps(
+                {
+                    "status": "applied",
+                    "opId": op_id,
+                    "txHash": outcome.tx_hash,
+                    "block": outcome.block_number,
+                    "gasUsed": outcome.gas_used,
+                    "events": [event_json(e) for e in outcome.events],
+                }
+            )
+        )
         return
     table = Table(show_header=False, box=None)
     if op_id is not None:
@@ -65,9 +73,17 @@ def report(outcome: TxResult | Simulation, *, as_json: bool, op_id: int | None =
 
 def report_simulation(sim: Simulation, *, as_json: bool, op_id: int | None) -> None:
     if as_json:
-        body: dict[str, Any] = {"status": "would-apply" if sim.ok else "would-fail", "opId": op_id, "gasEstimate": sim.gas}
+        body: dict[str, Any] = {
+            "status": "would-apply" if sim.ok else "would-fail",
+            "opId": op_id,
+            "gasEstimate": sim.gas,
+        }
         if sim.error is not None:
-            body["error"] = {"name": sim.error.name, "args": jsonable(sim.error.args_by_name), "message": str(sim.error)}
+            body["error"] = {
+                "name": sim.error.name,
+                "args": jsonable(sim.error.args_by_name),
+                "message": str(sim.error),
+            }
         console.print_json(json.dumps(body))
     elif sim.ok:
         console.print(f"dry run: would succeed, gas estimate {sim.gas:,}; nothing was sent")

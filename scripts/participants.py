@@ -25,18 +25,31 @@ def add(
     account: Annotated[str, typer.Argument(help="the participant's address")],
     kind: Annotated[str, typer.Option(help="project-owner, enterprise, individual, platform, pledgee or registry")],
     reference: Annotated[Path | None, typer.Option(help="the registration file; only its sha256 goes on chain")] = None,
-    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+    op: OpIdOption = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Register an account as an active participant (no personal data goes on chain)."""
     c, i = registry_client(), args.op_id(op)
     account = args.account("participant", account)
-    run_write(lambda **kw: c.register_participant(i, account, args.member(ParticipantKind, kind), args.document_hash(reference), **kw),
-              dry_run=dry_run, as_json=as_json, op_id=i)
+    run_write(
+        lambda **kw: c.register_participant(
+            i, account, args.member(ParticipantKind, kind), args.document_hash(reference), **kw
+        ),
+        dry_run=dry_run,
+        as_json=as_json,
+        op_id=i,
+    )
 
 
 def _status(name: str, status: ParticipantStatus, summary: str, destructive: bool = False) -> None:
     add_status_command(
-        app, name, summary, what="participant", target_help="the participant's address", destructive=destructive,
+        app,
+        name,
+        summary,
+        what="participant",
+        target_help="the participant's address",
+        destructive=destructive,
         setter=lambda c, i, account, reason, **kw: c.set_participant_status(i, account, status, reason, **kw),
         check=lambda account: args.account("participant", account),
     )
@@ -55,10 +68,22 @@ def show(account: str, as_json: JsonOption = False) -> None:
     account = args.account("participant", account)
     p = registry_client(signer_required=False).participant(account)
     if p.status == ParticipantStatus.NONE:
-        raise InvalidInputError(f"no participant {account}; check the address (`ledger participant list`) or "
-                                "register it with `ledger participant add`")
-    print_rows([{"account": account, "kind": p.kind.name.lower(), "status": p.status.name.lower(),
-                 "reference sha256": "0x" + p.reference_hash.hex()}], as_json=as_json, title="participant")
+        raise InvalidInputError(
+            f"no participant {account}; check the address (`ledger participant list`) or "
+            "register it with `ledger participant add`"
+        )
+    print_rows(
+        [
+            {
+                "account": account,
+                "kind": p.kind.name.lower(),
+                "status": p.status.name.lower(),
+                "reference sha256": "0x" + p.reference_hash.hex(),
+            }
+        ],
+        as_json=as_json,
+        title="participant",
+    )
 
 
 @app.command("list")
@@ -68,7 +93,11 @@ def list_(as_json: JsonOption = False) -> None:
     c = registry_client(signer_required=False)
     accounts = [e.args["account"] for e in list_events(c, "ParticipantRegistered")]
     rows = [
-        {"account": a, "kind": ParticipantKind(p["kind"]).name.lower(), "status": ParticipantStatus(p["status"]).name.lower()}
+        {
+            "account": a,
+            "kind": ParticipantKind(p["kind"]).name.lower(),
+            "status": ParticipantStatus(p["status"]).name.lower(),
+        }
         for a, p in zip(accounts, c.view_many("participant", [(a,) for a in accounts]), strict=True)
     ]
     print_rows(rows, as_json=as_json, title="participants")

@@ -19,22 +19,31 @@ PledgeId = Annotated[str, typer.Argument(help="the pledge id (the pledge's opera
 @app.command("create")
 @operator_errors
 def create(
-    batch: Annotated[int, typer.Option()], amount: Annotated[int, typer.Option(help="kgCO2e")],
+    batch: Annotated[int, typer.Option()],
+    amount: Annotated[int, typer.Option(help="kgCO2e")],
     pledgee: Annotated[str, typer.Option(help="the pledgee's address")],
     registration: Annotated[str, typer.Option(help="the pledge registration's reference (0x + 64 hex)")],
-    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+    op: OpIdOption = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Pledge the signing key's units; prints the pledge id."""
     c, i = registry_client(), args.op_id(op)
     pledgee = args.account("pledgee", pledgee)
     preflight.existing_batch(c, batch, amount=amount)
-    run_write(lambda **kw: c.pledge(i, batch, amount, pledgee, b32("registration", registration), **kw),
-              dry_run=dry_run, as_json=as_json, op_id=i)
+    run_write(
+        lambda **kw: c.pledge(i, batch, amount, pledgee, b32("registration", registration), **kw),
+        dry_run=dry_run,
+        as_json=as_json,
+        op_id=i,
+    )
 
 
 @app.command("release")
 @operator_errors
-def release(pledge_id: PledgeId, op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
+def release(
+    pledge_id: PledgeId, op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False
+) -> None:
     """Release a pledge (the pledgee's key)."""
     c, i, pledge = registry_client(), args.op_id(op), args.op_id(pledge_id, "pledge id")
     run_write(lambda **kw: c.release_pledge(i, pledge, **kw), dry_run=dry_run, as_json=as_json, op_id=i)
@@ -43,7 +52,10 @@ def release(pledge_id: PledgeId, op: OpIdOption = None, dry_run: DryRunOption = 
 @app.command("enforce")
 @operator_errors
 def enforce(
-    pledge_id: PledgeId, op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+    pledge_id: PledgeId,
+    op: OpIdOption = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
     yes: YesOption = False,
 ) -> None:
     """Enforce a pledge: the units move to the pledgee (asks first)."""

@@ -17,6 +17,8 @@ def existing_batch(client: RegistryClient, batch_id: int, name: str = "--batch",
     if amount is not None:
         positive("amount", amount)
     if client.batch(batch_id).issued == 0:
-        raise InvalidInputError(f"batch {batch_id} does not exist; check {name} (the batch id that "
-                                "`ledger issue` or `ledger import` printed)")
+        raise InvalidInputError(
+            f"batch {batch_id} does not exist; check {name} (the batch id that "
+            "`ledger issue` or `ledger import` printed)"
+        )
     return batch_id

@@ -51,7 +51,9 @@ def register(
     crediting_end: Annotated[str, typer.Option(help="YYYY-MM-DD")],
     parcels: Annotated[Path, typer.Option(help="GeoJSON or CSV (parcel_id column) of the land parcels")],
     document: Annotated[list[Path] | None, typer.Option(help="a project document; repeat for several")] = None,
-    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+    op: OpIdOption = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Submit a project for expert review."""
     c, i = registry_client(), args.op_id(op)
@@ -59,10 +61,24 @@ def register(
     args.uint("--area-m2", area_m2, bits=64, low=1)
     start, end = unix_date(crediting_start), unix_date(crediting_end)
     hashes = parcel_hashes(parcels)
-    run_write(lambda **kw: c.register_project(
-        i, project_id=project_id, methodology_id=methodology, owner=owner, county_code=county,
-        area_square_metres=area_m2, crediting_start=start, crediting_end=end,
-        documents_hash=documents_hash(document or []), parcels=hashes, **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+    run_write(
+        lambda **kw: c.register_project(
+            i,
+            project_id=project_id,
+            methodology_id=methodology,
+            owner=owner,
+            county_code=county,
+            area_square_metres=area_m2,
+            crediting_start=start,
+            crediting_end=end,
+            documents_hash=documents_hash(document or []),
+            parcels=hashes,
+            **kw,
+        ),
+        dry_run=dry_run,
+        as_json=as_json,
+        op_id=i,
+    )
 
 
 @app.command("review")
@@ -71,17 +87,28 @@ def review(
     project_id: str,
     approve: Annotated[bool, typer.Option("--approve/--reject", help="the expert committee's decision")],
     report_file: Annotated[Path, typer.Option("--report", help="the review report; its sha256 goes on chain")],
-    op: OpIdOption = None, dry_run: DryRunOption = False, as_json: JsonOption = False,
+    op: OpIdOption = None,
+    dry_run: DryRunOption = False,
+    as_json: JsonOption = False,
 ) -> None:
     """Record the expert committee's decision (needs the reviewer role)."""
     c, i = registry_client(), args.op_id(op)
-    run_write(lambda **kw: c.review_project(i, project_id, approve, args.document_hash(report_file), **kw),
-              dry_run=dry_run, as_json=as_json, op_id=i)
+    run_write(
+        lambda **kw: c.review_project(i, project_id, approve, args.document_hash(report_file), **kw),
+        dry_run=dry_run,
+        as_json=as_json,
+        op_id=i,
+    )
 
 
 def _status(name: str, status: ProjectStatus, summary: str, destructive: bool = False) -> None:
     add_status_command(
-        app, name, summary, what="project", target_help="the project id", destructive=destructive,
+        app,
+        name,
+        summary,
+        what="project",
+        target_help="the project id",
+        destructive=destructive,
         setter=lambda c, i, project_id, reason, **kw: c.set_project_status(i, project_id, status, reason, **kw),
     )
 
@@ -89,13 +116,21 @@ def _status(name: str, status: ProjectStatus, summary: str, destructive: bool = 
 _status("suspend", ProjectStatus.SUSPENDED, "Suspend a registered project (no issuance until reinstated).")
 _status("reinstate", ProjectStatus.REGISTERED, "Reinstate a suspended project.")
 _status("revoke", ProjectStatus.REVOKED, "Revoke a project; its parcels are free again (asks first).", destructive=True)
-_status("close", ProjectStatus.CLOSED, "Close a project at the end of its crediting period (asks first).", destructive=True)
+_status(
+    "close", ProjectStatus.CLOSED, "Close a project at the end of its crediting period (asks first).", destructive=True
+)
 
 
 def _row(project_id: str, p: dict[str, Any]) -> dict[str, object]:
-    return {"id": project_id, "status": ProjectStatus(p["status"]).name.lower(),
-            "methodology": from_short_id(p["methodologyId"]), "owner": p["owner"], "county": p["countyCode"],
-            "area m2": p["areaSquareMetres"], "batches": p["batchCount"]}
+    return {
+        "id": project_id,
+        "status": ProjectStatus(p["status"]).name.lower(),
+        "methodology": from_short_id(p["methodologyId"]),
+        "owner": p["owner"],
+        "county": p["countyCode"],
+        "area m2": p["areaSquareMetres"],
+        "batches": p["batchCount"],
+    }
 
 
 @app.command("show")
@@ -116,5 +151,3 @@ def list_(as_json: JsonOption = False) -> None:
     ids = [e.args["projectId"] for e in list_events(c, "ProjectSubmitted")]
     rows = [_row(from_short_id(i), p) for i, p in zip(ids, c.view_many("project", [(i,) for i in ids]), strict=True)]
     print_rows(rows, as_json=as_json, title="projects")
-
-

@@ -13,13 +13,14 @@ from typing import Any
 
 from rich.markup import escape
 
-from api.certificates import issuer
-from api.certificates.scenarios import scenario as scenario_spec
-from api.errors import ServiceError
-from api.service import CertificateService
-from api.settings import ApiSettings
+from certificates import issuer
+from certificates.errors import ServiceError
+from certificates.scenarios import scenario as scenario_spec
+from certificates.service import CertificateService
+from certificates.settings import ServiceSettings
 from chain.client import RegistryClient, TxResult
 from chain.errors import ChainError
+from chain.types import RetirementId
 from scripts.console import err_console, fail
 
 WAIT_LIMIT = 3600.0  # seconds `--wait` waits for confirmations before giving up (the command can be run again)
@@ -27,13 +28,25 @@ WAIT_LIMIT = 3600.0  # seconds `--wait` waits for confirmations before giving up
 
 def check_request(options: dict[str, Any], *, beneficiary: str, quantity: int) -> None:
     """What `certify` would refuse about the request itself, before anything is mined."""
-    issuer.check_request(options["scenario_key"], options["fields"], beneficiary=beneficiary, quantity=quantity,
-                         footprint_kg=options["footprint_kg"], trees=options["trees"],
-                         kg_per_tree=ApiSettings().kg_per_tree)
+    issuer.check_request(
+        options["scenario_key"],
+        options["fields"],
+        beneficiary=beneficiary,
+        quantity=quantity,
+        footprint_kg=options["footprint_kg"],
+        trees=options["trees"],
+        kg_per_tree=ServiceSettings().kg_per_tree,
+    )
 
 
-def simulate_first(client: RegistryClient, service: CertificateService, op_id: int, call: dict[str, Any],
-                   *, certify_args: list[str] | None) -> None:
+def simulate_first(
+    client: RegistryClient,
+    service: CertificateService,
+    op_id: int,
+    call: dict[str, Any],
+    *,
+    certify_args: list[str] | None,
+) -> None:
     """Simulate the retirement; refuse, with nothing sealed or sent, if it would fail. A re-run of a
     retirement already made is pointed at it (and at the command that certifies it, if it is not yet)."""
     simulation = client.retire(op_id, **call, dry_run=True)
@@ -47,18 +60,28 @@ def simulate_first(client: RegistryClient, service: CertificateService, op_id: i
     found = service.retirement_by_op_id(op_id)
     again = "; to retire the same again on purpose, pass --op-id with a number not used before"
     if found is None:
-        raise ChainError(f"this retirement was already made (operation id {hex(op_id)}), but the mirror has not seen "
-                         f"it yet; nothing was sent. Run `ledger index --once` and then this command again{again}")
+        raise ChainError(
+            f"this retirement was already made (operation id {hex(op_id)}), but the mirror has not seen "
+            f"it yet; nothing was sent. Run `ledger index --once` and then this command again{again}"
+        )
     rid, cert_id = found
     if cert_id is not None:
-        raise ChainError(f"this retirement was already made and certified: retirement {rid}, certificate {cert_id} "
-                         f"(`ledger certificate show {cert_id}`); nothing was sent{again}")
+        raise ChainError(
+            f"this retirement was already made and certified: retirement {rid}, certificate {cert_id} "
+            f"(`ledger certificate show {cert_id}`); nothing was sent{again}"
+        )
     finish = f"; certify it with: {certify_command(rid, certify_args)}" if certify_args is not None else ""
     raise ChainError(f"this retirement was already made: retirement {rid}; nothing was sent{finish}{again}")
 
 
-def certify_args(scenario: str, field: list[str] | None, disclose: list[str] | None, footprint: int | None,
-                 trees: int | None, out: Path | None) -> list[str]:
+def certify_args(
+    scenario: str,
+    field: list[str] | None,
+    disclose: list[str] | None,
+    footprint: int | None,
+    trees: int | None,
+    out: Path | None,
+) -> list[str]:
     """The `ledger certify` options that repeat a `retire --certify`, personal fields' values left as
     placeholders (they are not printed back)."""
     personal = {f.name for f in scenario_spec(scenario).fields if f.personal}
@@ -81,15 +104,20 @@ def certify_command(rid: str, words: list[str] | None) -> str:
     return shlex.join(["ledger", "certify", rid, *(words or [])])
 
 
-def certify_retired(service: CertificateService, result: TxResult, options: dict[str, Any], words: list[str],
-                    *, wait: bool) -> str:
+def certify_retired(
+    service: CertificateService, result: TxResult, options: dict[str, Any], words: list[str], *, wait: bool
+) -> str:
     """Certify the retirement just mined; if that fails, say which retirement it was and how to finish."""
     event = result.event("CreditsRetired")
-    rid = f"{service.context.deployment.chain_id}-{event.tx_hash}-{event.log_index}"
+    rid = RetirementId.of(service.context.deployment.chain_id, event.tx_hash, event.log_index)
 
     def waiting(have: int, need: int) -> None:
-        err_console.print(f"waiting for {need} confirmations of retirement {rid} (it has {have}); Ctrl-C stops, "
-                          f"and `{certify_command(rid, words)}` finishes later", highlight=False, markup=False)
+        err_console.print(
+            f"waiting for {need} confirmations of retirement {rid} (it has {have}); Ctrl-C stops, "
+            f"and `{certify_command(rid, words)}` finishes later",
+            highlight=False,
+            markup=False,
+        )
 
     try:
         service.catch_up(result.block_number)
@@ -97,7 +125,11 @@ def certify_retired(service: CertificateService, result: TxResult, options: dict
     except (ServiceError, ChainError, KeyboardInterrupt) as exc:
         reason = "interrupted" if isinstance(exc, KeyboardInterrupt) else str(exc)
         placeholders = any("=<" in w for w in words)
-        fail(escape(f"retired as {rid}, but the certificate was not issued: {reason}. Finish "
-                    f"with: {certify_command(rid, words)}"
-                    + (" (type the personal fields' values where <…> stands)" if placeholders else "")))
+        fail(
+            escape(
+                f"retired as {rid}, but the certificate was not issued: {reason}. Finish "
+                f"with: {certify_command(rid, words)}"
+                + (" (type the personal fields' values where <…> stands)" if placeholders else "")
+            )
+        )
         raise  # fail() has already exited

@@ -17,8 +17,10 @@ log = logging.getLogger("ledger.supervisor")
 
 class WorkerDiedError(ChainError):
     def __init__(self, name: str, reason: str) -> None:
-        super().__init__(f"the {name} thread stopped ({reason}); the service was stopped with it — fix the cause "
-                         "and run the command again (--verbose logs the details)")
+        super().__init__(
+            f"the {name} thread stopped ({reason}); the service was stopped with it — fix the cause "
+            "and run the command again (--verbose logs the details)"
+        )
 
 
 class Supervisor:
@@ -49,11 +51,12 @@ class Supervisor:
         if server is not None:
             server.should_exit = True  # uvicorn finishes the requests under way and returns
 
-    def serve(self, app: Any, host: str, port: int) -> None:
-        """Serve `app` until Ctrl-C or a worker dies; then raise WorkerDiedError if one did."""
+    def serve(self, app: Any, host: str, port: int, *, factory: bool = False) -> None:
+        """Serve `app` (an application, or with `factory` the import string of its factory) until
+        Ctrl-C or a worker dies; then raise WorkerDiedError if one did."""
         import uvicorn
 
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", factory=factory))
         with self._lock:
             self._server = server
             early = bool(self.died)

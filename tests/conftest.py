@@ -111,14 +111,27 @@ def populate(client: RegistryClient, cast: Cast) -> int:
     ]:
         client.register_participant(op(), account.address, kind, HASH)
     client.register_project(
-        op(), project_id=PROJECT, methodology_id=METHODOLOGY, owner=cast.owner.address, county_code=511802,
-        area_square_metres=2_000_000, crediting_start=CREDITING[0], crediting_end=CREDITING[1],
-        documents_hash=HASH, parcels=[b"\x01" * 32, b"\x02" * 32],
+        op(),
+        project_id=PROJECT,
+        methodology_id=METHODOLOGY,
+        owner=cast.owner.address,
+        county_code=511802,
+        area_square_metres=2_000_000,
+        crediting_start=CREDITING[0],
+        crediting_end=CREDITING[1],
+        documents_hash=HASH,
+        parcels=[b"\x01" * 32, b"\x02" * 32],
     )
     client.review_project(op(), PROJECT, True, HASH, sender=cast.reviewer)
     result = client.issue(
-        op(), project_id=PROJECT, vintage=2024, monitoring_start=MONITORING[0], monitoring_end=MONITORING[1],
-        quantity=ISSUED, reserve_bps=RESERVE_BPS, verification_report_hash=HASH,
+        op(),
+        project_id=PROJECT,
+        vintage=2024,
+        monitoring_start=MONITORING[0],
+        monitoring_end=MONITORING[1],
+        quantity=ISSUED,
+        reserve_bps=RESERVE_BPS,
+        verification_report_hash=HASH,
     )
     batch_id = int(result.event("BatchIssued").args["batchId"])
     client.transfer(cast.owner.address, cast.holder.address, batch_id, HOLDER_START, sender=cast.owner)

@@ -21,23 +21,70 @@ from dataclasses import dataclass
 Path_ = tuple[tuple[str, int | None], ...]  # how to reach a node from the module: (field, index in list)
 
 CMP_FLIPS: dict[type[ast.cmpop], list[type[ast.cmpop]]] = {
-    ast.Lt: [ast.LtE, ast.GtE], ast.LtE: [ast.Lt, ast.Gt], ast.Gt: [ast.GtE, ast.LtE], ast.GtE: [ast.Gt, ast.Lt],
-    ast.Eq: [ast.NotEq], ast.NotEq: [ast.Eq], ast.Is: [ast.IsNot], ast.IsNot: [ast.Is],
-    ast.In: [ast.NotIn], ast.NotIn: [ast.In],
+    ast.Lt: [ast.LtE, ast.GtE],
+    ast.LtE: [ast.Lt, ast.Gt],
+    ast.Gt: [ast.GtE, ast.LtE],
+    ast.GtE: [ast.Gt, ast.Lt],
+    ast.Eq: [ast.NotEq],
+    ast.NotEq: [ast.Eq],
+    ast.Is: [ast.IsNot],
+    ast.IsNot: [ast.Is],
+    ast.In: [ast.NotIn],
+    ast.NotIn: [ast.In],
 }
 BIN_SWAPS: dict[type[ast.operator], type[ast.operator]] = {
-    ast.Add: ast.Sub, ast.Sub: ast.Add, ast.Mult: ast.FloorDiv, ast.FloorDiv: ast.Mult, ast.Div: ast.Mult,
-    ast.Mod: ast.FloorDiv, ast.Pow: ast.Mult, ast.LShift: ast.RShift, ast.RShift: ast.LShift,
-    ast.BitOr: ast.BitAnd, ast.BitAnd: ast.BitOr, ast.BitXor: ast.BitOr, ast.MatMult: ast.Mult,
+    ast.Add: ast.Sub,
+    ast.Sub: ast.Add,
+    ast.Mult: ast.FloorDiv,
+    ast.FloorDiv: ast.Mult,
+    ast.Div: ast.Mult,
+    ast.Mod: ast.FloorDiv,
+    ast.Pow: ast.Mult,
+    ast.LShift: ast.RShift,
+    ast.RShift: ast.LShift,
+    ast.BitOr: ast.BitAnd,
+    ast.BitAnd: ast.BitOr,
+    ast.BitXor: ast.BitOr,
+    ast.MatMult: ast.Mult,
 }
 SYMBOLS: dict[type[ast.AST], str] = {
-    ast.Lt: "<", ast.LtE: "<=", ast.Gt: ">", ast.GtE: ">=", ast.Eq: "==", ast.NotEq: "!=", ast.Is: "is",
-    ast.IsNot: "is not", ast.In: "in", ast.NotIn: "not in", ast.Add: "+", ast.Sub: "-", ast.Mult: "*",
-    ast.FloorDiv: "//", ast.Div: "/", ast.Mod: "%", ast.Pow: "**", ast.LShift: "<<", ast.RShift: ">>",
-    ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^", ast.MatMult: "@", ast.And: "and", ast.Or: "or",
+    ast.Lt: "<",
+    ast.LtE: "<=",
+    ast.Gt: ">",
+    ast.GtE: ">=",
+    ast.Eq: "==",
+    ast.NotEq: "!=",
+    ast.Is: "is",
+    ast.IsNot: "is not",
+    ast.In: "in",
+    ast.NotIn: "not in",
+    ast.Add: "+",
+    ast.Sub: "-",
+    ast.Mult: "*",
+    ast.FloorDiv: "//",
+    ast.Div: "/",
+    ast.Mod: "%",
+    ast.Pow: "**",
+    ast.LShift: "<<",
+    ast.RShift: ">>",
+    ast.BitOr: "|",
+    ast.BitAnd: "&",
+    ast.BitXor: "^",
+    ast.MatMult: "@",
+    ast.And: "and",
+    ast.Or: "or",
 }
-DELETABLE = (ast.Assign, ast.AugAssign, ast.AnnAssign, ast.Expr, ast.Raise, ast.Assert, ast.Continue, ast.Break,
-             ast.Delete)
+DELETABLE = (
+    ast.Assign,
+    ast.AugAssign,
+    ast.AnnAssign,
+    ast.Expr,
+    ast.Raise,
+    ast.Assert,
+    ast.Continue,
+    ast.Break,
+    ast.Delete,
+)
 ANNOTATION_FIELDS = {"annotation", "returns"}
 NO_MUTATE = "pragma: no mutate"
 
@@ -87,7 +134,11 @@ def _edits(node: ast.AST, parent_body: bool) -> Iterator[tuple[str, str, ast.AST
         yield "binop", f"{SYMBOLS[type(node.op)]} -> {SYMBOLS[swap]}", ast.BinOp(node.left, swap(), node.right)
     elif isinstance(node, ast.AugAssign) and type(node.op) in BIN_SWAPS:
         swap = BIN_SWAPS[type(node.op)]
-        yield "augassign", f"{SYMBOLS[type(node.op)]}= -> {SYMBOLS[swap]}=", ast.AugAssign(node.target, swap(), node.value)
+        yield (
+            "augassign",
+            f"{SYMBOLS[type(node.op)]}= -> {SYMBOLS[swap]}=",
+            ast.AugAssign(node.target, swap(), node.value),
+        )
     elif isinstance(node, ast.BoolOp):
         swap = ast.Or if isinstance(node.op, ast.And) else ast.And
         yield "boolop", f"{SYMBOLS[type(node.op)]} -> {SYMBOLS[swap]}", ast.BoolOp(swap(), node.values)
@@ -106,8 +157,10 @@ def _edits(node: ast.AST, parent_body: bool) -> Iterator[tuple[str, str, ast.AST
         elif isinstance(v, bytes):
             new_bytes = bytes([(v[0] + 1) % 256]) + v[1:] if v else b"\0"
             yield "const", "bytes first byte +1", ast.Constant(new_bytes)
-    if isinstance(node, ast.Return) and node.value is not None and not (
-        isinstance(node.value, ast.Constant) and node.value.value is None
+    if (
+        isinstance(node, ast.Return)
+        and node.value is not None
+        and not (isinstance(node.value, ast.Constant) and node.value.value is None)
     ):
         yield "return", "return -> return None", ast.Return(ast.Constant(None))
     elif parent_body and isinstance(node, DELETABLE):
@@ -121,8 +174,9 @@ def _edits(node: ast.AST, parent_body: bool) -> Iterator[tuple[str, str, ast.AST
 def _candidates(tree: ast.Module) -> Iterator[tuple[ast.AST, Path_, str, bool]]:
     """(node, path, enclosing function, whether it sits in a function's statement list)."""
 
-    def walk(node: ast.AST, path: Path_, function: str, in_function: bool, in_body: bool) -> Iterator[
-            tuple[ast.AST, Path_, str, bool]]:
+    def walk(
+        node: ast.AST, path: Path_, function: str, in_function: bool, in_body: bool
+    ) -> Iterator[tuple[ast.AST, Path_, str, bool]]:
         yield node, path, function, in_function and in_body
         if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
             return
@@ -197,13 +251,31 @@ def mutants(path: str, source: str) -> list[Mutant]:
             if spliced_ok:
                 mutated_line = candidate.splitlines()[node.lineno - 1]
             else:
-                mutated_line = f"{lines[node.lineno - 1][:node.col_offset]}{text}  (module unparsed)"
-            m = Mutant(path, node.lineno, node.col_offset, operator, description, function,
-                       lines[node.lineno - 1], mutated_line, mutated)
+                mutated_line = f"{lines[node.lineno - 1][: node.col_offset]}{text}  (module unparsed)"
+            m = Mutant(
+                path,
+                node.lineno,
+                node.col_offset,
+                operator,
+                description,
+                function,
+                lines[node.lineno - 1],
+                mutated_line,
+                mutated,
+            )
             n = seen[m.id] = seen.get(m.id, 0) + 1
             if n > 1:  # the same edit twice at one spot (a chained comparison): number the repeats
-                m = Mutant(path, m.line, m.col, operator, f"{description} #{n}", function, m.original_line,
-                           mutated_line, mutated)
+                m = Mutant(
+                    path,
+                    m.line,
+                    m.col,
+                    operator,
+                    f"{description} #{n}",
+                    function,
+                    m.original_line,
+                    mutated_line,
+                    mutated,
+                )
             out.append(m)
     return out
 
@@ -212,8 +284,10 @@ def listed_mutant(path: str, source: str, name: str, old: str, new: str) -> Muta
     """A hand-written mutant (one a review or an issue described): `old`, which must occur exactly once
     in `source`, replaced by `new`. Raises ValueError when `old` is not found once (the file changed)."""
     if source.count(old) != 1:
-        raise ValueError(f"the listed mutant {name!r} of {path} no longer applies: its `old` text occurs "
-                         f"{source.count(old)} times; update it in tools/mutation.toml")
+        raise ValueError(
+            f"the listed mutant {name!r} of {path} no longer applies: its `old` text occurs "
+            f"{source.count(old)} times; update it in tools/mutation.toml"
+        )
     at = source.index(old)
     line = source.count("\n", 0, at) + 1
     col = at - (source.rfind("\n", 0, at) + 1)

@@ -87,8 +87,16 @@ def load_config(path: Path) -> list[ModuleConfig]:
     out = []
     for name, entry in data["modules"].items():
         merged = {**defaults, **entry}
-        out.append(ModuleConfig(name, merged["file"], list(merged["tests"]), float(merged.get("timeout_factor", 5)),
-                                float(merged.get("timeout_min", 10)), list(entry.get("listed", []))))
+        out.append(
+            ModuleConfig(
+                name,
+                merged["file"],
+                list(merged["tests"]),
+                float(merged.get("timeout_factor", 5)),
+                float(merged.get("timeout_min", 10)),
+                list(entry.get("listed", [])),
+            )
+        )
     return out
 
 
@@ -115,11 +123,17 @@ def load_equivalents(path: Path) -> dict[str, tuple[str, str]]:
 
 def tracked_files() -> list[str]:
     """Tracked files plus new ones not ignored (tests other work adds before it is committed)."""
-    done = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                          capture_output=True, check=False)
+    done = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=False,
+    )
     if done.returncode != 0:
-        raise Abort(f"`git ls-files` failed in {ROOT} (the runner copies the checkout's files): "
-                    f"{done.stderr.decode(errors='replace').strip()[:200]}")
+        raise Abort(
+            f"`git ls-files` failed in {ROOT} (the runner copies the checkout's files): "
+            f"{done.stderr.decode(errors='replace').strip()[:200]}"
+        )
     return sorted({f for f in done.stdout.decode().split("\0") if f})
 
 
@@ -152,8 +166,14 @@ def child_setup(copy: Path) -> None:
     # derandomize: the same examples for every mutant, so the figures are repeatable; no database: a
     # failure found for one mutant must not be replayed against the next; no shrinking: a failure is
     # all a mutant needs, and shrinking it can take longer than the whole run (a false timeout)
-    settings.register_profile("mutation", derandomize=True, database=None, print_blob=False,
-                              phases=[Phase.explicit, Phase.generate], report_multiple_bugs=False)
+    settings.register_profile(
+        "mutation",
+        derandomize=True,
+        database=None,
+        print_blob=False,
+        phases=[Phase.explicit, Phase.generate],
+        report_multiple_bugs=False,
+    )
     settings.load_profile("mutation")
 
 
@@ -179,22 +199,41 @@ def baseline(copy: Path, config: ModuleConfig) -> tuple[float, list[str]]:
     which third-party modules they import (to preload before forking)."""
     report = copy / ".mutation-baseline.json"
     started = time.monotonic()
-    done = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--_baseline", str(copy), str(report),
-                           config.file, *config.tests], cwd=copy, capture_output=True, text=True, check=False,
-                          env={**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"})
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).resolve()),
+            "--_baseline",
+            str(copy),
+            str(report),
+            config.file,
+            *config.tests,
+        ],
+        cwd=copy,
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, "PYTHONPATH": str(copy), "PYTHONDONTWRITEBYTECODE": "1"},
+    )
     seconds = time.monotonic() - started
     if done.returncode != 0 or not report.exists():
         tail = (done.stdout + done.stderr).strip().splitlines()[-1:] or ["no output"]
-        raise Abort(f"the unmutated copy fails the tests of {config.name} ({tail[0][:200]}); "
-                    f"run `.venv/bin/python -m pytest {' '.join(config.tests)}` and fix them first")
+        raise Abort(
+            f"the unmutated copy fails the tests of {config.name} ({tail[0][:200]}); "
+            f"run `.venv/bin/python -m pytest {' '.join(config.tests)}` and fix them first"
+        )
     data = json.loads(report.read_text())
     report.unlink()
     if not data["module_file"]:
-        raise Abort(f"the tests of {config.name} never import {config.file}: they cannot kill its mutants; "
-                    "choose its tests in tools/mutation.toml")
+        raise Abort(
+            f"the tests of {config.name} never import {config.file}: they cannot kill its mutants; "
+            "choose its tests in tools/mutation.toml"
+        )
     if not data["imported_from_copy"]:
-        raise Abort(f"{config.file} was imported from {data['module_file']}, not from the copy {copy}: "
-                    "check that no .pth or PYTHONPATH entry shadows the working directory")
+        raise Abort(
+            f"{config.file} was imported from {data['module_file']}, not from the copy {copy}: "
+            "check that no .pth or PYTHONPATH entry shadows the working directory"
+        )
     return seconds, data["modules"]
 
 
@@ -209,14 +248,21 @@ def baseline_main(copy: str, report: str, file: str, tests: list[str]) -> int:
     module_file = str(getattr(module, "__file__", "") or "")
     real_copy = os.path.realpath(copy)
     third_party = sorted(
-        name for name, m in list(sys.modules.items())
-        if name.split(".")[0] not in PROJECT_PACKAGES and getattr(m, "__file__", None)
+        name
+        for name, m in list(sys.modules.items())
+        if name.split(".")[0] not in PROJECT_PACKAGES
+        and getattr(m, "__file__", None)
         and not os.path.realpath(m.__file__).startswith(real_copy)
     )
-    Path(report).write_text(json.dumps({
-        "modules": third_party, "module_file": module_file,
-        "imported_from_copy": os.path.realpath(module_file).startswith(real_copy),
-    }))
+    Path(report).write_text(
+        json.dumps(
+            {
+                "modules": third_party,
+                "module_file": module_file,
+                "imported_from_copy": os.path.realpath(module_file).startswith(real_copy),
+            }
+        )
+    )
     return code
 
 
@@ -227,7 +273,7 @@ def preload(names: list[str]) -> None:
             continue
         try:
             importlib.import_module(name)
-        except Exception:  # noqa: BLE001, S112  (an optional submodule: the child imports it or not, as in a normal run)
+        except Exception:  # noqa: BLE001  (an optional submodule: the child imports it or not, as in a normal run)
             continue
     leaked = [n for n in sys.modules if n.split(".")[0] in PROJECT_PACKAGES[:5]]
     if leaked:
@@ -318,9 +364,11 @@ def report(result: ModuleResult, stale: list[str]) -> None:
     total = len(result.outcomes)
     eq = sum(1 for o in result.outcomes if o.mutant.id in result.equivalents)
     killed, timeout, survived = (result.count(s) for s in ("killed", "timeout", "survived"))
-    print(f"{c.file} [{c.name}]: {total} mutants, {killed} killed, {timeout} timeout, {survived} survived, "
-          f"{eq} equivalent (excluded) -> score {result.score:.1f} % "
-          f"({killed + timeout}/{total - eq})")
+    print(
+        f"{c.file} [{c.name}]: {total} mutants, {killed} killed, {timeout} timeout, {survived} survived, "
+        f"{eq} equivalent (excluded) -> score {result.score:.1f} % "
+        f"({killed + timeout}/{total - eq})"
+    )
     for o in result.outcomes:
         if o.mutant.id in result.equivalents or o.status != "survived":
             continue
@@ -342,8 +390,13 @@ def list_mutants(config: ModuleConfig, found: list[Mutant], equivalents: dict[st
 # ---------------------------------------------------------------- main
 
 
-def run_module(config: ModuleConfig, copies: list[Path], found: list[Mutant],
-               equivalents: dict[str, tuple[str, str]], progress: bool) -> ModuleResult:
+def run_module(
+    config: ModuleConfig,
+    copies: list[Path],
+    found: list[Mutant],
+    equivalents: dict[str, tuple[str, str]],
+    progress: bool,
+) -> ModuleResult:
     _, third_party = baseline(copies[0], config)
     preload(third_party)
     original = (copies[0] / config.file).read_text()
@@ -352,16 +405,23 @@ def run_module(config: ModuleConfig, copies: list[Path], found: list[Mutant],
     status = Pool(copies[:1], config, 3600, progress=False).run([original])[0][0]
     seconds = time.monotonic() - started
     if status != "survived":
-        raise Abort(f"the tests of {config.name} pass in a fresh interpreter but fail when forked after preloading: "
-                    "run with --jobs 1 and look at .mutation-output.txt, or report it")
+        raise Abort(
+            f"the tests of {config.name} pass in a fresh interpreter but fail when forked after preloading: "
+            "run with --jobs 1 and look at .mutation-output.txt, or report it"
+        )
     timeout = max(config.timeout_min, seconds * config.timeout_factor)
     canary = Pool(copies[:1], config, timeout, progress=False).run([original + CANARY])[0][0]
     said = (copies[0] / OUTPUT).read_text(errors="replace")
     if canary != "killed" or "mutation canary" not in said:
-        raise Abort(f"the canary mutant of {config.file} was not caught ({canary}): the forked tests do "
-                    "not import the module from the copy, so no result would mean anything")
-    print(f"{config.file} [{config.name}]: {len(found)} mutants, unmutated run {seconds:.1f} s, "
-          f"timeout {timeout:.0f} s, {len(copies)} jobs", flush=True)
+        raise Abort(
+            f"the canary mutant of {config.file} was not caught ({canary}): the forked tests do "
+            "not import the module from the copy, so no result would mean anything"
+        )
+    print(
+        f"{config.file} [{config.name}]: {len(found)} mutants, unmutated run {seconds:.1f} s, "
+        f"timeout {timeout:.0f} s, {len(copies)} jobs",
+        flush=True,
+    )
     outcomes = Pool(copies, config, timeout, progress).run([m.source for m in found])
     result = ModuleResult(config)
     result.outcomes = [Outcome(m, status, secs) for m, (status, secs) in zip(found, outcomes, strict=True)]
@@ -397,15 +457,19 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="mutants run at once (default 2)")
     parser.add_argument("--min-score", type=float, help="fail (exit 1) if a module scores below this percentage")
     parser.add_argument("--quiet", action="store_true", help="no progress dots")
-    parser.add_argument("--config", type=Path, default=CONFIG, help="the module/test table (default tools/mutation.toml)")
+    parser.add_argument(
+        "--config", type=Path, default=CONFIG, help="the module/test table (default tools/mutation.toml)"
+    )
     args = parser.parse_args(argv)
     try:
         configs = load_config(args.config)
         if args.module:
             unknown = set(args.module) - {c.name for c in configs}
             if unknown:
-                raise Abort(f"unknown module {', '.join(sorted(unknown))}: the names are those of {args.config.name} "
-                            f"({', '.join(c.name for c in configs)})")
+                raise Abort(
+                    f"unknown module {', '.join(sorted(unknown))}: the names are those of {args.config.name} "
+                    f"({', '.join(c.name for c in configs)})"
+                )
             configs = [c for c in configs if c.name in args.module]
         equivalents = load_equivalents(EQUIVALENTS)
         found = {c.name: [m for m in module_mutants(c) if args.filter in m.id] for c in configs}
@@ -421,8 +485,12 @@ def main(argv: list[str]) -> int:
         return 2
 
 
-def run(configs: list[ModuleConfig], found: dict[str, list[Mutant]], equivalents: dict[str, tuple[str, str]],
-        args: argparse.Namespace) -> int:
+def run(
+    configs: list[ModuleConfig],
+    found: dict[str, list[Mutant]],
+    equivalents: dict[str, tuple[str, str]],
+    args: argparse.Namespace,
+) -> int:
     files = tracked_files()
     workdir = Path(tempfile.mkdtemp(prefix="mutation-"))
     try:
@@ -449,8 +517,10 @@ def run(configs: list[ModuleConfig], found: dict[str, list[Mutant]], equivalents
     failing = []
     for r in results:
         eq = sum(1 for o in r.outcomes if o.mutant.id in r.equivalents)
-        print(f"{r.config.file:<32}{len(r.outcomes):>7}{r.count('killed'):>8}{r.count('timeout'):>9}"
-              f"{r.count('survived'):>10}{eq:>12}{r.score:>6.1f} %")
+        print(
+            f"{r.config.file:<32}{len(r.outcomes):>7}{r.count('killed'):>8}{r.count('timeout'):>9}"
+            f"{r.count('survived'):>10}{eq:>12}{r.score:>6.1f} %"
+        )
         if args.min_score is not None and r.score < args.min_score:
             failing.append(f"{r.config.name} {r.score:.1f} % < {args.min_score:g} %")
     for name in not_run:

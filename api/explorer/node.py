@@ -11,23 +11,23 @@ from __future__ import annotations
 import functools
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import astuple, dataclass, field
 from typing import Any
 
 from eth_abi import decode as abi_decode
 from eth_utils import keccak, to_checksum_address
 
-from chain.abi import ContractAbi, lowercase_named, abi_type
+from chain.abi import ContractAbi, abi_type, lowercase_named
 from chain.client import ROLES, RegistryClient
 from chain.compiler import compile_contracts
 from chain.deploy import Deployment
 from chain.errors import RegistryRevertError
 from chain.revert import EXPLANATIONS, revert_data_from_rpc_error
 from chain.rpc import JsonRpc, RpcError
+from chain.types import RetirementId
 
 TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 ADDRESS = re.compile(r"^0x[0-9a-fA-F]{40}$")
-RETIREMENT_ID = re.compile(r"^(\d{1,20})-(0x[0-9a-fA-F]{64})-(\d{1,9})$")
 ZERO_ADDRESS = "0x" + "00" * 20
 MAX_BATCH_ID = 2**256 - 1
 
@@ -256,8 +256,10 @@ class ExplorerNode:
         out: list[dict[str, Any]] = []
         while ranges:
             now, ranges = ranges[:20], ranges[20:]
-            calls = [("eth_getLogs", [{"fromBlock": hex(a), "toBlock": hex(b), "address": address, "topics": topics}])
-                     for a, b in now]
+            calls = [
+                ("eth_getLogs", [{"fromBlock": hex(a), "toBlock": hex(b), "address": address, "topics": topics}])
+                for a, b in now
+            ]
             retry: list[tuple[int, int]] = []
             for (a, b), reply in zip(now, self.rpc.batch(calls), strict=True):
                 if isinstance(reply, RpcError):
@@ -272,8 +274,10 @@ class ExplorerNode:
 
     def _views(self, calls: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """Several registry views in one JSON-RPC batch."""
-        batch = [("eth_call", [{"to": self.registry, "data": "0x" + self.abi.encode_call(fn, args).hex()}, "latest"])
-                 for fn, args in calls]
+        batch = [
+            ("eth_call", [{"to": self.registry, "data": "0x" + self.abi.encode_call(fn, args).hex()}, "latest"])
+            for fn, args in calls
+        ]
         out = []
         for (fn, _), reply in zip(calls, self.rpc.batch(batch), strict=True):
             if isinstance(reply, RpcError):
@@ -323,10 +327,20 @@ class ExplorerNode:
         for t, r in zip(txs, receipts, strict=True):
             ok = r if isinstance(r, dict) else None
             ours = sum(1 for lg in (ok or {}).get("logs", []) if lg["address"].lower() in self._abis)
-            rows.append(TxRow(t["hash"], t["from"], t.get("to"), int(t.get("value", "0x0"), 16),
-                              int(ok["status"], 16) if ok and "status" in ok else None, ours, self.method_name(t)))
-        return BlockView(block, int(block["number"], 16), int(block["timestamp"], 16), rows,
-                         len(block["transactions"]), latest)
+            rows.append(
+                TxRow(
+                    t["hash"],
+                    t["from"],
+                    t.get("to"),
+                    int(t.get("value", "0x0"), 16),
+                    int(ok["status"], 16) if ok and "status" in ok else None,
+                    ours,
+                    self.method_name(t),
+                )
+            )
+        return BlockView(
+            block, int(block["number"], 16), int(block["timestamp"], 16), rows, len(block["transactions"]), latest
+        )
 
     # ------------------------------------------------------------ transactions
 
@@ -385,21 +399,30 @@ class ExplorerNode:
             if data is None:
                 return Failure("NodeRefused", {"message": str(exc)}, "the node refused the replayed call")
             err: RegistryRevertError = abi.reverts.decode(data)
-            explanation = EXPLANATIONS.get(err.name, "the transaction reverted without a known error"
-                                           if err.name == "UnknownRevert" else "the contract refused the operation")
+            explanation = EXPLANATIONS.get(
+                err.name,
+                "the transaction reverted without a known error"
+                if err.name == "UnknownRevert"
+                else "the contract refused the operation",
+            )
             return Failure(err.name, err.args_by_name, explanation)
         if int(receipt["gasUsed"], 16) >= int(tx["gas"], 16):
             return Failure("OutOfGas", {}, "the transaction used all its gas")
-        return Failure("Unknown", {}, "the replay at the parent block succeeded: an earlier transaction in the "
-                                      "same block changed the state, or the transaction ran out of gas")
+        return Failure(
+            "Unknown",
+            {},
+            "the replay at the parent block succeeded: an earlier transaction in the "
+            "same block changed the state, or the transaction ran out of gas",
+        )
 
     # ------------------------------------------------------------ addresses
 
     def address(self, addr: str, *, before: int | None = None) -> AddressView:
         addr = parse_address(addr)
         roles = list(ROLES)
-        views = self._views([("participant", (addr,)), ("RESERVE_ACCOUNT", ())]
-                            + [("hasRole", (ROLES[r], addr)) for r in roles])
+        views = self._views(
+            [("participant", (addr,)), ("RESERVE_ACCOUNT", ())] + [("hasRole", (ROLES[r], addr)) for r in roles]
+        )
         participant, reserve, held = views[0], views[1], views[2:]
         code = self.rpc.call("eth_getCode", addr, "latest")
         label = None
@@ -408,9 +431,17 @@ class ExplorerNode:
         elif self.revocations and addr == self.revocations:
             label = "the certificate revocation list 证书撤销合约"
         history, more = self.history(addr, before=before)
-        return AddressView(addr, participant, [r for r, h in zip(roles, held, strict=True) if h],
-                           reserve.lower() == addr.lower(), code not in (None, "0x", "0x0"), label,
-                           self.holdings(addr), history, more)
+        return AddressView(
+            addr,
+            participant,
+            [r for r, h in zip(roles, held, strict=True) if h],
+            reserve.lower() == addr.lower(),
+            code not in (None, "0x", "0x0"),
+            label,
+            self.holdings(addr),
+            history,
+            more,
+        )
 
     def holdings(self, addr: str) -> list[Holding]:
         """The balances of every batch the address ever received (TransferSingle/TransferBatch to it)."""
@@ -431,11 +462,14 @@ class ExplorerNode:
         balance = self.client.view_many("balanceOf", calls)
         free = self.client.view_many("freeBalanceOf", calls)
         locked = self.client.view_many("lockedOf", calls)
-        return [Holding(i, int(b), int(f), int(lk[0]), int(lk[1]))
-                for (_, i), b, f, lk in zip(calls, balance, free, locked, strict=True)]
+        return [
+            Holding(i, int(b), int(f), int(lk[0]), int(lk[1]))
+            for (_, i), b, f, lk in zip(calls, balance, free, locked, strict=True)
+        ]
 
-    def history(self, addr: str, *, before: int | None = None,
-                limit: int | None = None) -> tuple[list[Event], int | None]:
+    def history(
+        self, addr: str, *, before: int | None = None, limit: int | None = None
+    ) -> tuple[list[Event], int | None]:
         """The newest registry events (`limit`) in which `addr` is an indexed topic, in blocks
         below `before`, scanning backwards in growing windows; whole blocks only, so the next page
         (`before` = the returned block) misses nothing."""
@@ -468,17 +502,28 @@ class ExplorerNode:
             raise NotFound(f"no batch {batch_id}: the registry has issued or imported no such batch")
         issued, circulating, retired, cancelled = (int(v) for v in supply)
         latest = self.latest()
-        origin_logs = self.logs([["0x" + self.abi.event_topics[n].hex() for n in ("BatchIssued", "BatchImported")],
-                                 uint_topic(batch_id)], self.start, latest)
+        origin_logs = self.logs(
+            [["0x" + self.abi.event_topics[n].hex() for n in ("BatchIssued", "BatchImported")], uint_topic(batch_id)],
+            self.start,
+            latest,
+        )
         origin = self.decode(origin_logs[0]) if origin_logs else None
         holders = self.holders(batch_id, latest)
-        retired_logs = self.logs(["0x" + self.abi.event_topics["CreditsRetired"].hex(), uint_topic(batch_id)],
-                                 self.start, latest)
+        retired_logs = self.logs(
+            ["0x" + self.abi.event_topics["CreditsRetired"].hex(), uint_topic(batch_id)], self.start, latest
+        )
         recent = [self.decode(lg) for lg in retired_logs[-retirements:]][::-1]
         first = int(record["firstSerial"])
-        return BatchView(batch_id, record, {"issued": issued, "circulating": circulating, "retired": retired,
-                                            "cancelled": cancelled},
-                         first, first + int(record["issued"]) - 1, origin, holders, recent)
+        return BatchView(
+            batch_id,
+            record,
+            {"issued": issued, "circulating": circulating, "retired": retired, "cancelled": cancelled},
+            first,
+            first + int(record["issued"]) - 1,
+            origin,
+            holders,
+            recent,
+        )
 
     def holders(self, batch_id: int, latest: int) -> list[tuple[str, Holding]]:
         """Who holds the batch now: every address a TransferSingle/TransferBatch of this id went to,
@@ -502,10 +547,10 @@ class ExplorerNode:
 
     def retirement(self, rid: str) -> tuple[str, int]:
         """The transaction and log index of a retirement id `<chainId>-<txHash>-<logIndex>`."""
-        m = RETIREMENT_ID.match(rid.strip())
-        if not m:
-            raise BadInput(f"{rid[:120]!r} is not a retirement id: <chain id>-<tx hash>-<log index>")
-        chain_id, tx_hash, index = int(m.group(1)), m.group(2).lower(), int(m.group(3))
+        try:
+            chain_id, tx_hash, index = astuple(RetirementId.parse(rid))
+        except ValueError as exc:
+            raise BadInput(str(exc)) from None
         if chain_id != self.chain_id:
             raise NotFound(f"retirement {rid} is on chain {chain_id}; this registry is on chain {self.chain_id}")
         receipt = self.rpc.call("eth_getTransactionReceipt", tx_hash)
@@ -534,8 +579,10 @@ class ExplorerNode:
             return f"/explorer/address/{to_checksum_address(q)}"
         if q.isascii() and q.isdigit():
             return f"/explorer/batch/{parse_batch_id(q)}"
-        if RETIREMENT_ID.match(q):
+        if q.count("-") == 2:
             tx_hash, index = self.retirement(q)
             return f"/explorer/tx/{tx_hash}?log={index}#log-{index}"
-        raise BadInput(f"{q[:120]!r} is none of: a transaction hash (0x + 64 hex digits), an address (0x + 40 hex "
-                       "digits), a batch id (a number) or a retirement id (<chain id>-<tx hash>-<log index>)")
+        raise BadInput(
+            f"{q[:120]!r} is none of: a transaction hash (0x + 64 hex digits), an address (0x + 40 hex "
+            f"digits), a batch id (a number) or a retirement id ({RetirementId.FORM})"
+        )

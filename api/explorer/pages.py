@@ -30,6 +30,7 @@ from chain.types import (
     ParticipantKind,
     ParticipantStatus,
     ProjectStatus,
+    RetirementId,
     Scenario,
 )
 
@@ -67,8 +68,9 @@ AMOUNTS = {"amount", "value", "quantity", "reserveAmount", "issued", "retired", 
 
 # ---------------------------------------------------------------- links and values
 
+
 def short(text: str, keep: int = 10) -> str:
-    return text if len(text) <= 2 * keep + 1 else f"{text[:keep]}…{text[-keep + 2:]}"
+    return text if len(text) <= 2 * keep + 1 else f"{text[:keep]}…{text[-keep + 2 :]}"
 
 
 def address_link(addr: str | None, *, full: bool = False) -> str:
@@ -158,8 +160,10 @@ def value_html(context: str, name: str, value: Any, *, compact: bool = False) ->
 def args_table(context: str, args: dict[str, Any]) -> str:
     if not args:
         return '<p class="muted">no arguments 无参数</p>'
-    rows = "".join(f'<tr><th>{escape(k)}</th><td data-arg="{escape(k)}">{value_html(context, k, v)}</td></tr>'
-                   for k, v in args.items())
+    rows = "".join(
+        f'<tr><th>{escape(k)}</th><td data-arg="{escape(k)}">{value_html(context, k, v)}</td></tr>'
+        for k, v in args.items()
+    )
     return f'<table class="kv args">{rows}</table>'
 
 
@@ -174,8 +178,16 @@ def args_inline(context: str, args: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------- the frame
 
-def layout(title: str, body: str, *, chain_id: int | None = None, registry: str | None = None,
-           revocations: str | None = None, q: str = "") -> str:
+
+def layout(
+    title: str,
+    body: str,
+    *,
+    chain_id: int | None = None,
+    registry: str | None = None,
+    revocations: str | None = None,
+    q: str = "",
+) -> str:
     foot = []
     if chain_id is not None:
         foot.append(f"链 Chain id {chain_id}")
@@ -210,11 +222,13 @@ def error_page(status: int, title: str, detail: str, **frame: Any) -> str:
 
 # ---------------------------------------------------------------- pages
 
+
 def home_page(blocks: list[BlockSummary], latest: int, *, count: int, **frame: Any) -> str:
     rows = "".join(
         f'<tr><td class="num">{block_link(b.number)}</td><td class="mono">{escape(short(b.hash))}</td>'
         f'<td>{when(b.timestamp)}</td><td class="num">{b.tx_count}</td><td class="num">{b.events}</td></tr>'
-        for b in blocks)
+        for b in blocks
+    )
     older = ""
     if blocks and blocks[-1].number > 0:
         older = f'<p><a id="older" href="/explorer?upto={blocks[-1].number - 1}">更早的区块 Older blocks →</a></p>'
@@ -244,24 +258,32 @@ def block_page(view: BlockView, **frame: Any) -> str:
     kv = [
         ("区块号 Number", str(view.number)),
         ("哈希 Hash", f'<span class="mono">{escape(b["hash"])}</span>'),
-        ("父区块 Parent", f'<a class="mono" href="/explorer/block/{escape(b["parentHash"])}">{escape(b["parentHash"])}</a>'
-         if view.number > 0 else f'<span class="mono">{escape(b["parentHash"])}</span>'),
+        (
+            "父区块 Parent",
+            f'<a class="mono" href="/explorer/block/{escape(b["parentHash"])}">{escape(b["parentHash"])}</a>'
+            if view.number > 0
+            else f'<span class="mono">{escape(b["parentHash"])}</span>',
+        ),
         ("时间 Time", when(view.timestamp)),
         ("出块者 Miner", address_link(b.get("miner"), full=True)),
-        ("Gas 用量 / 上限 Gas used / limit", f'{int(b["gasUsed"], 16)} / {int(b["gasLimit"], 16)}'),
+        ("Gas 用量 / 上限 Gas used / limit", f"{int(b['gasUsed'], 16)} / {int(b['gasLimit'], 16)}"),
         ("基础费 Base fee (wei)", str(int(base_fee, 16)) if base_fee else "—"),
         ("交易数 Transactions", str(view.tx_count)),
     ]
     rows = "".join(
-        f'<tr><td>{tx_link(t.hash)}</td><td>{address_link(t.sender)}</td><td>{address_link(t.to)}</td>'
+        f"<tr><td>{tx_link(t.hash)}</td><td>{address_link(t.sender)}</td><td>{address_link(t.to)}</td>"
         f'<td>{escape(t.method or "—")}</td><td class="num">{t.value}</td><td>{_status(t.status)}</td>'
-        f'<td class="num">{t.events}</td></tr>' for t in view.txs)
+        f'<td class="num">{t.events}</td></tr>'
+        for t in view.txs
+    )
     cut = ""
     if view.tx_count > len(view.txs):
-        cut = f'<p class="muted">只显示前 {len(view.txs)} 笔 · Only the first {len(view.txs)} transactions are shown.</p>'
+        cut = (
+            f'<p class="muted">只显示前 {len(view.txs)} 笔 · Only the first {len(view.txs)} transactions are shown.</p>'
+        )
     body = f"""<h1>区块 Block {view.number}</h1>
 <p>{" · ".join(nav)}</p>
-<table class="kv" id="block">{''.join(f'<tr><th>{k}</th><td>{v}</td></tr>' for k, v in kv)}</table>
+<table class="kv" id="block">{"".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in kv)}</table>
 <h2>交易 Transactions</h2>
 <table id="txs"><thead><tr><th>交易哈希 Tx hash</th><th>发送方 From</th><th>接收方 To</th><th>方法 Method</th>
 <th>金额 Value (wei)</th><th>状态 Status</th><th>登记簿事件 Registry events</th></tr></thead>
@@ -272,28 +294,36 @@ def block_page(view: BlockView, **frame: Any) -> str:
 def event_html(e: Event, *, chain_id: int, highlight: int | None) -> str:
     cls = "event hl" if highlight == e.log_index else "event"
     if e.name is None:
-        topics = "".join(f"<li class=\"mono\">{escape(t)}</li>" for t in e.topics)
-        inner = (f"<p class=\"muted\">未解码的日志 Log not decoded (not a registry event)</p>"
-                 f"<table class=\"kv\"><tr><th>topics</th><td><ol start=\"0\">{topics}</ol></td></tr>"
-                 f"<tr><th>data</th><td class=\"mono\">{escape(e.data)}</td></tr></table>")
+        topics = "".join(f'<li class="mono">{escape(t)}</li>' for t in e.topics)
+        inner = (
+            f'<p class="muted">未解码的日志 Log not decoded (not a registry event)</p>'
+            f'<table class="kv"><tr><th>topics</th><td><ol start="0">{topics}</ol></td></tr>'
+            f'<tr><th>data</th><td class="mono">{escape(e.data)}</td></tr></table>'
+        )
         name = "?"
     else:
         inner = args_table(e.name, e.args)
         name = e.name
         if e.name == "CreditsRetired" and e.contract == "registry":
-            rid = f"{chain_id}-{e.tx_hash}-{e.log_index}"
-            inner = (f'<p>注销编号 Retirement id: <code class="retirement-id">{escape(rid)}</code></p>' + inner)
-    where = {"registry": "登记簿 registry", "revocations": "证书撤销 revocations"}.get(e.contract, "other contract 其他合约")
-    return (f'<section class="{cls}" id="log-{e.log_index}" data-event="{escape(name)}">'
-            f'<h3>#{e.log_index} <span class="event-name">{escape(name)}</span> '
-            f'<span class="muted">· {escape(where)} {address_link(e.address)}</span></h3>{inner}</section>')
+            rid = RetirementId.of(chain_id, e.tx_hash, e.log_index)
+            inner = f'<p>注销编号 Retirement id: <code class="retirement-id">{escape(rid)}</code></p>' + inner
+    where = {"registry": "登记簿 registry", "revocations": "证书撤销 revocations"}.get(
+        e.contract, "other contract 其他合约"
+    )
+    return (
+        f'<section class="{cls}" id="log-{e.log_index}" data-event="{escape(name)}">'
+        f'<h3>#{e.log_index} <span class="event-name">{escape(name)}</span> '
+        f'<span class="muted">· {escape(where)} {address_link(e.address)}</span></h3>{inner}</section>'
+    )
 
 
 def failure_html(f: Failure) -> str:
     args = args_table(f.name, f.args) if f.args else ""
-    return (f'<div class="error" id="revert"><p><strong>回滚原因 Revert reason:</strong> '
-            f'<code class="error-name">{escape(f.name)}</code></p><p>{escape(f.explanation)}</p>{args}'
-            f'<p class="muted">在父区块上用 eth_call 重放得到 · Replayed with eth_call at the parent block.</p></div>')
+    return (
+        f'<div class="error" id="revert"><p><strong>回滚原因 Revert reason:</strong> '
+        f'<code class="error-name">{escape(f.name)}</code></p><p>{escape(f.explanation)}</p>{args}'
+        f'<p class="muted">在父区块上用 eth_call 重放得到 · Replayed with eth_call at the parent block.</p></div>'
+    )
 
 
 def tx_page(view: TxView, *, highlight: int | None, **frame: Any) -> str:
@@ -308,8 +338,11 @@ def tx_page(view: TxView, *, highlight: int | None, **frame: Any) -> str:
         ("区块 Block", block_link(block) if block is not None else '<span class="muted">pending 待打包</span>'),
         ("时间 Time", when(view.timestamp)),
         ("发送方 From", address_link(t["from"], full=True)),
-        ("接收方 To", address_link(t.get("to"), full=True)
-         + (f' <span class="muted">({escape(view.contract)})</span>' if view.contract != "other" else "")),
+        (
+            "接收方 To",
+            address_link(t.get("to"), full=True)
+            + (f' <span class="muted">({escape(view.contract)})</span>' if view.contract != "other" else ""),
+        ),
         ("方法 Method", escape(view.method or "—")),
         ("金额 Value (wei)", str(int(t.get("value", "0x0"), 16))),
         ("Gas 上限 Gas limit", str(int(t["gas"], 16))),
@@ -324,7 +357,7 @@ def tx_page(view: TxView, *, highlight: int | None, **frame: Any) -> str:
     events = "".join(event_html(e, chain_id=chain_id, highlight=highlight) for e in view.events)
     body = f"""<h1>交易 Transaction</h1>
 {failure}
-<table class="kv" id="tx">{''.join(f'<tr><th>{k}</th><td>{v}</td></tr>' for k, v in kv)}</table>
+<table class="kv" id="tx">{"".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in kv)}</table>
 <h2>事件 Events ({len(view.events)})</h2>
 <div id="events">{events or '<p class="muted">no events 无事件</p>'}</div>
 {call}"""
@@ -336,7 +369,9 @@ def _holding_rows(rows: list[tuple[str, str, Holding]]) -> str:
     return "".join(
         f'<tr data-holding="{escape(key)}"><td>{label}</td><td class="num balance">{h.balance}</td>'
         f'<td class="num free">{h.free}</td><td class="num pledged">{h.pledged}</td>'
-        f'<td class="num frozen">{h.frozen}</td></tr>' for key, label, h in rows)
+        f'<td class="num frozen">{h.frozen}</td></tr>'
+        for key, label, h in rows
+    )
 
 
 def address_page(view: AddressView, **frame: Any) -> str:
@@ -352,24 +387,38 @@ def address_page(view: AddressView, **frame: Any) -> str:
         ("地址 Address", f'<span class="mono">{escape(view.address)}</span>'),
         ("参与方状态 Participant status", who),
         ("参与方类型 Participant kind", kind),
-        ("备案哈希 Reference hash", f'<span class="mono">0x{bytes(p["referenceHash"]).hex()}</span>' if status else "—"),
+        (
+            "备案哈希 Reference hash",
+            f'<span class="mono">0x{bytes(p["referenceHash"]).hex()}</span>' if status else "—",
+        ),
         ("角色 Roles", escape(", ".join(view.roles)) if view.roles else "—"),
-        ("说明 Note", " · ".join(x for x in [
-            "the registry's reserve account 登记簿缓冲储备账户" if view.is_reserve else "",
-            escape(view.label or ("a contract 合约" if view.is_contract else "")),
-        ] if x) or "—"),
+        (
+            "说明 Note",
+            " · ".join(
+                x
+                for x in [
+                    "the registry's reserve account 登记簿缓冲储备账户" if view.is_reserve else "",
+                    escape(view.label or ("a contract 合约" if view.is_contract else "")),
+                ]
+                if x
+            )
+            or "—",
+        ),
     ]
     holdings = _holding_rows([(str(h.batch_id), batch_link(h.batch_id), h) for h in view.holdings])
     history = "".join(
         f'<tr><td class="num">{block_link(e.block_number)}</td><td>{tx_link(e.tx_hash, log=e.log_index)}</td>'
         f'<td>{escape(e.name or "?")}</td><td class="args">{args_inline(e.name or "", e.args)}</td></tr>'
-        for e in view.history)
+        for e in view.history
+    )
     more = ""
     if view.more_before is not None:
-        more = (f'<p><a id="more" href="/explorer/address/{view.address}?before={view.more_before}">'
-                f'更早的记录 More (blocks below {view.more_before}) →</a></p>')
+        more = (
+            f'<p><a id="more" href="/explorer/address/{view.address}?before={view.more_before}">'
+            f"更早的记录 More (blocks below {view.more_before}) →</a></p>"
+        )
     body = f"""<h1>地址 Address <span class="mono">{escape(view.address)}</span></h1>
-<table class="kv" id="address">{''.join(f'<tr><th>{k}</th><td>{v}</td></tr>' for k, v in kv)}</table>
+<table class="kv" id="address">{"".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in kv)}</table>
 <h2>各批次余额 Balances per batch (kgCO2e)</h2>
 <table id="holdings"><thead><tr><th>批次 Batch</th><th>余额 Balance</th><th>可用 Free</th><th>质押 Pledged</th>
 <th>冻结 Frozen (export 出口)</th></tr></thead>
@@ -390,20 +439,32 @@ def batch_page(view: BatchView, **frame: Any) -> str:
         ("项目 Project", escape(project)),
         ("年份 Vintage", str(rec["vintage"])),
         ("序列号范围 Serial range", f'<span id="serials">{view.first_serial} – {view.last_serial}</span>'),
-        ("来源 Origin", "imported 导入 " + f'<span class="mono">0x{origin_key.hex()}</span>'
-         if any(origin_key) else "issued here 本登记簿签发"),
+        (
+            "来源 Origin",
+            "imported 导入 " + f'<span class="mono">0x{origin_key.hex()}</span>'
+            if any(origin_key)
+            else "issued here 本登记簿签发",
+        ),
         ("签发交易 Issuance tx", tx_link(view.origin.tx_hash, log=view.origin.log_index) if view.origin else "—"),
     ]
-    supply = "".join(f'<tr><th>{label}</th><td class="num" id="supply-{key}">{view.supply[key]}</td></tr>'
-                     for key, label in [("issued", "签发 Issued"), ("circulating", "流通 Circulating"),
-                                        ("retired", "注销 Retired"), ("cancelled", "作废 Cancelled")])
+    supply = "".join(
+        f'<tr><th>{label}</th><td class="num" id="supply-{key}">{view.supply[key]}</td></tr>'
+        for key, label in [
+            ("issued", "签发 Issued"),
+            ("circulating", "流通 Circulating"),
+            ("retired", "注销 Retired"),
+            ("cancelled", "作废 Cancelled"),
+        ]
+    )
     holders = _holding_rows([(a, address_link(a), h) for a, h in view.holders])
     retired = "".join(
         f'<tr><td class="num">{block_link(e.block_number)}</td><td>{tx_link(e.tx_hash, log=e.log_index)}</td>'
         f'<td>{address_link(e.args.get("holder"))}</td><td class="num">{e.args.get("amount")}</td>'
-        f'<td>{value_html("CreditsRetired", "scenario", e.args.get("scenario"))}</td></tr>' for e in view.retirements)
+        f"<td>{value_html('CreditsRetired', 'scenario', e.args.get('scenario'))}</td></tr>"
+        for e in view.retirements
+    )
     body = f"""<h1>批次 Batch {view.batch_id}</h1>
-<table class="kv" id="batch">{''.join(f'<tr><th>{k}</th><td>{v}</td></tr>' for k, v in kv)}</table>
+<table class="kv" id="batch">{"".join(f"<tr><th>{k}</th><td>{v}</td></tr>" for k, v in kv)}</table>
 <h2>供应 Supply (kgCO2e)</h2>
 <table class="kv" id="supply">{supply}</table>
 <h2>持有人 Holders <span class="muted">(from TransferSingle/TransferBatch logs, confirmed with balanceOf)</span></h2>

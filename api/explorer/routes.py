@@ -11,9 +11,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from api.context import ServiceContext
 from api.explorer import pages
 from api.explorer.node import BadInput, ExplorerError, ExplorerNode, parse_batch_id
+from certificates.context import ServiceContext
 from chain.errors import NodeUnreachableError, RegistryRevertError
 from chain.rpc import RpcError
 
@@ -36,11 +36,16 @@ def _serve(request: Request, build: Callable[[ExplorerNode, dict[str, Any]], Res
     frame["q"] = request.query_params.get("q", "") if request.url.path.endswith("/search") else ""
     try:
         if ctx is None or ctx.rpc is None:
-            return HTMLResponse(pages.error_page(
-                503, "No node configured 未配置节点",
-                "this API process has no JSON-RPC node configured (set LEDGER_RPC_URL), so the explorer, which "
-                "reads the chain directly, cannot show anything 此 API 进程未配置区块链节点，浏览器无法读取链上数据",
-                **frame), status_code=503)
+            return HTMLResponse(
+                pages.error_page(
+                    503,
+                    "No node configured 未配置节点",
+                    "this API process has no JSON-RPC node configured (set LEDGER_RPC_URL), so the explorer, which "
+                    "reads the chain directly, cannot show anything 此 API 进程未配置区块链节点，浏览器无法读取链上数据",
+                    **frame,
+                ),
+                status_code=503,
+            )
         node = ExplorerNode(ctx.rpc, ctx.deployment)
         out = build(node, frame)
         return out if isinstance(out, Response) else HTMLResponse(out)
@@ -49,16 +54,21 @@ def _serve(request: Request, build: Callable[[ExplorerNode, dict[str, Any]], Res
     except NodeUnreachableError as exc:
         return HTMLResponse(pages.error_page(502, "Node unreachable 节点不可达", str(exc), **frame), status_code=502)
     except RpcError as exc:
-        return HTMLResponse(pages.error_page(502, "The node refused 节点拒绝请求", f"JSON-RPC error: {exc}", **frame),
-                            status_code=502)
+        return HTMLResponse(
+            pages.error_page(502, "The node refused 节点拒绝请求", f"JSON-RPC error: {exc}", **frame), status_code=502
+        )
     except RegistryRevertError as exc:
-        return HTMLResponse(pages.error_page(502, "A registry view reverted 合约视图调用失败", str(exc), **frame),
-                            status_code=502)
+        return HTMLResponse(
+            pages.error_page(502, "A registry view reverted 合约视图调用失败", str(exc), **frame), status_code=502
+        )
     except Exception as exc:  # never a traceback to the browser
         log.exception("explorer failed on %s: %s", request.url.path, type(exc).__name__)
-        return HTMLResponse(pages.error_page(500, "Internal error 内部错误",
-                                             "the explorer failed on this request; it was logged", **frame),
-                            status_code=500)
+        return HTMLResponse(
+            pages.error_page(
+                500, "Internal error 内部错误", "the explorer failed on this request; it was logged", **frame
+            ),
+            status_code=500,
+        )
 
 
 def _int_param(request: Request, name: str) -> int | None:
@@ -75,6 +85,7 @@ def explorer_home(request: Request) -> Response:
     def build(node: ExplorerNode, frame: dict[str, Any]) -> str:
         blocks, latest = node.blocks(BLOCKS_PER_PAGE, _int_param(request, "upto"))
         return pages.home_page(blocks, latest, count=BLOCKS_PER_PAGE, **frame)
+
     return _serve(request, build)
 
 
@@ -82,6 +93,7 @@ def explorer_home(request: Request) -> Response:
 def explorer_search(request: Request) -> Response:
     def build(node: ExplorerNode, frame: dict[str, Any]) -> Response:
         return RedirectResponse(node.resolve(request.query_params.get("q", "")), status_code=303)
+
     return _serve(request, build)
 
 
@@ -95,6 +107,7 @@ def explorer_tx(request: Request, tx_hash: str) -> Response:
     def build(node: ExplorerNode, frame: dict[str, Any]) -> str:
         highlight = _int_param(request, "log")
         return pages.tx_page(node.tx(tx_hash), highlight=highlight, **frame)
+
     return _serve(request, build)
 
 
@@ -102,6 +115,7 @@ def explorer_tx(request: Request, tx_hash: str) -> Response:
 def explorer_address(request: Request, address: str) -> Response:
     def build(node: ExplorerNode, frame: dict[str, Any]) -> str:
         return pages.address_page(node.address(address, before=_int_param(request, "before")), **frame)
+
     return _serve(request, build)
 
 
@@ -115,6 +129,8 @@ def explorer_unknown(request: Request, rest: str) -> Response:
     if rest == "":
         return RedirectResponse("/explorer", status_code=307)
     frame = _frame(getattr(request.app.state, "context", None))
-    detail = (f"the explorer has no page /explorer/{rest[:120]}; its pages are /explorer, /explorer/block/<number or "
-              "hash>, /explorer/tx/<hash>, /explorer/address/<address>, /explorer/batch/<id> and /explorer/search?q=")
+    detail = (
+        f"the explorer has no page /explorer/{rest[:120]}; its pages are /explorer, /explorer/block/<number or "
+        "hash>, /explorer/tx/<hash>, /explorer/address/<address>, /explorer/batch/<id> and /explorer/search?q="
+    )
     return HTMLResponse(pages.error_page(404, "Not found 未找到", detail, **frame), status_code=404)

@@ -8,8 +8,8 @@ from typing import Any
 from fastapi import Request
 from sqlalchemy import Connection
 
-from api.context import ServiceContext
 from api.problems import ApiProblem
+from certificates.context import ServiceContext
 
 
 def context(request: Request) -> ServiceContext:

@@ -11,11 +11,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, select
 
-from api.context import ServiceContext
 from api.routes.deps import connection, context
+from certificates.context import ServiceContext
 from chain.errors import ChainError
 from chain.rpc import RpcError
 from indexer.models import SyncCursor
+from indexer.sync import following_status
 
 router = APIRouter(tags=["health"])
 _heads: dict[str, dict[str, Any]] = {}  # by node URL: two apps in one process may watch two chains
@@ -42,21 +43,32 @@ def _node_head(ctx: ServiceContext) -> tuple[int | None, str | None]:
     return _head["block"], _head["error"]
 
 
-@router.get("/health", summary="Service status and the indexer's lag behind the chain",
-            responses={503: {"description": "The node cannot be reached, or this process's indexer has stopped"}})
+@router.get(
+    "/health",
+    summary="Service status and the indexer's lag behind the chain",
+    responses={503: {"description": "The node cannot be reached, or this process's indexer has stopped"}},
+)
 def health(conn: Annotated[Connection, Depends(connection)], ctx: Annotated[ServiceContext, Depends(context)]) -> Any:
-    cursor = conn.execute(select(SyncCursor.block_number).where(SyncCursor.chain_id == ctx.deployment.chain_id)).scalar()
+    cursor = conn.execute(
+        select(SyncCursor.block_number).where(SyncCursor.chain_id == ctx.deployment.chain_id)
+    ).scalar()
     head, node_error = _node_head(ctx)
     lag = None if head is None or cursor is None else max(0, head - cursor)
-    indexer = ctx.indexer_status
+    indexer = ctx.indexer_status or following_status()
     status = "ok" if lag is not None and lag <= 5 else "degraded"
     if node_error is not None or (indexer is not None and indexer.state == UNREACHABLE):
         status = UNREACHABLE
     elif indexer is not None and indexer.state == "stopped":
         status = "indexer stopped"
-    body = {"status": status, "chain_id": ctx.deployment.chain_id,
-            "registry": ctx.issuer.registry, "indexed_block": cursor, "node_block": head, "indexer_lag_blocks": lag,
-            "log_size": ctx.log.size(conn)}
+    body = {
+        "status": status,
+        "chain_id": ctx.deployment.chain_id,
+        "registry": ctx.issuer.registry,
+        "indexed_block": cursor,
+        "node_block": head,
+        "indexer_lag_blocks": lag,
+        "log_size": ctx.log.size(conn),
+    }
     if indexer is not None:
         body["indexer"] = {"state": indexer.state, "since": indexer.since}
     if node_error is not None or (indexer is not None and indexer.reason):

@@ -7,32 +7,59 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from sqlalchemy import Connection, select
 
-from api.context import ServiceContext
 from api.problems import PROBLEM_RESPONSES, ApiProblem
 from api.routes.deps import connection, context
+from certificates.context import ServiceContext
 from indexer.models import AnchoredRoot
 
 router = APIRouter(prefix="/log", tags=["transparency log"], responses=PROBLEM_RESPONSES)
 
 
 @router.get("/roots", summary="Every (tree size, root) anchored on chain, with its transaction")
-def roots(conn: Annotated[Connection, Depends(connection)], ctx: Annotated[ServiceContext, Depends(context)]) -> dict[str, Any]:
+def roots(
+    conn: Annotated[Connection, Depends(connection)], ctx: Annotated[ServiceContext, Depends(context)]
+) -> dict[str, Any]:
     rows = conn.execute(select(AnchoredRoot).order_by(AnchoredRoot.tree_size)).all()
-    return {"log_size": ctx.log.size(conn),
-            "roots": [{"tree_size": r.tree_size, "root": r.root[2:], "anchored_at": r.anchored_at,
-                       "block_number": r.block_number, "tx_hash": r.tx_hash} for r in rows]}
+    return {
+        "log_size": ctx.log.size(conn),
+        "roots": [
+            {
+                "tree_size": r.tree_size,
+                "root": r.root[2:],
+                "anchored_at": r.anchored_at,
+                "block_number": r.block_number,
+                "tx_hash": r.tx_hash,
+            }
+            for r in rows
+        ],
+    }
 
 
 @router.get("/consistency", summary="A consistency proof between two anchored tree sizes (RFC 9162)")
-def consistency(conn: Annotated[Connection, Depends(connection)], ctx: Annotated[ServiceContext, Depends(context)],
-                first: Annotated[int, Query(ge=1, le=2**62)], second: Annotated[int, Query(ge=1, le=2**62)]) -> dict[str, Any]:
+def consistency(
+    conn: Annotated[Connection, Depends(connection)],
+    ctx: Annotated[ServiceContext, Depends(context)],
+    first: Annotated[int, Query(ge=1, le=2**62)],
+    second: Annotated[int, Query(ge=1, le=2**62)],
+) -> dict[str, Any]:
     if first > second:
         raise ApiProblem(422, "Invalid request", "first must not exceed second")
-    anchored = {r.tree_size: r.root[2:] for r in conn.execute(
-        select(AnchoredRoot.tree_size, AnchoredRoot.root).where(AnchoredRoot.tree_size.in_((first, second))))}  # type: ignore[attr-defined]
+    anchored = {
+        r.tree_size: r.root[2:]
+        for r in conn.execute(
+            select(AnchoredRoot.tree_size, AnchoredRoot.root).where(AnchoredRoot.tree_size.in_((first, second)))
+        )
+    }  # type: ignore[attr-defined]
     missing = [str(s) for s in (first, second) if s not in anchored]
     if missing:
-        raise ApiProblem(404, "Not anchored", f"tree size {', '.join(missing)} was never anchored (see /api/v1/log/roots)")
+        raise ApiProblem(
+            404, "Not anchored", f"tree size {', '.join(missing)} was never anchored (see /api/v1/log/roots)"
+        )
     proof = ctx.log.consistency_proof(first, second, conn)
-    return {"first": first, "second": second, "first_root": anchored[first], "second_root": anchored[second],
-            "proof": [p.hex() for p in proof]}
+    return {
+        "first": first,
+        "second": second,
+        "first_root": anchored[first],
+        "second_root": anchored[second],
+        "proof": [p.hex() for p in proof],
+    }

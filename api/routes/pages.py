@@ -9,12 +9,12 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
-from api.certificates.documents import NotFound, document
-from api.certificates.printable import certificate_view
-from api.context import ServiceContext
 from api.problems import PROBLEM, PROBLEM_SCHEMA, ApiProblem
-from api.render.pdf import certificate_pdf
 from api.routes.deps import connection, context
+from certificates.context import ServiceContext
+from certificates.copies import NotFound, document
+from certificates.printable import certificate_view
+from certificates.render.pdf import certificate_pdf
 
 router = APIRouter(tags=["pages"])
 PAGE = (Path(__file__).resolve().parent.parent / "pages" / "verify.html").read_text()
@@ -30,21 +30,32 @@ def verify_page() -> str:
     return PAGE
 
 
-@router.get("/verify/{certificate_id}", response_class=HTMLResponse, summary="The verification page, for one certificate")
+@router.get(
+    "/verify/{certificate_id}", response_class=HTMLResponse, summary="The verification page, for one certificate"
+)
 def verify_page_for(certificate_id: str) -> str:
     return PAGE
 
 
-@router.get("/certificates/{certificate_id}.pdf", summary="The printable certificate (Chinese and English, QR code)",
-            response_class=Response,
-            responses={200: {"content": {"application/pdf": {}}},
-                       404: {"description": "Not found", "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}})
-def certificate_pdf_page(certificate_id: str, conn: Annotated[Connection, Depends(connection)],
-                         ctx: Annotated[ServiceContext, Depends(context)]) -> Response:
+@router.get(
+    "/certificates/{certificate_id}.pdf",
+    summary="The printable certificate (Chinese and English, QR code)",
+    response_class=Response,
+    responses={
+        200: {"content": {"application/pdf": {}}},
+        404: {"description": "Not found", "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}},
+    },
+)
+def certificate_pdf_page(
+    certificate_id: str,
+    conn: Annotated[Connection, Depends(connection)],
+    ctx: Annotated[ServiceContext, Depends(context)],
+) -> Response:
     try:
         doc = document(conn, ctx.log, certificate_id)
     except NotFound as exc:
         raise ApiProblem(404, "Not found", str(exc)) from None
     pdf = certificate_pdf(certificate_view(doc, ctx.verify_url(certificate_id)))
-    return Response(pdf, media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{certificate_id}.pdf"'})
+    return Response(
+        pdf, media_type="application/pdf", headers={"Content-Disposition": f'inline; filename="{certificate_id}.pdf"'}
+    )

@@ -10,14 +10,24 @@ from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, select
 
-from api.certificates.models import CertificateClaim
 from api.problems import PROBLEM_RESPONSES
 from api.routes.deps import connection, not_found, row_dict
+from certificates.models import CertificateClaim
+from chain.types import RetirementId
 from indexer.models import BatchRow, Lot, LotMove, Methodology, Project, Retirement
 
 router = APIRouter(prefix="/provenance", tags=["provenance"], responses=PROBLEM_RESPONSES)
 
-MOVE_FIELDS = ("kind", "from_holder", "to_holder", "first_serial", "last_serial", "tx_hash", "block_number", "log_index")
+MOVE_FIELDS = (
+    "kind",
+    "from_holder",
+    "to_holder",
+    "first_serial",
+    "last_serial",
+    "tx_hash",
+    "block_number",
+    "log_index",
+)
 
 
 def _batch_context(conn: Connection, batch_id: int) -> dict[str, Any]:
@@ -30,10 +40,24 @@ def _batch_context(conn: Connection, batch_id: int) -> dict[str, Any]:
     return {
         "batch": {**b, "last_serial": b["first_serial"] + b["issued"] - 1},
         "issuance": {"tx_hash": batch.tx_hash, "block_number": batch.block_number},
-        "project": project and {k: v for k, v in row_dict(project).items()
-                                if k in ("id", "methodology_id", "owner", "county_code", "area_square_metres",
-                                         "crediting_start", "crediting_end", "documents_hash", "status",
-                                         "review_report_hash")},
+        "project": project
+        and {
+            k: v
+            for k, v in row_dict(project).items()
+            if k
+            in (
+                "id",
+                "methodology_id",
+                "owner",
+                "county_code",
+                "area_square_metres",
+                "crediting_start",
+                "crediting_end",
+                "documents_hash",
+                "status",
+                "review_report_hash",
+            )
+        },
         "methodology": methodology and row_dict(methodology),
     }
 
@@ -44,22 +68,29 @@ def _moves(conn: Connection, batch_id: int, first: int, last: int) -> list[Any]:
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     cur = conn.connection.cursor()
     try:
-        cur.execute(f"SELECT {', '.join(MOVE_FIELDS)} FROM {LotMove.__tablename__} WHERE batch_id = {mark} "
-                    f"AND first_serial <= {mark} AND last_serial >= {mark} ORDER BY block_number, log_index, part",
-                    (batch_id, last, first))
+        cur.execute(
+            f"SELECT {', '.join(MOVE_FIELDS)} FROM {LotMove.__tablename__} WHERE batch_id = {mark} "
+            f"AND first_serial <= {mark} AND last_serial >= {mark} ORDER BY block_number, log_index, part",
+            (batch_id, last, first),
+        )
         return list(cur.fetchall())
     finally:
         cur.close()
 
 
-@router.get("/retirements/{retirement_id}", summary="A retirement, its batch and project, and the custody of its serials")
-def retirement(retirement_id: Annotated[str, Path(description="<chain id>-<tx hash>-<log index>")],
-               conn: Annotated[Connection, Depends(connection)]) -> dict[str, Any]:
+@router.get(
+    "/retirements/{retirement_id}", summary="A retirement, its batch and project, and the custody of its serials"
+)
+def retirement(
+    retirement_id: Annotated[str, Path(description=RetirementId.FORM)],
+    conn: Annotated[Connection, Depends(connection)],
+) -> dict[str, Any]:
     row = conn.execute(select(Retirement).where(Retirement.id == retirement_id)).first()
     if row is None:
-        raise not_found(f"retirement {retirement_id}", "ids are <chain id>-<tx hash>-<log index>")
-    ranges = conn.execute(select(Lot.first_serial, Lot.last_serial).where(Lot.retirement_id == retirement_id)
-                          .order_by(Lot.first_serial)).all()
+        raise not_found(f"retirement {retirement_id}", f"ids are {RetirementId.FORM}")
+    ranges = conn.execute(
+        select(Lot.first_serial, Lot.last_serial).where(Lot.retirement_id == retirement_id).order_by(Lot.first_serial)
+    ).all()
     moves = _moves(conn, row.batch_id, ranges[0][0], ranges[-1][1]) if ranges else []
     # each move to the ranges it overlaps: the ranges are disjoint and sorted, so a bisection finds
     # the first, and the moves, taken in chain order, stay in chain order within every range
@@ -71,30 +102,53 @@ def retirement(retirement_id: Annotated[str, Path(description="<chain id>-<tx ha
         while k < len(ranges) and ranges[k][0] <= m[4]:
             hands[k].append(move)
             k += 1
-    custody = [{"first_serial": first, "last_serial": last, "amount_kg": last - first + 1, "moves": h}
-               for (first, last), h in zip(ranges, hands)]
-    certificate = conn.execute(select(CertificateClaim.certificate_id)
-                               .where(CertificateClaim.retirement_id == retirement_id)).scalar()
+    custody = [
+        {"first_serial": first, "last_serial": last, "amount_kg": last - first + 1, "moves": h}
+        for (first, last), h in zip(ranges, hands)
+    ]
+    certificate = conn.execute(
+        select(CertificateClaim.certificate_id).where(CertificateClaim.retirement_id == retirement_id)
+    ).scalar()
     r = row_dict(row)
     r.pop("beneficiary_commitment", None)  # a commitment, but only certificates need it
     # plain JSON values already: skip FastAPI's encoder, which walks every move of every range
-    return JSONResponse({"retirement": r, **_batch_context(conn, row.batch_id), "certificate_id": certificate,
-                         "serial_ranges": custody})  # type: ignore[return-value]
+    return JSONResponse(
+        {"retirement": r, **_batch_context(conn, row.batch_id), "certificate_id": certificate, "serial_ranges": custody}
+    )  # type: ignore[return-value]
 
 
 @router.get("/serials/{serial}", summary="Where one kilogram is now, and how it got there")
-def serial(serial: Annotated[int, Path(ge=0, le=2**62, description="a global serial number (one per kilogram)")],
-           conn: Annotated[Connection, Depends(connection)]) -> dict[str, Any]:
-    batch = conn.execute(select(BatchRow.id, BatchRow.first_serial, BatchRow.issued).where(BatchRow.first_serial <= serial)
-                         .order_by(BatchRow.first_serial.desc()).limit(1)).first()  # type: ignore[attr-defined]
+def serial(
+    serial: Annotated[int, Path(ge=0, le=2**62, description="a global serial number (one per kilogram)")],
+    conn: Annotated[Connection, Depends(connection)],
+) -> dict[str, Any]:
+    batch = conn.execute(
+        select(BatchRow.id, BatchRow.first_serial, BatchRow.issued)
+        .where(BatchRow.first_serial <= serial)
+        .order_by(BatchRow.first_serial.desc())
+        .limit(1)
+    ).first()  # type: ignore[attr-defined]
     if batch is None or serial >= batch.first_serial + batch.issued:
         raise not_found(f"serial {serial}", "it was never issued")
-    lot = conn.execute(select(Lot).where(Lot.batch_id == batch.id, Lot.first_serial <= serial)
-                       .order_by(Lot.first_serial.desc()).limit(1)).first()  # type: ignore[attr-defined]
+    lot = conn.execute(
+        select(Lot)
+        .where(Lot.batch_id == batch.id, Lot.first_serial <= serial)
+        .order_by(Lot.first_serial.desc())
+        .limit(1)
+    ).first()  # type: ignore[attr-defined]
     moves = _moves(conn, batch.id, serial, serial)
-    return {"serial": serial, "batch_id": batch.id,
-            "now": lot and {"holder": lot.holder, "state": lot.state, "lot_first": lot.first_serial,
-                            "lot_last": lot.last_serial, "retirement_id": lot.retirement_id,
-                            "cancellation_id": lot.cancellation_id},
-            "moves": [{f: m[i] for i, f in enumerate(MOVE_FIELDS)} for m in moves],
-            **_batch_context(conn, batch.id)}
+    return {
+        "serial": serial,
+        "batch_id": batch.id,
+        "now": lot
+        and {
+            "holder": lot.holder,
+            "state": lot.state,
+            "lot_first": lot.first_serial,
+            "lot_last": lot.last_serial,
+            "retirement_id": lot.retirement_id,
+            "cancellation_id": lot.cancellation_id,
+        },
+        "moves": [{f: m[i] for i, f in enumerate(MOVE_FIELDS)} for m in moves],
+        **_batch_context(conn, batch.id),
+    }

@@ -12,8 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.certificates.verify import verify_document
 from api.problems import PROBLEM, PROBLEM_SCHEMA, problem
+from certificates.verify import verify_document
 
 router = APIRouter(tags=["verification"])
 
@@ -37,26 +37,40 @@ def _too_deep(raw: bytes) -> bool:
 
 
 VERDICT_SCHEMA = {
-    "type": "object", "required": ["verdict", "checks"],
+    "type": "object",
+    "required": ["verdict", "checks"],
     "properties": {
         "verdict": {"type": "string", "enum": ["valid", "invalid", "revoked", "pending"]},
         "certificate_id": {"type": ["string", "null"]},
         "failed": {"type": "array", "items": {"type": "string"}},
-        "checks": {"type": "array", "items": {"type": "object", "properties": {
-            "name": {"type": "string"}, "ok": {"type": "boolean"}, "title_zh": {"type": "string"},
-            "title_en": {"type": "string"}, "detail": {"type": "string"}}}},
+        "checks": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "ok": {"type": "boolean"},
+                    "title_zh": {"type": "string"},
+                    "title_en": {"type": "string"},
+                    "detail": {"type": "string"},
+                },
+            },
+        },
     },
 }
 
 
 @router.post(
-    "/verify", summary="Verify a certificate document",
+    "/verify",
+    summary="Verify a certificate document",
     description="Checks the field commitments, the claim, the beneficiary commitment, the inclusion proof, the "
-                "anchored root, each retirement and revocation. A malformed document is a verdict, not an error.",
+    "anchored root, each retirement and revocation. A malformed document is a verdict, not an error.",
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
-    responses={200: {"content": {"application/json": {"schema": VERDICT_SCHEMA}}},
-               400: {"description": "Not JSON, or nested too deeply", "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}},
-               413: {"description": "Too large", "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}},
+    responses={
+        200: {"content": {"application/json": {"schema": VERDICT_SCHEMA}}},
+        400: {"description": "Not JSON, or nested too deeply", "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}},
+        413: {"description": "Too large", "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}},
+    },
 )
 async def verify(request: Request) -> Any:
     too_large = problem(413, "Document too large", f"a certificate document is at most {MAX_DOCUMENT} bytes")
@@ -75,8 +89,9 @@ async def verify(request: Request) -> Any:
 
 def _verify(raw: bytes, evidence: Any) -> JSONResponse:
     if _too_deep(raw):
-        return problem(400, "Nested too deeply", f"a certificate document nests at most {MAX_NESTING} levels of "
-                                                 "arrays and objects")
+        return problem(
+            400, "Nested too deeply", f"a certificate document nests at most {MAX_NESTING} levels of arrays and objects"
+        )
     try:
         doc = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError):

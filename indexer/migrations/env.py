@@ -18,8 +18,9 @@ def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-
 
 def run_migrations_online() -> None:
     connection = config.attributes["connection"]
-    context.configure(connection=connection, target_metadata=target_metadata, render_as_batch=True,
-                      include_object=include_object)
+    context.configure(
+        connection=connection, target_metadata=target_metadata, render_as_batch=True, include_object=include_object
+    )
     with context.begin_transaction():
         context.run_migrations()
 

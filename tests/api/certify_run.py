@@ -23,8 +23,8 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from api.service import CertificateService
-from api.settings import ApiSettings
+from certificates.service import CertificateService
+from certificates.settings import ServiceSettings
 from chain.abi import ContractAbi
 from chain.client import RegistryClient
 from chain.compiler import compile_contracts
@@ -62,17 +62,26 @@ class Run:
         abi = ContractAbi(compile_contracts()["CarbonRegistry"].abi)
         rpc = JsonRpc(url, timeout=10)
         # both clients journal what they send: journal_for finds the node in var/anvil/node.json
-        self.holder = RegistryClient(rpc, deployment.address, abi, chain_id=LOCAL_CHAIN_ID,
-                                     signer=accounts[PLATFORM], receipt_timeout=15)
+        self.holder = RegistryClient(
+            rpc, deployment.address, abi, chain_id=LOCAL_CHAIN_ID, signer=accounts[PLATFORM], receipt_timeout=15
+        )
         assert self.holder.journal is not None, "the durable node's marker (LEDGER_VAR_DIR) was not found"
-        anchorer = RegistryClient(rpc, deployment.address, abi, chain_id=LOCAL_CHAIN_ID,
-                                  signer=accounts[ANCHORER], receipt_timeout=15)
-        settings = ApiSettings(anchor_every=4, public_url="http://testserver")
+        anchorer = RegistryClient(
+            rpc, deployment.address, abi, chain_id=LOCAL_CHAIN_ID, signer=accounts[ANCHORER], receipt_timeout=15
+        )
+        settings = ServiceSettings(anchor_every=4, public_url="http://testserver")
         self.service = CertificateService.open(make_engine(database_url), deployment, anchorer, settings)
         # this process's own follower, as `ledger up` runs one: a sync first handles a reorganisation, so the
         # mirror drops the blocks a kill lost even when the restarted chain is shorter than what it had seen
-        self.indexer = Indexer(rpc, self.service.engine, abi, chain_id=LOCAL_CHAIN_ID, address=deployment.address,
-                               start_block=deployment.block_number, writer_process=False)
+        self.indexer = Indexer(
+            rpc,
+            self.service.engine,
+            abi,
+            chain_id=LOCAL_CHAIN_ID,
+            address=deployment.address,
+            start_block=deployment.block_number,
+            writer_process=False,
+        )
         self.service.indexer = self.indexer
         self.report = report
         self.errors: Counter[str] = Counter()
@@ -102,8 +111,15 @@ class Run:
             return True
         started = time.monotonic()
         issued = self.service.certify([rid], scenario_key="Voluntary", fields={"message": f"op {op_id:#x}"})
-        report_line(self.report, {"certified": op_id, "rid": rid, "cert": issued.certificate_id,
-                                  "seconds": round(time.monotonic() - started, 3)})
+        report_line(
+            self.report,
+            {
+                "certified": op_id,
+                "rid": rid,
+                "cert": issued.certificate_id,
+                "seconds": round(time.monotonic() - started, 3),
+            },
+        )
         return True
 
     def run(self, namespace: str, stop: Path) -> str:

@@ -21,8 +21,17 @@ from typing import Any
 
 FORMAT = "sichuan-ccw/1"
 # §8: the contract's enum order
-SCENARIO_ORDER = ["LargeEvent", "Organisation", "Product", "Building", "Region", "TreePlantingDuty",
-                  "EcologicalJustice", "Personal", "Voluntary"]
+SCENARIO_ORDER = [
+    "LargeEvent",
+    "Organisation",
+    "Product",
+    "Building",
+    "Region",
+    "TreePlantingDuty",
+    "EcologicalJustice",
+    "Personal",
+    "Voluntary",
+]
 CHECKS = ["format", "issuer", "fields", "claim", "beneficiary", "inclusion", "anchor", "retirements", "revocation"]
 
 # §8: selectors and topic, as given by the specification (tests re-derive them with keccak-256)
@@ -33,16 +42,35 @@ TOPIC_CREDITS_RETIRED = "0x9aa2912b82e3e74edecf00e5e52093bdcaa6d7d1561f1f2cb4a3e
 
 # §5, in the contract's enum order (§8)
 SCENARIOS: dict[str, tuple[set[str], set[str]]] = {
-    "LargeEvent": ({"beneficiary", "event_name", "event_type", "dates", "venue", "footprint_energy_kg",
-                    "footprint_travel_kg", "footprint_lodging_kg", "footprint_catering_kg",
-                    "footprint_materials_kg", "footprint_waste_kg", "evaluation_mode"},
-                   {"quantity_kg", "footprint_kg", "carbon_neutral"}),
-    **{name: ({"beneficiary", "subject", "period", "standard"}, {"quantity_kg", "footprint_kg", "carbon_neutral"})
-       for name in ("Organisation", "Product", "Building", "Region")},
-    "TreePlantingDuty": ({"beneficiary", "id_number", "id_masked", "year"},
-                         {"quantity_kg", "trees", "kg_per_tree", "duty_kg", "duty_fulfilled"}),
-    "EcologicalJustice": ({"beneficiary", "court", "case_number", "judgment_date", "damage_yuan",
-                           "unit_price_yuan_per_t"}, {"quantity_kg"}),
+    "LargeEvent": (
+        {
+            "beneficiary",
+            "event_name",
+            "event_type",
+            "dates",
+            "venue",
+            "footprint_energy_kg",
+            "footprint_travel_kg",
+            "footprint_lodging_kg",
+            "footprint_catering_kg",
+            "footprint_materials_kg",
+            "footprint_waste_kg",
+            "evaluation_mode",
+        },
+        {"quantity_kg", "footprint_kg", "carbon_neutral"},
+    ),
+    **{
+        name: ({"beneficiary", "subject", "period", "standard"}, {"quantity_kg", "footprint_kg", "carbon_neutral"})
+        for name in ("Organisation", "Product", "Building", "Region")
+    },
+    "TreePlantingDuty": (
+        {"beneficiary", "id_number", "id_masked", "year"},
+        {"quantity_kg", "trees", "kg_per_tree", "duty_kg", "duty_fulfilled"},
+    ),
+    "EcologicalJustice": (
+        {"beneficiary", "court", "case_number", "judgment_date", "damage_yuan", "unit_price_yuan_per_t"},
+        {"quantity_kg"},
+    ),
     "Personal": ({"beneficiary", "account", "activities"}, {"quantity_kg", "footprint_kg", "carbon_neutral"}),
     "Voluntary": ({"beneficiary", "message"}, {"quantity_kg"}),
 }
@@ -68,6 +96,7 @@ def is_int(v: Any) -> bool:
 
 
 # ---------------------------------------------------------------- §2 canonical JSON and hashes
+
 
 def canonical(v: Any) -> bytes:
     return json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
@@ -123,6 +152,7 @@ def verify_inclusion(leaf: bytes, index: int, size: int, path: list[bytes], root
 
 # ---------------------------------------------------------------- JSON-RPC
 
+
 class Rpc:
     def __init__(self, url: str, timeout: float = 30.0) -> None:
         self.url, self.timeout, self._id = url, timeout, 0
@@ -148,6 +178,7 @@ def word(n: int) -> str:
 
 
 # ---------------------------------------------------------------- the checks
+
 
 class Verifier:
     def __init__(self, document: dict[str, Any], rpc_url: str, registry: str) -> None:
@@ -190,26 +221,34 @@ class Verifier:
         body = self.body
         require(body.get("format") == FORMAT, "certificate format")
         # §2: no floats in the body or the openings
-        require(not has_float(doc.get("certificate")) and not has_float(doc.get("disclosed")),
-                "floating-point number in the certificate or its openings")
+        require(
+            not has_float(doc.get("certificate")) and not has_float(doc.get("disclosed")),
+            "floating-point number in the certificate or its openings",
+        )
         issuer = body.get("issuer")
         require(isinstance(issuer, dict), "issuer")
         require(isinstance(issuer.get("name"), str), "issuer.name")
         require(is_int(issuer.get("chain_id")), "issuer.chain_id")
         require(isinstance(issuer.get("registry"), str) and ADDRESS.fullmatch(issuer["registry"]), "issuer.registry")
-        require(isinstance(issuer.get("revocations"), str) and ADDRESS.fullmatch(issuer["revocations"]),
-                "issuer.revocations")
+        require(
+            isinstance(issuer.get("revocations"), str) and ADDRESS.fullmatch(issuer["revocations"]),
+            "issuer.revocations",
+        )
         # §3: id = SCCW-<chain id>-<six-digit number>
-        require(isinstance(body.get("id"), str)
-                and re.fullmatch(rf"SCCW-{issuer['chain_id']}-\d{{6}}", body["id"]), "certificate id")
+        require(
+            isinstance(body.get("id"), str) and re.fullmatch(rf"SCCW-{issuer['chain_id']}-\d{{6}}", body["id"]),
+            "certificate id",
+        )
         # §5: the scenario is one of the table; READING: its fields are a subset of the table's row
         require(body.get("scenario") in SCENARIOS, "unknown scenario")
         allowed_fields, _ = SCENARIOS[body["scenario"]]
         fields = body.get("fields")
         require(isinstance(fields, dict), "fields")
         require(set(fields) <= allowed_fields, f"fields not of the scenario: {set(fields) - allowed_fields}")
-        require(all(isinstance(v, str) and HEX64.fullmatch(v) for v in fields.values()),
-                "field commitments must be 64 lowercase hex digits")
+        require(
+            all(isinstance(v, str) and HEX64.fullmatch(v) for v in fields.values()),
+            "field commitments must be 64 lowercase hex digits",
+        )
         require(isinstance(body.get("claim"), dict), "claim")
         self.retirements_list()
         disclosed = doc.get("disclosed", {})
@@ -222,14 +261,19 @@ class Verifier:
             for key in ("leaf_index", "tree_size"):
                 require(is_int(proof.get(key)) and 0 <= proof[key] <= MAX_INT, f"proof.{key}")
             require(isinstance(proof.get("root"), str) and HEX64.fullmatch(proof["root"]), "proof.root")
-            require(isinstance(proof.get("inclusion"), list)
-                    and all(isinstance(p, str) and HEX64.fullmatch(p) for p in proof["inclusion"]), "proof.inclusion")
+            require(
+                isinstance(proof.get("inclusion"), list)
+                and all(isinstance(p, str) and HEX64.fullmatch(p) for p in proof["inclusion"]),
+                "proof.inclusion",
+            )
 
     def check_issuer(self) -> None:
         issuer = self.body["issuer"]
         require(is_int(issuer.get("chain_id")) and self.chain_id() == issuer["chain_id"], "chain id")
-        require(isinstance(issuer.get("registry"), str) and issuer["registry"].lower() == self.registry.lower(),
-                "registry is not the trusted one")
+        require(
+            isinstance(issuer.get("registry"), str) and issuer["registry"].lower() == self.registry.lower(),
+            "registry is not the trusted one",
+        )
 
     def check_fields(self) -> None:
         fields = self.body.get("fields")
@@ -278,11 +322,14 @@ class Verifier:
         proof = self.proof
         index, size, path, root = (proof.get(k) for k in ("leaf_index", "tree_size", "inclusion", "root"))
         require(is_int(index) and is_int(size) and index >= 0 and size >= 0, "leaf_index / tree_size")
-        require(isinstance(path, list) and all(isinstance(p, str) and HEX64.fullmatch(p) for p in path),
-                "inclusion path")
+        require(
+            isinstance(path, list) and all(isinstance(p, str) and HEX64.fullmatch(p) for p in path), "inclusion path"
+        )
         require(isinstance(root, str) and HEX64.fullmatch(root), "root")
-        require(verify_inclusion(leaf_hash(self.body), index, size, [bytes.fromhex(p) for p in path],
-                                 bytes.fromhex(root)), "inclusion proof does not lead to the root")
+        require(
+            verify_inclusion(leaf_hash(self.body), index, size, [bytes.fromhex(p) for p in path], bytes.fromhex(root)),
+            "inclusion proof does not lead to the root",
+        )
 
     def check_anchor(self) -> None:
         proof = self.proof
@@ -311,8 +358,10 @@ class Verifier:
                 total += last - first + 1
             require(is_int(r.get("amount_kg")) and total == r["amount_kg"], "serials do not sum to amount_kg")
             require(r.get("chain_id") == chain_id and is_int(r.get("chain_id")), "retirement chain id")
-            require(isinstance(r.get("registry"), str) and r["registry"].lower() == self.registry.lower(),
-                    "retirement registry")
+            require(
+                isinstance(r.get("registry"), str) and r["registry"].lower() == self.registry.lower(),
+                "retirement registry",
+            )
             tx_hash, log_index = r.get("tx_hash"), r.get("log_index")
             require(isinstance(tx_hash, str) and TX_HASH.fullmatch(tx_hash), "tx_hash")
             require(is_int(log_index) and log_index >= 0, "log_index")
@@ -337,13 +386,18 @@ class Verifier:
             amount = int.from_bytes(data[0:32], "big")
             beneficiary_commitment = "0x" + data[64:96].hex()
             scenario_index = int.from_bytes(data[32:64], "big")
-            require(scenario_index < len(SCENARIO_ORDER) and SCENARIO_ORDER[scenario_index] == self.body.get("scenario"),
-                    "scenario")
+            require(
+                scenario_index < len(SCENARIO_ORDER) and SCENARIO_ORDER[scenario_index] == self.body.get("scenario"),
+                "scenario",
+            )
             require(is_int(r.get("batch_id")) and r["batch_id"] == batch_id, "batch id")
             require(isinstance(r.get("holder"), str) and r["holder"].lower() == holder, "holder")
             require(amount == r["amount_kg"], "amount")
-            require(isinstance(r.get("beneficiary_commitment"), str)
-                    and r["beneficiary_commitment"].lower() == beneficiary_commitment, "beneficiary commitment")
+            require(
+                isinstance(r.get("beneficiary_commitment"), str)
+                and r["beneficiary_commitment"].lower() == beneficiary_commitment,
+                "beneficiary commitment",
+            )
 
     def check_revocation(self) -> None:
         issuer = self.body.get("issuer")
@@ -365,7 +419,7 @@ class Verifier:
             try:
                 getattr(self, f"check_{name}")()
                 checks[name] = True
-            except Exception as e:  # noqa: BLE001 - a malformed document or an unreachable node fails the check
+            except Exception as e:
                 checks[name] = False
                 self.notes[name] = f"{type(e).__name__}: {e}" if not isinstance(e, CheckFailed) else str(e)
         failed = [n for n in CHECKS if not checks[n]]

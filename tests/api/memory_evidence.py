@@ -1,7 +1,7 @@
 """Certificate documents built in memory with the project's own document functions, and an Evidence
 that answers from a dict: the verifier's checks tested one by one, without a node or a database.
 
-`sealed(...)` builds a document the way the issuer does (api/certificates/issuer.py): commitments,
+`sealed(...)` builds a document the way the issuer does (certificates/issuer.py): commitments,
 claim, body, a log of a few leaves with the certificate among them, the inclusion proof, and the
 evidence that has the root anchored and the retirements on chain. `reseal(doc)` recomputes the proof
 and the evidence after a test changed the body, so only the check the change concerns can fail."""
@@ -12,9 +12,9 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any
 
-from api.certificates.document import FORMAT, field_commitment, iso_utc, leaf_hash, make_claim
-from api.certificates.scenarios import SCENARIOS
-from api.certificates.verify import EvidenceError, OnChainRetirement
+from certificates.document import FORMAT, field_commitment, iso_utc, leaf_hash, make_claim
+from certificates.scenarios import SCENARIOS
+from certificates.verify import EvidenceError, OnChainRetirement
 from chain import rfc9162
 
 CHAIN_ID = 31337
@@ -26,17 +26,34 @@ LEAF_INDEX = 3  # the certificate's place among OTHER_LEAVES: a tree of 6, so th
 
 # (fields, make_claim keyword arguments, kg per retirement) per scenario: every scenario certifies
 EXAMPLES: dict[str, tuple[dict[str, Any], dict[str, Any], list[int]]] = {
-    "LargeEvent": ({"beneficiary": "成都会展集团", "event_name": "论坛", "dates": "2026-05-01",
-                    "footprint_travel_kg": 900}, {"footprint_kg": 1_200}, [1_000, 250]),
-    "Organisation": ({"beneficiary": "雅安茶业有限公司", "subject": "雅安茶业", "period": "2025"},
-                     {"footprint_kg": 1_000}, [800]),
+    "LargeEvent": (
+        {"beneficiary": "成都会展集团", "event_name": "论坛", "dates": "2026-05-01", "footprint_travel_kg": 900},
+        {"footprint_kg": 1_200},
+        [1_000, 250],
+    ),
+    "Organisation": (
+        {"beneficiary": "雅安茶业有限公司", "subject": "雅安茶业", "period": "2025"},
+        {"footprint_kg": 1_000},
+        [800],
+    ),
     "Product": ({"beneficiary": "某公司", "subject": "茶叶"}, {"footprint_kg": 10}, [10]),
     "Building": ({"beneficiary": "某公司", "subject": "大楼"}, {"footprint_kg": 10}, [10]),
     "Region": ({"beneficiary": "某区", "subject": "某区"}, {"footprint_kg": 10}, [11]),
-    "TreePlantingDuty": ({"beneficiary": "张三丰", "id_number": "510104199001011234", "year": 2026},
-                         {"trees": 3, "kg_per_tree": 400}, [1_200]),
-    "EcologicalJustice": ({"beneficiary": "李四光", "court": "雅安市中级人民法院",
-                           "case_number": "（2026）川18民初12号", "damage_yuan": 120_000}, {}, [2_000]),
+    "TreePlantingDuty": (
+        {"beneficiary": "张三丰", "id_number": "510104199001011234", "year": 2026},
+        {"trees": 3, "kg_per_tree": 400},
+        [1_200],
+    ),
+    "EcologicalJustice": (
+        {
+            "beneficiary": "李四光",
+            "court": "雅安市中级人民法院",
+            "case_number": "（2026）川18民初12号",
+            "damage_yuan": 120_000,
+        },
+        {},
+        [2_000],
+    ),
     "Personal": ({"beneficiary": "王小明", "account": "acct-8841", "activities": "出行"}, {"footprint_kg": 5}, [5]),
     "Voluntary": ({"beneficiary": "赵敏", "message": "为了绿水青山"}, {}, [10]),
 }
@@ -49,7 +66,7 @@ def salt_of(name: str) -> str:
 
 @dataclass
 class MemoryEvidence:
-    """The Evidence protocol of api/certificates/verify.py, answered from dicts. A method named in
+    """The Evidence protocol of certificates/verify.py, answered from dicts. A method named in
     `unreadable` raises EvidenceError, as ChainEvidence does when the node cannot be read."""
 
     roots: dict[int, str] = field(default_factory=dict)
@@ -90,16 +107,32 @@ def body_of(scenario: str) -> tuple[dict[str, Any], dict[str, Any]]:
     retirements, serial = [], 1
     for i, kg in enumerate(amounts):
         tx_hash = f"0x{i + 1:064x}"
-        retirements.append({
-            "id": f"{CHAIN_ID}-{tx_hash}-{i}", "chain_id": CHAIN_ID, "registry": REGISTRY, "tx_hash": tx_hash,
-            "log_index": i, "block_number": 10 + i, "batch_id": 1, "holder": HOLDER, "amount_kg": kg,
-            "beneficiary_commitment": "0x" + commitment, "serial_ranges": [[serial, serial + kg - 1]],
-        })
+        retirements.append(
+            {
+                "id": f"{CHAIN_ID}-{tx_hash}-{i}",
+                "chain_id": CHAIN_ID,
+                "registry": REGISTRY,
+                "tx_hash": tx_hash,
+                "log_index": i,
+                "block_number": 10 + i,
+                "batch_id": 1,
+                "holder": HOLDER,
+                "amount_kg": kg,
+                "beneficiary_commitment": "0x" + commitment,
+                "serial_ranges": [[serial, serial + kg - 1]],
+            }
+        )
         serial += kg
     body = {
-        "format": FORMAT, "id": f"SCCW-{CHAIN_ID}-000001", "scenario": spec.key,
-        "issuer": {"name": "四川林草碳普惠登记簿", "chain_id": CHAIN_ID, "registry": REGISTRY,
-                   "revocations": REVOCATIONS},
+        "format": FORMAT,
+        "id": f"SCCW-{CHAIN_ID}-000001",
+        "scenario": spec.key,
+        "issuer": {
+            "name": "四川林草碳普惠登记簿",
+            "chain_id": CHAIN_ID,
+            "registry": REGISTRY,
+            "revocations": REVOCATIONS,
+        },
         "issued_at": iso_utc(1_795_400_000),
         "claim": make_claim(spec, sum(amounts), **claim_args),
         "fields": {n: field_commitment(n, v, salt_of(n)) for n, v in values.items()},
@@ -114,12 +147,26 @@ def reseal(doc: dict[str, Any]) -> MemoryEvidence:
     body = doc["certificate"]
     leaves = OTHER_LEAVES[:LEAF_INDEX] + [leaf_hash(body)] + OTHER_LEAVES[LEAF_INDEX:]
     root = rfc9162.root_of(leaves).hex()
-    doc["proof"] = {"leaf_index": LEAF_INDEX, "tree_size": len(leaves), "root": root,
-                    "inclusion": [p.hex() for p in rfc9162.inclusion_proof(LEAF_INDEX, leaves)],
-                    "anchor": {"tx_hash": "0x" + "ab" * 32, "block_number": 40}}
-    on_chain = {(r["tx_hash"].lower(), r["log_index"]): OnChainRetirement(
-        REGISTRY.lower(), r["batch_id"], str(r["holder"]).lower(), r["amount_kg"], r["beneficiary_commitment"],
-        r["block_number"], copy.deepcopy(r["serial_ranges"]), body["scenario"]) for r in body["retirements"]}
+    doc["proof"] = {
+        "leaf_index": LEAF_INDEX,
+        "tree_size": len(leaves),
+        "root": root,
+        "inclusion": [p.hex() for p in rfc9162.inclusion_proof(LEAF_INDEX, leaves)],
+        "anchor": {"tx_hash": "0x" + "ab" * 32, "block_number": 40},
+    }
+    on_chain = {
+        (r["tx_hash"].lower(), r["log_index"]): OnChainRetirement(
+            REGISTRY.lower(),
+            r["batch_id"],
+            str(r["holder"]).lower(),
+            r["amount_kg"],
+            r["beneficiary_commitment"],
+            r["block_number"],
+            copy.deepcopy(r["serial_ranges"]),
+            body["scenario"],
+        )
+        for r in body["retirements"]
+    }
     return MemoryEvidence(roots={len(leaves): root}, on_chain=on_chain)
 
 

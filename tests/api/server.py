@@ -62,8 +62,9 @@ def serve_thread(app: Any, port: int | None = None, *, access_log: bool = True) 
     import uvicorn
 
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, log_level="debug",
-                            access_log=access_log, lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_config=None, log_level="debug", access_log=access_log, lifespan="on"
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"uvicorn-{port}", daemon=True)
     thread.start()
@@ -98,14 +99,34 @@ def cpu_seconds(pid: int) -> float:
 
 
 @contextmanager
-def serve_process(database_url: str, deployment_file: Path, *, rpc_url: str | None = None, port: int | None = None,
-                  public_url: str | None = None, log_path: Path | None = None, evidence: str = "mirror",
-                  plugin: str | None = None, env: dict[str, str] | None = None) -> Iterator[ServedUrl]:
+def serve_process(
+    database_url: str,
+    deployment_file: Path,
+    *,
+    rpc_url: str | None = None,
+    port: int | None = None,
+    public_url: str | None = None,
+    log_path: Path | None = None,
+    evidence: str = "mirror",
+    plugin: str | None = None,
+    env: dict[str, str] | None = None,
+) -> Iterator[ServedUrl]:
     """Serve the app from a child process (one uvicorn worker); yields the base URL (and pid)."""
     port = port or free_port()
     base = f"http://127.0.0.1:{port}"
-    cmd = [sys.executable, "-m", "tests.api.server", "--database", database_url, "--deployment", str(deployment_file),
-           "--port", str(port), "--public-url", public_url or base]
+    cmd = [
+        sys.executable,
+        "-m",
+        "tests.api.server",
+        "--database",
+        database_url,
+        "--deployment",
+        str(deployment_file),
+        "--port",
+        str(port),
+        "--public-url",
+        public_url or base,
+    ]
     if rpc_url:
         cmd += ["--rpc", rpc_url]
     cmd += ["--evidence", evidence] + (["--plugin", plugin] if plugin else [])
@@ -125,26 +146,40 @@ def serve_process(database_url: str, deployment_file: Path, *, rpc_url: str | No
             out.close()  # type: ignore[union-attr]
 
 
-def build_app(database_url: str, deployment_file: Path, rpc_url: str | None, public_url: str,
-              evidence: str = "mirror", plugin: str | None = None) -> Any:
+def build_app(
+    database_url: str,
+    deployment_file: Path,
+    rpc_url: str | None,
+    public_url: str,
+    evidence: str = "mirror",
+    plugin: str | None = None,
+) -> Any:
     import importlib
 
     from api.app import create_app
-    from api.certificates.evidence import ChainEvidence
-    from api.context import ServiceContext
-    from api.settings import ApiSettings
+    from certificates.context import ServiceContext
+    from certificates.evidence import ChainEvidence
+    from certificates.settings import ServiceSettings
     from chain.deploy import Deployment
     from chain.rpc import JsonRpc
     from indexer.db import make_engine
 
     deployment = Deployment(**json.loads(Path(deployment_file).read_text()))
-    context = ServiceContext(make_engine(database_url), deployment, ApiSettings(public_url=public_url),
-                             JsonRpc(rpc_url) if rpc_url else None)
+    context = ServiceContext(
+        make_engine(database_url),
+        deployment,
+        ServiceSettings(public_url=public_url),
+        JsonRpc(rpc_url) if rpc_url else None,
+    )
     if evidence == "node":
         if not rpc_url:
             raise SystemExit("--evidence node needs --rpc")
-        context.evidence = ChainEvidence(JsonRpc(rpc_url), chain_id=deployment.chain_id,  # type: ignore[misc]
-                                         registry=deployment.address, revocations=deployment.revocations)
+        context.evidence = ChainEvidence(
+            JsonRpc(rpc_url),
+            chain_id=deployment.chain_id,  # type: ignore[misc]
+            registry=deployment.address,
+            revocations=deployment.revocations,
+        )
     app = create_app(context)
     if plugin:
         module, function = plugin.split(":")
@@ -166,8 +201,14 @@ def main() -> None:
     parser.add_argument("--evidence", choices=["mirror", "node"], default="mirror")
     parser.add_argument("--plugin")
     args = parser.parse_args()
-    app = build_app(args.database, args.deployment, args.rpc, args.public_url or f"http://{args.host}:{args.port}",
-                    args.evidence, args.plugin)
+    app = build_app(
+        args.database,
+        args.deployment,
+        args.rpc,
+        args.public_url or f"http://{args.host}:{args.port}",
+        args.evidence,
+        args.plugin,
+    )
     uvicorn.run(app, host=args.host, port=args.port, workers=1, log_level="info", access_log=args.access_log)
 
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from sqlalchemy import text
 
-from api.certificates.anchoring import AnchorPolicy, anchor_due
-from api.certificates.verify import verify_document
+from certificates.anchoring import AnchorPolicy, anchor_due
+from certificates.verify import verify_document
 from chain.node import LocalNode
 from chain.types import Scenario
 from indexer.db import drop_schema, make_engine

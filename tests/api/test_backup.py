@@ -13,22 +13,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, func, inspect, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, func, inspect, select
 from typer.testing import CliRunner
 
-from api.audit.chain_state import read_chain
-from api.audit.reconcile import Report, reconcile
-from api.certificates import backup
-from api.certificates.anchoring import AnchorRefusedError
-from api.certificates.documents import document
-from api.certificates.evidence import ChainEvidence
-from api.certificates.models import BeneficiarySecret, CertificateRow
-from api.certificates.verify import verify_document
-from api.context import ServiceContext
-from api.service import CertificateService
-from api.settings import ApiSettings
-from api.translog.models import LogEntry
+from api.app import create_app
+from audit.chain_state import read_chain
+from audit.reconcile import Report, reconcile
+from certificates import backup
+from certificates.anchoring import AnchorRefusedError
+from certificates.context import ServiceContext
+from certificates.copies import document
+from certificates.evidence import ChainEvidence
+from certificates.models import BeneficiarySecret, CertificateRow
+from certificates.service import CertificateService
+from certificates.settings import ServiceSettings
+from certificates.translog.models import LogEntry
+from certificates.verify import verify_document
 from chain.types import Scenario
 from indexer.db import make_engine
 from indexer.sync import Indexer
@@ -38,8 +38,13 @@ from tests.api.conftest import Certified, open_certified
 
 
 @pytest.fixture(scope="module")
-def on_postgres(certified: Certified, build: Any, cast: Any, fresh_postgres: Callable[[], str],
-                tmp_path_factory: pytest.TempPathFactory) -> Iterator[Certified]:
+def on_postgres(
+    certified: Certified,
+    build: Any,
+    cast: Any,
+    fresh_postgres: Callable[[], str],
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Certified]:
     """A second registry on the same node, its certificate service on PostgreSQL."""
     c = open_certified(tmp_path_factory.mktemp("pg-source"), build, cast, certified.node, database_url=fresh_postgres())
     yield c
@@ -58,21 +63,22 @@ def target_url(kind: str, tmp_path: Path, fresh_postgres: Callable[[], str]) -> 
 def rebuild_mirror(c: Certified, engine: Engine) -> int:
     d = c.service.context.deployment
     client = c.world.client
-    return Indexer(client.rpc, engine, client.abi, chain_id=d.chain_id, address=d.address,
-                   start_block=d.block_number).sync_once()
+    return Indexer(
+        client.rpc, engine, client.abi, chain_id=d.chain_id, address=d.address, start_block=d.block_number
+    ).sync_once()
 
 
 def audit(c: Certified, context: ServiceContext) -> Report:
     chain = read_chain(c.world.client, context.deployment.block_number)
     with context.engine.connect() as conn:
-        return reconcile(chain, conn, context.log, in_process_api(context))
+        return reconcile(chain, conn, context.log, in_process_api(create_app(context)))
 
 
 def assert_sound(c: Certified, engine: Engine) -> None:
     """Every certificate of the source, served from `engine`, verifies against the node (public and
     holder's copy), and the audit of `engine` against the chain finds no difference."""
     d = c.service.context.deployment
-    context = ServiceContext(engine, d, ApiSettings(public_url="http://testserver"), c.world.client.rpc)
+    context = ServiceContext(engine, d, ServiceSettings(public_url="http://testserver"), c.world.client.rpc)
     node = ChainEvidence(c.world.client.rpc, chain_id=d.chain_id, registry=d.address, revocations=d.revocations)
     with engine.connect() as conn:
         ids = list(conn.execute(select(CertificateRow.id)).scalars())
@@ -109,7 +115,8 @@ def rows_in(engine: Engine) -> int:
 
 @pytest.mark.parametrize("into", ["sqlite", "postgresql"])
 def test_a_backup_restores_into_a_fresh_database_where_everything_verifies(
-        source: Certified, into: str, tmp_path: Path, fresh_postgres: Callable[[], str]) -> None:
+    source: Certified, into: str, tmp_path: Path, fresh_postgres: Callable[[], str]
+) -> None:
     made = backup.create(source.service.engine, tmp_path / "certs.jsonl.gz", source.service.context.deployment)
     h = made.header
     assert (h["chain_id"], h["registry"]) == (31337, source.service.context.deployment.address.lower())
@@ -141,18 +148,25 @@ def test_the_backup_is_one_moment_even_while_the_service_writes(source: Certifie
     def meanwhile(table: str, rows: int) -> None:
         if table == "certificates":  # read already; beneficiary_secrets is read after this commit
             with engine.begin() as conn:
-                conn.execute(BeneficiarySecret.__table__.insert().values(  # type: ignore[attr-defined]
-                    commitment=late, sealed=b"\0" * 40, created_at=0))
+                conn.execute(
+                    BeneficiarySecret.__table__.insert().values(  # type: ignore[attr-defined]
+                        commitment=late, sealed=b"\0" * 40, created_at=0
+                    )
+                )
 
     try:
-        made = backup.create(engine, tmp_path / "moment.jsonl.gz", source.service.context.deployment,
-                             on_table=meanwhile)
+        made = backup.create(
+            engine, tmp_path / "moment.jsonl.gz", source.service.context.deployment, on_table=meanwhile
+        )
         with engine.connect() as conn:
             now = conn.execute(select(func.count()).select_from(BeneficiarySecret)).scalar()
     finally:
         with engine.begin() as conn:
-            conn.execute(BeneficiarySecret.__table__.delete().where(  # type: ignore[attr-defined]
-                BeneficiarySecret.commitment == late))
+            conn.execute(
+                BeneficiarySecret.__table__.delete().where(  # type: ignore[attr-defined]
+                    BeneficiarySecret.commitment == late
+                )
+            )
     assert made.rows["beneficiary_secrets"] == now - 1
     assert late.encode() not in b"".join(content(made.path))
     backup.verify(made.path, source.service.context.deployment)  # hash and counts agree
@@ -173,7 +187,7 @@ def test_a_tampered_backup_is_refused_and_nothing_is_written(certified: Certifie
     lines = content(made.path)  # one digit of a row, the file recompressed: only the hash can tell
     row = next(i for i, line in enumerate(lines) if line.startswith(b'["certificates"'))
     at = max(i for i, byte in enumerate(lines[row]) if chr(byte).isdigit())
-    lines[row] = lines[row][:at] + (b"1" if lines[row][at:at + 1] != b"1" else b"2") + lines[row][at + 1:]
+    lines[row] = lines[row][:at] + (b"1" if lines[row][at : at + 1] != b"1" else b"2") + lines[row][at + 1 :]
     edited = tmp_path / "edited.jsonl.gz"
     write(edited, lines)
     with pytest.raises(backup.BackupError, match="does not match the SHA-256"):
@@ -183,7 +197,7 @@ def test_a_tampered_backup_is_refused_and_nothing_is_written(certified: Certifie
     header = json.loads(original[0])
     header["tables"]["certificates"]["rows"] -= 1
     dropped = tmp_path / "dropped.jsonl.gz"
-    write(dropped, [json.dumps(header).encode() + b"\n"] + original[1:row] + original[row + 1:])
+    write(dropped, [json.dumps(header).encode() + b"\n"] + original[1:row] + original[row + 1 :])
     with pytest.raises(backup.BackupError, match="SHA-256"):
         backup.restore(target, dropped, d)
 
@@ -210,7 +224,8 @@ def test_restore_refuses_a_database_that_holds_certificates(certified: Certified
 
 
 def test_restore_refuses_a_data_key_that_does_not_open_the_sealed_rows(
-        certified: Certified, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    certified: Certified, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     d = certified.service.context.deployment
     made = backup.create(certified.service.engine, tmp_path / "b.jsonl.gz", d)
     target = make_engine(f"sqlite:///{tmp_path / 'target.sqlite'}")
@@ -228,7 +243,9 @@ def test_restore_refuses_a_data_key_that_does_not_open_the_sealed_rows(
 
 
 def test_restore_refuses_another_registrys_backup(certified: Certified, on_postgres: Certified, tmp_path: Path) -> None:
-    made = backup.create(on_postgres.service.engine, tmp_path / "other.jsonl.gz", on_postgres.service.context.deployment)
+    made = backup.create(
+        on_postgres.service.engine, tmp_path / "other.jsonl.gz", on_postgres.service.context.deployment
+    )
     target = make_engine(f"sqlite:///{tmp_path / 'target.sqlite'}")
     with pytest.raises(backup.BackupError, match="not the configured"):
         backup.restore(target, made.path, certified.service.context.deployment)
@@ -236,8 +253,9 @@ def test_restore_refuses_another_registrys_backup(certified: Certified, on_postg
     target.dispose()
 
 
-def test_the_commands_back_up_restore_reindex_and_audit_clean(certified: Certified, tmp_path: Path,
-                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_commands_back_up_restore_reindex_and_audit_clean(
+    certified: Certified, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runner = CliRunner()
     source = Path(str(certified.service.engine.url.database))
     monkeypatch.setenv("LEDGER_RPC_URL", certified.node.url)
@@ -247,7 +265,9 @@ def test_the_commands_back_up_restore_reindex_and_audit_clean(certified: Certifi
     out = tmp_path / "certificates.jsonl.gz"
     made = runner.invoke(app, ["backup", "create", "--out", str(out)])
     assert made.exit_code == 0, made.output
-    assert "backed up 6 certificates" in " ".join(made.output.split()) and "data key is not in the backup" in made.output
+    assert (
+        "backed up 6 certificates" in " ".join(made.output.split()) and "data key is not in the backup" in made.output
+    )
 
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'restored.sqlite'}")
     restored = runner.invoke(app, ["backup", "restore", str(out)])
@@ -277,11 +297,12 @@ def test_a_backup_older_than_the_chain_is_named_after_the_restore(on_postgres: C
     with target.connect() as conn:
         size = conn.execute(select(func.count()).select_from(LogEntry)).scalar()
     assert backup.log_behind_chain(target) == (size, size + 1)
-    assert not audit(on_postgres, ServiceContext(target, d, ApiSettings(), on_postgres.world.client.rpc)).clean
+    assert not audit(on_postgres, ServiceContext(target, d, ServiceSettings(), on_postgres.world.client.rpc)).clean
     assert backup.log_behind_chain(on_postgres.service.engine) is None
     # nor will the restored service anchor a log that is not the one the chain vouches for, now or once it grows
-    stale = CertificateService(ServiceContext(target, d, ApiSettings(), on_postgres.world.client.rpc),
-                               on_postgres.service.client)
+    stale = CertificateService(
+        ServiceContext(target, d, ServiceSettings(), on_postgres.world.client.rpc), on_postgres.service.client
+    )
     with pytest.raises(AnchorRefusedError, match="anchored a log of .* fewer entries"):
         stale.anchor(force=True)
     with pytest.raises(AnchorRefusedError, match="fewer entries"):

@@ -1,4 +1,4 @@
-"""Canonical JSON (api/certificates/canonical.py, docs/certificate-format.md §2) value by value: each
+"""Canonical JSON (certificates/canonical.py, docs/certificate-format.md §2) value by value: each
 refused value with the error and the path it names, each accepted value with its exact bytes."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from api.certificates.canonical import CanonicalJsonError, canonical_json, printable, sha256_hex
-from api.certificates.document import field_commitment
+from certificates.canonical import CanonicalJsonError, canonical_json, printable, sha256_hex
+from certificates.document import field_commitment
 
 ALLOWED = "is not allowed (strings, integers, booleans, null, arrays, objects)"
 SURROGATE = "a lone surrogate (\\ud800-\\udfff) is not text; send UTF-8 text"
@@ -41,8 +41,11 @@ REFUSED: list[tuple[str, Any, str]] = [
     # nested: the path names the place
     ("a float in a list", [1, 2, 2.5], f"$[2]: float {ALLOWED}"),
     ("a float in an object", {"claim": {"quantity_kg": 5.0}}, f"$.claim.quantity_kg: float {ALLOWED}"),
-    ("a big integer deep down", [[], [{"x": 2**53}]],
-     "$[1][0].x: integer 9007199254740992 is beyond ±2^53; write it as a string"),
+    (
+        "a big integer deep down",
+        [[], [{"x": 2**53}]],
+        "$[1][0].x: integer 9007199254740992 is beyond ±2^53; write it as a string",
+    ),
     ("a bad key deep down", {"a": [{"b": {2: 1}}]}, "$.a[0].b: object keys must be strings"),
     ("a bad list item", {"serial_ranges": [[1, 2], (3, 4)]}, f"$.serial_ranges[1]: tuple {ALLOWED}"),
     ("a surrogate in a list", {"k": ["ok", "\udfff"]}, f"$.k[1]: {SURROGATE}"),
@@ -84,10 +87,16 @@ ACCEPTED: list[tuple[str, Any, bytes]] = [
     ("a list in order", [3, "x", None, True, [1]], b'[3,"x",null,true,[1]]'),
     ("keys sorted", {"b": 1, "a": [1, "x", None, True]}, b'{"a":[1,"x",null,true],"b":1}'),
     ("keys by code point", {"é": 4, "b": 1, "aa": 5, "a": 2, "A": 3}, '{"A":3,"a":2,"aa":5,"b":1,"é":4}'.encode()),
-    ("nested objects sorted", {"z": {"y": 1, "x": 2}, "m": [{"b": 0, "a": 0}]},
-     b'{"m":[{"a":0,"b":0}],"z":{"x":2,"y":1}}'),
-    ("an opening", {"field": "year", "salt": "ab" * 16, "value": 2026},
-     b'{"field":"year","salt":"' + b"ab" * 16 + b'","value":2026}'),
+    (
+        "nested objects sorted",
+        {"z": {"y": 1, "x": 2}, "m": [{"b": 0, "a": 0}]},
+        b'{"m":[{"a":0,"b":0}],"z":{"x":2,"y":1}}',
+    ),
+    (
+        "an opening",
+        {"field": "year", "salt": "ab" * 16, "value": 2026},
+        b'{"field":"year","salt":"' + b"ab" * 16 + b'","value":2026}',
+    ),
 ]
 
 
@@ -99,10 +108,13 @@ def test_accepted(name: str, value: Any, expected: bytes) -> None:
 def test_the_hashes_over_canonical_json() -> None:
     assert sha256_hex(b"") == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
     # §4 commitments, pinned: a change in the canonical bytes would change every certificate
-    assert field_commitment("beneficiary", "王小明", "00" * 16) == \
-        "77ea221211da5c0a3861dae198fcf27f497586af9b000e74f4af20f93e50c8d7"
-    assert field_commitment("year", 2026, "ab" * 16) == \
-        "8ed15f6f85e2b8dfe9c21942a56da39ca98ce6336d26312408729fa9cfe22e78"
+    assert (
+        field_commitment("beneficiary", "王小明", "00" * 16)
+        == "77ea221211da5c0a3861dae198fcf27f497586af9b000e74f4af20f93e50c8d7"
+    )
+    assert (
+        field_commitment("year", 2026, "ab" * 16) == "8ed15f6f85e2b8dfe9c21942a56da39ca98ce6336d26312408729fa9cfe22e78"
+    )
 
 
 def test_a_refused_opening_is_refused_by_the_commitment() -> None:

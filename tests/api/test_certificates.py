@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from api.certificates.evidence import ChainEvidence
-from api.certificates.issuer import CertificationError
-from api.certificates.verify import verify_document
+from certificates.evidence import ChainEvidence
+from certificates.issuer import CertificationError
+from certificates.verify import verify_document
 from chain.types import Scenario
 from tests.api.conftest import BENEFICIARIES, Certified
 
@@ -62,18 +62,34 @@ def _flip(hex_text: str) -> str:
 
 TAMPER = [
     ("a disclosed field", lambda d: _set(d, ["disclosed", "event_name", "value"], "另一个活动"), {"fields"}),
-    ("a field commitment", lambda d: _set(d, ["certificate", "fields", "venue"], _flip(d["certificate"]["fields"]["venue"])),
-     {"fields", "inclusion"}),
+    (
+        "a field commitment",
+        lambda d: _set(d, ["certificate", "fields", "venue"], _flip(d["certificate"]["fields"]["venue"])),
+        {"fields", "inclusion"},
+    ),
     ("a proof node", lambda d: _set(d, ["proof", "inclusion", 0], _flip(d["proof"]["inclusion"][0])), {"inclusion"}),
     ("the leaf index", lambda d: _set(d, ["proof", "leaf_index"], d["proof"]["leaf_index"] ^ 1), {"inclusion"}),
     ("the tree size", lambda d: _set(d, ["proof", "tree_size"], d["proof"]["tree_size"] + 1), {"anchor"}),
     ("the root", lambda d: _set(d, ["proof", "root"], _flip(d["proof"]["root"])), {"inclusion", "anchor"}),
-    ("a tx hash", lambda d: _set(d, ["certificate", "retirements", 0, "tx_hash"],
-                                 _flip(d["certificate"]["retirements"][0]["tx_hash"])), {"inclusion", "retirements"}),
-    ("a log index", lambda d: _set(d, ["certificate", "retirements", 0, "log_index"],
-                                   d["certificate"]["retirements"][0]["log_index"] + 1), {"inclusion", "retirements"}),
-    ("an amount", lambda d: _set(d, ["certificate", "retirements", 0, "amount_kg"], 1_251),
-     {"inclusion", "retirements", "claim"}),
+    (
+        "a tx hash",
+        lambda d: _set(
+            d, ["certificate", "retirements", 0, "tx_hash"], _flip(d["certificate"]["retirements"][0]["tx_hash"])
+        ),
+        {"inclusion", "retirements"},
+    ),
+    (
+        "a log index",
+        lambda d: _set(
+            d, ["certificate", "retirements", 0, "log_index"], d["certificate"]["retirements"][0]["log_index"] + 1
+        ),
+        {"inclusion", "retirements"},
+    ),
+    (
+        "an amount",
+        lambda d: _set(d, ["certificate", "retirements", 0, "amount_kg"], 1_251),
+        {"inclusion", "retirements", "claim"},
+    ),
     ("the claimed quantity", lambda d: _set(d, ["certificate", "claim", "quantity_kg"], 9_999), {"inclusion", "claim"}),
 ]
 
@@ -100,8 +116,9 @@ def test_the_beneficiary_must_match_the_commitment_on_chain(certified: Certified
     event = result.event("CreditsRetired")
     rid = f"31337-{event.tx_hash}-{event.log_index}"
     with pytest.raises(CertificationError, match="do not match the commitment"):
-        certified.service.certify([rid], scenario_key="Voluntary", fields={"beneficiary": "赵敏"},
-                                  beneficiary_salt="00" * 16)
+        certified.service.certify(
+            [rid], scenario_key="Voluntary", fields={"beneficiary": "赵敏"}, beneficiary_salt="00" * 16
+        )
 
 
 def test_a_revoked_certificate_is_reported_revoked(certified: Certified) -> None:

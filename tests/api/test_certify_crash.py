@@ -21,17 +21,18 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-import api.service
-from api.audit.chain_state import read_chain
-from api.audit.reconcile import reconcile
-from api.certificates import finality
-from api.certificates.finality import REORG_REASON, NotFinalError, RetirementRef
-from api.certificates.issuer import CertificationError
-from api.certificates.models import CertificateRow
-from api.certificates.verify import verify_document
-from api.service import CertificateService
-from api.settings import ApiSettings
-from api.translog.models import LogEntry
+import certificates.service
+from api.app import create_app
+from audit.chain_state import read_chain
+from audit.reconcile import reconcile
+from certificates import finality
+from certificates.finality import REORG_REASON, NotFinalError, RetirementRef
+from certificates.issuer import CertificationError
+from certificates.models import CertificateRow
+from certificates.service import CertificateService
+from certificates.settings import ServiceSettings
+from certificates.translog.models import LogEntry
+from certificates.verify import verify_document
 from chain.client import RegistryClient
 from chain.journal import JOURNAL_NAME
 from chain.node import LocalNode
@@ -60,8 +61,12 @@ NAMESPACE = "certify-crash"
 def anchorer_service(world: World, cast: Cast, database_url: str) -> CertificateService:
     c = world.client
     anchorer = RegistryClient(c.rpc, c.address, c.abi, chain_id=c.chain_id, signer=cast.anchorer)
-    return CertificateService.open(make_engine(database_url), world.registry.deployment, anchorer,
-                                   ApiSettings(anchor_every=4, public_url="http://testserver"))
+    return CertificateService.open(
+        make_engine(database_url),
+        world.registry.deployment,
+        anchorer,
+        ServiceSettings(anchor_every=4, public_url="http://testserver"),
+    )
 
 
 def follow(service: CertificateService) -> None:
@@ -69,13 +74,21 @@ def follow(service: CertificateService) -> None:
     already at the block, as it is when a restarted chain is shorter than what it had seen)."""
     d, c = service.context.deployment, service.client
     with WriterLock(service.engine):
-        Indexer(c.rpc, service.engine, c.abi, chain_id=d.chain_id, address=d.address, start_block=d.block_number,
-                writer_process=False).sync_once()
+        Indexer(
+            c.rpc,
+            service.engine,
+            c.abi,
+            chain_id=d.chain_id,
+            address=d.address,
+            start_block=d.block_number,
+            writer_process=False,
+        ).sync_once()
 
 
 def start_child(*args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", *args], cwd=PROJECT_ROOT,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", *args], cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
 
 
 def read_report(path: Path) -> list[dict[str, Any]]:
@@ -85,11 +98,14 @@ def read_report(path: Path) -> list[dict[str, Any]]:
 
 
 def refs_of(body: str) -> list[RetirementRef]:
-    return [RetirementRef(r["id"], r["tx_hash"], r["log_index"], r["block_number"]) for r in json.loads(body)["retirements"]]
+    return [
+        RetirementRef(r["id"], r["tx_hash"], r["log_index"], r["block_number"]) for r in json.loads(body)["retirements"]
+    ]
 
 
 def test_kill_9_at_20_random_moments_during_certification_leaves_no_certificate_without_its_retirement(
-        build: Any, cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build: Any, cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     var = tmp_path / "var"
     monkeypatch.setenv("LEDGER_VAR_DIR", str(var))  # the child finds the node's journal and snapshot record there
     monkeypatch.setenv("LEDGER_DATA_KEY_FILE", str(tmp_path / "data.key"))
@@ -108,10 +124,24 @@ def test_kill_9_at_20_random_moments_during_certification_leaves_no_certificate_
         database_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
         service = anchorer_service(world, cast, database_url)  # the schema exists before the child opens it
         report, stop, bulk_report = tmp_path / "certify.jsonl", tmp_path / "stop", tmp_path / "bulk.json"
-        certifier_args = ("tests.api.certify_run", node.url, str(tmp_path / "deployments"), database_url, NAMESPACE,
-                          str(report), str(stop))
-        bulk_args = ("tests.chain.durable_run", node.url, c.address, "certify-crash-bulk", str(BULK),
-                     str(state.parent / JOURNAL_NAME), str(bulk_report))
+        certifier_args = (
+            "tests.api.certify_run",
+            node.url,
+            str(tmp_path / "deployments"),
+            database_url,
+            NAMESPACE,
+            str(report),
+            str(stop),
+        )
+        bulk_args = (
+            "tests.chain.durable_run",
+            node.url,
+            c.address,
+            "certify-crash-bulk",
+            str(BULK),
+            str(state.parent / JOURNAL_NAME),
+            str(bulk_report),
+        )
         certifier = children[0] = start_child(*certifier_args)
         bulk = children[1] = start_child(*bulk_args)
         deadline = time.monotonic() + 60
@@ -177,8 +207,11 @@ def test_kill_9_at_20_random_moments_during_certification_leaves_no_certificate_
         service.anchor(force=True)  # revokes, first, any certificate whose retirement is gone
 
         with service.engine.connect() as conn:
-            rows = conn.execute(select(CertificateRow.id, CertificateRow.body, CertificateRow.revoked_at,
-                                       CertificateRow.revocation_reason)).all()
+            rows = conn.execute(
+                select(
+                    CertificateRow.id, CertificateRow.body, CertificateRow.revoked_at, CertificateRow.revocation_reason
+                )
+            ).all()
             revocations = set(conn.execute(select(LogEntry.ref).where(LogEntry.kind == "revocation")).scalars())
         topic = c.abi.event_topics["CreditsRetired"]
         revoked = [r for r in rows if r.revoked_at is not None]
@@ -202,16 +235,18 @@ def test_kill_9_at_20_random_moments_during_certification_leaves_no_certificate_
 
         chain = read_chain(c, service.context.deployment.block_number)
         with service.engine.connect() as conn:
-            audit = reconcile(chain, conn, service.context.log, in_process_api(service.context))
+            audit = reconcile(chain, conn, service.context.log, in_process_api(create_app(service.context)))
         assert audit.clean, audit.as_json()["differences"][:5]
         assert audit.checked["certificates"] == len(rows)
 
         waits = [r["seconds"] for r in records if "certified" in r]
-        print(f"kills took {kills_took:.1f} s; restarts {sum(restarts):.1f} s (max {max(restarts):.1f}); replayed "
-              f"{replayed}; retired {len(acknowledged)} acknowledged / {loop_applied} applied; certificates "
-              f"{len(rows)} ({len(waits)} acknowledged, certify took max {max(waits):.2f} s, median "
-              f"{sorted(waits)[len(waits) // 2]:.2f} s); loop errors {finished['errors']}; whole test "
-              f"{time.monotonic() - started:.0f} s")
+        print(
+            f"kills took {kills_took:.1f} s; restarts {sum(restarts):.1f} s (max {max(restarts):.1f}); replayed "
+            f"{replayed}; retired {len(acknowledged)} acknowledged / {loop_applied} applied; certificates "
+            f"{len(rows)} ({len(waits)} acknowledged, certify took max {max(waits):.2f} s, median "
+            f"{sorted(waits)[len(waits) // 2]:.2f} s); loop errors {finished['errors']}; whole test "
+            f"{time.monotonic() - started:.0f} s"
+        )
         assert replayed > 0, "no kill lost an acknowledged transaction: the journal was never exercised"
         assert kills_took < 90
     finally:
@@ -223,10 +258,11 @@ def test_kill_9_at_20_random_moments_during_certification_leaves_no_certificate_
 
 
 def test_certification_waits_for_a_durable_snapshot_to_cover_the_retirement(
-        build: Any, cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    build: Any, cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("LEDGER_DATA_KEY_FILE", str(tmp_path / "data.key"))
     monkeypatch.delenv("LEDGER_CONFIRMATIONS", raising=False)
-    monkeypatch.setattr(api.service, "SNAPSHOT_WAIT", 0.5)  # the keeper below snapshots only when told
+    monkeypatch.setattr(certificates.service, "SNAPSHOT_WAIT", 0.5)  # the keeper below snapshots only when told
     state = tmp_path / "anvil" / "state.json"
     with LocalNode(state_file=state, snapshot_interval=3600) as node:
         assert node.keeper is not None
@@ -236,8 +272,9 @@ def test_certification_waits_for_a_durable_snapshot_to_cover_the_retirement(
 
         def retire() -> tuple[str, int, str]:
             commitment = service.seal_beneficiary("赵敏")
-            result = world.client.retire(random_op_id(), world.batch_id, 3, Scenario.VOLUNTARY, commitment, b"\0" * 32,
-                                         sender=cast.holder)
+            result = world.client.retire(
+                random_op_id(), world.batch_id, 3, Scenario.VOLUNTARY, commitment, b"\0" * 32, sender=cast.holder
+            )
             service.catch_up(result.block_number)
             event = result.event("CreditsRetired")
             return f"{world.client.chain_id}-{event.tx_hash}-{event.log_index}", result.block_number, result.tx_hash
@@ -248,8 +285,11 @@ def test_certification_waits_for_a_durable_snapshot_to_cover_the_retirement(
         rid, block, _ = retire()
         covered = finality.durable_block(world.client.rpc)
         assert covered is not None and covered < block
-        with pytest.raises(NotFinalError, match=f"in block {block}, which the local node's durable snapshot does not "
-                                                f"cover yet \\(it covers block {covered}\\)") as refused:
+        with pytest.raises(
+            NotFinalError,
+            match=f"in block {block}, which the local node's durable snapshot does not "
+            f"cover yet \\(it covers block {covered}\\)",
+        ) as refused:
             certify(rid)
         assert "\n" not in str(refused.value)
         assert node.keeper.snapshot() >= block  # the keeper's next snapshot covers it: certified
@@ -281,7 +321,8 @@ def test_certification_waits_for_a_durable_snapshot_to_cover_the_retirement(
 
 
 def test_a_snapshot_record_of_another_chain_covers_nothing_and_other_nodes_need_none(
-        tmp_path: Path, anvil: LocalNode) -> None:
+    tmp_path: Path, anvil: LocalNode
+) -> None:
     state = tmp_path / "anvil" / "state.json"
     with LocalNode(state_file=state) as node:
         assert node.keeper is not None
@@ -309,7 +350,7 @@ def test_a_log_range_beyond_a_chain_that_got_shorter_is_refused_not_retried_fore
         try:
             fetcher.fetch(head + 5, head + 10)
             outcome.append(None)
-        except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+        except BaseException as exc:
             outcome.append(exc)
 
     reader = threading.Thread(target=fetch, daemon=True)

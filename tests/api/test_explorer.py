@@ -15,9 +15,9 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.app import create_app
-from api.context import ServiceContext
 from api.explorer.node import ExplorerNode
 from api.explorer.routes import router
+from certificates.context import ServiceContext
 from chain.errors import RegistryRevertError
 from chain.rpc import JsonRpc
 from chain.types import ParticipantKind, ParticipantStatus, Scenario
@@ -26,8 +26,11 @@ from tests.api.conftest import Certified
 from tests.api.server import serve_thread
 
 RETIRED_KG = 321
-HOLDING = re.compile(r'<tr data-holding="([^"]+)">.*?class="num balance">(\d+)</td><td class="num free">(\d+)</td>'
-                     r'<td class="num pledged">(\d+)</td><td class="num frozen">(\d+)</td></tr>', re.DOTALL)
+HOLDING = re.compile(
+    r'<tr data-holding="([^"]+)">.*?class="num balance">(\d+)</td><td class="num free">(\d+)</td>'
+    r'<td class="num pledged">(\d+)</td><td class="num frozen">(\d+)</td></tr>',
+    re.DOTALL,
+)
 
 
 def explorer_app(context: ServiceContext) -> FastAPI:
@@ -56,8 +59,9 @@ def retirement(certified: Certified) -> Retirement:
     result = certified.retire(Scenario.VOLUNTARY, RETIRED_KG, b"\x07" * 32)
     event = result.event("CreditsRetired")
     chain_id = certified.service.context.deployment.chain_id
-    return Retirement(result.tx_hash, event.log_index, result.block_number,
-                      f"{chain_id}-{result.tx_hash}-{event.log_index}")
+    return Retirement(
+        result.tx_hash, event.log_index, result.block_number, f"{chain_id}-{result.tx_hash}-{event.log_index}"
+    )
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,8 +97,10 @@ def holdings(page: str) -> dict[str, tuple[int, int, int, int]]:
 
 # ------------------------------------------------------------------ pages
 
-def test_home_lists_the_latest_blocks_with_their_registry_events(web: TestClient, certified: Certified,
-                                                                  retirement: Retirement) -> None:
+
+def test_home_lists_the_latest_blocks_with_their_registry_events(
+    web: TestClient, certified: Certified, retirement: Retirement
+) -> None:
     rpc = certified.world.client.rpc
     latest = int(rpc.call("eth_blockNumber"), 16)
     page = html_of(web.get("/explorer"))
@@ -116,8 +122,12 @@ def test_home_lists_the_latest_blocks_with_their_registry_events(web: TestClient
 def test_tx_page_decodes_the_retirement(web: TestClient, certified: Certified, retirement: Retirement) -> None:
     w = certified.world
     page = html_of(web.get(f"/explorer/tx/{retirement.tx_hash}?log={retirement.log_index}"))
-    section = re.search(rf'<section class="event hl" id="log-{retirement.log_index}" data-event="CreditsRetired">'
-                        r'.*?</section>', page, re.DOTALL)
+    section = re.search(
+        rf'<section class="event hl" id="log-{retirement.log_index}" data-event="CreditsRetired">'
+        r".*?</section>",
+        page,
+        re.DOTALL,
+    )
     assert section is not None, page
     event = section.group(0)
     assert f'<span class="amount">{RETIRED_KG}</span> kgCO2e' in event
@@ -134,8 +144,9 @@ def test_tx_page_decodes_a_revocation_list_event(web: TestClient, certified: Cer
     cert_id = certified.certify_new(Scenario.VOLUNTARY, 3, "赵敏", fields={"message": "explorer"})
     tx_hash = certified.service.revoke(cert_id, "explorer test")
     page = html_of(web.get(f"/explorer/tx/{tx_hash}"))
-    section = re.search(r'<section class="event" id="log-\d+" data-event="CertificateRevoked">.*?</section>',
-                        page, re.DOTALL)
+    section = re.search(
+        r'<section class="event" id="log-\d+" data-event="CertificateRevoked">.*?</section>', page, re.DOTALL
+    )
     assert section is not None, page
     assert "证书撤销 revocations" in section.group(0)
     assert 'data-arg="leafHash"' in section.group(0) and 'data-arg="operator"' in section.group(0)
@@ -159,8 +170,9 @@ def test_block_page_by_number_and_by_hash(web: TestClient, certified: Certified,
     assert f'href="/explorer/tx/{retirement.tx_hash}"' in by_hash
 
 
-def test_address_page_shows_the_chain_s_balances_and_status(web: TestClient, certified: Certified,
-                                                            retirement: Retirement) -> None:
+def test_address_page_shows_the_chain_s_balances_and_status(
+    web: TestClient, certified: Certified, retirement: Retirement
+) -> None:
     w = certified.world
     c = w.client
     for account, kind in [(w.cast.holder, ParticipantKind.ENTERPRISE), (w.cast.owner, ParticipantKind.PROJECT_OWNER)]:
@@ -204,8 +216,9 @@ def test_address_history_pages_miss_nothing(certified: Certified, retirement: Re
     assert len(pages) > 2
 
 
-def test_batch_page_matches_the_supply_view_and_balances(web: TestClient, certified: Certified,
-                                                          retirement: Retirement) -> None:
+def test_batch_page_matches_the_supply_view_and_balances(
+    web: TestClient, certified: Certified, retirement: Retirement
+) -> None:
     w = certified.world
     c = w.client
     page = html_of(web.get(f"/explorer/batch/{w.batch_id}"))
@@ -225,6 +238,7 @@ def test_batch_page_matches_the_supply_view_and_balances(web: TestClient, certif
 
 
 # ------------------------------------------------------------------ search
+
 
 def test_search_redirects_to_the_right_page(web: TestClient, certified: Certified, retirement: Retirement) -> None:
     w = certified.world
@@ -261,19 +275,23 @@ def test_search_names_what_it_cannot_find(web: TestClient, certified: Certified,
 
 # ------------------------------------------------------------------ bad input
 
-@pytest.mark.parametrize(("path", "status", "words"), [
-    ("/explorer/tx/0x1234", 400, "is not a transaction hash"),
-    ("/explorer/tx/0x" + "cd" * 32, 404, "knows no transaction"),
-    ("/explorer/block/99999999", 404, "no block number 99999999"),
-    ("/explorer/block/abc", 400, "neither a block number"),
-    ("/explorer/block/0x" + "ef" * 32, 404, "no block with hash"),
-    ("/explorer/address/0xnothex", 400, "is not an address"),
-    ("/explorer/batch/999999", 404, "no batch 999999"),
-    ("/explorer/batch/-1", 400, "is not a batch id"),
-    ("/explorer/batch/1x", 400, "is not a batch id"),
-    ("/explorer/address/0x" + "11" * 20 + "?before=abc", 400, "must be a whole number"),
-    ("/explorer/nowhere/at/all", 404, "has no page"),
-])
+
+@pytest.mark.parametrize(
+    ("path", "status", "words"),
+    [
+        ("/explorer/tx/0x1234", 400, "is not a transaction hash"),
+        ("/explorer/tx/0x" + "cd" * 32, 404, "knows no transaction"),
+        ("/explorer/block/99999999", 404, "no block number 99999999"),
+        ("/explorer/block/abc", 400, "neither a block number"),
+        ("/explorer/block/0x" + "ef" * 32, 404, "no block with hash"),
+        ("/explorer/address/0xnothex", 400, "is not an address"),
+        ("/explorer/batch/999999", 404, "no batch 999999"),
+        ("/explorer/batch/-1", 400, "is not a batch id"),
+        ("/explorer/batch/1x", 400, "is not a batch id"),
+        ("/explorer/address/0x" + "11" * 20 + "?before=abc", 400, "must be a whole number"),
+        ("/explorer/nowhere/at/all", 404, "has no page"),
+    ],
+)
 def test_bad_input_gives_an_html_error_page(web: TestClient, path: str, status: int, words: str) -> None:
     page = html_of(web.get(path), status)
     assert words in page
@@ -293,8 +311,10 @@ def test_without_a_node_the_explorer_says_so(certified: Certified) -> None:
 
 # ------------------------------------------------------------------ a real browser
 
-def test_chromium_searches_a_retirement_and_clicks_through_to_its_batch(certified: Certified,
-                                                                         retirement: Retirement) -> None:
+
+def test_chromium_searches_a_retirement_and_clicks_through_to_its_batch(
+    certified: Certified, retirement: Retirement
+) -> None:
     w = certified.world
     with serve_thread(explorer_app(certified.service.context), access_log=False) as base, chromium_page() as page:
         response = page.goto(f"{base}/explorer")
@@ -315,4 +335,3 @@ def test_chromium_searches_a_retirement_and_clicks_through_to_its_batch(certifie
         supply = w.client.supply(w.batch_id)
         assert page.locator("#supply-retired").inner_text() == str(supply.retired)
         assert page.locator("#supply-circulating").inner_text() == str(supply.circulating)
-

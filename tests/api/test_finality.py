@@ -11,16 +11,17 @@ from typing import Any
 
 import pytest
 
-from api.audit.chain_state import read_chain
-from api.audit.reconcile import reconcile
-from api.certificates import anchoring
-from api.certificates.finality import REORG_REASON, REORG_WINDOW, NotFinalError, required_confirmations
-from api.certificates.issuer import CertificationError
-from api.certificates.models import CertificateRow
-from api.certificates.verify import verify_document
-from api.service import CertificateService, retire_and_certify
-from api.settings import ApiSettings
-from api.translog.models import LogEntry
+from api.app import create_app
+from audit.chain_state import read_chain
+from audit.reconcile import reconcile
+from certificates import anchoring
+from certificates.finality import REORG_REASON, REORG_WINDOW, NotFinalError, required_confirmations
+from certificates.issuer import CertificationError
+from certificates.models import CertificateRow
+from certificates.service import CertificateService, retire_and_certify
+from certificates.settings import ServiceSettings
+from certificates.translog.models import LogEntry
+from certificates.verify import verify_document
 from chain.client import RegistryClient, TxResult
 from chain.opids import random_op_id
 from chain.types import Scenario
@@ -37,18 +38,26 @@ def service(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ce
     c = world.client
     anchorer = RegistryClient(c.rpc, c.address, c.abi, chain_id=c.chain_id, signer=world.cast.anchorer)
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
-    return CertificateService.open(engine, world.registry.deployment, anchorer,
-                                   ApiSettings(anchor_every=1, public_url="http://testserver"))
+    return CertificateService.open(
+        engine, world.registry.deployment, anchorer, ServiceSettings(anchor_every=1, public_url="http://testserver")
+    )
 
 
 def retire(world: World, kg: int, commitment: str) -> TxResult:
-    return world.client.retire(random_op_id(), world.batch_id, kg, Scenario.VOLUNTARY, commitment, b"\0" * 32,
-                               sender=world.cast.holder)
+    return world.client.retire(
+        random_op_id(), world.batch_id, kg, Scenario.VOLUNTARY, commitment, b"\0" * 32, sender=world.cast.holder
+    )
 
 
 def certify_new(service: CertificateService, world: World, kg: int, *, anchor: bool) -> tuple[str, TxResult]:
-    result, issued = retire_and_certify(service, lambda cm: retire(world, kg, cm), "赵敏", scenario_key="Voluntary",
-                                        fields={"message": f"{kg} kg"}, anchor=anchor)
+    result, issued = retire_and_certify(
+        service,
+        lambda cm: retire(world, kg, cm),
+        "赵敏",
+        scenario_key="Voluntary",
+        fields={"message": f"{kg} kg"},
+        anchor=anchor,
+    )
     return issued.certificate_id, result
 
 
@@ -65,7 +74,8 @@ def row(service: CertificateService, cert_id: str) -> CertificateRow:
 
 @pytest.mark.parametrize("depth", [1, 3, 12, 20])
 def test_a_reorganised_retirement_revokes_its_certificate_before_the_next_anchor(
-        world: World, service: CertificateService, depth: int, caplog: pytest.LogCaptureFixture) -> None:
+    world: World, service: CertificateService, depth: int, caplog: pytest.LogCaptureFixture
+) -> None:
     service.confirmations = 0  # certify at once, so that the reorganisation finds certificates
     kept, _ = certify_new(service, world, 10, anchor=True)  # older than the reorganisation: stays valid
     # the victim: retired in block R; for depth > 1 also anchored (block R+1), so the anchor goes too
@@ -103,13 +113,14 @@ def test_a_reorganised_retirement_revokes_its_certificate_before_the_next_anchor
 
     chain = read_chain(world.client, service.context.deployment.block_number)
     with service.engine.connect() as conn:
-        report = reconcile(chain, conn, service.context.log, in_process_api(service.context))
+        report = reconcile(chain, conn, service.context.log, in_process_api(create_app(service.context)))
     assert report.clean, report.as_json()["differences"]
     assert report.checked["certificates"] == 2
 
 
 def test_a_retirement_mined_again_after_a_reorganisation_backs_a_new_certificate(
-        world: World, service: CertificateService) -> None:
+    world: World, service: CertificateService
+) -> None:
     service.confirmations = 0
     victim, retired = certify_new(service, world, 6, anchor=True)  # retired in block R, anchored in R+1
     rid = service.document(victim)["certificate"]["retirements"][0]["id"]
@@ -126,7 +137,7 @@ def test_a_retirement_mined_again_after_a_reorganisation_backs_a_new_certificate
 
     chain = read_chain(world.client, service.context.deployment.block_number)
     with service.engine.connect() as conn:
-        report = reconcile(chain, conn, service.context.log, in_process_api(service.context))
+        report = reconcile(chain, conn, service.context.log, in_process_api(create_app(service.context)))
     assert report.clean, report.as_json()["differences"]
 
 
@@ -176,8 +187,12 @@ def test_a_retirement_gone_from_the_chain_is_not_certified(world: World, service
     event = result.event("CreditsRetired")
     world.client.rpc.call("anvil_reorg", 1, [])  # the mirror has not noticed yet
     with pytest.raises(CertificationError, match="no longer on chain"):
-        service.certify([f"{world.client.chain_id}-{event.tx_hash}-{event.log_index}"], scenario_key="Voluntary",
-                        fields={"message": "gone"}, anchor=False)
+        service.certify(
+            [f"{world.client.chain_id}-{event.tx_hash}-{event.log_index}"],
+            scenario_key="Voluntary",
+            fields={"message": "gone"},
+            anchor=False,
+        )
 
 
 def test_the_confirmation_setting_and_its_defaults(monkeypatch: pytest.MonkeyPatch) -> None:

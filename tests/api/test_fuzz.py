@@ -43,8 +43,9 @@ def _is_problem(response: Any) -> bool:
 
 @pytest.mark.parametrize("operation", OPERATIONS, ids=[f"{o.method.upper()} {o.path}" for o in OPERATIONS])
 def test_no_route_fails_with_a_server_error(served: Any, operation: Any) -> None:
-    @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-              database=None)
+    @settings(
+        max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True, database=None
+    )
     @given(case=operation.as_strategy())
     def run(case: Any) -> None:
         response = case.call()
@@ -60,16 +61,24 @@ def test_no_route_fails_with_a_server_error(served: Any, operation: Any) -> None
 def test_every_route_is_fuzzed() -> None:
     operations = {(o.method.upper(), o.path) for o in OPERATIONS}
     assert len(operations) >= 15, operations
-    for expected in [("POST", "/api/v1/verify"), ("GET", "/api/v1/provenance/serials/{serial}"),
-                     ("GET", "/api/v1/log/consistency"), ("GET", "/certificates/{certificate_id}.pdf")]:
+    for expected in [
+        ("POST", "/api/v1/verify"),
+        ("GET", "/api/v1/provenance/serials/{serial}"),
+        ("GET", "/api/v1/log/consistency"),
+        ("GET", "/certificates/{certificate_id}.pdf"),
+    ]:
         assert expected in operations
 
 
 # ------------------------------------------------------------------ mutated real documents
 
 JSON_VALUES = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**70), max_value=2**70) | st.floats(allow_nan=False)
-    | st.text(max_size=80) | st.sampled_from(["", "0x", "00" * 32, "0x" + "00" * 32, "ff" * 32, "sichuan-ccw/1"]),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False)
+    | st.text(max_size=80)
+    | st.sampled_from(["", "0x", "00" * 32, "0x" + "00" * 32, "ff" * 32, "sichuan-ccw/1"]),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=10), children, max_size=4),
     max_leaves=8,
 )
@@ -94,13 +103,16 @@ def client(certified: Certified) -> Any:
 
 @pytest.fixture(scope="module")
 def documents(certified: Certified) -> list[dict[str, Any]]:
-    return [d for cert_id in certified.ids.values() for d in (certified.public(cert_id), certified.holder_copy(cert_id))]
+    return [
+        d for cert_id in certified.ids.values() for d in (certified.public(cert_id), certified.holder_copy(cert_id))
+    ]
 
 
 @settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 @given(data=st.data())
-def test_mutated_documents_never_crash_and_never_verify(client: TestClient, documents: list[dict[str, Any]],
-                                                        data: st.DataObject) -> None:
+def test_mutated_documents_never_crash_and_never_verify(
+    client: TestClient, documents: list[dict[str, Any]], data: st.DataObject
+) -> None:
     doc = copy.deepcopy(data.draw(st.sampled_from(documents)))
     path = data.draw(st.sampled_from(_paths(doc)[1:]))
     action = data.draw(st.sampled_from(["replace", "delete"]))
@@ -112,7 +124,9 @@ def test_mutated_documents_never_crash_and_never_verify(client: TestClient, docu
         del parent[path[-1]]
     else:
         parent[path[-1]] = data.draw(JSON_VALUES)
-    response = client.post("/api/v1/verify", content=json.dumps(doc).encode(), headers={"content-type": "application/json"})
+    response = client.post(
+        "/api/v1/verify", content=json.dumps(doc).encode(), headers={"content-type": "application/json"}
+    )
     assert response.status_code == 200, (path, action, response.text[:500])
     verdict = response.json()
     if doc != before and not _harmless(path, action, before) and doc.get("disclosed") != {}:

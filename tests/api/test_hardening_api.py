@@ -23,9 +23,9 @@ from fastapi.testclient import TestClient
 from sqlalchemy import text
 
 from api.app import create_app
-from api.context import ServiceContext
-from api.db import create_schema
-from api.settings import ApiSettings
+from certificates.context import ServiceContext
+from certificates.db import create_schema
+from certificates.settings import ServiceSettings
 from chain.node import LocalNode
 from chain.rpc import JsonRpc
 from chain.types import Scenario
@@ -42,8 +42,9 @@ V1 = "/api/v1"
 
 def context_on(certified: Certified, engine: Any = None, **settings: Any) -> ServiceContext:
     ctx = certified.service.context
-    return ServiceContext(engine or ctx.engine, ctx.deployment, ApiSettings(public_url="http://testserver", **settings),
-                          ctx.rpc)
+    return ServiceContext(
+        engine or ctx.engine, ctx.deployment, ServiceSettings(public_url="http://testserver", **settings), ctx.rpc
+    )
 
 
 def tiny_pool(certified: Certified, timeout: float) -> Any:
@@ -77,7 +78,9 @@ def test_a_verification_waiting_for_the_database_does_not_stall_other_requests(c
             verdict: dict[str, Any] = {}
 
             def post() -> None:
-                request = urllib.request.Request(f"{base}{V1}/verify", data=doc, headers={"Content-Type": "application/json"})
+                request = urllib.request.Request(
+                    f"{base}{V1}/verify", data=doc, headers={"Content-Type": "application/json"}
+                )
                 try:
                     with urllib.request.urlopen(request, timeout=30) as r:
                         verdict["status"] = r.status
@@ -146,8 +149,17 @@ def assert_security_headers(r: Any) -> str:
 
 def test_every_kind_of_response_carries_the_security_headers(api: TestClient, certified: Certified) -> None:
     cert = certified.ids[Scenario.VOLUNTARY]
-    for path in (f"{V1}/certificates", f"{V1}/certificates/{cert}", f"{V1}/health", f"{V1}/nothing-here", "/openapi.json",
-                 f"/certificates/{cert}.pdf", f"/verify/{cert}", "/explorer", "/explorer/search?q=zz"):
+    for path in (
+        f"{V1}/certificates",
+        f"{V1}/certificates/{cert}",
+        f"{V1}/health",
+        f"{V1}/nothing-here",
+        "/openapi.json",
+        f"/certificates/{cert}.pdf",
+        f"/verify/{cert}",
+        "/explorer",
+        "/explorer/search?q=zz",
+    ):
         assert_security_headers(api.get(path))
     assert_security_headers(api.post(f"{V1}/verify", json=certified.public(cert)))
     # the CSP allows exactly the inline blocks our pages have, by hash
@@ -165,7 +177,9 @@ def test_the_pages_still_work_under_their_csp_in_chromium(certified: Certified) 
     cert = certified.ids[Scenario.VOLUNTARY]
     port = free_port()
     ctx = certified.service.context
-    context = ServiceContext(ctx.engine, ctx.deployment, ApiSettings(public_url=f"http://127.0.0.1:{port}"), ctx.rpc)
+    context = ServiceContext(
+        ctx.engine, ctx.deployment, ServiceSettings(public_url=f"http://127.0.0.1:{port}"), ctx.rpc
+    )
     blocked: list[str] = []
     with serve_thread(create_app(context), port, access_log=False) as base, chromium_page() as page:
         page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
@@ -180,8 +194,10 @@ def test_the_pages_still_work_under_their_csp_in_chromium(certified: Certified) 
 
 def test_the_public_api_answers_cors_preflights_from_any_origin(api: TestClient, certified: Certified) -> None:
     origin = {"Origin": "https://auditor.example"}
-    pre = api.options(f"{V1}/verify", headers={**origin, "Access-Control-Request-Method": "POST",
-                                               "Access-Control-Request-Headers": "content-type"})
+    pre = api.options(
+        f"{V1}/verify",
+        headers={**origin, "Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "content-type"},
+    )
     assert pre.status_code == 204
     assert pre.headers["access-control-allow-origin"] == "*"
     assert "POST" in pre.headers["access-control-allow-methods"]
@@ -219,17 +235,31 @@ def _wait(what: str, check: Any, timeout: float = 30.0) -> None:
 
 
 def test_health_says_node_unreachable_and_the_indexer_resumes_when_the_node_is_back(
-        stateful_node: LocalNode, build: Any, cast: Any, tmp_path: Path) -> None:
+    stateful_node: LocalNode, build: Any, cast: Any, tmp_path: Path
+) -> None:
     world = deploy_world(stateful_node.url, tmp_path / "deployments", build, cast)
     c = world.client
     engine = make_engine(f"sqlite:///{tmp_path / 'ledger.sqlite'}")
     create_schema(engine)
-    indexer = Indexer(JsonRpc(stateful_node.url, timeout=2), engine, c.abi, chain_id=c.chain_id, address=c.address,
-                      start_block=world.registry.deployment.block_number)
-    ctx = ServiceContext(engine, world.registry.deployment, ApiSettings(), JsonRpc(stateful_node.url, timeout=2),
-                         indexer_status=indexer.status)
+    indexer = Indexer(
+        JsonRpc(stateful_node.url, timeout=2),
+        engine,
+        c.abi,
+        chain_id=c.chain_id,
+        address=c.address,
+        start_block=world.registry.deployment.block_number,
+    )
+    ctx = ServiceContext(
+        engine,
+        world.registry.deployment,
+        ServiceSettings(),
+        JsonRpc(stateful_node.url, timeout=2),
+        indexer_status=indexer.status,
+    )
     stop = threading.Event()
-    follower = threading.Thread(target=indexer.follow, args=(stop,), kwargs={"poll": 0.1, "max_backoff": 1.0}, daemon=True)
+    follower = threading.Thread(
+        target=indexer.follow, args=(stop,), kwargs={"poll": 0.1, "max_backoff": 1.0}, daemon=True
+    )
     follower.start()
     try:
         with TestClient(create_app(ctx)) as api:
@@ -254,7 +284,10 @@ def test_health_says_node_unreachable_and_the_indexer_resumes_when_the_node_is_b
                 before = indexer.status.since
                 c.transfer(cast.owner.address, cast.holder.address, world.batch_id, 7, sender=cast.owner)
                 head = int(c.rpc.call("eth_blockNumber"), 16)
-                _wait("the indexer to resume", lambda: indexer.status.state == "following" and indexer.status.since > before)
+                _wait(
+                    "the indexer to resume",
+                    lambda: indexer.status.state == "following" and indexer.status.since > before,
+                )
                 _wait("the mirror to reach the new head", lambda: _cursor(engine) >= head)
                 _wait("a healthy answer again", lambda: api.get(f"{V1}/health").status_code == 200)
                 assert follower.is_alive()
@@ -277,8 +310,14 @@ def test_a_dead_worker_stops_the_supervised_server_with_an_error(certified: Cert
     engine = make_engine(f"sqlite:///{tmp_path / 'broken.sqlite'}")
     create_schema(engine)
     c = certified.world.client
-    indexer = Indexer(c.rpc, engine, c.abi, chain_id=c.chain_id, address=c.address,
-                      start_block=certified.world.registry.deployment.block_number)
+    indexer = Indexer(
+        c.rpc,
+        engine,
+        c.abi,
+        chain_id=c.chain_id,
+        address=c.address,
+        start_block=certified.world.registry.deployment.block_number,
+    )
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE sync_cursor"))
     supervisor = Supervisor()
@@ -304,13 +343,25 @@ def test_ledger_up_exits_non_zero_with_one_line_when_its_indexer_thread_dies(tmp
     root = Path(__file__).resolve().parents[2]
     api_port = free_port()
     database = tmp_path / "var" / "ledger.sqlite"
-    env = {**os.environ, "LEDGER_VAR_DIR": str(tmp_path / "var"), "LEDGER_NODE_PORT": str(free_port()),
-           "LEDGER_API_PORT": str(api_port), "DATABASE_URL": f"sqlite:///{database}",
-           "LEDGER_CONFIG": str(tmp_path / "no.toml"), "LEDGER_DATA_KEY_FILE": str(tmp_path / "data.key"),
-           "COLUMNS": "400"}  # the console wraps at 80 columns in a pipe
+    env = {
+        **os.environ,
+        "LEDGER_VAR_DIR": str(tmp_path / "var"),
+        "LEDGER_NODE_PORT": str(free_port()),
+        "LEDGER_API_PORT": str(api_port),
+        "DATABASE_URL": f"sqlite:///{database}",
+        "LEDGER_CONFIG": str(tmp_path / "no.toml"),
+        "LEDGER_DATA_KEY_FILE": str(tmp_path / "data.key"),
+        "COLUMNS": "400",
+    }  # the console wraps at 80 columns in a pipe
     env.pop("LEDGER_RPC_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "scripts.cli", "up", "--no-demo"], cwd=root, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", "up", "--no-demo"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while not (_up(api_port) and _status(f"http://127.0.0.1:{api_port}/api/v1/methodologies")[0] == 200):

@@ -13,13 +13,21 @@ from typing import Any
 
 import pytest
 
-from api.certificates.evidence import ChainEvidence
-from api.certificates.verify import verify_document
+from certificates.evidence import ChainEvidence
+from certificates.verify import verify_document
 from chain.rpc import JsonRpc
 from chain.types import Scenario
 from tests.api.independent_verifier import (
-    SEL_ANCHORED_ROOT, SEL_REGISTRY, SEL_REVOKED_AT, TOPIC_CREDITS_RETIRED, Rpc, commitment, leaf_hash, node_hash,
-    verify, word,
+    SEL_ANCHORED_ROOT,
+    SEL_REGISTRY,
+    SEL_REVOKED_AT,
+    TOPIC_CREDITS_RETIRED,
+    Rpc,
+    commitment,
+    leaf_hash,
+    node_hash,
+    verify,
+    word,
 )
 
 VERIFIER = Path(__file__).with_name("independent_verifier.py")
@@ -27,11 +35,32 @@ VERIFIER = Path(__file__).with_name("independent_verifier.py")
 
 # ---------------------------------------------------------------- keccak-256 (to check §8's constants)
 
-_RC = [0x0000000000000001, 0x0000000000008082, 0x800000000000808A, 0x8000000080008000, 0x000000000000808B,
-       0x0000000080000001, 0x8000000080008081, 0x8000000000008009, 0x000000000000008A, 0x0000000000000088,
-       0x0000000080008009, 0x000000008000000A, 0x000000008000808B, 0x800000000000008B, 0x8000000000008089,
-       0x8000000000008003, 0x8000000000008002, 0x8000000000000080, 0x000000000000800A, 0x800000008000000A,
-       0x8000000080008081, 0x8000000000008080, 0x0000000080000001, 0x8000000080008008]
+_RC = [
+    0x0000000000000001,
+    0x0000000000008082,
+    0x800000000000808A,
+    0x8000000080008000,
+    0x000000000000808B,
+    0x0000000080000001,
+    0x8000000080008081,
+    0x8000000000008009,
+    0x000000000000008A,
+    0x0000000000000088,
+    0x0000000080008009,
+    0x000000008000000A,
+    0x000000008000808B,
+    0x800000000000008B,
+    0x8000000000008089,
+    0x8000000000008003,
+    0x8000000000008002,
+    0x8000000000000080,
+    0x000000000000800A,
+    0x800000008000000A,
+    0x8000000080008081,
+    0x8000000000008080,
+    0x0000000080000001,
+    0x8000000080008008,
+]
 _ROT = [[0, 36, 3, 41, 18], [1, 44, 10, 45, 2], [62, 6, 43, 15, 61], [28, 55, 25, 21, 56], [27, 20, 39, 8, 14]]
 _M = (1 << 64) - 1
 
@@ -63,9 +92,9 @@ def keccak256(data: bytes) -> bytes:
     padded[-1] |= 0x80
     a = [[0] * 5 for _ in range(5)]
     for off in range(0, len(padded), rate):
-        block = padded[off:off + rate]
+        block = padded[off : off + rate]
         for i in range(rate // 8):
-            a[i % 5][i // 5] ^= int.from_bytes(block[8 * i:8 * i + 8], "little")
+            a[i % 5][i // 5] ^= int.from_bytes(block[8 * i : 8 * i + 8], "little")
         _keccak_f(a)
     return b"".join(a[i % 5][i // 5].to_bytes(8, "little") for i in range(4))
 
@@ -79,13 +108,16 @@ def test_the_constants_of_section_8_are_the_keccak_of_their_signatures() -> None
     assert keccak256(b"anchoredRoot(uint256)")[:4].hex() == SEL_ANCHORED_ROOT
     assert keccak256(b"registry()")[:4].hex() == SEL_REGISTRY
     assert keccak256(b"revokedAt(bytes32)")[:4].hex() == SEL_REVOKED_AT
-    assert "0x" + keccak256(b"CreditsRetired(uint256,address,uint256,uint256,uint8,bytes32,bytes32,address)").hex() \
+    assert (
+        "0x" + keccak256(b"CreditsRetired(uint256,address,uint256,uint256,uint8,bytes32,bytes32,address)").hex()
         == TOPIC_CREDITS_RETIRED
+    )
     # given truncated in §8 ("0xe5357e31…")
     assert keccak256(b"LogRootAnchored(uint256,bytes32,uint256)").hex().startswith("e5357e31")
 
 
 # ---------------------------------------------------------------- helpers
+
 
 def registry_of(certified: Any) -> str:
     return certified.service.context.deployment.address
@@ -96,8 +128,12 @@ def ours(certified: Any, doc: dict[str, Any], registry: str | None = None) -> di
 
 
 def theirs(certified: Any, doc: dict[str, Any], registry: str | None = None) -> str:
-    evidence = ChainEvidence(JsonRpc(certified.node.url), chain_id=31337, registry=registry or registry_of(certified),
-                             revocations=doc["certificate"]["issuer"]["revocations"])
+    evidence = ChainEvidence(
+        JsonRpc(certified.node.url),
+        chain_id=31337,
+        registry=registry or registry_of(certified),
+        revocations=doc["certificate"]["issuer"]["revocations"],
+    )
     return verify_document(copy.deepcopy(doc), evidence).as_json()["verdict"]
 
 
@@ -114,6 +150,7 @@ def flip_hex(h: str) -> str:
 
 # ---------------------------------------------------------------- every demo certificate is valid
 
+
 @pytest.mark.parametrize("copy_kind", ["public", "holder"])
 def test_every_demo_certificate_is_valid(certified: Any, copy_kind: str) -> None:
     assert len(certified.ids) == 6
@@ -122,8 +159,17 @@ def test_every_demo_certificate_is_valid(certified: Any, copy_kind: str) -> None
         result = both(certified, doc)
         assert result["verdict"] == "valid", (scenario, result)
         assert result["failed"] == [] and all(result["checks"].values())
-        assert set(result["checks"]) == {"format", "issuer", "fields", "claim", "beneficiary", "inclusion",
-                                         "anchor", "retirements", "revocation"}
+        assert set(result["checks"]) == {
+            "format",
+            "issuer",
+            "fields",
+            "claim",
+            "beneficiary",
+            "inclusion",
+            "anchor",
+            "retirements",
+            "revocation",
+        }
 
 
 def test_the_holder_copy_discloses_every_field(certified: Any) -> None:
@@ -148,12 +194,14 @@ def test_hiding_any_field_keeps_a_copy_valid(certified: Any) -> None:
 
 # ---------------------------------------------------------------- the tamper matrix
 
+
 def _set(path: tuple[Any, ...], value: Any) -> Callable[[dict[str, Any]], None]:
     def edit(doc: dict[str, Any]) -> None:
         target = doc
         for key in path[:-1]:
             target = target[key]
         target[path[-1]] = value(target[path[-1]]) if callable(value) else value
+
     return edit
 
 
@@ -235,8 +283,11 @@ TAMPERS: list[tuple[str, Callable[[dict[str, Any]], None], set[str]]] = [
     ("retirement batch_id", _retirement("batch_id", lambda v: v + 1), {"retirements", "inclusion"}),
     ("retirement holder", _retirement("holder", lambda v: "0x" + "11" * 20), {"retirements", "inclusion"}),
     ("retirement beneficiary commitment", _beneficiary_commitment, {"beneficiary", "retirements", "inclusion"}),
-    ("retirement serial range", _retirement("serial_ranges", lambda v: [[v[0][0], v[0][0]]]),
-     {"retirements", "inclusion"}),
+    (
+        "retirement serial range",
+        _retirement("serial_ranges", lambda v: [[v[0][0], v[0][0]]]),
+        {"retirements", "inclusion"},
+    ),
     ("duplicate retirement", _duplicate_retirement, {"retirements", "inclusion"}),
     ("claim quantity_kg", _set(("certificate", "claim", "quantity_kg"), lambda v: v + 1), {"claim", "inclusion"}),
     ("claim carbon_neutral", _set(("certificate", "claim", "carbon_neutral"), lambda v: not v), {"claim", "inclusion"}),
@@ -251,8 +302,9 @@ TAMPERS: list[tuple[str, Callable[[dict[str, Any]], None], set[str]]] = [
 
 
 @pytest.mark.parametrize("name,edit,expected", TAMPERS, ids=[t[0] for t in TAMPERS])
-def test_tampering_is_invalid_naming_the_check(certified: Any, name: str, edit: Callable[[dict[str, Any]], None],
-                                              expected: set[str]) -> None:
+def test_tampering_is_invalid_naming_the_check(
+    certified: Any, name: str, edit: Callable[[dict[str, Any]], None], expected: set[str]
+) -> None:
     doc = copy.deepcopy(certified.holder_copy(certified.ids[Scenario.PERSONAL]))
     edit(doc)
     result = both(certified, doc)
@@ -281,20 +333,23 @@ def test_an_untrusted_registry_fails_issuer(certified: Any, other: str) -> None:
         assert {"issuer", "anchor", "retirements"} <= set(result["failed"]), result
         try:
             project = theirs(certified, doc, registry=other)
-        except Exception as e:  # noqa: BLE001
-            pytest.xfail(f"the project's verifier raises instead of answering 'invalid' when the pinned registry "
-                         f"{other} is not a registry: {type(e).__name__}: {e}")
+        except Exception as e:
+            pytest.xfail(
+                f"the project's verifier raises instead of answering 'invalid' when the pinned registry "
+                f"{other} is not a registry: {type(e).__name__}: {e}"
+            )
         assert project == "invalid"
 
 
 def theirs_or_error(certified: Any, doc: dict[str, Any]) -> str:
     try:
         return theirs(certified, doc)
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return f"{type(e).__name__}: {e}"
 
 
 # ---------------------------------------------------------------- revocation
+
 
 def test_a_revoked_certificate_is_revoked(certified: Any) -> None:
     cert_id = certified.certify_new(Scenario.VOLUNTARY, 7, "某人", fields={"message": "x"})
@@ -315,6 +370,7 @@ def test_a_revoked_certificate_is_revoked(certified: Any) -> None:
 
 # ---------------------------------------------------------------- as a script
 
+
 def test_the_script(certified: Any, tmp_path: Path) -> None:
     good = tmp_path / "good.json"
     good.write_text(json.dumps(certified.public(certified.ids[Scenario.LARGE_EVENT]), ensure_ascii=False), "utf-8")
@@ -323,13 +379,26 @@ def test_the_script(certified: Any, tmp_path: Path) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps(bad_doc, ensure_ascii=False), "utf-8")
     for path, code, verdict in ((good, 0, "valid"), (bad, 1, "invalid")):
-        run = subprocess.run([sys.executable, str(VERIFIER), str(path), "--rpc", certified.node.url,
-                              "--registry", registry_of(certified)], capture_output=True, text=True, timeout=120)
+        run = subprocess.run(
+            [
+                sys.executable,
+                str(VERIFIER),
+                str(path),
+                "--rpc",
+                certified.node.url,
+                "--registry",
+                registry_of(certified),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert run.returncode == code, run.stdout + run.stderr
         assert run.stdout.splitlines()[0] == verdict
 
 
 # ---------------------------------------------------------------- edges the specification leaves open
+
 
 def _upper(key: str) -> Callable[[dict[str, Any]], None]:
     return _set(("proof", key), lambda v: [x.upper() for x in v] if isinstance(v, list) else v.upper())
@@ -348,10 +417,17 @@ MALFORMED: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ("an opening that is not an object", lambda d: d["disclosed"].__setitem__("account", "acct-8841")),
     ("an opening without salt", lambda d: d["disclosed"]["account"].pop("salt")),
     ("a boolean value", lambda d: d["disclosed"]["account"].__setitem__("value", True)),
-    ("an uppercase salt", lambda d: d["disclosed"]["account"].__setitem__("salt",
-                                                                          d["disclosed"]["account"]["salt"].upper())),
-    ("no retirements", lambda d: (d["certificate"].__setitem__("retirements", []),
-                                  d["certificate"]["claim"].__setitem__("quantity_kg", 0))),
+    (
+        "an uppercase salt",
+        lambda d: d["disclosed"]["account"].__setitem__("salt", d["disclosed"]["account"]["salt"].upper()),
+    ),
+    (
+        "no retirements",
+        lambda d: (
+            d["certificate"].__setitem__("retirements", []),
+            d["certificate"]["claim"].__setitem__("quantity_kg", 0),
+        ),
+    ),
     # §4: an opening is exactly {"value", "salt"}; a member the commitment does not cover could say anything
     ("an unknown member in an opening", lambda d: d["disclosed"]["account"].__setitem__("note", "x")),
     ("no proof member", lambda d: d.pop("proof")),
@@ -380,8 +456,10 @@ INFORMATIVE: list[tuple[str, Callable[[dict[str, Any]], None]]] = [
     ("no disclosed member", lambda d: d.pop("disclosed")),
     ("a bogus anchor", _set(("proof", "anchor"), {"tx_hash": "0x" + "de" * 32, "block_number": 1})),
     ("no anchor", lambda d: d["proof"].pop("anchor")),
-    ("a revocation member on a valid certificate", _set(("revocation",), {"revoked_at": 1, "reason": "x",
-                                                                          "tx_hash": "0x" + "00" * 32})),
+    (
+        "a revocation member on a valid certificate",
+        _set(("revocation",), {"revoked_at": 1, "reason": "x", "tx_hash": "0x" + "00" * 32}),
+    ),
     ("an unknown top-level member", _set(("note",), "x")),
 ]
 
@@ -426,10 +504,11 @@ def test_a_document_without_a_body_is_invalid(certified: Any, shape: str) -> Non
         doc.clear()
     assert ours(certified, doc)["verdict"] == "invalid"
     try:
-        evidence = ChainEvidence(JsonRpc(certified.node.url), chain_id=31337, registry=registry_of(certified),
-                                 revocations=revocations)
+        evidence = ChainEvidence(
+            JsonRpc(certified.node.url), chain_id=31337, registry=registry_of(certified), revocations=revocations
+        )
         project = verify_document(copy.deepcopy(doc), evidence).as_json()["verdict"]
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         pytest.xfail(f"the project's verifier raises on a document without a body: {type(e).__name__}: {e}")
     assert project == "invalid"
 
@@ -466,6 +545,7 @@ def test_the_document_revoked_at_is_not_the_chain_revoked_at(certified: Any) -> 
 
 
 # ---------------------------------------------------------------- §10: later proofs, and the log never rewritten
+
 
 def verify_consistency(first: int, second: int, first_root: bytes, second_root: bytes, proof: list[bytes]) -> bool:
     """RFC 9162 §2.1.4.2."""

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 
 from api.app import create_app
-from api.certificates.verify import CHECKS
-from api.context import ServiceContext
-from api.settings import ApiSettings
+from certificates.context import ServiceContext
+from certificates.settings import ServiceSettings
+from certificates.verify import CHECKS
 from chain.types import Scenario
 from tests.api.browser import chromium_page, decode_qr, is_blank, pdf_text, pdf_to_png
 from tests.api.conftest import Certified
@@ -30,7 +30,7 @@ def live(certified: Certified) -> Iterator[str]:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     ctx = certified.service.context
-    context = ServiceContext(ctx.engine, ctx.deployment, ApiSettings(public_url=base), ctx.rpc)
+    context = ServiceContext(ctx.engine, ctx.deployment, ServiceSettings(public_url=base), ctx.rpc)
     with serve_thread(create_app(context), port, access_log=False) as url:
         assert url == base
         yield base
@@ -44,9 +44,13 @@ def fetch(url: str) -> bytes:
 
 def check_rows(page: Any) -> dict[str, tuple[str, str]]:
     rows = page.locator("#checks tr")
-    return {rows.nth(i).get_attribute("data-check"): (rows.nth(i).get_attribute("data-ok"),
-                                                      rows.nth(i).locator("td.mark").inner_text())
-            for i in range(rows.count())}
+    return {
+        rows.nth(i).get_attribute("data-check"): (
+            rows.nth(i).get_attribute("data-ok"),
+            rows.nth(i).locator("td.mark").inner_text(),
+        )
+        for i in range(rows.count())
+    }
 
 
 def test_the_verify_page_shows_a_good_and_a_tampered_certificate(live: str, certified: Certified) -> None:

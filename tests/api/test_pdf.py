@@ -7,9 +7,9 @@ import dataclasses
 
 import pytest
 
-from api.render import pdf as pdf_module
-from api.render.pdf import CertificateFontMissing, certificate_pdf
-from api.render.view import CertificateRow, CertificateView, RetirementRow
+from certificates.render import pdf as pdf_module
+from certificates.render.pdf import CertificateFontMissing, certificate_pdf
+from certificates.render.view import CertificateRow, CertificateView, RetirementRow
 from tests.api.browser import decode_qr, is_blank, pdf_page_count, pdf_text, pdf_to_png
 
 CHAIN_ID = 31337
@@ -77,8 +77,17 @@ def test_is_a_one_page_pdf(plain_pdf: bytes) -> None:
 
 def test_chinese_and_english_are_real_text(plain_pdf: bytes) -> None:
     text = pdf_text(plain_pdf)
-    for expected in ("碳中和见证证书", "Carbon-neutrality witness certificate", "SCCW-31337-000001", "大型活动",
-                     "Large event", "四川省成都市", "（未公开）", "0.500 tCO2e", "实现碳中和"):
+    for expected in (
+        "碳中和见证证书",
+        "Carbon-neutrality witness certificate",
+        "SCCW-31337-000001",
+        "大型活动",
+        "Large event",
+        "四川省成都市",
+        "（未公开）",
+        "0.500 tCO2e",
+        "实现碳中和",
+    ):
         assert expected in text, expected
     assert retirement(1).retirement_id in squeeze(text)
     assert "已撤销" not in text and "REVOKED" not in text

@@ -31,7 +31,7 @@ class Records(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             message = record.getMessage()
-        except Exception:  # noqa: BLE001 - a broken format string is still text to scan
+        except Exception:
             message = f"{record.msg!r} {record.args!r}"
         text = f"{record.name} {record.levelname} {message}"
         if record.exc_info:
@@ -64,8 +64,13 @@ def records() -> Iterator[Records]:
 
 
 @pytest.fixture(scope="module")
-def certified(records: Records, build: Any, cast: Any, tmp_path_factory: pytest.TempPathFactory,
-              monkeypatch_module: pytest.MonkeyPatch) -> Iterator[Certified]:
+def certified(
+    records: Records,
+    build: Any,
+    cast: Any,
+    tmp_path_factory: pytest.TempPathFactory,
+    monkeypatch_module: pytest.MonkeyPatch,
+) -> Iterator[Certified]:
     """conftest's registry, built while every logger records at DEBUG."""
     tmp = tmp_path_factory.mktemp("private")
     monkeypatch_module.setenv("LEDGER_DATA_KEY_FILE", str(tmp / "data.key"))
@@ -87,8 +92,9 @@ def leaks(text: str) -> list[str]:
 
 
 def get(base: str, path: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
-    request = urllib.request.Request(base + path, data=body, method=method,
-                                     headers={"content-type": "application/json"} if body else {})
+    request = urllib.request.Request(
+        base + path, data=body, method=method, headers={"content-type": "application/json"} if body else {}
+    )
     try:
         with urllib.request.urlopen(request, timeout=30) as r:
             return r.status, r.read()

@@ -11,11 +11,11 @@ import urllib.request
 from typing import Any
 
 from api.app import create_app
-from api.certificates.evidence import ChainEvidence
-from api.certificates.verify import verify_document
-from api.context import ServiceContext
-from api.service import CertificateService, retire_and_certify
-from api.settings import ApiSettings
+from certificates.context import ServiceContext
+from certificates.evidence import ChainEvidence
+from certificates.service import CertificateService, retire_and_certify
+from certificates.settings import ServiceSettings
+from certificates.verify import verify_document
 from chain import rfc9162
 from chain.types import Scenario
 from indexer.db import make_engine
@@ -43,9 +43,13 @@ def snapshot(base: str) -> dict[str, Any]:
         after = page["next"]
     ids = [c["id"] for c in listing]
     log = get(base, "/api/v1/log/roots")
-    return {"list": listing, "roots": log["roots"], "log_size": log["log_size"],
-            "documents": {i: get(base, f"/api/v1/certificates/{i}") for i in ids},
-            "proofs": {i: get(base, f"/api/v1/certificates/{i}/proof") for i in ids}}
+    return {
+        "list": listing,
+        "roots": log["roots"],
+        "log_size": log["log_size"],
+        "documents": {i: get(base, f"/api/v1/certificates/{i}") for i in ids},
+        "proofs": {i: get(base, f"/api/v1/certificates/{i}/proof") for i in ids},
+    }
 
 
 def verdicts(base: str, documents: dict[str, Any]) -> dict[str, str]:
@@ -71,11 +75,17 @@ def test_restart_loses_no_certificate_and_no_log_entry(certified: Certified) -> 
     # the indexer, restarted from its cursor on a new engine, finds nothing to change
     engine = make_engine(url)
     client = certified.world.client
-    indexer = Indexer(client.rpc, engine, client.abi, chain_id=deployment.chain_id, address=deployment.address,
-                      start_block=deployment.block_number)
+    indexer = Indexer(
+        client.rpc,
+        engine,
+        client.abi,
+        chain_id=deployment.chain_id,
+        address=deployment.address,
+        start_block=deployment.block_number,
+    )
     indexer.sync_once()
 
-    context = ServiceContext(engine, deployment, ApiSettings(public_url="http://testserver"), client.rpc)
+    context = ServiceContext(engine, deployment, ServiceSettings(public_url="http://testserver"), client.rpc)
     assert context.log is not old.context.log and context.evidence is not old.context.evidence
     with serve_thread(create_app(context)) as base:
         after = snapshot(base)
@@ -90,14 +100,21 @@ def test_restart_loses_no_certificate_and_no_log_entry(certified: Certified) -> 
         assert verify_document(doc, node).status == "valid", cert_id
 
     # certify after the restart, from a service opened anew and from the one opened before it
-    new = CertificateService.open(engine, deployment, old.client, ApiSettings(anchor_every=1, public_url="http://testserver"))
+    new = CertificateService.open(
+        engine, deployment, old.client, ServiceSettings(anchor_every=1, public_url="http://testserver")
+    )
     issued = []
     for service, name in ((new, "钱八"), (old, "孙九")):
-        _, cert = retire_and_certify(service, lambda cm: certified.retire(Scenario.VOLUNTARY, 4, cm), name,
-                                     scenario_key="VOLUNTARY", fields={"message": "重启之后"})
+        _, cert = retire_and_certify(
+            service,
+            lambda cm: certified.retire(Scenario.VOLUNTARY, 4, cm),
+            name,
+            scenario_key="VOLUNTARY",
+            fields={"message": "重启之后"},
+        )
         issued.append(cert.certificate_id)
 
-    with serve_thread(create_app(ServiceContext(make_engine(url), deployment, ApiSettings(), client.rpc))) as base:
+    with serve_thread(create_app(ServiceContext(make_engine(url), deployment, ServiceSettings(), client.rpc))) as base:
         final = snapshot(base)
         assert final["log_size"] == before["log_size"] + 2
         assert [c["id"] for c in final["list"]] == [c["id"] for c in before["list"]] + issued
@@ -107,6 +124,11 @@ def test_restart_loses_no_certificate_and_no_log_entry(certified: Certified) -> 
         assert newest["tree_size"] == final["log_size"]
         for r in before["roots"]:
             p = get(base, f"/api/v1/log/consistency?first={r['tree_size']}&second={newest['tree_size']}")
-            assert rfc9162.verify_consistency(r["tree_size"], newest["tree_size"], bytes.fromhex(r["root"]),
-                                              bytes.fromhex(newest["root"]), [bytes.fromhex(x) for x in p["proof"]])
+            assert rfc9162.verify_consistency(
+                r["tree_size"],
+                newest["tree_size"],
+                bytes.fromhex(r["root"]),
+                bytes.fromhex(newest["root"]),
+                [bytes.fromhex(x) for x in p["proof"]],
+            )
     assert leaves(context, before["log_size"]) == before_leaves

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from api.certificates.verify import CHECKS
+from certificates.verify import CHECKS
 from chain import rfc9162
 from chain.types import Scenario
 from tests.api.conftest import DEMO, Certified
@@ -71,7 +71,9 @@ def test_one_certificate_carries_public_fields_only(api: TestClient, certified: 
         for name in hidden:  # a hidden field is only its commitment
             assert name in doc["certificate"]["fields"]
             assert all(not isinstance(v, dict) or "salt" not in v for v in doc.values() if v is not None)
-    assert "id_number" not in ok(api.get(f"{V1}/certificates/{certified.ids[Scenario.TREE_PLANTING_DUTY]}"))["disclosed"]
+    assert (
+        "id_number" not in ok(api.get(f"{V1}/certificates/{certified.ids[Scenario.TREE_PLANTING_DUTY]}"))["disclosed"]
+    )
     body = problem(api.get(f"{V1}/certificates/SCCW-0-999999"), 404)
     assert "SCCW-0-999999" in body["detail"]
 
@@ -89,12 +91,20 @@ def test_the_proof_at_an_anchored_size_and_not_at_an_unknown_one(api: TestClient
         assert proof["certificate_id"] == cert_id and proof["body"] == doc["certificate"]
         root = next(r["root"] for r in roots if r["tree_size"] == size)
         assert proof["root"] == root
-        assert rfc9162.verify_inclusion(leaf, size, bytes.fromhex(proof["leaf_hash"]),
-                                        [bytes.fromhex(p) for p in proof["inclusion"]], bytes.fromhex(root))
+        assert rfc9162.verify_inclusion(
+            leaf,
+            size,
+            bytes.fromhex(proof["leaf_hash"]),
+            [bytes.fromhex(p) for p in proof["inclusion"]],
+            bytes.fromhex(root),
+        )
     latest = ok(api.get(f"{V1}/certificates/{cert_id}/proof"))
     assert latest["tree_size"] == max(sizes)
     unknown = max(r["tree_size"] for r in roots) + 1000
-    assert "not been anchored" in problem(api.get(f"{V1}/certificates/{cert_id}/proof", params={"tree_size": unknown}), 404)["detail"]
+    assert (
+        "not been anchored"
+        in problem(api.get(f"{V1}/certificates/{cert_id}/proof", params={"tree_size": unknown}), 404)["detail"]
+    )
     if leaf > 0:  # an anchored tree that does not contain the leaf
         problem(api.get(f"{V1}/certificates/{cert_id}/proof", params={"tree_size": leaf}), 404)
     problem(api.get(f"{V1}/certificates/{cert_id}/proof", params={"tree_size": 0}), 422)
@@ -132,8 +142,13 @@ def test_verify_garbage_is_a_problem_and_a_non_certificate_a_verdict(api: TestCl
         body = problem(api.post(f"{V1}/verify", content=garbage, headers={"content-type": "application/json"}), 400)
         assert body["title"] == "Not JSON"
     for not_a_certificate in ({"hello": "world"}, [], 42, "text", None, {"format": "sichuan-ccw/1", "certificate": {}}):
-        verdict = ok(api.post(f"{V1}/verify", content=json.dumps(not_a_certificate).encode(),
-                              headers={"content-type": "application/json"}))
+        verdict = ok(
+            api.post(
+                f"{V1}/verify",
+                content=json.dumps(not_a_certificate).encode(),
+                headers={"content-type": "application/json"},
+            )
+        )
         assert verdict["verdict"] == "invalid" and verdict["failed"] == ["format"], verdict
         assert verdict["checks"][0]["name"] == "format" and verdict["checks"][0]["ok"] is False
     problem(api.post(f"{V1}/verify", content=b" " * ((1 << 20) + 1)), 413)
@@ -230,11 +245,21 @@ def test_log_roots_and_consistency_proofs(api: TestClient, certified: Certified)
                 continue
             p = ok(api.get(f"{V1}/log/consistency", params={"first": a["tree_size"], "second": b["tree_size"]}))
             assert (p["first_root"], p["second_root"]) == (a["root"], b["root"])
-            assert rfc9162.verify_consistency(a["tree_size"], b["tree_size"], bytes.fromhex(a["root"]),
-                                              bytes.fromhex(b["root"]), [bytes.fromhex(x) for x in p["proof"]])
+            assert rfc9162.verify_consistency(
+                a["tree_size"],
+                b["tree_size"],
+                bytes.fromhex(a["root"]),
+                bytes.fromhex(b["root"]),
+                [bytes.fromhex(x) for x in p["proof"]],
+            )
             if a["tree_size"] < b["tree_size"]:  # a wrong root does not pass
-                assert not rfc9162.verify_consistency(a["tree_size"], b["tree_size"], bytes.fromhex(b["root"]),
-                                                      bytes.fromhex(a["root"]), [bytes.fromhex(x) for x in p["proof"]])
+                assert not rfc9162.verify_consistency(
+                    a["tree_size"],
+                    b["tree_size"],
+                    bytes.fromhex(b["root"]),
+                    bytes.fromhex(a["root"]),
+                    [bytes.fromhex(x) for x in p["proof"]],
+                )
     top = roots[-1]["tree_size"]
     problem(api.get(f"{V1}/log/consistency", params={"first": top, "second": top + 7}), 404)
     problem(api.get(f"{V1}/log/consistency", params={"first": top, "second": 1}), 422)
@@ -254,9 +279,20 @@ def test_health_reports_the_indexer_lag(api: TestClient, certified: Certified) -
 def test_openapi_lists_every_route(api: TestClient) -> None:
     schema = ok(api.get("/openapi.json"))
     paths = set(schema["paths"])
-    expected = {"/certificates", "/certificates/{certificate_id}", "/certificates/{certificate_id}/proof", "/verify",
-                "/provenance/retirements/{retirement_id}", "/provenance/serials/{serial}", "/batches/{batch_id}",
-                "/projects/{project_id}", "/methodologies", "/log/roots", "/log/consistency", "/health"}
+    expected = {
+        "/certificates",
+        "/certificates/{certificate_id}",
+        "/certificates/{certificate_id}/proof",
+        "/verify",
+        "/provenance/retirements/{retirement_id}",
+        "/provenance/serials/{serial}",
+        "/batches/{batch_id}",
+        "/projects/{project_id}",
+        "/methodologies",
+        "/log/roots",
+        "/log/consistency",
+        "/health",
+    }
     assert {V1 + p for p in expected} <= paths, paths
     assert {"/verify", "/verify/{certificate_id}", "/certificates/{certificate_id}.pdf"} <= paths
     assert "post" in schema["paths"][f"{V1}/verify"]
@@ -292,8 +328,8 @@ def test_a_retirement_rolled_back_from_the_mirror_stops_verifying(certified: Cer
 
     from sqlalchemy import text
 
-    from api.certificates.evidence import MirrorEvidence
-    from api.certificates.verify import verify_document
+    from certificates.evidence import MirrorEvidence
+    from certificates.verify import verify_document
 
     d = certified.service.context.deployment
     evidence = MirrorEvidence(certified.service.engine, chain_id=d.chain_id, registry=d.address, cache_seconds=0.3)
@@ -309,8 +345,10 @@ def test_a_retirement_rolled_back_from_the_mirror_stops_verifying(certified: Cer
         assert verdict.status == "invalid" and verdict.failed == ["retirements"], verdict.as_json()
     finally:
         with certified.service.engine.begin() as conn:
-            conn.execute(text(f"INSERT INTO retirements ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})"),
-                         dict(row))
+            conn.execute(
+                text(f"INSERT INTO retirements ({', '.join(row)}) VALUES ({', '.join(':' + k for k in row)})"),
+                dict(row),
+            )
     assert verify_document(doc, evidence).status == "valid"
 
 
@@ -337,8 +375,8 @@ def test_verify_refuses_deep_nesting_and_oversized_bodies(api: TestClient, certi
 
 def test_unreadable_chain_evidence_fails_the_checks_and_never_crashes(certified: Certified) -> None:
     """docs/certificate-format.md §8: no node, no code or a revert fails the check that needed it."""
-    from api.certificates.evidence import ChainEvidence
-    from api.certificates.verify import verify_document
+    from certificates.evidence import ChainEvidence
+    from certificates.verify import verify_document
     from chain.rpc import JsonRpc
 
     d = certified.service.context.deployment
@@ -349,11 +387,14 @@ def test_unreadable_chain_evidence_fails_the_checks_and_never_crashes(certified:
         (certified.world.client.rpc, d.revocations, d.revocations),  # a contract that reverts anchoredRoot
         (certified.world.client.rpc, d.address, ""),  # no revocation list
     ]:
-        verdict = verify_document(doc, ChainEvidence(rpc, chain_id=d.chain_id, registry=registry, revocations=revocations))
+        verdict = verify_document(
+            doc, ChainEvidence(rpc, chain_id=d.chain_id, registry=registry, revocations=revocations)
+        )
         assert verdict.status == "invalid", verdict.as_json()
         assert "revocation" in verdict.failed
-    no_list = verify_document(doc, ChainEvidence(certified.world.client.rpc, chain_id=d.chain_id, registry=d.address,
-                                                 revocations=""))
+    no_list = verify_document(
+        doc, ChainEvidence(certified.world.client.rpc, chain_id=d.chain_id, registry=d.address, revocations="")
+    )
     assert no_list.failed == ["revocation"] and no_list.status == "invalid"  # unreadable, not "revoked"
 
 

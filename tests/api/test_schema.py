@@ -8,8 +8,8 @@ from alembic.migration import MigrationContext
 from sqlalchemy import insert, select
 from sqlmodel import SQLModel
 
-from api.certificates.models import CertificateClaim
-from api.db import create_schema
+from certificates.db import create_schema
+from certificates.models import CertificateClaim
 from indexer.db import drop_schema, make_engine, reset_mirror
 from indexer.models import Methodology
 
@@ -46,8 +46,11 @@ def test_a_mirror_rebuild_keeps_the_certificates(tmp_path) -> None:
     create_schema(engine)
     with engine.begin() as conn:
         conn.execute(insert(CertificateClaim).values(retirement_id="31337-0xab-1", certificate_id="SCCW-31337-000001"))
-        conn.execute(insert(Methodology).values(id="SCFM-001-V01", ecosystem="forest", version=1, document_hash="0x",
-                                                status="filed"))
+        conn.execute(
+            insert(Methodology).values(
+                id="SCFM-001-V01", ecosystem="forest", version=1, document_hash="0x", status="filed"
+            )
+        )
     reset_mirror(engine)
     with engine.connect() as conn:
         assert conn.execute(select(CertificateClaim.certificate_id)).scalars().all() == ["SCCW-31337-000001"]

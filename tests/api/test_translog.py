@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlmodel import Session, SQLModel
 
-from api.translog import TransparencyLog
-from api.translog.models import TABLES
+from certificates.translog import TransparencyLog
+from certificates.translog.models import TABLES
 from chain import rfc9162 as ref
 from indexer.db import make_engine
 
@@ -60,7 +60,7 @@ def stored_nodes_are_right(log: TransparencyLog, leaves: list[bytes]) -> None:
     while (1 << level) <= len(leaves):
         w = 1 << level
         for i in range(len(leaves) // w):
-            expected[(level << 40) | i] = ref.root_of(leaves[i * w:(i + 1) * w])
+            expected[(level << 40) | i] = ref.root_of(leaves[i * w : (i + 1) * w])
         level += 1
     assert {k: bytes(v) for k, v in rows.items()} == expected
 
@@ -90,7 +90,9 @@ def engine(request: pytest.FixtureRequest) -> Engine:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def engine_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'log.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    return (
+        f"sqlite:///{tmp_path / 'log.sqlite'}" if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    )
 
 
 # ---------------------------------------------------------------- against the reference
@@ -120,7 +122,9 @@ def log300(request: pytest.FixtureRequest) -> tuple[TransparencyLog, list[bytes]
 
 @FUZZ
 @given(size=st.integers(1, 300))
-def test_inclusion_proofs_of_every_leaf_match_the_reference(log300: tuple[TransparencyLog, list[bytes]], size: int) -> None:
+def test_inclusion_proofs_of_every_leaf_match_the_reference(
+    log300: tuple[TransparencyLog, list[bytes]], size: int
+) -> None:
     log, leaves = log300
     root = ref.root_of(leaves[:size])
     with log.engine.connect() as conn:
@@ -132,7 +136,9 @@ def test_inclusion_proofs_of_every_leaf_match_the_reference(log300: tuple[Transp
 
 @FUZZ
 @given(second=st.integers(1, 300))
-def test_consistency_proofs_from_every_size_match_the_reference(log300: tuple[TransparencyLog, list[bytes]], second: int) -> None:
+def test_consistency_proofs_from_every_size_match_the_reference(
+    log300: tuple[TransparencyLog, list[bytes]], second: int
+) -> None:
     log, leaves = log300
     root = ref.root_of(leaves[:second])
     with log.engine.connect() as conn:
@@ -162,9 +168,9 @@ def test_the_reference_verifiers_reject_wrong_proofs() -> None:
             assert ref.verify_consistency(*good, proof)
             assert not ref.verify_consistency(*good, proof + [b"\x00" * 32])
             for j in range(len(proof)):
-                assert not ref.verify_consistency(*good, proof[:j] + [b"\x00" * 32] + proof[j + 1:])
+                assert not ref.verify_consistency(*good, proof[:j] + [b"\x00" * 32] + proof[j + 1 :])
             if m < n:
-                assert not ref.verify_consistency(m, n, ref.root_of(leaves[:m]), ref.root_of(leaves[:n - 1]), proof)
+                assert not ref.verify_consistency(m, n, ref.root_of(leaves[:m]), ref.root_of(leaves[: n - 1]), proof)
         for i in range(n):
             proof = ref.inclusion_proof(i, leaves[:n])
             assert ref.verify_inclusion(i, n, leaves[i], proof, ref.root_of(leaves[:n]))
@@ -245,12 +251,10 @@ def test_bad_arguments_raise_clear_errors(engine: Engine) -> None:
         log.root(-1)
     with pytest.raises(KeyError):
         log.leaf(10)
-    with pytest.raises(ValueError, match=r"a leaf hash is 32 bytes"):
-        with engine.begin() as conn:
-            log.append(conn, [(b"short", "certificate", "C-x")])
-    with pytest.raises(ValueError, match=r"kind and ref are strings"):
-        with engine.begin() as conn:
-            log.append(conn, [(leaf(0), "certificate", 7)])  # type: ignore[list-item]
+    with pytest.raises(ValueError, match=r"a leaf hash is 32 bytes"), engine.begin() as conn:
+        log.append(conn, [(b"short", "certificate", "C-x")])
+    with pytest.raises(ValueError, match=r"kind and ref are strings"), engine.begin() as conn:
+        log.append(conn, [(leaf(0), "certificate", 7)])  # type: ignore[list-item]
     assert log.size() == 10
     assert log.consistency_proof(10, 10) == []
 
@@ -262,11 +266,10 @@ def test_the_callers_rollback_leaves_the_log_unchanged(engine: Engine) -> None:
     log = reset(engine)
     leaves = build(log, [7])
     before = log.root()
-    with pytest.raises(RuntimeError, match="certificate failed"):
-        with engine.begin() as conn:
-            log.append(conn, [(leaf(i, "lost"), "certificate", "lost") for i in range(20)])
-            assert log.size(conn) == 27  # visible inside the caller's transaction
-            raise RuntimeError("certificate failed")
+    with pytest.raises(RuntimeError, match="certificate failed"), engine.begin() as conn:
+        log.append(conn, [(leaf(i, "lost"), "certificate", "lost") for i in range(20)])
+        assert log.size(conn) == 27  # visible inside the caller's transaction
+        raise RuntimeError("certificate failed")
     assert log.size() == 7
     assert log.root() == before
     more = [leaf(i) for i in range(7, 30)]
@@ -319,7 +322,7 @@ def test_concurrent_appending_threads_keep_the_log_valid(engine: Engine) -> None
                 with engine.begin() as conn:
                     indexes = mine.append(conn, batch)
                     assert indexes == list(range(indexes[0], indexes[0] + len(batch)))
-        except BaseException as e:  # noqa: BLE001 - reported by the test thread
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=appender, args=(f"T{t}",)) for t in range(4)]
@@ -333,7 +336,7 @@ def test_concurrent_appending_threads_keep_the_log_valid(engine: Engine) -> None
 
 APPENDER = """
 import sys
-from api.translog import TransparencyLog
+from certificates.translog import TransparencyLog
 from chain.rfc9162 import leaf_hash
 from indexer.db import make_engine
 url, name, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
@@ -351,8 +354,16 @@ def test_two_appending_processes_keep_the_log_valid(engine_url: str) -> None:
     log = reset(engine)
     count = 150
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    procs = [subprocess.Popen([sys.executable, "-c", APPENDER, engine_url, name, str(count)], cwd=ROOT, env=env,
-                              stderr=subprocess.PIPE, text=True) for name in ("A", "B")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", APPENDER, engine_url, name, str(count)],
+            cwd=ROOT,
+            env=env,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("A", "B")
+    ]
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err[-2000:]

@@ -1,4 +1,4 @@
-"""The node-key arithmetic of api/translog/tree.py, directly: against literal values and against the
+"""The node-key arithmetic of certificates/translog/tree.py, directly: against literal values and against the
 RFC 9162 reference in chain/rfc9162.py (the SQL log's own tests only see it through whole proofs)."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from api.translog import tree
+from certificates.translog import tree
 from chain import rfc9162 as ref
 
 LEAVES = [ref.leaf_hash(f"entry {i}".encode()) for i in range(70)]
@@ -57,19 +57,22 @@ def test_split_matches_the_reference_for_every_small_n() -> None:
     assert [tree.split(n) for n in range(2, 300)] == [ref._split(n) for n in range(2, 300)]
 
 
-@pytest.mark.parametrize(("a", "b", "expected"), [
-    (0, 0, []),
-    (3, 3, []),
-    (0, 1, [0]),
-    (6, 7, [6]),
-    (0, 2, [2**40]),
-    (0, 8, [3 * 2**40]),
-    (0, 7, [2 * 2**40, 2**40 + 2, 6]),
-    (5, 13, [5, 2**40 + 3, 2 * 2**40 + 2, 12]),
-    (4, 8, [2 * 2**40 + 1]),
-    (4, 6, [2**40 + 2]),
-    (1, 8, [1, 2**40 + 1, 2 * 2**40 + 1]),
-])
+@pytest.mark.parametrize(
+    ("a", "b", "expected"),
+    [
+        (0, 0, []),
+        (3, 3, []),
+        (0, 1, [0]),
+        (6, 7, [6]),
+        (0, 2, [2**40]),
+        (0, 8, [3 * 2**40]),
+        (0, 7, [2 * 2**40, 2**40 + 2, 6]),
+        (5, 13, [5, 2**40 + 3, 2 * 2**40 + 2, 12]),
+        (4, 8, [2 * 2**40 + 1]),
+        (4, 6, [2**40 + 2]),
+        (1, 8, [1, 2**40 + 1, 2 * 2**40 + 1]),
+    ],
+)
 def test_perfect_splits_a_range_greedily_into_aligned_subtrees(a: int, b: int, expected: list[int]) -> None:
     assert tree.perfect(a, b) == expected
 
@@ -106,33 +109,40 @@ def test_every_range_of_a_proof_is_the_fold_of_its_perfect_subtrees() -> None:
             assert fold(tree.perfect(a, b)) == mth(a, b), (a, b)
 
 
-@pytest.mark.parametrize(("size", "expected"), [
-    (0, []),
-    (1, [0]),
-    (2, [2**40]),
-    (6, [2 * 2**40, 2**40 + 2]),
-    (7, [2 * 2**40, 2**40 + 2, 6]),
-    (8, [3 * 2**40]),
-])
+@pytest.mark.parametrize(
+    ("size", "expected"),
+    [
+        (0, []),
+        (1, [0]),
+        (2, [2**40]),
+        (6, [2 * 2**40, 2**40 + 2]),
+        (7, [2 * 2**40, 2**40 + 2, 6]),
+        (8, [3 * 2**40]),
+    ],
+)
 def test_frontier_lists_the_maximal_perfect_subtrees(size: int, expected: list[int]) -> None:
     assert tree.frontier(size) == expected
     assert tree.frontier(size) == tree.perfect(0, size)
 
 
-@pytest.mark.parametrize(("size", "grow_to", "expected"), [
-    (7, 8, [2 * 2**40, 2**40 + 2, 6]),
-    (7, 7, []),
-    (6, 7, []),
-    (5, 6, [4]),
-    (5, 8, [2 * 2**40, 4]),
-    (3, 4, [2**40, 2]),
-    (3, 5, [2**40, 2]),
-    (4, 7, []),
-    (4, 8, [2 * 2**40]),
-    (1, 2, [0]),
-])
-def test_frontier_with_grow_to_lists_the_subtrees_the_append_merges(size: int, grow_to: int,
-                                                                    expected: list[int]) -> None:
+@pytest.mark.parametrize(
+    ("size", "grow_to", "expected"),
+    [
+        (7, 8, [2 * 2**40, 2**40 + 2, 6]),
+        (7, 7, []),
+        (6, 7, []),
+        (5, 6, [4]),
+        (5, 8, [2 * 2**40, 4]),
+        (3, 4, [2**40, 2]),
+        (3, 5, [2**40, 2]),
+        (4, 7, []),
+        (4, 8, [2 * 2**40]),
+        (1, 2, [0]),
+    ],
+)
+def test_frontier_with_grow_to_lists_the_subtrees_the_append_merges(
+    size: int, grow_to: int, expected: list[int]
+) -> None:
     assert tree.frontier(size, grow_to) == expected
 
 
@@ -143,14 +153,17 @@ def test_frontier_with_grow_to_is_what_stops_being_maximal() -> None:
             assert tree.frontier(size, grow_to) == merged, (size, grow_to)
 
 
-@pytest.mark.parametrize(("index", "size", "expected"), [
-    (0, 1, []),
-    (0, 2, [(1, 2)]),
-    (1, 2, [(0, 1)]),
-    (2, 7, [(3, 4), (0, 2), (4, 7)]),
-    (6, 7, [(4, 6), (0, 4)]),
-    (5, 8, [(4, 5), (6, 8), (0, 4)]),
-])
+@pytest.mark.parametrize(
+    ("index", "size", "expected"),
+    [
+        (0, 1, []),
+        (0, 2, [(1, 2)]),
+        (1, 2, [(0, 1)]),
+        (2, 7, [(3, 4), (0, 2), (4, 7)]),
+        (6, 7, [(4, 6), (0, 4)]),
+        (5, 8, [(4, 5), (6, 8), (0, 4)]),
+    ],
+)
 def test_inclusion_ranges_literal(index: int, size: int, expected: list[tuple[int, int]]) -> None:
     assert tree.inclusion_ranges(index, size) == expected
 
@@ -162,15 +175,18 @@ def test_inclusion_ranges_give_the_reference_audit_paths() -> None:
             assert got == ref.inclusion_proof(index, LEAVES[:size]), (index, size)
 
 
-@pytest.mark.parametrize(("first", "second", "expected"), [
-    (1, 1, []),
-    (5, 5, []),
-    (1, 2, [(1, 2)]),
-    (2, 3, [(2, 3)]),
-    (3, 7, [(2, 3), (3, 4), (0, 2), (4, 7)]),
-    (4, 8, [(4, 8)]),
-    (6, 8, [(4, 6), (6, 8), (0, 4)]),
-])
+@pytest.mark.parametrize(
+    ("first", "second", "expected"),
+    [
+        (1, 1, []),
+        (5, 5, []),
+        (1, 2, [(1, 2)]),
+        (2, 3, [(2, 3)]),
+        (3, 7, [(2, 3), (3, 4), (0, 2), (4, 7)]),
+        (4, 8, [(4, 8)]),
+        (6, 8, [(4, 6), (6, 8), (0, 4)]),
+    ],
+)
 def test_consistency_ranges_literal(first: int, second: int, expected: list[tuple[int, int]]) -> None:
     assert tree.consistency_ranges(first, second) == expected
 

@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from api.certificates.evidence import ChainEvidence
-from api.certificates.verify import EvidenceError, verify_document
+from certificates.evidence import ChainEvidence
+from certificates.verify import EvidenceError, verify_document
 from chain.rpc import JsonRpc
 from chain.types import Scenario
 from scripts.cli import app
@@ -24,9 +24,17 @@ from tests.api.conftest import Certified
 
 runner = CliRunner()
 VERDICT = r"(?:valid|invalid|revoked|pending) \(node [^ ]+, chain [^ )]+\)"
-TITLES = ["Document format", "Issuing registry", "Field commitments", "Claim and quantities",
-          "Beneficiary commitment matches the chain", "Inclusion in the transparency log", "Log root anchored on chain",
-          "Retirements on chain", "Not revoked"]
+TITLES = [
+    "Document format",
+    "Issuing registry",
+    "Field commitments",
+    "Claim and quantities",
+    "Beneficiary commitment matches the chain",
+    "Inclusion in the transparency log",
+    "Log root anchored on chain",
+    "Retirements on chain",
+    "Not revoked",
+]
 
 
 def voluntary(certified: Certified) -> dict[str, Any]:
@@ -38,13 +46,15 @@ def post(api: TestClient, doc: Any) -> Any:
     return api.post("/api/v1/verify", content=json.dumps(doc).encode(), headers={"content-type": "application/json"})
 
 
-def ledger_verify(certified: Certified, doc: dict[str, Any], tmp_path: Path, *extra: str,
-                  rpc: str | None = None) -> Any:
+def ledger_verify(
+    certified: Certified, doc: dict[str, Any], tmp_path: Path, *extra: str, rpc: str | None = None
+) -> Any:
     path = tmp_path / "doc.json"
     path.write_text(json.dumps(doc), "utf-8")
     registry = certified.service.context.deployment.address
-    result = runner.invoke(app, ["verify", str(path), "--rpc", rpc or certified.node.url, "--registry", registry,
-                                 *extra])
+    result = runner.invoke(
+        app, ["verify", str(path), "--rpc", rpc or certified.node.url, "--registry", registry, *extra]
+    )
     assert "Traceback" not in result.output and "unexpected" not in result.output, result.output
     return result
 
@@ -55,7 +65,7 @@ def flat(output: str) -> str:
 
 
 def shown(output: str, title: str) -> str:
-    """"<mark> <detail>" of the check titled `title` (English), wherever the console wrapped it."""
+    """ "<mark> <detail>" of the check titled `title` (English), wherever the console wrapped it."""
     pattern = r"([✔✘?]) \S+ / " + re.escape(title) + r": (.*?)(?= [✔✘?] \S+ / | " + VERDICT + "|$)"
     found = re.search(pattern, flat(output))
     assert found is not None, output
@@ -99,8 +109,9 @@ SURROGATES = [
 
 
 @pytest.mark.parametrize("where,edit,failed", SURROGATES, ids=[s[0] for s in SURROGATES])
-def test_a_lone_surrogate_is_an_invalid_verdict_from_post_verify(certified: Certified, api: TestClient, where: str,
-                                                                 edit: Any, failed: set[str]) -> None:
+def test_a_lone_surrogate_is_an_invalid_verdict_from_post_verify(
+    certified: Certified, api: TestClient, where: str, edit: Any, failed: set[str]
+) -> None:
     doc = voluntary(certified)
     edit(doc)
     response = post(api, doc)
@@ -112,15 +123,19 @@ def test_a_lone_surrogate_is_an_invalid_verdict_from_post_verify(certified: Cert
 
 
 @pytest.mark.parametrize("where,edit,failed", SURROGATES, ids=[s[0] for s in SURROGATES])
-def test_a_lone_surrogate_is_an_invalid_verdict_from_ledger_verify(certified: Certified, tmp_path: Path, where: str,
-                                                                   edit: Any, failed: set[str]) -> None:
+def test_a_lone_surrogate_is_an_invalid_verdict_from_ledger_verify(
+    certified: Certified, tmp_path: Path, where: str, edit: Any, failed: set[str]
+) -> None:
     doc = voluntary(certified)
     edit(doc)
     result = ledger_verify(certified, doc, tmp_path)
     assert result.exit_code == 1, result.output
     assert verdict_of(result.output).startswith("invalid ")
-    title = {"fields": "Field commitments", "inclusion": "Inclusion in the transparency log",
-             "format": "Document format"}[min(failed)]
+    title = {
+        "fields": "Field commitments",
+        "inclusion": "Inclusion in the transparency log",
+        "format": "Document format",
+    }[min(failed)]
     assert shown(result.output, title)[0] == "✘"
     as_json = json.loads(ledger_verify(certified, doc, tmp_path, "--json").output)
     assert as_json["verdict"] == "invalid" and failed <= set(as_json["failed"])
@@ -131,8 +146,9 @@ def test_a_tree_size_of_2_to_the_256_fails_format(certified: Certified, api: Tes
     doc["proof"]["tree_size"] = 2**256
     result = ledger_verify(certified, doc, tmp_path)
     assert result.exit_code == 1
-    assert shown(result.output, "Document format").startswith("✘ proof must hold leaf_index and tree_size (integers "
-                                                              "from 0 to 9007199254740991)")
+    assert shown(result.output, "Document format").startswith(
+        "✘ proof must hold leaf_index and tree_size (integers from 0 to 9007199254740991)"
+    )
     assert verdict_of(result.output).startswith("invalid ")
     verdict = post(api, doc).json()
     assert verdict["verdict"] == "invalid" and verdict["failed"] == ["format"]
@@ -153,8 +169,13 @@ def test_an_unreachable_node_still_gives_the_verdict_check_by_check(certified: C
     marks = {title: shown(result.output, title) for title in TITLES}  # every check is listed, as §9 promises
     for title in ("Issuing registry", "Log root anchored on chain", "Retirements on chain", "Not revoked"):
         assert marks[title].startswith("? could not be read: cannot reach the node at http://127.0.0.1:1 "), marks
-    for title in ("Document format", "Field commitments", "Claim and quantities",
-                  "Beneficiary commitment matches the chain", "Inclusion in the transparency log"):
+    for title in (
+        "Document format",
+        "Field commitments",
+        "Claim and quantities",
+        "Beneficiary commitment matches the chain",
+        "Inclusion in the transparency log",
+    ):
         assert marks[title].startswith("✔ "), marks
     assert verdict_of(result.output) == "invalid (node http://127.0.0.1:1, chain ?)"
     assert "? = not checked: issuer, anchor, retirements, revocation could not be read" in flat(result.output)
@@ -170,13 +191,14 @@ def test_an_opening_with_an_extra_member_is_refused(certified: Certified, api: T
     assert verdict["verdict"] == "invalid" and verdict["failed"] == ["fields"]
     result = ledger_verify(certified, doc, tmp_path)
     assert result.exit_code == 1
-    assert shown(result.output, "Field commitments") == \
-        '✘ field message is not an opening of exactly "value" and "salt"'
+    assert (
+        shown(result.output, "Field commitments") == '✘ field message is not an opening of exactly "value" and "salt"'
+    )
 
 
-
-def test_a_document_without_proof_is_invalid_and_with_a_null_proof_pending(certified: Certified, api: TestClient,
-                                                                          tmp_path: Path) -> None:
+def test_a_document_without_proof_is_invalid_and_with_a_null_proof_pending(
+    certified: Certified, api: TestClient, tmp_path: Path
+) -> None:
     doc = voluntary(certified)
     null = copy.deepcopy(doc)
     null["proof"] = None
@@ -192,8 +214,12 @@ def test_a_document_without_proof_is_invalid_and_with_a_null_proof_pending(certi
 def test_a_registry_without_a_contract_is_named(certified: Certified) -> None:
     doc = voluntary(certified)
     nobody = "0x" + "12" * 20
-    evidence = ChainEvidence(JsonRpc(certified.node.url), chain_id=31337, registry=nobody,
-                             revocations=doc["certificate"]["issuer"]["revocations"])
+    evidence = ChainEvidence(
+        JsonRpc(certified.node.url),
+        chain_id=31337,
+        registry=nobody,
+        revocations=doc["certificate"]["issuer"]["revocations"],
+    )
     verdict = verify_document(doc, evidence)
     assert verdict.status == "invalid"
     anchor = next(c for c in verdict.checks if c.name == "anchor")

@@ -1,5 +1,5 @@
 """A bulk run that the sender tests start in a child process and kill -9 halfway:
-    python -m tests.chain.bulk_run RPC_URL REGISTRY_ADDRESS NAMESPACE COUNT
+python -m tests.chain.bulk_run RPC_URL REGISTRY_ADDRESS NAMESPACE COUNT
 """
 
 from __future__ import annotations
@@ -26,9 +26,19 @@ def operations(namespace: str, count: int, batch_id: int) -> list[Operation]:
     for i, op_id in enumerate(sequential_op_ids(namespace, count)):
         who, other = (holder, buyer) if i % 4 < 2 else (buyer, holder)
         if i % 2:
-            ops.append(Operation(op_id, "retire", (op_id, batch_id, 1, int(Scenario.PERSONAL), HASH, HASH), who, f"op {i}"))
+            ops.append(
+                Operation(op_id, "retire", (op_id, batch_id, 1, int(Scenario.PERSONAL), HASH, HASH), who, f"op {i}")
+            )
         else:
-            ops.append(Operation(op_id, "transferWithReference", (op_id, who.address, other.address, batch_id, 2, HASH), who, f"op {i}"))
+            ops.append(
+                Operation(
+                    op_id,
+                    "transferWithReference",
+                    (op_id, who.address, other.address, batch_id, 2, HASH),
+                    who,
+                    f"op {i}",
+                )
+            )
     return ops
 
 

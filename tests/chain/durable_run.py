@@ -18,7 +18,9 @@ if __name__ == "__main__":
     url, address, namespace, count = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
     client = client_for(url, address)
     client.journal = Journal(Path(sys.argv[5]))
-    report = BulkSender(client, batch_size=100, stuck_after=5.0, settle_timeout=20.0).run(operations(namespace, count, 1))
+    report = BulkSender(client, batch_size=100, stuck_after=5.0, settle_timeout=20.0).run(
+        operations(namespace, count, 1)
+    )
     by_outcome: dict[str, list[int]] = {}
     for r in report.results:
         by_outcome.setdefault(r.outcome, []).append(r.op.op_id)

@@ -52,31 +52,78 @@ def p(name: str, t: str, components: list[dict[str, Any]] | None = None, indexed
     return item
 
 
-CREDIT = [p("origin", "bytes32"), p("holder", "address"), p("vintage", "uint16"), p("amount", "uint128"),
-          p("retired", "bool")]
+CREDIT = [
+    p("origin", "bytes32"),
+    p("holder", "address"),
+    p("vintage", "uint16"),
+    p("amount", "uint128"),
+    p("retired", "bool"),
+]
 NESTED = [p("x", "uint64"), p("inner", "tuple", [p("who", "address"), p("ok", "bool")])]
 PART = [p("holder", "address"), p("amount", "uint256")]
 ABI: list[dict[str, Any]] = [
-    {"type": "function", "name": "plain", "outputs": [],
-     "inputs": [p("a", "uint256"), p("to", "address"), p("flag", "bool"), p("ref", "bytes32"), p("small", "uint8")]},
-    {"type": "function", "name": "withTuple", "outputs": [p("", "uint256")],
-     "inputs": [p("op", "uint256"), p("credit", "tuple", CREDIT), p("nested", "tuple", NESTED)]},
-    {"type": "function", "name": "dynamic", "inputs": [p("note", "string"), p("ids", "uint256[]")],
-     "outputs": [p("parts", "tuple[]", PART), p("ok", "bool"), p("owner", "address")]},
-    {"type": "function", "name": "single", "inputs": [],
-     "outputs": [p("", "tuple", [p("owner", "address"), p("active", "bool"), p("h", "bytes32")])]},
-    {"type": "event", "name": "Moved", "anonymous": False, "inputs": [
-        p("batchId", "uint256", indexed=True), p("from", "address", indexed=True), p("to", "address", indexed=False),
-        p("amount", "uint256", indexed=False), p("final", "bool", indexed=False),
-        p("credit", "tuple", CREDIT, indexed=False), p("ref", "bytes32", indexed=False)]},
-    {"type": "event", "name": "Flag", "anonymous": False, "inputs": [
-        p("on", "bool", indexed=True), p("key", "bytes32", indexed=True), p("kind", "uint8", indexed=False)]},
-    {"type": "event", "name": "Nested", "anonymous": False, "inputs": [
-        p("seq", "uint64", indexed=True), p("outer", "tuple", NESTED, indexed=False)]},
-    {"type": "event", "name": "Listed", "anonymous": False, "inputs": [
-        p("who", "address", indexed=True), p("ids", "uint256[]", indexed=False),
-        p("parts", "tuple[]", PART, indexed=False), p("note", "string", indexed=False),
-        p("owners", "address[]", indexed=False)]},
+    {
+        "type": "function",
+        "name": "plain",
+        "outputs": [],
+        "inputs": [p("a", "uint256"), p("to", "address"), p("flag", "bool"), p("ref", "bytes32"), p("small", "uint8")],
+    },
+    {
+        "type": "function",
+        "name": "withTuple",
+        "outputs": [p("", "uint256")],
+        "inputs": [p("op", "uint256"), p("credit", "tuple", CREDIT), p("nested", "tuple", NESTED)],
+    },
+    {
+        "type": "function",
+        "name": "dynamic",
+        "inputs": [p("note", "string"), p("ids", "uint256[]")],
+        "outputs": [p("parts", "tuple[]", PART), p("ok", "bool"), p("owner", "address")],
+    },
+    {
+        "type": "function",
+        "name": "single",
+        "inputs": [],
+        "outputs": [p("", "tuple", [p("owner", "address"), p("active", "bool"), p("h", "bytes32")])],
+    },
+    {
+        "type": "event",
+        "name": "Moved",
+        "anonymous": False,
+        "inputs": [
+            p("batchId", "uint256", indexed=True),
+            p("from", "address", indexed=True),
+            p("to", "address", indexed=False),
+            p("amount", "uint256", indexed=False),
+            p("final", "bool", indexed=False),
+            p("credit", "tuple", CREDIT, indexed=False),
+            p("ref", "bytes32", indexed=False),
+        ],
+    },
+    {
+        "type": "event",
+        "name": "Flag",
+        "anonymous": False,
+        "inputs": [p("on", "bool", indexed=True), p("key", "bytes32", indexed=True), p("kind", "uint8", indexed=False)],
+    },
+    {
+        "type": "event",
+        "name": "Nested",
+        "anonymous": False,
+        "inputs": [p("seq", "uint64", indexed=True), p("outer", "tuple", NESTED, indexed=False)],
+    },
+    {
+        "type": "event",
+        "name": "Listed",
+        "anonymous": False,
+        "inputs": [
+            p("who", "address", indexed=True),
+            p("ids", "uint256[]", indexed=False),
+            p("parts", "tuple[]", PART, indexed=False),
+            p("note", "string", indexed=False),
+            p("owners", "address[]", indexed=False),
+        ],
+    },
     {"type": "error", "name": "Oops", "inputs": [p("who", "address"), p("amount", "uint256")]},
 ]
 EVENTS = {item["name"]: item for item in ABI if item["type"] == "event"}
@@ -95,8 +142,12 @@ def value_of(item: dict[str, Any]) -> st.SearchStrategy[Any]:
         return st.lists(value_of({**item, "type": t[:-2]}), max_size=4)
     if t.startswith("uint"):
         return st.integers(0, 2 ** int(t[4:] or 256) - 1)
-    return {"address": raw_address.map(to_checksum_address), "bool": st.booleans(), "bytes32": b32,
-            "string": st.text(max_size=20)}[t]
+    return {
+        "address": raw_address.map(to_checksum_address),
+        "bool": st.booleans(),
+        "bytes32": b32,
+        "string": st.text(max_size=20),
+    }[t]
 
 
 def expected(item: dict[str, Any], value: Any, *, checksum: bool) -> Any:
@@ -130,8 +181,15 @@ def make_log(item: dict[str, Any], values: dict[str, Any], *, address: str = "0x
         if i["indexed"]:
             topics.append("0x" + eth_encode([abi_type(i)], [values[i["name"]]]).hex())
     data = eth_encode([abi_type(i) for i in plain], [values[i["name"]] for i in plain])
-    return {"address": address, "topics": topics, "data": "0x" + data.hex(), "blockNumber": "0x1a2b",
-            "blockHash": "0x" + "11" * 32, "transactionHash": "0x" + "22" * 32, "logIndex": "0x7"}
+    return {
+        "address": address,
+        "topics": topics,
+        "data": "0x" + data.hex(),
+        "blockNumber": "0x1a2b",
+        "blockHash": "0x" + "11" * 32,
+        "transactionHash": "0x" + "22" * 32,
+        "logIndex": "0x7",
+    }
 
 
 def event_values(name: str) -> st.SearchStrategy[dict[str, Any]]:
@@ -141,6 +199,7 @@ def event_values(name: str) -> st.SearchStrategy[dict[str, Any]]:
 def refuse(what: str) -> Callable[..., Any]:
     def raiser(*args: Any, **kwargs: Any) -> Any:
         raise AssertionError(f"the slow path ({what}) was taken")
+
     return raiser
 
 
@@ -177,24 +236,42 @@ def test_abi_type_spells_tuples_and_arrays_of_tuples() -> None:
     assert abi_type(p("ps", "tuple[3]", PART)) == "(address,uint256)[3]"
 
 
-@pytest.mark.parametrize(("inner", "parts"), [
-    ("", []),
-    ("uint256", ["uint256"]),
-    ("uint256,address", ["uint256", "address"]),
-    ("uint256,(address,bool),bytes32", ["uint256", "(address,bool)", "bytes32"]),
-    ("(uint64,(address,bool)),bool", ["(uint64,(address,bool))", "bool"]),
-])
+@pytest.mark.parametrize(
+    ("inner", "parts"),
+    [
+        ("", []),
+        ("uint256", ["uint256"]),
+        ("uint256,address", ["uint256", "address"]),
+        ("uint256,(address,bool),bytes32", ["uint256", "(address,bool)", "bytes32"]),
+        ("(uint64,(address,bool)),bool", ["(uint64,(address,bool))", "bool"]),
+    ],
+)
 def test_split_tuple_splits_at_top_level_commas_only(inner: str, parts: list[str]) -> None:
     assert _split_tuple(inner) == parts
 
 
-@pytest.mark.parametrize(("item", "words"), [
-    (p("a", "uint256"), 1), (p("a", "uint8"), 1), (p("a", "uint"), 1), (p("a", "address"), 1), (p("a", "bool"), 1),
-    (p("a", "bytes32"), 1), (p("c", "tuple", CREDIT), 5), (p("n", "tuple", NESTED), 3),
-    (p("a", "uint256[]"), None), (p("a", "uint256[2]"), None), (p("a", "string"), None), (p("a", "bytes"), None),
-    (p("a", "bytes4"), None), (p("a", "int256"), None), (p("a", "uintx"), None),
-    (p("c", "tuple", [*CREDIT, p("s", "string")]), None), (p("ps", "tuple[]", PART), None),
-])
+@pytest.mark.parametrize(
+    ("item", "words"),
+    [
+        (p("a", "uint256"), 1),
+        (p("a", "uint8"), 1),
+        (p("a", "uint"), 1),
+        (p("a", "address"), 1),
+        (p("a", "bool"), 1),
+        (p("a", "bytes32"), 1),
+        (p("c", "tuple", CREDIT), 5),
+        (p("n", "tuple", NESTED), 3),
+        (p("a", "uint256[]"), None),
+        (p("a", "uint256[2]"), None),
+        (p("a", "string"), None),
+        (p("a", "bytes"), None),
+        (p("a", "bytes4"), None),
+        (p("a", "int256"), None),
+        (p("a", "uintx"), None),
+        (p("c", "tuple", [*CREDIT, p("s", "string")]), None),
+        (p("ps", "tuple[]", PART), None),
+    ],
+)
 def test_static_words_counts_static_types_and_refuses_the_rest(item: dict[str, Any], words: int | None) -> None:
     assert _static_words(item) == words
 
@@ -202,14 +279,39 @@ def test_static_words_counts_static_types_and_refuses_the_rest(item: dict[str, A
 # ---------------------------------------------------------------- the hand-written encoder
 
 
-@pytest.mark.parametrize("t", ["string", "bytes", "uint256[]", "address[2]", "(uint256,string)", "int256", "bytes4",
-                               "uintx", "(uint256,(address,bytes))"])
+@pytest.mark.parametrize(
+    "t",
+    [
+        "string",
+        "bytes",
+        "uint256[]",
+        "address[2]",
+        "(uint256,string)",
+        "int256",
+        "bytes4",
+        "uintx",
+        "(uint256,(address,bytes))",
+    ],
+)
 def test_no_fast_encoder_for_dynamic_or_unhandled_types(t: str) -> None:
     assert _static_encoder(t) is None
 
 
-STATIC_TYPES = ["uint8", "uint16", "uint32", "uint64", "uint128", "uint256", "uint", "address", "bool", "bytes32",
-                "(uint256,address,bool)", "(bytes32,(uint64,address),bool)", "(uint8)"]
+STATIC_TYPES = [
+    "uint8",
+    "uint16",
+    "uint32",
+    "uint64",
+    "uint128",
+    "uint256",
+    "uint",
+    "address",
+    "bool",
+    "bytes32",
+    "(uint256,address,bool)",
+    "(bytes32,(uint64,address),bool)",
+    "(uint8)",
+]
 
 
 def value_for_type(t: str) -> st.SearchStrategy[Any]:
@@ -247,15 +349,34 @@ def test_the_fast_encoder_takes_the_boundaries_of_each_width() -> None:
     assert enc_address("0x" + "AbCdEf0123" * 4) == b"\0" * 12 + bytes.fromhex("abcdef0123" * 4)
 
 
-@pytest.mark.parametrize(("t", "bad"), [
-    ("uint8", 256), ("uint8", -1), ("uint256", 2**256), ("uint256", -1), ("uint", 2**256), ("uint256", True),
-    ("uint256", "1"), ("uint256", 1.0), ("uint64", 2**64),
-    ("address", "0x" + "ab" * 19), ("address", "0x" + "ab" * 21), ("address", "0x" + "ab" * 19 + "ag"),
-    ("address", "0xg" + "a" * 39),
-    ("address", "ab" * 21), ("address", b"\x01" * 19), ("address", b"\x01" * 21),
-    ("address", 5), ("bytes32", b"\x01" * 33), ("bytes32", "0x" + "01" * 32),
-    ("bool", 1), ("bool", 0), ("bool", "true"), ("bool", None),
-])
+@pytest.mark.parametrize(
+    ("t", "bad"),
+    [
+        ("uint8", 256),
+        ("uint8", -1),
+        ("uint256", 2**256),
+        ("uint256", -1),
+        ("uint", 2**256),
+        ("uint256", True),
+        ("uint256", "1"),
+        ("uint256", 1.0),
+        ("uint64", 2**64),
+        ("address", "0x" + "ab" * 19),
+        ("address", "0x" + "ab" * 21),
+        ("address", "0x" + "ab" * 19 + "ag"),
+        ("address", "0xg" + "a" * 39),
+        ("address", "ab" * 21),
+        ("address", b"\x01" * 19),
+        ("address", b"\x01" * 21),
+        ("address", 5),
+        ("bytes32", b"\x01" * 33),
+        ("bytes32", "0x" + "01" * 32),
+        ("bool", 1),
+        ("bool", 0),
+        ("bool", "true"),
+        ("bool", None),
+    ],
+)
 def test_the_fast_encoder_refuses_what_eth_abi_refuses(t: str, bad: Any) -> None:
     encoder = _static_encoder(t)
     assert encoder is not None
@@ -275,18 +396,24 @@ def test_a_tuple_encoder_refuses_a_wrong_number_of_fields() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(plain=st.tuples(uint256, raw_address.map(to_checksum_address), st.booleans(), b32, st.integers(0, 255)),
-       with_tuple=st.tuples(uint256, value_of(p("c", "tuple", CREDIT)), value_of(p("n", "tuple", NESTED))))
-def test_encode_call_takes_the_fast_path_and_equals_eth_abi(plain: tuple[Any, ...], with_tuple: tuple[Any, ...]) -> None:
+@given(
+    plain=st.tuples(uint256, raw_address.map(to_checksum_address), st.booleans(), b32, st.integers(0, 255)),
+    with_tuple=st.tuples(uint256, value_of(p("c", "tuple", CREDIT)), value_of(p("n", "tuple", NESTED))),
+)
+def test_encode_call_takes_the_fast_path_and_equals_eth_abi(
+    plain: tuple[Any, ...], with_tuple: tuple[Any, ...]
+) -> None:
     abi = ContractAbi(ABI)
     with without(abi_module, "abi_encode"):
         got_plain = abi.encode_call("plain", plain)
         got_tuple = abi.encode_call("withTuple", list(with_tuple))
     assert got_plain == keccak(text="plain(uint256,address,bool,bytes32,uint8)")[:4] + eth_encode(
-        ["uint256", "address", "bool", "bytes32", "uint8"], list(plain))
+        ["uint256", "address", "bool", "bytes32", "uint8"], list(plain)
+    )
     signature = "withTuple(uint256,(bytes32,address,uint16,uint128,bool),(uint64,(address,bool)))"
     assert got_tuple == keccak(text=signature)[:4] + eth_encode(
-        ["uint256", "(bytes32,address,uint16,uint128,bool)", "(uint64,(address,bool))"], list(with_tuple))
+        ["uint256", "(bytes32,address,uint16,uint128,bool)", "(uint64,(address,bool))"], list(with_tuple)
+    )
 
 
 def test_encode_call_falls_back_to_eth_abi_only_when_it_must() -> None:
@@ -295,8 +422,9 @@ def test_encode_call_falls_back_to_eth_abi_only_when_it_must() -> None:
     with counting(abi_module, "abi_encode") as calls:
         abi.encode_call("plain", ok)
         assert calls == []
-        assert abi.encode_call("dynamic", ("note", [1, 2])) == keccak(text="dynamic(string,uint256[])")[:4] + eth_encode(
-            ["string", "uint256[]"], ["note", [1, 2]])
+        assert abi.encode_call("dynamic", ("note", [1, 2])) == keccak(text="dynamic(string,uint256[])")[
+            :4
+        ] + eth_encode(["string", "uint256[]"], ["note", [1, 2]])
         assert len(calls) == 1
         with pytest.raises(EncodingError):  # a bad value: eth_abi says what is wrong
             abi.encode_call("plain", (1, "0x" + "ab" * 20, 1, b"\x01" * 32, 7))
@@ -320,19 +448,31 @@ def test_decode_output_names_tuples_checksums_addresses_and_unwraps_one_value() 
     abi = ContractAbi(ABI)
     owner = "0x" + "ab" * 20
     single = eth_encode(["(address,bool,bytes32)"], [(owner, True, b"\x09" * 32)])
-    assert abi.decode_output("single", single) == {"owner": to_checksum_address(owner), "active": True,
-                                                   "h": b"\x09" * 32}
-    several = eth_encode(["(address,uint256)[]", "bool", "address"], [[(owner, 5), ("0x" + "cd" * 20, 6)], False, owner])
+    assert abi.decode_output("single", single) == {
+        "owner": to_checksum_address(owner),
+        "active": True,
+        "h": b"\x09" * 32,
+    }
+    several = eth_encode(
+        ["(address,uint256)[]", "bool", "address"], [[(owner, 5), ("0x" + "cd" * 20, 6)], False, owner]
+    )
     assert abi.decode_output("dynamic", several) == (
-        [{"holder": to_checksum_address(owner), "amount": 5}, {"holder": to_checksum_address("0x" + "cd" * 20),
-                                                               "amount": 6}],
-        False, to_checksum_address(owner))
+        [
+            {"holder": to_checksum_address(owner), "amount": 5},
+            {"holder": to_checksum_address("0x" + "cd" * 20), "amount": 6},
+        ],
+        False,
+        to_checksum_address(owner),
+    )
     assert abi.decode_output("withTuple", eth_encode(["uint256"], [42])) == 42
 
 
 def test_named_and_lowercase_named_differ_only_in_address_case() -> None:
-    item = p("x", "tuple", [p("who", "address"), p("all", "address[]"), p("n", "uint8"),
-                            p("deep", "tuple[]", [p("a", "address")])])
+    item = p(
+        "x",
+        "tuple",
+        [p("who", "address"), p("all", "address[]"), p("n", "uint8"), p("deep", "tuple[]", [p("a", "address")])],
+    )
     mixed = to_checksum_address("0x" + "ab" * 20)
     value = (mixed, [mixed, mixed.lower()], 3, [(mixed,)])
     assert named(item, value) == {"who": mixed, "all": [mixed, mixed], "n": 3, "deep": [{"a": mixed}]}
@@ -375,7 +515,8 @@ def test_static_events_are_read_word_by_word_and_the_others_are_not() -> None:
     assert abi._static_events == static
     assert set(abi.events_by_topic) == static | {abi.event_topics["Listed"]}
     assert abi.event_topics["Moved"] == keccak(
-        text="Moved(uint256,address,address,uint256,bool,(bytes32,address,uint16,uint128,bool),bytes32)")
+        text="Moved(uint256,address,address,uint256,bool,(bytes32,address,uint16,uint128,bool),bytes32)"
+    )
 
 
 @settings(max_examples=150, deadline=None)
@@ -397,7 +538,8 @@ def test_decode_log_of_a_static_event_takes_the_fast_path_and_equals_eth_abi(nam
         assert list(event.args) == [i["name"] for i in item["inputs"]]
         if checksum:  # exact but for addresses inside tuples (see the xfail test below)
             assert {k: v for k, v in event.args.items() if not isinstance(v, dict)} == {
-                k: v for k, v in want.items() if not isinstance(v, dict)}
+                k: v for k, v in want.items() if not isinstance(v, dict)
+            }
             assert fold_case(event.args) == fold_case(want)
         else:
             assert event.args == want
@@ -411,14 +553,26 @@ def test_decode_log_types_bools_as_bools_and_tuples_as_dicts() -> None:
     abi = ContractAbi(ABI)
     holder = "0x" + "ef" * 20
     credit = (b"\x01" * 32, holder, 2024, 5, True)
-    values = {"batchId": 3, "from": holder, "to": holder, "amount": 1, "final": False, "credit": credit,
-              "ref": b"\x02" * 32}
+    values = {
+        "batchId": 3,
+        "from": holder,
+        "to": holder,
+        "amount": 1,
+        "final": False,
+        "credit": credit,
+        "ref": b"\x02" * 32,
+    }
     args = abi.decode_log(make_log(EVENTS["Moved"], values))
     assert args is not None
     assert args.args["final"] is False
     assert args.args["credit"]["retired"] is True
-    assert fold_case(args.args["credit"]) == {"origin": b"\x01" * 32, "holder": holder, "vintage": 2024,
-                                              "amount": 5, "retired": True}
+    assert fold_case(args.args["credit"]) == {
+        "origin": b"\x01" * 32,
+        "holder": holder,
+        "vintage": 2024,
+        "amount": 5,
+        "retired": True,
+    }
     assert args.args["from"] == to_checksum_address(holder) != holder
     flag = abi.decode_log(make_log(EVENTS["Flag"], {"on": True, "key": b"\x03" * 32, "kind": 2}))
     assert flag is not None
@@ -440,15 +594,23 @@ def test_decode_log_of_a_dynamic_event_goes_through_eth_abi(values: dict[str, An
             event = abi.decode_log(log, checksum=checksum)
         assert calls, "a dynamic event is decoded by eth_abi"
         assert event is not None
-        assert event.args == {i["name"]: expected(i, values[i["name"]], checksum=checksum)
-                              for i in EVENTS["Listed"]["inputs"]}
+        assert event.args == {
+            i["name"]: expected(i, values[i["name"]], checksum=checksum) for i in EVENTS["Listed"]["inputs"]
+        }
 
 
 def test_decode_log_checksums_addresses_inside_tuples_too() -> None:
     abi = ContractAbi(ABI)
     holder = "0x" + "ef" * 20
-    values = {"batchId": 3, "from": holder, "to": holder, "amount": 1, "final": False,
-              "credit": (b"\x01" * 32, holder, 2024, 5, True), "ref": b"\x02" * 32}
+    values = {
+        "batchId": 3,
+        "from": holder,
+        "to": holder,
+        "amount": 1,
+        "final": False,
+        "credit": (b"\x01" * 32, holder, 2024, 5, True),
+        "ref": b"\x02" * 32,
+    }
     event = abi.decode_log(make_log(EVENTS["Moved"], values))
     assert event is not None
     assert event.args["credit"]["holder"] == to_checksum_address(holder)
@@ -495,8 +657,11 @@ def test_the_generated_decoder_is_taken_and_equals_decode_log(name: str, data: s
     values = data.draw(event_values(name))
     log = make_log(item, values)
     if upper:  # hex digits in either case (the node sends lowercase; nothing promises it)
-        log = {**log, "topics": [log["topics"][0]] + ["0x" + t[2:].upper() for t in log["topics"][1:]],
-               "data": "0x" + log["data"][2:].upper()}
+        log = {
+            **log,
+            "topics": [log["topics"][0]] + ["0x" + t[2:].upper() for t in log["topics"][1:]],
+            "data": "0x" + log["data"][2:].upper(),
+        }
     spec = decoder.spec(log["topics"][0])
     assert spec is not None
     with without(abi, "decode_log"):
@@ -512,8 +677,15 @@ def test_the_generated_decoder_is_taken_and_equals_decode_log(name: str, data: s
 
 def test_the_indexer_event_holds_what_it_is_given() -> None:
     event = Event("Moved", {"amount": 1}, "0x" + "ab" * 20, 7, "0x" + "11" * 32, "0x" + "22" * 32, 3)
-    assert (event.name, event.args, event.address, event.block_number, event.block_hash, event.tx_hash,
-            event.log_index) == ("Moved", {"amount": 1}, "0x" + "ab" * 20, 7, "0x" + "11" * 32, "0x" + "22" * 32, 3)
+    assert (
+        event.name,
+        event.args,
+        event.address,
+        event.block_number,
+        event.block_hash,
+        event.tx_hash,
+        event.log_index,
+    ) == ("Moved", {"amount": 1}, "0x" + "ab" * 20, 7, "0x" + "11" * 32, "0x" + "22" * 32, 3)
 
 
 def test_the_log_decoder_falls_back_for_dynamic_odd_or_malformed_logs() -> None:
@@ -521,8 +693,18 @@ def test_the_log_decoder_falls_back_for_dynamic_odd_or_malformed_logs() -> None:
     decoder = LogDecoder(abi)
     owner = to_checksum_address("0x" + "ab" * 20)
     listed = make_log(EVENTS["Listed"], {"who": owner, "ids": [1], "parts": [(owner, 2)], "note": "n", "owners": []})
-    moved = make_log(EVENTS["Moved"], {"batchId": 1, "from": owner, "to": owner, "amount": 2, "final": True,
-                                       "credit": (b"\x01" * 32, owner, 1, 2, False), "ref": b"\x00" * 32})
+    moved = make_log(
+        EVENTS["Moved"],
+        {
+            "batchId": 1,
+            "from": owner,
+            "to": owner,
+            "amount": 2,
+            "final": True,
+            "credit": (b"\x01" * 32, owner, 1, 2, False),
+            "ref": b"\x00" * 32,
+        },
+    )
     with counting(abi, "decode_log") as calls:
         spec = decoder.spec(listed["topics"][0])
         assert spec is not None
@@ -548,9 +730,11 @@ def test_the_log_decoder_falls_back_for_dynamic_odd_or_malformed_logs() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(value=st.one_of(st.binary(max_size=70), st.binary(min_size=250, max_size=300), st.binary(max_size=1)),
-       number=st.one_of(st.integers(0, 300), st.integers(0, 2**256 - 1)),
-       items=st.lists(st.binary(max_size=40), max_size=8))
+@given(
+    value=st.one_of(st.binary(max_size=70), st.binary(min_size=250, max_size=300), st.binary(max_size=1)),
+    number=st.one_of(st.integers(0, 300), st.integers(0, 2**256 - 1)),
+    items=st.lists(st.binary(max_size=40), max_size=8),
+)
 def test_rlp_by_hand_equals_the_rlp_package(value: bytes, number: int, items: list[bytes]) -> None:
     assert rlp_bytes(value) == rlp.encode(value)
     assert rlp_int(number) == rlp.encode(number)
@@ -572,21 +756,39 @@ def test_rlp_length_prefixes_at_their_boundaries() -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(key=st.integers(1, 2**255).map(lambda k: k.to_bytes(32, "big")), chain_id=st.integers(1, 2**40),
-       nonce=st.integers(0, 2**64 - 1), gas=st.integers(21_000, 2**63), tip=st.integers(0, 2**128),
-       extra=st.integers(0, 2**128), data=st.binary(max_size=300), value=st.integers(0, 2**200),
-       to=st.one_of(st.none(), raw_address.map(to_checksum_address)))
-def test_the_fast_signer_is_byte_identical_to_eth_account(key: bytes, chain_id: int, nonce: int, gas: int, tip: int,
-                                                          extra: int, data: bytes, value: int, to: str | None) -> None:
-    tx: dict[str, Any] = {"type": 2, "chainId": chain_id, "nonce": nonce, "maxPriorityFeePerGas": tip,
-                          "maxFeePerGas": tip + extra, "gas": gas, "value": value, "data": data, "accessList": []}
+@given(
+    key=st.integers(1, 2**255).map(lambda k: k.to_bytes(32, "big")),
+    chain_id=st.integers(1, 2**40),
+    nonce=st.integers(0, 2**64 - 1),
+    gas=st.integers(21_000, 2**63),
+    tip=st.integers(0, 2**128),
+    extra=st.integers(0, 2**128),
+    data=st.binary(max_size=300),
+    value=st.integers(0, 2**200),
+    to=st.one_of(st.none(), raw_address.map(to_checksum_address)),
+)
+def test_the_fast_signer_is_byte_identical_to_eth_account(
+    key: bytes, chain_id: int, nonce: int, gas: int, tip: int, extra: int, data: bytes, value: int, to: str | None
+) -> None:
+    tx: dict[str, Any] = {
+        "type": 2,
+        "chainId": chain_id,
+        "nonce": nonce,
+        "maxPriorityFeePerGas": tip,
+        "maxFeePerGas": tip + extra,
+        "gas": gas,
+        "value": value,
+        "data": data,
+        "accessList": [],
+    }
     if to is not None:
         tx["to"] = to
     want = Account.sign_transaction(tx, key)
     signer = FastSigner(key, chain_id)
     for _ in range(2):  # the second time with the recipient's encoding cached
-        got = signer.sign(nonce=nonce, to=to, data=data, gas=gas, max_fee=tip + extra, max_priority_fee=tip,
-                          value=value)
+        got = signer.sign(
+            nonce=nonce, to=to, data=data, gas=gas, max_fee=tip + extra, max_priority_fee=tip, value=value
+        )
         assert got.raw == want.raw_transaction
         assert got.tx_hash == bytes(want.hash)
         assert got.nonce == nonce
@@ -597,13 +799,30 @@ def test_the_fast_signer_is_byte_identical_to_eth_account(key: bytes, chain_id: 
 
 def test_the_fast_signer_sends_no_value_by_default() -> None:
     key = (12345).to_bytes(32, "big")
-    tx = {"type": 2, "chainId": 31337, "nonce": 3, "maxPriorityFeePerGas": 1, "maxFeePerGas": 9, "gas": 50_000,
-          "value": 0, "data": b"\x01", "accessList": [], "to": to_checksum_address("0x" + "ab" * 20)}
+    tx = {
+        "type": 2,
+        "chainId": 31337,
+        "nonce": 3,
+        "maxPriorityFeePerGas": 1,
+        "maxFeePerGas": 9,
+        "gas": 50_000,
+        "value": 0,
+        "data": b"\x01",
+        "accessList": [],
+        "to": to_checksum_address("0x" + "ab" * 20),
+    }
     got = FastSigner(key, 31337).sign(nonce=3, to=tx["to"], data=b"\x01", gas=50_000, max_fee=9, max_priority_fee=1)
     assert got.raw == Account.sign_transaction(tx, key).raw_transaction
     legacy = FastSigner(key, 31337).sign_legacy(nonce=3, to=tx["to"], data=b"\x01", gas=50_000, gas_price=9)
-    legacy_tx = {"nonce": 3, "gasPrice": 9, "gas": 50_000, "to": tx["to"], "value": 0, "data": b"\x01",
-                 "chainId": 31337}
+    legacy_tx = {
+        "nonce": 3,
+        "gasPrice": 9,
+        "gas": 50_000,
+        "to": tx["to"],
+        "value": 0,
+        "data": b"\x01",
+        "chainId": 31337,
+    }
     assert legacy.raw == Account.sign_transaction(legacy_tx, key).raw_transaction
 
 
@@ -622,8 +841,9 @@ def test_the_client_encodes_signs_and_decodes_by_hand_on_the_node(world: Any, mo
     monkeypatch.setattr(Account, "sign_transaction", refuse("Account.sign_transaction"))
     monkeypatch.setattr(LocalAccount, "sign_transaction", refuse("LocalAccount.sign_transaction"))
     ref = b"\x5a" * 32
-    result = c.transfer_with_reference(world.op(), cast.holder.address, cast.buyer.address, world.batch_id, 10, ref,
-                                       sender=cast.holder)
+    result = c.transfer_with_reference(
+        world.op(), cast.holder.address, cast.buyer.address, world.batch_id, 10, ref, sender=cast.holder
+    )
     monkeypatch.undo()
 
     moved = result.event("CreditsTransferred")
@@ -632,13 +852,23 @@ def test_the_client_encodes_signs_and_decodes_by_hand_on_the_node(world: Any, mo
 
     tx = c.rpc.call("eth_getTransactionByHash", result.tx_hash)
     raw = c.rpc.call("eth_getRawTransactionByHash", result.tx_hash)
-    fields = {"type": 2, "chainId": int(tx["chainId"], 16), "nonce": int(tx["nonce"], 16),
-              "to": to_checksum_address(tx["to"]), "maxPriorityFeePerGas": int(tx["maxPriorityFeePerGas"], 16), "maxFeePerGas": int(tx["maxFeePerGas"], 16),
-              "gas": int(tx["gas"], 16), "value": 0, "data": bytes.fromhex(tx["input"][2:]), "accessList": []}
+    fields = {
+        "type": 2,
+        "chainId": int(tx["chainId"], 16),
+        "nonce": int(tx["nonce"], 16),
+        "to": to_checksum_address(tx["to"]),
+        "maxPriorityFeePerGas": int(tx["maxPriorityFeePerGas"], 16),
+        "maxFeePerGas": int(tx["maxFeePerGas"], 16),
+        "gas": int(tx["gas"], 16),
+        "value": 0,
+        "data": bytes.fromhex(tx["input"][2:]),
+        "accessList": [],
+    }
     assert bytes.fromhex(raw[2:]) == bytes(Account.sign_transaction(fields, cast.holder.key).raw_transaction)
     assert fields["data"] == c.abi._selectors["transferWithReference"] + eth_encode(
         c.abi._input_types["transferWithReference"],
-        [int(moved.args["opId"]), cast.holder.address, cast.buyer.address, world.batch_id, 10, ref])
+        [int(moved.args["opId"]), cast.holder.address, cast.buyer.address, world.batch_id, 10, ref],
+    )
 
     logs = c.rpc.call("eth_getTransactionReceipt", result.tx_hash)["logs"]
     decoder = LogDecoder(c.abi)
@@ -652,6 +882,7 @@ def test_the_client_encodes_signs_and_decodes_by_hand_on_the_node(world: Any, mo
         assert reference is not None
         assert args == reference.args
         topics = [bytes.fromhex(t[2:]) for t in log["topics"]]
-        general = c.abi._decode_general(c.abi.events_by_topic[topics[0]], topics, bytes.fromhex(log["data"][2:]),
-                                        checksum=False)
+        general = c.abi._decode_general(
+            c.abi.events_by_topic[topics[0]], topics, bytes.fromhex(log["data"][2:]), checksum=False
+        )
         assert args == general

@@ -39,7 +39,10 @@ def test_more_than_the_free_balance_names_free_and_needed(world: World) -> None:
     with pytest.raises(RegistryRevertError) as refused:
         world.client.transfer(holder.address, world.cast.buyer.address, world.batch_id, HOLDER_START + 1, sender=holder)
     assert refused.value.args_by_name == {
-        "holder": holder.address, "batchId": world.batch_id, "free": HOLDER_START, "needed": HOLDER_START + 1,
+        "holder": holder.address,
+        "batchId": world.batch_id,
+        "free": HOLDER_START,
+        "needed": HOLDER_START + 1,
     }
 
 
@@ -61,21 +64,40 @@ def test_malformed_addresses_are_named(world: World, bad: str) -> None:
 def test_malformed_ids_and_hashes_are_named(world: World) -> None:
     c = world.client
     with pytest.raises(InvalidInputError, match="project id: id 'x+' must be 1-31 printable ASCII characters"):
-        c.issue(world.op(), project_id="x" * 40, vintage=2024, monitoring_start=1, monitoring_end=2, quantity=1,
-                reserve_bps=0, verification_report_hash=HASH)
+        c.issue(
+            world.op(),
+            project_id="x" * 40,
+            vintage=2024,
+            monitoring_start=1,
+            monitoring_end=2,
+            quantity=1,
+            reserve_bps=0,
+            verification_report_hash=HASH,
+        )
     with pytest.raises(InvalidInputError, match="claim hash must be 32 bytes"):
         c.retire(world.op(), world.batch_id, 1, Scenario.PERSONAL, HASH, b"short", sender=world.cast.holder)
     with pytest.raises(InvalidInputError, match="reserve share 12000"):
-        c.issue(world.op(), project_id="P", vintage=2024, monitoring_start=1, monitoring_end=2, quantity=1,
-                reserve_bps=12_000, verification_report_hash=HASH)
+        c.issue(
+            world.op(),
+            project_id="P",
+            vintage=2024,
+            monitoring_start=1,
+            monitoring_end=2,
+            quantity=1,
+            reserve_bps=12_000,
+            verification_report_hash=HASH,
+        )
 
 
-@pytest.mark.parametrize(("damage", "said"), [
-    (lambda k: k.pop("crypto"), "has no 'crypto' part"),
-    (lambda k: k["crypto"].pop("kdf"), "KeyError reading its 'crypto' part"),
-    (lambda k: k["crypto"].update(ciphertext="zz"), "reading its 'crypto' part"),
-    (lambda k: k.update(version=9), "reading its 'crypto' part"),
-])
+@pytest.mark.parametrize(
+    ("damage", "said"),
+    [
+        (lambda k: k.pop("crypto"), "has no 'crypto' part"),
+        (lambda k: k["crypto"].pop("kdf"), "KeyError reading its 'crypto' part"),
+        (lambda k: k["crypto"].update(ciphertext="zz"), "reading its 'crypto' part"),
+        (lambda k: k.update(version=9), "reading its 'crypto' part"),
+    ],
+)
 def test_a_damaged_keystore_is_named_not_taken_for_a_wrong_password(tmp_path, damage, said) -> None:
     import json
 
@@ -100,8 +122,9 @@ def test_a_redirect_or_retry_log_line_of_urllib3_keeps_no_path_or_query(caplog) 
     import chain.rpc  # noqa: F401  (importing it puts the filter on urllib3's loggers)
 
     caplog.set_level(logging.DEBUG)
-    logging.getLogger("urllib3.poolmanager").info("Redirecting %s -> %s", "https://u:pw@node.example/v3/KEY1",
-                                                  "https://node.example/v3/KEY2?apikey=s3cr3t")
+    logging.getLogger("urllib3.poolmanager").info(
+        "Redirecting %s -> %s", "https://u:pw@node.example/v3/KEY1", "https://node.example/v3/KEY2?apikey=s3cr3t"
+    )
     logging.getLogger("urllib3.util.retry").debug("Incremented Retry for (url='%s'): %r", "/v3/KEY3", "Retry(total=2)")
     text = caplog.text
     assert "Redirecting https://node.example/… -> https://node.example/…" in text

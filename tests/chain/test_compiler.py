@@ -29,7 +29,10 @@ def test_compiling_again_gives_the_same_bytecode(build, tmp_path) -> None:
     assert json.loads(again["CarbonRegistry"].metadata)["compiler"]["version"].startswith(SOLC_VERSION)
 
 
-@pytest.mark.skipif(not native_solc_available(), reason=f"no native solc {SOLC_VERSION} installed (py-solc-x cannot download one offline)")
+@pytest.mark.skipif(
+    not native_solc_available(),
+    reason=f"no native solc {SOLC_VERSION} installed (py-solc-x cannot download one offline)",
+)
 def test_native_solc_and_solcjs_give_the_same_bytecode(tmp_path) -> None:
     native = compile_contracts(backend="native", force=True, build_dir=tmp_path / "native")
     js = compile_contracts(backend="solcjs", force=True, build_dir=tmp_path / "js")

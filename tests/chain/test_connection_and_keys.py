@@ -37,17 +37,20 @@ def test_a_node_url_s_api_key_never_reaches_a_message(anvil) -> None:
     assert "0123456789abcdef" not in said and f"{anvil.url}/… (HTTP 404" in said
 
 
-@pytest.mark.parametrize(("url", "shown"), [
-    ("https://mainnet.infura.io/v3/0123456789abcdef", "https://mainnet.infura.io/…"),
-    ("https://user:s3cr3t@node.example.org:8443", "https://node.example.org:8443/…"),
-    ("http://127.0.0.1:8545", "http://127.0.0.1:8545"),
-    ("http://[::1]:8545/", "http://[::1]:8545"),
-    ("https://node.example.org#s3cr3t", "https://node.example.org/…"),
-    ("https://host;s3cr3t/", "(an invalid URL)"),
-    ("https://host\\s3cr3t", "(an invalid URL)"),
-    ("http://127.0.0.1:99999", "(an invalid URL)"),
-    ("not a url", "(an invalid URL)"),
-])
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://mainnet.infura.io/v3/0123456789abcdef", "https://mainnet.infura.io/…"),
+        ("https://user:s3cr3t@node.example.org:8443", "https://node.example.org:8443/…"),
+        ("http://127.0.0.1:8545", "http://127.0.0.1:8545"),
+        ("http://[::1]:8545/", "http://[::1]:8545"),
+        ("https://node.example.org#s3cr3t", "https://node.example.org/…"),
+        ("https://host;s3cr3t/", "(an invalid URL)"),
+        ("https://host\\s3cr3t", "(an invalid URL)"),
+        ("http://127.0.0.1:99999", "(an invalid URL)"),
+        ("not a url", "(an invalid URL)"),
+    ],
+)
 def test_a_node_url_is_shown_without_what_may_hold_a_key(url, shown) -> None:
     assert shown_url(url) == shown
 

@@ -21,4 +21,10 @@ def test_a_second_deploy_reuses_the_recorded_contract(anvil, build, tmp_deployme
     forced = open_local_registry(anvil.url, deployments_dir=tmp_deployments, build=build, force=True)
     assert forced.created and forced.deployment.address != first.deployment.address
     assert load_deployment(tmp_deployments, 31337) == forced.deployment
-    assert forced.client.roles_of(forced.admin.address) == ["REGISTRAR_ROLE", "REVIEWER_ROLE", "ANCHORER_ROLE", "PAUSER_ROLE", "DEFAULT_ADMIN_ROLE"]
+    assert forced.client.roles_of(forced.admin.address) == [
+        "REGISTRAR_ROLE",
+        "REVIEWER_ROLE",
+        "ANCHORER_ROLE",
+        "PAUSER_ROLE",
+        "DEFAULT_ADMIN_ROLE",
+    ]

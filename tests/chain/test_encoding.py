@@ -17,28 +17,55 @@ address = st.sampled_from([a.address for a in dev_accounts()])
 
 
 @settings(max_examples=200, deadline=None)
-@given(nonce=st.integers(0, 2**40), gas=st.integers(21_000, 30_000_000), tip=st.integers(0, 10**12),
-       extra=st.integers(0, 10**12), data=st.binary(max_size=400), value=st.integers(0, 10**20),
-       to=st.one_of(st.none(), address))
+@given(
+    nonce=st.integers(0, 2**40),
+    gas=st.integers(21_000, 30_000_000),
+    tip=st.integers(0, 10**12),
+    extra=st.integers(0, 10**12),
+    data=st.binary(max_size=400),
+    value=st.integers(0, 10**20),
+    to=st.one_of(st.none(), address),
+)
 def test_fast_signer_matches_eth_account(nonce, gas, tip, extra, data, value, to) -> None:
     key = bytes(dev_accounts()[3].key)
-    tx = {"type": 2, "chainId": 31337, "nonce": nonce, "maxPriorityFeePerGas": tip, "maxFeePerGas": tip + extra,
-          "gas": gas, "value": value, "data": data, "accessList": []}
+    tx = {
+        "type": 2,
+        "chainId": 31337,
+        "nonce": nonce,
+        "maxPriorityFeePerGas": tip,
+        "maxFeePerGas": tip + extra,
+        "gas": gas,
+        "value": value,
+        "data": data,
+        "accessList": [],
+    }
     if to:
         tx["to"] = to
     expected = Account.sign_transaction(tx, key)
-    ours = FastSigner(key, 31337).sign(nonce=nonce, to=to, data=data, gas=gas, max_fee=tip + extra, max_priority_fee=tip, value=value)
+    ours = FastSigner(key, 31337).sign(
+        nonce=nonce, to=to, data=data, gas=gas, max_fee=tip + extra, max_priority_fee=tip, value=value
+    )
     assert ours.raw == expected.raw_transaction
     assert ours.tx_hash == bytes(expected.hash)
 
 
 @settings(max_examples=200, deadline=None)
-@given(op=uint, a=address, b=address, batch=uint, amount=uint, ref=b32, vintage=st.integers(0, 2**16 - 1),
-       quantity=st.integers(0, 2**128 - 1))
+@given(
+    op=uint,
+    a=address,
+    b=address,
+    batch=uint,
+    amount=uint,
+    ref=b32,
+    vintage=st.integers(0, 2**16 - 1),
+    quantity=st.integers(0, 2**128 - 1),
+)
 def test_fast_encoding_matches_eth_abi(build, op, a, b, batch, amount, ref, vintage, quantity) -> None:
     abi = ContractAbi(build["CarbonRegistry"].abi)
     args = (op, a, b, batch, amount, ref)
-    assert abi.encode_call("transferWithReference", args)[4:] == abi_encode(abi._input_types["transferWithReference"], list(args))
+    assert abi.encode_call("transferWithReference", args)[4:] == abi_encode(
+        abi._input_types["transferWithReference"], list(args)
+    )
     request = (ref, vintage, 1, 2, quantity, 500, ref, ref)
     assert abi.encode_call("issue", (op, request))[4:] == abi_encode(abi._input_types["issue"], [op, request])
 

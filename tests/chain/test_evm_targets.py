@@ -71,9 +71,17 @@ def test_every_deployed_part_fits_the_size_limits_at_every_target(builds: dict[s
 
 def test_only_shanghai_and_later_builds_need_opcodes_newer_than_berlin(builds: dict[str, Build]) -> None:
     needs = {target: required_features(build) for target, build in builds.items()}
-    assert needs == {"berlin": set(), "london": set(), "paris": set(), "shanghai": {"PUSH0"}, "cancun": {"PUSH0", "MCOPY"}}
+    assert needs == {
+        "berlin": set(),
+        "london": set(),
+        "paris": set(),
+        "shanghai": {"PUSH0"},
+        "cancun": {"PUSH0", "MCOPY"},
+    }
     # and that is really what solc emitted: PUSH0 (0x5f) in shanghai code, none below
-    assert len(builds["shanghai"]["CarbonRegistry"].deployed_bytecode) < len(builds["berlin"]["CarbonRegistry"].deployed_bytecode)
+    assert len(builds["shanghai"]["CarbonRegistry"].deployed_bytecode) < len(
+        builds["berlin"]["CarbonRegistry"].deployed_bytecode
+    )
 
 
 def test_explicit_uses_in_the_sources_count_and_comments_do_not() -> None:
@@ -98,12 +106,18 @@ def berlin_world(node: LocalNode, build: Build, cast: Cast, tmp_path: Any) -> Wo
     """deploy_world by hand: ensure_deployed, then the same roles and base state (the client sends
     legacy transactions by itself where blocks have no base fee)."""
     rpc = connect(node.url, LOCAL_CHAIN_ID)
-    deployment, created = ensure_deployed(rpc, chain_id=LOCAL_CHAIN_ID, build=build, deployer=cast.admin,
-                                          directory=tmp_path / "deployments", force=True)
-    client = RegistryClient(rpc, deployment.address, ContractAbi(build["CarbonRegistry"].abi),
-                            chain_id=LOCAL_CHAIN_ID, signer=cast.admin)
-    for role, account in (("REGISTRAR_ROLE", cast.registrar), ("REVIEWER_ROLE", cast.reviewer),
-                          ("ANCHORER_ROLE", cast.anchorer), ("PAUSER_ROLE", cast.pauser)):
+    deployment, created = ensure_deployed(
+        rpc, chain_id=LOCAL_CHAIN_ID, build=build, deployer=cast.admin, directory=tmp_path / "deployments", force=True
+    )
+    client = RegistryClient(
+        rpc, deployment.address, ContractAbi(build["CarbonRegistry"].abi), chain_id=LOCAL_CHAIN_ID, signer=cast.admin
+    )
+    for role, account in (
+        ("REGISTRAR_ROLE", cast.registrar),
+        ("REVIEWER_ROLE", cast.reviewer),
+        ("ANCHORER_ROLE", cast.anchorer),
+        ("PAUSER_ROLE", cast.pauser),
+    ):
         client.grant_role(role, account.address)
     client.signer = cast.registrar
     return World(client, cast, populate(client, cast), LocalRegistry(build, deployment, client, created))
@@ -146,7 +160,9 @@ def test_a_build_for_the_node_s_fork_deploys_and_works_there(
     on_chain = c.rpc.call("eth_getCode", d.catalog_extension, "latest")
     assert on_chain[2:] == build["CatalogExtension"].deployed_bytecode
     for address in (d.implementation, d.catalog_extension, d.address, d.revocations):
-        metadata = json.loads((contract_folder(tmp_path / "sourcify", LOCAL_CHAIN_ID, address) / "metadata.json").read_text())
+        metadata = json.loads(
+            (contract_folder(tmp_path / "sourcify", LOCAL_CHAIN_ID, address) / "metadata.json").read_text()
+        )
         assert metadata["settings"]["evmVersion"] == hardfork
 
 
@@ -156,8 +172,13 @@ def test_a_cancun_build_is_refused_on_a_london_node_in_one_line_before_any_trans
     with fork_node("london") as node:
         rpc = connect(node.url, LOCAL_CHAIN_ID)
         with pytest.raises(EvmMismatchError) as refused:
-            ensure_deployed(rpc, chain_id=LOCAL_CHAIN_ID, build=builds["cancun"], deployer=cast.admin,
-                            directory=tmp_path / "deployments")
+            ensure_deployed(
+                rpc,
+                chain_id=LOCAL_CHAIN_ID,
+                build=builds["cancun"],
+                deployer=cast.admin,
+                directory=tmp_path / "deployments",
+            )
         message = str(refused.value)
         assert message == (
             f"the chain at {node.url} has no PUSH0 (shanghai), no MCOPY (cancun); "
@@ -168,8 +189,13 @@ def test_a_cancun_build_is_refused_on_a_london_node_in_one_line_before_any_trans
         assert load_deployment(tmp_path / "deployments", LOCAL_CHAIN_ID) is None
         # the shanghai build (PUSH0, no MCOPY) is refused for PUSH0 alone; the paris build deploys
         with pytest.raises(EvmMismatchError, match=r"has no PUSH0 \(shanghai\); set LEDGER_EVM_VERSION=paris"):
-            ensure_deployed(rpc, chain_id=LOCAL_CHAIN_ID, build=builds["shanghai"], deployer=cast.admin,
-                            directory=tmp_path / "deployments")
+            ensure_deployed(
+                rpc,
+                chain_id=LOCAL_CHAIN_ID,
+                build=builds["shanghai"],
+                deployer=cast.admin,
+                directory=tmp_path / "deployments",
+            )
         registry = open_local_registry(node.url, deployments_dir=tmp_path / "deployments", build=builds["paris"])
         assert registry.created and registry.deployment.evm_version == "paris"
 
@@ -215,8 +241,10 @@ def test_ledger_deploy_works_on_a_london_node_by_default_and_refuses_a_cancun_bu
         assert refused.exit_code == 1
         shown = " ".join(refused.output.split())  # rich wraps at the terminal's width
         assert shown.startswith("error: the chain at http://127.0.0.1:") and shown.count("error:") == 1, shown
-        assert shown.endswith("has no PUSH0 (shanghai), no MCOPY (cancun); "
-                              "set LEDGER_EVM_VERSION=paris or lower (the build is for cancun)"), shown
+        assert shown.endswith(
+            "has no PUSH0 (shanghai), no MCOPY (cancun); "
+            "set LEDGER_EVM_VERSION=paris or lower (the build is for cancun)"
+        ), shown
         assert "Traceback" not in refused.output
         monkeypatch.delenv("LEDGER_EVM_VERSION")
         deployed = runner.invoke(app, ["deploy"])

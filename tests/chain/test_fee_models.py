@@ -49,8 +49,10 @@ def mined(world: World, tx_hash: str) -> dict[str, Any]:
 
 def retirements(world: World, namespace: str, n: int) -> list[Operation]:
     ids = sequential_op_ids(namespace, n)
-    return [Operation(i, "retire", (i, world.batch_id, 1, int(Scenario.PERSONAL), HASH, HASH), world.cast.holder)
-            for i in ids]
+    return [
+        Operation(i, "retire", (i, world.batch_id, 1, int(Scenario.PERSONAL), HASH, HASH), world.cast.holder)
+        for i in ids
+    ]
 
 
 # ---------------------------------------------------------------- signing, byte for byte
@@ -59,13 +61,27 @@ raw_address = st.binary(min_size=20, max_size=20).map(to_checksum_address)
 
 
 @settings(max_examples=150, deadline=None)
-@given(key=st.integers(1, 2**255).map(lambda k: k.to_bytes(32, "big")), chain_id=st.integers(1, 2**40),
-       nonce=st.integers(0, 2**64 - 1), gas=st.integers(21_000, 2**63), price=st.integers(0, 2**128),
-       data=st.binary(max_size=300), value=st.integers(0, 2**200), to=st.one_of(st.none(), raw_address))
-def test_the_legacy_signer_is_byte_identical_to_eth_account(key: bytes, chain_id: int, nonce: int, gas: int,
-                                                            price: int, data: bytes, value: int, to: str | None) -> None:
-    tx: dict[str, Any] = {"chainId": chain_id, "nonce": nonce, "gasPrice": price, "gas": gas, "value": value,
-                          "data": data}
+@given(
+    key=st.integers(1, 2**255).map(lambda k: k.to_bytes(32, "big")),
+    chain_id=st.integers(1, 2**40),
+    nonce=st.integers(0, 2**64 - 1),
+    gas=st.integers(21_000, 2**63),
+    price=st.integers(0, 2**128),
+    data=st.binary(max_size=300),
+    value=st.integers(0, 2**200),
+    to=st.one_of(st.none(), raw_address),
+)
+def test_the_legacy_signer_is_byte_identical_to_eth_account(
+    key: bytes, chain_id: int, nonce: int, gas: int, price: int, data: bytes, value: int, to: str | None
+) -> None:
+    tx: dict[str, Any] = {
+        "chainId": chain_id,
+        "nonce": nonce,
+        "gasPrice": price,
+        "gas": gas,
+        "value": value,
+        "data": data,
+    }
     if to is not None:
         tx["to"] = to
     want = Account.sign_transaction(tx, key)
@@ -146,7 +162,7 @@ def fee_world(request: pytest.FixtureRequest, build: Build, cast: Cast, tmp_path
 
 
 def test_the_client_sends_the_chain_s_own_type_and_the_node_holds_what_eth_account_signs(
-    fee_world: tuple[str, World]
+    fee_world: tuple[str, World],
 ) -> None:
     name, world = fee_world
     _, model, free = NODES[name]
@@ -156,16 +172,26 @@ def test_the_client_sends_the_chain_s_own_type_and_the_node_holds_what_eth_accou
     assert c.balance_of(cast.holder.address, world.batch_id) == HOLDER_START - 3
     tx = mined(world, done.tx_hash)
     raw = bytes.fromhex(c.rpc.call("eth_getRawTransactionByHash", done.tx_hash)[2:])
-    fields: dict[str, Any] = {"chainId": 31337, "nonce": int(tx["nonce"], 16), "to": to_checksum_address(tx["to"]),
-                              "gas": int(tx["gas"], 16), "value": 0, "data": bytes.fromhex(tx["input"][2:])}
+    fields: dict[str, Any] = {
+        "chainId": 31337,
+        "nonce": int(tx["nonce"], 16),
+        "to": to_checksum_address(tx["to"]),
+        "gas": int(tx["gas"], 16),
+        "value": 0,
+        "data": bytes.fromhex(tx["input"][2:]),
+    }
     if model == "legacy":
         assert tx["type"] == "0x0" and int(tx["v"], 16) in EIP155_V
         fields["gasPrice"] = int(tx["gasPrice"], 16)
         assert (fields["gasPrice"] == 0) == free
     else:
         assert tx["type"] == "0x2"
-        fields |= {"type": 2, "maxFeePerGas": int(tx["maxFeePerGas"], 16),
-                   "maxPriorityFeePerGas": int(tx["maxPriorityFeePerGas"], 16), "accessList": []}
+        fields |= {
+            "type": 2,
+            "maxFeePerGas": int(tx["maxFeePerGas"], 16),
+            "maxPriorityFeePerGas": int(tx["maxPriorityFeePerGas"], 16),
+            "accessList": [],
+        }
         if free:
             assert fields["maxFeePerGas"] == fields["maxPriorityFeePerGas"] == 0  # tips of 0 on a free chain
         else:
@@ -173,8 +199,9 @@ def test_the_client_sends_the_chain_s_own_type_and_the_node_holds_what_eth_accou
     assert raw == bytes(Account.sign_transaction(fields, cast.holder.key).raw_transaction)
 
 
-def test_legacy_override_on_a_base_fee_chain_and_eip1559_override_on_berlin(build: Build, cast: Cast, tmp_path: Any,
-                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_legacy_override_on_a_base_fee_chain_and_eip1559_override_on_berlin(
+    build: Build, cast: Cast, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with node_for("london") as node:
         monkeypatch.setenv("LEDGER_FEE_MODEL", "legacy")
         world = deploy_world(node.url, tmp_path / "london", build, cast)
@@ -184,8 +211,14 @@ def test_legacy_override_on_a_base_fee_chain_and_eip1559_override_on_berlin(buil
     with node_for("berlin") as node:
         monkeypatch.setenv("LEDGER_FEE_MODEL", "legacy")
         world = deploy_world(node.url, tmp_path / "berlin", build, cast)
-        forced = RegistryClient(world.client.rpc, world.client.address, world.client.abi, chain_id=31337,
-                                signer=cast.holder, fee_model="eip1559")
+        forced = RegistryClient(
+            world.client.rpc,
+            world.client.address,
+            world.client.abi,
+            chain_id=31337,
+            signer=cast.holder,
+            fee_model="eip1559",
+        )
         with pytest.raises(TransactionFailedError) as refused:
             forced.retire(world.op(), world.batch_id, 1, Scenario.PERSONAL, HASH, HASH)
         message = str(refused.value)

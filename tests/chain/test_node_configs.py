@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from api.audit.chain_state import read_chain
-from api.audit.reconcile import reconcile
-from api.certificates.evidence import ChainEvidence
-from api.certificates.verify import verify_document
+from api.app import create_app
+from audit.chain_state import read_chain
+from audit.reconcile import reconcile
+from certificates.evidence import ChainEvidence
+from certificates.verify import verify_document
 from chain.compiler import compile_contracts
 from chain.node import LocalNode
 from chain.probe import available_features, required_features
@@ -60,8 +61,9 @@ def sent_types(rpc: JsonRpc, first: int) -> set[str]:
 
 
 @pytest.fixture(params=list(CONFIGS))
-def configured(request: pytest.FixtureRequest, cast: Cast, tmp_path: Path,
-               monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Config, Certified, float]]:
+def configured(
+    request: pytest.FixtureRequest, cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Config, Certified, float]]:
     config = CONFIGS[request.param]
     monkeypatch.setenv("LEDGER_DATA_KEY_FILE", str(tmp_path / "data.key"))
     monkeypatch.delenv("LEDGER_FEE_MODEL", raising=False)  # read from the node
@@ -74,8 +76,9 @@ def configured(request: pytest.FixtureRequest, cast: Cast, tmp_path: Path,
 
 
 @pytest.mark.slow
-def test_the_smoke_scenario_runs_on_every_node_configuration(configured: tuple[Config, Certified, float],
-                                                            tmp_path: Path) -> None:
+def test_the_smoke_scenario_runs_on_every_node_configuration(
+    configured: tuple[Config, Certified, float], tmp_path: Path
+) -> None:
     config, c, started = configured
     client, deployment = c.world.client, c.world.registry.deployment
     rpc = client.rpc
@@ -90,8 +93,9 @@ def test_the_smoke_scenario_runs_on_every_node_configuration(configured: tuple[C
     assert anchored_size >= len(DEMO)
 
     # verify: every certificate against the node itself
-    evidence = ChainEvidence(rpc, chain_id=deployment.chain_id, registry=deployment.address,
-                             revocations=deployment.revocations)
+    evidence = ChainEvidence(
+        rpc, chain_id=deployment.chain_id, registry=deployment.address, revocations=deployment.revocations
+    )
     for scenario, cert_id in c.ids.items():
         verdict = verify_document(c.public(cert_id), evidence)
         assert verdict.status == "valid", (config, scenario, verdict.as_json())
@@ -99,7 +103,7 @@ def test_the_smoke_scenario_runs_on_every_node_configuration(configured: tuple[C
     # audit: the mirror, the log, the anchors and the API agree with the chain
     chain = read_chain(client, deployment.block_number)
     with c.service.engine.connect() as conn:
-        report = reconcile(chain, conn, c.service.context.log, in_process_api(c.service.context))
+        report = reconcile(chain, conn, c.service.context.log, in_process_api(create_app(c.service.context)))
     assert report.clean, report.as_json()["differences"]
     assert report.checked["certificates"] == len(DEMO) and report.checked["anchors"] >= 1
 

@@ -82,7 +82,9 @@ def assert_snapshots_whole(state: Path) -> None:
 
 def retire_op_counts(client: RegistryClient) -> Counter[int]:
     logs = client.rpc.call("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest", "address": client.address})
-    return Counter(e.args["opId"] for e in client.decode_events(logs) if e.name in {"CreditsRetired", "CreditsTransferred"})
+    return Counter(
+        e.args["opId"] for e in client.decode_events(logs) if e.name in {"CreditsRetired", "CreditsTransferred"}
+    )
 
 
 class CliOperator(threading.Thread):
@@ -92,8 +94,14 @@ class CliOperator(threading.Thread):
     def __init__(self, url: str, world: World, namespace: str) -> None:
         super().__init__(daemon=True)
         abi = ContractAbi(world.registry.build["CarbonRegistry"].abi)
-        self.client = RegistryClient(JsonRpc(url, timeout=10), world.client.address, abi, chain_id=LOCAL_CHAIN_ID,
-                                     signer=world.cast.platform, receipt_timeout=15)
+        self.client = RegistryClient(
+            JsonRpc(url, timeout=10),
+            world.client.address,
+            abi,
+            chain_id=LOCAL_CHAIN_ID,
+            signer=world.cast.platform,
+            receipt_timeout=15,
+        )
         assert self.client.journal is not None, "a client of the durable node journals what it sends"
         self.batch_id = world.batch_id
         self.ids = iter(sequential_op_ids(namespace, 10_000))
@@ -121,8 +129,20 @@ def fund(world: World, cast: Cast) -> None:
 
 def start_bulk_child(url: str, address: str, journal: Path, report: Path) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.chain.durable_run", url, address, "crash-run", str(BULK), str(journal), str(report)],
-        cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "tests.chain.durable_run",
+            url,
+            address,
+            "crash-run",
+            str(BULK),
+            str(journal),
+            str(report),
+        ],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
 
 
@@ -159,9 +179,11 @@ def test_kill_9_at_20_random_moments_loses_no_reported_operation(build, cast, tm
             cli.join(timeout=30)
             child.wait(timeout=120)
         kills_took = time.monotonic() - started
-        print(f"kills took {kills_took:.1f} s; restarts {sum(restarts):.1f} s (max {max(restarts):.1f}); "
-              f"replayed {replayed}; cli done {len(cli.done)}; state {state.stat().st_size} bytes, last snapshot took "
-              f"{node.keeper.last_snapshot_seconds if node.keeper else float('nan'):.2f} s")
+        print(
+            f"kills took {kills_took:.1f} s; restarts {sum(restarts):.1f} s (max {max(restarts):.1f}); "
+            f"replayed {replayed}; cli done {len(cli.done)}; state {state.stat().st_size} bytes, last snapshot took "
+            f"{node.keeper.last_snapshot_seconds if node.keeper else float('nan'):.2f} s"
+        )
         assert watch.looks > 1000 and watch.bad == [], watch.bad[:5]
         assert_snapshots_whole(state)
 
@@ -173,11 +195,15 @@ def test_kill_9_at_20_random_moments_loses_no_reported_operation(build, cast, tm
         assert all(counts[op.op_id] == 1 for op in ops), "a bulk operation was applied twice or never"
         if report.exists():  # what a finished child run reported applied is on chain once
             child_report = json.loads(report.read_text())
-            assert all(counts[i] == 1 for i in child_report.get("applied", []) + child_report.get("already_applied", []))
+            assert all(
+                counts[i] == 1 for i in child_report.get("applied", []) + child_report.get("already_applied", [])
+            )
         assert len(cli.done) >= 5, "the single operations must have run between the kills"
         lost = [i for i in cli.done if counts[i] != 1]
-        assert lost == [], (f"{len(lost)} of {len(cli.done)} operations reported done are not on chain exactly once: "
-                            f"{Counter(counts[i] for i in lost)}, applied bits {sum(world.client.is_operation_applied(i) for i in lost)}")
+        assert lost == [], (
+            f"{len(lost)} of {len(cli.done)} operations reported done are not on chain exactly once: "
+            f"{Counter(counts[i] for i in lost)}, applied bits {sum(world.client.is_operation_applied(i) for i in lost)}"
+        )
         assert all(counts[i] <= 1 for i in cli.attempted)
         cli_applied = sum(counts[i] for i in cli.attempted)
         retirements = sum(1 for op in ops if op.fn == "retire") + cli_applied
@@ -287,8 +313,15 @@ def test_a_corrupt_state_with_no_good_previous_snapshot_is_refused_with_the_caus
 
     # through the command line: one line on stderr, exit code 1, no traceback
     env = {**os.environ, "LEDGER_VAR_DIR": str(tmp_path), "LEDGER_NODE_PORT": str(free_port()), "COLUMNS": "1000"}
-    done = subprocess.run([sys.executable, "-m", "scripts.cli", "node", "start"], cwd=PROJECT_ROOT, env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "node", "start"],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
     assert done.returncode == 1
     line = one_line(done.stderr)
     assert "state.json is not valid JSON" in line and "mv " in line and "Traceback" not in done.stderr

@@ -45,7 +45,9 @@ def op_ids_in_events(client) -> Counter[int]:
     return Counter(e.args["opId"] for e in events if e.name in {"CreditsRetired", "CreditsTransferred"})
 
 
-def test_a_run_killed_halfway_then_rerun_applies_every_operation_exactly_once(interval_node, build, cast, tmp_path) -> None:
+def test_a_run_killed_halfway_then_rerun_applies_every_operation_exactly_once(
+    interval_node, build, cast, tmp_path
+) -> None:
     world = deploy_world(interval_node.url, tmp_path, build, cast)
     client, batch_id = world.client, world.batch_id
     fund_buyer(client, cast, batch_id)
@@ -91,13 +93,18 @@ def test_stuck_transactions_are_replaced_with_higher_fees(build, cast, tmp_path)
         assert report.replaced >= len(ops)
         assert report.applied == len(ops) and report.failed == 0
         mined = client.rpc.call("eth_getTransactionByHash", report.results[0].tx_hash)
-        assert mined is not None and int(mined["maxPriorityFeePerGas"], 16) > 1_000_000_000  # bumped above the first tip
+        assert (
+            mined is not None and int(mined["maxPriorityFeePerGas"], 16) > 1_000_000_000
+        )  # bumped above the first tip
         assert client.supply(batch_id).retired == len(ops)
 
 
 def test_a_rerun_of_a_finished_run_sends_nothing(world) -> None:
     ids = sequential_op_ids("finished-run", 10)
-    ops = [Operation(i, "retire", (i, world.batch_id, 1, int(Scenario.PERSONAL), HASH, HASH), world.cast.holder) for i in ids]
+    ops = [
+        Operation(i, "retire", (i, world.batch_id, 1, int(Scenario.PERSONAL), HASH, HASH), world.cast.holder)
+        for i in ids
+    ]
     first = BulkSender(world.client).run(ops)
     assert first.applied == 10
     nonce = world.client.rpc.call("eth_getTransactionCount", world.cast.holder.address, "latest")
@@ -123,7 +130,9 @@ def test_only_operations_with_their_own_operation_id_are_accepted(world) -> None
     from chain.errors import InvalidInputError
 
     holder = world.cast.holder
-    transfer = Operation(5, "safeTransferFrom", (holder.address, world.cast.buyer.address, world.batch_id, 1, b""), holder)
+    transfer = Operation(
+        5, "safeTransferFrom", (holder.address, world.cast.buyer.address, world.batch_id, 1, b""), holder
+    )
     with pytest.raises(InvalidInputError, match="takes no operation id"):
         BulkSender(world.client).run([transfer])
     mismatched = Operation(5, "retire", (6, world.batch_id, 1, 0, HASH, HASH), holder, "row 3")
@@ -136,7 +145,14 @@ def test_a_refused_send_does_not_leave_the_run_waiting_on_a_growing_chain(build,
         world = deploy_world(node.url, tmp_path, build, cast)
         ids = sequential_op_ids("gap-run", 2)
         ops = [
-            Operation(ids[0], "retire", (ids[0], world.batch_id, 1, 0, HASH, HASH), cast.holder, "too much gas", gas=400_000_000),
+            Operation(
+                ids[0],
+                "retire",
+                (ids[0], world.batch_id, 1, 0, HASH, HASH),
+                cast.holder,
+                "too much gas",
+                gas=400_000_000,
+            ),
             Operation(ids[1], "retire", (ids[1], world.batch_id, 1, 0, HASH, HASH), cast.holder, "fine"),
         ]
         started = time.monotonic()

@@ -40,6 +40,6 @@ def test_the_deployment_writes_full_match_folders(anvil, build, tmp_path) -> Non
             assert "0x" + keccak((folder / "sources" / key).read_bytes()).hex() == entry["keccak256"], key
         code = bytes.fromhex(rpc.call("eth_getCode", address, "latest")[2:])
         cbor_length = int.from_bytes(code[-2:], "big")
-        cbor = code[-2 - cbor_length:-2]
+        cbor = code[-2 - cbor_length : -2]
         assert cbor.startswith(b"\xa2\x64ipfs\x58\x22")  # {"ipfs": bytes(34), "solc": ...}
         assert cbor[8:42] == ipfs_multihash(metadata_text), address

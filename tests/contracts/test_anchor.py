@@ -22,7 +22,9 @@ def test_our_rfc9162_reference_agrees_with_pymerkle() -> None:
         leaves = [rfc9162.leaf_hash(e) for e in entries(n)]
         assert tree.get_root() == rfc9162.root_of(leaves)
         for i in range(n):
-            assert [bytes.fromhex(h) for h in tree.prove_inclusion(i + 1, n).serialize()["path"][1:]] == rfc9162.inclusion_proof(i, leaves)
+            assert [
+                bytes.fromhex(h) for h in tree.prove_inclusion(i + 1, n).serialize()["path"][1:]
+            ] == rfc9162.inclusion_proof(i, leaves)
 
 
 def test_anchored_tree_sizes_only_grow(world: World) -> None:

@@ -11,7 +11,12 @@ from chain.errors import RegistryRevertError
 from chain.types import ParticipantKind
 from tests.conftest import HASH, HOLDER_START, ISSUED, MONITORING, PROJECT, World
 
-INTERFACES = {"ERC165": "0x01ffc9a7", "ERC1155": "0xd9b67a26", "ERC1155MetadataURI": "0x0e89341c", "AccessControl": "0x7965db0b"}
+INTERFACES = {
+    "ERC165": "0x01ffc9a7",
+    "ERC1155": "0xd9b67a26",
+    "ERC1155MetadataURI": "0x0e89341c",
+    "AccessControl": "0x7965db0b",
+}
 
 
 def test_supports_the_standard_interfaces(world: World) -> None:
@@ -31,15 +36,29 @@ def test_balance_of_batch(world: World) -> None:
 
 def test_batch_transfer_moves_several_batches(world: World) -> None:
     c, cast = world.client, world.cast
-    second = c.issue(
-        world.op(), project_id=PROJECT, vintage=2024, monitoring_start=MONITORING[0], monitoring_end=MONITORING[1],
-        quantity=50, reserve_bps=0, verification_report_hash=HASH,
-    ).event("BatchIssued").args["batchId"]
-    result = c.transfer_batch(cast.owner.address, cast.buyer.address, [world.batch_id, second], [7, 9], sender=cast.owner)
+    second = (
+        c.issue(
+            world.op(),
+            project_id=PROJECT,
+            vintage=2024,
+            monitoring_start=MONITORING[0],
+            monitoring_end=MONITORING[1],
+            quantity=50,
+            reserve_bps=0,
+            verification_report_hash=HASH,
+        )
+        .event("BatchIssued")
+        .args["batchId"]
+    )
+    result = c.transfer_batch(
+        cast.owner.address, cast.buyer.address, [world.batch_id, second], [7, 9], sender=cast.owner
+    )
     assert result.event("TransferBatch").args["values"] == [7, 9]
     assert c.view("balanceOfBatch", [cast.buyer.address] * 2, [world.batch_id, second]) == [7, 9]
     with pytest.raises(RegistryRevertError, match="RegistryZeroAmount"):
-        c.transact("safeBatchTransferFrom", (cast.owner.address, cast.buyer.address, [second], [0], b""), sender=cast.owner)
+        c.transact(
+            "safeBatchTransferFrom", (cast.owner.address, cast.buyer.address, [second], [0], b""), sender=cast.owner
+        )
 
 
 def deploy_receiver(world: World, accepts: bool) -> str:

@@ -26,8 +26,20 @@ INVARIANTS = (
 )
 # RegistryHandler.ok, in order, then the replays tried, the batches and the open locks at the end of a run
 OPERATIONS = (
-    "issue", "import", "transfer", "retire", "retireFor", "cancel", "requestExport", "confirmExport",
-    "abortExport", "pledge", "releasePledge", "enforcePledge", "setStatus", "approve",
+    "issue",
+    "import",
+    "transfer",
+    "retire",
+    "retireFor",
+    "cancel",
+    "requestExport",
+    "confirmExport",
+    "abortExport",
+    "pledge",
+    "releasePledge",
+    "enforcePledge",
+    "setStatus",
+    "approve",
 )
 
 pytestmark = pytest.mark.slow
@@ -43,7 +55,12 @@ def forge_results(build: Build) -> dict[str, Any]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("FOUNDRY_", "REGISTRY_ARTIFACTS"))}
     done = subprocess.run(
         [str(FORGE), "test", "--json"],
-        cwd=FORGE_PROJECT, env=env, capture_output=True, text=True, timeout=1_200, check=False,
+        cwd=FORGE_PROJECT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1_200,
+        check=False,
     )
     if not done.stdout.strip().startswith("{"):
         pytest.fail(f"forge test produced no results (exit {done.returncode}): {done.stderr[-2000:]}")

@@ -22,10 +22,20 @@ def test_issuance_splits_owner_and_reserve_shares_and_assigns_serials(world: Wor
     assert c.balance_of(cast.owner.address, world.batch_id) == ISSUED - ISSUED // 10 - HOLDER_START
     batch = c.batch(world.batch_id)
     assert (batch.first_serial, batch.issued, batch.project_id, batch.vintage) == (1, ISSUED, PROJECT, 2024)
-    second = world.client.issue(
-        world.op(), project_id=PROJECT, vintage=2025, monitoring_start=1_735_689_600, monitoring_end=1_767_225_600,
-        quantity=500, reserve_bps=0, verification_report_hash=HASH,
-    ).event("BatchIssued").args
+    second = (
+        world.client.issue(
+            world.op(),
+            project_id=PROJECT,
+            vintage=2025,
+            monitoring_start=1_735_689_600,
+            monitoring_end=1_767_225_600,
+            quantity=500,
+            reserve_bps=0,
+            verification_report_hash=HASH,
+        )
+        .event("BatchIssued")
+        .args
+    )
     assert second["firstSerial"] == ISSUED + 1 and second["batchSeq"] == 2 and second["reserveAmount"] == 0
 
 
@@ -35,8 +45,13 @@ def test_retirement_burns_units_and_moves_them_to_the_retired_bucket(world: Worl
     result = c.retire(op, world.batch_id, 1_234, Scenario.LARGE_EVENT, COMMITMENT, HASH, sender=cast.holder)
     event = result.event("CreditsRetired").args
     assert event == {
-        "batchId": world.batch_id, "holder": cast.holder.address, "opId": op, "amount": 1_234,
-        "scenario": int(Scenario.LARGE_EVENT), "beneficiaryCommitment": COMMITMENT, "claimHash": HASH,
+        "batchId": world.batch_id,
+        "holder": cast.holder.address,
+        "opId": op,
+        "amount": 1_234,
+        "scenario": int(Scenario.LARGE_EVENT),
+        "beneficiaryCommitment": COMMITMENT,
+        "claimHash": HASH,
         "operator": cast.holder.address,
     }
     supply = c.supply(world.batch_id)
@@ -95,8 +110,15 @@ def test_an_aborted_export_frees_the_units_again(world: World) -> None:
 def test_an_import_origin_is_usable_once(world: World) -> None:
     c = world.client
     origin = b"\x05" * 32
-    kwargs = dict(origin_key=origin, origin_registry="CQ-TANHUITONG", project_id=PROJECT, to=world.cast.buyer.address,
-                  vintage=2023, quantity=800, evidence_hash=HASH)
+    kwargs = dict(
+        origin_key=origin,
+        origin_registry="CQ-TANHUITONG",
+        project_id=PROJECT,
+        to=world.cast.buyer.address,
+        vintage=2023,
+        quantity=800,
+        evidence_hash=HASH,
+    )
     batch_id = c.import_credits(world.op(), **kwargs).event("BatchImported").args["batchId"]
     assert c.view("importedBatch", origin) == batch_id
     assert c.balance_of(world.cast.buyer.address, batch_id) == 800
@@ -154,8 +176,16 @@ def test_pause_stops_every_movement_and_only_the_admin_unpauses(world: World) ->
     with reverts("RegistryPaused"):
         c.pledge(world.op(), world.batch_id, 1, cast.pledgee.address, HASH, sender=cast.holder)
     with reverts("RegistryPaused"):
-        c.issue(world.op(), project_id=PROJECT, vintage=2025, monitoring_start=1_735_689_600,
-                monitoring_end=1_767_225_600, quantity=1, reserve_bps=0, verification_report_hash=HASH)
+        c.issue(
+            world.op(),
+            project_id=PROJECT,
+            vintage=2025,
+            monitoring_start=1_735_689_600,
+            monitoring_end=1_767_225_600,
+            quantity=1,
+            reserve_bps=0,
+            verification_report_hash=HASH,
+        )
     with reverts("AccessControlUnauthorizedAccount"):
         c.unpause(sender=cast.pauser)
     c.unpause(sender=cast.admin)
@@ -166,21 +196,53 @@ def test_a_platform_retires_for_a_custodial_holder_that_approved_it(world: World
     c, cast = world.client, world.cast
     c.transfer(cast.holder.address, cast.buyer.address, world.batch_id, 50, sender=cast.holder)
     with reverts("RegistryNotAuthorisedOperator"):
-        c.retire(world.op(), world.batch_id, 5, Scenario.PERSONAL, COMMITMENT, HASH, holder=cast.buyer.address, sender=cast.platform)
+        c.retire(
+            world.op(),
+            world.batch_id,
+            5,
+            Scenario.PERSONAL,
+            COMMITMENT,
+            HASH,
+            holder=cast.buyer.address,
+            sender=cast.platform,
+        )
     c.set_approval_for_all(cast.platform.address, True, sender=cast.buyer)
-    event = c.retire(world.op(), world.batch_id, 5, Scenario.PERSONAL, COMMITMENT, HASH,
-                     holder=cast.buyer.address, sender=cast.platform).event("CreditsRetired").args
+    event = (
+        c.retire(
+            world.op(),
+            world.batch_id,
+            5,
+            Scenario.PERSONAL,
+            COMMITMENT,
+            HASH,
+            holder=cast.buyer.address,
+            sender=cast.platform,
+        )
+        .event("CreditsRetired")
+        .args
+    )
     assert (event["holder"], event["operator"]) == (cast.buyer.address, cast.platform.address)
     # an approved operator that is not a platform participant may not retire for others
     c.set_approval_for_all(cast.holder.address, True, sender=cast.buyer)
     with reverts("RegistryWrongParticipantKind"):
-        c.retire(world.op(), world.batch_id, 5, Scenario.PERSONAL, COMMITMENT, HASH, holder=cast.buyer.address, sender=cast.holder)
+        c.retire(
+            world.op(),
+            world.batch_id,
+            5,
+            Scenario.PERSONAL,
+            COMMITMENT,
+            HASH,
+            holder=cast.buyer.address,
+            sender=cast.holder,
+        )
 
 
 def test_a_transfer_with_reference_carries_the_trade_reference(world: World) -> None:
     c, cast = world.client, world.cast
     op = world.op()
-    result = c.transfer_with_reference(op, cast.holder.address, cast.buyer.address, world.batch_id, 10, b"\x33" * 32, sender=cast.holder)
+    result = c.transfer_with_reference(
+        op, cast.holder.address, cast.buyer.address, world.batch_id, 10, b"\x33" * 32, sender=cast.holder
+    )
     event = result.event("CreditsTransferred").args
     assert (event["opId"], event["tradeReference"], event["amount"]) == (op, b"\x33" * 32, 10)
     assert result.event("TransferSingle").args["value"] == 10
@@ -190,15 +252,24 @@ def test_a_batch_transfer_listing_an_id_twice_cannot_move_locked_units(world: Wo
     c, cast = world.client, world.cast
     c.pledge(world.op(), world.batch_id, 15_000, cast.pledgee.address, HASH, sender=cast.holder)
     with pytest.raises(RegistryRevertError) as refused:
-        c.transfer_batch(cast.holder.address, cast.buyer.address, [world.batch_id] * 2, [5_000, 5_000], sender=cast.holder)
-    assert refused.value.args_by_name == {"holder": cast.holder.address, "batchId": world.batch_id, "free": 5_000, "needed": 10_000}
+        c.transfer_batch(
+            cast.holder.address, cast.buyer.address, [world.batch_id] * 2, [5_000, 5_000], sender=cast.holder
+        )
+    assert refused.value.args_by_name == {
+        "holder": cast.holder.address,
+        "batchId": world.batch_id,
+        "free": 5_000,
+        "needed": 10_000,
+    }
     c.transfer_batch(cast.holder.address, cast.buyer.address, [world.batch_id] * 2, [2_000, 3_000], sender=cast.holder)
     assert c.free_balance_of(cast.holder.address, world.batch_id) == 0
 
 
 def test_nobody_can_send_units_into_the_reserve(world: World) -> None:
     with reverts("RegistryReserveLocked"):
-        world.client.transfer(world.cast.holder.address, world.client.reserve_account(), world.batch_id, 1, sender=world.cast.holder)
+        world.client.transfer(
+            world.cast.holder.address, world.client.reserve_account(), world.batch_id, 1, sender=world.cast.holder
+        )
 
 
 def test_a_suspended_operator_cannot_move_a_holders_units(world: World) -> None:
@@ -206,9 +277,13 @@ def test_a_suspended_operator_cannot_move_a_holders_units(world: World) -> None:
 
     c, cast = world.client, world.cast
     c.set_approval_for_all(cast.platform.address, True, sender=cast.holder)
-    c.transfer_with_reference(world.op(), cast.holder.address, cast.buyer.address, world.batch_id, 1, HASH, sender=cast.platform)
+    c.transfer_with_reference(
+        world.op(), cast.holder.address, cast.buyer.address, world.batch_id, 1, HASH, sender=cast.platform
+    )
     c.set_participant_status(world.op(), cast.platform.address, ParticipantStatus.SUSPENDED, HASH)
     with reverts("RegistryParticipantNotAllowed"):
-        c.transfer_with_reference(world.op(), cast.holder.address, cast.buyer.address, world.batch_id, 1, HASH, sender=cast.platform)
+        c.transfer_with_reference(
+            world.op(), cast.holder.address, cast.buyer.address, world.batch_id, 1, HASH, sender=cast.platform
+        )
     with reverts("RegistryParticipantNotAllowed"):
         c.transfer(cast.holder.address, cast.buyer.address, world.batch_id, 1, sender=cast.platform)

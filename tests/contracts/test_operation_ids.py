@@ -24,8 +24,16 @@ def test_a_repeated_operation_id_is_refused_and_named(world: World) -> None:
     with pytest.raises(RegistryRevertError, match="RegistryOperationAlreadyApplied"):
         c.register_participant(op, cast.newcomer.address, ParticipantKind.ENTERPRISE)
     with pytest.raises(RegistryRevertError, match="RegistryOperationAlreadyApplied"):
-        c.issue(op, project_id=PROJECT, vintage=2024, monitoring_start=MONITORING[0], monitoring_end=MONITORING[1],
-                quantity=1, reserve_bps=0, verification_report_hash=HASH)
+        c.issue(
+            op,
+            project_id=PROJECT,
+            vintage=2024,
+            monitoring_start=MONITORING[0],
+            monitoring_end=MONITORING[1],
+            quantity=1,
+            reserve_bps=0,
+            verification_report_hash=HASH,
+        )
 
 
 def test_neighbouring_ids_share_a_bitmap_word(world: World) -> None:

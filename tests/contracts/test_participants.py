@@ -8,7 +8,12 @@ from chain.errors import RegistryRevertError
 from chain.types import Movement, ParticipantStatus, Scenario
 from tests.conftest import HASH, World
 
-STATUSES = [ParticipantStatus.ACTIVE, ParticipantStatus.RESTRICTED, ParticipantStatus.SUSPENDED, ParticipantStatus.REVOKED]
+STATUSES = [
+    ParticipantStatus.ACTIVE,
+    ParticipantStatus.RESTRICTED,
+    ParticipantStatus.SUSPENDED,
+    ParticipantStatus.REVOKED,
+]
 # movement -> statuses under which the holder may make it
 ALLOWED = {
     "send": {ParticipantStatus.ACTIVE},
@@ -17,8 +22,13 @@ ALLOWED = {
     "pledge": {ParticipantStatus.ACTIVE},
     "export": {ParticipantStatus.ACTIVE},
 }
-MOVEMENT_OF = {"send": Movement.SEND, "receive": Movement.RECEIVE, "retire": Movement.RETIRE,
-               "pledge": Movement.PLEDGE, "export": Movement.EXPORT}
+MOVEMENT_OF = {
+    "send": Movement.SEND,
+    "receive": Movement.RECEIVE,
+    "retire": Movement.RETIRE,
+    "pledge": Movement.PLEDGE,
+    "export": Movement.EXPORT,
+}
 
 
 def attempt(world: World, movement: str) -> None:
@@ -47,13 +57,17 @@ def test_status_decides_each_movement(world: World, status: ParticipantStatus, m
             attempt(world, movement)
         assert refused.value.name == "RegistryParticipantNotAllowed"
         assert refused.value.args_by_name == {
-            "account": world.cast.holder.address, "status": status.name, "movement": MOVEMENT_OF[movement].name,
+            "account": world.cast.holder.address,
+            "status": status.name,
+            "movement": MOVEMENT_OF[movement].name,
         }
 
 
 def test_only_registered_participants_can_hold_units(world: World) -> None:
     with pytest.raises(RegistryRevertError, match="RegistryUnknownParticipant"):
-        world.client.transfer(world.cast.holder.address, world.cast.stranger.address, world.batch_id, 1, sender=world.cast.holder)
+        world.client.transfer(
+            world.cast.holder.address, world.cast.stranger.address, world.batch_id, 1, sender=world.cast.holder
+        )
 
 
 def test_revoked_is_final(world: World) -> None:
@@ -85,7 +99,11 @@ def test_the_reserve_account_cannot_send_retire_pledge_or_export(world: World) -
     ]:
         sim = c.simulate(fn, args, sender=world.cast.platform)
         assert not sim.ok and sim.error is not None
-        assert sim.error.name in {"RegistryReserveLocked", "RegistryNotAuthorisedOperator", "ERC1155MissingApprovalForAll"}
+        assert sim.error.name in {
+            "RegistryReserveLocked",
+            "RegistryNotAuthorisedOperator",
+            "ERC1155MissingApprovalForAll",
+        }
     with pytest.raises(RegistryRevertError, match="RegistryReserveLocked"):
         c.set_participant_status(world.op(), reserve, ParticipantStatus.SUSPENDED, HASH)
 

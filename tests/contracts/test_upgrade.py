@@ -11,7 +11,12 @@ from tests.conftest import HOLDER_START, PROJECT, World
 
 def test_an_upgrade_keeps_all_state_and_only_the_admin_may_upgrade(world: World) -> None:
     c, cast = world.client, world.cast
-    before = (c.supply(world.batch_id), c.project(PROJECT), c.participant(cast.holder.address), c.roles_of(cast.registrar.address))
+    before = (
+        c.supply(world.batch_id),
+        c.project(PROJECT),
+        c.participant(cast.holder.address),
+        c.roles_of(cast.registrar.address),
+    )
     v2 = world.registry.build["CarbonRegistryV2Example"]
     implementation, _ = deploy_bytecode(c.rpc, c.chain_id, cast.admin, bytes.fromhex(v2.bytecode))
     with pytest.raises(RegistryRevertError, match="AccessControlUnauthorizedAccount"):
@@ -20,7 +25,12 @@ def test_an_upgrade_keeps_all_state_and_only_the_admin_may_upgrade(world: World)
     result = c.upgrade_to(implementation, sender=cast.admin)
     assert result.event("Upgraded").args["implementation"] == implementation
     assert c.registry_version() == 2
-    after = (c.supply(world.batch_id), c.project(PROJECT), c.participant(cast.holder.address), c.roles_of(cast.registrar.address))
+    after = (
+        c.supply(world.batch_id),
+        c.project(PROJECT),
+        c.participant(cast.holder.address),
+        c.roles_of(cast.registrar.address),
+    )
     assert after == before
     assert c.balance_of(cast.holder.address, world.batch_id) == HOLDER_START
 

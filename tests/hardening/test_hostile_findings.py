@@ -27,8 +27,20 @@ def one_line_refusal(output: str, *said: str) -> str:
 
 
 def certified(ledger: Run, world: World, amount: int, *extra: str) -> str:  # noqa: F811
-    done = ledger(*retire_args(world, amount, "--scenario", "voluntary", "--beneficiary", "钱测试", "--certify",
-                               "--field", "message=hello", *extra))
+    done = ledger(
+        *retire_args(
+            world,
+            amount,
+            "--scenario",
+            "voluntary",
+            "--beneficiary",
+            "钱测试",
+            "--certify",
+            "--field",
+            "message=hello",
+            *extra,
+        )
+    )
     return re.search(r"certificate (SCCW-\d+-\d+)", flat(done.output)).group(1)  # type: ignore[union-attr]
 
 
@@ -36,18 +48,32 @@ def certified(ledger: Run, world: World, amount: int, *extra: str) -> str:  # no
 
 
 def test_retire_certify_to_an_out_path_that_cannot_be_written_sends_nothing(
-        ledger: Run, world: World, tmp_path: Path) -> None:  # noqa: F811
+    ledger: Run, world: World, tmp_path: Path
+) -> None:
     before, at = balance(world), head(world)
     for out in (tmp_path / "no-such-dir" / "copy.json", tmp_path):
-        bad = ledger(*retire_args(world, 25, "--scenario", "voluntary", "--beneficiary", "钱测试", "--certify",
-                                  "--field", "message=hello", "--out", str(out)), ok=False)
+        bad = ledger(
+            *retire_args(
+                world,
+                25,
+                "--scenario",
+                "voluntary",
+                "--beneficiary",
+                "钱测试",
+                "--certify",
+                "--field",
+                "message=hello",
+                "--out",
+                str(out),
+            ),
+            ok=False,
+        )
         assert bad.exit_code == 1
         one_line_refusal(bad.output, f"--out {out}")
     assert (balance(world), head(world)) == (before, at)  # nothing mined, so nothing to finish later
 
 
-def test_certify_and_show_refuse_an_out_path_that_is_a_directory(
-        ledger: Run, world: World, tmp_path: Path) -> None:  # noqa: F811
+def test_certify_and_show_refuse_an_out_path_that_is_a_directory(ledger: Run, world: World, tmp_path: Path) -> None:  # noqa: F811
     cert = certified(ledger, world, 26)
     bad = ledger("certificate", "show", cert, "--holder-copy", "--out", str(tmp_path), ok=False)
     assert bad.exit_code == 1
@@ -68,28 +94,40 @@ def test_the_holder_copy_is_private_from_its_first_byte(ledger: Run, world: Worl
 def _file_size_limit(limit: int):  # type: ignore[no-untyped-def]
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
     return apply
 
 
-def test_a_pdf_that_does_not_fit_on_disk_leaves_no_truncated_file(
-        ledger: Run, world: World, tmp_path: Path) -> None:  # noqa: F811
+def test_a_pdf_that_does_not_fit_on_disk_leaves_no_truncated_file(ledger: Run, world: World, tmp_path: Path) -> None:  # noqa: F811
     cert = certified(ledger, world, 28)
     out = tmp_path / "out" / "certificate.pdf"
     out.parent.mkdir()
-    done = subprocess.run([LEDGER, "certificate", "pdf", cert, "--out", str(out)], check=False, capture_output=True, text=True,
-                          env={**os.environ, **ledger.env, "COLUMNS": "200"},  # type: ignore[attr-defined]
-                          preexec_fn=_file_size_limit(4096), timeout=120)
+    done = subprocess.run(
+        [LEDGER, "certificate", "pdf", cert, "--out", str(out)],
+        check=False,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **ledger.env, "COLUMNS": "200"},  # type: ignore[attr-defined]
+        preexec_fn=_file_size_limit(4096),
+        timeout=120,
+    )
     assert done.returncode == 1, done.stdout + done.stderr
     one_line_refusal(done.stderr, f"--out {out}", "File too large")
     assert list(out.parent.iterdir()) == []  # neither the truncated PDF nor a temporary file
 
 
-def test_standard_output_on_a_full_disk_is_one_line_not_a_bug(
-        ledger: Run, world: World, tmp_path: Path) -> None:  # noqa: F811
+def test_standard_output_on_a_full_disk_is_one_line_not_a_bug(ledger: Run, world: World, tmp_path: Path) -> None:  # noqa: F811
     cert = certified(ledger, world, 29)
     with open("/dev/full", "w") as full:
-        done = subprocess.run([LEDGER, "certificate", "show", cert, "--holder-copy"], check=False, stdout=full, stderr=subprocess.PIPE,
-                              text=True, env={**os.environ, **ledger.env}, timeout=120)  # type: ignore[attr-defined]
+        done = subprocess.run(
+            [LEDGER, "certificate", "show", cert, "--holder-copy"],
+            check=False,
+            stdout=full,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **ledger.env},
+            timeout=120,
+        )  # type: ignore[attr-defined]
     assert done.returncode == 1
     one_line_refusal(done.stderr, "No space left on device")
 
@@ -98,11 +136,29 @@ def test_standard_output_on_a_full_disk_is_one_line_not_a_bug(
 
 
 def test_an_argument_that_is_not_utf8_is_refused_by_position_without_echoing_it(tmp_path: Path) -> None:
-    for argv in ([b"certificate", b"show", b"SCCW-\xed\xb3\xbf"], [b"certify", b"\xff", b"--scenario", b"voluntary"],
-                 [b"retire", b"--batch", b"1", b"--amount", b"5", b"--scenario", b"voluntary", b"--beneficiary",
-                  "张三".encode("gbk")]):
-        done = subprocess.run([LEDGER.encode(), *argv], check=False, capture_output=True, text=True, timeout=60,
-                              env={**os.environ, "LEDGER_VAR_DIR": str(tmp_path / "var"), "COLUMNS": "200"})
+    for argv in (
+        [b"certificate", b"show", b"SCCW-\xed\xb3\xbf"],
+        [b"certify", b"\xff", b"--scenario", b"voluntary"],
+        [
+            b"retire",
+            b"--batch",
+            b"1",
+            b"--amount",
+            b"5",
+            b"--scenario",
+            b"voluntary",
+            b"--beneficiary",
+            "张三".encode("gbk"),
+        ],
+    ):
+        done = subprocess.run(
+            [LEDGER.encode(), *argv],
+            check=False,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "LEDGER_VAR_DIR": str(tmp_path / "var"), "COLUMNS": "200"},
+        )
         assert done.returncode == 1, done.stderr
         text = one_line_refusal(done.stderr, "not valid UTF-8")
         assert "\ufffd" not in text and "\\udc" not in text  # the bytes are not echoed (they may be a name)
@@ -148,13 +204,25 @@ def test_ledger_up_restarts_its_node_after_a_kill_9_and_keeps_what_was_acknowled
 
     root = Path(__file__).resolve().parents[2]
     api_port, node_port = free_port(), free_port()
-    env = {**os.environ, "LEDGER_VAR_DIR": str(tmp_path / "var"), "LEDGER_NODE_PORT": str(node_port),
-           "LEDGER_API_PORT": str(api_port), "DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'ledger.sqlite'}",
-           "LEDGER_CONFIG": str(tmp_path / "no.toml"), "LEDGER_DATA_KEY_FILE": str(tmp_path / "data.key"),
-           "COLUMNS": "400"}
+    env = {
+        **os.environ,
+        "LEDGER_VAR_DIR": str(tmp_path / "var"),
+        "LEDGER_NODE_PORT": str(node_port),
+        "LEDGER_API_PORT": str(api_port),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'ledger.sqlite'}",
+        "LEDGER_CONFIG": str(tmp_path / "no.toml"),
+        "LEDGER_DATA_KEY_FILE": str(tmp_path / "data.key"),
+        "COLUMNS": "400",
+    }
     env.pop("LEDGER_RPC_URL", None)
-    proc = subprocess.Popen([sys.executable, "-m", "scripts.cli", "up", "--no-demo"], cwd=root, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", "up", "--no-demo"],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while _health(api_port) != 200:
@@ -162,8 +230,15 @@ def test_ledger_up_restarts_its_node_after_a_kill_9_and_keeps_what_was_acknowled
             assert time.monotonic() < deadline, "ledger up did not serve in 120 s"
             time.sleep(0.3)
         rpc = JsonRpc(f"http://127.0.0.1:{node_port}")
-        added = subprocess.run([LEDGER, "methodology", "add", "SCFM-KILL-9", "--ecosystem", "forest"], check=False,
-                               cwd=root, env=env, capture_output=True, text=True, timeout=120)
+        added = subprocess.run(
+            [LEDGER, "methodology", "add", "SCFM-KILL-9", "--ecosystem", "forest"],
+            check=False,
+            cwd=root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert added.returncode == 0, added.stdout + added.stderr
         [first] = _anvil_pids(node_port)
         os.kill(first, signal.SIGKILL)  # at once: the keeper's snapshot may not hold it yet, the journal does
@@ -174,8 +249,9 @@ def test_ledger_up_restarts_its_node_after_a_kill_9_and_keeps_what_was_acknowled
             assert time.monotonic() < deadline, "the node did not come back in 60 s"
             time.sleep(0.3)
         assert int(rpc.call("eth_blockNumber"), 16) >= block  # the same chain, from its snapshot
-        listed = subprocess.run([LEDGER, "methodology", "list"], check=False, cwd=root, env=env, capture_output=True,
-                                text=True, timeout=120)
+        listed = subprocess.run(
+            [LEDGER, "methodology", "list"], check=False, cwd=root, env=env, capture_output=True, text=True, timeout=120
+        )
         assert "SCFM-KILL-9" in listed.stdout, listed.stdout + listed.stderr  # acknowledged, so still there
         proc.send_signal(signal.SIGINT)
         output, _ = proc.communicate(timeout=60)
@@ -194,18 +270,26 @@ def test_ledger_up_restarts_its_node_after_a_kill_9_and_keeps_what_was_acknowled
 def test_a_snapshot_that_does_not_fit_leaves_the_old_one_whole_and_no_temporary(tmp_path: Path) -> None:
     state = tmp_path / "state.json"
     state.write_bytes(b'{"old": true}')
-    code = ("import sys; from pathlib import Path; from chain.snapshot import write_atomically\n"
-            "try:\n    write_atomically(Path(sys.argv[1]), b'x' * 100_000)\n"
-            "except OSError as exc:\n    print(exc.strerror)\n")
-    done = subprocess.run([sys.executable, "-c", code, str(state)], check=False, capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parents[2], preexec_fn=_file_size_limit(4096), timeout=60)
+    code = (
+        "import sys; from pathlib import Path; from chain.snapshot import write_atomically\n"
+        "try:\n    write_atomically(Path(sys.argv[1]), b'x' * 100_000)\n"
+        "except OSError as exc:\n    print(exc.strerror)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(state)],
+        check=False,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[2],
+        preexec_fn=_file_size_limit(4096),
+        timeout=60,
+    )
     assert done.stdout.strip() == "File too large", done.stdout + done.stderr
     assert state.read_bytes() == b'{"old": true}'
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]  # no .tmp filling the disk further
 
 
-def test_the_keeper_reports_snapshots_it_cannot_write_once_instead_of_swallowing_them(
-        tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_the_keeper_reports_snapshots_it_cannot_write_once_instead_of_swallowing_them(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
     import logging
     import time
 
@@ -217,8 +301,12 @@ def test_the_keeper_reports_snapshots_it_cannot_write_once_instead_of_swallowing
     blocker = tmp_path / "a-file"
     blocker.write_text("")  # the state's directory cannot be made: every snapshot fails with an OSError
     with LocalNode(block_time=None) as node, caplog.at_level(logging.WARNING, logger="chain.keeper"):
-        keeper = Keeper(JsonRpc(node.url), blocker / "anvil" / "state.json", Journal(tmp_path / "sent.jsonl"),
-                        snapshot_interval=0.05)
+        keeper = Keeper(
+            JsonRpc(node.url),
+            blocker / "anvil" / "state.json",
+            Journal(tmp_path / "sent.jsonl"),
+            snapshot_interval=0.05,
+        )
         keeper.start()
         deadline = time.monotonic() + 10
         while not caplog.records and time.monotonic() < deadline:
@@ -234,8 +322,7 @@ def test_the_keeper_reports_snapshots_it_cannot_write_once_instead_of_swallowing
 # ------------------------------------------------------- one durable node per state directory
 
 
-def test_a_second_durable_node_on_the_same_state_is_refused_and_leaves_the_first_one_journaled(
-        tmp_path: Path) -> None:
+def test_a_second_durable_node_on_the_same_state_is_refused_and_leaves_the_first_one_journaled(tmp_path: Path) -> None:
     """A second `ledger up` with another LEDGER_NODE_PORT but the same LEDGER_VAR_DIR started a second
     anvil on the first one's snapshots and journal, and on its way out deleted the first one's
     node.json: the CLI then stopped journaling and certify stopped waiting for snapshots."""
@@ -272,7 +359,7 @@ def test_a_certificate_schema_creation_cut_short_leaves_no_half_made_schema(tmp_
     import pytest
     from sqlalchemy.exc import OperationalError
 
-    from api.db import create_schema
+    from certificates.db import create_schema
     from indexer.db import make_engine
 
     path = tmp_path / "ledger.sqlite"

@@ -14,7 +14,7 @@ import typer
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import OperationalError
 
-from api.certificates import backup
+from certificates import backup
 from chain.deploy import Deployment
 from scripts.console import database_busy, operator_errors
 from tests.conftest import World
@@ -22,10 +22,22 @@ from tests.hardening.test_hostile_findings import one_line_refusal
 from tests.scripts.test_retire_certify import Run, balance, head, ledger, retire_args  # noqa: F401 (a fixture)
 
 ADDRESS = "0x" + "ab" * 20
-DEPLOYMENT = Deployment(chain_id=31337, address=ADDRESS, implementation=ADDRESS, admin=ADDRESS, block_number=1,
-                        block_hash="0x" + "00" * 32, tx_hash="0x" + "00" * 32, implementation_tx_hash="0x" + "00" * 32,
-                        compiler_version="0.8.28", compiler_backend="solcx", bytecode_hash="0x", deployed_at=0,
-                        revocations=ADDRESS, evm_version="berlin")
+DEPLOYMENT = Deployment(
+    chain_id=31337,
+    address=ADDRESS,
+    implementation=ADDRESS,
+    admin=ADDRESS,
+    block_number=1,
+    block_hash="0x" + "00" * 32,
+    tx_hash="0x" + "00" * 32,
+    implementation_tx_hash="0x" + "00" * 32,
+    compiler_version="0.8.28",
+    compiler_backend="solcx",
+    bytecode_hash="0x",
+    deployed_at=0,
+    revocations=ADDRESS,
+    evm_version="berlin",
+)
 
 
 @pytest.fixture
@@ -39,8 +51,9 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 @pytest.mark.parametrize("existing", ["database", "other"])
-def test_backup_create_refuses_to_replace_a_file_that_is_not_a_backup(engine: Engine, tmp_path: Path,
-                                                                       existing: str) -> None:
+def test_backup_create_refuses_to_replace_a_file_that_is_not_a_backup(
+    engine: Engine, tmp_path: Path, existing: str
+) -> None:
     """`--out` naming the live SQLite database replaced it with the backup (the registry was gone);
     any other file (a key file, ledger.toml, /dev/null as root) was replaced the same way."""
     if existing == "database":
@@ -70,7 +83,9 @@ def test_backup_create_to_a_path_without_a_file_name_is_refused_in_one_line(engi
         backup.create(engine, Path(out), DEPLOYMENT)
 
 
-def test_a_header_whose_columns_were_changed_is_not_called_another_schema_revision(engine: Engine, tmp_path: Path) -> None:
+def test_a_header_whose_columns_were_changed_is_not_called_another_schema_revision(
+    engine: Engine, tmp_path: Path
+) -> None:
     """Columns edited in the header, same revision: "is of schema revision a0001, this ledger's is a0001"."""
     good = tmp_path / "good.gz"
     backup.create(engine, good, DEPLOYMENT)
@@ -86,8 +101,9 @@ def test_a_header_whose_columns_were_changed_is_not_called_another_schema_revisi
     assert "is of schema revision" not in said and "damaged or not a ledger backup" in said, said
 
 
-def test_a_database_url_naming_a_file_that_is_not_a_database_is_named(capsys: pytest.CaptureFixture[str],
-                                                                      tmp_path: Path) -> None:
+def test_a_database_url_naming_a_file_that_is_not_a_database_is_named(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
     """DATABASE_URL at a file that is not SQLite (e.g. overwritten by a backup): "this is a bug"."""
     db = tmp_path / "not.sqlite"
     db.write_bytes(b"\x1f\x8b" + b"not a database" * 100)
@@ -117,6 +133,7 @@ def test_a_locked_database_is_named_not_called_a_bug(capsys: pytest.CaptureFixtu
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN EXCLUSIVE")
     try:
+
         @operator_errors
         def command() -> None:
             engine = create_engine(f"sqlite:///{db}", connect_args={"timeout": 0.1})
@@ -143,15 +160,21 @@ def test_the_lock_check_reads_sqlalchemys_wrapper() -> None:
 
 # ------------------------------------------------------- LEDGER_CONFIRMATIONS is checked before anything is sent
 
+
 @pytest.mark.parametrize("value", ["abc", "-1", "POA-ish", "100000"])
 def test_retire_certify_with_a_bad_confirmations_setting_sends_nothing(
-        ledger: Run, world: World, monkeypatch: pytest.MonkeyPatch, value: str) -> None:  # noqa: F811
+    ledger: Run, world: World, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
     """A bad LEDGER_CONFIRMATIONS was found only after the retirement was mined: units retired, no
     certificate, the operator told to fix a setting but not that a retirement now waits for `certify`."""
     before, at = balance(world), head(world)
     monkeypatch.setenv("LEDGER_CONFIRMATIONS", value)
-    bad = ledger(*retire_args(world, 5, "--scenario", "voluntary", "--beneficiary", "钱测试", "--certify",
-                              "--field", "message=hello"), ok=False)
+    bad = ledger(
+        *retire_args(
+            world, 5, "--scenario", "voluntary", "--beneficiary", "钱测试", "--certify", "--field", "message=hello"
+        ),
+        ok=False,
+    )
     assert bad.exit_code == 1
     one_line_refusal(bad.output, "LEDGER_CONFIRMATIONS")
     assert (balance(world), head(world)) == (before, at)
@@ -159,12 +182,16 @@ def test_retire_certify_with_a_bad_confirmations_setting_sends_nothing(
 
 # ------------------------------------------------------- a damaged or misplaced deployment record
 
-@pytest.mark.parametrize(("content", "said"), [
-    ("", "is damaged"),
-    ('{"chain_id": 31337, "address"', "is damaged"),
-    ('{"chain_id": 31337}', "is damaged"),
-    (DEPLOYMENT.to_json().replace('"chain_id": 31337', '"chain_id": 5'), "is for chain 5, not 31337"),
-])
+
+@pytest.mark.parametrize(
+    ("content", "said"),
+    [
+        ("", "is damaged"),
+        ('{"chain_id": 31337, "address"', "is damaged"),
+        ('{"chain_id": 31337}', "is damaged"),
+        (DEPLOYMENT.to_json().replace('"chain_id": 31337', '"chain_id": 5'), "is for chain 5, not 31337"),
+    ],
+)
 def test_a_damaged_or_misplaced_deployment_record_is_named(tmp_path: Path, content: str, said: str) -> None:
     """An empty or cut-short record printed "unexpected JSONDecodeError; this is a bug"; a record of
     chain 5 filed as chain 31337's was taken as is (and a backup stamped with chain 5)."""

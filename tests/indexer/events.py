@@ -56,8 +56,15 @@ class Tx:
 
     def emit(self, event: Args) -> DecodedEvent:
         name, args = event
-        e = DecodedEvent(name=name, args=args, address=REGISTRY, block_number=self.block,
-                         block_hash="0x" + f"{self.block:064x}", tx_hash=self.hash, log_index=self.chain.next_log)
+        e = DecodedEvent(
+            name=name,
+            args=args,
+            address=REGISTRY,
+            block_number=self.block,
+            block_hash="0x" + f"{self.block:064x}",
+            tx_hash=self.hash,
+            log_index=self.chain.next_log,
+        )
         self.chain.next_log += 1
         self.events.append(e)
         return e
@@ -77,15 +84,25 @@ def transfer_batch(frm: str, to: str, ids: list[int], values: list[int], operato
 # ---------------------------------------------------------------- catalog
 
 
-def methodology_filed(methodology: str, op_id: int, ecosystem: int = 0, version: int = 1,
-                      document_hash: bytes = HASH) -> Args:
-    return "MethodologyFiled", {"methodologyId": short_id(methodology), "opId": op_id, "ecosystem": ecosystem,
-                                "version": version, "documentHash": document_hash}
+def methodology_filed(
+    methodology: str, op_id: int, ecosystem: int = 0, version: int = 1, document_hash: bytes = HASH
+) -> Args:
+    return "MethodologyFiled", {
+        "methodologyId": short_id(methodology),
+        "opId": op_id,
+        "ecosystem": ecosystem,
+        "version": version,
+        "documentHash": document_hash,
+    }
 
 
 def methodology_status_changed(methodology: str, op_id: int, status: int, successor: str | None = None) -> Args:
-    return "MethodologyStatusChanged", {"methodologyId": short_id(methodology), "opId": op_id, "status": status,
-                                        "successorId": short_id(successor) if successor else b"\0" * 32}
+    return "MethodologyStatusChanged", {
+        "methodologyId": short_id(methodology),
+        "opId": op_id,
+        "status": status,
+        "successorId": short_id(successor) if successor else b"\0" * 32,
+    }
 
 
 def participant_registered(account: str, op_id: int, kind: int, reference_hash: bytes = HASH) -> Args:
@@ -93,81 +110,208 @@ def participant_registered(account: str, op_id: int, kind: int, reference_hash: 
 
 
 def participant_status_changed(account: str, op_id: int, previous: int, status: int, reason_hash: bytes = HASH) -> Args:
-    return "ParticipantStatusChanged", {"account": account, "opId": op_id, "previous": previous, "status": status,
-                                        "reasonHash": reason_hash}
+    return "ParticipantStatusChanged", {
+        "account": account,
+        "opId": op_id,
+        "previous": previous,
+        "status": status,
+        "reasonHash": reason_hash,
+    }
 
 
-def project_submitted(project: str, op_id: int, *, methodology: str, owner: str, parcels: list[bytes],
-                      county_code: int = 511802, area: int = 2_000_000, crediting: tuple[int, int] = (1, 2),
-                      documents_hash: bytes = HASH) -> Args:
+def project_submitted(
+    project: str,
+    op_id: int,
+    *,
+    methodology: str,
+    owner: str,
+    parcels: list[bytes],
+    county_code: int = 511802,
+    area: int = 2_000_000,
+    crediting: tuple[int, int] = (1, 2),
+    documents_hash: bytes = HASH,
+) -> Args:
     registration = {
-        "projectId": short_id(project), "methodologyId": short_id(methodology), "owner": owner,
-        "countyCode": county_code, "areaSquareMetres": area, "creditingStart": crediting[0],
-        "creditingEnd": crediting[1], "documentsHash": documents_hash, "parcels": list(parcels),
+        "projectId": short_id(project),
+        "methodologyId": short_id(methodology),
+        "owner": owner,
+        "countyCode": county_code,
+        "areaSquareMetres": area,
+        "creditingStart": crediting[0],
+        "creditingEnd": crediting[1],
+        "documentsHash": documents_hash,
+        "parcels": list(parcels),
     }
     return "ProjectSubmitted", {"projectId": short_id(project), "opId": op_id, "project": registration}
 
 
 def project_reviewed(project: str, op_id: int, approved: bool, report_hash: bytes = HASH) -> Args:
-    return "ProjectReviewed", {"projectId": short_id(project), "opId": op_id, "approved": approved,
-                               "reviewReportHash": report_hash}
+    return "ProjectReviewed", {
+        "projectId": short_id(project),
+        "opId": op_id,
+        "approved": approved,
+        "reviewReportHash": report_hash,
+    }
 
 
 def project_status_changed(project: str, op_id: int, previous: int, status: int, reason_hash: bytes = HASH) -> Args:
-    return "ProjectStatusChanged", {"projectId": short_id(project), "opId": op_id, "previous": previous,
-                                    "status": status, "reasonHash": reason_hash}
+    return "ProjectStatusChanged", {
+        "projectId": short_id(project),
+        "opId": op_id,
+        "previous": previous,
+        "status": status,
+        "reasonHash": reason_hash,
+    }
 
 
 # ---------------------------------------------------------------- issuance
 
 
-def batch_issued(batch_id: int, project: str, op_id: int, *, owner: str, batch_seq: int, first_serial: int,
-                 quantity: int, reserve_amount: int, reserve_bps: int = 1000, vintage: int = 2024,
-                 monitoring: tuple[int, int] = (10, 20), report_hash: bytes = HASH) -> Args:
-    request = {"projectId": short_id(project), "vintage": vintage, "monitoringStart": monitoring[0],
-               "monitoringEnd": monitoring[1], "quantity": quantity, "reserveBps": reserve_bps,
-               "verificationReportHash": report_hash, "reviewHash": HASH}
-    return "BatchIssued", {"batchId": batch_id, "projectId": short_id(project), "opId": op_id, "owner": owner,
-                           "batchSeq": batch_seq, "firstSerial": first_serial, "reserveAmount": reserve_amount,
-                           "request": request}
+def batch_issued(
+    batch_id: int,
+    project: str,
+    op_id: int,
+    *,
+    owner: str,
+    batch_seq: int,
+    first_serial: int,
+    quantity: int,
+    reserve_amount: int,
+    reserve_bps: int = 1000,
+    vintage: int = 2024,
+    monitoring: tuple[int, int] = (10, 20),
+    report_hash: bytes = HASH,
+) -> Args:
+    request = {
+        "projectId": short_id(project),
+        "vintage": vintage,
+        "monitoringStart": monitoring[0],
+        "monitoringEnd": monitoring[1],
+        "quantity": quantity,
+        "reserveBps": reserve_bps,
+        "verificationReportHash": report_hash,
+        "reviewHash": HASH,
+    }
+    return "BatchIssued", {
+        "batchId": batch_id,
+        "projectId": short_id(project),
+        "opId": op_id,
+        "owner": owner,
+        "batchSeq": batch_seq,
+        "firstSerial": first_serial,
+        "reserveAmount": reserve_amount,
+        "request": request,
+    }
 
 
-def batch_imported(batch_id: int, op_id: int, *, origin_key: bytes, origin_registry: str, project: str, to: str,
-                   first_serial: int, quantity: int, vintage: int = 2023) -> Args:
-    credit = {"originKey": origin_key, "originRegistry": short_id(origin_registry), "projectId": short_id(project),
-              "to": to, "vintage": vintage, "quantity": quantity, "evidenceHash": HASH}
-    return "BatchImported", {"batchId": batch_id, "originKey": origin_key, "opId": op_id, "firstSerial": first_serial,
-                             "credit": credit}
+def batch_imported(
+    batch_id: int,
+    op_id: int,
+    *,
+    origin_key: bytes,
+    origin_registry: str,
+    project: str,
+    to: str,
+    first_serial: int,
+    quantity: int,
+    vintage: int = 2023,
+) -> Args:
+    credit = {
+        "originKey": origin_key,
+        "originRegistry": short_id(origin_registry),
+        "projectId": short_id(project),
+        "to": to,
+        "vintage": vintage,
+        "quantity": quantity,
+        "evidenceHash": HASH,
+    }
+    return "BatchImported", {
+        "batchId": batch_id,
+        "originKey": origin_key,
+        "opId": op_id,
+        "firstSerial": first_serial,
+        "credit": credit,
+    }
 
 
 def credits_transferred(batch_id: int, frm: str, op_id: int, to: str, amount: int) -> Args:
-    return "CreditsTransferred", {"batchId": batch_id, "from": frm, "opId": op_id, "to": to, "amount": amount,
-                                  "tradeReference": HASH}
+    return "CreditsTransferred", {
+        "batchId": batch_id,
+        "from": frm,
+        "opId": op_id,
+        "to": to,
+        "amount": amount,
+        "tradeReference": HASH,
+    }
 
 
 # ---------------------------------------------------------------- retirement and cancellation
 
 
-def credits_retired(batch_id: int, holder: str, op_id: int, amount: int, *, scenario: int = 7,
-                    commitment: bytes = b"\x11" * 32, claim_hash: bytes = HASH, operator: str | None = None) -> Args:
-    return "CreditsRetired", {"batchId": batch_id, "holder": holder, "opId": op_id, "amount": amount,
-                              "scenario": scenario, "beneficiaryCommitment": commitment, "claimHash": claim_hash,
-                              "operator": operator or holder}
+def credits_retired(
+    batch_id: int,
+    holder: str,
+    op_id: int,
+    amount: int,
+    *,
+    scenario: int = 7,
+    commitment: bytes = b"\x11" * 32,
+    claim_hash: bytes = HASH,
+    operator: str | None = None,
+) -> Args:
+    return "CreditsRetired", {
+        "batchId": batch_id,
+        "holder": holder,
+        "opId": op_id,
+        "amount": amount,
+        "scenario": scenario,
+        "beneficiaryCommitment": commitment,
+        "claimHash": claim_hash,
+        "operator": operator or holder,
+    }
 
 
-def credits_cancelled(batch_id: int, holder: str, op_id: int, amount: int, *, reason: int = 2,
-                      evidence_hash: bytes = HASH, export_id: int = 0) -> Args:
-    return "CreditsCancelled", {"batchId": batch_id, "holder": holder, "opId": op_id, "amount": amount,
-                                "reason": reason, "evidenceHash": evidence_hash, "exportId": export_id}
+def credits_cancelled(
+    batch_id: int,
+    holder: str,
+    op_id: int,
+    amount: int,
+    *,
+    reason: int = 2,
+    evidence_hash: bytes = HASH,
+    export_id: int = 0,
+) -> Args:
+    return "CreditsCancelled", {
+        "batchId": batch_id,
+        "holder": holder,
+        "opId": op_id,
+        "amount": amount,
+        "reason": reason,
+        "evidenceHash": evidence_hash,
+        "exportId": export_id,
+    }
 
 
 # ---------------------------------------------------------------- exports and pledges
 
 
-def export_requested(export_id: int, holder: str, batch_id: int, amount: int, *, destination: str = "CQ-TANHUITONG",
-                     account: bytes = b"\x33" * 32) -> Args:
-    return "ExportRequested", {"exportId": export_id, "holder": holder, "batchId": batch_id, "amount": amount,
-                               "destinationRegistry": short_id(destination), "destinationAccount": account}
+def export_requested(
+    export_id: int,
+    holder: str,
+    batch_id: int,
+    amount: int,
+    *,
+    destination: str = "CQ-TANHUITONG",
+    account: bytes = b"\x33" * 32,
+) -> Args:
+    return "ExportRequested", {
+        "exportId": export_id,
+        "holder": holder,
+        "batchId": batch_id,
+        "amount": amount,
+        "destinationRegistry": short_id(destination),
+        "destinationAccount": account,
+    }
 
 
 def export_confirmed(export_id: int, op_id: int, reference: bytes = b"\x21" * 32) -> Args:
@@ -178,10 +322,17 @@ def export_aborted(export_id: int, op_id: int, reason_hash: bytes = HASH) -> Arg
     return "ExportAborted", {"exportId": export_id, "opId": op_id, "reasonHash": reason_hash}
 
 
-def credits_pledged(pledge_id: int, pledgor: str, pledgee: str, batch_id: int, amount: int,
-                    reference: bytes = b"\x44" * 32) -> Args:
-    return "CreditsPledged", {"pledgeId": pledge_id, "pledgor": pledgor, "pledgee": pledgee, "batchId": batch_id,
-                              "amount": amount, "registrationReference": reference}
+def credits_pledged(
+    pledge_id: int, pledgor: str, pledgee: str, batch_id: int, amount: int, reference: bytes = b"\x44" * 32
+) -> Args:
+    return "CreditsPledged", {
+        "pledgeId": pledge_id,
+        "pledgor": pledgor,
+        "pledgee": pledgee,
+        "batchId": batch_id,
+        "amount": amount,
+        "registrationReference": reference,
+    }
 
 
 def pledge_released(pledge_id: int, op_id: int) -> Args:

@@ -22,13 +22,28 @@ def activity(world: World, rounds: int = 1) -> None:
     """Issue, transfer, retire, cancel, pledge, export, import and anchor, `rounds` times."""
     c, cast = world.client, world.cast
     for r in range(rounds):
-        batch = c.issue(world.op(), project_id=PROJECT, vintage=2024, monitoring_start=MONITORING[0],
-                        monitoring_end=MONITORING[1], quantity=9_000 + r, reserve_bps=500,
-                        verification_report_hash=HASH).event("BatchIssued").args["batchId"]
+        batch = (
+            c.issue(
+                world.op(),
+                project_id=PROJECT,
+                vintage=2024,
+                monitoring_start=MONITORING[0],
+                monitoring_end=MONITORING[1],
+                quantity=9_000 + r,
+                reserve_bps=500,
+                verification_report_hash=HASH,
+            )
+            .event("BatchIssued")
+            .args["batchId"]
+        )
         c.transfer(cast.owner.address, cast.holder.address, batch, 4_000, sender=cast.owner)
-        c.transfer_with_reference(world.op(), cast.holder.address, cast.buyer.address, batch, 700, HASH, sender=cast.holder)
+        c.transfer_with_reference(
+            world.op(), cast.holder.address, cast.buyer.address, batch, 700, HASH, sender=cast.holder
+        )
         c.transfer(cast.holder.address, cast.buyer.address, world.batch_id, 300, sender=cast.holder)
-        c.transfer_batch(cast.owner.address, cast.buyer.address, [batch, world.batch_id, batch], [10, 20, 30], sender=cast.owner)
+        c.transfer_batch(
+            cast.owner.address, cast.buyer.address, [batch, world.batch_id, batch], [10, 20, 30], sender=cast.owner
+        )
         c.retire(world.op(), batch, 150, Scenario.LARGE_EVENT, b"\x11" * 32, HASH, sender=cast.buyer)
         c.retire(world.op(), world.batch_id, 60, Scenario.PERSONAL, b"\x12" * 32, HASH, sender=cast.buyer)
         c.cancel(world.op(), c.reserve_account(), batch, 100, CancellationReason.REVERSAL, HASH)
@@ -46,11 +61,23 @@ def activity(world: World, rounds: int = 1) -> None:
         c.request_export(export, cast.holder.address, batch, 50, "CQ-TANHUITONG", HASH)
         c.abort_export(world.op(), export)
         c.request_export(world.op(), cast.holder.address, world.batch_id, 30, "CQ-TANHUITONG", HASH)
-        c.import_credits(world.op(), origin_key=world.op().to_bytes(32, "big"), origin_registry="CQ-TANHUITONG",
-                         project_id=PROJECT, to=cast.buyer.address, vintage=2023, quantity=333, evidence_hash=HASH)
+        c.import_credits(
+            world.op(),
+            origin_key=world.op().to_bytes(32, "big"),
+            origin_registry="CQ-TANHUITONG",
+            project_id=PROJECT,
+            to=cast.buyer.address,
+            vintage=2023,
+            quantity=333,
+            evidence_hash=HASH,
+        )
         size = c.latest_anchor()[0] + 3
         c.anchor_log_root(size, bytes([r + 7]) * 32, sender=cast.anchorer)
-    flip = ParticipantStatus.ACTIVE if c.participant(cast.platform.address).status == ParticipantStatus.SUSPENDED else ParticipantStatus.SUSPENDED
+    flip = (
+        ParticipantStatus.ACTIVE
+        if c.participant(cast.platform.address).status == ParticipantStatus.SUSPENDED
+        else ParticipantStatus.SUSPENDED
+    )
     c.set_participant_status(world.op(), cast.platform.address, flip, HASH)
     c.set_project_status(world.op(), PROJECT, ProjectStatus.SUSPENDED, HASH)
     c.set_project_status(world.op(), PROJECT, ProjectStatus.REGISTERED, HASH)
@@ -60,8 +87,15 @@ def new_indexer(world: World, url: str, **kw: Any) -> Indexer:
     engine = make_engine(url)
     create_schema(engine)
     c = world.client
-    return Indexer(c.rpc, engine, c.abi, chain_id=c.chain_id, address=c.address,
-                   start_block=world.registry.deployment.block_number, **kw)
+    return Indexer(
+        c.rpc,
+        engine,
+        c.abi,
+        chain_id=c.chain_id,
+        address=c.address,
+        start_block=world.registry.deployment.block_number,
+        **kw,
+    )
 
 
 def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
@@ -72,7 +106,7 @@ def dump(engine: Engine) -> dict[str, list[tuple[Any, ...]]]:
             if name in SKIP:
                 continue
             rows = conn.execute(select(table)).all()
-            out[name] = sorted((tuple(str(v) for v in row) for row in rows))
+            out[name] = sorted(tuple(str(v) for v in row) for row in rows)
     return out
 
 
@@ -94,7 +128,11 @@ def check_against_chain(engine: Engine, client: RegistryClient) -> None:
         circulating[b["batch_id"]] += b["amount"]
     for batch in data["batches"]:
         supply = client.supply(batch["id"])
-        assert (batch["issued"], batch["retired"], batch["cancelled"]) == (supply.issued, supply.retired, supply.cancelled)
+        assert (batch["issued"], batch["retired"], batch["cancelled"]) == (
+            supply.issued,
+            supply.retired,
+            supply.cancelled,
+        )
         assert batch["issued"] == circulating[batch["id"]] + batch["retired"] + batch["cancelled"]
         lots = sorted((lot for lot in data["lots"] if lot["batch_id"] == batch["id"]), key=lambda x: x["first_serial"])
         expected_first = batch["first_serial"]
@@ -113,6 +151,6 @@ def check_against_chain(engine: Engine, client: RegistryClient) -> None:
 
 def _rows(engine: Engine) -> dict[str, list[Any]]:
     with engine.connect() as conn:
-        return {name: conn.execute(select(SQLModel.metadata.tables[name])).all() for name in ("balances", "batches", "lots")}
-
-
+        return {
+            name: conn.execute(select(SQLModel.metadata.tables[name])).all() for name in ("balances", "batches", "lots")
+        }

@@ -1,5 +1,5 @@
 """An indexer in a child process, for the kill -9 tests:
-    python -m tests.indexer.index_run DATABASE_URL RPC_URL ADDRESS START_BLOCK [follow]
+python -m tests.indexer.index_run DATABASE_URL RPC_URL ADDRESS START_BLOCK [follow]
 """
 
 import sys
@@ -15,7 +15,9 @@ if __name__ == "__main__":
     engine = make_engine(db_url)
     create_schema(engine)
     abi = ContractAbi(compile_contracts()["CarbonRegistry"].abi)
-    indexer = Indexer(connect(rpc_url, 31337), engine, abi, chain_id=31337, address=address, start_block=start, max_range=1)
+    indexer = Indexer(
+        connect(rpc_url, 31337), engine, abi, chain_id=31337, address=address, start_block=start, max_range=1
+    )
     with WriterLock(engine):
         if sys.argv[5:] == ["follow"]:
             import threading

@@ -90,17 +90,44 @@ class Model:
 
     def balances(self) -> dict[tuple[str, int], dict[str, Any]]:
         """The non-empty balances, as the mirror's balances table keeps them."""
-        keys = {k for k, q in self.queues.items() if q} | {k for k, v in self.pledged.items() if v} \
+        keys = (
+            {k for k, q in self.queues.items() if q}
+            | {k for k, v in self.pledged.items() if v}
             | {k for k, v in self.frozen.items() if v}
-        return {(h, b): {"holder": h, "batch_id": b, "amount": len(self.queues[(h, b)]),
-                         "pledged": self.pledged[(h, b)], "frozen": self.frozen[(h, b)]} for h, b in keys}
+        )
+        return {
+            (h, b): {
+                "holder": h,
+                "batch_id": b,
+                "amount": len(self.queues[(h, b)]),
+                "pledged": self.pledged[(h, b)],
+                "frozen": self.frozen[(h, b)],
+            }
+            for h, b in keys
+        }
 
 
 # kind, three choices, batch-transfer entries, and where its transaction goes: 0 a new block, 1 a new transaction
 # in the same block, 2 the same transaction as the operation before (a contract calling the registry several times)
 Op = tuple[str, int, int, int, list[int], int]
-KINDS = ["issue", "import", "transfer", "transfer", "transfer", "batch_transfer", "batch_transfer", "retire", "retire",
-         "cancel", "pledge", "release", "enforce", "export", "confirm", "abort"]
+KINDS = [
+    "issue",
+    "import",
+    "transfer",
+    "transfer",
+    "transfer",
+    "batch_transfer",
+    "batch_transfer",
+    "retire",
+    "retire",
+    "cancel",
+    "pledge",
+    "release",
+    "enforce",
+    "export",
+    "confirm",
+    "abort",
+]
 
 
 def pick(items: list[Any], n: int) -> Any:
@@ -137,8 +164,16 @@ class Driver:
         tx = self.tx()
         self.emit(tx, ev.methodology_filed(METHODOLOGY, self.op_id()))
         for project, owner in PROJECTS.items():
-            self.emit(tx, ev.project_submitted(project, self.op_id(), methodology=METHODOLOGY, owner=owner,
-                                               parcels=[self.op_id().to_bytes(32, "big")]))
+            self.emit(
+                tx,
+                ev.project_submitted(
+                    project,
+                    self.op_id(),
+                    methodology=METHODOLOGY,
+                    owner=owner,
+                    parcels=[self.op_id().to_bytes(32, "big")],
+                ),
+            )
             self.emit(tx, ev.project_reviewed(project, self.op_id(), True))
         for i, account in enumerate(EVERYONE):
             self.emit(tx, ev.participant_registered(account, self.op_id(), 4 if account in PLEDGEES else i % 3))
@@ -175,8 +210,20 @@ class Driver:
                 e = self.emit(tx, ev.transfer_single(ZERO, holder, batch, amount))
                 m.mint(batch, serial, holder, amount, (tx.hash, tx.block, e.log_index))
                 serial += amount
-        self.emit(tx, ev.batch_issued(batch, project, self.op_id(), owner=owner, batch_seq=m.batch_count[project],
-                                      first_serial=first, quantity=quantity, reserve_amount=reserve, reserve_bps=bps))
+        self.emit(
+            tx,
+            ev.batch_issued(
+                batch,
+                project,
+                self.op_id(),
+                owner=owner,
+                batch_seq=m.batch_count[project],
+                first_serial=first,
+                quantity=quantity,
+                reserve_amount=reserve,
+                reserve_bps=bps,
+            ),
+        )
         return True
 
     def op_import(self, a: int, b: int, c: int, entries: list[int], where: int) -> bool:
@@ -188,9 +235,19 @@ class Driver:
         tx = self.tx(where)
         e = self.emit(tx, ev.transfer_single(ZERO, to, batch, quantity))
         m.mint(batch, first, to, quantity, (tx.hash, tx.block, e.log_index))
-        self.emit(tx, ev.batch_imported(batch, self.op_id(), origin_key=(batch + 7).to_bytes(32, "big"),
-                                        origin_registry="CQ-TANHUITONG", project=pick(sorted(PROJECTS), c), to=to,
-                                        first_serial=first, quantity=quantity))
+        self.emit(
+            tx,
+            ev.batch_imported(
+                batch,
+                self.op_id(),
+                origin_key=(batch + 7).to_bytes(32, "big"),
+                origin_registry="CQ-TANHUITONG",
+                project=pick(sorted(PROJECTS), c),
+                to=to,
+                first_serial=first,
+                quantity=quantity,
+            ),
+        )
         return True
 
     def op_transfer(self, a: int, b: int, c: int, entries: list[int], where: int) -> bool:
@@ -239,11 +296,16 @@ class Driver:
         tx = self.tx(where)
         burn = self.emit(tx, ev.transfer_single(holder, ZERO, batch, amount))
         if state == "retired":
-            label = self.emit(tx, ev.credits_retired(batch, holder, self.op_id(), amount, scenario=c % 9,
-                                                     operator=PLATFORM if c % 2 else holder))
+            label = self.emit(
+                tx,
+                ev.credits_retired(
+                    batch, holder, self.op_id(), amount, scenario=c % 9, operator=PLATFORM if c % 2 else holder
+                ),
+            )
         else:
-            label = self.emit(tx, ev.credits_cancelled(batch, holder, self.op_id(), amount,
-                                                       reason=pick(NON_EXPORT_REASONS, c)))
+            label = self.emit(
+                tx, ev.credits_cancelled(batch, holder, self.op_id(), amount, reason=pick(NON_EXPORT_REASONS, c))
+            )
         ref = f"{CHAIN_ID}-{tx.hash}-{label.log_index}"
         self.model.burn(holder, batch, amount, state, ref, (tx.hash, tx.block, burn.log_index))
         return True
@@ -264,8 +326,13 @@ class Driver:
         pledge_id = self.op_id()
         self.emit(self.tx(where), ev.credits_pledged(pledge_id, holder, pledgee, batch, amount))
         self.model.pledged[(holder, batch)] += amount
-        self.model.pledges[pledge_id] = {"pledgor": holder, "pledgee": pledgee, "batch": batch, "amount": amount,
-                                         "status": "active"}
+        self.model.pledges[pledge_id] = {
+            "pledgor": holder,
+            "pledgee": pledgee,
+            "batch": batch,
+            "amount": amount,
+            "status": "active",
+        }
         return True
 
     def _active_pledge(self, a: int) -> int | None:
@@ -290,7 +357,9 @@ class Driver:
         tx = self.tx(where)
         # the contract unlocks first, then transfers (TransferSingle), then emits PledgeEnforced
         m.pledged[(p["pledgor"], p["batch"])] -= p["amount"]
-        e = self.emit(tx, ev.transfer_single(p["pledgor"], p["pledgee"], p["batch"], p["amount"], operator=p["pledgee"]))
+        e = self.emit(
+            tx, ev.transfer_single(p["pledgor"], p["pledgee"], p["batch"], p["amount"], operator=p["pledgee"])
+        )
         m.move(p["pledgor"], p["pledgee"], p["batch"], p["amount"], (tx.hash, tx.block, e.log_index))
         self.emit(tx, ev.pledge_enforced(pledge_id, self.op_id()))
         p["status"] = "enforced"
@@ -323,10 +392,17 @@ class Driver:
         op, reference = self.op_id(), (export_id + 1).to_bytes(32, "big")
         burn = self.emit(tx, ev.transfer_single(holder, ZERO, batch, amount))
         self.emit(tx, ev.export_confirmed(export_id, op, reference))
-        label = self.emit(tx, ev.credits_cancelled(batch, holder, op, amount, reason=4, evidence_hash=reference,
-                                                   export_id=export_id))
-        m.burn(holder, batch, amount, "cancelled", f"{CHAIN_ID}-{tx.hash}-{label.log_index}",
-               (tx.hash, tx.block, burn.log_index))
+        label = self.emit(
+            tx, ev.credits_cancelled(batch, holder, op, amount, reason=4, evidence_hash=reference, export_id=export_id)
+        )
+        m.burn(
+            holder,
+            batch,
+            amount,
+            "cancelled",
+            f"{CHAIN_ID}-{tx.hash}-{label.log_index}",
+            (tx.hash, tx.block, burn.log_index),
+        )
         x["status"] = "confirmed"
         return True
 

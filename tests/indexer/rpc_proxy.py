@@ -35,10 +35,16 @@ class FaultProxy:
                     time.sleep(proxy.stall)
                 if fault in ("error", "range"):
                     message = "query exceeds max block range 10" if fault == "range" else "internal error"
-                    self._reply(200, json.dumps({"jsonrpc": "2.0", "id": request.get("id"),
-                                                 "error": {"code": -32000, "message": message}}).encode())
+                    self._reply(
+                        200,
+                        json.dumps(
+                            {"jsonrpc": "2.0", "id": request.get("id"), "error": {"code": -32000, "message": message}}
+                        ).encode(),
+                    )
                     return
-                upstream = requests.post(proxy.upstream, data=body, headers={"Content-Type": "application/json"}, timeout=30)
+                upstream = requests.post(
+                    proxy.upstream, data=body, headers={"Content-Type": "application/json"}, timeout=30
+                )
                 self._reply(upstream.status_code, upstream.content)
 
             def _reply(self, status: int, payload: bytes) -> None:

@@ -21,7 +21,9 @@ def test_kill_during_backfill_then_resume_equals_a_fresh_index(world, tmp_path) 
     engine = make_engine(url)
     kills_mid_run = 0
     for _ in range(3):
-        child = subprocess.Popen([sys.executable, "-m", "tests.indexer.index_run", url, c.rpc.url, c.address, str(start)])
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.indexer.index_run", url, c.rpc.url, c.address, str(start)]
+        )
         before = _cursor(engine, c)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and child.poll() is None and _cursor(engine, c) == before:
@@ -59,7 +61,9 @@ def test_kill_during_follow_then_resume_equals_a_fresh_index(world, tmp_path) ->
     url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
     start = world.registry.deployment.block_number
     engine = make_engine(url)
-    child = subprocess.Popen([sys.executable, "-m", "tests.indexer.index_run", url, c.rpc.url, c.address, str(start), "follow"])
+    child = subprocess.Popen(
+        [sys.executable, "-m", "tests.indexer.index_run", url, c.rpc.url, c.address, str(start), "follow"]
+    )
     try:
         head_before = int(c.rpc.call("eth_blockNumber"), 16)
         # following: its backfill of the session's chain so far is done (a first range's commit is not enough)

@@ -18,8 +18,15 @@ def test_the_indexer_recovers_from_every_kind_of_fault(world, tmp_path, caplog) 
     with FaultProxy(c.rpc.url, faults, stall=1.5) as proxy, caplog.at_level(logging.WARNING, logger="indexer"):
         engine = make_engine(f"sqlite:///{tmp_path / 'faulty.sqlite'}")
         create_schema(engine)
-        indexer = Indexer(JsonRpc(proxy.url, timeout=0.5), engine, c.abi, chain_id=c.chain_id, address=c.address,
-                          start_block=world.registry.deployment.block_number, max_range=64)
+        indexer = Indexer(
+            JsonRpc(proxy.url, timeout=0.5),
+            engine,
+            c.abi,
+            chain_id=c.chain_id,
+            address=c.address,
+            start_block=world.registry.deployment.block_number,
+            max_range=64,
+        )
         indexer.sync_once()
     assert proxy.injected == faults
     messages = " ".join(r.getMessage() for r in caplog.records)

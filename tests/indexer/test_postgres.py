@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from indexer.db import IndexerLockedError, WriterLock, drop_schema, make_engine, mirror_tables
 from tests.indexer.helpers import activity, check_against_chain, check_equals_a_fresh_index, dump, new_indexer
 
@@ -31,15 +32,18 @@ def test_a_reorganisation_is_rolled_back_on_postgresql_too(world, tmp_path, empt
     pg.sync_once()
     c = world.client
     data = c.abi.encode_call("retire", (world.op(), world.batch_id, 3, 0, b"\x51" * 32, b"\x52" * 32))
-    c.rpc.call("anvil_reorg", 3, [[{"from": world.cast.holder.address, "to": c.address, "data": "0x" + data.hex(), "gas": hex(300_000)}, 0]])
+    c.rpc.call(
+        "anvil_reorg",
+        3,
+        [[{"from": world.cast.holder.address, "to": c.address, "data": "0x" + data.hex(), "gas": hex(300_000)}, 0]],
+    )
     pg.sync_once()
     check_equals_a_fresh_index(world, pg.engine, tmp_path)
 
 
 def test_a_second_writer_is_refused_on_postgresql(empty_postgres) -> None:
-    with WriterLock(make_engine(empty_postgres)):
-        with pytest.raises(IndexerLockedError):
-            WriterLock(make_engine(empty_postgres)).acquire()
+    with WriterLock(make_engine(empty_postgres)), pytest.raises(IndexerLockedError):
+        WriterLock(make_engine(empty_postgres)).acquire()
 
 
 def test_the_migrations_build_the_same_schema_as_the_models(tmp_path) -> None:

@@ -24,9 +24,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, select, text
 
-from api.db import create_schema
 from api.problems import ApiProblem
 from api.routes.provenance import retirement, serial
+from certificates.db import create_schema
 from indexer import store
 from indexer.db import make_engine
 from indexer.models import TABLES as MIRROR_TABLES
@@ -35,9 +35,16 @@ from indexer.state import KEY_OF, State
 from tests.indexer.kilogram_model import CHAIN_ID, KINDS, PROJECTS, Driver, Model, Op
 
 OPERATIONS = st.lists(
-    st.tuples(st.sampled_from(KINDS), st.integers(0, 1 << 20), st.integers(0, 1 << 20), st.integers(0, 1 << 20),
-              st.lists(st.integers(0, 1 << 20), min_size=1, max_size=4), st.sampled_from([0, 0, 1, 2])),
-    min_size=50, max_size=60,
+    st.tuples(
+        st.sampled_from(KINDS),
+        st.integers(0, 1 << 20),
+        st.integers(0, 1 << 20),
+        st.integers(0, 1 << 20),
+        st.lists(st.integers(0, 1 << 20), min_size=1, max_size=4),
+        st.sampled_from([0, 0, 1, 2]),
+    ),
+    min_size=50,
+    max_size=60,
 )
 
 
@@ -74,9 +81,13 @@ def queues(state: State) -> dict[tuple[str, int], list[int]]:
 
 def custody(moves: list[dict[str, Any]], batch: int, s: int) -> list[tuple[Any, ...]]:
     """The chain of holders of serial `s`, from the lot moves, in chain order."""
-    mine = sorted((m for m in moves if m["batch_id"] == batch and m["first_serial"] <= s <= m["last_serial"]),
-                  key=lambda m: (m["block_number"], m["log_index"], m["part"]))
-    return [(m["kind"], m["from_holder"], m["to_holder"], m["tx_hash"], m["block_number"], m["log_index"]) for m in mine]
+    mine = sorted(
+        (m for m in moves if m["batch_id"] == batch and m["first_serial"] <= s <= m["last_serial"]),
+        key=lambda m: (m["block_number"], m["log_index"], m["part"]),
+    )
+    return [
+        (m["kind"], m["from_holder"], m["to_holder"], m["tx_hash"], m["block_number"], m["log_index"]) for m in mine
+    ]
 
 
 def sample(model: Model, n: int = 40) -> list[int]:
@@ -90,19 +101,24 @@ def check(state: State, model: Model, moves: list[dict[str, Any]], appended: dic
     expected_queues = {k: list(q) for k, q in model.queues.items() if q}
     assert queues(state) == expected_queues
     assert state.tables["balances"] == model.balances()
-    assert {k[0]: (b["first_serial"], b["issued"], b["retired"], b["cancelled"])
-            for k, b in state.tables["batches"].items()} == \
-        {i: (b["first"], b["issued"], b["retired"], b["cancelled"]) for i, b in model.batches.items()}
-    assert {p: state.tables["projects"][(p,)]["batch_count"] for p in PROJECTS} == \
-        {p: model.batch_count[p] for p in PROJECTS}
-    assert {k[0]: (p["pledgor"], p["pledgee"], p["batch_id"], p["amount"], p["status"])
-            for k, p in state.tables["pledges"].items()} == \
-        {hex(i): (p["pledgor"], p["pledgee"], p["batch"], p["amount"], p["status"]) for i, p in model.pledges.items()}
-    assert {k[0]: (x["holder"], x["batch_id"], x["amount"], x["status"]) for k, x in state.tables["exports"].items()} \
-        == {hex(i): (x["holder"], x["batch"], x["amount"], x["status"]) for i, x in model.exports.items()}
-    ended = {r["id"]: {"batch": r["batch_id"], "holder": r["holder"], "amount": r["amount"], "state": state_name}
-             for table, state_name in (("retirements", "retired"), ("cancellations", "cancelled"))
-             for r in appended.get(table, [])}
+    assert {
+        k[0]: (b["first_serial"], b["issued"], b["retired"], b["cancelled"]) for k, b in state.tables["batches"].items()
+    } == {i: (b["first"], b["issued"], b["retired"], b["cancelled"]) for i, b in model.batches.items()}
+    assert {p: state.tables["projects"][(p,)]["batch_count"] for p in PROJECTS} == {
+        p: model.batch_count[p] for p in PROJECTS
+    }
+    assert {
+        k[0]: (p["pledgor"], p["pledgee"], p["batch_id"], p["amount"], p["status"])
+        for k, p in state.tables["pledges"].items()
+    } == {hex(i): (p["pledgor"], p["pledgee"], p["batch"], p["amount"], p["status"]) for i, p in model.pledges.items()}
+    assert {
+        k[0]: (x["holder"], x["batch_id"], x["amount"], x["status"]) for k, x in state.tables["exports"].items()
+    } == {hex(i): (x["holder"], x["batch"], x["amount"], x["status"]) for i, x in model.exports.items()}
+    ended = {
+        r["id"]: {"batch": r["batch_id"], "holder": r["holder"], "amount": r["amount"], "state": state_name}
+        for table, state_name in (("retirements", "retired"), ("cancellations", "cancelled"))
+        for r in appended.get(table, [])
+    }
     assert ended == model.endings
     keys = [(m["block_number"], m["log_index"], m["part"]) for m in moves]
     assert len(set(keys)) == len(keys), "lot moves are keyed by block, log index and part"
@@ -142,28 +158,43 @@ def project_and_store(engine: Engine, driver: Driver, blocks_per_range: int) -> 
     projector = Projector(state, CHAIN_ID)
     by_block = [list(events) for _, events in groupby(driver.events, key=lambda e: e.block_number)]
     for start in range(0, len(by_block), blocks_per_range):
-        chunk = by_block[start:start + blocks_per_range]
+        chunk = by_block[start : start + blocks_per_range]
         for block in chunk:
             for e in block:
                 projector.apply(e)
         last = chunk[-1][-1]
-        store.write_range(engine, store.take_range(
-            state, chain_id=CHAIN_ID, address=last.address, raw_events=[], blocks=[], cursor_block=last.block_number,
-            cursor_hash=last.block_hash, journal_from=last.block_number + 1, prune_below=0))
+        store.write_range(
+            engine,
+            store.take_range(
+                state,
+                chain_id=CHAIN_ID,
+                address=last.address,
+                raw_events=[],
+                blocks=[],
+                cursor_block=last.block_number,
+                cursor_hash=last.block_hash,
+                journal_from=last.block_number + 1,
+                prune_below=0,
+            ),
+        )
     return state
 
 
 def history_of(moves: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
-    return [(m["kind"], m["from_holder"], m["to_holder"], m["tx_hash"], m["block_number"], m["log_index"])
-            for m in moves]
+    return [
+        (m["kind"], m["from_holder"], m["to_holder"], m["tx_hash"], m["block_number"], m["log_index"]) for m in moves
+    ]
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large,
-                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture],
+)
 @given(ops=OPERATIONS, blocks_per_range=st.integers(1, 40))
-def test_the_stored_mirror_answers_provenance_as_the_model_does(engine: Engine, ops: list[Op],
-                                                                 blocks_per_range: int) -> None:
+def test_the_stored_mirror_answers_provenance_as_the_model_does(
+    engine: Engine, ops: list[Op], blocks_per_range: int
+) -> None:
     with engine.begin() as conn:
         for table in MIRROR_TABLES:
             conn.execute(text(f"DELETE FROM {table.name}"))
@@ -185,8 +216,11 @@ def test_the_stored_mirror_answers_provenance_as_the_model_does(engine: Engine, 
             answer = serial(serial=s, conn=conn)
             now = answer["now"]
             assert answer["batch_id"] == kg.batch
-            assert (now["holder"], now["state"], now["retirement_id"] or now["cancellation_id"]) == \
-                (kg.holder, kg.state, kg.ref)
+            assert (now["holder"], now["state"], now["retirement_id"] or now["cancellation_id"]) == (
+                kg.holder,
+                kg.state,
+                kg.ref,
+            )
             assert now["lot_first"] <= s <= now["lot_last"]
             assert history_of(answer["moves"]) == kg.history
             assert all(m["first_serial"] <= s <= m["last_serial"] for m in answer["moves"])
@@ -197,8 +231,11 @@ def test_the_stored_mirror_answers_provenance_as_the_model_does(engine: Engine, 
         for ref in retired[:5]:
             body = json.loads(retirement(retirement_id=ref, conn=conn).body)  # type: ignore[attr-defined]
             end = model.endings[ref]
-            assert (body["retirement"]["batch_id"], body["retirement"]["holder"], body["retirement"]["amount"]) == \
-                (end["batch"], end["holder"], end["amount"])
+            assert (body["retirement"]["batch_id"], body["retirement"]["holder"], body["retirement"]["amount"]) == (
+                end["batch"],
+                end["holder"],
+                end["amount"],
+            )
             ranges = body["serial_ranges"]
             serials = [s for r in ranges for s in range(r["first_serial"], r["last_serial"] + 1)]
             assert serials == sorted(s for s, kg in model.kilograms.items() if kg.ref == ref)

@@ -22,8 +22,10 @@ from tests.indexer.helpers import activity, check_against_chain, check_equals_a_
 def test_the_generated_decoders_agree_with_the_abi_on_every_event(world) -> None:
     activity(world)
     c = world.client
-    logs = c.rpc.call("eth_getLogs", {"fromBlock": hex(world.registry.deployment.block_number), "toBlock": "latest",
-                                      "address": c.address})
+    logs = c.rpc.call(
+        "eth_getLogs",
+        {"fromBlock": hex(world.registry.deployment.block_number), "toBlock": "latest", "address": c.address},
+    )
     decoder = LogDecoder(c.abi)
     names = set()
     for log in logs:
@@ -33,8 +35,18 @@ def test_the_generated_decoders_agree_with_the_abi_on_every_event(world) -> None
         assert expected is not None and spec.name == expected.name
         assert decoder.args(spec, log) == expected.args, spec.name
         names.add(spec.name)
-    assert {"TransferSingle", "TransferBatch", "BatchIssued", "BatchImported", "CreditsRetired", "CreditsCancelled",
-            "CreditsPledged", "ExportRequested", "LogRootAnchored", "ProjectSubmitted"} <= names
+    assert {
+        "TransferSingle",
+        "TransferBatch",
+        "BatchIssued",
+        "BatchImported",
+        "CreditsRetired",
+        "CreditsCancelled",
+        "CreditsPledged",
+        "ExportRequested",
+        "LogRootAnchored",
+        "ProjectSubmitted",
+    } <= names
     # a malformed log (data too short) goes to the ABI's decoder, and decodes as it did before
     transfer = next(log for log in logs if decoder.spec(log["topics"][0]).name == "TransferSingle")  # type: ignore[union-attr]
     broken = {**transfer, "data": transfer["data"][:-64]}
@@ -65,7 +77,9 @@ def test_a_backfill_keeps_the_name_index_and_rebuilds_any_missing_one(world, tmp
             ix.drop(conn)
     indexer.sync_once()
     inspector = inspect(indexer.engine)
-    present = {i["name"] for table in {ix.table.name for ix in store.SECONDARY_INDEXES} for i in inspector.get_indexes(table)}
+    present = {
+        i["name"] for table in {ix.table.name for ix in store.SECONDARY_INDEXES} for i in inspector.get_indexes(table)
+    }
     assert {ix.name for ix in store.SECONDARY_INDEXES} <= present
 
 
@@ -106,7 +120,9 @@ def test_a_killed_writer_process_is_reported_and_a_resume_equals_a_fresh_index(w
         indexer.sync_once(kill_the_writer_at_the_third_range)
     c = world.client
     at = store.cursor(indexer.engine, c.chain_id, c.address.lower())
-    assert at is None or at[0] < int(c.rpc.call("eth_blockNumber"), 16), "at most the ranges before the kill were committed"
+    assert at is None or at[0] < int(c.rpc.call("eth_blockNumber"), 16), (
+        "at most the ranges before the kill were committed"
+    )
     indexer.sync_once()  # the same indexer resumes from the database
     check_equals_a_fresh_index(world, indexer.engine, tmp_path)
 
@@ -116,8 +132,10 @@ def test_a_failure_in_the_writer_process_reaches_the_indexer_and_nothing_later_i
     indexer = new_indexer(world, f"sqlite:///{tmp_path / 'mirror.sqlite'}", max_range=2, writer_process=True)
     first = world.registry.deployment.block_number
     with indexer.engine.begin() as conn:  # the database refuses the second range (blocks first+2, first+3)
-        conn.exec_driver_sql(f"CREATE TRIGGER refuse BEFORE UPDATE ON sync_cursor WHEN NEW.block_number > {first + 1} "
-                             "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END")
+        conn.exec_driver_sql(
+            f"CREATE TRIGGER refuse BEFORE UPDATE ON sync_cursor WHEN NEW.block_number > {first + 1} "
+            "BEGIN SELECT RAISE(ABORT, 'disk full (simulated)'); END"
+        )
     with pytest.raises(Exception, match="disk full") as raised:
         indexer.sync_once()
     assert not isinstance(raised.value, WriterDiedError), "the writer's own error, not its death"
@@ -132,8 +150,17 @@ def test_kill_9_of_the_indexer_leaves_no_writer_process_behind(world, tmp_path) 
     activity(world, rounds=3)
     c = world.client
     url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
-    child = subprocess.Popen([sys.executable, "-m", "tests.indexer.index_run", url, c.rpc.url, c.address,
-                              str(world.registry.deployment.block_number)])
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.indexer.index_run",
+            url,
+            c.rpc.url,
+            c.address,
+            str(world.registry.deployment.block_number),
+        ]
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and len(_processes_with(url)) < 2 and child.poll() is None:
         time.sleep(0.002)  # until the writer process has started

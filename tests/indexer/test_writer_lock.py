@@ -20,7 +20,11 @@ def test_a_second_writer_through_a_symlink_or_another_spelling_is_refused(tmp_pa
     link.parent.mkdir()
     link.symlink_to(real)
     monkeypatch.chdir(tmp_path)
-    spellings = [f"sqlite:///{link}", "sqlite:///data/ledger.sqlite", f"sqlite:///{tmp_path}/elsewhere/../data/ledger.sqlite"]
+    spellings = [
+        f"sqlite:///{link}",
+        "sqlite:///data/ledger.sqlite",
+        f"sqlite:///{tmp_path}/elsewhere/../data/ledger.sqlite",
+    ]
     with WriterLock(make_engine(f"sqlite:///{real}")):
         for url in spellings:
             with pytest.raises(IndexerLockedError) as refused:

@@ -33,16 +33,34 @@ def prepare(env: dict[str, str], tmp_path) -> None:  # type: ignore[no-untyped-d
     ok("participant", "add", OWNER.address, "--kind", "project-owner")
     parcels = tmp_path / "parcels.csv"
     parcels.write_text("parcel_id\nLQ-1\n")
-    ok("project", "register", "P-1", "--methodology", "SCFM-001-V01", "--owner", OWNER.address, "--county", "511802",
-       "--area-m2", "1000", "--crediting-start", "2000-01-01", "--crediting-end", "2099-12-31", "--parcels", str(parcels))
+    ok(
+        "project",
+        "register",
+        "P-1",
+        "--methodology",
+        "SCFM-001-V01",
+        "--owner",
+        OWNER.address,
+        "--county",
+        "511802",
+        "--area-m2",
+        "1000",
+        "--crediting-start",
+        "2000-01-01",
+        "--crediting-end",
+        "2099-12-31",
+        "--parcels",
+        str(parcels),
+    )
     ok("project", "review", "P-1", "--approve", "--report", str(parcels))
 
 
 def rows(n: int) -> str:
     """n issuances of P-1, one per day from 2000-01-01 (a project's monitoring periods may not overlap)."""
     days = [date(2000, 1, 1) + timedelta(days=i) for i in range(n)]
-    return HEADER + "".join(f"P-1,{d.year},{d},{d + timedelta(days=1)},{1000 + i},1000,0x{'ab' * 32}\n"
-                            for i, d in enumerate(days))
+    return HEADER + "".join(
+        f"P-1,{d.year},{d},{d + timedelta(days=1)},{1000 + i},1000,0x{'ab' * 32}\n" for i, d in enumerate(days)
+    )
 
 
 @pytest.fixture
@@ -58,21 +76,38 @@ def env(anvil, tmp_path, monkeypatch) -> dict[str, str]:
 
 def test_a_file_with_bad_rows_sends_nothing_and_names_every_bad_line(env, tmp_path) -> None:
     path = tmp_path / "batches.csv"
-    path.write_text(HEADER
-                    + "P-1,2024,2024-01-01,2024-12-31,1000,1000,0x" + "ab" * 32 + "\n"
-                    + "P-1,2024,2024-01-01,2024-12-31,-5,1000,0x" + "ab" * 32 + "\n"
-                    + "P-404,2024,2024-01-01,2024-12-31,10,1000,0x" + "ab" * 32 + "\n"
-                    + "P-1,2024,2024-13-01,2024-12-31,10,1000,0x" + "ab" * 32 + "\n"
-                    + "P-1,2024,2024-01-01,2024-12-31,1000,1000,0x" + "ab" * 32 + "\n"
-                    + "P-1,2024,2024-01-01,2024-12-31,10,1000,missing.pdf\n")
+    path.write_text(
+        HEADER
+        + "P-1,2024,2024-01-01,2024-12-31,1000,1000,0x"
+        + "ab" * 32
+        + "\n"
+        + "P-1,2024,2024-01-01,2024-12-31,-5,1000,0x"
+        + "ab" * 32
+        + "\n"
+        + "P-404,2024,2024-01-01,2024-12-31,10,1000,0x"
+        + "ab" * 32
+        + "\n"
+        + "P-1,2024,2024-13-01,2024-12-31,10,1000,0x"
+        + "ab" * 32
+        + "\n"
+        + "P-1,2024,2024-01-01,2024-12-31,1000,1000,0x"
+        + "ab" * 32
+        + "\n"
+        + "P-1,2024,2024-01-01,2024-12-31,10,1000,missing.pdf\n"
+    )
     client = registry_client(signer_required=False)
     block = client.rpc.call("eth_blockNumber")
     result = runner.invoke(app, ["issue", "--csv", str(path)])
     assert result.exit_code == 1
     out = " ".join(result.output.split())
     assert "5 bad row(s), nothing was sent" in out
-    for expected in ["line 3: quantity -5", "line 4: project 'P-404' is unknown", "line 5: '2024-13-01' is not a date",
-                     "line 6: repeats line 2", "line 7: verification_report 'missing.pdf'"]:
+    for expected in [
+        "line 3: quantity -5",
+        "line 4: project 'P-404' is unknown",
+        "line 5: '2024-13-01' is not a date",
+        "line 6: repeats line 2",
+        "line 7: verification_report 'missing.pdf'",
+    ]:
         assert expected in out, expected
     assert client.rpc.call("eth_blockNumber") == block
     missing = tmp_path / "nocol.csv"
@@ -81,7 +116,9 @@ def test_a_file_with_bad_rows_sends_nothing_and_names_every_bad_line(env, tmp_pa
     assert result.exit_code == 1 and "lacks the column(s) monitoring_start" in " ".join(result.output.split())
 
 
-def test_a_killed_bulk_issue_rerun_applies_each_row_once_and_says_which_were_on_chain(build, tmp_path, monkeypatch) -> None:
+def test_a_killed_bulk_issue_rerun_applies_each_row_once_and_says_which_were_on_chain(
+    build, tmp_path, monkeypatch
+) -> None:
     count = 3000
     with LocalNode(block_time=0.5) as node:
         env = {"LEDGER_RPC_URL": node.url, "LEDGER_VAR_DIR": str(tmp_path / "var")}
@@ -91,8 +128,11 @@ def test_a_killed_bulk_issue_rerun_applies_each_row_once_and_says_which_were_on_
         path = tmp_path / "batches.csv"
         path.write_text(rows(count))
         client = registry_client(signer_required=False)
-        child = subprocess.Popen([sys.executable, "-m", "tests.scripts.bulk_issue_run", str(path)],
-                                 env={**os.environ, **env}, stdout=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "tests.scripts.bulk_issue_run", str(path)],
+            env={**os.environ, **env},
+            stdout=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and client.project("P-1").batch_count == 0:
             assert child.poll() is None, "the run ended before it could be killed"

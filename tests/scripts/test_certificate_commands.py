@@ -31,9 +31,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A background local node (1 s blocks, as in the main job) with the demo loaded by `ledger up`."""
     tmp = tmp_path_factory.mktemp("demo")
     with pytest.MonkeyPatch.context() as mp:
-        for key, value in {"LEDGER_VAR_DIR": str(tmp / "var"), "LEDGER_NODE_PORT": str(free_port()),
-                           "LEDGER_API_PORT": str(free_port()), "DATABASE_URL": f"sqlite:///{tmp / 'var' / 'l.sqlite'}",
-                           "LEDGER_ANCHOR_EVERY": "1"}.items():
+        for key, value in {
+            "LEDGER_VAR_DIR": str(tmp / "var"),
+            "LEDGER_NODE_PORT": str(free_port()),
+            "LEDGER_API_PORT": str(free_port()),
+            "DATABASE_URL": f"sqlite:///{tmp / 'var' / 'l.sqlite'}",
+            "LEDGER_ANCHOR_EVERY": "1",
+        }.items():
             mp.setenv(key, value)
         mp.delenv("LEDGER_RPC_URL", raising=False)
         mp.delenv("LEDGER_PRIVATE_KEY", raising=False)
@@ -51,8 +55,14 @@ def test_the_main_job_loads_the_demo_once_and_names_a_verified_certificate(demo:
     again = run("up", "--no-wait")
     assert "demo:" not in again.output and "verified certificate" in again.output
     listed = json.loads(run("certificate", "list", "--json").output)
-    assert [c["scenario"] for c in listed] == ["LargeEvent", "Organisation", "TreePlantingDuty", "EcologicalJustice",
-                                               "Personal", "Voluntary"]
+    assert [c["scenario"] for c in listed] == [
+        "LargeEvent",
+        "Organisation",
+        "TreePlantingDuty",
+        "EcologicalJustice",
+        "Personal",
+        "Voluntary",
+    ]
 
 
 def test_retire_and_certify_then_verify_against_the_node(demo: Path) -> None:
@@ -60,13 +70,34 @@ def test_retire_and_certify_then_verify_against_the_node(demo: Path) -> None:
     company = dev_accounts()[3]  # the demo's company holds batch 1
     holder, key = company.address, "0x" + bytes(company.key).hex()
     out = demo / "holder-copy.json"
-    result = runner.invoke(app, ["retire", "--batch", "1", "--amount", "500", "--scenario", "organisation",
-                                 "--beneficiary", "成都绿色建材有限公司", "--certify", "--field", "subject=2026 年办公",
-                                 "--footprint", "400", "--out", str(out), "--json"],
-                           env={"LEDGER_PRIVATE_KEY": key})
+    result = runner.invoke(
+        app,
+        [
+            "retire",
+            "--batch",
+            "1",
+            "--amount",
+            "500",
+            "--scenario",
+            "organisation",
+            "--beneficiary",
+            "成都绿色建材有限公司",
+            "--certify",
+            "--field",
+            "subject=2026 年办公",
+            "--footprint",
+            "400",
+            "--out",
+            str(out),
+            "--json",
+        ],
+        env={"LEDGER_PRIVATE_KEY": key},
+    )
     assert result.exit_code == 0, result.output
     cert_id = re.search(r'"certificate_id": "(SCCW-[0-9-]+)"', result.output).group(1)  # type: ignore[union-attr]
-    assert "not anchored yet" in result.output or '"anchored": false' in result.output  # the holder's key may not anchor
+    assert (
+        "not anchored yet" in result.output or '"anchored": false' in result.output
+    )  # the holder's key may not anchor
     run("log", "anchor")  # the operator's key does
     run("certificate", "show", cert_id, "--holder-copy", "--out", str(out))
     doc = json.loads(out.read_text())

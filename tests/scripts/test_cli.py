@@ -15,8 +15,11 @@ runner = CliRunner()
 
 @pytest.fixture
 def env(tmp_path, monkeypatch) -> dict[str, str]:
-    values = {"LEDGER_VAR_DIR": str(tmp_path / "var"), "LEDGER_NODE_PORT": str(free_port()),
-              "DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'ledger.sqlite'}"}
+    values = {
+        "LEDGER_VAR_DIR": str(tmp_path / "var"),
+        "LEDGER_NODE_PORT": str(free_port()),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'var' / 'ledger.sqlite'}",
+    }
     for k, v in values.items():
         monkeypatch.setenv(k, v)
     monkeypatch.delenv("LEDGER_RPC_URL", raising=False)

@@ -8,11 +8,14 @@ import typer
 from scripts.console import fail
 
 
-def test_an_error_is_one_line_of_text_however_narrow_the_terminal(capsys: pytest.CaptureFixture[str],
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_an_error_is_one_line_of_text_however_narrow_the_terminal(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("COLUMNS", "30")
-    message = ("state file var/anvil/state.json is corrupt [no good previous snapshot]; move it aside: "
-               "mv var/anvil/state.json var/anvil/state.json.bad")
+    message = (
+        "state file var/anvil/state.json is corrupt [no good previous snapshot]; move it aside: "
+        "mv var/anvil/state.json var/anvil/state.json.bad"
+    )
     with pytest.raises(typer.Exit) as exited:
         fail(message)
     assert exited.value.exit_code == 1

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from api.certificates.verify import verify_document
-from api.service import CertificateService
-from api.settings import ApiSettings
+from certificates.service import CertificateService
+from certificates.settings import ServiceSettings
+from certificates.verify import verify_document
 from chain.local import open_local_registry
 from chain.node import LocalNode
 from indexer.db import make_engine
@@ -23,7 +23,7 @@ def test_an_interrupted_demo_load_resumes(build: Any, tmp_path, monkeypatch: pyt
     with LocalNode(block_time=1) as node:
         registry = open_local_registry(node.url, deployments_dir=tmp_path / "deployments", build=build)
         engine = make_engine(f"sqlite:///{tmp_path / 'demo.sqlite'}")
-        service = CertificateService.open(engine, registry.deployment, registry.client, ApiSettings())
+        service = CertificateService.open(engine, registry.deployment, registry.client, ServiceSettings())
         real, calls = demo.retire_and_certify, []
 
         def dies_on_the_third(service_: Any, retire: Any, beneficiary: str, **kwargs: Any) -> Any:
@@ -40,8 +40,9 @@ def test_an_interrupted_demo_load_resumes(build: Any, tmp_path, monkeypatch: pyt
         monkeypatch.setattr(demo, "retire_and_certify", real)
         ids = demo.load_demo(registry.client, service)
         assert len(set(ids)) == 6 and sorted(ids) == sorted(service.recent_certificates())
-        retired = registry.client.rpc.call("eth_getLogs", {"fromBlock": "0x0", "address": registry.client.address,
-                                                           "topics": [RETIRED]})
+        retired = registry.client.rpc.call(
+            "eth_getLogs", {"fromBlock": "0x0", "address": registry.client.address, "topics": [RETIRED]}
+        )
         assert len(retired) == 6  # nothing retired twice
         for cert_id in ids:
             assert verify_document(service.document(cert_id), service.context.evidence).status == "valid", cert_id

@@ -55,21 +55,69 @@ def test_an_operator_day_from_methodology_to_retirement(ledger, tmp_path) -> Non
     ledger("methodology", "add", "SCFM-001-V01", "--ecosystem", "forest", "--document", str(doc))
     for account, kind in [(OWNER, "project-owner"), (HOLDER, "enterprise"), (PLEDGEE, "pledgee")]:
         ledger("participant", "add", account.address, "--kind", kind)
-    ledger("project", "register", "P-511802-0001", "--methodology", "SCFM-001-V01", "--owner", OWNER.address,
-           "--county", "511802", "--area-m2", "1200000", "--crediting-start", "2020-01-01",
-           "--crediting-end", "2039-12-31", "--parcels", str(parcels), "--document", str(doc))
+    ledger(
+        "project",
+        "register",
+        "P-511802-0001",
+        "--methodology",
+        "SCFM-001-V01",
+        "--owner",
+        OWNER.address,
+        "--county",
+        "511802",
+        "--area-m2",
+        "1200000",
+        "--crediting-start",
+        "2020-01-01",
+        "--crediting-end",
+        "2039-12-31",
+        "--parcels",
+        str(parcels),
+        "--document",
+        str(doc),
+    )
     ledger("project", "review", "P-511802-0001", "--approve", "--report", str(doc))
-    issued = js(ledger("issue", "--project", "P-511802-0001", "--vintage", "2024", "--monitoring-start", "2024-01-01",
-                       "--monitoring-end", "2024-12-31", "--quantity", "50000", "--verification-report", str(doc),
-                       "--json"))
+    issued = js(
+        ledger(
+            "issue",
+            "--project",
+            "P-511802-0001",
+            "--vintage",
+            "2024",
+            "--monitoring-start",
+            "2024-01-01",
+            "--monitoring-end",
+            "2024-12-31",
+            "--quantity",
+            "50000",
+            "--verification-report",
+            str(doc),
+            "--json",
+        )
+    )
     assert issued["status"] == "applied"
     batch = next(e for e in issued["events"] if e["event"] == "BatchIssued")["args"]["batchId"]
-    moved = js(ledger("transfer", "--to", HOLDER.address, "--batch", str(batch), "--amount", "3000", "--json", key=OWNER))
+    moved = js(
+        ledger("transfer", "--to", HOLDER.address, "--batch", str(batch), "--amount", "3000", "--json", key=OWNER)
+    )
     client = registry_client(signer_required=False)
     assert client.balance_of(HOLDER.address, batch) == 3000
     assert moved["events"][-1]["args"]["amount"] == 3000
-    retired = js(ledger("retire", "--batch", str(batch), "--amount", "120", "--scenario", "large-event",
-                        "--beneficiary-commitment", "0x" + "ab" * 32, "--json", key=HOLDER))
+    retired = js(
+        ledger(
+            "retire",
+            "--batch",
+            str(batch),
+            "--amount",
+            "120",
+            "--scenario",
+            "large-event",
+            "--beneficiary-commitment",
+            "0x" + "ab" * 32,
+            "--json",
+            key=HOLDER,
+        )
+    )
     event = next(e for e in retired["events"] if e["event"] == "CreditsRetired")["args"]
     assert event["amount"] == 120 and event["holder"] == HOLDER.address
     assert client.supply(batch).retired == 120
@@ -80,23 +128,77 @@ def test_an_operator_day_from_methodology_to_retirement(ledger, tmp_path) -> Non
 
     # a dry run of a failing operation: the decoded reason, nothing sent
     nonce = client.rpc.call("eth_getTransactionCount", HOLDER.address, "latest")
-    failing = ledger("retire", "--batch", str(batch), "--amount", "999999", "--scenario", "personal",
-                     "--beneficiary-commitment", "0x" + "ab" * 32, "--dry-run", "--json", key=HOLDER, ok=False)
+    failing = ledger(
+        "retire",
+        "--batch",
+        str(batch),
+        "--amount",
+        "999999",
+        "--scenario",
+        "personal",
+        "--beneficiary-commitment",
+        "0x" + "ab" * 32,
+        "--dry-run",
+        "--json",
+        key=HOLDER,
+        ok=False,
+    )
     assert failing.exit_code == 1
     verdict = js(failing)
     assert verdict["status"] == "would-fail" and verdict["error"]["name"] == "RegistryInsufficientFreeBalance"
     assert verdict["error"]["args"]["free"] == 3000 - 120
     assert client.rpc.call("eth_getTransactionCount", HOLDER.address, "latest") == nonce
-    ok = js(ledger("retire", "--batch", str(batch), "--amount", "1", "--scenario", "personal",
-                   "--beneficiary-commitment", "0x" + "ab" * 32, "--dry-run", "--json", key=HOLDER))
+    ok = js(
+        ledger(
+            "retire",
+            "--batch",
+            str(batch),
+            "--amount",
+            "1",
+            "--scenario",
+            "personal",
+            "--beneficiary-commitment",
+            "0x" + "ab" * 32,
+            "--dry-run",
+            "--json",
+            key=HOLDER,
+        )
+    )
     assert ok["status"] == "would-apply" and ok["gasEstimate"] > 21_000
 
     # pledges and exports
-    pledged = js(ledger("pledge", "create", "--batch", str(batch), "--amount", "500", "--pledgee", PLEDGEE.address,
-                        "--registration", "0x" + "cd" * 32, "--json", key=HOLDER))
+    pledged = js(
+        ledger(
+            "pledge",
+            "create",
+            "--batch",
+            str(batch),
+            "--amount",
+            "500",
+            "--pledgee",
+            PLEDGEE.address,
+            "--registration",
+            "0x" + "cd" * 32,
+            "--json",
+            key=HOLDER,
+        )
+    )
     ledger("pledge", "release", str(pledged["opId"]), key=PLEDGEE)
-    exported = js(ledger("export", "request", "--holder", HOLDER.address, "--batch", str(batch), "--amount", "100",
-                         "--destination", "CQ-TANHUITONG", "--json"))
+    exported = js(
+        ledger(
+            "export",
+            "request",
+            "--holder",
+            HOLDER.address,
+            "--batch",
+            str(batch),
+            "--amount",
+            "100",
+            "--destination",
+            "CQ-TANHUITONG",
+            "--json",
+        )
+    )
     ledger("export", "abort", str(exported["opId"]))
     assert client.locked_of(HOLDER.address, batch) == (0, 0)
 
@@ -135,33 +237,124 @@ def test_keys_are_created_encrypted_and_listed_without_secrets(ledger, monkeypat
 
 def test_cancel_import_supersede_enforce_and_geojson_parcels(ledger, tmp_path) -> None:
     geo = tmp_path / "parcels.geojson"
-    geo.write_text(json.dumps({"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"parcel_id": "511802-LQ-0009"}, "geometry": None},
-        {"type": "Feature", "properties": {}, "geometry": {"type": "Polygon", "coordinates": [[[103.0, 30.0], [103.1, 30.0], [103.1, 30.1], [103.0, 30.0]]]}},
-    ]}))
+    geo.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {"type": "Feature", "properties": {"parcel_id": "511802-LQ-0009"}, "geometry": None},
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [[[103.0, 30.0], [103.1, 30.0], [103.1, 30.1], [103.0, 30.0]]],
+                        },
+                    },
+                ],
+            }
+        )
+    )
     ledger("methodology", "add", "SCGM-002-V01", "--ecosystem", "grassland")
     ledger("methodology", "add", "SCGM-002-V02", "--ecosystem", "grassland", "--version", "2")
     ledger("methodology", "supersede", "SCGM-002-V01", "--by", "SCGM-002-V02")
     assert {m["id"]: m["status"] for m in js(ledger("methodology", "list", "--json"))}["SCGM-002-V01"] == "superseded"
     for account, kind in [(OWNER, "project-owner"), (HOLDER, "enterprise"), (PLEDGEE, "pledgee")]:
         ledger("participant", "add", account.address, "--kind", kind)
-    ledger("project", "register", "P-GRASS", "--methodology", "SCGM-002-V02", "--owner", OWNER.address,
-           "--county", "513200", "--area-m2", "500000", "--crediting-start", "2021-01-01",
-           "--crediting-end", "2040-12-31", "--parcels", str(geo))
-    clash = ledger("project", "register", "P-CLASH", "--methodology", "SCGM-002-V02", "--owner", OWNER.address,
-                   "--county", "513200", "--area-m2", "1", "--crediting-start", "2021-01-01",
-                   "--crediting-end", "2040-12-31", "--parcels", str(geo), ok=False)
+    ledger(
+        "project",
+        "register",
+        "P-GRASS",
+        "--methodology",
+        "SCGM-002-V02",
+        "--owner",
+        OWNER.address,
+        "--county",
+        "513200",
+        "--area-m2",
+        "500000",
+        "--crediting-start",
+        "2021-01-01",
+        "--crediting-end",
+        "2040-12-31",
+        "--parcels",
+        str(geo),
+    )
+    clash = ledger(
+        "project",
+        "register",
+        "P-CLASH",
+        "--methodology",
+        "SCGM-002-V02",
+        "--owner",
+        OWNER.address,
+        "--county",
+        "513200",
+        "--area-m2",
+        "1",
+        "--crediting-start",
+        "2021-01-01",
+        "--crediting-end",
+        "2040-12-31",
+        "--parcels",
+        str(geo),
+        ok=False,
+    )
     assert clash.exit_code == 1 and "RegistryParcelClaimed" in clash.output
     ledger("project", "review", "P-GRASS", "--approve", "--report", str(geo))
-    imported = js(ledger("import", "--origin-registry", "CQ-TANHUITONG", "--origin", "CQCM-009-V001/1-500",
-                         "--project", "P-GRASS", "--to", HOLDER.address, "--vintage", "2023", "--quantity", "500", "--json"))
+    imported = js(
+        ledger(
+            "import",
+            "--origin-registry",
+            "CQ-TANHUITONG",
+            "--origin",
+            "CQCM-009-V001/1-500",
+            "--project",
+            "P-GRASS",
+            "--to",
+            HOLDER.address,
+            "--vintage",
+            "2023",
+            "--quantity",
+            "500",
+            "--json",
+        )
+    )
     batch = next(e for e in imported["events"] if e["event"] == "BatchImported")["args"]["batchId"]
-    twice = ledger("import", "--origin-registry", "CQ-TANHUITONG", "--origin", "CQCM-009-V001/1-500",
-                   "--project", "P-GRASS", "--to", HOLDER.address, "--vintage", "2023", "--quantity", "500", ok=False)
+    twice = ledger(
+        "import",
+        "--origin-registry",
+        "CQ-TANHUITONG",
+        "--origin",
+        "CQCM-009-V001/1-500",
+        "--project",
+        "P-GRASS",
+        "--to",
+        HOLDER.address,
+        "--vintage",
+        "2023",
+        "--quantity",
+        "500",
+        ok=False,
+    )
     assert twice.exit_code == 1 and "RegistryOriginAlreadyImported" in twice.output
     ledger("cancel", "--holder", HOLDER.address, "--batch", str(batch), "--amount", "40", "--reason", "fraud", "--yes")
-    pledged = js(ledger("pledge", "create", "--batch", str(batch), "--amount", "60", "--pledgee", PLEDGEE.address,
-                        "--registration", "0x" + "cd" * 32, "--json", key=HOLDER))
+    pledged = js(
+        ledger(
+            "pledge",
+            "create",
+            "--batch",
+            str(batch),
+            "--amount",
+            "60",
+            "--pledgee",
+            PLEDGEE.address,
+            "--registration",
+            "0x" + "cd" * 32,
+            "--json",
+            key=HOLDER,
+        )
+    )
     ledger("pledge", "enforce", str(pledged["opId"]), "--yes", key=PLEDGEE)
     client = registry_client(signer_required=False)
     assert client.supply(batch).cancelled == 40
@@ -182,7 +375,24 @@ def test_project_show_reads_one_project(ledger, tmp_path) -> None:
     parcels.write_text("parcel_id\nX-1\n")
     ledger("methodology", "add", "SCFM-009-V01", "--ecosystem", "wetland")
     ledger("participant", "add", OWNER.address, "--kind", "project-owner")
-    ledger("project", "register", "P-WET", "--methodology", "SCFM-009-V01", "--owner", OWNER.address, "--county", "510100",
-           "--area-m2", "7", "--crediting-start", "2020-01-01", "--crediting-end", "2030-01-01", "--parcels", str(parcels))
+    ledger(
+        "project",
+        "register",
+        "P-WET",
+        "--methodology",
+        "SCFM-009-V01",
+        "--owner",
+        OWNER.address,
+        "--county",
+        "510100",
+        "--area-m2",
+        "7",
+        "--crediting-start",
+        "2020-01-01",
+        "--crediting-end",
+        "2030-01-01",
+        "--parcels",
+        str(parcels),
+    )
     shown = js(ledger("project", "show", "P-WET", "--json"))
     assert shown[0]["status"] == "submitted" and shown[0]["methodology"] == "SCFM-009-V01" and shown[0]["area m2"] == 7

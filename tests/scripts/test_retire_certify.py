@@ -37,9 +37,14 @@ def ledger(world: World, anvil: LocalNode, tmp_path: Path, monkeypatch: pytest.M
     deployments.mkdir()
     d = world.registry.deployment
     record_path(deployments, d.chain_id).write_text(d.to_json())
-    env = {"LEDGER_RPC_URL": anvil.url, "LEDGER_DEPLOYMENTS_DIR": str(deployments), "LEDGER_VAR_DIR": str(tmp_path / "var"),
-           "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}", "LEDGER_DATA_KEY_FILE": str(tmp_path / "data.key"),
-           "LEDGER_PRIVATE_KEY": "0x" + bytes(world.cast.holder.key).hex()}
+    env = {
+        "LEDGER_RPC_URL": anvil.url,
+        "LEDGER_DEPLOYMENTS_DIR": str(deployments),
+        "LEDGER_VAR_DIR": str(tmp_path / "var"),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'ledger.sqlite'}",
+        "LEDGER_DATA_KEY_FILE": str(tmp_path / "data.key"),
+        "LEDGER_PRIVATE_KEY": "0x" + bytes(world.cast.holder.key).hex(),
+    }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("LEDGER_CONFIRMATIONS", raising=False)
@@ -88,8 +93,20 @@ def retire_args(world: World, amount: int, *extra: str) -> list[str]:
 
 def test_a_missing_scenario_field_is_refused_before_anything_is_mined(ledger: Run, world: World) -> None:
     before, at = balance(world), head(world)
-    bad = ledger(*retire_args(world, 100, "--scenario", "organisation", "--beneficiary", "雅安茶业有限公司", "--certify",
-                              "--footprint", "50"), ok=False)
+    bad = ledger(
+        *retire_args(
+            world,
+            100,
+            "--scenario",
+            "organisation",
+            "--beneficiary",
+            "雅安茶业有限公司",
+            "--certify",
+            "--footprint",
+            "50",
+        ),
+        ok=False,
+    )
     assert bad.exit_code == 1 and "need subject" in flat(bad.output)
     assert (balance(world), head(world)) == (before, at)  # nothing mined
     assert sealed_rows(ledger.db) == 0  # type: ignore[attr-defined]
@@ -104,18 +121,28 @@ def test_a_retire_that_fails_in_simulation_leaves_no_sealed_beneficiary(ledger: 
 
 
 def test_a_certificate_not_issued_after_mining_names_the_retirement_and_the_command_that_finishes(
-        ledger: Run, world: World) -> None:
+    ledger: Run, world: World
+) -> None:
     before = balance(world)
-    command = retire_args(world, 40, "--scenario", "voluntary", "--beneficiary", "赵敏", "--certify",
-                          "--field", "message=hello")
+    command = retire_args(
+        world, 40, "--scenario", "voluntary", "--beneficiary", "赵敏", "--certify", "--field", "message=hello"
+    )
     first = ledger(*command, ok=False, extra={"LEDGER_CONFIRMATIONS": "2"})  # mined, but not final yet
     text = flat(first.output)
     assert first.exit_code == 1 and balance(world) == before - 40, text
     rid = re.search(r"retired as (31337-0x[0-9a-f]{64}-\d+)", text).group(1)  # type: ignore[union-attr]
     assert "has 0 of the 2 confirmations" in text
     finish = re.search(r"Finish with: (ledger certify .*?--wait)", text).group(1)  # type: ignore[union-attr]
-    assert shlex.split(finish) == ["ledger", "certify", rid, "--scenario", "voluntary", "--field", "message=hello",
-                                   "--wait"]
+    assert shlex.split(finish) == [
+        "ledger",
+        "certify",
+        rid,
+        "--scenario",
+        "voluntary",
+        "--field",
+        "message=hello",
+        "--wait",
+    ]
 
     again = ledger(*command, ok=False, extra={"LEDGER_CONFIRMATIONS": "2"})  # the same retire, run again
     assert again.exit_code == 1 and f"already made: retirement {rid}" in flat(again.output)
@@ -127,13 +154,28 @@ def test_a_certificate_not_issued_after_mining_names_the_retirement_and_the_comm
     cert_id = json.loads(done.output)["certificate_id"]
 
     third = ledger(*command, ok=False)
-    assert third.exit_code == 1 and f"already made and certified: retirement {rid}, certificate {cert_id}" in flat(third.output)
+    assert third.exit_code == 1 and f"already made and certified: retirement {rid}, certificate {cert_id}" in flat(
+        third.output
+    )
     assert balance(world) == before - 40
 
 
 def test_personal_field_values_are_not_printed_back(ledger: Run, world: World) -> None:
-    command = retire_args(world, 30, "--scenario", "tree-planting-duty", "--beneficiary-file", "-", "--certify",
-                          "--field", "id_number=510104199001011234", "--field", "year=2026", "--trees", "1")
+    command = retire_args(
+        world,
+        30,
+        "--scenario",
+        "tree-planting-duty",
+        "--beneficiary-file",
+        "-",
+        "--certify",
+        "--field",
+        "id_number=510104199001011234",
+        "--field",
+        "year=2026",
+        "--trees",
+        "1",
+    )
     # (--beneficiary-file - is not stdin: it is refused as a file that does not exist, before anything is mined)
     bad = ledger(*command, ok=False)
     assert bad.exit_code == 1 and "cannot read --beneficiary-file" in flat(bad.output)
@@ -154,24 +196,42 @@ def holder_copy_beneficiary(path: Path) -> str:
 def test_the_beneficiary_from_a_file(ledger: Run, world: World, tmp_path: Path) -> None:
     source, out = tmp_path / "beneficiary.txt", tmp_path / "copy.json"
     source.write_text("成都绿色建材有限公司\n", encoding="utf-8")
-    result = ledger(*retire_args(world, 20, "--scenario", "organisation", "--beneficiary-file", str(source), "--certify",
-                                 "--field", "subject=办公", "--footprint", "20", "--out", str(out)))
+    result = ledger(
+        *retire_args(
+            world,
+            20,
+            "--scenario",
+            "organisation",
+            "--beneficiary-file",
+            str(source),
+            "--certify",
+            "--field",
+            "subject=办公",
+            "--footprint",
+            "20",
+            "--out",
+            str(out),
+        )
+    )
     assert "visible to other users" not in result.output
     assert holder_copy_beneficiary(out) == "成都绿色建材有限公司"
 
 
 def test_the_beneficiary_from_standard_input(ledger: Run, world: World, tmp_path: Path) -> None:
     out = tmp_path / "copy.json"
-    result = ledger(*retire_args(world, 20, "--scenario", "voluntary", "--beneficiary", "-", "--certify",
-                                 "--out", str(out)), input="王小明\n")
+    result = ledger(
+        *retire_args(world, 20, "--scenario", "voluntary", "--beneficiary", "-", "--certify", "--out", str(out)),
+        input="王小明\n",
+    )
     assert "visible to other users" not in result.output
     assert holder_copy_beneficiary(out) == "王小明"
 
 
 def test_a_name_on_the_command_line_still_works_with_a_warning(ledger: Run, world: World, tmp_path: Path) -> None:
     out = tmp_path / "copy.json"
-    result = ledger(*retire_args(world, 20, "--scenario", "voluntary", "--beneficiary", "李四", "--certify",
-                                 "--out", str(out)))
+    result = ledger(
+        *retire_args(world, 20, "--scenario", "voluntary", "--beneficiary", "李四", "--certify", "--out", str(out))
+    )
     assert "visible to other users of this machine" in flat(result.output)
     assert holder_copy_beneficiary(out) == "李四"
 
@@ -179,8 +239,12 @@ def test_a_name_on_the_command_line_still_works_with_a_warning(ledger: Run, worl
 def test_refusals_name_the_ways_to_give_the_beneficiary(ledger: Run, world: World, tmp_path: Path) -> None:
     none = ledger(*retire_args(world, 1, "--scenario", "voluntary"), ok=False)  # no terminal: no prompt
     assert none.exit_code == 1 and "--beneficiary-file PATH, --beneficiary - (standard input)" in flat(none.output)
-    two = ledger(*retire_args(world, 1, "--scenario", "voluntary", "--beneficiary", "-",
-                              "--beneficiary-commitment", "0x" + "11" * 32), ok=False)
+    two = ledger(
+        *retire_args(
+            world, 1, "--scenario", "voluntary", "--beneficiary", "-", "--beneficiary-commitment", "0x" + "11" * 32
+        ),
+        ok=False,
+    )
     assert two.exit_code == 1 and "give the beneficiary once" in two.output
     empty = ledger(*retire_args(world, 1, "--scenario", "voluntary", "--beneficiary", "-"), ok=False, input="\n")
     assert empty.exit_code == 1 and "empty beneficiary" in empty.output
@@ -188,11 +252,14 @@ def test_refusals_name_the_ways_to_give_the_beneficiary(ledger: Run, world: Worl
 
 def test_the_prompt_keeps_the_name_out_of_the_process_command_line(ledger: Run, world: World, tmp_path: Path) -> None:
     out = tmp_path / "copy.json"
-    argv = [str(Path(sys.executable).parent / "ledger"),
-            *retire_args(world, 20, "--scenario", "voluntary", "--certify", "--out", str(out))]
+    argv = [
+        str(Path(sys.executable).parent / "ledger"),
+        *retire_args(world, 20, "--scenario", "voluntary", "--certify", "--out", str(out)),
+    ]
     primary, secondary = pty.openpty()
-    process = subprocess.Popen(argv, stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True,
-                               env={**os.environ, **ledger.env})  # type: ignore[attr-defined]
+    process = subprocess.Popen(
+        argv, stdin=secondary, stdout=secondary, stderr=secondary, close_fds=True, env={**os.environ, **ledger.env}
+    )  # type: ignore[attr-defined]
     os.close(secondary)
     try:
         seen = _read_until(primary, b"beneficiary", timeout=60)

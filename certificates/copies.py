@@ -8,10 +8,10 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from api.certificates.models import CertificateRow
-from api.certificates.vault import Vault
-from api.errors import ServiceError
-from api.translog.log import TransparencyLog
+from certificates.errors import ServiceError
+from certificates.models import CertificateRow
+from certificates.translog.log import TransparencyLog
+from certificates.vault import Vault
 from indexer.models import AnchoredRoot
 
 
@@ -24,8 +24,11 @@ def anchored_size_for(conn: Connection, leaf_index: int, tree_size: int | None =
     query = select(AnchoredRoot)
     if tree_size is not None:
         return conn.execute(query.where(AnchoredRoot.tree_size == tree_size)).first()  # type: ignore[return-value]
-    return conn.execute(query.where(AnchoredRoot.tree_size > leaf_index)  # type: ignore[return-value]
-                        .order_by(AnchoredRoot.tree_size.desc()).limit(1)).first()  # type: ignore[attr-defined]
+    return conn.execute(
+        query.where(AnchoredRoot.tree_size > leaf_index)  # type: ignore[return-value]
+        .order_by(AnchoredRoot.tree_size.desc())
+        .limit(1)
+    ).first()  # type: ignore[attr-defined]
 
 
 def certificate_row(conn: Connection, cert_id: str) -> Any:
@@ -35,7 +38,9 @@ def certificate_row(conn: Connection, cert_id: str) -> Any:
     return row
 
 
-def proof_for(conn: Connection, log: TransparencyLog, leaf_index: int, tree_size: int | None = None) -> dict[str, Any] | None:
+def proof_for(
+    conn: Connection, log: TransparencyLog, leaf_index: int, tree_size: int | None = None
+) -> dict[str, Any] | None:
     anchor = anchored_size_for(conn, leaf_index, tree_size)
     if anchor is None:
         if tree_size is not None:
@@ -52,16 +57,25 @@ def proof_for(conn: Connection, log: TransparencyLog, leaf_index: int, tree_size
     }
 
 
-def document(conn: Connection, log: TransparencyLog, cert_id: str, *, vault: Vault | None = None,
-             tree_size: int | None = None) -> dict[str, Any]:
+def document(
+    conn: Connection, log: TransparencyLog, cert_id: str, *, vault: Vault | None = None, tree_size: int | None = None
+) -> dict[str, Any]:
     """The certificate document; with a vault, the holder's copy with every field opened."""
     row = certificate_row(conn, cert_id)
     disclosed = json.loads(row.public_fields)
     if vault is not None and row.sealed_fields is not None:
         disclosed.update(vault.open(row.id, row.sealed_fields))
     body = json.loads(row.body)
-    doc = {"format": body["format"], "certificate": body, "disclosed": disclosed,
-           "proof": proof_for(conn, log, row.leaf_index, tree_size)}
+    doc = {
+        "format": body["format"],
+        "certificate": body,
+        "disclosed": disclosed,
+        "proof": proof_for(conn, log, row.leaf_index, tree_size),
+    }
     if row.revoked_at is not None:
-        doc["revocation"] = {"revoked_at": row.revoked_at, "reason": row.revocation_reason, "tx_hash": row.revocation_tx}
+        doc["revocation"] = {
+            "revoked_at": row.revoked_at,
+            "reason": row.revocation_reason,
+            "tx_hash": row.revocation_tx,
+        }
     return doc

@@ -11,16 +11,17 @@ from typing import Any
 from sqlalchemy import Connection, Engine, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from api.certificates.document import FORMAT, field_commitment, iso_utc, leaf_hash, make_claim, new_salt
-from api.certificates.models import BeneficiarySecret, CertificateClaim, CertificateRow
-from api.certificates.scenarios import BY_ENUM_NAME, FieldSpec, ScenarioSpec, scenario
-from api.certificates.vault import Vault
-from api.errors import ServiceError
-from api.translog.log import TransparencyLog
+from certificates.document import FORMAT, field_commitment, iso_utc, leaf_hash, make_claim, new_salt
+from certificates.errors import ServiceError
+from certificates.models import BeneficiarySecret, CertificateClaim, CertificateRow
+from certificates.scenarios import BY_ENUM_NAME, FieldSpec, ScenarioSpec, scenario
+from certificates.translog.log import TransparencyLog
+from certificates.vault import Vault
+from chain.types import RetirementId
 from indexer.models import Lot, Retirement
 
 DEFAULT_KG_PER_TREE = 400  # China Green Carbon Foundation: 3–5 trees ≈ 1.2–2 t, i.e. ~0.4 t per tree
-# the revocation reason of a certificate whose retirement a reorganisation removed (api/service.py)
+# the revocation reason of a certificate whose retirement a reorganisation removed (certificates/service.py)
 REORG_REASON = "retirement reorganised away"
 
 
@@ -36,7 +37,12 @@ class Issuer:
     revocations: str  # checksummed
 
     def as_json(self) -> dict[str, Any]:
-        return {"name": self.name, "chain_id": self.chain_id, "registry": self.registry, "revocations": self.revocations}
+        return {
+            "name": self.name,
+            "chain_id": self.chain_id,
+            "registry": self.registry,
+            "revocations": self.revocations,
+        }
 
 
 @dataclass(frozen=True)
@@ -68,8 +74,11 @@ def prepare_beneficiary(vault: Vault, name: str) -> SealedBeneficiary:
 
 
 def store_beneficiary(conn: Connection, sealed: SealedBeneficiary) -> str:
-    conn.execute(insert(BeneficiarySecret).values(
-        commitment=sealed.commitment, sealed=sealed.sealed, created_at=int(time.time())))
+    conn.execute(
+        insert(BeneficiarySecret).values(
+            commitment=sealed.commitment, sealed=sealed.sealed, created_at=int(time.time())
+        )
+    )
     return sealed.commitment
 
 
@@ -84,9 +93,16 @@ def seal_beneficiary(conn: Connection, vault: Vault, name: str) -> str:
     return store_beneficiary(conn, prepare_beneficiary(vault, name))
 
 
-def check_request(scenario_key: str, fields: dict[str, Any], *, beneficiary: str | None, quantity: int,
-                  footprint_kg: int | None = None, trees: int | None = None,
-                  kg_per_tree: int = DEFAULT_KG_PER_TREE) -> None:
+def check_request(
+    scenario_key: str,
+    fields: dict[str, Any],
+    *,
+    beneficiary: str | None,
+    quantity: int,
+    footprint_kg: int | None = None,
+    trees: int | None = None,
+    kg_per_tree: int = DEFAULT_KG_PER_TREE,
+) -> None:
     """Refuse what `certify` would refuse about the request itself (scenario, fields, claim), so
     `retire --certify` can stop before anything is mined."""
     try:
@@ -107,8 +123,9 @@ def _fields(spec: ScenarioSpec, given: dict[str, Any]) -> dict[str, FieldSpec]:
     known = {f.name: f for f in spec.fields}
     unknown = sorted(set(given) - set(known))
     if unknown:
-        raise CertificationError(f"{spec.key} certificates have no field {', '.join(unknown)}; "
-                                 f"the fields are {', '.join(known)}")
+        raise CertificationError(
+            f"{spec.key} certificates have no field {', '.join(unknown)}; the fields are {', '.join(known)}"
+        )
     missing = [f.name for f in spec.fields if f.required and given.get(f.name) in (None, "")]
     if missing:
         raise CertificationError(f"{spec.key} certificates need {', '.join(missing)}")
@@ -141,13 +158,15 @@ def certify(
     except ValueError as exc:
         raise CertificationError(str(exc)) from None
     if not retirement_ids or len(set(retirement_ids)) != len(retirement_ids):
-        raise CertificationError("name each retirement once (<chain id>-<tx hash>-<log index>)")
+        raise CertificationError(f"name each retirement once ({RetirementId.FORM})")
     with engine.begin() as conn:
         rows = {r.id: r for r in conn.execute(select(Retirement).where(Retirement.id.in_(retirement_ids)))}  # type: ignore[attr-defined]
         unseen = [r for r in retirement_ids if r not in rows]
         if unseen:
-            raise CertificationError(f"the mirror has no retirement {', '.join(unseen)}; check the id, "
-                                     "or let the indexer catch up (`ledger index --once`)")
+            raise CertificationError(
+                f"the mirror has no retirement {', '.join(unseen)}; check the id, "
+                "or let the indexer catch up (`ledger index --once`)"
+            )
         retirements = [rows[r] for r in retirement_ids]
         wrong = [r.id for r in retirements if BY_ENUM_NAME.get(r.scenario) != spec.key]
         if wrong:
@@ -159,7 +178,8 @@ def certify(
         claimed = conn.execute(
             select(CertificateClaim.retirement_id, CertificateClaim.certificate_id, CertificateRow.revocation_reason)
             .join(CertificateRow, CertificateRow.id == CertificateClaim.certificate_id)  # type: ignore[arg-type]
-            .where(CertificateClaim.retirement_id.in_(retirement_ids))).all()  # type: ignore[attr-defined]
+            .where(CertificateClaim.retirement_id.in_(retirement_ids))
+        ).all()  # type: ignore[attr-defined]
         # a retirement whose transaction was mined again after a reorganisation keeps its id; the
         # certificate revoked for the reorganisation gives the claim up
         released = [c.retirement_id for c in claimed if c.revocation_reason == REORG_REASON]
@@ -167,8 +187,11 @@ def certify(
         if released:
             conn.execute(delete(CertificateClaim).where(CertificateClaim.retirement_id.in_(released)))  # type: ignore[attr-defined]
         if claimed:
-            raise CertificationError("retirement " + ", ".join(f"{c.retirement_id} already backs {c.certificate_id}"
-                                                              for c in claimed) + "; a retirement backs one certificate")
+            raise CertificationError(
+                "retirement "
+                + ", ".join(f"{c.retirement_id} already backs {c.certificate_id}" for c in claimed)
+                + "; a retirement backs one certificate"
+            )
         values = dict(fields)
         on_chain = retirements[0].beneficiary_commitment
         salts = _beneficiary(conn, vault, values, on_chain, beneficiary_salt)
@@ -193,39 +216,65 @@ def certify(
             "issued_at": iso_utc(now),
             "claim": claim,
             "fields": commitments,
-            "retirements": [{
-                "id": r.id, "chain_id": issuer.chain_id, "registry": issuer.registry, "tx_hash": r.tx_hash,
-                "log_index": r.log_index, "block_number": r.block_number, "batch_id": r.batch_id,
-                "holder": r.holder, "amount_kg": r.amount, "beneficiary_commitment": r.beneficiary_commitment,
-                "serial_ranges": [[first, last] for first, last in ranges[r.id]],
-            } for r in retirements],
+            "retirements": [
+                {
+                    "id": r.id,
+                    "chain_id": issuer.chain_id,
+                    "registry": issuer.registry,
+                    "tx_hash": r.tx_hash,
+                    "log_index": r.log_index,
+                    "block_number": r.block_number,
+                    "batch_id": r.batch_id,
+                    "holder": r.holder,
+                    "amount_kg": r.amount,
+                    "beneficiary_commitment": r.beneficiary_commitment,
+                    "serial_ranges": [[first, last] for first, last in ranges[r.id]],
+                }
+                for r in retirements
+            ],
         }
         leaf = leaf_hash(body)
-        public = {n: {"value": values[n], "salt": salts[n]} for n in values
-                  if not specs[n].personal or n in disclose}
+        public = {n: {"value": values[n], "salt": salts[n]} for n in values if not specs[n].personal or n in disclose}
         personal = {n: {"value": values[n], "salt": salts[n]} for n in values if n not in public}
         [index] = log.append(conn, [(leaf, "certificate", cert_id)])
         try:
-            conn.execute(insert(CertificateRow).values(
-                id=cert_id, number=number, scenario=spec.key, holder=retirements[0].holder,
-                leaf_index=index, leaf_hash=leaf.hex(), body=json.dumps(body, ensure_ascii=False, sort_keys=True),
-                public_fields=json.dumps(public, ensure_ascii=False, sort_keys=True),
-                sealed_fields=vault.seal(cert_id, personal) if personal else None,
-                quantity_kg=quantity, issued_at=now))
-            conn.execute(insert(CertificateClaim), [{"retirement_id": r, "certificate_id": cert_id} for r in retirement_ids])
+            conn.execute(
+                insert(CertificateRow).values(
+                    id=cert_id,
+                    number=number,
+                    scenario=spec.key,
+                    holder=retirements[0].holder,
+                    leaf_index=index,
+                    leaf_hash=leaf.hex(),
+                    body=json.dumps(body, ensure_ascii=False, sort_keys=True),
+                    public_fields=json.dumps(public, ensure_ascii=False, sort_keys=True),
+                    sealed_fields=vault.seal(cert_id, personal) if personal else None,
+                    quantity_kg=quantity,
+                    issued_at=now,
+                )
+            )
+            conn.execute(
+                insert(CertificateClaim), [{"retirement_id": r, "certificate_id": cert_id} for r in retirement_ids]
+            )
         except IntegrityError:
-            raise CertificationError("another certificate was issued at the same moment for these retirements, "
-                                     "or took this number; run the command again") from None
+            raise CertificationError(
+                "another certificate was issued at the same moment for these retirements, "
+                "or took this number; run the command again"
+            ) from None
         return Issued(cert_id, index, leaf.hex(), body)
 
 
-def _beneficiary(conn: Connection, vault: Vault, values: dict[str, Any], on_chain: str, salt: str | None) -> dict[str, str]:
+def _beneficiary(
+    conn: Connection, vault: Vault, values: dict[str, Any], on_chain: str, salt: str | None
+) -> dict[str, str]:
     """The salt of the beneficiary field, such that its commitment is the one on chain."""
     if salt is None:
         row = conn.execute(select(BeneficiarySecret).where(BeneficiarySecret.commitment == on_chain)).first()
         if row is None:
-            raise CertificationError("the beneficiary's salt for this retirement is not on record; give the "
-                                     "beneficiary and the salt used at retirement (--beneficiary, --beneficiary-salt)")
+            raise CertificationError(
+                "the beneficiary's salt for this retirement is not on record; give the "
+                "beneficiary and the salt used at retirement (--beneficiary, --beneficiary-salt)"
+            )
         secret = vault.open(on_chain, row.sealed)
         values.setdefault("beneficiary", secret["value"])
         salt = secret["salt"]
@@ -238,7 +287,10 @@ def _beneficiary(conn: Connection, vault: Vault, values: dict[str, Any], on_chai
 
 def _serial_ranges(conn: Connection, retirement_ids: list[str]) -> dict[str, list[tuple[int, int]]]:
     ranges: dict[str, list[tuple[int, int]]] = {r: [] for r in retirement_ids}
-    for lot in conn.execute(select(Lot.retirement_id, Lot.first_serial, Lot.last_serial)
-                            .where(Lot.retirement_id.in_(retirement_ids)).order_by(Lot.first_serial)):  # type: ignore[union-attr]
+    for lot in conn.execute(
+        select(Lot.retirement_id, Lot.first_serial, Lot.last_serial)
+        .where(Lot.retirement_id.in_(retirement_ids))
+        .order_by(Lot.first_serial)
+    ):  # type: ignore[union-attr]
         ranges[lot.retirement_id].append((lot.first_serial, lot.last_serial))
     return ranges

@@ -5,8 +5,8 @@ so the indexer's schema knows nothing of the layer above it."""
 from alembic import context
 from sqlmodel import SQLModel
 
-from api.certificates import models as certificate_models
-from api.translog import models as log_models
+from certificates import models as certificate_models
+from certificates.translog import models as log_models
 
 config = context.config
 OWN = {table.name for table in certificate_models.TABLES + log_models.TABLES}
@@ -19,8 +19,13 @@ def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-
 
 def run_migrations_online() -> None:
     connection = config.attributes["connection"]
-    context.configure(connection=connection, target_metadata=SQLModel.metadata, render_as_batch=True,
-                      include_object=include_object, version_table="alembic_version_api")
+    context.configure(
+        connection=connection,
+        target_metadata=SQLModel.metadata,
+        render_as_batch=True,
+        include_object=include_object,
+        version_table="alembic_version_api",
+    )
     with context.begin_transaction():
         context.run_migrations()
 

@@ -8,31 +8,55 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from api.certificates.scenarios import BY_ENUM_NAME, ORDER
-from api.certificates.verify import EvidenceError, OnChainRetirement
+from certificates.scenarios import BY_ENUM_NAME, ORDER
+from certificates.verify import EvidenceError, OnChainRetirement
 from chain.abi import ContractAbi
 from chain.errors import NodeUnreachableError
 from chain.rpc import JsonRpc, RpcError
+from chain.types import RetirementId
 from indexer.models import AnchoredRoot
 
 # The three things a verifier reads from the chain, as ABI fragments: a verifier needs no build of ours.
-VERIFIER_ABI = ContractAbi([
-    {"type": "event", "name": "CreditsRetired", "anonymous": False, "inputs": [
-        {"name": "batchId", "type": "uint256", "indexed": True},
-        {"name": "holder", "type": "address", "indexed": True},
-        {"name": "opId", "type": "uint256", "indexed": True},
-        {"name": "amount", "type": "uint256", "indexed": False},
-        {"name": "scenario", "type": "uint8", "indexed": False},
-        {"name": "beneficiaryCommitment", "type": "bytes32", "indexed": False},
-        {"name": "claimHash", "type": "bytes32", "indexed": False},
-        {"name": "operator", "type": "address", "indexed": False}]},
-    {"type": "function", "name": "anchoredRoot", "stateMutability": "view",
-     "inputs": [{"name": "treeSize", "type": "uint256"}], "outputs": [{"name": "", "type": "bytes32"}]},
-    {"type": "function", "name": "registry", "stateMutability": "view",
-     "inputs": [], "outputs": [{"name": "", "type": "address"}]},
-    {"type": "function", "name": "revokedAt", "stateMutability": "view",
-     "inputs": [{"name": "leafHash", "type": "bytes32"}], "outputs": [{"name": "", "type": "uint256"}]},
-])
+VERIFIER_ABI = ContractAbi(
+    [
+        {
+            "type": "event",
+            "name": "CreditsRetired",
+            "anonymous": False,
+            "inputs": [
+                {"name": "batchId", "type": "uint256", "indexed": True},
+                {"name": "holder", "type": "address", "indexed": True},
+                {"name": "opId", "type": "uint256", "indexed": True},
+                {"name": "amount", "type": "uint256", "indexed": False},
+                {"name": "scenario", "type": "uint8", "indexed": False},
+                {"name": "beneficiaryCommitment", "type": "bytes32", "indexed": False},
+                {"name": "claimHash", "type": "bytes32", "indexed": False},
+                {"name": "operator", "type": "address", "indexed": False},
+            ],
+        },
+        {
+            "type": "function",
+            "name": "anchoredRoot",
+            "stateMutability": "view",
+            "inputs": [{"name": "treeSize", "type": "uint256"}],
+            "outputs": [{"name": "", "type": "bytes32"}],
+        },
+        {
+            "type": "function",
+            "name": "registry",
+            "stateMutability": "view",
+            "inputs": [],
+            "outputs": [{"name": "", "type": "address"}],
+        },
+        {
+            "type": "function",
+            "name": "revokedAt",
+            "stateMutability": "view",
+            "inputs": [{"name": "leafHash", "type": "bytes32"}],
+            "outputs": [{"name": "", "type": "uint256"}],
+        },
+    ]
+)
 
 
 class ChainEvidence:
@@ -111,9 +135,15 @@ class ChainEvidence:
                     return None
                 a = event.args
                 scenario = ORDER[a["scenario"]] if a["scenario"] < len(ORDER) else f"unknown {a['scenario']}"
-                return OnChainRetirement(self.registry, a["batchId"], a["holder"].lower(), a["amount"],
-                                         "0x" + a["beneficiaryCommitment"].hex(), int(log["blockNumber"], 16),
-                                         scenario=scenario)
+                return OnChainRetirement(
+                    self.registry,
+                    a["batchId"],
+                    a["holder"].lower(),
+                    a["amount"],
+                    "0x" + a["beneficiaryCommitment"].hex(),
+                    int(log["blockNumber"], 16),
+                    scenario=scenario,
+                )
         return None
 
     def revoked(self, leaf_hash: str) -> bool:
@@ -123,8 +153,9 @@ class ChainEvidence:
             raise EvidenceError("the certificate names no revocation list")
         governor = str(self._call(self.revocations, "registry")).lower()
         if governor != self.registry:
-            raise EvidenceError(f"the revocation list {self.revocations} is governed by {governor}, "
-                                f"not by the registry {self.registry}")
+            raise EvidenceError(
+                f"the revocation list {self.revocations} is governed by {governor}, not by the registry {self.registry}"
+            )
         return bool(self._call(self.revocations, "revokedAt", bytes.fromhex(leaf_hash)))
 
 
@@ -149,10 +180,12 @@ class MirrorEvidence:
         self._sqlite = engine.dialect.name == "sqlite"
         self._local = threading.local()
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
-        self._sql_retirement = ("SELECT r.batch_id, r.holder, r.amount, r.beneficiary_commitment, r.block_number, r.scenario, "
-                                "l.first_serial, l.last_serial FROM retirements r LEFT JOIN lots l ON "
-                                f"l.batch_id = r.batch_id AND l.retirement_id = r.id WHERE r.id = {mark} "
-                                "ORDER BY l.first_serial")
+        self._sql_retirement = (
+            "SELECT r.batch_id, r.holder, r.amount, r.beneficiary_commitment, r.block_number, r.scenario, "
+            "l.first_serial, l.last_serial FROM retirements r LEFT JOIN lots l ON "
+            f"l.batch_id = r.batch_id AND l.retirement_id = r.id WHERE r.id = {mark} "
+            "ORDER BY l.first_serial"
+        )
         self._sql_revoked = f"SELECT revoked_at FROM certificates WHERE leaf_hash = {mark}"
 
     def _rows(self, sql: str, *params: Any) -> list[Any]:
@@ -177,13 +210,15 @@ class MirrorEvidence:
         # refresh each second, and at once (at most 20 times a second) for a size not seen yet
         if age > self._cache_seconds or (tree_size not in self._roots and age > 0.05):
             with self.engine.connect() as conn:
-                roots = {r.tree_size: r.root[2:] for r in conn.execute(select(AnchoredRoot.tree_size, AnchoredRoot.root))}
+                roots = {
+                    r.tree_size: r.root[2:] for r in conn.execute(select(AnchoredRoot.tree_size, AnchoredRoot.root))
+                }
             with self._lock:
                 self._roots, self._roots_at = roots, now
         return self._roots.get(tree_size)
 
     def retirement(self, tx_hash: str, log_index: int) -> OnChainRetirement | None:
-        rid = f"{self.chain_id}-{tx_hash}-{log_index}"
+        rid = RetirementId.of(self.chain_id, tx_hash, log_index)
         now = time.monotonic()
         cached = self._retirements.get(rid)
         if cached is not None and now - cached[0] <= self._cache_seconds:
@@ -192,8 +227,16 @@ class MirrorEvidence:
         if not rows:
             return None
         batch_id, holder, amount, commitment, block_number, scenario = rows[0][:6]
-        found = OnChainRetirement(self.registry, batch_id, holder, amount, commitment, block_number,
-                                  [[r[6], r[7]] for r in rows if r[6] is not None], scenario=BY_ENUM_NAME.get(scenario))
+        found = OnChainRetirement(
+            self.registry,
+            batch_id,
+            holder,
+            amount,
+            commitment,
+            block_number,
+            [[r[6], r[7]] for r in rows if r[6] is not None],
+            scenario=BY_ENUM_NAME.get(scenario),
+        )
         with self._lock:
             if len(self._retirements) >= self.MAX_CACHED:
                 self._retirements.clear()

@@ -34,8 +34,9 @@ def _check(value: Any, path: str) -> None:
                 raise CanonicalJsonError(f"{printable(path)}: object keys must be strings")
             _check(item, f"{path}.{key}")
         return
-    raise CanonicalJsonError(f"{printable(path)}: {type(value).__name__} is not allowed "
-                             "(strings, integers, booleans, null, arrays, objects)")
+    raise CanonicalJsonError(
+        f"{printable(path)}: {type(value).__name__} is not allowed (strings, integers, booleans, null, arrays, objects)"
+    )
 
 
 def printable(text: str) -> str:
@@ -70,8 +71,9 @@ def canonical_json(value: Any) -> bytes:
         return text.encode()
     except UnicodeEncodeError:  # found only on failure, so valid input pays nothing for the search
         where = _not_text(value, "$") or "$"
-        raise CanonicalJsonError(f"{printable(where)}: a lone surrogate (\\ud800-\\udfff) is not text; "
-                                 "send UTF-8 text") from None
+        raise CanonicalJsonError(
+            f"{printable(where)}: a lone surrogate (\\ud800-\\udfff) is not text; send UTF-8 text"
+        ) from None
 
 
 def sha256_hex(data: bytes) -> str:

@@ -30,12 +30,12 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, LargeBinary, Table, func, inspect, select, text
 
-from api.certificates import models as certificate_models
-from api.certificates.vault import Vault, VaultError, load_key
-from api.db import create_schema
-from api.errors import ServiceError
-from api.translog import models as log_models
-from api.translog.models import LogEntry
+from certificates import models as certificate_models
+from certificates.db import create_schema
+from certificates.errors import ServiceError
+from certificates.translog import models as log_models
+from certificates.translog.models import LogEntry
+from certificates.vault import Vault, VaultError, load_key
 from chain.deploy import Deployment
 from indexer.models import AnchoredRoot
 
@@ -68,8 +68,9 @@ class Summary:
 # ------------------------------------------------------------------ create
 
 
-def create(engine: Engine, out: Path, deployment: Deployment, *,
-           on_table: Callable[[str, int], None] | None = None) -> Summary:
+def create(
+    engine: Engine, out: Path, deployment: Deployment, *, on_table: Callable[[str, int], None] | None = None
+) -> Summary:
     """Write a backup of the service's tables to `out` (mode 0600, replaced atomically).
     `on_table(name, rows)` is called as each table is read (the command line's progress)."""
     _check_out(out)
@@ -78,13 +79,18 @@ def create(engine: Engine, out: Path, deployment: Deployment, *,
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out.parent) as body:
             header = _dump(engine, body, on_table)
-            header.update(chain_id=deployment.chain_id, registry=deployment.address.lower(),
-                          revocations=deployment.revocations.lower(), deployment_block=deployment.block_number)
+            header.update(
+                chain_id=deployment.chain_id,
+                registry=deployment.address.lower(),
+                revocations=deployment.revocations.lower(),
+                deployment_block=deployment.block_number,
+            )
             body.seek(0)
             _write(out, header, body)
     except OSError as exc:
-        raise BackupError(f"cannot write the backup {out} ({exc.strerror or type(exc).__name__}); "
-                          "choose a writable file with --out") from None
+        raise BackupError(
+            f"cannot write the backup {out} ({exc.strerror or type(exc).__name__}); choose a writable file with --out"
+        ) from None
     return Summary(out, header)
 
 
@@ -99,8 +105,10 @@ def _check_out(out: Path) -> None:
                 raise BackupError("not a regular file")
             read_header(out)
         except BackupError:
-            raise BackupError(f"{out} exists and is not a ledger backup: it is never replaced by one; "
-                              "choose a writable file with --out (a new name, or an older backup's)") from None
+            raise BackupError(
+                f"{out} exists and is not a ledger backup: it is never replaced by one; "
+                "choose a writable file with --out (a new name, or an older backup's)"
+            ) from None
 
 
 def _dump(engine: Engine, body: IO[bytes], on_table: Callable[[str, int], None] | None) -> dict[str, Any]:
@@ -117,13 +125,22 @@ def _dump(engine: Engine, body: IO[bytes], on_table: Callable[[str, int], None] 
                 digest.update(line)
                 body.write(line)
                 count += 1
-            tables[table.name] = {"columns": [c.name for c in table.columns],
-                                  "binary": [c.name for c in table.columns if isinstance(c.type, LargeBinary)],
-                                  "rows": count}
+            tables[table.name] = {
+                "columns": [c.name for c in table.columns],
+                "binary": [c.name for c in table.columns if isinstance(c.type, LargeBinary)],
+                "rows": count,
+            }
             if on_table is not None:
                 on_table(table.name, count)
-    return {"format": FORMAT, "version": VERSION, "created_at": int(time.time()), "schema_revision": revision,
-            "source": engine.url.get_backend_name(), "tables": tables, "sha256": digest.hexdigest()}
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "created_at": int(time.time()),
+        "schema_revision": revision,
+        "source": engine.url.get_backend_name(),
+        "tables": tables,
+        "sha256": digest.hexdigest(),
+    }
 
 
 def _write(out: Path, header: dict[str, Any], body: IO[bytes]) -> None:
@@ -198,7 +215,9 @@ def _open(path: Path) -> IO[bytes]:
     try:
         return gzip.open(path, "rb")  # type: ignore[return-value]
     except OSError as exc:
-        raise BackupError(f"cannot read the backup {path} ({exc.strerror or type(exc).__name__}); check the path") from None
+        raise BackupError(
+            f"cannot read the backup {path} ({exc.strerror or type(exc).__name__}); check the path"
+        ) from None
 
 
 def _damaged(path: Path, why: str) -> BackupError:
@@ -213,18 +232,29 @@ def _header(path: Path, f: IO[bytes]) -> dict[str, Any]:
     if not isinstance(header, dict) or header.get("format") != FORMAT:
         raise _damaged(path, "no backup header")
     if header.get("version") != VERSION:
-        raise BackupError(f"the backup {path} is format version {header.get('version')}; this ledger reads version "
-                          f"{VERSION}: restore it with the ledger version that wrote it")
+        raise BackupError(
+            f"the backup {path} is format version {header.get('version')}; this ledger reads version "
+            f"{VERSION}: restore it with the ledger version that wrote it"
+        )
     tables = header.get("tables")
-    if not isinstance(tables, dict) or not isinstance(header.get("sha256"), str) or not all(
-            isinstance(t, dict) and isinstance(t.get("columns"), list) and isinstance(t.get("binary"), list)
-            and isinstance(t.get("rows"), int) for t in tables.values()):
+    if (
+        not isinstance(tables, dict)
+        or not isinstance(header.get("sha256"), str)
+        or not all(
+            isinstance(t, dict)
+            and isinstance(t.get("columns"), list)
+            and isinstance(t.get("binary"), list)
+            and isinstance(t.get("rows"), int)
+            for t in tables.values()
+        )
+    ):
         raise _damaged(path, "a malformed header")
     return header
 
 
-def _entries(path: Path, header_check: Callable[[dict[str, Any]], None] | None = None
-             ) -> Iterator[tuple[str, dict[str, Any]]]:
+def _entries(
+    path: Path, header_check: Callable[[dict[str, Any]], None] | None = None
+) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every row of the backup as (table, {column: value}), bytes decoded; the file's hash and row
     counts are checked when the last row has been read (a consumer commits only after that)."""
     tables = {t.name: t for t in service_tables()}
@@ -259,9 +289,11 @@ def _entries(path: Path, header_check: Callable[[dict[str, Any]], None] | None =
 
 def check_identity(header: dict[str, Any], deployment: Deployment, path: Path) -> None:
     if header.get("chain_id") != deployment.chain_id or header.get("registry") != deployment.address.lower():
-        raise BackupError(f"the backup {path} is of registry {header.get('registry')} on chain {header.get('chain_id')}, "
-                          f"not the configured {deployment.address.lower()} on chain {deployment.chain_id}: set "
-                          "LEDGER_CHAIN_ID and LEDGER_DEPLOYMENTS_DIR to the registry it belongs to")
+        raise BackupError(
+            f"the backup {path} is of registry {header.get('registry')} on chain {header.get('chain_id')}, "
+            f"not the configured {deployment.address.lower()} on chain {deployment.chain_id}: set "
+            "LEDGER_CHAIN_ID and LEDGER_DEPLOYMENTS_DIR to the registry it belongs to"
+        )
 
 
 def check_schema(header: dict[str, Any], revision: str | None, path: Path) -> None:
@@ -270,8 +302,10 @@ def check_schema(header: dict[str, Any], revision: str | None, path: Path) -> No
     if header.get("schema_revision") == revision and shown != tables:  # same schema, other columns: an edited header
         raise _damaged(path, "its header's columns differ from its schema revision's")
     if header.get("schema_revision") != revision:
-        raise BackupError(f"the backup {path} is of schema revision {header.get('schema_revision')}, this ledger's "
-                          f"is {revision}: restore it with the ledger version that wrote it, then upgrade")
+        raise BackupError(
+            f"the backup {path} is of schema revision {header.get('schema_revision')}, this ledger's "
+            f"is {revision}: restore it with the ledger version that wrote it, then upgrade"
+        )
 
 
 def verify(path: Path, deployment: Deployment, *, key: bytes | None = None) -> dict[str, Any]:
@@ -290,9 +324,10 @@ def verify(path: Path, deployment: Deployment, *, key: bytes | None = None) -> d
             try:
                 vault.open(record_id, sealed)
             except VaultError:
-                raise BackupError(f"the data key in use does not open the sealed personal data in {path}: set "
-                                  "LEDGER_DATA_KEY or LEDGER_DATA_KEY_FILE to the key of the registry that wrote it"
-                                  ) from None
+                raise BackupError(
+                    f"the data key in use does not open the sealed personal data in {path}: set "
+                    "LEDGER_DATA_KEY or LEDGER_DATA_KEY_FILE to the key of the registry that wrote it"
+                ) from None
     return read_header(path)
 
 
@@ -327,7 +362,9 @@ def restore(engine: Engine, path: Path, deployment: Deployment, *, key: bytes | 
         counts = {name: conn.execute(select(func.count()).select_from(t)).scalar() for name, t in tables.items()}
         expected = {name: spec["rows"] for name, spec in header["tables"].items()}
         if counts != expected:
-            raise BackupError(f"after loading {path} the database holds {counts} rows, not {expected}; nothing was kept")
+            raise BackupError(
+                f"after loading {path} the database holds {counts} rows, not {expected}; nothing was kept"
+            )
     return Summary(path, header)
 
 
@@ -335,8 +372,10 @@ def _require_empty(conn: Connection) -> None:
     filled = [t.name for t in service_tables() if conn.execute(select(1).select_from(t).limit(1)).first() is not None]
     if filled:
         url = conn.engine.url.render_as_string(hide_password=True)
-        raise BackupError(f"the database {url} already holds certificate data ({', '.join(filled)}); restore only "
-                          "into an empty database (a new SQLite file or PostgreSQL database in DATABASE_URL)")
+        raise BackupError(
+            f"the database {url} already holds certificate data ({', '.join(filled)}); restore only "
+            "into an empty database (a new SQLite file or PostgreSQL database in DATABASE_URL)"
+        )
 
 
 def log_behind_chain(engine: Engine) -> tuple[int, int] | None:

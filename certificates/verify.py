@@ -9,9 +9,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from api.certificates.canonical import CanonicalJsonError, printable
-from api.certificates.document import FORMAT, claim_errors, field_commitment, leaf_hash
-from api.certificates.scenarios import ORDER, SCENARIOS
+from certificates.canonical import CanonicalJsonError, printable
+from certificates.document import FORMAT, claim_errors, field_commitment, leaf_hash
+from certificates.scenarios import ORDER, SCENARIOS
 from chain import rfc9162
 
 HEX64 = frozenset("0123456789abcdef")
@@ -97,8 +97,12 @@ class Verdict:
         return [c.name for c in self.checks if not c.ok]
 
     def as_json(self) -> dict[str, Any]:
-        return {"verdict": self.status, "certificate_id": self.certificate_id, "failed": self.failed,
-                "checks": [c.as_json() for c in self.checks]}
+        return {
+            "verdict": self.status,
+            "certificate_id": self.certificate_id,
+            "failed": self.failed,
+            "checks": [c.as_json() for c in self.checks],
+        }
 
 
 _HEX = re.compile("[0-9a-f]*")
@@ -127,27 +131,47 @@ def _shape(doc: Any) -> str | None:
     body = doc.get("certificate")
     if doc.get("format") != FORMAT or not isinstance(body, dict) or body.get("format") != FORMAT:
         return f"not a {FORMAT} document"
-    for key, kind in (("id", str), ("scenario", str), ("issuer", dict), ("issued_at", str), ("claim", dict),
-                      ("fields", dict), ("retirements", list)):
+    for key, kind in (
+        ("id", str),
+        ("scenario", str),
+        ("issuer", dict),
+        ("issued_at", str),
+        ("claim", dict),
+        ("fields", dict),
+        ("retirements", list),
+    ):
         if not isinstance(body.get(key), kind):
             return f"certificate.{key} is missing or not a {kind.__name__}"
     issuer = body["issuer"]
-    if not (isinstance(issuer.get("name"), str) and _int(issuer.get("chain_id"))
-            and all(isinstance(issuer.get(k), str) and _ADDRESS.fullmatch(issuer[k]) for k in ("registry", "revocations"))):
+    if not (
+        isinstance(issuer.get("name"), str)
+        and _int(issuer.get("chain_id"))
+        and all(isinstance(issuer.get(k), str) and _ADDRESS.fullmatch(issuer[k]) for k in ("registry", "revocations"))
+    ):
         return "certificate.issuer must hold name, chain_id (an integer), registry and revocations (0x addresses)"
     spec = SCENARIOS.get(body["scenario"])
     if spec is None:
         return f"certificate.scenario {body['scenario']!r} is not one of {', '.join(ORDER)}"
     unknown = set(body["fields"]) - {f.name for f in spec.fields}
     if unknown or "beneficiary" not in body["fields"]:
-        return (f"certificate.fields has {', '.join(sorted(map(str, unknown)))}, not fields of {spec.key}" if unknown
-                else "certificate.fields lacks the beneficiary")
+        return (
+            f"certificate.fields has {', '.join(sorted(map(str, unknown)))}, not fields of {spec.key}"
+            if unknown
+            else "certificate.fields lacks the beneficiary"
+        )
     if not body["retirements"] or not all(isinstance(r, dict) for r in body["retirements"]):
         return "certificate.retirements must list at least one retirement"
     for i, r in enumerate(body["retirements"]):
         tx_hash = r.get("tx_hash")
-        if not (isinstance(tx_hash, str) and tx_hash.startswith("0x") and _hex(tx_hash[2:]) and _int(r.get("log_index"))
-                and _int(r.get("amount_kg")) and _int(r.get("batch_id")) and isinstance(r.get("serial_ranges"), list)):
+        if not (
+            isinstance(tx_hash, str)
+            and tx_hash.startswith("0x")
+            and _hex(tx_hash[2:])
+            and _int(r.get("log_index"))
+            and _int(r.get("amount_kg"))
+            and _int(r.get("batch_id"))
+            and isinstance(r.get("serial_ranges"), list)
+        ):
             return f"certificate.retirements[{i}] lacks tx_hash, log_index, batch_id, amount_kg or serial_ranges"
     listed = [(str(r["tx_hash"]).lower(), r["log_index"]) for r in body["retirements"]]
     if len(set(listed)) != len(listed):
@@ -159,18 +183,28 @@ def _shape(doc: Any) -> str | None:
     if "proof" not in doc:  # null says "not anchored yet"; no member at all is a truncated document
         return "proof is missing: a document carries its inclusion proof, or null until the log is anchored"
     proof = doc["proof"]
-    if proof is not None and not (isinstance(proof, dict) and _size(proof.get("leaf_index"))
-                                  and _size(proof.get("tree_size")) and _hex(proof.get("root"))
-                                  and isinstance(proof.get("inclusion"), list)
-                                  and all(_hex(p) for p in proof["inclusion"])):
-        return (f"proof must hold leaf_index and tree_size (integers from 0 to {MAX_INT}), root (64 hex) and "
-                "inclusion (a list of 64-hex hashes)")
+    if proof is not None and not (
+        isinstance(proof, dict)
+        and _size(proof.get("leaf_index"))
+        and _size(proof.get("tree_size"))
+        and _hex(proof.get("root"))
+        and isinstance(proof.get("inclusion"), list)
+        and all(_hex(p) for p in proof["inclusion"])
+    ):
+        return (
+            f"proof must hold leaf_index and tree_size (integers from 0 to {MAX_INT}), root (64 hex) and "
+            "inclusion (a list of 64-hex hashes)"
+        )
     return None
 
 
 def verify_document(doc: Any, evidence: Evidence) -> Verdict:
     problem = _shape(doc)
-    cert_id = doc.get("certificate", {}).get("id") if isinstance(doc, dict) and isinstance(doc.get("certificate"), dict) else None
+    cert_id = (
+        doc.get("certificate", {}).get("id")
+        if isinstance(doc, dict) and isinstance(doc.get("certificate"), dict)
+        else None
+    )
     verdict = Verdict(printable(cert_id) if isinstance(cert_id, str) else None)
     add = verdict.checks.append
     if problem:
@@ -185,9 +219,15 @@ def verify_document(doc: Any, evidence: Evidence) -> Verdict:
     add(Check("claim", not errors, "; ".join(errors) or f"{body['claim'].get('quantity_kg')} kg"))
     beneficiary = body["fields"].get("beneficiary")
     mismatched = [r.get("id") for r in body["retirements"] if r.get("beneficiary_commitment") != f"0x{beneficiary}"]
-    add(Check("beneficiary", beneficiary is not None and not mismatched,
-              "every retirement commits to the certificate's beneficiary" if beneficiary and not mismatched
-              else f"retirement {', '.join(map(str, mismatched))} commits to another beneficiary"))
+    add(
+        Check(
+            "beneficiary",
+            beneficiary is not None and not mismatched,
+            "every retirement commits to the certificate's beneficiary"
+            if beneficiary and not mismatched
+            else f"retirement {', '.join(map(str, mismatched))} commits to another beneficiary",
+        )
+    )
     try:
         leaf = leaf_hash(body).hex()
     except CanonicalJsonError as exc:
@@ -204,9 +244,14 @@ def verify_document(doc: Any, evidence: Evidence) -> Verdict:
 def _issuer(issuer: dict[str, Any], evidence: Evidence) -> Check:
     chain_id = evidence.chain_id  # the node's answer: reading it may fail
     same = str(issuer.get("registry", "")).lower() == evidence.registry and issuer.get("chain_id") == chain_id
-    return Check("issuer", same, f"registry {issuer.get('registry')} on chain {issuer.get('chain_id')}" if same
-                 else f"issued by {issuer.get('registry')} on chain {issuer.get('chain_id')}, but this verifier checks "
-                      f"{evidence.registry} on chain {chain_id}")
+    return Check(
+        "issuer",
+        same,
+        f"registry {issuer.get('registry')} on chain {issuer.get('chain_id')}"
+        if same
+        else f"issued by {issuer.get('registry')} on chain {issuer.get('chain_id')}, but this verifier checks "
+        f"{evidence.registry} on chain {chain_id}",
+    )
 
 
 def _read(name: str, check: Any) -> Check:
@@ -218,8 +263,11 @@ def _read(name: str, check: Any) -> Check:
 
 def _revocation(leaf: str | None, evidence: Evidence) -> Check:
     revoked = leaf is not None and evidence.revoked(leaf)
-    return Check("revocation", not revoked, "revoked by the registry" if revoked else
-                 f"not on the revocation list ({evidence.source})")
+    return Check(
+        "revocation",
+        not revoked,
+        "revoked by the registry" if revoked else f"not on the revocation list ({evidence.source})",
+    )
 
 
 def _opening_problem(name: str, opening: Any, committed: str | None) -> str | None:
@@ -239,8 +287,11 @@ def _opening_problem(name: str, opening: Any, committed: str | None) -> str | No
 
 
 def _fields(body: dict[str, Any], disclosed: dict[str, Any]) -> Check:
-    bad = {name: why for name, opening in disclosed.items()
-           if (why := _opening_problem(name, opening, body["fields"].get(name))) is not None}
+    bad = {
+        name: why
+        for name, opening in disclosed.items()
+        if (why := _opening_problem(name, opening, body["fields"].get(name))) is not None
+    }
     if bad:
         return Check("fields", False, "; ".join(f"field {name} {bad[name]}" for name in sorted(bad)))
     hidden = len(body["fields"]) - len(disclosed)
@@ -249,13 +300,22 @@ def _fields(body: dict[str, Any], disclosed: dict[str, Any]) -> Check:
 
 def _inclusion(leaf: str, proof: dict[str, Any] | None) -> Check:
     if proof is None:
-        return Check("inclusion", False, "no inclusion proof yet: the log has not been anchored since this "
-                                         "certificate; fetch the document again later")
+        return Check(
+            "inclusion",
+            False,
+            "no inclusion proof yet: the log has not been anchored since this "
+            "certificate; fetch the document again later",
+        )
     root = rfc9162.root_from_inclusion_proof(
-        proof["leaf_index"], proof["tree_size"], bytes.fromhex(leaf), [bytes.fromhex(p) for p in proof["inclusion"]])
+        proof["leaf_index"], proof["tree_size"], bytes.fromhex(leaf), [bytes.fromhex(p) for p in proof["inclusion"]]
+    )
     if root is None or root.hex() != proof["root"]:
-        return Check("inclusion", False, f"the proof does not lead from leaf {proof['leaf_index']} to the root "
-                                         f"of a tree of {proof['tree_size']} entries")
+        return Check(
+            "inclusion",
+            False,
+            f"the proof does not lead from leaf {proof['leaf_index']} to the root "
+            f"of a tree of {proof['tree_size']} entries",
+        )
     return Check("inclusion", True, f"leaf {proof['leaf_index']} of a tree of {proof['tree_size']} entries")
 
 
@@ -266,8 +326,11 @@ def _anchor(proof: dict[str, Any] | None, evidence: Evidence) -> Check:
     if anchored is None:
         return Check("anchor", False, f"no root is anchored on chain for tree size {proof['tree_size']}")
     if anchored != proof["root"]:
-        return Check("anchor", False, f"the root anchored on chain for tree size {proof['tree_size']} is 0x{anchored}, "
-                                      "not the document's")
+        return Check(
+            "anchor",
+            False,
+            f"the root anchored on chain for tree size {proof['tree_size']} is 0x{anchored}, not the document's",
+        )
     return Check("anchor", True, f"root of tree size {proof['tree_size']} anchored on chain ({evidence.source})")
 
 
@@ -276,8 +339,10 @@ def _retirements(body: dict[str, Any], evidence: Evidence) -> Check:
     for r in body["retirements"]:
         rid = f"{r['tx_hash']}#{r['log_index']}"
         ranges = r["serial_ranges"]
-        if not all(isinstance(x, list) and len(x) == 2 and _int(x[0]) and _int(x[1]) and x[0] <= x[1] for x in ranges) \
-                or sum(x[1] - x[0] + 1 for x in ranges) != r["amount_kg"]:
+        if (
+            not all(isinstance(x, list) and len(x) == 2 and _int(x[0]) and _int(x[1]) and x[0] <= x[1] for x in ranges)
+            or sum(x[1] - x[0] + 1 for x in ranges) != r["amount_kg"]
+        ):
             problems.append(f"{rid}: its serial ranges do not add up to its amount")
             continue
         if r.get("chain_id") != evidence.chain_id or str(r.get("registry", "")).lower() != evidence.registry:
@@ -287,14 +352,27 @@ def _retirements(body: dict[str, Any], evidence: Evidence) -> Check:
         if found is None:
             problems.append(f"{rid}: no such retirement event on chain")
             continue
-        expected = (r["batch_id"], str(r.get("holder", "")).lower(), r["amount_kg"], r.get("beneficiary_commitment"),
-                    body["scenario"] if found.scenario is not None else None)
+        expected = (
+            r["batch_id"],
+            str(r.get("holder", "")).lower(),
+            r["amount_kg"],
+            r.get("beneficiary_commitment"),
+            body["scenario"] if found.scenario is not None else None,
+        )
         actual = (found.batch_id, found.holder, found.amount, found.beneficiary_commitment, found.scenario)
         if expected != actual:
-            names = [n for n, a, b in zip(("batch", "holder", "amount", "beneficiary commitment", "scenario"), expected, actual) if a != b]
+            names = [
+                n
+                for n, a, b in zip(
+                    ("batch", "holder", "amount", "beneficiary commitment", "scenario"), expected, actual
+                )
+                if a != b
+            ]
             problems.append(f"{rid}: its {', '.join(names)} differ(s) from the event on chain")
         elif found.serial_ranges is not None and found.serial_ranges != ranges:
             problems.append(f"{rid}: its serial ranges differ from the ones the registry's mirror traced")
     if problems:
         return Check("retirements", False, "; ".join(problems))
-    return Check("retirements", True, f"{len(body['retirements'])} retirement event(s) found on chain ({evidence.source})")
+    return Check(
+        "retirements", True, f"{len(body['retirements'])} retirement event(s) found on chain ({evidence.source})"
+    )

@@ -1,5 +1,5 @@
 """The certificate transparency log: an append-only RFC 9162 Merkle log kept in SQL."""
 
-from api.translog.log import TransparencyLog
+from certificates.translog.log import TransparencyLog
 
 __all__ = ["TransparencyLog"]

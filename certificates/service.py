@@ -11,16 +11,17 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from api.certificates import anchoring, documents, finality, issuer, revocation
-from api.context import ServiceContext
-from api.db import create_schema
-from api.errors import ServiceError
-from api.settings import ApiSettings
+from certificates import anchoring, copies, finality, issuer, revocation
+from certificates.context import ServiceContext
+from certificates.db import create_schema
+from certificates.errors import ServiceError
+from certificates.settings import ServiceSettings
 from chain.abi import ContractAbi
 from chain.client import RegistryClient, TxResult
 from chain.compiler import compile_contracts
 from chain.deploy import Deployment
 from chain.errors import RegistryRevertError
+from chain.types import RetirementId
 from indexer.db import IndexerLockedError, WriterLock
 from indexer.models import Retirement, SyncCursor
 from indexer.sync import Indexer
@@ -48,10 +49,11 @@ class CertificateService:
         return finality.required_confirmations(self.context.deployment.chain_id)
 
     @classmethod
-    def open(cls, engine: Engine, deployment: Deployment, client: RegistryClient,
-             settings: ApiSettings | None = None) -> CertificateService:
+    def open(
+        cls, engine: Engine, deployment: Deployment, client: RegistryClient, settings: ServiceSettings | None = None
+    ) -> CertificateService:
         create_schema(engine)
-        return cls(ServiceContext(engine, deployment, settings or ApiSettings(), client.rpc), client)
+        return cls(ServiceContext(engine, deployment, settings or ServiceSettings(), client.rpc), client)
 
     @property
     def engine(self) -> Engine:
@@ -66,8 +68,9 @@ class CertificateService:
 
     def indexed_block(self) -> int:
         with self.engine.connect() as conn:
-            at = conn.execute(select(SyncCursor.block_number).where(
-                SyncCursor.chain_id == self.context.deployment.chain_id)).scalar()
+            at = conn.execute(
+                select(SyncCursor.block_number).where(SyncCursor.chain_id == self.context.deployment.chain_id)
+            ).scalar()
         return -1 if at is None else int(at)
 
     def catch_up(self, block: int, *, timeout: float = 60.0) -> None:
@@ -81,15 +84,23 @@ class CertificateService:
         d = self.context.deployment
         try:
             with WriterLock(self.engine):
-                Indexer(self.client.rpc, self.engine, self.client.abi, chain_id=d.chain_id, address=d.address,
-                        start_block=d.block_number).sync_once(until=block)
+                Indexer(
+                    self.client.rpc,
+                    self.engine,
+                    self.client.abi,
+                    chain_id=d.chain_id,
+                    address=d.address,
+                    start_block=d.block_number,
+                ).sync_once(until=block)
         except IndexerLockedError:
             pass
         deadline = time.monotonic() + timeout
         while self.indexed_block() < block:
             if time.monotonic() > deadline:
-                raise MirrorBehindError(f"the SQL mirror has not reached block {block} after {timeout:.0f} s; "
-                                        "is the indexer running (`ledger index`)?")
+                raise MirrorBehindError(
+                    f"the SQL mirror has not reached block {block} after {timeout:.0f} s; "
+                    "is the indexer running (`ledger index`)?"
+                )
             time.sleep(0.1)
 
     # ------------------------------------------------------------ certificates
@@ -98,10 +109,12 @@ class CertificateService:
         return bool(self.recent_certificates(1))
 
     def recent_certificates(self, limit: int = 20) -> list[str]:
-        from api.certificates.models import CertificateRow
+        from certificates.models import CertificateRow
 
         with self.engine.connect() as conn:
-            return list(conn.execute(select(CertificateRow.id).order_by(CertificateRow.number.desc()).limit(limit)).scalars())  # type: ignore[attr-defined]
+            return list(
+                conn.execute(select(CertificateRow.id).order_by(CertificateRow.number.desc()).limit(limit)).scalars()
+            )  # type: ignore[attr-defined]
 
     def seal_beneficiary(self, name: str) -> str:
         with self.engine.begin() as conn:
@@ -118,36 +131,52 @@ class CertificateService:
         with self.engine.begin() as conn:
             issuer.forget_beneficiary(conn, commitment)
 
-    def retirement_op_id(self, holder: str, batch: int, amount: int, scenario: str, beneficiary: str,
-                         claim_hash: bytes) -> int:
+    def retirement_op_id(
+        self, holder: str, batch: int, amount: int, scenario: str, beneficiary: str, claim_hash: bytes
+    ) -> int:
         """The operation id of "this holder retires this much of this batch for this beneficiary and
         claim": the same on a re-run, so the chain refuses a second one. Keyed by the data key, so the
         id on chain does not reveal the beneficiary to someone trying names."""
         d = self.context.deployment
-        request = "|".join((str(d.chain_id), d.address.lower(), holder.lower(), str(batch), str(amount), scenario,
-                            claim_hash.hex(), beneficiary))
+        request = "|".join(
+            (
+                str(d.chain_id),
+                d.address.lower(),
+                holder.lower(),
+                str(batch),
+                str(amount),
+                scenario,
+                claim_hash.hex(),
+                beneficiary,
+            )
+        )
         return int.from_bytes(self.context.vault.fingerprint("retire", request), "big")
 
     def retirement_by_op_id(self, op_id: int) -> tuple[str, str | None] | None:
         """(retirement id, the certificate it backs, if any) for the retirement the mirror holds with this op id."""
-        from api.certificates.models import CertificateClaim
+        from certificates.models import CertificateClaim
 
         with self.engine.connect() as conn:
             rid = conn.execute(select(Retirement.id).where(Retirement.op_id == hex(op_id))).scalar()
             if rid is None:
                 return None
-            cert = conn.execute(select(CertificateClaim.certificate_id)
-                                .where(CertificateClaim.retirement_id == rid)).scalar()
+            cert = conn.execute(
+                select(CertificateClaim.certificate_id).where(CertificateClaim.retirement_id == rid)
+            ).scalar()
         return rid, cert
 
     def retirement_refs(self, retirement_ids: list[str]) -> list[finality.RetirementRef]:
         with self.engine.connect() as conn:
-            rows = conn.execute(select(Retirement.id, Retirement.tx_hash, Retirement.log_index, Retirement.block_number)
-                                .where(Retirement.id.in_(retirement_ids))).all()  # type: ignore[attr-defined]
+            rows = conn.execute(
+                select(Retirement.id, Retirement.tx_hash, Retirement.log_index, Retirement.block_number).where(
+                    Retirement.id.in_(retirement_ids)
+                )
+            ).all()  # type: ignore[attr-defined]
         return [finality.RetirementRef(r.id, r.tx_hash, r.log_index, r.block_number) for r in rows]
 
-    def require_final(self, retirement_ids: list[str], *, wait: float = 0.0,
-                      on_wait: Callable[[int, int], None] | None = None) -> None:
+    def require_final(
+        self, retirement_ids: list[str], *, wait: float = 0.0, on_wait: Callable[[int, int], None] | None = None
+    ) -> None:
         """Refuse retirements that are no longer on chain, have fewer confirmations than required
         (after waiting up to `wait` seconds for them), or, on the durable local node, lie above what
         its last snapshot covers (after waiting up to SNAPSHOT_WAIT seconds, or `wait`)."""
@@ -160,20 +189,36 @@ class CertificateService:
         self._require_on_chain(refs)
 
     def _require_on_chain(self, refs: list[finality.RetirementRef]) -> None:
-        gone = finality.missing(self.client.rpc, self.client.address, self.client.abi.event_topics["CreditsRetired"], refs)
+        gone = finality.missing(
+            self.client.rpc, self.client.address, self.client.abi.event_topics["CreditsRetired"], refs
+        )
         if gone:
             raise issuer.CertificationError(
                 f"retirement {', '.join(r.id for r in gone)} is no longer on chain where the mirror has it (the chain "
-                "reorganised); let the indexer catch up (`ledger index --once`) and retire again if it is gone")
+                "reorganised); let the indexer catch up (`ledger index --once`) and retire again if it is gone"
+            )
 
-    def certify(self, retirement_ids: list[str], *, anchor: bool | None = None, wait: float = 0.0,
-                on_wait: Callable[[int, int], None] | None = None, **kwargs: Any) -> issuer.Issued:
+    def certify(
+        self,
+        retirement_ids: list[str],
+        *,
+        anchor: bool | None = None,
+        wait: float = 0.0,
+        on_wait: Callable[[int, int], None] | None = None,
+        **kwargs: Any,
+    ) -> issuer.Issued:
         """Issue the certificate once its retirements are final (LEDGER_CONFIRMATIONS; up to `wait`
         seconds are waited for them); then anchor per policy (`anchor=True` forces, False skips)."""
         self.require_final(retirement_ids, wait=wait, on_wait=on_wait)
         kwargs.setdefault("kg_per_tree", self.context.settings.kg_per_tree)
-        issued = issuer.certify(self.engine, self.context.log, self.context.vault, self.context.issuer,
-                                retirement_ids=retirement_ids, **kwargs)
+        issued = issuer.certify(
+            self.engine,
+            self.context.log,
+            self.context.vault,
+            self.context.issuer,
+            retirement_ids=retirement_ids,
+            **kwargs,
+        )
         if anchor is not False:
             self.anchor(force=bool(anchor))
         return issued
@@ -187,8 +232,9 @@ class CertificateService:
         (a holder certifying its own retirement: the operator's next anchoring covers it)."""
         if not self.can_anchor():
             return None
-        result = anchoring.anchor(self.client, self.engine, self.context.log, self.context.policy, force=force,
-                                  settle=self.revoke_reorganised)
+        result = anchoring.anchor(
+            self.client, self.engine, self.context.log, self.context.policy, force=force, settle=self.revoke_reorganised
+        )
         if result is not None:
             self.catch_up(result.block_number)
         return result
@@ -204,10 +250,17 @@ class CertificateService:
                 continue
             tx = revocation.revoke(self.engine, self.context.log, self.revocations(), cert_id, finality.REORG_REASON)
             revoked.append(cert_id)
-            log.warning("revoked certificate %s automatically: its retirement %s (tx %s, block %d) is no longer on "
-                        "chain (%s); revocation tx %s", cert_id, ref.id, ref.tx_hash, ref.block_number,
-                        finality.REORG_REASON, tx or "already on chain",
-                        extra={"certificate_id": cert_id, "retirement_id": ref.id})
+            log.warning(
+                "revoked certificate %s automatically: its retirement %s (tx %s, block %d) is no longer on "
+                "chain (%s); revocation tx %s",
+                cert_id,
+                ref.id,
+                ref.tx_hash,
+                ref.block_number,
+                finality.REORG_REASON,
+                tx or "already on chain",
+                extra={"certificate_id": cert_id, "retirement_id": ref.id},
+            )
         self.settled = check.settled
         return check.settled
 
@@ -218,12 +271,14 @@ class CertificateService:
 
     def document(self, cert_id: str, *, holder_copy: bool = False, tree_size: int | None = None) -> dict[str, Any]:
         with self.engine.connect() as conn:
-            return documents.document(conn, self.context.log, cert_id, tree_size=tree_size,
-                                      vault=self.context.vault if holder_copy else None)
+            return copies.document(
+                conn, self.context.log, cert_id, tree_size=tree_size, vault=self.context.vault if holder_copy else None
+            )
 
 
-def retire_and_certify(service: CertificateService, retire: Callable[[str], TxResult], beneficiary: str,
-                       **certify_kwargs: Any) -> tuple[TxResult, issuer.Issued]:
+def retire_and_certify(
+    service: CertificateService, retire: Callable[[str], TxResult], beneficiary: str, **certify_kwargs: Any
+) -> tuple[TxResult, issuer.Issued]:
     """Seal the beneficiary, retire with its commitment, wait for the mirror, certify. A retirement
     that reverts takes its sealed beneficiary with it."""
     commitment = service.seal_beneficiary(beneficiary)
@@ -234,5 +289,5 @@ def retire_and_certify(service: CertificateService, retire: Callable[[str], TxRe
         raise
     event = result.event("CreditsRetired")
     service.catch_up(result.block_number)
-    rid = f"{service.context.deployment.chain_id}-{event.tx_hash}-{event.log_index}"
+    rid = RetirementId.of(service.context.deployment.chain_id, event.tx_hash, event.log_index)
     return result, service.certify([rid], **certify_kwargs)

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from api.translog import models, tree
+from certificates.translog import models, tree
 
 _EMPTY_ROOT = hashlib.sha256(b"").digest()
 # the advisory lock's key on PostgreSQL: 64 bits of a fixed name
@@ -93,8 +93,11 @@ class TransparencyLog:
         leaves = [k for k in keys if k <= tree.MASK]
         inner = [k for k in keys if k > tree.MASK]
         if self._postgres:  # one query text whatever the number of keys: psycopg prepares it once
-            cur.execute("SELECT idx, leaf_hash FROM log_entries WHERE idx = ANY(%s::bigint[]) UNION ALL "
-                        "SELECT node_key, hash FROM log_nodes WHERE node_key = ANY(%s::bigint[])", (leaves, inner))
+            cur.execute(
+                "SELECT idx, leaf_hash FROM log_entries WHERE idx = ANY(%s::bigint[]) UNION ALL "
+                "SELECT node_key, hash FROM log_nodes WHERE node_key = ANY(%s::bigint[])",
+                (leaves, inner),
+            )
             return {k: bytes(h) for k, h in cur.fetchall()}
         parts, params = [], []
         if leaves:
@@ -153,13 +156,17 @@ class TransparencyLog:
     def _insert(self, cur: Any, rows: list[tuple[Any, ...]], nodes: list[tuple[int, bytes]]) -> None:
         if self._postgres:  # one statement, one round trip: arrays unnested server-side
             cols = list(zip(*rows))
-            sql = ("INSERT INTO log_entries (idx, leaf_hash, kind, ref, appended_at) SELECT * FROM "
-                   "unnest(%b::bigint[], %b::bytea[], %b::varchar[], %b::varchar[], %b::bigint[])")
+            sql = (
+                "INSERT INTO log_entries (idx, leaf_hash, kind, ref, appended_at) SELECT * FROM "
+                "unnest(%b::bigint[], %b::bytea[], %b::varchar[], %b::varchar[], %b::bigint[])"
+            )
             params = [list(c) for c in cols]
             if nodes:
                 keys, hashes = zip(*nodes)
-                sql = (f"WITH e AS ({sql}) INSERT INTO log_nodes (node_key, hash) "
-                       "SELECT * FROM unnest(%b::bigint[], %b::bytea[])")
+                sql = (
+                    f"WITH e AS ({sql}) INSERT INTO log_nodes (node_key, hash) "
+                    "SELECT * FROM unnest(%b::bigint[], %b::bytea[])"
+                )
                 params += [list(keys), list(hashes)]
             cur.execute(sql, params)
             return

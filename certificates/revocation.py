@@ -9,11 +9,11 @@ import time
 
 from sqlalchemy import Engine, update
 
-from api.certificates.documents import certificate_row
-from api.certificates.document import iso_utc, revocation_entry
-from api.certificates.models import CertificateRow
-from api.errors import ServiceError
-from api.translog.log import TransparencyLog
+from certificates.copies import certificate_row
+from certificates.document import iso_utc, revocation_entry
+from certificates.errors import ServiceError
+from certificates.models import CertificateRow
+from certificates.translog.log import TransparencyLog
 from chain import rfc9162
 from chain.client import RegistryClient
 from chain.errors import RegistryRevertError
@@ -42,6 +42,11 @@ def revoke(engine: Engine, log: TransparencyLog, revocations: RegistryClient, ce
     entry = revocation_entry(cert_id, row.leaf_hash, reason, iso_utc(now))
     with engine.begin() as conn:
         [index] = log.append(conn, [(rfc9162.leaf_hash(entry), "revocation", cert_id)])
-        conn.execute(update(CertificateRow).where(CertificateRow.id == cert_id).values(
-            revoked_at=now, revocation_reason=reason, revocation_tx=tx_hash or None, revocation_leaf_index=index))
+        conn.execute(
+            update(CertificateRow)
+            .where(CertificateRow.id == cert_id)
+            .values(
+                revoked_at=now, revocation_reason=reason, revocation_tx=tx_hash or None, revocation_leaf_index=index
+            )
+        )
     return tx_hash

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, func, or_, select
 
-from api.certificates.finality import REORG_REASON, REORG_WINDOW, RetirementRef, head, missing
-from api.certificates.models import CertificateClaim, CertificateRow
-from api.errors import ServiceError
-from api.translog.log import TransparencyLog
-from api.translog.models import LogEntry
+from certificates.errors import ServiceError
+from certificates.finality import REORG_REASON, REORG_WINDOW, RetirementRef, head, missing
+from certificates.models import CertificateClaim, CertificateRow
+from certificates.translog.log import TransparencyLog
+from certificates.translog.models import LogEntry
 from chain.client import RegistryClient, TxResult
 from indexer.models import Retirement
 
@@ -30,7 +30,9 @@ class AnchorPolicy:
     interval: float = 60.0
 
 
-def anchor_due(engine: Engine, log: TransparencyLog, anchored: int, policy: AnchorPolicy, now: float | None = None) -> bool:
+def anchor_due(
+    engine: Engine, log: TransparencyLog, anchored: int, policy: AnchorPolicy, now: float | None = None
+) -> bool:
     size = log.size()
     if size <= anchored:
         return False
@@ -55,28 +57,47 @@ def reorganised(client: RegistryClient, engine: Engine, *, window: int = REORG_W
     low = head(client.rpc) - window + 1
     with engine.connect() as conn:
         top = conn.execute(select(func.max(CertificateRow.number))).scalar() or 0  # before: later ones are above it
-        suspects = dict(conn.execute(
-            select(CertificateRow.id, CertificateRow.number)
-            .join(CertificateClaim, CertificateRow.id == CertificateClaim.certificate_id)  # type: ignore[arg-type]
-            .outerjoin(Retirement, Retirement.id == CertificateClaim.retirement_id)  # type: ignore[arg-type]
-            .where(CertificateRow.number > after, CertificateRow.number <= top)
-            .where(CertificateRow.revoked_at.is_(None))  # type: ignore[union-attr]
-            .where(or_(Retirement.id.is_(None), Retirement.block_number >= low))).all())  # type: ignore[attr-defined]
-        bodies = conn.execute(select(CertificateRow.id, CertificateRow.body)
-                              .where(CertificateRow.id.in_(sorted(suspects)))).all() if suspects else []  # type: ignore[attr-defined]
+        suspects = dict(
+            conn.execute(
+                select(CertificateRow.id, CertificateRow.number)
+                .join(CertificateClaim, CertificateRow.id == CertificateClaim.certificate_id)  # type: ignore[arg-type]
+                .outerjoin(Retirement, Retirement.id == CertificateClaim.retirement_id)  # type: ignore[arg-type]
+                .where(CertificateRow.number > after, CertificateRow.number <= top)
+                .where(CertificateRow.revoked_at.is_(None))  # type: ignore[union-attr]
+                .where(or_(Retirement.id.is_(None), Retirement.block_number >= low))
+            ).all()
+        )  # type: ignore[attr-defined]
+        bodies = (
+            conn.execute(
+                select(CertificateRow.id, CertificateRow.body).where(CertificateRow.id.in_(sorted(suspects)))
+            ).all()
+            if suspects
+            else []
+        )  # type: ignore[attr-defined]
     refs: list[tuple[str, RetirementRef]] = []
     for cert_id, body in bodies:
         for r in json.loads(body)["retirements"]:
             if r["block_number"] >= low:
                 refs.append((cert_id, RetirementRef(r["id"], r["tx_hash"], r["log_index"], r["block_number"])))
-    gone = {ref.id for ref in missing(client.rpc, client.address, client.abi.event_topics["CreditsRetired"],
-                                      [ref for _, ref in refs])}
+    gone = {
+        ref.id
+        for ref in missing(
+            client.rpc, client.address, client.abi.event_topics["CreditsRetired"], [ref for _, ref in refs]
+        )
+    }
     settled = min(suspects.values()) - 1 if suspects else max(top, after)
     return ReorgCheck([(cert_id, ref) for cert_id, ref in refs if ref.id in gone], settled)
 
 
-def anchor(client: RegistryClient, engine: Engine, log: TransparencyLog, policy: AnchorPolicy | None = None,
-           *, force: bool = False, settle: Callable[[], int] | None = None) -> TxResult | None:
+def anchor(
+    client: RegistryClient,
+    engine: Engine,
+    log: TransparencyLog,
+    policy: AnchorPolicy | None = None,
+    *,
+    force: bool = False,
+    settle: Callable[[], int] | None = None,
+) -> TxResult | None:
     """Anchor the log's current root if the policy (or `force`) says so; None if nothing to do.
     `settle` runs first (the service revokes certificates of reorganised retirements there, so their
     revocations are in the root) and returns the certificate number up to which all are final; a
@@ -96,7 +117,8 @@ def anchor(client: RegistryClient, engine: Engine, log: TransparencyLog, policy:
         raise AnchorRefusedError(
             f"not anchoring: certificate {cert_id}{f' (and {len(left) - 1} more)' if len(left) > 1 else ''} vouches "
             f"for retirement {ref.id}, which "
-            f"is no longer on chain; revoke it first: ledger certificate revoke {cert_id} --reason '{REORG_REASON}'")
+            f"is no longer on chain; revoke it first: ledger certificate revoke {cert_id} --reason '{REORG_REASON}'"
+        )
     size = log.size()
     if size <= anchored:
         return None
@@ -105,6 +127,8 @@ def anchor(client: RegistryClient, engine: Engine, log: TransparencyLog, policy:
 
 def _not_extending(anchored: int, size: int) -> str:
     held = "fewer entries" if size < anchored else "a different root at that size"
-    return (f"not anchoring: the chain has anchored a log of {anchored} entries and this database's log has {held} "
-            f"({size} entries); it is not the log the chain vouches for: restore the latest backup "
-            "(`ledger backup restore`) or point DATABASE_URL at the registry's own database")
+    return (
+        f"not anchoring: the chain has anchored a log of {anchored} entries and this database's log has {held} "
+        f"({size} entries); it is not the log the chain vouches for: restore the latest backup "
+        "(`ledger backup restore`) or point DATABASE_URL at the registry's own database"
+    )

@@ -19,7 +19,7 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from api.errors import ServiceError
+from certificates.errors import ServiceError
 from chain.paths import VAR_DIR
 
 
@@ -77,5 +77,7 @@ class Vault:
         try:
             plain = self._aead.decrypt(sealed[:12], sealed[12:], record_id.encode())
         except InvalidTag:
-            raise VaultError(f"the personal data of {record_id} does not decrypt with this key (wrong LEDGER_DATA_KEY?)") from None
+            raise VaultError(
+                f"the personal data of {record_id} does not decrypt with this key (wrong LEDGER_DATA_KEY?)"
+            ) from None
         return json.loads(plain)

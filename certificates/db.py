@@ -9,7 +9,7 @@ from pathlib import Path
 from alembic import command
 from sqlalchemy import Engine, text
 
-from api.settings import ApiSettings
+from certificates.settings import ServiceSettings
 from indexer.db import create_schema as create_mirror_schema
 from indexer.db import make_engine
 from indexer.migrate import alembic_config
@@ -58,8 +58,10 @@ def new_revision(engine: Engine, message: str) -> None:
         command.revision(_config(connection), message=message, autogenerate=True, rev_id="a0001")
 
 
-def api_engine(settings: ApiSettings, url: str | None = None) -> Engine:
+def api_engine(settings: ServiceSettings, url: str | None = None) -> Engine:
     """The API's own engine (DATABASE_URL by default): a pool a little larger than the requests
     admitted at once (api/admission.py), and a pool timeout shorter than any client's, so a
     request that cannot get a connection is answered 503, not left hanging."""
-    return make_engine(url, pool_size=settings.api_concurrency + 4, max_overflow=0, pool_timeout=settings.db_pool_timeout)
+    return make_engine(
+        url, pool_size=settings.api_concurrency + 4, max_overflow=0, pool_timeout=settings.db_pool_timeout
+    )

@@ -33,7 +33,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from api.render.view import CertificateView, RetirementRow
+from certificates.render.view import CertificateView, RetirementRow
 from chain.paths import HARDHAT_DIR
 
 FONT_PACKAGE = "@expo-google-fonts/noto-sans-sc"
@@ -96,8 +96,16 @@ def _teach_chinese_line_breaking() -> None:
     paragraph.ALL_CANNOT_START += extra
 
 
-def _style(name: str, size: float, *, bold: bool = False, color=colors.black, leading: float | None = None,
-           align: int = 0, space_after: float = 0) -> ParagraphStyle:
+def _style(
+    name: str,
+    size: float,
+    *,
+    bold: bool = False,
+    color=colors.black,
+    leading: float | None = None,
+    align: int = 0,
+    space_after: float = 0,
+) -> ParagraphStyle:
     return ParagraphStyle(
         name,
         fontName=BOLD if bold else REGULAR,
@@ -164,9 +172,7 @@ def _header(view: CertificateView, s: dict[str, ParagraphStyle]) -> Table:
         _p(view.title_en, s["title_en"]),
         Spacer(0, 3 * mm),
         Paragraph(f"<b>证书编号</b> Certificate ID: <b>{escape(view.certificate_id)}</b>", s["meta"]),
-        Paragraph(
-            f"<b>场景</b> Scenario: <b>{escape(view.scenario_zh)}</b> / {escape(view.scenario_en)}", s["meta"]
-        ),
+        Paragraph(f"<b>场景</b> Scenario: <b>{escape(view.scenario_zh)}</b> / {escape(view.scenario_en)}", s["meta"]),
         Paragraph(f"<b>签发时间</b> Issued at: {escape(view.issued_at)}", s["meta"]),
     ]
     right = [
@@ -192,7 +198,11 @@ def _header(view: CertificateView, s: dict[str, ParagraphStyle]) -> Table:
 
 
 def _claim(view: CertificateView, s: dict[str, ParagraphStyle]) -> Table:
-    statement = [_p(view.statement_zh, s["statement_zh"]), Spacer(0, 1.5 * mm), _p(view.statement_en, s["statement_en"])]
+    statement = [
+        _p(view.statement_zh, s["statement_zh"]),
+        Spacer(0, 1.5 * mm),
+        _p(view.statement_en, s["statement_en"]),
+    ]
     quantity = [_p(view.quantity_t, s["quantity"]), _p("注销量 Quantity retired", s["quantity_label"])]
     qty_w = 48 * mm
     table = Table([[statement, quantity]], colWidths=[CONTENT_W - qty_w, qty_w])
@@ -272,8 +282,10 @@ def _retirements(view: CertificateView, s: dict[str, ParagraphStyle]) -> Table:
 
 
 def _revoked_banner(s: dict[str, ParagraphStyle]) -> Table:
-    table = Table([[_p("已撤销 / REVOKED — 本证书已被撤销 / This certificate has been revoked", s["revoked"])]],
-                  colWidths=[CONTENT_W])
+    table = Table(
+        [[_p("已撤销 / REVOKED — 本证书已被撤销 / This certificate has been revoked", s["revoked"])]],
+        colWidths=[CONTENT_W],
+    )
     table.setStyle(
         TableStyle(
             [
@@ -341,7 +353,7 @@ def _canvas_class(view: CertificateView) -> type[rl_canvas.Canvas]:
             super().__init__(*args, **kwargs)
             self._pages: list[dict] = []
 
-        def showPage(self):  # noqa: N802 - reportlab's name
+        def showPage(self):
             self._pages.append(dict(self.__dict__))
             self._startPage()
 

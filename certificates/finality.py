@@ -19,7 +19,7 @@ from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api.certificates.issuer import REORG_REASON, CertificationError
+from certificates.issuer import REORG_REASON, CertificationError
 from chain.journal import journal_for
 from chain.rpc import JsonRpc
 from chain.snapshot import read_coverage
@@ -62,8 +62,10 @@ def required_confirmations(chain_id: int, configured: str | int | None = None) -
     except ValueError:
         depth = -1
     if not 0 <= depth <= REORG_WINDOW:
-        raise CertificationError(f"LEDGER_CONFIRMATIONS={value!r} is not a whole number from 0 to {REORG_WINDOW} (the "
-                                 f"indexer's unfinalised window) or one of {', '.join(BY_CHAIN_KIND)}; fix the setting")
+        raise CertificationError(
+            f"LEDGER_CONFIRMATIONS={value!r} is not a whole number from 0 to {REORG_WINDOW} (the "
+            f"indexer's unfinalised window) or one of {', '.join(BY_CHAIN_KIND)}; fix the setting"
+        )
     return depth
 
 
@@ -113,12 +115,24 @@ def _holds(receipt: Any, ref: RetirementRef, registry: str, topic: str) -> bool:
         return False
     if int(receipt["blockNumber"], 16) != ref.block_number:
         return False
-    return any(int(log["logIndex"], 16) == ref.log_index and log["address"].lower() == registry
-               and log["topics"] and log["topics"][0].lower() == topic for log in receipt["logs"])
+    return any(
+        int(log["logIndex"], 16) == ref.log_index
+        and log["address"].lower() == registry
+        and log["topics"]
+        and log["topics"][0].lower() == topic
+        for log in receipt["logs"]
+    )
 
 
-def require_final(rpc: JsonRpc, refs: list[RetirementRef], required: int, *, wait: float = 0.0,
-                  on_wait: Callable[[int, int], None] | None = None, poll: float = 1.0) -> None:
+def require_final(
+    rpc: JsonRpc,
+    refs: list[RetirementRef],
+    required: int,
+    *,
+    wait: float = 0.0,
+    on_wait: Callable[[int, int], None] | None = None,
+    poll: float = 1.0,
+) -> None:
     """Refuse (NotFinalError) unless every retirement has `required` confirmations; with `wait`
     seconds, wait for them first. `on_wait(confirmations, required)` is told once when waiting starts."""
     if not refs or required <= 0:
@@ -139,10 +153,15 @@ def require_final(rpc: JsonRpc, refs: list[RetirementRef], required: int, *, wai
         time.sleep(min(poll, max(0.0, deadline - time.monotonic())))
     ids = ", ".join(r.id for r in refs if now - r.block_number < required)
     seconds = block_seconds(rpc, now)
-    eta = (f" (about {round((required - have) * seconds)} s at {seconds:.0f} s a block)"
-           if seconds and seconds >= 1 else "")  # on a node that mines on demand there is no rate to quote
-    raise NotFinalError(f"retirement {ids} has {have} of the {required} confirmations required (LEDGER_CONFIRMATIONS); "
-                        f"wait {required - have} more block(s){eta}, or certify with --wait")
+    eta = (
+        f" (about {round((required - have) * seconds)} s at {seconds:.0f} s a block)"
+        if seconds and seconds >= 1
+        else ""
+    )  # on a node that mines on demand there is no rate to quote
+    raise NotFinalError(
+        f"retirement {ids} has {have} of the {required} confirmations required (LEDGER_CONFIRMATIONS); "
+        f"wait {required - have} more block(s){eta}, or certify with --wait"
+    )
 
 
 def durable_block(rpc: JsonRpc) -> int | None:
@@ -176,6 +195,8 @@ def require_durable(rpc: JsonRpc, refs: list[RetirementRef], *, wait: float, pol
             break
         time.sleep(poll)
     ids = ", ".join(r.id for r in refs if r.block_number > covered)
-    raise NotFinalError(f"retirement {ids} is in block {deepest}, which the local node's durable snapshot does not cover "
-                        f"yet (it covers block {covered}), so a crash could still lose it; certify again in a moment or "
-                        "with --wait, and if it stays so check that the node is running (`ledger node status`)")
+    raise NotFinalError(
+        f"retirement {ids} is in block {deepest}, which the local node's durable snapshot does not cover "
+        f"yet (it covers block {covered}), so a crash could still lose it; certify again in a moment or "
+        "with --wait, and if it stays so check that the node is running (`ledger node status`)"
+    )

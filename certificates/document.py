@@ -15,8 +15,8 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
-from api.certificates.canonical import canonical_json, sha256_hex
-from api.certificates.scenarios import ScenarioSpec
+from certificates.canonical import canonical_json, sha256_hex
+from certificates.scenarios import ScenarioSpec
 from chain import rfc9162
 
 FORMAT = "sichuan-ccw/1"
@@ -39,8 +39,14 @@ def tonnes(kg: int) -> str:
     return f"{kg // 1000:,}.{kg % 1000:03d}"
 
 
-def make_claim(spec: ScenarioSpec, quantity_kg: int, *, footprint_kg: int | None = None,
-               trees: int | None = None, kg_per_tree: int | None = None) -> dict[str, Any]:
+def make_claim(
+    spec: ScenarioSpec,
+    quantity_kg: int,
+    *,
+    footprint_kg: int | None = None,
+    trees: int | None = None,
+    kg_per_tree: int | None = None,
+) -> dict[str, Any]:
     claim: dict[str, Any] = {"quantity_kg": quantity_kg}
     if spec.footprint:
         if not _positive(footprint_kg):
@@ -50,8 +56,12 @@ def make_claim(spec: ScenarioSpec, quantity_kg: int, *, footprint_kg: int | None
     if spec.trees:
         if not _positive(trees) or not _positive(kg_per_tree):
             raise ValueError("a tree-planting duty certificate needs trees > 0 and the conversion (kg per tree) > 0")
-        claim.update(trees=trees, kg_per_tree=kg_per_tree, duty_kg=trees * kg_per_tree,
-                     duty_fulfilled=quantity_kg >= trees * kg_per_tree)
+        claim.update(
+            trees=trees,
+            kg_per_tree=kg_per_tree,
+            duty_kg=trees * kg_per_tree,
+            duty_fulfilled=quantity_kg >= trees * kg_per_tree,
+        )
     return claim
 
 
@@ -91,10 +101,15 @@ def claim_errors(claim: dict[str, Any], retired_kg: int, spec: ScenarioSpec | No
     if "duty_fulfilled" in claim:
         trees, rate, fulfilled = claim.get("trees"), claim.get("kg_per_tree"), claim["duty_fulfilled"]
         if not _positive(trees) or not _positive(rate):
-            errors.append(f"the tree-planting duty needs whole numbers trees > 0 and kg per tree > 0, not {trees} "
-                          f"and {rate}")
-        elif not _whole(claim.get("duty_kg")) or claim["duty_kg"] != trees * rate or not isinstance(fulfilled, bool) \
-                or fulfilled != (retired_kg >= trees * rate):
+            errors.append(
+                f"the tree-planting duty needs whole numbers trees > 0 and kg per tree > 0, not {trees} and {rate}"
+            )
+        elif (
+            not _whole(claim.get("duty_kg"))
+            or claim["duty_kg"] != trees * rate
+            or not isinstance(fulfilled, bool)
+            or fulfilled != (retired_kg >= trees * rate)
+        ):
             errors.append("the tree-planting conversion does not follow from trees × kg per tree")
     return errors
 
@@ -105,25 +120,42 @@ def statement(spec: ScenarioSpec, claim: dict[str, Any]) -> tuple[str, str, str,
     q = tonnes(claim["quantity_kg"])
     if claim.get("carbon_neutral"):
         f = tonnes(claim["footprint_kg"])
-        return ("碳中和见证", "Carbon-neutrality witness",
-                f"已注销林草碳普惠减排量 {q} 吨二氧化碳当量，不少于其碳排放 {f} 吨，实现碳中和。",
-                f"{q} tCO2e of forestry and grassland credits retired, covering a footprint of {f} tCO2e: carbon neutral.")
+        return (
+            "碳中和见证",
+            "Carbon-neutrality witness",
+            f"已注销林草碳普惠减排量 {q} 吨二氧化碳当量，不少于其碳排放 {f} 吨，实现碳中和。",
+            f"{q} tCO2e of forestry and grassland credits retired, covering a footprint of {f} tCO2e: carbon neutral.",
+        )
     if "footprint_kg" in claim:
         f = tonnes(claim["footprint_kg"])
         share = claim["quantity_kg"] * 100 // claim["footprint_kg"]
-        return ("减排量注销证明", "Certificate of retirement",
-                f"已注销林草碳普惠减排量 {q} 吨二氧化碳当量，抵消其碳排放 {f} 吨中的 {share}%。",
-                f"{q} tCO2e of forestry and grassland credits retired, offsetting {share}% of a footprint of {f} tCO2e.")
+        return (
+            "减排量注销证明",
+            "Certificate of retirement",
+            f"已注销林草碳普惠减排量 {q} 吨二氧化碳当量，抵消其碳排放 {f} 吨中的 {share}%。",
+            f"{q} tCO2e of forestry and grassland credits retired, offsetting {share}% of a footprint of {f} tCO2e.",
+        )
     if "duty_kg" in claim:
         done = "已履行" if claim["duty_fulfilled"] else "部分履行"
         done_en = "fulfilled" if claim["duty_fulfilled"] else "partly fulfilled"
-        return ("义务植树尽责证明", "Tree-planting duty certificate",
-                (f"已注销林草碳普惠减排量 {q} 吨二氧化碳当量，按每株 {tonnes(claim['kg_per_tree'])} 吨折算"
-                 f"义务植树 {claim['trees']} 株，{done}。"),
-                (f"{q} tCO2e retired in place of {claim['trees']} trees at {tonnes(claim['kg_per_tree'])} t per tree: "
-                 f"duty {done_en}."))
-    return ("减排量注销证明", "Certificate of retirement",
-            f"已注销林草碳普惠减排量 {q} 吨二氧化碳当量。", f"{q} tCO2e of forestry and grassland credits retired.")
+        return (
+            "义务植树尽责证明",
+            "Tree-planting duty certificate",
+            (
+                f"已注销林草碳普惠减排量 {q} 吨二氧化碳当量，按每株 {tonnes(claim['kg_per_tree'])} 吨折算"
+                f"义务植树 {claim['trees']} 株，{done}。"
+            ),
+            (
+                f"{q} tCO2e retired in place of {claim['trees']} trees at {tonnes(claim['kg_per_tree'])} t per tree: "
+                f"duty {done_en}."
+            ),
+        )
+    return (
+        "减排量注销证明",
+        "Certificate of retirement",
+        f"已注销林草碳普惠减排量 {q} 吨二氧化碳当量。",
+        f"{q} tCO2e of forestry and grassland credits retired.",
+    )
 
 
 def leaf_entry(body: dict[str, Any]) -> bytes:
@@ -131,8 +163,15 @@ def leaf_entry(body: dict[str, Any]) -> bytes:
 
 
 def revocation_entry(certificate_id: str, certificate_leaf: str, reason: str, revoked_at: str) -> bytes:
-    return canonical_json({"type": "revocation", "certificate_id": certificate_id,
-                           "certificate_leaf": certificate_leaf, "reason": reason, "revoked_at": revoked_at})
+    return canonical_json(
+        {
+            "type": "revocation",
+            "certificate_id": certificate_id,
+            "certificate_leaf": certificate_leaf,
+            "reason": reason,
+            "revoked_at": revoked_at,
+        }
+    )
 
 
 def leaf_hash(body: dict[str, Any]) -> bytes:

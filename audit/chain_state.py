@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chain.client import RegistryClient
+from chain.types import RetirementId
 from indexer.fetch import LogFetcher
 
 ZERO = "0x" + "00" * 20
@@ -37,8 +38,13 @@ class ChainState:
     head: int = 0
 
 
-def read_chain(client: RegistryClient, start_block: int, *, until: int | None = None,
-               progress: Callable[[int, int], None] | None = None) -> ChainState:
+def read_chain(
+    client: RegistryClient,
+    start_block: int,
+    *,
+    until: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> ChainState:
     rpc, state = client.rpc, ChainState()
     state.head = until if until is not None else int(rpc.call("eth_blockNumber"), 16)
     fetcher = LogFetcher(rpc, client.address.lower(), target_events=20_000)
@@ -75,10 +81,15 @@ def _apply(s: ChainState, chain_id: int, e: Any) -> None:
         s.batch_at[a["batchId"]] = at
     elif e.name == "CreditsRetired":
         s.retired[a["batchId"]] += a["amount"]
-        s.retirements[f"{chain_id}-{e.tx_hash}-{e.log_index}"] = {
-            "batch_id": a["batchId"], "holder": a["holder"].lower(), "amount": a["amount"],
-            "beneficiary_commitment": "0x" + a["beneficiaryCommitment"].hex(), "tx_hash": e.tx_hash,
-            "block_number": e.block_number, "log_index": e.log_index}
+        s.retirements[RetirementId.of(chain_id, e.tx_hash, e.log_index)] = {
+            "batch_id": a["batchId"],
+            "holder": a["holder"].lower(),
+            "amount": a["amount"],
+            "beneficiary_commitment": "0x" + a["beneficiaryCommitment"].hex(),
+            "tx_hash": e.tx_hash,
+            "block_number": e.block_number,
+            "log_index": e.log_index,
+        }
     elif e.name == "CreditsCancelled":
         s.cancelled[a["batchId"]] += a["amount"]
     elif e.name == "LogRootAnchored":

@@ -10,15 +10,17 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from api.audit.chain_state import ChainState, Where
-from api.certificates.document import leaf_hash
-from api.certificates.models import CertificateClaim, CertificateRow
-from api.translog.log import TransparencyLog
-from api.translog.models import LogEntry
+from audit.chain_state import ChainState, Where
+from certificates.document import leaf_hash
+from certificates.models import CertificateClaim, CertificateRow
+from certificates.translog.log import TransparencyLog
+from certificates.translog.models import LogEntry
 from chain import rfc9162
 from indexer.models import AnchoredRoot, Balance, BatchRow, Retirement
 
-API_SAMPLE = 200  # batches, retirements and certificates asked of the API, evenly spread (all are checked in the mirror)
+API_SAMPLE = (
+    200  # batches, retirements and certificates asked of the API, evenly spread (all are checked in the mirror)
+)
 
 
 def spread(items: list[Any], n: int) -> list[Any]:
@@ -52,12 +54,23 @@ class Report:
         self.differences.append(Difference(check, subject, detail, at and at.tx_hash, at and at.block_number))
 
     def as_json(self) -> dict[str, Any]:
-        return {"clean": self.clean, "head": self.head, "events": self.events, "checked": self.checked,
-                "differences": [asdict(d) for d in self.differences]}
+        return {
+            "clean": self.clean,
+            "head": self.head,
+            "events": self.events,
+            "checked": self.checked,
+            "differences": [asdict(d) for d in self.differences],
+        }
 
 
-def reconcile(chain: ChainState, conn: Connection, log: TransparencyLog,
-              api: Callable[[str], tuple[int, Any]] | None = None, *, api_sample: int = API_SAMPLE) -> Report:
+def reconcile(
+    chain: ChainState,
+    conn: Connection,
+    log: TransparencyLog,
+    api: Callable[[str], tuple[int, Any]] | None = None,
+    *,
+    api_sample: int = API_SAMPLE,
+) -> Report:
     report = Report(chain.head, chain.events)
     _supply(chain, conn, report)
     _balances(chain, conn, report)
@@ -81,19 +94,30 @@ def _supply(chain: ChainState, conn: Connection, r: Report) -> None:
         events = (chain.issued[batch_id], chain.retired[batch_id], chain.cancelled[batch_id])
         issued, circulating, retired, cancelled = chain.supply_views[batch_id]
         if (issued, retired, cancelled) != events or circulating != issued - retired - cancelled:
-            r.add("supply", f"batch {batch_id}", f"the events add up to issued/retired/cancelled {events}, the "
-                  f"contract's supply view says {(issued, retired, cancelled)} with {circulating} circulating", at)
+            r.add(
+                "supply",
+                f"batch {batch_id}",
+                f"the events add up to issued/retired/cancelled {events}, the "
+                f"contract's supply view says {(issued, retired, cancelled)} with {circulating} circulating",
+                at,
+            )
         row = mirror.get(batch_id)
         if row is None:
             r.add("supply", f"batch {batch_id}", "the mirror lacks this batch", at)
         elif (row.issued, row.retired, row.cancelled) != events:
-            r.add("supply", f"batch {batch_id}", f"chain issued/retired/cancelled {events}, mirror "
-                  f"{(row.issued, row.retired, row.cancelled)}", at)
+            r.add(
+                "supply",
+                f"batch {batch_id}",
+                f"chain issued/retired/cancelled {events}, mirror {(row.issued, row.retired, row.cancelled)}",
+                at,
+            )
 
 
 def _balances(chain: ChainState, conn: Connection, r: Report) -> None:
-    mirror = {(b.holder, b.batch_id): (b.amount, b.pledged, b.frozen)
-              for b in conn.execute(select(Balance.holder, Balance.batch_id, Balance.amount, Balance.pledged, Balance.frozen))}
+    mirror = {
+        (b.holder, b.batch_id): (b.amount, b.pledged, b.frozen)
+        for b in conn.execute(select(Balance.holder, Balance.batch_id, Balance.amount, Balance.pledged, Balance.frozen))
+    }
     pairs = sorted(set(chain.balances) | set(mirror))
     r.checked["balances"] = len(pairs)
     for pair in pairs:
@@ -101,13 +125,18 @@ def _balances(chain: ChainState, conn: Connection, r: Report) -> None:
         at = chain.last_move.get(pair)
         amount = chain.balances.get(pair, 0)
         if pair in chain.views_balance and chain.views_balance[pair] != amount:
-            r.add("balance", f"{holder} / batch {batch_id}", f"the transfers add up to {amount} kg, the contract's "
-                  f"balanceOf says {chain.views_balance[pair]}", at)
+            r.add(
+                "balance",
+                f"{holder} / batch {batch_id}",
+                f"the transfers add up to {amount} kg, the contract's balanceOf says {chain.views_balance[pair]}",
+                at,
+            )
         on_chain = (amount, *chain.locked.get(pair, (0, 0)))
         found = mirror.get(pair, (0, 0, 0))
         if on_chain != found:
-            r.add("balance", f"{holder} / batch {batch_id}",
-                  f"chain amount/pledged/frozen {on_chain}, mirror {found}", at)
+            r.add(
+                "balance", f"{holder} / batch {batch_id}", f"chain amount/pledged/frozen {on_chain}, mirror {found}", at
+            )
 
 
 def _retirements(chain: ChainState, conn: Connection, r: Report) -> None:
@@ -124,16 +153,22 @@ def _retirements(chain: ChainState, conn: Connection, r: Report) -> None:
         if found != expected:
             r.add("retirement", rid, f"chain batch/holder/amount/commitment {expected}, mirror {found}", at)
     for rid in sorted(set(mirror) - set(chain.retirements)):
-        r.add("retirement", rid, "the mirror has a retirement the chain does not",
-              Where(mirror[rid].tx_hash, mirror[rid].block_number))
+        r.add(
+            "retirement",
+            rid,
+            "the mirror has a retirement the chain does not",
+            Where(mirror[rid].tx_hash, mirror[rid].block_number),
+        )
 
 
 def _certificates(chain: ChainState, conn: Connection, r: Report) -> None:
     claims = {c.retirement_id: c.certificate_id for c in conn.execute(select(CertificateClaim))}
     rows = conn.execute(select(CertificateRow).order_by(CertificateRow.number)).all()  # type: ignore[arg-type]
     r.checked["certificates"] = len(rows)
-    entries = {e.idx: bytes(e.leaf_hash).hex() for e in conn.execute(
-        select(LogEntry.idx, LogEntry.leaf_hash).where(LogEntry.kind == "certificate"))}
+    entries = {
+        e.idx: bytes(e.leaf_hash).hex()
+        for e in conn.execute(select(LogEntry.idx, LogEntry.leaf_hash).where(LogEntry.kind == "certificate"))
+    }
     claimed_by_body: dict[str, str] = {}
     for row in rows:
         body = json.loads(row.body)
@@ -149,21 +184,32 @@ def _certificates(chain: ChainState, conn: Connection, r: Report) -> None:
             if claims.get(ret["id"]) == row.id:
                 claimed_by_body[ret["id"]] = row.id
             elif row.revoked_at is None:
-                r.add("certificate", row.id, f"retirement {ret['id']} is recorded as backing "
-                      f"{claims.get(ret['id']) or 'no certificate'}")
+                r.add(
+                    "certificate",
+                    row.id,
+                    f"retirement {ret['id']} is recorded as backing {claims.get(ret['id']) or 'no certificate'}",
+                )
             c = chain.retirements.get(ret["id"])
             if c is None:
                 # a revoked certificate vouches for nothing: one whose retirement a reorganisation
                 # removed is revoked so ("retirement reorganised away"), not an inconsistency
                 if row.revoked_at is None:
-                    r.add("certificate", row.id, f"it claims retirement {ret['id']}, which is not on chain",
-                          Where(ret["tx_hash"], ret["block_number"]))
+                    r.add(
+                        "certificate",
+                        row.id,
+                        f"it claims retirement {ret['id']}, which is not on chain",
+                        Where(ret["tx_hash"], ret["block_number"]),
+                    )
                 continue
             expected = (c["batch_id"], c["holder"], c["amount"], c["beneficiary_commitment"])
             found = (ret["batch_id"], ret["holder"], ret["amount_kg"], ret["beneficiary_commitment"])
             if expected != found:
-                r.add("certificate", row.id, f"retirement {ret['id']}: chain {expected}, certificate {found}",
-                      Where(c["tx_hash"], c["block_number"]))
+                r.add(
+                    "certificate",
+                    row.id,
+                    f"retirement {ret['id']}: chain {expected}, certificate {found}",
+                    Where(c["tx_hash"], c["block_number"]),
+                )
     for rid, cert_id in claims.items():
         if claimed_by_body.get(rid) != cert_id:
             r.add("certificate", cert_id, f"the claims table says it uses retirement {rid}, its body does not")
@@ -184,13 +230,22 @@ def _anchors(chain: ChainState, conn: Connection, log: TransparencyLog, r: Repor
             continue
         own = log.root(tree_size, conn)
         if own.hex() != a["root"]:
-            r.add("log", f"tree size {tree_size}", f"the log's own root is {own.hex()}, the chain anchored {a['root']}", at)
+            r.add(
+                "log",
+                f"tree size {tree_size}",
+                f"the log's own root is {own.hex()}, the chain anchored {a['root']}",
+                at,
+            )
         root = bytes.fromhex(a["root"])
         if previous is not None:
             proof = log.consistency_proof(previous[0], tree_size, conn)
             if not rfc9162.verify_consistency(previous[0], tree_size, previous[1], root, proof):
-                r.add("log", f"tree sizes {previous[0]} → {tree_size}",
-                      "no consistency proof between these anchored roots: the log was rewritten", at)
+                r.add(
+                    "log",
+                    f"tree sizes {previous[0]} → {tree_size}",
+                    "no consistency proof between these anchored roots: the log was rewritten",
+                    at,
+                )
         previous = (tree_size, root)
     for tree_size in sorted(set(mirror) - set(chain.anchors)):
         r.add("anchor", f"tree size {tree_size}", "the mirror has an anchor the chain does not")
@@ -212,11 +267,20 @@ def _api(chain: ChainState, conn: Connection, api: Callable[[str], tuple[int, An
     for batch_id, (issued, circulating, retired, cancelled) in spread(sorted(chain.supply_views.items()), sample):
         body = get(f"/api/v1/batches/{batch_id}")
         supply = (body or {}).get("supply", {})
-        if (supply.get("issued_kg"), supply.get("retired_kg"), supply.get("cancelled_kg")) != (issued, retired, cancelled):
-            r.add("api", f"/api/v1/batches/{batch_id}", f"serves {supply or 'nothing'}, the chain says issued/retired/"
-                  f"cancelled {(issued, retired, cancelled)}", chain.batch_at.get(batch_id))
-    for row in spread(conn.execute(select(CertificateRow.id, CertificateRow.body).order_by(CertificateRow.number)).all(),
-                      sample):
+        if (supply.get("issued_kg"), supply.get("retired_kg"), supply.get("cancelled_kg")) != (
+            issued,
+            retired,
+            cancelled,
+        ):
+            r.add(
+                "api",
+                f"/api/v1/batches/{batch_id}",
+                f"serves {supply or 'nothing'}, the chain says issued/retired/cancelled {(issued, retired, cancelled)}",
+                chain.batch_at.get(batch_id),
+            )
+    for row in spread(
+        conn.execute(select(CertificateRow.id, CertificateRow.body).order_by(CertificateRow.number)).all(), sample
+    ):
         doc = get(f"/api/v1/certificates/{row.id}")
         if doc is None or doc.get("certificate") != json.loads(row.body):
             r.add("api", f"/api/v1/certificates/{row.id}", "the certificate served differs from the registry's record")
@@ -225,7 +289,11 @@ def _api(chain: ChainState, conn: Connection, api: Callable[[str], tuple[int, An
         body = get(f"/api/v1/provenance/retirements/{rid}")
         served_amount = sum(x["amount_kg"] for x in (body or {}).get("serial_ranges", []))
         if body is None or body["retirement"]["amount"] != c["amount"] or served_amount != c["amount"]:
-            r.add("api", f"/api/v1/provenance/retirements/{rid}", f"does not trace the {c['amount']} kg retired on chain",
-                  Where(c["tx_hash"], c["block_number"]))
+            r.add(
+                "api",
+                f"/api/v1/provenance/retirements/{rid}",
+                f"does not trace the {c['amount']} kg retired on chain",
+                Where(c["tx_hash"], c["block_number"]),
+            )
     r.checked["api_requests"] = requests
     r.checked["api_sample"] = sample

@@ -1,6 +1,6 @@
 """What a printable certificate shows: plain, already-formatted strings decided by the caller.
 
-The renderer (api.render.pdf) only lays these out; it makes no claims of its own."""
+The renderer (certificates.render.pdf) only lays these out; it makes no claims of its own."""
 
 from __future__ import annotations
 

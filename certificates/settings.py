@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
-class ApiSettings(BaseSettings):
+class ServiceSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LEDGER_", extra="ignore")
 
     registry_name: str = "四川林草碳普惠登记簿 Sichuan Forestry & Grassland Carbon-Inclusive Registry"
@@ -18,7 +18,7 @@ class ApiSettings(BaseSettings):
     # concurrency (docs/api.md, "Load"): requests that read the database run at most `api_concurrency`
     # at once per worker, each on one pooled connection; the others wait their turn on the event loop,
     # holding neither a thread nor a connection, and after `api_queue_timeout` seconds get 503 with
-    # Retry-After. The pool (api/db.py `api_engine`) holds `api_concurrency` + 4 connections, and a
+    # Retry-After. The pool (certificates/db.py `api_engine`) holds `api_concurrency` + 4 connections, and a
     # request that still finds it empty for `db_pool_timeout` seconds gets 503 too: never a hang.
     api_concurrency: int = 12
     api_queue_timeout: float = 10.0
