@@ -1,6 +1,7 @@
 # The two commands of the quick start:  make up  (the main job)  and  make test.
 # Both bootstrap what they need: a virtual environment with the pinned Python packages
-# (requirements.lock) and the pinned npm packages of hardhat-local/ (package-lock.json).
+# (requirements.lock), the pinned npm packages of hardhat-local/ (package-lock.json), and the
+# contract build in build/contracts (ABI and bytecode), which run time only loads.
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -8,15 +9,27 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.stamp-deps
 NPM_STAMP := hardhat-local/node_modules/.stamp-deps
 
-.PHONY: up test deps bench clean mutation
+.PHONY: up test lint deps build bench clean mutation
 
-up: deps
+up: deps build
 	$(BIN)/ledger up
 
-test: deps
+test: deps build lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The habits of docs/architecture.md: lint, formatting and types (strict on the domain packages).
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
 deps: $(PY_STAMP) $(NPM_STAMP)
+
+# The contracts for the configured EVM target (LEDGER_EVM_VERSION) and the default one, which run
+# time loads (chain/artifacts.py); a cached compilation when contracts/ did not change.
+# BUILD_ARGS=--all builds every target.
+build: deps
+	$(BIN)/python -m chain.compiler $(BUILD_ARGS)
 
 $(PY_STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
@@ -34,7 +47,7 @@ $(NPM_STAMP): hardhat-local/package.json hardhat-local/package-lock.json
 mutation: deps
 	$(BIN)/python tools/mutation.py $(MUTATION_ARGS)
 
-bench: deps
+bench: deps build
 	$(BIN)/python bench/gas.py
 	$(BIN)/python bench/sender_throughput.py
 
