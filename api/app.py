@@ -8,7 +8,7 @@ from api import problems
 from api.admission import Admission
 from api.explorer import routes as explorer
 from api.headers import SecurityHeaders
-from api.routes import catalog, certificates, health, log, pages, provenance, verify
+from api.routes import catalog, certificates, footprint, health, log, monitoring, pages, provenance, verify
 from certificates.context import ServiceContext
 from certificates.settings import ServiceSettings
 
@@ -24,7 +24,16 @@ def create_app(context: ServiceContext) -> FastAPI:
     )
     app.state.context = context
     problems.install(app)
-    for router in (certificates.router, verify.router, provenance.router, catalog.router, log.router, health.router):
+    for router in (
+        certificates.router,
+        verify.router,
+        provenance.router,
+        catalog.router,
+        footprint.router,
+        monitoring.router,
+        log.router,
+        health.router,
+    ):
         app.include_router(router, prefix="/api/v1")
     app.include_router(pages.router)
     app.include_router(explorer.router)  # reads the node, not the mirror (docs/explorer.md)

@@ -11,9 +11,12 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException
 
+from api.schemas.problems import Problem
+
 log = logging.getLogger(__name__)
 
 PROBLEM = "application/problem+json"
+REF = "#/components/schemas/"
 
 
 def problem(status: int, title: str, detail: str, **extra: Any) -> JSONResponse:
@@ -28,6 +31,8 @@ class ApiProblem(Exception):
 
 
 def install(app: FastAPI) -> None:
+    _publish_problem_shape(app)
+
     @app.exception_handler(ApiProblem)
     async def _problem(_: Request, exc: ApiProblem) -> JSONResponse:
         return problem(exc.status, exc.title, exc.detail)
@@ -62,18 +67,37 @@ def install(app: FastAPI) -> None:
         return response
 
 
-PROBLEM_SCHEMA = {
-    "type": "object",
-    "required": ["title", "status", "detail"],
-    "properties": {
-        "type": {"type": "string"},
-        "title": {"type": "string"},
-        "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "errors": {"type": "array"},
-    },
+# the problem shape is a named component of /openapi.json (added by install()), referred to by every
+# error answer under its own media type: FastAPI's `responses={...: {"model": ...}}` would file it
+# under application/json, which these answers never are
+PROBLEM_SCHEMA = {"$ref": f"{REF}{Problem.__name__}"}
+DESCRIPTIONS = {
+    400: "Not JSON, or nested too deeply",
+    404: "Not found",
+    413: "Too large",
+    422: "Invalid request",
+    503: "Busy: every connection or admission slot stayed taken; retry after Retry-After seconds",
 }
-PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
-    code: {"description": title, "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}}
-    for code, title in ((404, "Not found"), (422, "Invalid request"))
-}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The `responses=` entries of the problem answers a route can give."""
+    return {s: {"description": DESCRIPTIONS[s], "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}} for s in statuses}
+
+
+def _components() -> dict[str, Any]:
+    schema = Problem.model_json_schema(ref_template=REF + "{model}", mode="serialization")
+    return {**schema.pop("$defs", {}), Problem.__name__: schema}
+
+
+def _publish_problem_shape(app: FastAPI) -> None:
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is not None:
+            return app.openapi_schema
+        document = generate()  # cached by FastAPI as app.openapi_schema: completed in place, once
+        document.setdefault("components", {}).setdefault("schemas", {}).update(_components())
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented way to extend the document

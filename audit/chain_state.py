@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chain.client import RegistryClient
-from chain.types import RetirementId
-from indexer.fetch import LogFetcher
+from chain.logs import LogFetcher
+from chain.types import CancellationReason, RetirementId
 
 ZERO = "0x" + "00" * 20
 
@@ -34,6 +34,8 @@ class ChainState:
     supply_views: dict[int, tuple[int, int, int, int]] = field(default_factory=dict)
     retirements: dict[str, dict[str, Any]] = field(default_factory=dict)
     anchors: dict[int, dict[str, Any]] = field(default_factory=dict)
+    verification: dict[int, str] = field(default_factory=dict)  # batch → verificationReportHash, 0x-hex
+    reversal_cancelled: dict[int, int] = field(default_factory=lambda: defaultdict(int))  # reason Reversal
     events: int = 0
     head: int = 0
 
@@ -79,6 +81,8 @@ def _apply(s: ChainState, chain_id: int, e: Any) -> None:
                 s.last_move[(to, batch_id)] = at
     elif e.name in ("BatchIssued", "BatchImported"):
         s.batch_at[a["batchId"]] = at
+        if e.name == "BatchIssued":
+            s.verification[a["batchId"]] = "0x" + a["request"]["verificationReportHash"].hex()
     elif e.name == "CreditsRetired":
         s.retired[a["batchId"]] += a["amount"]
         s.retirements[RetirementId.of(chain_id, e.tx_hash, e.log_index)] = {
@@ -92,6 +96,8 @@ def _apply(s: ChainState, chain_id: int, e: Any) -> None:
         }
     elif e.name == "CreditsCancelled":
         s.cancelled[a["batchId"]] += a["amount"]
+        if a["reason"] == CancellationReason.REVERSAL:
+            s.reversal_cancelled[a["batchId"]] += a["amount"]
     elif e.name == "LogRootAnchored":
         s.anchors[a["treeSize"]] = {"root": a["root"].hex(), "tx_hash": e.tx_hash, "block_number": e.block_number}
 
@@ -99,7 +105,8 @@ def _apply(s: ChainState, chain_id: int, e: Any) -> None:
 def _read_views(client: RegistryClient, s: ChainState) -> None:
     batches = sorted(s.batch_at)
     for batch_id, supply in zip(batches, client.view_many("supply", [(b,) for b in batches])):
-        s.supply_views[batch_id] = tuple(int(v) for v in supply)  # type: ignore[assignment]
+        issued, circulating, retired, cancelled = (int(v) for v in supply)
+        s.supply_views[batch_id] = (issued, circulating, retired, cancelled)
     pairs = sorted(s.balances)
     calls = [(holder, batch) for holder, batch in pairs]
     from eth_utils import to_checksum_address

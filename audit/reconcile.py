@@ -1,14 +1,16 @@
 """Where the chain's own state (chain_state.py) is compared with the mirror, the certificates,
-the transparency log and the API. Every difference names what, where, and the transaction."""
+the transparency log and the API, and every batch issued from a stored monitoring report is
+recomputed from it. Every difference names what, where, and the transaction."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
+from sqlmodel import col, select
 
 from audit.chain_state import ChainState, Where
 from certificates.document import leaf_hash
@@ -17,16 +19,20 @@ from certificates.translog.log import TransparencyLog
 from certificates.translog.models import LogEntry
 from chain import rfc9162
 from indexer.models import AnchoredRoot, Balance, BatchRow, Retirement
+from mrv import store as mrv_store
+from mrv.errors import MethodologyError, ReportErrors
 
 API_SAMPLE = (
     200  # batches, retirements and certificates asked of the API, evenly spread (all are checked in the mirror)
 )
+T = TypeVar("T")
+MONITORING_CHUNK = 100  # batches whose stored reports are read and recomputed together
 
 
-def spread(items: list[Any], n: int) -> list[Any]:
+def spread(items: Sequence[T], n: int) -> list[T]:
     """At most n items, evenly spaced, first and last included: the same sample every run."""
     if len(items) <= n:
-        return items
+        return list(items)
     return [items[round(i * (len(items) - 1) / (n - 1))] for i in range(n)]
 
 
@@ -40,18 +46,20 @@ class Difference:
 
 
 @dataclass
-class Report:
+class AuditReport:
     head: int
     events: int
     checked: dict[str, int] = field(default_factory=dict)
     differences: list[Difference] = field(default_factory=list)
+    monitoring: dict[str, Any] = field(default_factory=dict)  # unverifiable batches, outstanding reversals
 
     @property
     def clean(self) -> bool:
         return not self.differences
 
     def add(self, check: str, subject: str, detail: str, at: Where | None = None) -> None:
-        self.differences.append(Difference(check, subject, detail, at and at.tx_hash, at and at.block_number))
+        tx_hash, block_number = (at.tx_hash, at.block_number) if at is not None else (None, None)
+        self.differences.append(Difference(check, subject, detail, tx_hash, block_number))
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -60,6 +68,7 @@ class Report:
             "events": self.events,
             "checked": self.checked,
             "differences": [asdict(d) for d in self.differences],
+            "monitoring": self.monitoring,
         }
 
 
@@ -70,19 +79,20 @@ def reconcile(
     api: Callable[[str], tuple[int, Any]] | None = None,
     *,
     api_sample: int = API_SAMPLE,
-) -> Report:
-    report = Report(chain.head, chain.events)
+) -> AuditReport:
+    report = AuditReport(chain.head, chain.events)
     _supply(chain, conn, report)
     _balances(chain, conn, report)
     _retirements(chain, conn, report)
     _certificates(chain, conn, report)
     _anchors(chain, conn, log, report)
+    _monitoring(chain, conn, report)
     if api is not None:
         _api(chain, conn, api, report, api_sample)
     return report
 
 
-def _supply(chain: ChainState, conn: Connection, r: Report) -> None:
+def _supply(chain: ChainState, conn: Connection, r: AuditReport) -> None:
     mirror = {b.id: b for b in conn.execute(select(BatchRow.id, BatchRow.issued, BatchRow.retired, BatchRow.cancelled))}
     batches = sorted(set(chain.batch_at) | set(mirror))
     r.checked["batches"] = len(batches)
@@ -113,10 +123,10 @@ def _supply(chain: ChainState, conn: Connection, r: Report) -> None:
             )
 
 
-def _balances(chain: ChainState, conn: Connection, r: Report) -> None:
+def _balances(chain: ChainState, conn: Connection, r: AuditReport) -> None:
     mirror = {
         (b.holder, b.batch_id): (b.amount, b.pledged, b.frozen)
-        for b in conn.execute(select(Balance.holder, Balance.batch_id, Balance.amount, Balance.pledged, Balance.frozen))
+        for b in conn.execute(select(Balance))  # holder, batch, amount, pledged, frozen: every column
     }
     pairs = sorted(set(chain.balances) | set(mirror))
     r.checked["balances"] = len(pairs)
@@ -139,7 +149,7 @@ def _balances(chain: ChainState, conn: Connection, r: Report) -> None:
             )
 
 
-def _retirements(chain: ChainState, conn: Connection, r: Report) -> None:
+def _retirements(chain: ChainState, conn: Connection, r: AuditReport) -> None:
     mirror = {row.id: row for row in conn.execute(select(Retirement))}
     r.checked["retirements"] = len(chain.retirements)
     for rid, c in chain.retirements.items():
@@ -161,9 +171,9 @@ def _retirements(chain: ChainState, conn: Connection, r: Report) -> None:
         )
 
 
-def _certificates(chain: ChainState, conn: Connection, r: Report) -> None:
+def _certificates(chain: ChainState, conn: Connection, r: AuditReport) -> None:
     claims = {c.retirement_id: c.certificate_id for c in conn.execute(select(CertificateClaim))}
-    rows = conn.execute(select(CertificateRow).order_by(CertificateRow.number)).all()  # type: ignore[arg-type]
+    rows = conn.execute(select(CertificateRow).order_by(col(CertificateRow.number))).all()
     r.checked["certificates"] = len(rows)
     entries = {
         e.idx: bytes(e.leaf_hash).hex()
@@ -215,7 +225,7 @@ def _certificates(chain: ChainState, conn: Connection, r: Report) -> None:
             r.add("certificate", cert_id, f"the claims table says it uses retirement {rid}, its body does not")
 
 
-def _anchors(chain: ChainState, conn: Connection, log: TransparencyLog, r: Report) -> None:
+def _anchors(chain: ChainState, conn: Connection, log: TransparencyLog, r: AuditReport) -> None:
     mirror = {a.tree_size: a.root[2:] for a in conn.execute(select(AnchoredRoot.tree_size, AnchoredRoot.root))}
     size = log.size(conn)
     r.checked["anchors"] = len(chain.anchors)
@@ -251,7 +261,95 @@ def _anchors(chain: ChainState, conn: Connection, log: TransparencyLog, r: Repor
         r.add("anchor", f"tree size {tree_size}", "the mirror has an anchor the chain does not")
 
 
-def _api(chain: ChainState, conn: Connection, api: Callable[[str], tuple[int, Any]], r: Report, sample: int) -> None:
+def _monitoring(chain: ChainState, conn: Connection, r: AuditReport) -> None:
+    """Recompute every batch whose on-chain verification hash names a stored result; a batch with
+    none (an import, a batch issued before reports were stored) is unverifiable, not a difference."""
+    issued = {b: chain.supply_views[b][0] if b in chain.supply_views else chain.issued[b] for b in chain.batch_at}
+    found = recompute_stored(conn, chain.verification, issued)
+    for batch_id, detail in found.differences:
+        r.add("monitoring", f"batch {batch_id}", detail, chain.batch_at.get(batch_id))
+    unverifiable = sorted(set(chain.batch_at) - set(found.recomputed))
+    r.checked["monitoring_reports"] = len(found.recomputed)
+    charged = mrv_store.reversals(conn)
+    outstanding = [
+        {
+            "batch_id": b,
+            "reversal_kg": kg,
+            "cancelled_kg": chain.reversal_cancelled.get(b, 0),
+            "outstanding_kg": kg - chain.reversal_cancelled.get(b, 0),
+        }
+        for b, kg in sorted(charged.items())
+        if kg > chain.reversal_cancelled.get(b, 0)
+    ]
+    r.monitoring = {
+        "recomputed": len(found.recomputed),
+        "unverifiable": {"count": len(unverifiable), "batches": unverifiable},
+        "outstanding_reversals": outstanding,
+    }
+
+
+@dataclass
+class Recomputed:
+    recomputed: list[int] = field(default_factory=list)  # batches whose stored report was recomputed
+    differences: list[tuple[int, str]] = field(default_factory=list)
+
+
+def recompute_stored(conn: Connection, verification: Mapping[int, str], issued: Mapping[int, int]) -> Recomputed:
+    """recompute_batches over the stored results these hashes name, a chunk of batches at a time
+    (the chunk's reports are in memory together, not every report of the registry)."""
+    found, batches = Recomputed(), sorted(verification)
+    for start in range(0, len(batches), MONITORING_CHUNK):
+        chunk = {b: verification[b] for b in batches[start : start + MONITORING_CHUNK]}
+        part = recompute_batches(chunk, issued, mrv_store.found(conn, chunk.values()))
+        found.recomputed += part.recomputed
+        found.differences += part.differences
+    return found
+
+
+def recompute_batches(
+    verification: Mapping[int, str], issued: Mapping[int, int], stored: Mapping[str, mrv_store.Stored]
+) -> Recomputed:
+    """Each batch's stored report recomputed under the bundle its result names, against the
+    verification hash and the quantity the chain holds (a result shared by batches is computed once)."""
+    out = Recomputed()
+    results: dict[str, Any] = {}
+    for batch_id in sorted(verification):
+        key = verification[batch_id].lower().removeprefix("0x")
+        entry = stored.get(key)
+        if entry is None:
+            continue
+        out.recomputed.append(batch_id)
+        if key not in results:
+            try:
+                results[key] = entry.recompute()
+            except (mrv_store.StoreError, ReportErrors, MethodologyError) as exc:
+                results[key] = f"its stored monitoring report does not recompute: {exc}"
+        again = results[key]
+        if isinstance(again, str):
+            out.differences.append((batch_id, again))
+            continue
+        if again.sha256 != key:
+            out.differences.append(
+                (
+                    batch_id,
+                    f"the on-chain verification hash 0x{key} is not the recomputed result's 0x{again.sha256} "
+                    f"(its report or {entry.methodology} changed since it was issued)",
+                )
+            )
+        if again.quantity_kg != issued.get(batch_id):
+            out.differences.append(
+                (
+                    batch_id,
+                    f"the chain issued {issued.get(batch_id, 0):,} kg, its monitoring report recomputes to "
+                    f"{again.quantity_kg:,} kg",
+                )
+            )
+    return out
+
+
+def _api(
+    chain: ChainState, conn: Connection, api: Callable[[str], tuple[int, Any]], r: AuditReport, sample: int
+) -> None:
     requests = 0
 
     def get(path: str) -> Any:
@@ -264,7 +362,7 @@ def _api(chain: ChainState, conn: Connection, api: Callable[[str], tuple[int, An
     served = {x["tree_size"]: x["root"] for x in (roots or {}).get("roots", [])}
     if served != {size: a["root"] for size, a in chain.anchors.items()}:
         r.add("api", "/api/v1/log/roots", "the anchored roots served differ from the chain's")
-    for batch_id, (issued, circulating, retired, cancelled) in spread(sorted(chain.supply_views.items()), sample):
+    for batch_id, (issued, _circulating, retired, cancelled) in spread(sorted(chain.supply_views.items()), sample):
         body = get(f"/api/v1/batches/{batch_id}")
         supply = (body or {}).get("supply", {})
         if (supply.get("issued_kg"), supply.get("retired_kg"), supply.get("cancelled_kg")) != (
@@ -279,7 +377,7 @@ def _api(chain: ChainState, conn: Connection, api: Callable[[str], tuple[int, An
                 chain.batch_at.get(batch_id),
             )
     for row in spread(
-        conn.execute(select(CertificateRow.id, CertificateRow.body).order_by(CertificateRow.number)).all(), sample
+        conn.execute(select(CertificateRow.id, CertificateRow.body).order_by(col(CertificateRow.number))).all(), sample
     ):
         doc = get(f"/api/v1/certificates/{row.id}")
         if doc is None or doc.get("certificate") != json.loads(row.body):

@@ -198,7 +198,7 @@ def report(label: str, r: dict[str, Any], baseline: dict[str, Any]) -> None:
 
 
 def build_registry(tmp: Path, certificates: int, database_url: str | None = None) -> tuple[Any, Any]:
-    from chain.compiler import compile_contracts
+    from chain.artifacts import load
     from chain.keys import dev_accounts
     from chain.node import LocalNode
     from chain.types import Scenario
@@ -208,7 +208,7 @@ def build_registry(tmp: Path, certificates: int, database_url: str | None = None
     os.environ.setdefault("LEDGER_DATA_KEY_FILE", str(tmp / "data.key"))
     node = LocalNode(block_time=None).__enter__()
     try:
-        certified = open_certified(tmp, compile_contracts(), Cast(*dev_accounts()[:12]), node, database_url)
+        certified = open_certified(tmp, load(), Cast(*dev_accounts()[:12]), node, database_url)
         for i in range(len(certified.ids), certificates):
             certified.certify_new(Scenario.VOLUNTARY, 3 + i, f"买家{i}", fields={"message": f"第 {i} 份"})
     except BaseException:

@@ -154,7 +154,7 @@ def summary(label: str, r: dict[str, Any]) -> str:
 
 def build_registry(tmp: Path, certificates: int) -> tuple[Any, Any, Path, str]:
     """A LocalNode (entered; the caller exits it) with a certified registry; the deployment file."""
-    from chain.compiler import compile_contracts
+    from chain.artifacts import load
     from chain.keys import dev_accounts
     from chain.node import LocalNode
     from chain.types import Scenario
@@ -163,7 +163,7 @@ def build_registry(tmp: Path, certificates: int) -> tuple[Any, Any, Path, str]:
 
     os.environ.setdefault("LEDGER_DATA_KEY_FILE", str(tmp / "data.key"))
     node = LocalNode(block_time=None).__enter__()
-    certified = open_certified(tmp, compile_contracts(), Cast(*dev_accounts()[:12]), node)
+    certified = open_certified(tmp, load(), Cast(*dev_accounts()[:12]), node)
     for i in range(len(certified.ids), certificates):
         certified.certify_new(Scenario.VOLUNTARY, 3 + i, f"买家{i}", fields={"message": f"第 {i} 份"})
     deployment = tmp / "deployment.json"

@@ -23,11 +23,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from chain import rfc9162
-from chain.compiler import EVM_VERSIONS, Build, compile_contracts
+from chain.artifacts import Build, load
 from chain.keys import dev_accounts
 from chain.local import open_local_registry
 from chain.node import LocalNode
 from chain.opids import sequential_op_ids
+from chain.settings import EVM_VERSIONS
 from chain.types import ParticipantKind, Scenario
 
 HASH = b"\x42" * 32
@@ -127,11 +128,12 @@ def main(argv: list[str] | None = None) -> None:
         "--evm-version",
         action="append",
         choices=[*EVM_VERSIONS, "all"],
-        help="EVM target(s) to build for; repeat for several; default: the configured one",
+        help="EVM target(s) to measure, from build/ (`make build BUILD_ARGS=--all`); repeat for several; default: the configured one",
     )
     chosen = parser.parse_args(argv).evm_version or []
     versions = list(EVM_VERSIONS) if "all" in chosen else chosen
-    builds = [compile_contracts(evm_version=v) for v in versions] or [compile_contracts()]
+    # the builds of `make build` (BUILD_ARGS=--all for every target)
+    builds = [load(v) for v in versions] or [load()]
     columns = [measure(b) for b in builds]
     names = [name for name, _ in columns[0]]
     width = max(len(n) for n in names)

@@ -15,10 +15,11 @@ from pathlib import Path
 from common import HASH, BenchChain
 
 from chain.abi import ContractAbi
-from chain.compiler import choose_backend, run_compiler, standard_input
+from chain.compiler import choose_backend, run_compiler
 from chain.deploy import deploy_bytecode
 from chain.opids import sequential_op_ids
 from chain.signing import FastSigner
+from chain.sources import standard_input
 from chain.types import ParticipantKind, Scenario, short_id
 
 SOURCE = "bench/contracts/BenchRelay.sol"

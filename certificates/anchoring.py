@@ -9,15 +9,17 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, or_, select
+from sqlalchemy import Engine, func, or_
+from sqlmodel import col, select
 
 from certificates.errors import ServiceError
-from certificates.finality import REORG_REASON, REORG_WINDOW, RetirementRef, head, missing
+from certificates.finality import REORG_REASON, RetirementRef, head, missing
 from certificates.models import CertificateClaim, CertificateRow
 from certificates.translog.log import TransparencyLog
 from certificates.translog.models import LogEntry
 from chain.client import RegistryClient, TxResult
 from indexer.models import Retirement
+from indexer.sync import REORG_WINDOW
 
 
 class AnchorRefusedError(ServiceError):
@@ -57,23 +59,23 @@ def reorganised(client: RegistryClient, engine: Engine, *, window: int = REORG_W
     low = head(client.rpc) - window + 1
     with engine.connect() as conn:
         top = conn.execute(select(func.max(CertificateRow.number))).scalar() or 0  # before: later ones are above it
-        suspects = dict(
+        suspects: dict[str, int] = dict(
             conn.execute(
                 select(CertificateRow.id, CertificateRow.number)
-                .join(CertificateClaim, CertificateRow.id == CertificateClaim.certificate_id)  # type: ignore[arg-type]
-                .outerjoin(Retirement, Retirement.id == CertificateClaim.retirement_id)  # type: ignore[arg-type]
+                .join(CertificateClaim, col(CertificateRow.id) == CertificateClaim.certificate_id)
+                .outerjoin(Retirement, col(Retirement.id) == CertificateClaim.retirement_id)
                 .where(CertificateRow.number > after, CertificateRow.number <= top)
-                .where(CertificateRow.revoked_at.is_(None))  # type: ignore[union-attr]
-                .where(or_(Retirement.id.is_(None), Retirement.block_number >= low))
+                .where(col(CertificateRow.revoked_at).is_(None))
+                .where(or_(col(Retirement.id).is_(None), col(Retirement.block_number) >= low))
             ).all()
-        )  # type: ignore[attr-defined]
+        )
         bodies = (
             conn.execute(
-                select(CertificateRow.id, CertificateRow.body).where(CertificateRow.id.in_(sorted(suspects)))
+                select(CertificateRow.id, CertificateRow.body).where(col(CertificateRow.id).in_(sorted(suspects)))
             ).all()
             if suspects
             else []
-        )  # type: ignore[attr-defined]
+        )
     refs: list[tuple[str, RetirementRef]] = []
     for cert_id, body in bodies:
         for r in json.loads(body)["retirements"]:

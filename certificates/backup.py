@@ -211,9 +211,9 @@ def read_header(path: Path) -> dict[str, Any]:
         return _header(path, f)
 
 
-def _open(path: Path) -> IO[bytes]:
+def _open(path: Path) -> gzip.GzipFile:
     try:
-        return gzip.open(path, "rb")  # type: ignore[return-value]
+        return gzip.GzipFile(path, "rb")
     except OSError as exc:
         raise BackupError(
             f"cannot read the backup {path} ({exc.strerror or type(exc).__name__}); check the path"
@@ -224,7 +224,7 @@ def _damaged(path: Path, why: str) -> BackupError:
     return BackupError(f"the backup {path} is damaged or not a ledger backup ({why}); use another copy")
 
 
-def _header(path: Path, f: IO[bytes]) -> dict[str, Any]:
+def _header(path: Path, f: gzip.GzipFile) -> dict[str, Any]:
     try:
         header = json.loads(f.readline())
     except (OSError, EOFError, zlib.error, ValueError) as exc:
@@ -350,15 +350,15 @@ def restore(engine: Engine, path: Path, deployment: Deployment, *, key: bytes | 
     with engine.begin() as conn:
         _require_empty(conn)
         batch: list[dict[str, Any]] = []
-        current: str | None = None
+        current = ""  # the table of the rows in `batch` (none yet)
         for table, row in _entries(path, lambda h: check_identity(h, deployment, path)):
             if table != current or len(batch) >= BATCH:
                 if batch:
-                    conn.execute(tables[current].insert(), batch)  # type: ignore[index]
+                    conn.execute(tables[current].insert(), batch)
                 batch, current = [], table
             batch.append(row)
         if batch:
-            conn.execute(tables[current].insert(), batch)  # type: ignore[index]
+            conn.execute(tables[current].insert(), batch)
         counts = {name: conn.execute(select(func.count()).select_from(t)).scalar() for name, t in tables.items()}
         expected = {name: spec["rows"] for name, spec in header["tables"].items()}
         if counts != expected:

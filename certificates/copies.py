@@ -6,7 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
+from sqlmodel import col, select
 
 from certificates.errors import ServiceError
 from certificates.models import CertificateRow
@@ -15,27 +16,28 @@ from certificates.vault import Vault
 from indexer.models import AnchoredRoot
 
 
-class NotFound(ServiceError, LookupError):
-    pass
+class CertificateNotFoundError(ServiceError, LookupError):
+    """No such certificate, or no anchored tree of the size asked for its proof."""
 
 
 def anchored_size_for(conn: Connection, leaf_index: int, tree_size: int | None = None) -> AnchoredRoot | None:
     """The anchored tree `tree_size`, or the latest anchored tree that contains the leaf."""
     query = select(AnchoredRoot)
     if tree_size is not None:
-        return conn.execute(query.where(AnchoredRoot.tree_size == tree_size)).first()  # type: ignore[return-value]
-    return conn.execute(
-        query.where(AnchoredRoot.tree_size > leaf_index)  # type: ignore[return-value]
-        .order_by(AnchoredRoot.tree_size.desc())
-        .limit(1)
-    ).first()  # type: ignore[attr-defined]
+        row = conn.execute(query.where(AnchoredRoot.tree_size == tree_size)).first()
+    else:
+        row = conn.execute(
+            query.where(AnchoredRoot.tree_size > leaf_index).order_by(col(AnchoredRoot.tree_size).desc()).limit(1)
+        ).first()
+    # a Core connection returns the columns, not the model: build it, so its fields keep their types
+    return None if row is None else AnchoredRoot.model_validate(dict(row._mapping))
 
 
-def certificate_row(conn: Connection, cert_id: str) -> Any:
+def certificate_row(conn: Connection, cert_id: str) -> CertificateRow:
     row = conn.execute(select(CertificateRow).where(CertificateRow.id == cert_id)).first()
     if row is None:
-        raise NotFound(f"no certificate {cert_id}")
-    return row
+        raise CertificateNotFoundError(f"no certificate {cert_id}")
+    return CertificateRow.model_validate(dict(row._mapping))
 
 
 def proof_for(
@@ -44,10 +46,12 @@ def proof_for(
     anchor = anchored_size_for(conn, leaf_index, tree_size)
     if anchor is None:
         if tree_size is not None:
-            raise NotFound(f"tree size {tree_size} has not been anchored (see /api/v1/log/roots)")
+            raise CertificateNotFoundError(f"tree size {tree_size} has not been anchored (see /api/v1/log/roots)")
         return None
     if anchor.tree_size <= leaf_index:
-        raise NotFound(f"the anchored tree of size {anchor.tree_size} does not contain leaf {leaf_index}")
+        raise CertificateNotFoundError(
+            f"the anchored tree of size {anchor.tree_size} does not contain leaf {leaf_index}"
+        )
     return {
         "leaf_index": leaf_index,
         "tree_size": anchor.tree_size,

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, text
 
 from certificates.settings import ServiceSettings
@@ -16,11 +17,14 @@ from indexer.migrate import alembic_config
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SCHEMA_LOCK_KEY = 0x5343_4C45_4447_4D49  # PostgreSQL advisory lock while migrating (not the indexer's writer lock)
+# domain packages above this one keep their tables in the same database, each with its own migrations and
+# version table; named by path, since certificates may not import them (docs/architecture.md)
+DOMAIN_MIGRATIONS = (MIGRATIONS.parents[1] / "mrv" / "migrations",)
 
 
-def _config(connection: object):  # type: ignore[no-untyped-def]
+def _config(connection: object, location: Path = MIGRATIONS) -> Config:
     config = alembic_config(connection)
-    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("script_location", str(location))
     return config
 
 
@@ -35,6 +39,8 @@ def create_schema(engine: Engine) -> None:
                 # cut short (a full disk) left tables without their version stamp, and no start succeeded after
                 connection.exec_driver_sql("BEGIN")
             command.upgrade(_config(connection), "head")
+            for location in DOMAIN_MIGRATIONS:
+                command.upgrade(_config(connection, location), "head")
 
 
 @contextmanager

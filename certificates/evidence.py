@@ -6,7 +6,8 @@ import threading
 import time
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
+from sqlmodel import select
 
 from certificates.scenarios import BY_ENUM_NAME, ORDER
 from certificates.verify import EvidenceError, OnChainRetirement

@@ -89,9 +89,10 @@ def block_seconds(rpc: JsonRpc, at: int, span: int = 32) -> float | None:
         return None
     first = max(0, at - span)
     blocks = rpc.batch([("eth_getBlockByNumber", [hex(n), False]) for n in (first, at)])
-    if not all(isinstance(b, dict) for b in blocks):
+    older, newer = blocks
+    if not isinstance(older, dict) or not isinstance(newer, dict):
         return None
-    elapsed = int(blocks[1]["timestamp"], 16) - int(blocks[0]["timestamp"], 16)
+    elapsed = int(newer["timestamp"], 16) - int(older["timestamp"], 16)
     return elapsed / (at - first) if elapsed > 0 else None
 
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select
+from sqlalchemy import Connection, Engine, delete, func, insert
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
 
 from certificates.document import FORMAT, field_commitment, iso_utc, leaf_hash, make_claim, new_salt
 from certificates.errors import ServiceError
@@ -84,7 +86,7 @@ def store_beneficiary(conn: Connection, sealed: SealedBeneficiary) -> str:
 
 def forget_beneficiary(conn: Connection, commitment: str) -> None:
     """Drop a sealed beneficiary whose retirement never happened (it reverted)."""
-    conn.execute(delete(BeneficiarySecret).where(BeneficiarySecret.commitment == commitment))  # type: ignore[arg-type]
+    conn.execute(delete(BeneficiarySecret).where(col(BeneficiarySecret.commitment) == commitment))
 
 
 def seal_beneficiary(conn: Connection, vault: Vault, name: str) -> str:
@@ -146,7 +148,7 @@ def certify(
     retirement_ids: list[str],
     scenario_key: str,
     fields: dict[str, Any],
-    disclose: set[str] = frozenset(),  # type: ignore[assignment]
+    disclose: AbstractSet[str] = frozenset(),
     footprint_kg: int | None = None,
     trees: int | None = None,
     kg_per_tree: int = DEFAULT_KG_PER_TREE,
@@ -160,7 +162,7 @@ def certify(
     if not retirement_ids or len(set(retirement_ids)) != len(retirement_ids):
         raise CertificationError(f"name each retirement once ({RetirementId.FORM})")
     with engine.begin() as conn:
-        rows = {r.id: r for r in conn.execute(select(Retirement).where(Retirement.id.in_(retirement_ids)))}  # type: ignore[attr-defined]
+        rows = {r.id: r for r in conn.execute(select(Retirement).where(col(Retirement.id).in_(retirement_ids)))}
         unseen = [r for r in retirement_ids if r not in rows]
         if unseen:
             raise CertificationError(
@@ -177,15 +179,15 @@ def certify(
             raise CertificationError("the retirements were made by different holders; certify them separately")
         claimed = conn.execute(
             select(CertificateClaim.retirement_id, CertificateClaim.certificate_id, CertificateRow.revocation_reason)
-            .join(CertificateRow, CertificateRow.id == CertificateClaim.certificate_id)  # type: ignore[arg-type]
-            .where(CertificateClaim.retirement_id.in_(retirement_ids))
-        ).all()  # type: ignore[attr-defined]
+            .join(CertificateRow, col(CertificateRow.id) == CertificateClaim.certificate_id)
+            .where(col(CertificateClaim.retirement_id).in_(retirement_ids))
+        ).all()
         # a retirement whose transaction was mined again after a reorganisation keeps its id; the
         # certificate revoked for the reorganisation gives the claim up
         released = [c.retirement_id for c in claimed if c.revocation_reason == REORG_REASON]
         claimed = [c for c in claimed if c.revocation_reason != REORG_REASON]
         if released:
-            conn.execute(delete(CertificateClaim).where(CertificateClaim.retirement_id.in_(released)))  # type: ignore[attr-defined]
+            conn.execute(delete(CertificateClaim).where(col(CertificateClaim.retirement_id).in_(released)))
         if claimed:
             raise CertificationError(
                 "retirement "
@@ -289,8 +291,8 @@ def _serial_ranges(conn: Connection, retirement_ids: list[str]) -> dict[str, lis
     ranges: dict[str, list[tuple[int, int]]] = {r: [] for r in retirement_ids}
     for lot in conn.execute(
         select(Lot.retirement_id, Lot.first_serial, Lot.last_serial)
-        .where(Lot.retirement_id.in_(retirement_ids))
-        .order_by(Lot.first_serial)
-    ):  # type: ignore[union-attr]
+        .where(col(Lot.retirement_id).in_(retirement_ids))
+        .order_by(col(Lot.first_serial))
+    ):
         ranges[lot.retirement_id].append((lot.first_serial, lot.last_serial))
     return ranges

@@ -45,4 +45,4 @@ class BeneficiarySecret(SQLModel, table=True):
     created_at: int = Field(sa_type=BigInteger)
 
 
-TABLES = [CertificateRow.__table__, CertificateClaim.__table__, BeneficiarySecret.__table__]  # type: ignore[attr-defined]
+TABLES = [CertificateRow.__table__, CertificateClaim.__table__, BeneficiarySecret.__table__]  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes at run time

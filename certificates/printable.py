@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from certificates.document import statement, tonnes
-from certificates.render.view import CertificateRow, CertificateView, RetirementRow
+from certificates.render.view import CertificateView, PrintedField, PrintedRetirement
 from certificates.scenarios import scenario
 
 HIDDEN = "（未公开）/ (not disclosed)"
@@ -19,20 +19,20 @@ def certificate_view(doc: dict[str, Any], verify_url: str) -> CertificateView:
     body, disclosed, proof = doc["certificate"], doc.get("disclosed", {}), doc.get("proof")
     spec = scenario(body["scenario"])
     title_zh, title_en, statement_zh, statement_en = statement(spec, body["claim"])
-    rows = []
+    fields: list[PrintedField] = []
     for f in spec.fields:
         if f.name not in body["fields"]:
             continue
         value = disclosed.get(f.name, {}).get("value")
-        rows.append(CertificateRow(f.zh, f.en, HIDDEN if value is None else str(value)))
+        fields.append(PrintedField(f.zh, f.en, HIDDEN if value is None else str(value)))
     claim = body["claim"]
     if "footprint_kg" in claim:
-        rows.append(CertificateRow("碳排放量", "Footprint", f"{tonnes(claim['footprint_kg'])} tCO2e"))
+        fields.append(PrintedField("碳排放量", "Footprint", f"{tonnes(claim['footprint_kg'])} tCO2e"))
     if "kg_per_tree" in claim:
-        rows.append(CertificateRow("应尽责植树", "Trees owed", str(claim["trees"])))
-        rows.append(CertificateRow("折算标准", "Conversion", f"{tonnes(claim['kg_per_tree'])} tCO2e / 株 tree"))
+        fields.append(PrintedField("应尽责植树", "Trees owed", str(claim["trees"])))
+        fields.append(PrintedField("折算标准", "Conversion", f"{tonnes(claim['kg_per_tree'])} tCO2e / 株 tree"))
     retirements = [
-        RetirementRow(
+        PrintedRetirement(
             r["id"],
             f"batch {r['batch_id']}",
             _ranges(r["serial_ranges"]),
@@ -59,7 +59,7 @@ def certificate_view(doc: dict[str, Any], verify_url: str) -> CertificateView:
         statement_zh=statement_zh,
         statement_en=statement_en,
         quantity_t=f"{tonnes(claim['quantity_kg'])} tCO2e",
-        rows=rows,
+        fields=fields,
         retirements=retirements,
         issued_at=body["issued_at"],
         issuer=issuer["name"],

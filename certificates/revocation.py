@@ -8,6 +8,7 @@ import hashlib
 import time
 
 from sqlalchemy import Engine, update
+from sqlmodel import col
 
 from certificates.copies import certificate_row
 from certificates.document import iso_utc, revocation_entry
@@ -32,6 +33,7 @@ def revoke(engine: Engine, log: TransparencyLog, revocations: RegistryClient, ce
     if row.revoked_at is not None:
         raise RevocationError(f"{cert_id} was already revoked (tx {row.revocation_tx})")
     reason_hash = hashlib.sha256(reason.encode()).digest()
+    tx_hash: str
     try:
         tx_hash = revocations.transact("revoke", (bytes.fromhex(row.leaf_hash), reason_hash)).tx_hash
     except RegistryRevertError as exc:
@@ -44,7 +46,7 @@ def revoke(engine: Engine, log: TransparencyLog, revocations: RegistryClient, ce
         [index] = log.append(conn, [(rfc9162.leaf_hash(entry), "revocation", cert_id)])
         conn.execute(
             update(CertificateRow)
-            .where(CertificateRow.id == cert_id)
+            .where(col(CertificateRow.id) == cert_id)
             .values(
                 revoked_at=now, revocation_reason=reason, revocation_tx=tx_hash or None, revocation_leaf_index=index
             )

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from chain.types import Scenario
+from chain.types import Scenario, enum_name
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
 
 # the contract's Scenario enum (chain/types.py) in the certificate format's spelling: LARGE_EVENT → LargeEvent
 ORDER = tuple("".join(word.capitalize() for word in member.name.split("_")) for member in Scenario)
-BY_ENUM_NAME = {member.name.lower(): key for member, key in zip(Scenario, ORDER)}  # the mirror's "large_event"
+BY_ENUM_NAME = {enum_name(Scenario, member): key for member, key in zip(Scenario, ORDER)}  # the mirror's "large_event"
 assert set(ORDER) == set(SCENARIOS), "every contract scenario has its certificate fields"
 
 

@@ -9,18 +9,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
+from sqlmodel import col, select
 
 from certificates import anchoring, copies, finality, issuer, revocation
 from certificates.context import ServiceContext
 from certificates.db import create_schema
 from certificates.errors import ServiceError
 from certificates.settings import ServiceSettings
-from chain.abi import ContractAbi
 from chain.client import RegistryClient, TxResult
-from chain.compiler import compile_contracts
 from chain.deploy import Deployment
 from chain.errors import RegistryRevertError
+from chain.registry import open_contract
 from chain.types import RetirementId
 from indexer.db import IndexerLockedError, WriterLock
 from indexer.models import Retirement, SyncCursor
@@ -60,9 +60,9 @@ class CertificateService:
         return self.context.engine
 
     def revocations(self) -> RegistryClient:
-        abi = ContractAbi(compile_contracts()["CertificateRevocations"].abi)
-        c = self.client
-        return RegistryClient(c.rpc, self.context.deployment.revocations, abi, chain_id=c.chain_id, signer=c.signer)
+        return open_contract(
+            self.client.rpc, self.context.deployment, contract="CertificateRevocations", signer=self.client.signer
+        )
 
     # ------------------------------------------------------------ the mirror
 
@@ -113,8 +113,10 @@ class CertificateService:
 
         with self.engine.connect() as conn:
             return list(
-                conn.execute(select(CertificateRow.id).order_by(CertificateRow.number.desc()).limit(limit)).scalars()
-            )  # type: ignore[attr-defined]
+                conn.execute(
+                    select(CertificateRow.id).order_by(col(CertificateRow.number).desc()).limit(limit)
+                ).scalars()
+            )
 
     def seal_beneficiary(self, name: str) -> str:
         with self.engine.begin() as conn:
@@ -169,9 +171,9 @@ class CertificateService:
         with self.engine.connect() as conn:
             rows = conn.execute(
                 select(Retirement.id, Retirement.tx_hash, Retirement.log_index, Retirement.block_number).where(
-                    Retirement.id.in_(retirement_ids)
+                    col(Retirement.id).in_(retirement_ids)
                 )
-            ).all()  # type: ignore[attr-defined]
+            ).all()
         return [finality.RetirementRef(r.id, r.tx_hash, r.log_index, r.block_number) for r in rows]
 
     def require_final(

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chain.paths import HARDHAT_DIR
+
+PDF_FONT_PACKAGE = "@expo-google-fonts/noto-sans-sc"  # Noto Sans SC, pinned in hardhat-local/package.json
 
 
 class ServiceSettings(BaseSettings):
@@ -15,6 +21,9 @@ class ServiceSettings(BaseSettings):
     anchor_every: int = 16  # anchor the log after this many new entries …
     anchor_interval: float = 60.0  # … or when the oldest unanchored entry is this old (seconds)
     kg_per_tree: int = 400  # tree-planting duty: kgCO2e per tree owed (printed on the certificate)
+    # the printable certificate's CJK font: the directory of the npm package PDF_FONT_PACKAGE (its
+    # 400Regular/ and 700Bold/ TrueType files), by default where `make deps` installs it
+    pdf_font: Path = HARDHAT_DIR / "node_modules" / PDF_FONT_PACKAGE
     # concurrency (docs/api.md, "Load"): requests that read the database run at most `api_concurrency`
     # at once per worker, each on one pooled connection; the others wait their turn on the event loop,
     # holding neither a thread nor a connection, and after `api_queue_timeout` seconds get 503 with

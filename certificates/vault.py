@@ -80,4 +80,5 @@ class Vault:
             raise VaultError(
                 f"the personal data of {record_id} does not decrypt with this key (wrong LEDGER_DATA_KEY?)"
             ) from None
-        return json.loads(plain)
+        fields: dict[str, Any] = json.loads(plain)
+        return fields

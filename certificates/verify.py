@@ -6,6 +6,7 @@ Every check runs, so a verdict names everything that failed, not just the first 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -35,9 +36,13 @@ class EvidenceError(Exception):
 
 
 class Evidence(Protocol):
-    chain_id: int  # may raise EvidenceError when read (a node that does not answer)
-    registry: str  # lowercase
-    source: str  # "node" | "mirror"
+    # read-only: the chain's evidence reads its chain id from the node when first asked
+    @property
+    def chain_id(self) -> int: ...  # may raise EvidenceError when read (a node that does not answer)
+    @property
+    def registry(self) -> str: ...  # lowercase
+    @property
+    def source(self) -> str: ...  # "node" | "mirror"
 
     def anchored_root(self, tree_size: int) -> str | None: ...  # 64 hex digits, or None if never anchored
     def retirement(self, tx_hash: str, log_index: int) -> OnChainRetirement | None: ...
@@ -254,9 +259,9 @@ def _issuer(issuer: dict[str, Any], evidence: Evidence) -> Check:
     )
 
 
-def _read(name: str, check: Any) -> Check:
+def _read(name: str, check: Callable[[], Check]) -> Check:
     try:
-        return check()  # type: ignore[no-any-return]
+        return check()
     except EvidenceError as exc:
         return Check(name, False, f"could not be read: {exc}", unreadable=True)
 

@@ -5,6 +5,7 @@ Pure and fast: the bulk sender encodes thousands of calls and the indexer decode
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,10 +21,23 @@ def abi_type(item: dict[str, Any]) -> str:
     return str(item["type"])
 
 
+def signature(item: dict[str, Any]) -> str:
+    """A function's, event's or error's canonical signature, e.g. "retire(uint256,uint256,...)"."""
+    return f"{item['name']}({','.join(abi_type(i) for i in item['inputs'])})"
+
+
+# the errors every contract may revert with besides its own: require(…, "message") and a failed check
+BUILTIN_ERRORS: tuple[dict[str, Any], ...] = (
+    {"type": "error", "name": "Error", "inputs": [{"name": "message", "type": "string"}]},
+    {"type": "error", "name": "Panic", "inputs": [{"name": "code", "type": "uint256"}]},
+)
+
+
 _HEX = frozenset("0123456789abcdefABCDEF")
+Encoder = Callable[[Any], bytes]  # one static value -> its ABI words
 
 
-def _static_encoder(t: str):  # type: ignore[no-untyped-def]
+def _static_encoder(t: str) -> Encoder | None:
     """A hand-written encoder for a static type (elementary, or a tuple of static types), or None.
 
     The bulk sender encodes thousands of calls; eth_abi's general encoder is 4-5x slower for
@@ -33,10 +47,11 @@ def _static_encoder(t: str):  # type: ignore[no-untyped-def]
         return None
     if t.startswith("(") and t.endswith(")"):
         parts = _split_tuple(t[1:-1])
-        encoders = [_static_encoder(p) for p in parts]
-        if any(e is None for e in encoders):
+        found = [_static_encoder(p) for p in parts]
+        encoders = [e for e in found if e is not None]
+        if len(encoders) != len(found):
             return None
-        return lambda v: b"".join(e(x) for e, x in zip(encoders, v, strict=True))  # type: ignore[misc]
+        return lambda v: b"".join(e(x) for e, x in zip(encoders, v, strict=True))
     if (t.startswith("uint") and t[4:].isdigit()) or t == "uint":
         bits = int(t[4:] or 256)
 
@@ -95,7 +110,8 @@ def _static_words(item: dict[str, Any]) -> int | None:
     t = item["type"]
     if t == "tuple":
         sizes = [_static_words(c) for c in item["components"]]
-        return None if any(s is None for s in sizes) else sum(sizes)  # type: ignore[misc]
+        known = [s for s in sizes if s is not None]
+        return sum(known) if len(known) == len(sizes) else None
     if t.endswith("]"):
         return None
     if (t.startswith("uint") and (t == "uint" or t[4:].isdigit())) or t in ("address", "bool", "bytes32"):
@@ -168,34 +184,40 @@ class DecodedEvent:
 
 
 class ContractAbi:
+    """A contract's ABI and its selector tables: the one place a 4-byte selector or an event topic
+    is computed (calls, events and errors, the built-in Error and Panic included)."""
+
     def __init__(self, abi: list[dict[str, Any]]) -> None:
         self.abi = abi
         self.functions: dict[str, dict[str, Any]] = {}
         self._selectors: dict[str, bytes] = {}
+        self.functions_by_selector: dict[bytes, dict[str, Any]] = {}
+        self.errors_by_selector: dict[bytes, dict[str, Any]] = {}
         self._input_types: dict[str, list[str]] = {}
-        self._static_encoders: dict[str, list[Any]] = {}
+        self._static_encoders: dict[str, list[Encoder]] = {}
         self.events_by_topic: dict[bytes, dict[str, Any]] = {}
         self._static_events: set[bytes] = set()
         self.event_topics: dict[str, bytes] = {}
-        for item in abi:
+        for item in (*BUILTIN_ERRORS, *abi):
             if item["type"] == "function":
                 name = item["name"]
                 types = [abi_type(i) for i in item["inputs"]]
                 self.functions[name] = item
                 self._input_types[name] = types
-                encoders = [_static_encoder(t) for t in types]
-                if all(e is not None for e in encoders):
+                found = [_static_encoder(t) for t in types]
+                encoders = [e for e in found if e is not None]
+                if len(encoders) == len(found):
                     self._static_encoders[name] = encoders
-                self._selectors[name] = keccak(text=f"{name}({','.join(types)})")[:4]
+                self._selectors[name] = keccak(text=signature(item))[:4]
+                self.functions_by_selector[self._selectors[name]] = item
             elif item["type"] == "event":
-                topic = keccak(text=f"{item['name']}({','.join(abi_type(i) for i in item['inputs'])})")
+                topic = keccak(text=signature(item))
                 self.events_by_topic[topic] = item
                 self.event_topics[item["name"]] = topic
                 if all(_static_words(i) is not None for i in item["inputs"]):
                     self._static_events.add(topic)
-        from chain.revert import RevertDecoder  # revert.py uses abi_type from here
-
-        self.reverts = RevertDecoder(abi)
+            elif item["type"] == "error":
+                self.errors_by_selector[keccak(text=signature(item))[:4]] = item
 
     def encode_call(self, fn: str, args: tuple[Any, ...] | list[Any]) -> bytes:
         encoders = self._static_encoders.get(fn)
@@ -205,6 +227,16 @@ class ContractAbi:
             except (ValueError, TypeError):
                 pass  # let eth_abi say precisely what is wrong
         return self._selectors[fn] + abi_encode(self._input_types[fn], list(args))
+
+    def decode_call(self, data: bytes) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The function a call's data names and its arguments by name (lowercase addresses), or None
+        for a selector not in this ABI. Raises eth_abi's error for arguments that do not decode."""
+        item = self.functions_by_selector.get(data[:4])
+        if item is None:
+            return None
+        values = abi_decode([abi_type(i) for i in item["inputs"]], data[4:])
+        pairs = zip(item["inputs"], values, strict=True)
+        return item, {i["name"] or f"arg{n}": lowercase_named(i, v) for n, (i, v) in enumerate(pairs)}
 
     def decode_output(self, fn: str, data: bytes) -> Any:
         outputs = self.functions[fn]["outputs"]

@@ -7,21 +7,19 @@ replayed to decode its error the same way.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generic, TypedDict, TypeVar, Unpack
 
 from eth_account.signers.local import LocalAccount
-from eth_utils import is_hex_address, keccak, to_checksum_address
+from eth_utils import is_hex_address, to_checksum_address
 
 from chain.abi import ContractAbi, DecodedEvent
 from chain.errors import InvalidInputError, RegistryRevertError, TransactionFailedError
-from chain.fees import FeeModel, FeeModelSetting, Fees, detect_fee_model, quote
-from chain.journal import Journal, journal_for
-from chain.revert import revert_data_from_rpc_error
+from chain.fees import FeeModelSetting
+from chain.journal import Journal
+from chain.roles import ROLES, role_id
 from chain.rpc import JsonRpc, RpcError
-from chain.settings import ChainSettings
-from chain.signing import FastSigner
+from chain.transactions import GAS_HEADROOM, Transactor, revert_error
 from chain.types import (
     Batch,
     CancellationReason,
@@ -42,10 +40,6 @@ from chain.types import (
     from_short_id,
     short_id,
 )
-
-ROLES = {name: keccak(text=name) for name in ("REGISTRAR_ROLE", "REVIEWER_ROLE", "ANCHORER_ROLE", "PAUSER_ROLE")}
-ROLES["DEFAULT_ADMIN_ROLE"] = b"\0" * 32
-GAS_HEADROOM = 1.25
 
 
 @dataclass(frozen=True)
@@ -117,11 +111,352 @@ def sid(name: str, value: str) -> bytes:
         raise InvalidInputError(f"{name}: {exc}") from None
 
 
-# a node's words for "this nonce is taken": two writers with one key raced (geth, anvil, Besu, Hardhat)
-NONCE_CLASHES = ("replacement transaction underpriced", "nonce too low", "already known", "nonce has already been used")
+class SendOptions(TypedDict, total=False):
+    """How a write is sent: by whom (default: the client's signer) and with what gas limit
+    (default: the simulation's estimate with headroom)."""
+
+    sender: LocalAccount | None
+    gas: int | None
 
 
-class RegistryClient:
+R = TypeVar("R", TxResult, Simulation)
+
+
+class Writes(Generic[R]):
+    """Every write of the registry, its arguments checked in one place: a RegistryClient sends
+    them (each answers a TxResult), its `dry_run` only simulates them (each answers a Simulation)."""
+
+    def _write(self, fn: str, args: tuple[Any, ...], **kw: Unpack[SendOptions]) -> R:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ catalog
+
+    def file_methodology(
+        self,
+        op_id: int,
+        methodology_id: str,
+        ecosystem: Ecosystem,
+        version: int,
+        document_hash: bytes | str,
+        **kw: Unpack[SendOptions],
+    ) -> R:
+        args = (
+            op_id,
+            sid("methodology id", methodology_id),
+            int(ecosystem),
+            version,
+            b32("document hash", document_hash),
+        )
+        return self._write("fileMethodology", args, **kw)
+
+    def set_methodology_status(
+        self,
+        op_id: int,
+        methodology_id: str,
+        status: MethodologyStatus,
+        successor_id: str | None = None,
+        **kw: Unpack[SendOptions],
+    ) -> R:
+        successor = sid("successor id", successor_id) if successor_id else b"\0" * 32
+        return self._write(
+            "setMethodologyStatus", (op_id, sid("methodology id", methodology_id), int(status), successor), **kw
+        )
+
+    def register_participant(
+        self,
+        op_id: int,
+        account: str,
+        kind: ParticipantKind,
+        reference_hash: bytes | str = b"\0" * 32,
+        **kw: Unpack[SendOptions],
+    ) -> R:
+        args = (op_id, address("participant", account), int(kind), b32("reference hash", reference_hash))
+        return self._write("registerParticipant", args, **kw)
+
+    def set_participant_status(
+        self,
+        op_id: int,
+        account: str,
+        status: ParticipantStatus,
+        reason_hash: bytes | str = b"\0" * 32,
+        **kw: Unpack[SendOptions],
+    ) -> R:
+        args = (op_id, address("participant", account), int(status), b32("reason hash", reason_hash))
+        return self._write("setParticipantStatus", args, **kw)
+
+    def register_project(
+        self,
+        op_id: int,
+        *,
+        project_id: str,
+        methodology_id: str,
+        owner: str,
+        county_code: int,
+        area_square_metres: int,
+        crediting_start: int,
+        crediting_end: int,
+        documents_hash: bytes | str,
+        parcels: list[bytes],
+        **kw: Unpack[SendOptions],
+    ) -> R:
+        if not 110000 <= county_code <= 829999:
+            raise InvalidInputError(f"county code {county_code} is not a GB/T 2260 code (six digits, e.g. 511802)")
+        registration = (
+            sid("project id", project_id),
+            sid("methodology id", methodology_id),
+            address("owner", owner),
+            county_code,
+            area_square_metres,
+            crediting_start,
+            crediting_end,
+            b32("documents hash", documents_hash),
+            [b32("parcel", p) for p in parcels],
+        )
+        return self._write("registerProject", (op_id, registration), **kw)
+
+    def review_project(
+        self, op_id: int, project_id: str, approved: bool, review_report_hash: bytes | str, **kw: Unpack[SendOptions]
+    ) -> R:
+        if not isinstance(approved, bool):
+            raise InvalidInputError(f"the review decision must be True or False, got {approved!r}")
+        args = (op_id, sid("project id", project_id), approved, b32("review report hash", review_report_hash))
+        return self._write("reviewProject", args, **kw)
+
+    def set_project_status(
+        self,
+        op_id: int,
+        project_id: str,
+        status: ProjectStatus,
+        reason_hash: bytes | str = b"\0" * 32,
+        **kw: Unpack[SendOptions],
+    ) -> R:
+        args = (op_id, sid("project id", project_id), int(status), b32("reason hash", reason_hash))
+        return self._write("setProjectStatus", args, **kw)
+
+    # ------------------------------------------------------------------ issuance
+
+    @staticmethod
+    def issuance_request(
+        *,
+        project_id: str,
+        vintage: int,
+        monitoring_start: int,
+        monitoring_end: int,
+        quantity: int,
+        reserve_bps: int,
+        verification_report_hash: bytes | str,
+        review_hash: bytes | str = b"\0" * 32,
+    ) -> tuple[Any, ...]:
+        if not 0 <= reserve_bps <= 10_000:
+            raise InvalidInputError(f"reserve share {reserve_bps} must be 0-10000 basis points")
+        return (
+            sid("project id", project_id),
+            vintage,
+            monitoring_start,
+            monitoring_end,
+            amount("quantity", quantity),
+            reserve_bps,
+            b32("verification report hash", verification_report_hash),
+            b32("review hash", review_hash),
+        )
+
+    def issue(self, op_id: int, *, sender: LocalAccount | None = None, gas: int | None = None, **request: Any) -> R:
+        return self._write("issue", (op_id, self.issuance_request(**request)), sender=sender, gas=gas)
+
+    def import_credits(
+        self,
+        op_id: int,
+        *,
+        origin_key: bytes | str,
+        origin_registry: str,
+        project_id: str,
+        to: str,
+        vintage: int,
+        quantity: int,
+        evidence_hash: bytes | str,
+        **kw: Unpack[SendOptions],
+    ) -> R:
+        credit = (
+            b32("origin key", origin_key),
+            sid("origin registry", origin_registry),
+            sid("project id", project_id),
+            address("recipient", to),
+            vintage,
+            amount("quantity", quantity),
+            b32("evidence hash", evidence_hash),
+        )
+        return self._write("importCredits", (op_id, credit), **kw)
+
+    # ------------------------------------------------------------------ movements
+
+    def transfer(self, from_: str, to: str, batch_id: int, quantity: int, **kw: Unpack[SendOptions]) -> R:
+        args = (address("sender", from_), address("recipient", to), batch_id, amount("amount", quantity), b"")
+        return self._write("safeTransferFrom", args, **kw)
+
+    def transfer_batch(
+        self, from_: str, to: str, batch_ids: list[int], quantities: list[int], **kw: Unpack[SendOptions]
+    ) -> R:
+        values = [amount("amount", q) for q in quantities]
+        args = (address("sender", from_), address("recipient", to), batch_ids, values, b"")
+        return self._write("safeBatchTransferFrom", args, **kw)
+
+    def transfer_with_reference(
+        self,
+        op_id: int,
+        from_: str,
+        to: str,
+        batch_id: int,
+        quantity: int,
+        trade_reference: bytes | str,
+        **kw: Unpack[SendOptions],
+    ) -> R:
+        args = (
+            op_id,
+            address("sender", from_),
+            address("recipient", to),
+            batch_id,
+            amount("amount", quantity),
+            b32("trade reference", trade_reference),
+        )
+        return self._write("transferWithReference", args, **kw)
+
+    def set_approval_for_all(self, operator: str, approved: bool, **kw: Unpack[SendOptions]) -> R:
+        return self._write("setApprovalForAll", (address("operator", operator), approved), **kw)
+
+    def retire(
+        self,
+        op_id: int,
+        batch_id: int,
+        quantity: int,
+        scenario: Scenario,
+        beneficiary_commitment: bytes | str,
+        claim_hash: bytes | str,
+        *,
+        holder: str | None = None,
+        **kw: Unpack[SendOptions],
+    ) -> R:
+        tail: tuple[Any, ...] = (
+            batch_id,
+            amount("amount", quantity),
+            int(scenario),
+            b32("beneficiary commitment", beneficiary_commitment),
+            b32("claim hash", claim_hash),
+        )
+        if holder is None:
+            return self._write("retire", (op_id, *tail), **kw)
+        return self._write("retireFor", (op_id, address("holder", holder), *tail), **kw)
+
+    def cancel(
+        self,
+        op_id: int,
+        holder: str,
+        batch_id: int,
+        quantity: int,
+        reason: CancellationReason,
+        evidence_hash: bytes | str,
+        **kw: Unpack[SendOptions],
+    ) -> R:
+        args = (
+            op_id,
+            address("holder", holder),
+            batch_id,
+            amount("amount", quantity),
+            int(reason),
+            b32("evidence hash", evidence_hash),
+        )
+        return self._write("cancel", args, **kw)
+
+    def request_export(
+        self,
+        op_id: int,
+        holder: str,
+        batch_id: int,
+        quantity: int,
+        destination_registry: str,
+        destination_account: bytes | str,
+        **kw: Unpack[SendOptions],
+    ) -> R:
+        args = (
+            op_id,
+            address("holder", holder),
+            batch_id,
+            amount("amount", quantity),
+            sid("destination registry", destination_registry),
+            b32("destination account", destination_account),
+        )
+        return self._write("requestExport", args, **kw)
+
+    def confirm_export(
+        self, op_id: int, export_id: int, destination_reference: bytes | str, **kw: Unpack[SendOptions]
+    ) -> R:
+        return self._write(
+            "confirmExport", (op_id, export_id, b32("destination reference", destination_reference)), **kw
+        )
+
+    def abort_export(
+        self, op_id: int, export_id: int, reason_hash: bytes | str = b"\0" * 32, **kw: Unpack[SendOptions]
+    ) -> R:
+        return self._write("abortExport", (op_id, export_id, b32("reason hash", reason_hash)), **kw)
+
+    def pledge(
+        self,
+        op_id: int,
+        batch_id: int,
+        quantity: int,
+        pledgee: str,
+        registration_reference: bytes | str,
+        **kw: Unpack[SendOptions],
+    ) -> R:
+        args = (
+            op_id,
+            batch_id,
+            amount("amount", quantity),
+            address("pledgee", pledgee),
+            b32("registration reference", registration_reference),
+        )
+        return self._write("pledge", args, **kw)
+
+    def release_pledge(self, op_id: int, pledge_id: int, **kw: Unpack[SendOptions]) -> R:
+        return self._write("releasePledge", (op_id, pledge_id), **kw)
+
+    def enforce_pledge(self, op_id: int, pledge_id: int, **kw: Unpack[SendOptions]) -> R:
+        return self._write("enforcePledge", (op_id, pledge_id), **kw)
+
+    # ------------------------------------------------------------------ administration
+
+    def pause(self, **kw: Unpack[SendOptions]) -> R:
+        return self._write("pause", (), **kw)
+
+    def unpause(self, **kw: Unpack[SendOptions]) -> R:
+        return self._write("unpause", (), **kw)
+
+    def grant_role(self, role: str, account: str, **kw: Unpack[SendOptions]) -> R:
+        return self._write("grantRole", (role_id(role), address("account", account)), **kw)
+
+    def revoke_role(self, role: str, account: str, **kw: Unpack[SendOptions]) -> R:
+        return self._write("revokeRole", (role_id(role), address("account", account)), **kw)
+
+    def anchor_log_root(self, tree_size: int, root: bytes | str, **kw: Unpack[SendOptions]) -> R:
+        return self._write("anchorLogRoot", (amount("tree size", tree_size), b32("root", root)), **kw)
+
+    def upgrade_to(self, implementation: str, **kw: Unpack[SendOptions]) -> R:
+        return self._write("upgradeToAndCall", (address("implementation", implementation), b""), **kw)
+
+
+class DryRun(Writes[Simulation]):
+    """A client's writes as dry runs (eth_estimateGas): the gas each would use, or its error."""
+
+    def __init__(self, client: RegistryClient) -> None:
+        self.client = client
+
+    def _write(self, fn: str, args: tuple[Any, ...], **kw: Unpack[SendOptions]) -> Simulation:
+        return self.client.simulate(fn, args, sender=kw.get("sender"))
+
+
+class RegistryClient(Transactor, Writes[TxResult]):
+    """One contract (the registry, or its revocation list) through the transaction path of
+    chain/transactions.py; open one from the settings with chain/registry.py."""
+
     def __init__(
         self,
         rpc: JsonRpc,
@@ -134,17 +469,10 @@ class RegistryClient:
         journal: Journal | None = None,
         fee_model: FeeModelSetting | None = None,
     ) -> None:
-        self.rpc = rpc
-        # sent transactions are journaled when the node is the durable local node (chain/journal.py)
-        self.journal = journal if journal is not None else journal_for(rpc.url)
+        super().__init__(rpc, chain_id=chain_id, receipt_timeout=receipt_timeout, journal=journal, fee_model=fee_model)
         self.address = to_checksum_address(contract_address)
         self.abi = abi
-        self.chain_id = chain_id
         self.signer = signer
-        self.receipt_timeout = receipt_timeout
-        self._fast: dict[str, FastSigner] = {}
-        self._fee_setting = fee_model  # None: LEDGER_FEE_MODEL, read when first needed
-        self._fee_model: FeeModel | None = None
 
     # ------------------------------------------------------------------ plumbing
 
@@ -182,18 +510,10 @@ class RegistryClient:
         return Simulation(int(gas, 16), None)
 
     def transact(
-        self,
-        fn: str,
-        args: tuple[Any, ...],
-        *,
-        sender: LocalAccount | None = None,
-        gas: int | None = None,
-        dry_run: bool = False,
-    ) -> Any:
-        """Send `fn(*args)` and wait for it (a TxResult); with `dry_run`, only simulate (a Simulation)."""
+        self, fn: str, args: tuple[Any, ...], *, sender: LocalAccount | None = None, gas: int | None = None
+    ) -> TxResult:
+        """Send `fn(*args)` and wait for it; a call that would revert is refused before it is sent."""
         account = self._sender(sender)
-        if dry_run:
-            return self.simulate(fn, args, sender=account)
         if gas is None:
             simulation = self.simulate(fn, args, sender=account)
             if simulation.error is not None:
@@ -201,57 +521,22 @@ class RegistryClient:
             assert simulation.gas is not None
             gas = int(simulation.gas * GAS_HEADROOM) + 10_000
         data = self.abi.encode_call(fn, args)
-        fees = self.fee_quote()
-        nonce = int(self.rpc.call("eth_getTransactionCount", account.address, "pending"), 16)
-        signed = self._fast_signer(account).sign_with(fees, nonce=nonce, to=self.address, data=data, gas=gas)
-        tx_hash = "0x" + signed.tx_hash.hex()
-        try:
-            self.rpc.call("eth_sendRawTransaction", "0x" + signed.raw.hex())
-        except RpcError as exc:  # a node's refusal may span lines (anvil's does); the user sees one
-            detail = " ".join(str(exc).split())
-            if any(clash in detail.lower() for clash in NONCE_CLASHES):
-                # another process took this nonce between our count and our send; nothing of ours was sent
-                detail += (
-                    f" (another process is sending with {account.address} at the same time; nothing was sent: "
-                    "run the command again)"
-                )
-            raise TransactionFailedError(tx_hash, detail) from None
-        self.record_sent([(tx_hash, signed.raw)])
-        receipt = self.wait_for_receipt(tx_hash)
+        receipt = self.send(account, to=self.address, data=data, gas=gas)
         if int(receipt["status"], 16) != 1:
-            raise self._replay_failure(account, data, receipt)
+            call = {"from": account.address, "to": self.address, "data": "0x" + data.hex()}
+            error = self.replay(call, int(receipt["blockNumber"], 16), self.abi)
+            if error is not None:
+                raise error
+            raise TransactionFailedError(receipt["transactionHash"], "reverted on chain (out of gas or state changed)")
         return self._result(receipt)
 
-    def record_sent(self, sent: list[tuple[str, bytes]]) -> None:
-        """Journal (tx hash, signed raw transaction) pairs the node accepted, before anyone reports
-        them sent or done: a restarted durable node re-sends those its restored chain lost."""
-        if self.journal is not None:
-            self.journal.record(sent)
+    def _write(self, fn: str, args: tuple[Any, ...], **kw: Unpack[SendOptions]) -> TxResult:
+        return self.transact(fn, args, **kw)
 
-    def fee_model(self) -> FeeModel:
-        """The transaction type this chain takes (chain/fees.py), read from the node once."""
-        if self._fee_model is None:
-            setting = self._fee_setting if self._fee_setting is not None else ChainSettings().fee_model
-            self._fee_model = detect_fee_model(self.rpc, setting)
-        return self._fee_model
-
-    def fee_quote(self) -> Fees:
-        """What a transaction sent now offers, in the chain's fee model."""
-        return quote(self.rpc, self.fee_model())
-
-    def fees(self) -> tuple[int, int]:
-        """(max fee, priority fee) per gas; for a legacy chain both are its gas price."""
-        fees = self.fee_quote()
-        return fees.max_fee, fees.priority
-
-    def wait_for_receipt(self, tx_hash: str, *, poll: float = 0.02) -> dict[str, Any]:
-        deadline = time.monotonic() + self.receipt_timeout
-        while time.monotonic() < deadline:
-            receipt = self.rpc.call("eth_getTransactionReceipt", tx_hash)
-            if receipt is not None:
-                return receipt
-            time.sleep(poll)
-        raise TransactionFailedError(tx_hash, f"no receipt after {self.receipt_timeout:.0f} s; it may still be mined")
+    @property
+    def dry_run(self) -> DryRun:
+        """The same writes, only simulated: each answers a Simulation and nothing is sent."""
+        return DryRun(self)
 
     def decode_events(self, logs: list[dict[str, Any]]) -> list[DecodedEvent]:
         own = self.address.lower()
@@ -266,19 +551,8 @@ class RegistryClient:
             events=self.decode_events(receipt["logs"]),
         )
 
-    def _replay_failure(self, account: LocalAccount, data: bytes, receipt: dict[str, Any]) -> Exception:
-        call = {"from": account.address, "to": self.address, "data": "0x" + data.hex()}
-        try:
-            self.rpc.call("eth_call", call, hex(int(receipt["blockNumber"], 16) - 1))
-        except RpcError as exc:
-            return self.revert_error(exc)
-        return TransactionFailedError(receipt["transactionHash"], "reverted on chain (out of gas or state changed)")
-
     def revert_error(self, exc: RpcError) -> RegistryRevertError:
-        data = revert_data_from_rpc_error(exc.error)
-        if data is None:
-            return RegistryRevertError("NodeRefused", {"message": str(exc)}, "the node refused the call")
-        return self.abi.reverts.decode(data)
+        return revert_error(exc, self.abi)
 
     def _sender(self, sender: LocalAccount | None) -> LocalAccount:
         account = sender or self.signer
@@ -286,290 +560,10 @@ class RegistryClient:
             raise InvalidInputError("no signing key configured; set LEDGER_KEYSTORE or LEDGER_PRIVATE_KEY")
         return account
 
-    def _fast_signer(self, account: LocalAccount) -> FastSigner:
-        if account.address not in self._fast:
-            self._fast[account.address] = FastSigner(bytes(account.key), self.chain_id)
-        return self._fast[account.address]
-
-    # ------------------------------------------------------------------ catalog
-
-    def file_methodology(
-        self, op_id: int, methodology_id: str, ecosystem: Ecosystem, version: int, document_hash: bytes | str, **kw: Any
-    ) -> TxResult:
-        args = (
-            op_id,
-            sid("methodology id", methodology_id),
-            int(ecosystem),
-            version,
-            b32("document hash", document_hash),
-        )
-        return self.transact("fileMethodology", args, **kw)
-
-    def set_methodology_status(
-        self, op_id: int, methodology_id: str, status: MethodologyStatus, successor_id: str | None = None, **kw: Any
-    ) -> TxResult:
-        successor = sid("successor id", successor_id) if successor_id else b"\0" * 32
-        return self.transact(
-            "setMethodologyStatus", (op_id, sid("methodology id", methodology_id), int(status), successor), **kw
-        )
-
-    def register_participant(
-        self, op_id: int, account: str, kind: ParticipantKind, reference_hash: bytes | str = b"\0" * 32, **kw: Any
-    ) -> TxResult:
-        args = (op_id, address("participant", account), int(kind), b32("reference hash", reference_hash))
-        return self.transact("registerParticipant", args, **kw)
-
-    def set_participant_status(
-        self, op_id: int, account: str, status: ParticipantStatus, reason_hash: bytes | str = b"\0" * 32, **kw: Any
-    ) -> TxResult:
-        args = (op_id, address("participant", account), int(status), b32("reason hash", reason_hash))
-        return self.transact("setParticipantStatus", args, **kw)
-
-    def register_project(
-        self,
-        op_id: int,
-        *,
-        project_id: str,
-        methodology_id: str,
-        owner: str,
-        county_code: int,
-        area_square_metres: int,
-        crediting_start: int,
-        crediting_end: int,
-        documents_hash: bytes | str,
-        parcels: list[bytes],
-        **kw: Any,
-    ) -> TxResult:
-        if not 110000 <= county_code <= 829999:
-            raise InvalidInputError(f"county code {county_code} is not a GB/T 2260 code (six digits, e.g. 511802)")
-        registration = (
-            sid("project id", project_id),
-            sid("methodology id", methodology_id),
-            address("owner", owner),
-            county_code,
-            area_square_metres,
-            crediting_start,
-            crediting_end,
-            b32("documents hash", documents_hash),
-            [b32("parcel", p) for p in parcels],
-        )
-        return self.transact("registerProject", (op_id, registration), **kw)
-
-    def review_project(
-        self, op_id: int, project_id: str, approved: bool, review_report_hash: bytes | str, **kw: Any
-    ) -> TxResult:
-        if not isinstance(approved, bool):
-            raise InvalidInputError(f"the review decision must be True or False, got {approved!r}")
-        args = (op_id, sid("project id", project_id), approved, b32("review report hash", review_report_hash))
-        return self.transact("reviewProject", args, **kw)
-
-    def set_project_status(
-        self, op_id: int, project_id: str, status: ProjectStatus, reason_hash: bytes | str = b"\0" * 32, **kw: Any
-    ) -> TxResult:
-        args = (op_id, sid("project id", project_id), int(status), b32("reason hash", reason_hash))
-        return self.transact("setProjectStatus", args, **kw)
-
-    # ------------------------------------------------------------------ issuance
-
-    @staticmethod
-    def issuance_request(
-        *,
-        project_id: str,
-        vintage: int,
-        monitoring_start: int,
-        monitoring_end: int,
-        quantity: int,
-        reserve_bps: int,
-        verification_report_hash: bytes | str,
-        review_hash: bytes | str = b"\0" * 32,
-    ) -> tuple[Any, ...]:
-        if not 0 <= reserve_bps <= 10_000:
-            raise InvalidInputError(f"reserve share {reserve_bps} must be 0-10000 basis points")
-        return (
-            sid("project id", project_id),
-            vintage,
-            monitoring_start,
-            monitoring_end,
-            amount("quantity", quantity),
-            reserve_bps,
-            b32("verification report hash", verification_report_hash),
-            b32("review hash", review_hash),
-        )
-
-    def issue(self, op_id: int, **request: Any) -> TxResult:
-        kw = {k: request.pop(k) for k in ("sender", "gas", "dry_run") if k in request}
-        return self.transact("issue", (op_id, self.issuance_request(**request)), **kw)
-
-    def import_credits(
-        self,
-        op_id: int,
-        *,
-        origin_key: bytes | str,
-        origin_registry: str,
-        project_id: str,
-        to: str,
-        vintage: int,
-        quantity: int,
-        evidence_hash: bytes | str,
-        **kw: Any,
-    ) -> TxResult:
-        credit = (
-            b32("origin key", origin_key),
-            sid("origin registry", origin_registry),
-            sid("project id", project_id),
-            address("recipient", to),
-            vintage,
-            amount("quantity", quantity),
-            b32("evidence hash", evidence_hash),
-        )
-        return self.transact("importCredits", (op_id, credit), **kw)
-
-    # ------------------------------------------------------------------ movements
-
-    def transfer(self, from_: str, to: str, batch_id: int, quantity: int, **kw: Any) -> TxResult:
-        args = (address("sender", from_), address("recipient", to), batch_id, amount("amount", quantity), b"")
-        return self.transact("safeTransferFrom", args, **kw)
-
-    def transfer_batch(self, from_: str, to: str, batch_ids: list[int], quantities: list[int], **kw: Any) -> TxResult:
-        values = [amount("amount", q) for q in quantities]
-        args = (address("sender", from_), address("recipient", to), batch_ids, values, b"")
-        return self.transact("safeBatchTransferFrom", args, **kw)
-
-    def transfer_with_reference(
-        self, op_id: int, from_: str, to: str, batch_id: int, quantity: int, trade_reference: bytes | str, **kw: Any
-    ) -> TxResult:
-        args = (
-            op_id,
-            address("sender", from_),
-            address("recipient", to),
-            batch_id,
-            amount("amount", quantity),
-            b32("trade reference", trade_reference),
-        )
-        return self.transact("transferWithReference", args, **kw)
-
-    def set_approval_for_all(self, operator: str, approved: bool, **kw: Any) -> TxResult:
-        return self.transact("setApprovalForAll", (address("operator", operator), approved), **kw)
-
-    def retire(
-        self,
-        op_id: int,
-        batch_id: int,
-        quantity: int,
-        scenario: Scenario,
-        beneficiary_commitment: bytes | str,
-        claim_hash: bytes | str,
-        *,
-        holder: str | None = None,
-        **kw: Any,
-    ) -> TxResult:
-        tail = (
-            batch_id,
-            amount("amount", quantity),
-            int(scenario),
-            b32("beneficiary commitment", beneficiary_commitment),
-            b32("claim hash", claim_hash),
-        )
-        if holder is None:
-            return self.transact("retire", (op_id, *tail), **kw)
-        return self.transact("retireFor", (op_id, address("holder", holder), *tail), **kw)
-
-    def cancel(
-        self,
-        op_id: int,
-        holder: str,
-        batch_id: int,
-        quantity: int,
-        reason: CancellationReason,
-        evidence_hash: bytes | str,
-        **kw: Any,
-    ) -> TxResult:
-        args = (
-            op_id,
-            address("holder", holder),
-            batch_id,
-            amount("amount", quantity),
-            int(reason),
-            b32("evidence hash", evidence_hash),
-        )
-        return self.transact("cancel", args, **kw)
-
-    def request_export(
-        self,
-        op_id: int,
-        holder: str,
-        batch_id: int,
-        quantity: int,
-        destination_registry: str,
-        destination_account: bytes | str,
-        **kw: Any,
-    ) -> TxResult:
-        args = (
-            op_id,
-            address("holder", holder),
-            batch_id,
-            amount("amount", quantity),
-            sid("destination registry", destination_registry),
-            b32("destination account", destination_account),
-        )
-        return self.transact("requestExport", args, **kw)
-
-    def confirm_export(self, op_id: int, export_id: int, destination_reference: bytes | str, **kw: Any) -> TxResult:
-        return self.transact(
-            "confirmExport", (op_id, export_id, b32("destination reference", destination_reference)), **kw
-        )
-
-    def abort_export(self, op_id: int, export_id: int, reason_hash: bytes | str = b"\0" * 32, **kw: Any) -> TxResult:
-        return self.transact("abortExport", (op_id, export_id, b32("reason hash", reason_hash)), **kw)
-
-    def pledge(
-        self, op_id: int, batch_id: int, quantity: int, pledgee: str, registration_reference: bytes | str, **kw: Any
-    ) -> TxResult:
-        args = (
-            op_id,
-            batch_id,
-            amount("amount", quantity),
-            address("pledgee", pledgee),
-            b32("registration reference", registration_reference),
-        )
-        return self.transact("pledge", args, **kw)
-
-    def release_pledge(self, op_id: int, pledge_id: int, **kw: Any) -> TxResult:
-        return self.transact("releasePledge", (op_id, pledge_id), **kw)
-
-    def enforce_pledge(self, op_id: int, pledge_id: int, **kw: Any) -> TxResult:
-        return self.transact("enforcePledge", (op_id, pledge_id), **kw)
-
-    # ------------------------------------------------------------------ administration
-
-    def pause(self, **kw: Any) -> TxResult:
-        return self.transact("pause", (), **kw)
-
-    def unpause(self, **kw: Any) -> TxResult:
-        return self.transact("unpause", (), **kw)
-
-    def grant_role(self, role: str, account: str, **kw: Any) -> TxResult:
-        return self.transact("grantRole", (self._role(role), address("account", account)), **kw)
-
-    def revoke_role(self, role: str, account: str, **kw: Any) -> TxResult:
-        return self.transact("revokeRole", (self._role(role), address("account", account)), **kw)
-
-    def anchor_log_root(self, tree_size: int, root: bytes | str, **kw: Any) -> TxResult:
-        return self.transact("anchorLogRoot", (amount("tree size", tree_size), b32("root", root)), **kw)
-
-    def upgrade_to(self, implementation: str, **kw: Any) -> TxResult:
-        return self.transact("upgradeToAndCall", (address("implementation", implementation), b""), **kw)
-
-    @staticmethod
-    def _role(role: str) -> bytes:
-        if role not in ROLES:
-            raise InvalidInputError(f"unknown role {role!r}; one of {', '.join(sorted(ROLES))}")
-        return ROLES[role]
-
     # ------------------------------------------------------------------ views
 
     def has_role(self, role: str, account: str) -> bool:
-        return bool(self.view("hasRole", self._role(role), address("account", account)))
+        return bool(self.view("hasRole", role_id(role), address("account", account)))
 
     def roles_of(self, account: str) -> list[str]:
         return [name for name in ROLES if self.has_role(name, account)]

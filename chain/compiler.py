@@ -4,119 +4,34 @@ version is installed, otherwise solc-js from hardhat-local/node_modules, offline
 Both receive the same standard-JSON input (every source inline, imports resolved here), so both
 produce the same bytecode. Artifacts go to build/ (not committed), keyed by a hash of the input,
 which holds the EVM target (LEDGER_EVM_VERSION): one cached output per target, and per-contract
-JSON in build/contracts/<target>/artifacts. build/contracts/artifacts always holds the default
-target's, whatever the setting, so tools reading it (forge's invariant tests) see one build.
+JSON in build/contracts/<target>/artifacts with its manifest (chain/artifacts.py, which run time
+loads instead of compiling). build/contracts/artifacts always holds the default target's, whatever
+the setting, so tools reading it (forge's invariant tests) see one build.
+
+Only `make build` (`python -m chain.compiler`), `ledger deploy` (chain/deploy.py) and the tests compile.
 """
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import logging
-import posixpath
-import re
 import shutil
 import subprocess
-from dataclasses import dataclass
+import sys
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any
 
-from chain.errors import CompilationError, CompilerNotFoundError
-from chain.paths import BUILD_DIR, HARDHAT_DIR, PROJECT_ROOT
-from chain.settings import DEFAULT_EVM_VERSION, ChainSettings, EvmVersion
+from chain.artifacts import Artifact, Backend, Build, write_artifacts, write_build
+from chain.errors import ChainError, CompilationError, CompilerNotFoundError
+from chain.paths import BUILD_DIR, HARDHAT_DIR
+from chain.settings import DEFAULT_EVM_VERSION, EVM_VERSIONS, ChainSettings, EvmVersion
+from chain.sources import ENTRY_POINTS, SOLC_VERSION, collect_sources, standard_input
 
 log = logging.getLogger(__name__)
 
-SOLC_VERSION = "0.8.30"
-EVM_VERSIONS: tuple[EvmVersion, ...] = get_args(EvmVersion)  # oldest first
-COMPILER_SETTINGS: dict[str, Any] = {
-    "optimizer": {"enabled": True, "runs": 1},
-    # standard_input() sets the target asked for; this is the one tools without a setting get
-    "evmVersion": DEFAULT_EVM_VERSION,
-    # via-IR: the events carry whole structs (stack too deep otherwise); runs=1 (and the catalog
-    # administration in a companion contract) keep every part under the 24,576-byte limit of
-    # EIP-170 at every target.
-    "viaIR": True,
-    "outputSelection": {
-        "*": {
-            "*": ["abi", "evm.bytecode.object", "evm.deployedBytecode.object", "metadata", "storageLayout"],
-        }
-    },
-}
-ENTRY_POINTS = (
-    "contracts/CarbonRegistry.sol",
-    "contracts/registry/CatalogExtension.sol",
-    "contracts/CertificateRevocations.sol",
-    "contracts/test/CarbonRegistryV2Example.sol",
-    "contracts/test/ERC1155ReceiverExample.sol",
-    "@openzeppelin/contracts/proxy/ERC1967/ERC1967Proxy.sol",
-)
 SOLCJS_SCRIPT = HARDHAT_DIR / "solc-standard-json.cjs"
-_IMPORT = re.compile(r"""import\s+(?:[^;"']*?\s+from\s+)?["']([^"']+)["']\s*;""", re.S)
-
-Backend = Literal["native", "solcjs"]
-
-
-@dataclass(frozen=True)
-class Artifact:
-    """One compiled contract."""
-
-    name: str
-    source: str
-    abi: list[dict[str, Any]]
-    bytecode: str
-    deployed_bytecode: str
-    metadata: str
-
-    @property
-    def bytecode_hash(self) -> str:
-        return "0x" + hashlib.sha256(bytes.fromhex(self.deployed_bytecode)).hexdigest()
-
-
-@dataclass(frozen=True)
-class Build:
-    """The output of one compilation."""
-
-    compiler_version: str
-    backend: Backend
-    input_hash: str
-    artifacts: dict[str, Artifact]
-    evm_version: EvmVersion = DEFAULT_EVM_VERSION
-
-    def __getitem__(self, name: str) -> Artifact:
-        return self.artifacts[name]
-
-
-def source_path(key: str) -> Path:
-    """Where a source key lives on disk: npm packages under hardhat-local, ours under the root."""
-    if key.startswith("@"):
-        return HARDHAT_DIR / "node_modules" / key
-    return PROJECT_ROOT / key
-
-
-def collect_sources(entry_points: tuple[str, ...] = ENTRY_POINTS) -> dict[str, str]:
-    """Every source reachable from the entry points, keyed as solc will name them."""
-    sources: dict[str, str] = {}
-    pending = list(entry_points)
-    while pending:
-        key = pending.pop()
-        if key in sources:
-            continue
-        text = source_path(key).read_text(encoding="utf-8")
-        sources[key] = text
-        for target in _IMPORT.findall(text):
-            if target.startswith("."):
-                target = posixpath.normpath(posixpath.join(posixpath.dirname(key), target))
-            pending.append(target)
-    return dict(sorted(sources.items()))
-
-
-def standard_input(sources: dict[str, str], evm_version: EvmVersion = DEFAULT_EVM_VERSION) -> dict[str, Any]:
-    return {
-        "language": "Solidity",
-        "sources": {key: {"content": text} for key, text in sources.items()},
-        "settings": {**COMPILER_SETTINGS, "evmVersion": evm_version},
-    }
 
 
 def configured_evm_version() -> EvmVersion:
@@ -129,7 +44,7 @@ def native_solc_available(version: str = SOLC_VERSION) -> bool:
         import solcx
 
         return any(str(v) == version for v in solcx.get_installed_solc_versions())
-    except Exception:  # py-solc-x missing or its folder unreadable: no native compiler
+    except Exception:  # noqa: BLE001 - py-solc-x missing or its folder unreadable: no native compiler
         return False
 
 
@@ -157,7 +72,8 @@ def run_compiler(solc_input: dict[str, Any], backend: Backend) -> dict[str, Any]
     )
     if done.returncode != 0:
         raise CompilationError([done.stderr.strip()[-2000:]])
-    return json.loads(done.stdout)
+    output: dict[str, Any] = json.loads(done.stdout)
+    return output
 
 
 def solcjs_version() -> str:
@@ -200,35 +116,10 @@ def compile_contracts(
         build_dir.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps(output))
     build = Build(SOLC_VERSION, chosen, input_hash, _artifacts(output), target)
-    write_artifacts(build, build_dir / target / "artifacts")
+    write_build(build, build_dir)
     if target == DEFAULT_EVM_VERSION:
         write_artifacts(build, build_dir / "artifacts")
     return build
-
-
-def write_artifacts(build: Build, directory: Path) -> None:
-    """One JSON per contract (ABI, bytecode, deployed bytecode, solc metadata) for other tools."""
-    directory.mkdir(parents=True, exist_ok=True)
-    for artifact in build.artifacts.values():
-        path = directory / f"{artifact.name}.json"
-        content = json.dumps(
-            {
-                "contractName": artifact.name,
-                "sourceName": artifact.source,
-                "compiler": {
-                    "version": build.compiler_version,
-                    "backend": build.backend,
-                    "evmVersion": build.evm_version,
-                },
-                "abi": artifact.abi,
-                "bytecode": "0x" + artifact.bytecode,
-                "deployedBytecode": "0x" + artifact.deployed_bytecode,
-                "metadata": artifact.metadata,
-            },
-            indent=1,
-        )
-        if not path.exists() or path.read_text() != content:
-            path.write_text(content)
 
 
 def _artifacts(output: dict[str, Any]) -> dict[str, Artifact]:
@@ -246,3 +137,27 @@ def _artifacts(output: dict[str, Any]) -> dict[str, Artifact]:
                 metadata=c["metadata"],
             )
     return artifacts
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make build`: compile the configured EVM target (and the default one, which forge's invariant
+    tests read from build/contracts/artifacts) into build/, or every target with --all."""
+    parser = argparse.ArgumentParser(prog="python -m chain.compiler", description=main.__doc__)
+    parser.add_argument("--all", action="store_true", help="build every EVM target")
+    parser.add_argument("--evm-version", choices=EVM_VERSIONS, help="build this target (default: LEDGER_EVM_VERSION)")
+    args = parser.parse_args(argv)
+    try:
+        targets = list(EVM_VERSIONS) if args.all else [args.evm_version or configured_evm_version()]
+        for target in dict.fromkeys([*targets, DEFAULT_EVM_VERSION]):
+            build = compile_contracts(evm_version=target)
+            print(
+                f"build/contracts/{target}: {len(build.artifacts)} contracts (solc {build.compiler_version}, {build.backend})"
+            )
+    except ChainError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

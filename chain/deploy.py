@@ -22,14 +22,15 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import to_checksum_address
 
 from chain.abi import ContractAbi
-from chain.client import GAS_HEADROOM, RegistryClient
-from chain.compiler import Build, compile_contracts
+from chain.artifacts import Build, BuildMissingError, BuildStaleError, load
+from chain.compiler import compile_contracts
 from chain.errors import ChainError, DeploymentNotFoundError, TransactionFailedError
 from chain.probe import require_evm_support
 from chain.rpc import JsonRpc, RpcError
-from chain.settings import LOCAL_CHAIN_ID
-from chain.signing import FastSigner, keccak256, rlp_bytes, rlp_int, rlp_list
+from chain.settings import EVM_VERSIONS, LOCAL_CHAIN_ID
+from chain.signing import keccak256, rlp_bytes, rlp_int, rlp_list
 from chain.sourcify import write_verified_sources
+from chain.transactions import GAS_HEADROOM, Transactor
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +131,7 @@ def ensure_deployed(
                     "reusing a deployment built for another EVM target",
                     extra={"recorded": existing.evm_version, "configured": build.evm_version},
                 )
-                build = compile_contracts(evm_version=existing.evm_version)  # type: ignore[arg-type]
+                build = build_of(existing.evm_version)
             require_evm_support(rpc, build)
             revocations = deploy_revocations(rpc, chain_id, build, deployer, existing.address)
             existing = replace(existing, revocations=revocations)
@@ -147,6 +148,19 @@ def ensure_deployed(
     record_path(directory, chain_id).write_text(deployment.to_json())
     write_sources(directory.parent / "sourcify", deployment, build)
     return deployment, True
+
+
+def build_of(evm_version: str) -> Build:
+    """The build of a recorded deployment's EVM target: build/'s when it is there and current, else
+    compiled now (deploying is one of the few places that may compile)."""
+    if evm_version not in EVM_VERSIONS:
+        raise ChainError(
+            f"the deployment record names an unknown EVM target {evm_version!r}; one of {', '.join(EVM_VERSIONS)}"
+        )
+    try:
+        return load(evm_version)
+    except (BuildMissingError, BuildStaleError):
+        return compile_contracts(evm_version=evm_version)
 
 
 def write_sources(root: Path, deployment: Deployment, build: Build) -> None:
@@ -211,26 +225,7 @@ def deploy_bytecode(rpc: JsonRpc, chain_id: int, deployer: LocalAccount, code: b
         gas = int(rpc.call("eth_estimateGas", {"from": deployer.address, "data": "0x" + code.hex()}), 16)
     except RpcError as exc:
         raise TransactionFailedError("(not sent)", f"contract creation would fail: {exc}") from None
-    receipt = send_and_wait(rpc, chain_id, deployer, to=None, data=code, gas=int(gas * GAS_HEADROOM))
+    receipt = Transactor(rpc, chain_id=chain_id).send(deployer, to=None, data=code, gas=int(gas * GAS_HEADROOM))
     if int(receipt["status"], 16) != 1:
         raise TransactionFailedError(receipt["transactionHash"], "contract creation reverted")
     return to_checksum_address(receipt["contractAddress"]), receipt
-
-
-def send_and_wait(
-    rpc: JsonRpc, chain_id: int, sender: LocalAccount, *, to: str | None, data: bytes, gas: int
-) -> dict[str, Any]:
-    """Sign one transaction, send it and wait for its receipt, in the chain's fee model (chain/fees.py:
-    EIP-1559 where blocks have a base fee, legacy type 0 where they have none; LEDGER_FEE_MODEL overrides)."""
-    helper = RegistryClient(rpc, "0x" + "00" * 20, ContractAbi([]), chain_id=chain_id, signer=sender)
-    nonce = int(rpc.call("eth_getTransactionCount", sender.address, "pending"), 16)
-    signed = FastSigner(bytes(sender.key), chain_id).sign_with(
-        helper.fee_quote(), nonce=nonce, to=to, data=data, gas=gas
-    )
-    raw, tx_hash = signed.raw, signed.tx_hash
-    try:
-        rpc.call("eth_sendRawTransaction", "0x" + raw.hex())
-    except RpcError as exc:
-        raise TransactionFailedError("0x" + tx_hash.hex(), " ".join(str(exc).split())) from None
-    helper.record_sent([("0x" + tx_hash.hex(), raw)])  # a deployment reported done survives a kill -9 of the node too
-    return helper.wait_for_receipt("0x" + tx_hash.hex())

@@ -104,6 +104,7 @@ class RegistryRevertError(ChainError):
     def __init__(self, name: str, args: dict[str, Any], explanation: str) -> None:
         self.name = name
         self.args_by_name = args
+        self.explanation = explanation
         rendered = ", ".join(f"{k}={_render(v)}" for k, v in args.items())
         super().__init__(f"{name}({rendered}): {explanation}")
 

@@ -67,7 +67,8 @@ def load_keystore(path: Path, password: str) -> LocalAccount:
         ) from None
     except (KeyError, TypeError, NotImplementedError) as exc:
         raise KeyConfigurationError(f"{damaged} ({type(exc).__name__} reading its 'crypto' part); {fix}") from None
-    return Account.from_key(private_key)
+    account: LocalAccount = Account.from_key(private_key)  # Account's classmethods are untyped (combomethod)
+    return account
 
 
 def write_keystore(account: LocalAccount, path: Path, password: str) -> Path:

@@ -7,15 +7,14 @@ from pathlib import Path
 
 from eth_account.signers.local import LocalAccount
 
-from chain.abi import ContractAbi
+from chain.artifacts import Build, load
 from chain.client import RegistryClient
-from chain.compiler import Build, compile_contracts
 from chain.connection import connect
 from chain.deploy import Deployment, ensure_deployed
 from chain.keys import dev_accounts
+from chain.registry import open_contract
+from chain.roles import OPERATOR_ROLES
 from chain.settings import LOCAL_CHAIN_ID
-
-OPERATOR_ROLES = ("REGISTRAR_ROLE", "REVIEWER_ROLE", "ANCHORER_ROLE", "PAUSER_ROLE")
 
 
 @dataclass
@@ -41,16 +40,15 @@ def open_local_registry(
     """Deploy (or reuse) the registry on the local chain at `rpc_url`, with dev account 0 as admin.
 
     `grant` maps role names to addresses; by default dev account 0 holds every operator role.
+    `build` defaults to the one in build/ (`make build`).
     """
-    build = build or compile_contracts()
+    build = build or load()
     rpc = connect(rpc_url, LOCAL_CHAIN_ID)
     admin = dev_accounts()[0]
     deployment, created = ensure_deployed(
         rpc, chain_id=LOCAL_CHAIN_ID, build=build, deployer=admin, directory=deployments_dir, force=force
     )
-    client = RegistryClient(
-        rpc, deployment.address, ContractAbi(build["CarbonRegistry"].abi), chain_id=LOCAL_CHAIN_ID, signer=admin
-    )
+    client = open_contract(rpc, deployment, build=build, signer=admin)
     if created:
         roles = grant if grant is not None else dict.fromkeys(OPERATOR_ROLES, admin.address)
         for role, account in roles.items():

@@ -16,10 +16,11 @@ import logging
 import re
 from dataclasses import dataclass
 
-from chain.compiler import EVM_VERSIONS, Build, source_path
+from chain.artifacts import Build
 from chain.errors import ChainError, shown_url
 from chain.rpc import JsonRpc, RpcError
-from chain.settings import EvmVersion
+from chain.settings import EVM_VERSIONS, EvmVersion
+from chain.sources import source_path
 
 log = logging.getLogger(__name__)
 

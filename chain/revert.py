@@ -1,15 +1,17 @@
-"""Decode a revert's data into the registry's error name, its arguments and a sentence."""
+"""Decode a revert's data into the registry's error name, its arguments and a sentence: the one
+table of explanations, keyed by error name (the selectors are ContractAbi's, chain/abi.py)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from eth_abi import decode as abi_decode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
-from chain.abi import abi_type
+from chain.abi import ContractAbi, abi_type
 from chain.errors import RegistryRevertError
-from chain.types import ENUMS_BY_SOLIDITY_NAME, from_short_id
+from chain.roles import role_name
+from chain.types import abi_enum, from_short_id
 
 EXPLANATIONS: dict[str, str] = {
     "RegistryOperationAlreadyApplied": "this operation id was already applied; nothing was done twice",
@@ -56,46 +58,30 @@ EXPLANATIONS: dict[str, str] = {
     "Error": "the contract reverted with a message",
     "Panic": "the contract hit an internal check (panic)",
 }
-ROLE_NAMES = {
-    "0x" + "00" * 32: "DEFAULT_ADMIN_ROLE",
-    **{"0x" + keccak(text=r).hex(): r for r in ("REGISTRAR_ROLE", "REVIEWER_ROLE", "ANCHORER_ROLE", "PAUSER_ROLE")},
-}
 
 
-class RevertDecoder:
-    """Knows every custom error of an ABI by its 4-byte selector."""
-
-    def __init__(self, abi: list[dict[str, Any]]) -> None:
-        self._errors: dict[bytes, tuple[str, list[dict[str, Any]]]] = {
-            keccak(text="Error(string)")[:4]: ("Error", [{"name": "message", "type": "string"}]),
-            keccak(text="Panic(uint256)")[:4]: ("Panic", [{"name": "code", "type": "uint256"}]),
-        }
-        for item in abi:
-            if item.get("type") == "error":
-                signature = f"{item['name']}({','.join(abi_type(i) for i in item['inputs'])})"
-                self._errors[keccak(text=signature)[:4]] = (item["name"], item["inputs"])
-
-    def decode(self, data: bytes) -> RegistryRevertError:
-        if len(data) < 4 or data[:4] not in self._errors:
-            hint = "0x" + data.hex() if data else "no data"
-            return RegistryRevertError(
-                "UnknownRevert", {"data": hint}, "the transaction reverted without a known error"
-            )
-        name, inputs = self._errors[data[:4]]
-        values = abi_decode([abi_type(i) for i in inputs], data[4:])
-        args = {i["name"] or f"arg{n}": _present(i, v) for n, (i, v) in enumerate(zip(inputs, values, strict=True))}
-        return RegistryRevertError(name, args, EXPLANATIONS.get(name, "the contract refused the operation"))
+def decode_revert(abi: ContractAbi, data: bytes) -> RegistryRevertError:
+    """A revert's data as the contract's custom error (name, arguments by name, a sentence), from
+    the ABI's one error table (chain/abi.py); "UnknownRevert" for data no error of the ABI matches."""
+    item = abi.errors_by_selector.get(data[:4]) if len(data) >= 4 else None
+    if item is None:
+        hint = "0x" + data.hex() if data else "no data"
+        return RegistryRevertError("UnknownRevert", {"data": hint}, "the transaction reverted without a known error")
+    inputs = item["inputs"]
+    values = abi_decode([abi_type(i) for i in inputs], data[4:])
+    args = {i["name"] or f"arg{n}": _present(i, v) for n, (i, v) in enumerate(zip(inputs, values, strict=True))}
+    name = item["name"]
+    return RegistryRevertError(name, args, EXPLANATIONS.get(name, "the contract refused the operation"))
 
 
 def _present(item: dict[str, Any], value: Any) -> Any:
-    internal = str(item.get("internalType", ""))
-    if internal.startswith("enum "):
-        enum = ENUMS_BY_SOLIDITY_NAME.get(internal.split(".")[-1].split(" ")[-1])
-        return enum(value).name if enum and value in enum._value2member_map_ else value
+    enum = abi_enum(item)
+    if enum is not None:
+        return enum(value).name if value in enum._value2member_map_ else value
     if item["type"] == "address":
         return to_checksum_address(value)
     if item["type"] == "bytes32":
-        name = ROLE_NAMES.get("0x" + value.hex())
+        name = role_name(value)
         if name:
             return name
         if item["name"] in ("methodologyId", "projectId") and value.rstrip(b"\0").isascii():

@@ -28,6 +28,7 @@ from eth_account.signers.local import LocalAccount
 from chain.client import RegistryClient
 from chain.errors import InvalidInputError, RegistryRevertError
 from chain.fees import Fees
+from chain.logs import LogFetcher
 from chain.rpc import RpcError
 from chain.signing import FastSigner, SignedTx
 
@@ -136,7 +137,6 @@ class BulkSender:
         self.max_rounds = max_rounds
         self.settle_timeout = settle_timeout
         self.on_progress = on_progress
-        self._signers: dict[str, FastSigner] = {}
 
     # ------------------------------------------------------------------ the run
 
@@ -358,10 +358,11 @@ class BulkSender:
                         found[h] = n
         if not found:
             return []
-        logs = self.rpc.call(
-            "eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(last), "address": self.client.address}
+        # the blocks just read, usually in one answer; a node that refuses so large a range is asked for less
+        logs = LogFetcher(
+            self.rpc, self.client.address, max_range=last - first + 1, start_range=last - first + 1, retries=3
         )
-        logged = {entry["transactionHash"] for entry in logs}
+        logged = {entry["transactionHash"] for entry in logs.fetch_all(first, last)}
         return [(by_hash[h], h, n, h in logged) for h, n in found.items()]
 
     def _replace(
@@ -415,12 +416,12 @@ class BulkSender:
         return OperationResult(f.op, outcome, tx_hash, block, gas_used, error)
 
     def _replay(self, f: _InFlight, block: int) -> RegistryRevertError:
-        """Decode why a mined transaction reverted, by replaying it on the state before its block."""
+        """Why a mined transaction reverted: the client's replay on the state before its block
+        (chain/transactions.py), else whether another transaction applied the operation first."""
         call = {"from": f.op.sender.address, "to": self.client.address, "data": "0x" + f.data.hex(), "gas": hex(f.gas)}
-        try:
-            self.rpc.call("eth_call", call, hex(block - 1))
-        except RpcError as exc:
-            return self.client.revert_error(exc)
+        error = self.client.replay(call, block, self.client.abi)
+        if error is not None:
+            return error
         if self.client.is_operation_applied(f.op.op_id):
             return RegistryRevertError(
                 "RegistryOperationAlreadyApplied", {"opId": f.op.op_id}, "applied by another transaction"
@@ -436,12 +437,15 @@ class BulkSender:
     def _pending_nonces(self, senders: set[str]) -> dict[str, int]:
         ordered = sorted(senders)
         counts = self.rpc.batch([("eth_getTransactionCount", [a, "pending"]) for a in ordered])
-        return {a: int(c, 16) for a, c in zip(ordered, counts, strict=True)}
+        nonces: dict[str, int] = {}
+        for a, c in zip(ordered, counts, strict=True):
+            if isinstance(c, RpcError):
+                raise c
+            nonces[a] = int(c, 16)
+        return nonces
 
     def _signer(self, account: LocalAccount) -> FastSigner:
-        if account.address not in self._signers:
-            self._signers[account.address] = FastSigner(bytes(account.key), self.client.chain_id)
-        return self._signers[account.address]
+        return self.client.signer_for(account)
 
     def _call(self, fn: str, args: tuple[Any, ...]) -> dict[str, str]:
         return {"to": self.client.address, "data": "0x" + self.client.abi.encode_call(fn, args).hex()}

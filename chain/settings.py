@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, TomlConfigSettingsSource
@@ -16,6 +16,7 @@ from chain.paths import VAR_DIR
 LOCAL_CHAIN_ID = 31337
 # EVM rule sets the registry compiles for, oldest first; a build runs on its own fork and every later one
 EvmVersion = Literal["berlin", "london", "paris", "shanghai", "cancun"]
+EVM_VERSIONS: tuple[EvmVersion, ...] = get_args(EvmVersion)  # oldest first
 # the widest reach: the registry needs no opcode newer than berlin's (docs/contract.md, "EVM target")
 DEFAULT_EVM_VERSION: EvmVersion = "berlin"
 

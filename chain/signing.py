@@ -45,6 +45,9 @@ def rlp_list(items: list[bytes]) -> bytes:
     return _length_prefix(len(payload), 0xC0) + payload
 
 
+NO_RECIPIENT = rlp_bytes(b"")  # the `to` of a deployment
+
+
 @dataclass(frozen=True)
 class SignedTx:
     raw: bytes
@@ -60,12 +63,14 @@ class FastSigner:
         self.chain_id = chain_id
         self._chain = rlp_int(chain_id)
         self._eip155_tail = self._chain + b"\x80\x80"  # chain id, 0, 0: what a legacy signature commits to
-        self._recipients: dict[str | None, bytes] = {None: rlp_bytes(b"")}
+        self._recipients: dict[str, bytes] = {}
 
     def _recipient(self, to: str | None) -> bytes:
+        if to is None:  # a deployment: the empty recipient
+            return NO_RECIPIENT
         recipient = self._recipients.get(to)
         if recipient is None:
-            recipient = self._recipients[to] = rlp_bytes(to_canonical_address(to))  # type: ignore[arg-type]
+            recipient = self._recipients[to] = rlp_bytes(to_canonical_address(to))
         return recipient
 
     def sign_with(self, fees: Fees, *, nonce: int, to: str | None, data: bytes, gas: int, value: int = 0) -> SignedTx:

@@ -15,7 +15,8 @@ from pathlib import Path
 
 from eth_utils import keccak, to_checksum_address
 
-from chain.compiler import Artifact, collect_sources
+from chain.artifacts import Artifact
+from chain.sources import collect_sources
 
 
 class SourceMismatchError(RuntimeError):

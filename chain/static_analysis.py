@@ -22,9 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from chain.compiler import SOLC_VERSION, collect_sources, run_compiler, solcjs_version, standard_input
+from chain.compiler import run_compiler, solcjs_version
 from chain.errors import CompilationError
 from chain.paths import CONTRACTS_DIR, HARDHAT_DIR
+from chain.sources import SOLC_VERSION, collect_sources, standard_input
 
 TRIAGE_FILE = CONTRACTS_DIR / "slither-triage.toml"
 GATED_IMPACTS = ("High", "Medium")

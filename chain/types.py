@@ -5,7 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import NewType
+from functools import cache
+from typing import Any, NewType
 
 BatchId = NewType("BatchId", int)
 OperationId = NewType("OperationId", int)
@@ -135,6 +136,21 @@ ENUMS_BY_SOLIDITY_NAME: dict[str, type[IntEnum]] = {
     "PledgeStatus": PledgeStatus,
     "ExportStatus": ExportStatus,
 }
+
+
+@cache  # the mirror names every enum field of every event: no enum member built per call
+def enum_name(enum: type[IntEnum], value: int) -> str:
+    """An enum value as the mirror, the API, the explorer and the CLI show it: ParticipantStatus 1 → "active"."""
+    return enum(value).name.lower()
+
+
+def abi_enum(item: dict[str, Any]) -> type[IntEnum] | None:
+    """The Python enum of an ABI parameter whose internalType is a registry enum
+    ("enum CarbonRegistry.Scenario" → Scenario), or None."""
+    internal = str(item.get("internalType", ""))
+    if not internal.startswith("enum "):
+        return None
+    return ENUMS_BY_SOLIDITY_NAME.get(internal.rsplit(".", 1)[-1].rsplit(" ", 1)[-1])
 
 
 def short_id(text: str) -> bytes:

@@ -107,7 +107,7 @@ class WriterLock:
             # the file itself, not the name it was reached by: a symlink, a relative path or a
             # `..` detour to the same database must find the same lock
             database = os.path.realpath(str(url.database))
-            self._file = open(database + ".lock", "w")
+            self._file = open(database + ".lock", "w")  # noqa: SIM115  # held open for the lock's lifetime
             try:
                 fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -16,7 +16,7 @@ Amounts and serials are kilograms in BIGINT (up to 9.2e18 kg, far above any regi
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Index, Text
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 
 class RawEvent(SQLModel, table=True):
@@ -51,7 +51,7 @@ class SyncCursor(SQLModel, table=True):
     block_hash: str
 
 
-class Journal(SQLModel, table=True):
+class JournalRow(SQLModel, table=True):
     """Previous values of current-state rows changed inside the unfinalised window: one row per
     block (a block of thousands of changes is one JSON text, not thousands of rows)."""
 
@@ -242,13 +242,13 @@ class LotMove(SQLModel, table=True):
     tx_hash: str
 
 
-Index("ix_lot_moves_range", LotMove.batch_id, LotMove.first_serial)  # type: ignore[arg-type]
-Index("ix_lots_retirement_id", Lot.retirement_id)  # type: ignore[arg-type]  # provenance, certificates, verification
+Index("ix_lot_moves_range", col(LotMove.batch_id), col(LotMove.first_serial))
+Index("ix_lots_retirement_id", col(Lot.retirement_id))  # provenance, certificates, verification
 
 
-# the mirror's own tables: other layers (api/) keep theirs in the same metadata and database
+# the mirror's own tables: the domain packages (certificates/) keep theirs in the same metadata and database
 TABLES = [
     cls.__table__
-    for cls in list(globals().values())  # type: ignore[attr-defined]
+    for cls in list(globals().values())
     if isinstance(cls, type) and issubclass(cls, SQLModel) and cls.__module__ == __name__ and hasattr(cls, "__table__")
 ]

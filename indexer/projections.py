@@ -8,11 +8,10 @@ a lot, and every move is kept in `lot_moves` for provenance.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import cache
-from typing import Any
+from typing import Any, Protocol
 
-from chain.abi import DecodedEvent
 from chain.types import (
     CancellationReason,
     Ecosystem,
@@ -22,6 +21,7 @@ from chain.types import (
     ProjectStatus,
     RetirementId,
     Scenario,
+    enum_name,
     from_short_id,
 )
 from indexer.state import Row, State
@@ -29,13 +29,31 @@ from indexer.state import Row, State
 ZERO = "0x" + "00" * 20
 
 
+class EventFields(Protocol):
+    """What the projector reads of a decoded log: `chain.abi.EventFields` and the indexer's lighter
+    `indexer.decode.IndexedEvent` both have it."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def args(self) -> dict[str, Any]: ...
+    @property
+    def address(self) -> str: ...
+    @property
+    def block_number(self) -> int: ...
+    @property
+    def block_hash(self) -> str: ...
+    @property
+    def tx_hash(self) -> str: ...
+    @property
+    def log_index(self) -> int: ...
+
+
 def hx(value: bytes) -> str:
     return "0x" + value.hex()
 
 
-@cache  # an enum's value -> its name, without building the enum member each time
-def name(enum: Any, value: int) -> str:
-    return str(enum(value).name.lower())
+name = enum_name  # the one enum-to-name rule of the mirror, the API and the CLI (chain/types.py)
 
 
 @dataclass
@@ -54,11 +72,11 @@ class Projector:
         self.chain_id = chain_id
         self.tx = TxContext()
         # event name -> its handler; events without one (CreditsTransferred, roles...) change nothing
-        self.handlers: dict[str, Any] = {
+        self.handlers: dict[str, Callable[[EventFields, dict[str, Any], int], None]] = {
             attr[3:]: getattr(self, attr) for attr in dir(type(self)) if attr.startswith("on_")
         }
 
-    def apply(self, e: DecodedEvent) -> None:
+    def apply(self, e: EventFields) -> None:
         handler = self.handlers.get(e.name)
         if handler is not None:
             if e.tx_hash != self.tx.tx_hash:
@@ -67,7 +85,7 @@ class Projector:
 
     # ------------------------------------------------------------ catalog
 
-    def on_MethodologyFiled(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_MethodologyFiled(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         self.state.put(
             "methodologies",
             {
@@ -81,7 +99,7 @@ class Projector:
             block=b,
         )
 
-    def on_MethodologyStatusChanged(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_MethodologyStatusChanged(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         successor = from_short_id(a["successorId"]) or None
         self.state.update(
             "methodologies",
@@ -91,7 +109,7 @@ class Projector:
             successor_id=successor,
         )
 
-    def on_ParticipantRegistered(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_ParticipantRegistered(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         self.state.put(
             "participants",
             {
@@ -103,7 +121,7 @@ class Projector:
             block=b,
         )
 
-    def on_ParticipantStatusChanged(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_ParticipantStatusChanged(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         status = name(ParticipantStatus, a["status"])
         self.state.update("participants", (a["account"],), block=b, status=status)
         self.state.append(
@@ -119,7 +137,7 @@ class Projector:
             },
         )
 
-    def on_ProjectSubmitted(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_ProjectSubmitted(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         p = a["project"]
         project_id = from_short_id(a["projectId"])
         self.state.put(
@@ -142,7 +160,7 @@ class Projector:
         for parcel in p["parcels"]:
             self.state.put("parcels", {"parcel": hx(parcel), "project_id": project_id}, block=b)
 
-    def on_ProjectReviewed(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_ProjectReviewed(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         self.state.update(
             "projects",
             (from_short_id(a["projectId"]),),
@@ -151,14 +169,14 @@ class Projector:
             review_report_hash=hx(a["reviewReportHash"]),
         )
 
-    def on_ProjectStatusChanged(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_ProjectStatusChanged(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         self.state.update(
             "projects", (from_short_id(a["projectId"]),), block=b, status=name(ProjectStatus, a["status"])
         )
 
     # ------------------------------------------------------------ issuance
 
-    def on_BatchIssued(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_BatchIssued(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         r = a["request"]
         project_id = from_short_id(a["projectId"])
         self._new_batch(
@@ -180,7 +198,7 @@ class Projector:
         )
         self.state.update("projects", (project_id,), block=b, batch_count=a["batchSeq"])
 
-    def on_BatchImported(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_BatchImported(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         c = a["credit"]
         self._new_batch(
             e,
@@ -199,9 +217,7 @@ class Projector:
             },
         )
 
-    def _new_batch(
-        self, e: DecodedEvent, batch_id: int, project_id: str, first: int, quantity: int, extra: Row
-    ) -> None:
+    def _new_batch(self, e: EventFields, batch_id: int, project_id: str, first: int, quantity: int, extra: Row) -> None:
         row = {
             "id": batch_id,
             "project_id": project_id,
@@ -232,14 +248,14 @@ class Projector:
 
     # ------------------------------------------------------------ balances and lots
 
-    def on_TransferSingle(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_TransferSingle(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         self._transfer(e, a["from"], a["to"], a["id"], a["value"])
 
-    def on_TransferBatch(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_TransferBatch(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         for batch_id, value in zip(a["ids"], a["values"], strict=True):
             self._transfer(e, a["from"], a["to"], batch_id, value)
 
-    def _transfer(self, e: DecodedEvent, frm: str, to: str, batch_id: int, value: int) -> None:
+    def _transfer(self, e: EventFields, frm: str, to: str, batch_id: int, value: int) -> None:
         b = e.block_number
         if frm != ZERO:
             self._add_balance(frm, batch_id, -value, b)
@@ -259,7 +275,7 @@ class Projector:
     def _add_balance(self, holder: str, batch_id: int, delta: int, block: int, *, field: str = "amount") -> None:
         key = (holder, batch_id)
         row = self.state.tables["balances"].get(key)
-        new = (
+        new: Row = (
             {"holder": holder, "batch_id": batch_id, "amount": 0, "pledged": 0, "frozen": 0}
             if row is None
             else row.copy()
@@ -311,7 +327,7 @@ class Projector:
                 amount = 0
         return taken
 
-    def _move(self, e: DecodedEvent, log_index: int, lot: Row, frm: str, to: str, kind: str) -> None:
+    def _move(self, e: EventFields, log_index: int, lot: Row, frm: str, to: str, kind: str) -> None:
         part = self.tx.parts.get(log_index, 0)
         self.tx.parts[log_index] = part + 1
         self.state.append(
@@ -330,7 +346,7 @@ class Projector:
             },
         )
 
-    def _label_burn(self, e: DecodedEvent, holder: str, batch_id: int, state: str, ref: str) -> None:
+    def _label_burn(self, e: EventFields, holder: str, batch_id: int, state: str, ref: str) -> None:
         for i, (frm, burned_batch, lots, log_index) in enumerate(self.tx.burns):
             if frm == holder and burned_batch == batch_id:
                 del self.tx.burns[i]
@@ -350,10 +366,10 @@ class Projector:
 
     # ------------------------------------------------------------ retirement and cancellation
 
-    def event_id(self, e: DecodedEvent) -> str:
+    def event_id(self, e: EventFields) -> str:
         return RetirementId.of(self.chain_id, e.tx_hash, e.log_index)
 
-    def on_CreditsRetired(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_CreditsRetired(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         holder, batch_id = a["holder"], a["batchId"]
         retirement_id = self.event_id(e)
         self._label_burn(e, holder, batch_id, "retired", retirement_id)
@@ -378,7 +394,7 @@ class Projector:
             },
         )
 
-    def on_CreditsCancelled(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_CreditsCancelled(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         holder, batch_id = a["holder"], a["batchId"]
         cancellation_id = self.event_id(e)
         self._label_burn(e, holder, batch_id, "cancelled", cancellation_id)
@@ -404,7 +420,7 @@ class Projector:
 
     # ------------------------------------------------------------ exports and pledges
 
-    def on_ExportRequested(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_ExportRequested(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         holder = a["holder"]
         self.state.put(
             "exports",
@@ -428,13 +444,13 @@ class Projector:
         )
         self._add_balance(export["holder"], export["batch_id"], -export["amount"], b, field="frozen")
 
-    def on_ExportConfirmed(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_ExportConfirmed(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         self._end_export(a, b, "confirmed", hx(a["destinationReference"]))
 
-    def on_ExportAborted(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_ExportAborted(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         self._end_export(a, b, "aborted", None)
 
-    def on_CreditsPledged(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_CreditsPledged(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         pledgor = a["pledgor"]
         self.state.put(
             "pledges",
@@ -455,15 +471,15 @@ class Projector:
         pledge = self.state.update("pledges", (hex(a["pledgeId"]),), block=b, status=status)
         self._add_balance(pledge["pledgor"], pledge["batch_id"], -pledge["amount"], b, field="pledged")
 
-    def on_PledgeReleased(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_PledgeReleased(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         self._end_pledge(a, b, "released")
 
-    def on_PledgeEnforced(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_PledgeEnforced(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         self._end_pledge(a, b, "enforced")
 
     # ------------------------------------------------------------ anchors
 
-    def on_LogRootAnchored(self, e: DecodedEvent, a: dict[str, Any], b: int) -> None:
+    def on_LogRootAnchored(self, e: EventFields, a: dict[str, Any], b: int) -> None:
         self.state.append(
             "anchored_roots",
             {

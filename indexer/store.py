@@ -47,7 +47,7 @@ def insert_tuples(conn: Connection, table: str, rows: list[tuple[Any, ...]]) -> 
         return
     columns = COLUMNS[table]
     if conn.dialect.name == "postgresql":  # COPY, in the same transaction: several times faster than INSERTs
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]  # an open Connection always has its DBAPI connection
         with cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
@@ -61,7 +61,7 @@ GETTERS = {name: itemgetter(*columns) for name, columns in COLUMNS.items()}
 def as_tuples(table: str, rows: list[Row]) -> list[tuple[Any, ...]]:
     get = GETTERS[table]
     try:
-        return [get(row) for row in rows]  # type: ignore[misc]
+        return [get(row) for row in rows]
     except KeyError:  # some row leaves a column out: None for it
         columns = COLUMNS[table]
         return [tuple(row.get(c) for c in columns) for row in rows]
@@ -102,14 +102,14 @@ Changes = dict[str, tuple[list[Key], list[tuple[Any, ...]]]]  # table -> (keys t
 
 
 def pack_changes(changes: dict[tuple[str, Key], Row | None]) -> Changes:
-    by_table: Changes = {}
+    by_table: dict[str, tuple[list[Key], list[Row]]] = {}
     for (table, key), row in changes.items():
         gone, present = by_table.setdefault(table, ([], []))
         if row is None:
             gone.append(key)
         else:
-            present.append(row)  # type: ignore[arg-type]
-    return {table: (gone, as_tuples(table, present)) for table, (gone, present) in by_table.items()}  # type: ignore[arg-type]
+            present.append(row)
+    return {table: (gone, as_tuples(table, present)) for table, (gone, present) in by_table.items()}
 
 
 def write_packed(conn: Connection, packed: Changes) -> None:

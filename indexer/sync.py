@@ -15,10 +15,11 @@ from sqlalchemy import Engine
 
 from chain.abi import ContractAbi
 from chain.errors import ChainError, NodeUnreachableError
+from chain.logs import LogFetcher
 from chain.rpc import JsonRpc, RpcError
 from indexer import store
-from indexer.decode import Event, LogDecoder
-from indexer.fetch import LogFetcher, split_at_blocks
+from indexer.decode import IndexedEvent, LogDecoder
+from indexer.fetch import split_at_blocks
 from indexer.projections import Projector
 from indexer.writer import ProcessWriter, ThreadWriter
 
@@ -214,7 +215,7 @@ class Indexer:
                     reads.put((a, b, step_logs, [header_of[n] for n in step_numbers]))
                 current = last
             reads.put(None)
-        except BaseException as exc:  # handed to the applying thread, which raises it
+        except BaseException as exc:  # noqa: BLE001  # handed to the applying thread, which raises it
             reads.put(exc)
 
     @staticmethod
@@ -307,8 +308,8 @@ class Indexer:
                     entry["data"],
                 )
             )
-            if name in handlers:  # events nobody handles are stored raw only
-                apply(Event(name, args_of(spec, entry), address, number, block_hash, tx_hash, log_index))  # type: ignore[arg-type]
+            if spec is not None and name in handlers:  # events nobody handles are stored raw only
+                apply(IndexedEvent(name, args_of(spec, entry), address, number, block_hash, tx_hash, log_index))
         window_start = head - self.window + 1
         return store.take_range(
             self.state,

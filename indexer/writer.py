@@ -75,7 +75,7 @@ class ThreadWriter:
                 continue  # after a failure, nothing later may be written: it would skip a range
             try:
                 store.write_range(self.engine, write)
-            except BaseException as exc:
+            except BaseException as exc:  # noqa: BLE001  # kept: close() hands it to the caller
                 self.failure = exc
 
     @property

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from chain.client import ROLES
+from chain.roles import ROLES
 from scripts import args
 from scripts.console import operator_errors
 from scripts.context import registry_client
@@ -23,14 +23,14 @@ def pause(dry_run: DryRunOption = False, as_json: JsonOption = False, yes: YesOp
     c = registry_client()
     if not dry_run:
         confirm("pause all movements of the registry", yes)
-    run_write(lambda **kw: c.pause(**kw), dry_run=dry_run, as_json=as_json)
+    run_write(lambda w: w.pause(), c, dry_run=dry_run, as_json=as_json)
 
 
 @operator_errors
 def unpause(dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
     """Resume movements (admin role)."""
     c = registry_client()
-    run_write(lambda **kw: c.unpause(**kw), dry_run=dry_run, as_json=as_json)
+    run_write(lambda w: w.unpause(), c, dry_run=dry_run, as_json=as_json)
 
 
 @roles_app.command("grant")
@@ -38,7 +38,7 @@ def unpause(dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
 def grant(role: Role, account: str, dry_run: DryRunOption = False, as_json: JsonOption = False) -> None:
     """Grant a role to an account."""
     c, account = registry_client(), args.account("account", account)
-    run_write(lambda **kw: c.grant_role(role.upper(), account, **kw), dry_run=dry_run, as_json=as_json)
+    run_write(lambda w: w.grant_role(role.upper(), account), c, dry_run=dry_run, as_json=as_json)
 
 
 @roles_app.command("revoke")
@@ -50,7 +50,7 @@ def revoke(
     c, account = registry_client(), args.account("account", account)
     if not dry_run:
         confirm(f"revoke {role.upper()} from {account}", yes)
-    run_write(lambda **kw: c.revoke_role(role.upper(), account, **kw), dry_run=dry_run, as_json=as_json)
+    run_write(lambda w: w.revoke_role(role.upper(), account), c, dry_run=dry_run, as_json=as_json)
 
 
 @roles_app.command("list")
@@ -60,7 +60,7 @@ def list_(
 ) -> None:
     """The roles an account holds."""
     c = registry_client(signer_required=account is None)
-    who = args.account("account", account) if account else c.signer.address  # type: ignore[union-attr]
+    who = args.account("account", account) if account else args.signer_address(c)
     print_rows([{"account": who, "roles": ", ".join(c.roles_of(who)) or "none"}], as_json=as_json, title="roles")
 
 

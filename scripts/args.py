@@ -8,6 +8,7 @@ from enum import IntEnum
 from pathlib import Path
 from typing import TypeVar
 
+from chain.client import RegistryClient
 from chain.client import address as client_address
 from chain.errors import InvalidInputError
 from chain.opids import random_op_id
@@ -17,6 +18,13 @@ E = TypeVar("E", bound=IntEnum)
 
 # A vintage is a calendar year; outside this range it is a typo (the contract stores any uint16).
 VINTAGES = (1990, 2100)
+
+
+def signer_address(client: RegistryClient) -> str:
+    """The signing key's address: whom a command acts for when no other account is named."""
+    if client.signer is None:
+        raise InvalidInputError("no signing key configured; set LEDGER_KEYSTORE or LEDGER_PRIVATE_KEY")
+    return str(client.signer.address)
 
 
 def op_id(text: str | None, name: str = "--op-id") -> int:

@@ -1,5 +1,6 @@
 """`ledger audit`: recompute the registry from the chain alone and compare it with the mirror,
-the certificates, the transparency log and the API. Exit code 1 on any difference."""
+the certificates, the transparency log and the API, and recompute every batch issued from a
+stored monitoring report. Exit code 1 on any difference."""
 
 from __future__ import annotations
 
@@ -64,7 +65,9 @@ def audit(
 ) -> None:
     """Recompute supply, balances, retirements and anchors from eth_getLogs and eth_call alone; compare
     them with the mirror, every certificate, the log's own roots (with consistency proofs between
-    successive anchors) and the API. Every difference is reported with its transaction and block."""
+    successive anchors) and the API; recompute every batch issued from a stored monitoring report
+    (batches without one are listed as unverifiable) and list reversals still to cancel. Every
+    difference is reported with its transaction and block."""
     service = open_service(signer_required=False)
     client, context, engine = service.client, service.context, service.engine
     columns = (
@@ -87,6 +90,7 @@ def audit(
     else:
         checked = ", ".join(f"{n:,} {what}" for what, n in report.checked.items())
         console.print(f"audited {report.events:,} events up to block {report.head:,}: {checked}")
+        print_monitoring(report.monitoring)
         if report.clean:
             console.print(
                 "[bold green]no difference[/]: the mirror, the certificates, the log and the API agree with the chain"
@@ -100,3 +104,25 @@ def audit(
             console.print(table)
     if not report.clean:
         raise typer.Exit(code=1)
+
+
+def print_monitoring(monitoring: dict[str, Any]) -> None:
+    """Batches recomputed from their monitoring reports, those without one, and reversals still to cancel."""
+    if not monitoring:
+        return
+    unverifiable = monitoring["unverifiable"]
+    ids = ", ".join(map(str, unverifiable["batches"][:20])) + (" …" if unverifiable["count"] > 20 else "")
+    console.print(
+        f"monitoring: {monitoring['recomputed']:,} batch(es) recomputed from their reports; "
+        f"{unverifiable['count']:,} unverifiable (no stored report{': ' + ids if ids else ''})",
+        highlight=False,
+    )
+    outstanding = monitoring["outstanding_reversals"]
+    if outstanding:
+        table = Table("batch", "reversal kg", "cancelled kg", "outstanding kg", title="reversals still to cancel")
+        for o in outstanding:
+            table.add_row(
+                str(o["batch_id"]), f"{o['reversal_kg']:,}", f"{o['cancelled_kg']:,}", f"{o['outstanding_kg']:,}"
+            )
+        console.print(table)
+        console.print("cancel them from the reserve: `ledger cancel --reason reversal` (see `ledger mrv reversal`)")

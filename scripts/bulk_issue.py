@@ -23,7 +23,8 @@ from chain.client import RegistryClient
 from chain.errors import ChainError, InvalidInputError
 from chain.opids import op_id_for
 from chain.sender import BulkReport, BulkSender, Operation
-from chain.types import MethodologyStatus, ParticipantStatus, Project, ProjectStatus, from_short_id
+from chain.types import MethodologyStatus, ParticipantStatus, Project, ProjectStatus, enum_name, from_short_id
+from scripts.listing import list_events
 from scripts.projects import unix_date
 
 COLUMNS = ("project", "vintage", "monitoring_start", "monitoring_end", "quantity", "reserve_bps", "verification_report")
@@ -187,31 +188,21 @@ def _issuable_project(client: RegistryClient, name: str) -> Project | str:
     """The project, or why it cannot issue now."""
     project = client.project(name)
     if project.status != ProjectStatus.REGISTERED:
-        state = "unknown" if project.status == ProjectStatus.NONE else project.status.name.lower()
+        state = "unknown" if project.status == ProjectStatus.NONE else enum_name(ProjectStatus, project.status)
         return f"project {name!r} is unknown or not registered ({state}); register and review it first"
     methodology = client.methodology(project.methodology_id)
     if methodology.status == MethodologyStatus.WITHDRAWN:
         return f"project {name!r} follows the withdrawn methodology {project.methodology_id}; it cannot issue"
     owner = client.participant(project.owner).status
     if owner != ParticipantStatus.ACTIVE:
-        return f"project {name!r}'s owner {project.owner} is {owner.name.lower()}; reinstate the owner first"
+        return f"project {name!r}'s owner {project.owner} is {enum_name(ParticipantStatus, owner)}; reinstate the owner first"
     return project
 
 
 def _issued_periods(client: RegistryClient, project_key: bytes, from_block: int) -> list[Period]:
     """The monitoring period of every batch the project has on chain (the BatchIssued events)."""
-    topic = "0x" + client.abi.event_topics["BatchIssued"].hex()
-    logs = client.rpc.call(
-        "eth_getLogs",
-        {
-            "fromBlock": hex(from_block),
-            "toBlock": "latest",
-            "address": client.address,
-            "topics": [topic, None, "0x" + project_key.hex()],
-        },
-    )
     periods = []
-    for event in client.decode_events(logs):
+    for event in list_events(client, "BatchIssued", indexed=[None, "0x" + project_key.hex()], from_block=from_block):
         request = event.args["request"]
         periods.append(
             Period(

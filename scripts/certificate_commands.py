@@ -171,13 +171,13 @@ def certify(
 @operator_errors
 def list_certificates(as_json: JsonOut = False) -> None:
     """Every certificate, oldest first."""
-    from sqlalchemy import select
+    from sqlmodel import col, select
 
     from certificates.models import CertificateRow
 
     service = open_service()
     with service.engine.connect() as conn:
-        rows = conn.execute(select(CertificateRow).order_by(CertificateRow.number)).all()
+        rows = conn.execute(select(CertificateRow).order_by(col(CertificateRow.number))).all()
     items = [
         {
             "id": r.id,

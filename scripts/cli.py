@@ -12,16 +12,17 @@ from rich.table import Table
 
 from certificates.errors import ServiceError
 from certificates.service import CertificateService
-from chain.abi import ContractAbi
-from chain.client import RegistryClient
+from chain import artifacts
 from chain.compiler import compile_contracts
 from chain.connection import connect
-from chain.deploy import ensure_deployed, record_path, require_deployment
+from chain.deploy import ensure_deployed, record_path
 from chain.errors import ChainError, shown_url
 from chain.keys import load_signer
-from chain.local import OPERATOR_ROLES
 from chain.node import rpc_ready
 from chain.paths import BUILD_DIR
+from chain.registry import open_contract, open_registry
+from chain.roles import OPERATOR_ROLES
+from chain.rpc import JsonRpc
 from chain.settings import ChainSettings
 from indexer.db import WriterLock
 from scripts import (
@@ -31,9 +32,11 @@ from scripts import (
     certificate_commands,
     credits,
     exports,
+    footprint_commands,
     index_commands,
     keys_commands,
     methodology,
+    mrv_commands,
     node_commands,
     participants,
     pledges,
@@ -53,6 +56,7 @@ app = typer.Typer(
 app.add_typer(node_commands.app, name="node")
 app.add_typer(keys_commands.app, name="keys")
 app.add_typer(methodology.app, name="methodology")
+app.add_typer(mrv_commands.app, name="mrv")
 app.add_typer(participants.app, name="participant")
 app.add_typer(projects.app, name="project")
 credits.register(app)
@@ -62,6 +66,7 @@ admin.register(app)
 app.add_typer(index_commands.app, name="index")
 app.add_typer(backup_commands.app, name="backup")
 certificate_commands.register(app)
+footprint_commands.register(app)
 app.command("audit")(audit_commands.audit)
 
 
@@ -94,9 +99,11 @@ def up(
         bool, typer.Option(help="On a fresh local chain, load the demo registry with certificates.")
     ] = True,
 ) -> None:
-    """The main job: start the local node unless LEDGER_RPC_URL is set, compile, deploy if needed,
-    run the indexer, load the demo on a fresh local chain, serve the API, and print where everything is."""
+    """The main job: start the local node unless LEDGER_RPC_URL is set, deploy the build of `make build`
+    if needed, run the indexer, load the demo on a fresh local chain, serve the API, and print where
+    everything is."""
     settings = ChainSettings()
+    build = artifacts.load()  # before starting anything: a missing or stale build is one line naming `make build`
     node = None
     url = settings.effective_rpc_url
     if settings.rpc_url is None and not rpc_ready(url):
@@ -106,7 +113,7 @@ def up(
     stop = supervisor.stop
     node_lock = threading.Lock()  # a restart of the node and the final stop never overlap
     try:
-        report = deploy_and_describe(settings, force=False)
+        report = deploy_and_describe(settings, force=False, build=build)
         console.print(report)
         indexer = index_commands.make_indexer()
         with WriterLock(indexer.engine):
@@ -184,7 +191,7 @@ def anchor_periodically(service: CertificateService, stop: threading.Event) -> N
     while not stop.wait(min(5.0, service.context.settings.anchor_interval)):
         try:
             service.anchor()
-        except Exception as exc:  # keep the main job running; the next round tries again
+        except Exception as exc:  # noqa: BLE001 - keep the main job running; the next round tries again
             # a refusal of ours (ServiceError, ChainError) is one line meant for the operator; anything else is named by
             # its class only, since its text may carry a node URL with a key in it
             detail = str(exc) if isinstance(exc, ServiceError | ChainError) else type(exc).__name__
@@ -194,8 +201,9 @@ def anchor_periodically(service: CertificateService, stop: threading.Event) -> N
 @app.command()
 @operator_errors
 def deploy(force: Annotated[bool, typer.Option(help="Deploy a new registry even if one is recorded.")] = False) -> None:
-    """Deploy the registry to the configured chain (once; again only with --force)."""
-    console.print(deploy_and_describe(ChainSettings(), force=force))
+    """Compile the contracts into build/ and deploy the registry to the configured chain (once; again
+    only with --force)."""
+    console.print(deploy_and_describe(ChainSettings(), force=force, build=compile_contracts()))
 
 
 @app.command()
@@ -203,47 +211,39 @@ def deploy(force: Annotated[bool, typer.Option(help="Deploy a new registry even 
 def status() -> None:
     """Chain id, contract, block, and the roles the current key holds."""
     settings = ChainSettings()
-    rpc = connect(settings.effective_rpc_url, settings.chain_id)
-    deployment = require_deployment(settings.deployments_path, settings.chain_id)
     signer = load_signer(settings, settings.chain_id)
-    client = RegistryClient(
-        rpc,
-        deployment.address,
-        ContractAbi(compile_contracts()["CarbonRegistry"].abi),
-        chain_id=settings.chain_id,
-        signer=signer,
-    )
+    client = open_registry(settings, signer=signer)
+    rpc = client.rpc
     table = Table(show_header=False, box=None)
     table.add_row("chain id", str(settings.chain_id))
     table.add_row("rpc", shown_url(settings.effective_rpc_url))
-    table.add_row("registry", deployment.address)
+    table.add_row("registry", client.address)
     table.add_row("block", str(int(rpc.call("eth_blockNumber"), 16)))
     table.add_row("paused", str(client.paused()))
     table.add_row("key", signer.address)
     table.add_row("roles", ", ".join(client.roles_of(signer.address)) or "none")
-    table.add_row("indexer lag", indexer_lag(settings.chain_id, deployment.address, rpc))
+    table.add_row("indexer lag", indexer_lag(settings.chain_id, client.address, rpc))
     for name, value in settings.describe().items():
         table.add_row(f"config: {name}", value)
     console.print(table)
 
 
-def indexer_lag(chain_id: int, address: str, rpc: object) -> str:
+def indexer_lag(chain_id: int, address: str, rpc: JsonRpc) -> str:
     from indexer import store
     from indexer.db import make_engine
 
     try:
         at = store.cursor(make_engine(), chain_id, address.lower())
-    except Exception:  # no mirror database yet
+    except Exception:  # noqa: BLE001 - no mirror database yet (or none reachable): say so, not a traceback
         at = None
     if at is None:
         return "not indexed yet (run `ledger index`)"
-    head = int(rpc.call("eth_blockNumber"), 16)  # type: ignore[attr-defined]
+    head = int(rpc.call("eth_blockNumber"), 16)
     return f"{head - at[0]} blocks (mirror at block {at[0]}, head {head})"
 
 
-def deploy_and_describe(settings: ChainSettings, *, force: bool) -> Table:
+def deploy_and_describe(settings: ChainSettings, *, force: bool, build: artifacts.Build) -> Table:
     rpc = connect(settings.effective_rpc_url, settings.chain_id)
-    build = compile_contracts()
     signer = load_signer(settings, settings.chain_id)
     deployment, created = ensure_deployed(
         rpc,
@@ -254,9 +254,7 @@ def deploy_and_describe(settings: ChainSettings, *, force: bool) -> Table:
         uri=settings.contract_uri,
         force=force,
     )
-    client = RegistryClient(
-        rpc, deployment.address, ContractAbi(build["CarbonRegistry"].abi), chain_id=settings.chain_id, signer=signer
-    )
+    client = open_contract(rpc, deployment, build=build, signer=signer)
     if created and settings.is_local:
         for role in OPERATOR_ROLES:  # on the local chain the one dev key plays every operator role
             client.grant_role(role, signer.address)

@@ -7,7 +7,7 @@ import functools
 import logging
 import os
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import NoReturn, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -18,10 +18,11 @@ from chain.errors import ChainError
 
 console = Console()
 err_console = Console(stderr=True)
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def fail(message: str) -> None:
+def fail(message: str) -> NoReturn:
     # the message is text, not markup (an id in [brackets] stays), and one line however wide the terminal
     err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, markup=True, soft_wrap=True)
     raise typer.Exit(code=1)
@@ -48,11 +49,11 @@ def database_busy(exc: BaseException) -> str | None:
     return said if said in ("database is locked", "database table is locked") else None
 
 
-def operator_errors(fn: F) -> F:
+def operator_errors(fn: Callable[P, R]) -> Callable[P, R]:
     """Turn the project's own errors into one line and exit code 1."""
 
     @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return fn(*args, **kwargs)
         except (ChainError, ServiceError) as exc:
@@ -78,4 +79,4 @@ def operator_errors(fn: F) -> F:
             logging.getLogger("ledger").debug("unexpected error", exc_info=True)
             fail(f"unexpected {type(exc).__name__}; this is a bug, please report it (run with --verbose for details)")
 
-    return wrapper  # type: ignore[return-value]
+    return wrapper

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from chain.abi import ContractAbi
 from chain.client import RegistryClient
-from chain.compiler import compile_contracts
-from chain.connection import connect
 from chain.deploy import Deployment, require_deployment
-from chain.keys import load_signer
+from chain.registry import open_registry
 from chain.settings import ChainSettings
 
 
@@ -21,9 +18,4 @@ def deployment() -> Deployment:
 
 
 def registry_client(*, signer_required: bool = True) -> RegistryClient:
-    s = settings()
-    rpc = connect(s.effective_rpc_url, s.chain_id)
-    deployment = require_deployment(s.deployments_path, s.chain_id)
-    signer = load_signer(s, s.chain_id) if signer_required else None
-    abi = ContractAbi(compile_contracts()["CarbonRegistry"].abi)
-    return RegistryClient(rpc, deployment.address, abi, chain_id=s.chain_id, signer=signer)
+    return open_registry(settings(), sign=signer_required)

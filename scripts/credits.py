@@ -8,11 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
-from chain.client import b32
+from chain.client import Writes, b32
 from chain.errors import InvalidInputError, RegistryRevertError
 from chain.opids import op_id_for
-from chain.types import CancellationReason, Scenario
-from scripts import args, bulk_issue, outfile, preflight, retire_certify
+from chain.types import CancellationReason, Scenario, enum_name
+from scripts import args, bulk_issue, mrv_commands, outfile, preflight, retire_certify
 from scripts import certificate_commands as certificates
 from scripts.beneficiary_input import BeneficiaryFileOption, BeneficiaryOption, read_beneficiary
 from scripts.console import console, operator_errors
@@ -38,6 +38,12 @@ def issue(
     ] = None,
     reserve_bps: Annotated[int, typer.Option(help="reserve share in basis points (1000 = 10 %)")] = 1000,
     review_report: Annotated[Path | None, typer.Option(help="the expert review of the quantity")] = None,
+    monitoring_report: Annotated[
+        Path | None, typer.Option(help="compute the quantity from this monitoring report (docs/mrv.md)")
+    ] = None,
+    methodology: Annotated[
+        str | None, typer.Option(help="with --monitoring-report: ID@VERSION to compute with")
+    ] = None,
     op: OpIdOption = None,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
@@ -45,6 +51,24 @@ def issue(
     """Issue one batch for a registered project's monitoring period, or one per row of --csv."""
     c = registry_client()
     since = deployment().block_number  # where to look for the project's earlier batches
+    if monitoring_report is not None and csv_file is None:
+        return mrv_commands.issue_from_report(
+            c,
+            since,
+            monitoring_report,
+            project=project,
+            methodology=methodology,
+            vintage=vintage,
+            monitoring_start=monitoring_start,
+            monitoring_end=monitoring_end,
+            quantity=quantity,
+            reserve_bps=reserve_bps,
+            verification_report=verification_report,
+            review_report=review_report,
+            op=op,
+            dry_run=dry_run,
+            as_json=as_json,
+        )
     if csv_file is not None:
         rows = bulk_issue.read_rows(csv_file, c, from_block=since)
         if dry_run:
@@ -58,30 +82,37 @@ def issue(
         if report.failed or report.unconfirmed:
             raise typer.Exit(code=1)
         return
-    needed = {
-        "--project": project,
-        "--vintage": vintage,
-        "--monitoring-start": monitoring_start,
-        "--monitoring-end": monitoring_end,
-        "--quantity": quantity,
-        "--verification-report": verification_report,
-    }
-    missing = [name for name, value in needed.items() if value is None]
-    if missing:
+    if (
+        project is None
+        or vintage is None
+        or monitoring_start is None
+        or monitoring_end is None
+        or quantity is None
+        or verification_report is None
+    ):
+        needed = {
+            "--project": project,
+            "--vintage": vintage,
+            "--monitoring-start": monitoring_start,
+            "--monitoring-end": monitoring_end,
+            "--quantity": quantity,
+            "--verification-report": verification_report,
+        }
+        missing = [name for name, value in needed.items() if value is None]
         raise InvalidInputError(f"missing {', '.join(missing)} (or give --csv FILE for many batches)")
     i = args.op_id(op)
     request: dict[str, Any] = {
         "project_id": project,
-        "vintage": args.vintage(vintage),  # type: ignore[arg-type]
+        "vintage": args.vintage(vintage),
         "monitoring_start": unix_date(monitoring_start),
-        "monitoring_end": unix_date(monitoring_end),  # type: ignore[arg-type]
+        "monitoring_end": unix_date(monitoring_end),
         "quantity": quantity,
         "reserve_bps": reserve_bps,
         "verification_report_hash": args.document_hash(verification_report),
         "review_hash": args.document_hash(review_report),
     }
-    bulk_issue.check_one(c, c.issuance_request(**request), i, from_block=since)  # type: ignore[arg-type]
-    run_write(lambda **kw: c.issue(i, **request, **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+    bulk_issue.check_one(c, c.issuance_request(**request), i, from_block=since)
+    run_write(lambda w: w.issue(i, **request), c, dry_run=dry_run, as_json=as_json, op_id=i)
 
 
 def transfer(
@@ -96,12 +127,13 @@ def transfer(
 ) -> None:
     """Transfer units (with an operation id and the trade reference, if any)."""
     c, i = registry_client(), args.op_id(op)
-    holder = args.account("sender", from_) if from_ else c.signer.address  # type: ignore[union-attr]
+    holder = args.account("sender", from_) if from_ else args.signer_address(c)
     to = args.account("recipient", to)
     reference = b32("trade reference", trade_ref) if trade_ref else b"\0" * 32
     preflight.existing_batch(c, batch, amount=amount)
     run_write(
-        lambda **kw: c.transfer_with_reference(i, holder, to, batch, amount, reference, **kw),
+        lambda w: w.transfer_with_reference(i, holder, to, batch, amount, reference),
+        c,
         dry_run=dry_run,
         as_json=as_json,
         op_id=i,
@@ -156,13 +188,17 @@ def retire(
     c = registry_client()
     preflight.existing_batch(c, batch, amount=amount)  # before anything is sealed or signed
     claim_hash = args.document_hash(claim)
-    if certify:
-        retire_certify.check_request(options, beneficiary=name, quantity=amount)  # type: ignore[arg-type]
+    if certify and name is not None:  # --certify without a name was refused above
+        retire_certify.check_request(options, beneficiary=name, quantity=amount)
     words = retire_certify.certify_args(scenario, field, disclose, footprint, trees, out) if certify else None
     sealed = None
     if name is None or dry_run:
         i = args.op_id(op)
-        commitment = b"\1" * 32 if name is not None else b32("beneficiary commitment", beneficiary_commitment)  # type: ignore[arg-type]
+        if name is not None:
+            commitment = b"\1" * 32
+        else:
+            assert beneficiary_commitment is not None  # read_beneficiary gives no name only for a commitment
+            commitment = b32("beneficiary commitment", beneficiary_commitment)
     else:
         service = certificates.open_service()
         if certify:
@@ -170,8 +206,8 @@ def retire(
         i = (
             args.op_id(op)
             if op is not None
-            else service.retirement_op_id(holder or c.signer.address, batch, amount, why.name, name, claim_hash)
-        )  # type: ignore[union-attr]
+            else service.retirement_op_id(holder or args.signer_address(c), batch, amount, why.name, name, claim_hash)
+        )
         sealed = service.prepare_beneficiary(name)
         commitment = b32("beneficiary commitment", sealed.commitment)
         call = {
@@ -186,15 +222,15 @@ def retire(
         service.store_beneficiary(sealed)  # only now: a retirement that would fail leaves no sealed name behind
     results: list[Any] = []
 
-    def send(**kw: Any) -> Any:
-        results.append(c.retire(i, batch, amount, why, commitment, claim_hash, holder=holder, **kw))
+    def send(w: Writes[Any]) -> Any:
+        results.append(w.retire(i, batch, amount, why, commitment, claim_hash, holder=holder))
         return results[-1]
 
     try:
         if certify and as_json:
-            send()  # --json prints one JSON object: the certificate's, below
+            send(c)  # --json prints one JSON object: the certificate's, below
         else:
-            run_write(send, dry_run=dry_run, as_json=as_json, op_id=i)
+            run_write(send, c, dry_run=dry_run, as_json=as_json, op_id=i)
     except RegistryRevertError:
         if sealed is not None:  # reverted on chain: nothing names this commitment
             service.forget_beneficiary(sealed.commitment)
@@ -221,9 +257,10 @@ def cancel(
     holder = args.account("holder", holder)
     preflight.existing_batch(c, batch, amount=amount)
     if not dry_run:
-        confirm(f"cancel {amount} kg of batch {batch} held by {holder} ({why.name.lower()})", yes)
+        confirm(f"cancel {amount} kg of batch {batch} held by {holder} ({enum_name(CancellationReason, why)})", yes)
     run_write(
-        lambda **kw: c.cancel(i, holder, batch, amount, why, args.document_hash(evidence), **kw),
+        lambda w: w.cancel(i, holder, batch, amount, why, args.document_hash(evidence)),
+        c,
         dry_run=dry_run,
         as_json=as_json,
         op_id=i,
@@ -249,7 +286,7 @@ def import_(
     to, vintage = args.account("recipient", to), args.vintage(vintage)
     origin_key = op_id_for(origin_registry, origin).to_bytes(32, "big")
     run_write(
-        lambda **kw: c.import_credits(
+        lambda w: w.import_credits(
             i,
             origin_key=origin_key,
             origin_registry=origin_registry,
@@ -258,8 +295,8 @@ def import_(
             vintage=vintage,
             quantity=quantity,
             evidence_hash=args.document_hash(evidence),
-            **kw,
         ),
+        c,
         dry_run=dry_run,
         as_json=as_json,
         op_id=i,

@@ -1,14 +1,17 @@
-"""The demo registry the main job loads on a fresh local chain: methodologies, projects, batches,
-trades, a pledge, and one certified retirement per scenario, so a newcomer sees the whole system.
-Development keys only; refused on any chain but the local one."""
+"""The demo registry the main job loads on a fresh local chain: methodologies (filed with their
+calculation bundles' hashes), projects, batches (the forest project's 2024 batch issued from the
+shipped monitoring report mrv/examples/forest-2024.json), trades, a pledge, and one certified
+retirement per scenario, so a newcomer sees the whole system. Development keys only; refused on
+any chain but the local one."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlmodel import select
 
 from certificates.models import CertificateClaim
 from certificates.service import CertificateService, retire_and_certify
@@ -18,10 +21,14 @@ from chain.opids import op_id_for
 from chain.settings import LOCAL_CHAIN_ID
 from chain.types import ParticipantKind, Scenario
 from indexer.models import BatchRow, Retirement
+from mrv import bundle, issuance, parse_report
+from mrv import store as mrv_store
 
 DOC = b"\x5a" * 32  # stands for the hash of a filed document
 YEAR_2020, YEAR_2040 = 1_577_836_800, 2_208_988_800
 PERIODS = {2024: (1_704_067_200, 1_735_689_599), 2025: (1_735_689_600, 1_767_225_599)}
+MONITORED = ("P-511802-0001", 2024)  # the batch issued from its monitoring report, not a typed quantity
+REPORT = Path(__file__).resolve().parents[1] / "mrv" / "examples" / "forest-2024.json"
 
 
 def op(*parts: object) -> int:
@@ -49,9 +56,8 @@ def load_demo(client: RegistryClient, service: CertificateService, *, block_time
     accounts = dev_accounts()
     owner_a, owner_b, company, platform, bank = accounts[1:6]
     with automine(client, block_time):
-        once(client.file_methodology, op("m", 1), "SCFM-001-V01", 0, 1, DOC)
-        once(client.file_methodology, op("m", 2), "SCGM-001-V01", 1, 1, DOC)
-        once(client.file_methodology, op("m", 3), "SCWM-001-V01", 2, 1, DOC)
+        for n, mid in enumerate(("SCFM-001-V01", "SCGM-001-V01", "SCWM-001-V01")):  # forest, grassland, wetland
+            once(client.file_methodology, op("m", n + 1), mid, n, 1, bytes.fromhex(bundle(mid, 1).sha256))
         for who, kind in (
             (owner_a, ParticipantKind.PROJECT_OWNER),
             (owner_b, ParticipantKind.PROJECT_OWNER),
@@ -82,17 +88,18 @@ def load_demo(client: RegistryClient, service: CertificateService, *, block_time
             once(client.review_project, op("review", pid), pid, True, DOC)
             for vintage, (start, end) in PERIODS.items():
                 issue_op = op("issue", pid, vintage)
-                issued = once(
-                    client.issue,
-                    issue_op,
-                    project_id=pid,
-                    vintage=vintage,
-                    monitoring_start=start,
-                    monitoring_end=end,
-                    quantity=50_000,
-                    reserve_bps=1_000,
-                    verification_report_hash=DOC,
-                )
+                request: dict[str, Any] = {
+                    "project_id": pid,
+                    "vintage": vintage,
+                    "monitoring_start": start,
+                    "monitoring_end": end,
+                    "quantity": 50_000,
+                    "reserve_bps": 1_000,
+                    "verification_report_hash": DOC,
+                }
+                if (pid, vintage) == MONITORED:
+                    request = monitored_request(client, service, pid)
+                issued = once(client.issue, issue_op, **request)
                 batches.append(
                     int(issued.event("BatchIssued").args["batchId"])
                     if issued
@@ -151,6 +158,17 @@ def load_demo(client: RegistryClient, service: CertificateService, *, block_time
                 ids.append(done)
         service.anchor(force=True)
     return ids
+
+
+def monitored_request(client: RegistryClient, service: CertificateService, pid: str) -> dict[str, Any]:
+    """The batch's request computed from the shipped report under the methodology filed for the
+    project; report and result stored first, so the batch finds its breakdown by its hash."""
+    data = REPORT.read_bytes()
+    project = client.project(pid)
+    plan = issuance.prepare(parse_report(data, REPORT.name), pid, project, client.methodology(project.methodology_id))
+    with service.engine.begin() as conn:
+        mrv_store.put(conn, data, plan.result)
+    return plan.request(pid)
 
 
 FINALITY_WAIT = 600.0  # seconds each certificate may wait for LEDGER_CONFIRMATIONS (0 on the local node: none)

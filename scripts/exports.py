@@ -36,9 +36,10 @@ def request(
     holder = args.account("holder", holder)
     preflight.existing_batch(c, batch, amount=amount)
     run_write(
-        lambda **kw: c.request_export(
-            i, holder, batch, amount, destination, b32("destination account", destination_account), **kw
+        lambda w: w.request_export(
+            i, holder, batch, amount, destination, b32("destination account", destination_account)
         ),
+        c,
         dry_run=dry_run,
         as_json=as_json,
         op_id=i,
@@ -60,7 +61,8 @@ def confirm_(
     if not dry_run:
         confirm(f"cancel the units of export {export_id} as exported", yes)
     run_write(
-        lambda **kw: c.confirm_export(i, export, b32("reference", reference), **kw),
+        lambda w: w.confirm_export(i, export, b32("reference", reference)),
+        c,
         dry_run=dry_run,
         as_json=as_json,
         op_id=i,
@@ -74,4 +76,4 @@ def abort(
 ) -> None:
     """The export did not happen: free the units."""
     c, i, export = registry_client(), args.op_id(op), args.op_id(export_id, "export id")
-    run_write(lambda **kw: c.abort_export(i, export, **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+    run_write(lambda w: w.abort_export(i, export), c, dry_run=dry_run, as_json=as_json, op_id=i)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import typer
 from eth_account import Account
@@ -24,7 +25,7 @@ def _password() -> str:
     return str(typer.prompt("keystore password", hide_input=True, confirmation_prompt=True))
 
 
-def _keys_dir():  # type: ignore[no-untyped-def]
+def _keys_dir() -> Path:
     return settings().var_dir / "keys"
 
 

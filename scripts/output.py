@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from chain.abi import DecodedEvent
-from chain.client import Simulation, TxResult
+from chain.client import RegistryClient, Simulation, TxResult, Writes
 from scripts.console import console, fail
 
 JsonOption = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of a table.")]
@@ -93,8 +93,16 @@ def report_simulation(sim: Simulation, *, as_json: bool, op_id: int | None) -> N
         raise typer.Exit(code=1)
 
 
-def run_write(call: Callable[..., Any], *, dry_run: bool, as_json: bool, op_id: int | None = None) -> None:
-    report(call(dry_run=dry_run), as_json=as_json, op_id=op_id)
+def run_write(
+    call: Callable[[Writes[Any]], TxResult | Simulation],
+    client: RegistryClient,
+    *,
+    dry_run: bool,
+    as_json: bool,
+    op_id: int | None = None,
+) -> None:
+    """Make the write `call` names with the client, or with --dry-run only simulate it, and report it."""
+    report(call(client.dry_run if dry_run else client), as_json=as_json, op_id=op_id)
 
 
 def _short(value: Any) -> str:

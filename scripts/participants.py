@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from chain.errors import InvalidInputError
-from chain.types import ParticipantKind, ParticipantStatus
+from chain.types import ParticipantKind, ParticipantStatus, enum_name
 from scripts import args
 from scripts.console import operator_errors
 from scripts.context import registry_client
@@ -33,9 +33,8 @@ def add(
     c, i = registry_client(), args.op_id(op)
     account = args.account("participant", account)
     run_write(
-        lambda **kw: c.register_participant(
-            i, account, args.member(ParticipantKind, kind), args.document_hash(reference), **kw
-        ),
+        lambda w: w.register_participant(i, account, args.member(ParticipantKind, kind), args.document_hash(reference)),
+        c,
         dry_run=dry_run,
         as_json=as_json,
         op_id=i,
@@ -50,7 +49,7 @@ def _status(name: str, status: ParticipantStatus, summary: str, destructive: boo
         what="participant",
         target_help="the participant's address",
         destructive=destructive,
-        setter=lambda c, i, account, reason, **kw: c.set_participant_status(i, account, status, reason, **kw),
+        setter=lambda w, i, account, reason: w.set_participant_status(i, account, status, reason),
         check=lambda account: args.account("participant", account),
     )
 
@@ -76,8 +75,8 @@ def show(account: str, as_json: JsonOption = False) -> None:
         [
             {
                 "account": account,
-                "kind": p.kind.name.lower(),
-                "status": p.status.name.lower(),
+                "kind": enum_name(ParticipantKind, p.kind),
+                "status": enum_name(ParticipantStatus, p.status),
                 "reference sha256": "0x" + p.reference_hash.hex(),
             }
         ],
@@ -95,8 +94,8 @@ def list_(as_json: JsonOption = False) -> None:
     rows = [
         {
             "account": a,
-            "kind": ParticipantKind(p["kind"]).name.lower(),
-            "status": ParticipantStatus(p["status"]).name.lower(),
+            "kind": enum_name(ParticipantKind, p["kind"]),
+            "status": enum_name(ParticipantStatus, p["status"]),
         }
         for a, p in zip(accounts, c.view_many("participant", [(a,) for a in accounts]), strict=True)
     ]

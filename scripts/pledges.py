@@ -32,7 +32,8 @@ def create(
     pledgee = args.account("pledgee", pledgee)
     preflight.existing_batch(c, batch, amount=amount)
     run_write(
-        lambda **kw: c.pledge(i, batch, amount, pledgee, b32("registration", registration), **kw),
+        lambda w: w.pledge(i, batch, amount, pledgee, b32("registration", registration)),
+        c,
         dry_run=dry_run,
         as_json=as_json,
         op_id=i,
@@ -46,7 +47,7 @@ def release(
 ) -> None:
     """Release a pledge (the pledgee's key)."""
     c, i, pledge = registry_client(), args.op_id(op), args.op_id(pledge_id, "pledge id")
-    run_write(lambda **kw: c.release_pledge(i, pledge, **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+    run_write(lambda w: w.release_pledge(i, pledge), c, dry_run=dry_run, as_json=as_json, op_id=i)
 
 
 @app.command("enforce")
@@ -62,4 +63,4 @@ def enforce(
     c, i, pledge = registry_client(), args.op_id(op), args.op_id(pledge_id, "pledge id")
     if not dry_run:
         confirm(f"enforce pledge {pledge_id}", yes)
-    run_write(lambda **kw: c.enforce_pledge(i, pledge, **kw), dry_run=dry_run, as_json=as_json, op_id=i)
+    run_write(lambda w: w.enforce_pledge(i, pledge), c, dry_run=dry_run, as_json=as_json, op_id=i)

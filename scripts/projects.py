@@ -11,7 +11,7 @@ import typer
 
 from chain.client import sid
 from chain.errors import InvalidInputError
-from chain.types import ProjectStatus, from_short_id
+from chain.types import ProjectStatus, enum_name, from_short_id
 from scripts import args
 from scripts.console import operator_errors
 from scripts.context import registry_client
@@ -62,7 +62,7 @@ def register(
     start, end = unix_date(crediting_start), unix_date(crediting_end)
     hashes = parcel_hashes(parcels)
     run_write(
-        lambda **kw: c.register_project(
+        lambda w: w.register_project(
             i,
             project_id=project_id,
             methodology_id=methodology,
@@ -73,8 +73,8 @@ def register(
             crediting_end=end,
             documents_hash=documents_hash(document or []),
             parcels=hashes,
-            **kw,
         ),
+        c,
         dry_run=dry_run,
         as_json=as_json,
         op_id=i,
@@ -94,7 +94,8 @@ def review(
     """Record the expert committee's decision (needs the reviewer role)."""
     c, i = registry_client(), args.op_id(op)
     run_write(
-        lambda **kw: c.review_project(i, project_id, approve, args.document_hash(report_file), **kw),
+        lambda w: w.review_project(i, project_id, approve, args.document_hash(report_file)),
+        c,
         dry_run=dry_run,
         as_json=as_json,
         op_id=i,
@@ -109,7 +110,7 @@ def _status(name: str, status: ProjectStatus, summary: str, destructive: bool = 
         what="project",
         target_help="the project id",
         destructive=destructive,
-        setter=lambda c, i, project_id, reason, **kw: c.set_project_status(i, project_id, status, reason, **kw),
+        setter=lambda w, i, project_id, reason: w.set_project_status(i, project_id, status, reason),
     )
 
 
@@ -124,7 +125,7 @@ _status(
 def _row(project_id: str, p: dict[str, Any]) -> dict[str, object]:
     return {
         "id": project_id,
-        "status": ProjectStatus(p["status"]).name.lower(),
+        "status": enum_name(ProjectStatus, p["status"]),
         "methodology": from_short_id(p["methodologyId"]),
         "owner": p["owner"],
         "county": p["countyCode"],

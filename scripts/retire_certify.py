@@ -18,7 +18,7 @@ from certificates.errors import ServiceError
 from certificates.scenarios import scenario as scenario_spec
 from certificates.service import CertificateService
 from certificates.settings import ServiceSettings
-from chain.client import RegistryClient, TxResult
+from chain.client import RegistryClient, Simulation, TxResult
 from chain.errors import ChainError
 from chain.types import RetirementId
 from scripts.console import err_console, fail
@@ -39,6 +39,11 @@ def check_request(options: dict[str, Any], *, beneficiary: str, quantity: int) -
     )
 
 
+def simulate_retirement(client: RegistryClient, op_id: int, call: dict[str, Any]) -> Simulation:
+    """The retirement as a dry run: the gas it would use, or the error it would revert with."""
+    return client.dry_run.retire(op_id, **call)
+
+
 def simulate_first(
     client: RegistryClient,
     service: CertificateService,
@@ -49,7 +54,7 @@ def simulate_first(
 ) -> None:
     """Simulate the retirement; refuse, with nothing sealed or sent, if it would fail. A re-run of a
     retirement already made is pointed at it (and at the command that certifies it, if it is not yet)."""
-    simulation = client.retire(op_id, **call, dry_run=True)
+    simulation = simulate_retirement(client, op_id, call)
     if simulation.ok:
         return
     error = simulation.error

@@ -14,7 +14,7 @@ from scripts.console import operator_errors
 from scripts.context import registry_client
 from scripts.output import DryRunOption, JsonOption, OpIdOption, YesOption, confirm, run_write
 
-Setter = Callable[..., Any]  # (client, op_id, target, reason_hash, **kw) -> TxResult | Simulation
+Setter = Callable[..., Any]  # (writes, op_id, target, reason_hash) -> TxResult | Simulation
 Check = Callable[[str], str]  # the target as typed -> as sent, or InvalidInputError
 
 
@@ -44,7 +44,8 @@ def add_status_command(
         if destructive and not dry_run:
             confirm(f"{name} {what} {target} (this is final)", yes)
         run_write(
-            lambda **kw: setter(c, i, target, args.document_hash(reason), **kw),
+            lambda w: setter(w, i, target, args.document_hash(reason)),
+            c,
             dry_run=dry_run,
             as_json=as_json,
             op_id=i,

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from eth_account.signers.local import LocalAccount
 
+from chain.artifacts import Build
 from chain.client import RegistryClient
-from chain.compiler import Build, compile_contracts
+from chain.compiler import compile_contracts
 from chain.keys import dev_accounts
 from chain.local import LocalRegistry, open_local_registry
 from chain.node import LocalNode

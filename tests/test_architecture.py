@@ -17,12 +17,13 @@ ALLOWED: dict[str, set[str]] = {
     "indexer": {"chain"},
     "certificates": {"chain", "indexer"},
     "mrv": {"chain"},  # measurement: pure computation, reads no mirror
+    "footprint": set(),  # footprint accounting: pure computation over its own factor library
     "audit": {"chain", "indexer", "certificates", "mrv"},
-    "api": {"chain", "indexer", "certificates", "audit", "mrv"},
-    "scripts": {"chain", "indexer", "certificates", "audit", "mrv"},
+    "api": {"chain", "indexer", "certificates", "audit", "mrv", "footprint"},
+    "scripts": {"chain", "indexer", "certificates", "audit", "mrv", "footprint"},
 }
 OURS = set(ALLOWED) | {"tests", "bench", "tools"}
-DOMAINS = {"certificates", "audit", "mrv"}
+DOMAINS = {"certificates", "audit", "mrv", "footprint"}
 EDGE_LIBRARIES = {"fastapi", "starlette", "uvicorn", "jinja2", "typer", "rich", "click"}  # HTTP and CLI code
 
 

@@ -8,22 +8,21 @@ in block ranges of at most `chunk` blocks (a range the node refuses is split in 
 
 from __future__ import annotations
 
-import functools
 import re
 from collections import Counter
 from dataclasses import astuple, dataclass, field
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import to_checksum_address
 
-from chain.abi import ContractAbi, abi_type, lowercase_named
-from chain.client import ROLES, RegistryClient
-from chain.compiler import compile_contracts
+from chain.abi import ContractAbi
+from chain.artifacts import contract_abi
 from chain.deploy import Deployment
-from chain.errors import RegistryRevertError
-from chain.revert import EXPLANATIONS, revert_data_from_rpc_error
+from chain.logs import LogFetcher
+from chain.registry import open_contract
+from chain.roles import ROLES
 from chain.rpc import JsonRpc, RpcError
+from chain.transactions import replay_call
 from chain.types import RetirementId
 
 TX_HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -43,7 +42,7 @@ class ExplorerError(Exception):
         self.detail = detail
 
 
-class NotFound(ExplorerError):
+class ExplorerNotFoundError(ExplorerError):
     status = 404
     title = "Not found 未找到"
 
@@ -51,26 +50,6 @@ class NotFound(ExplorerError):
 class BadInput(ExplorerError):
     status = 400
     title = "Invalid input 输入无效"
-
-
-@functools.cache
-def registry_abi() -> ContractAbi:
-    return ContractAbi(compile_contracts()["CarbonRegistry"].abi)
-
-
-@functools.cache
-def revocations_abi() -> ContractAbi:
-    return ContractAbi(compile_contracts()["CertificateRevocations"].abi)
-
-
-@functools.cache
-def selectors(abi: ContractAbi) -> dict[bytes, dict[str, Any]]:
-    """Function items by their 4-byte selector, to name the method a transaction called."""
-    out = {}
-    for item in abi.abi:
-        if item["type"] == "function":
-            out[keccak(text=f"{item['name']}({','.join(abi_type(i) for i in item['inputs'])})")[:4]] = item
-    return out
 
 
 def address_topic(addr: str) -> str:
@@ -103,7 +82,7 @@ def parse_batch_id(text: str) -> int:
 
 
 @dataclass(frozen=True)
-class Event:
+class TxLog:
     """One log of a transaction; `name` is None for a log our ABIs do not know."""
 
     name: str | None
@@ -161,7 +140,7 @@ class TxView:
     tx: dict[str, Any]
     receipt: dict[str, Any] | None
     timestamp: int | None
-    events: list[Event]
+    events: list[TxLog]
     method: str | None
     call_args: dict[str, Any] | None
     failure: Failure | None
@@ -186,7 +165,7 @@ class AddressView:
     is_contract: bool
     label: str | None
     holdings: list[Holding]
-    history: list[Event]
+    history: list[TxLog]
     more_before: int | None  # the next page: events in blocks below this one
 
 
@@ -197,9 +176,9 @@ class BatchView:
     supply: dict[str, int]
     first_serial: int
     last_serial: int
-    origin: Event | None
+    origin: TxLog | None
     holders: list[tuple[str, Holding]]  # (checksummed address, its balances), largest first
-    retirements: list[Event]
+    retirements: list[TxLog]
 
 
 class ExplorerNode:
@@ -214,11 +193,11 @@ class ExplorerNode:
         self.start = deployment.block_number
         self.chunk = chunk
         self.history_limit = history
-        self.abi = registry_abi()
-        self.client = RegistryClient(rpc, self.registry, self.abi, chain_id=self.chain_id)
-        self._abis = {self.registry.lower(): ("registry", self.abi)}
+        self.client = open_contract(rpc, deployment)
+        self.abi = self.client.abi
+        self._abis: dict[str, tuple[str, ContractAbi]] = {self.registry.lower(): ("registry", self.abi)}
         if self.revocations:
-            self._abis[self.revocations.lower()] = ("revocations", revocations_abi())
+            self._abis[self.revocations.lower()] = ("revocations", contract_abi("CertificateRevocations"))
 
     # ------------------------------------------------------------ plumbing
 
@@ -226,9 +205,9 @@ class ExplorerNode:
         return int(self.rpc.call("eth_blockNumber"), 16)
 
     def contracts(self) -> list[str]:
-        return [self.registry] + ([self.revocations] if self.revocations else [])
+        return [str(self.registry)] + ([str(self.revocations)] if self.revocations else [])
 
-    def decode(self, log: dict[str, Any]) -> Event:
+    def decode(self, log: dict[str, Any]) -> TxLog:
         contract, abi = self._abis.get(log["address"].lower(), ("other", None))
         decoded = None
         if abi is not None:
@@ -236,7 +215,7 @@ class ExplorerNode:
                 decoded = abi.decode_log(log, checksum=False)
             except Exception:  # noqa: BLE001 - a log that does not fit its ABI is shown raw
                 decoded = None
-        return Event(
+        return TxLog(
             name=decoded.name if decoded else None,
             args=decoded.args if decoded else {},
             contract=contract,
@@ -249,28 +228,17 @@ class ExplorerNode:
         )
 
     def logs(self, topics: list[Any], lo: int, hi: int, *, addresses: list[str] | None = None) -> list[dict[str, Any]]:
-        """eth_getLogs over [lo, hi] in ranges of at most `chunk` blocks, sent as JSON-RPC batches;
-        a range the node refuses (too many results) is split in two and asked again."""
-        address = addresses or [self.registry]
-        ranges = [(a, min(a + self.chunk - 1, hi)) for a in range(max(lo, 0), hi + 1, self.chunk)]
-        out: list[dict[str, Any]] = []
-        while ranges:
-            now, ranges = ranges[:20], ranges[20:]
-            calls = [
-                ("eth_getLogs", [{"fromBlock": hex(a), "toBlock": hex(b), "address": address, "topics": topics}])
-                for a, b in now
-            ]
-            retry: list[tuple[int, int]] = []
-            for (a, b), reply in zip(now, self.rpc.batch(calls), strict=True):
-                if isinstance(reply, RpcError):
-                    if a == b:
-                        raise reply
-                    mid = (a + b) // 2
-                    retry += [(a, mid), (mid + 1, b)]
-                else:
-                    out.extend(reply)
-            ranges = retry + ranges
-        return out
+        """eth_getLogs over [lo, hi] through the one log-range fetcher (chain/logs.py), in ranges of at
+        most `chunk` blocks; a range the node refuses (too many results) is split and asked again."""
+        fetcher = LogFetcher(
+            self.rpc,
+            addresses or [self.registry],
+            topics=topics,
+            max_range=self.chunk,
+            start_range=self.chunk,
+            retries=0,
+        )
+        return fetcher.fetch_all(max(lo, 0), hi)
 
     def _views(self, calls: list[tuple[str, tuple[Any, ...]]]) -> list[Any]:
         """Several registry views in one JSON-RPC batch."""
@@ -320,7 +288,7 @@ class ExplorerNode:
             raise BadInput(f"{ident[:80]!r} is neither a block number (digits) nor a block hash (0x and 64 hex digits)")
         latest = self.latest()
         if block is None:
-            raise NotFound(f"{what} (the latest block is {latest})")
+            raise ExplorerNotFoundError(f"{what} (the latest block is {latest})")
         txs = block["transactions"][:max_txs]
         receipts = self.rpc.batch([("eth_getTransactionReceipt", [t["hash"]]) for t in txs])
         rows = []
@@ -349,7 +317,7 @@ class ExplorerNode:
         if to not in self._abis:
             return None
         data = bytes.fromhex(tx.get("input", "0x")[2:])
-        item = selectors(self._abis[to][1]).get(data[:4])
+        item = self._abis[to][1].functions_by_selector.get(data[:4])
         return item["name"] if item else None
 
     def call_args(self, tx: dict[str, Any]) -> dict[str, Any] | None:
@@ -357,21 +325,17 @@ class ExplorerNode:
         if to not in self._abis:
             return None
         data = bytes.fromhex(tx.get("input", "0x")[2:])
-        item = selectors(self._abis[to][1]).get(data[:4])
-        if item is None:
-            return None
         try:
-            values = abi_decode([abi_type(i) for i in item["inputs"]], data[4:])
+            decoded = self._abis[to][1].decode_call(data)
         except Exception:  # noqa: BLE001 - malformed call data: shown raw
             return None
-        pairs = zip(item["inputs"], values, strict=True)
-        return {i["name"] or f"arg{n}": lowercase_named(i, v) for n, (i, v) in enumerate(pairs)}
+        return decoded[1] if decoded else None
 
     def tx(self, tx_hash: str) -> TxView:
         tx_hash = parse_tx_hash(tx_hash)
         tx = self.rpc.call("eth_getTransactionByHash", tx_hash)
         if tx is None:
-            raise NotFound(f"the node knows no transaction {tx_hash}")
+            raise ExplorerNotFoundError(f"the node knows no transaction {tx_hash}")
         receipt = self.rpc.call("eth_getTransactionReceipt", tx_hash)
         timestamp = None
         if tx.get("blockNumber"):
@@ -385,27 +349,12 @@ class ExplorerNode:
         return TxView(tx, receipt, timestamp, events, self.method_name(tx), self.call_args(tx), failure, contract)
 
     def replay_failure(self, tx: dict[str, Any], receipt: dict[str, Any]) -> Failure:
-        """Replay the call with eth_call at the parent block and decode its revert to the
-        contract's custom error (as chain.client.RegistryClient._replay_failure does)."""
-        call = {"from": tx["from"], "to": tx.get("to"), "data": tx.get("input", "0x"), "gas": tx["gas"]}
-        if int(tx.get("value", "0x0"), 16):
-            call["value"] = tx["value"]
-        parent = hex(max(int(receipt["blockNumber"], 16) - 1, 0))
+        """Why a mined transaction failed: the one replay of chain/transactions.py, decoded with the
+        ABI of the contract it called."""
         abi = self._abis.get((tx.get("to") or "").lower(), ("other", self.abi))[1]
-        try:
-            self.rpc.call("eth_call", call, parent)
-        except RpcError as exc:
-            data = revert_data_from_rpc_error(exc.error)
-            if data is None:
-                return Failure("NodeRefused", {"message": str(exc)}, "the node refused the replayed call")
-            err: RegistryRevertError = abi.reverts.decode(data)
-            explanation = EXPLANATIONS.get(
-                err.name,
-                "the transaction reverted without a known error"
-                if err.name == "UnknownRevert"
-                else "the contract refused the operation",
-            )
-            return Failure(err.name, err.args_by_name, explanation)
+        err = self.client.replay(replay_call(tx), int(receipt["blockNumber"], 16), abi)
+        if err is not None:
+            return Failure(err.name, err.args_by_name, err.explanation)
         if int(receipt["gasUsed"], 16) >= int(tx["gas"], 16):
             return Failure("OutOfGas", {}, "the transaction used all its gas")
         return Failure(
@@ -469,14 +418,14 @@ class ExplorerNode:
 
     def history(
         self, addr: str, *, before: int | None = None, limit: int | None = None
-    ) -> tuple[list[Event], int | None]:
+    ) -> tuple[list[TxLog], int | None]:
         """The newest registry events (`limit`) in which `addr` is an indexed topic, in blocks
         below `before`, scanning backwards in growing windows; whole blocks only, so the next page
         (`before` = the returned block) misses nothing."""
         limit = limit or self.history_limit
         topic = address_topic(addr)
         hi = self.latest() if before is None else min(before - 1, self.latest())
-        found: dict[tuple[int, int], Event] = {}
+        found: dict[tuple[int, int], TxLog] = {}
         window = self.chunk
         lo = hi + 1
         while hi >= self.start and len(found) < limit:
@@ -499,7 +448,7 @@ class ExplorerNode:
     def batch(self, batch_id: int, *, retirements: int = 20) -> BatchView:
         record, supply = self._views([("batch", (batch_id,)), ("supply", (batch_id,))])
         if int(record["issued"]) == 0:
-            raise NotFound(f"no batch {batch_id}: the registry has issued or imported no such batch")
+            raise ExplorerNotFoundError(f"no batch {batch_id}: the registry has issued or imported no such batch")
         issued, circulating, retired, cancelled = (int(v) for v in supply)
         latest = self.latest()
         origin_logs = self.logs(
@@ -552,17 +501,21 @@ class ExplorerNode:
         except ValueError as exc:
             raise BadInput(str(exc)) from None
         if chain_id != self.chain_id:
-            raise NotFound(f"retirement {rid} is on chain {chain_id}; this registry is on chain {self.chain_id}")
+            raise ExplorerNotFoundError(
+                f"retirement {rid} is on chain {chain_id}; this registry is on chain {self.chain_id}"
+            )
         receipt = self.rpc.call("eth_getTransactionReceipt", tx_hash)
         if receipt is None:
-            raise NotFound(f"the node knows no transaction {tx_hash} (from retirement {rid})")
+            raise ExplorerNotFoundError(f"the node knows no transaction {tx_hash} (from retirement {rid})")
         retired = "0x" + self.abi.event_topics["CreditsRetired"].hex()
         for log in receipt["logs"]:
             if int(log["logIndex"], 16) == index:
                 if log["address"].lower() != self.registry.lower() or log["topics"][:1] != [retired]:
-                    raise NotFound(f"log {index} of {tx_hash} is not a registry retirement (CreditsRetired)")
+                    raise ExplorerNotFoundError(
+                        f"log {index} of {tx_hash} is not a registry retirement (CreditsRetired)"
+                    )
                 return tx_hash, index
-        raise NotFound(f"transaction {tx_hash} has no log {index}")
+        raise ExplorerNotFoundError(f"transaction {tx_hash} has no log {index}")
 
     def resolve(self, q: str) -> str:
         """The explorer path a search term leads to."""
@@ -574,7 +527,7 @@ class ExplorerNode:
                 return f"/explorer/tx/{q.lower()}"
             if self.rpc.call("eth_getBlockByHash", q, False) is not None:
                 return f"/explorer/block/{q.lower()}"
-            raise NotFound(f"no transaction and no block has the hash {q}")
+            raise ExplorerNotFoundError(f"no transaction and no block has the hash {q}")
         if ADDRESS.match(q):
             return f"/explorer/address/{to_checksum_address(q)}"
         if q.isascii() and q.isdigit():

@@ -4,15 +4,16 @@ the node does not know, 502 when the node cannot be reached or refuses, 503 with
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api.explorer import pages
 from api.explorer.node import BadInput, ExplorerError, ExplorerNode, parse_batch_id
+from api.explorer.pages import Frame
 from certificates.context import ServiceContext
 from chain.errors import NodeUnreachableError, RegistryRevertError
 from chain.rpc import RpcError
@@ -23,17 +24,18 @@ router = APIRouter(tags=["explorer"])
 BLOCKS_PER_PAGE = 20
 
 
-def _frame(ctx: ServiceContext | None) -> dict[str, Any]:
+def _frame(ctx: ServiceContext | None) -> Frame:
     if ctx is None:
-        return {}
+        return Frame()
     d = ctx.deployment
-    return {"chain_id": d.chain_id, "registry": d.address, "revocations": d.revocations or None}
+    return Frame(chain_id=d.chain_id, registry=d.address, revocations=d.revocations or None)
 
 
-def _serve(request: Request, build: Callable[[ExplorerNode, dict[str, Any]], Response | str]) -> Response:
+def _serve(request: Request, build: Callable[[ExplorerNode, Frame], Response | str]) -> Response:
     ctx: ServiceContext | None = getattr(request.app.state, "context", None)
     frame = _frame(ctx)
-    frame["q"] = request.query_params.get("q", "") if request.url.path.endswith("/search") else ""
+    if request.url.path.endswith("/search"):
+        frame = dataclasses.replace(frame, q=request.query_params.get("q", ""))
     try:
         if ctx is None or ctx.rpc is None:
             return HTMLResponse(
@@ -42,7 +44,7 @@ def _serve(request: Request, build: Callable[[ExplorerNode, dict[str, Any]], Res
                     "No node configured 未配置节点",
                     "this API process has no JSON-RPC node configured (set LEDGER_RPC_URL), so the explorer, which "
                     "reads the chain directly, cannot show anything 此 API 进程未配置区块链节点，浏览器无法读取链上数据",
-                    **frame,
+                    frame,
                 ),
                 status_code=503,
             )
@@ -50,22 +52,22 @@ def _serve(request: Request, build: Callable[[ExplorerNode, dict[str, Any]], Res
         out = build(node, frame)
         return out if isinstance(out, Response) else HTMLResponse(out)
     except ExplorerError as exc:
-        return HTMLResponse(pages.error_page(exc.status, exc.title, exc.detail, **frame), status_code=exc.status)
+        return HTMLResponse(pages.error_page(exc.status, exc.title, exc.detail, frame), status_code=exc.status)
     except NodeUnreachableError as exc:
-        return HTMLResponse(pages.error_page(502, "Node unreachable 节点不可达", str(exc), **frame), status_code=502)
+        return HTMLResponse(pages.error_page(502, "Node unreachable 节点不可达", str(exc), frame), status_code=502)
     except RpcError as exc:
         return HTMLResponse(
-            pages.error_page(502, "The node refused 节点拒绝请求", f"JSON-RPC error: {exc}", **frame), status_code=502
+            pages.error_page(502, "The node refused 节点拒绝请求", f"JSON-RPC error: {exc}", frame), status_code=502
         )
     except RegistryRevertError as exc:
         return HTMLResponse(
-            pages.error_page(502, "A registry view reverted 合约视图调用失败", str(exc), **frame), status_code=502
+            pages.error_page(502, "A registry view reverted 合约视图调用失败", str(exc), frame), status_code=502
         )
     except Exception as exc:  # never a traceback to the browser
         log.exception("explorer failed on %s: %s", request.url.path, type(exc).__name__)
         return HTMLResponse(
             pages.error_page(
-                500, "Internal error 内部错误", "the explorer failed on this request; it was logged", **frame
+                500, "Internal error 内部错误", "the explorer failed on this request; it was logged", frame
             ),
             status_code=500,
         )
@@ -82,16 +84,16 @@ def _int_param(request: Request, name: str) -> int | None:
 
 @router.get("/explorer", response_class=HTMLResponse, include_in_schema=False)
 def explorer_home(request: Request) -> Response:
-    def build(node: ExplorerNode, frame: dict[str, Any]) -> str:
+    def build(node: ExplorerNode, frame: Frame) -> str:
         blocks, latest = node.blocks(BLOCKS_PER_PAGE, _int_param(request, "upto"))
-        return pages.home_page(blocks, latest, count=BLOCKS_PER_PAGE, **frame)
+        return pages.home_page(blocks, latest, count=BLOCKS_PER_PAGE, frame=frame)
 
     return _serve(request, build)
 
 
 @router.get("/explorer/search", include_in_schema=False)
 def explorer_search(request: Request) -> Response:
-    def build(node: ExplorerNode, frame: dict[str, Any]) -> Response:
+    def build(node: ExplorerNode, frame: Frame) -> Response:
         return RedirectResponse(node.resolve(request.query_params.get("q", "")), status_code=303)
 
     return _serve(request, build)
@@ -99,29 +101,29 @@ def explorer_search(request: Request) -> Response:
 
 @router.get("/explorer/block/{ident}", response_class=HTMLResponse, include_in_schema=False)
 def explorer_block(request: Request, ident: str) -> Response:
-    return _serve(request, lambda node, frame: pages.block_page(node.block(ident), **frame))
+    return _serve(request, lambda node, frame: pages.block_page(node.block(ident), frame=frame))
 
 
 @router.get("/explorer/tx/{tx_hash}", response_class=HTMLResponse, include_in_schema=False)
 def explorer_tx(request: Request, tx_hash: str) -> Response:
-    def build(node: ExplorerNode, frame: dict[str, Any]) -> str:
+    def build(node: ExplorerNode, frame: Frame) -> str:
         highlight = _int_param(request, "log")
-        return pages.tx_page(node.tx(tx_hash), highlight=highlight, **frame)
+        return pages.tx_page(node.tx(tx_hash), highlight=highlight, frame=frame)
 
     return _serve(request, build)
 
 
 @router.get("/explorer/address/{address}", response_class=HTMLResponse, include_in_schema=False)
 def explorer_address(request: Request, address: str) -> Response:
-    def build(node: ExplorerNode, frame: dict[str, Any]) -> str:
-        return pages.address_page(node.address(address, before=_int_param(request, "before")), **frame)
+    def build(node: ExplorerNode, frame: Frame) -> str:
+        return pages.address_page(node.address(address, before=_int_param(request, "before")), frame=frame)
 
     return _serve(request, build)
 
 
 @router.get("/explorer/batch/{batch_id}", response_class=HTMLResponse, include_in_schema=False)
 def explorer_batch(request: Request, batch_id: str) -> Response:
-    return _serve(request, lambda node, frame: pages.batch_page(node.batch(parse_batch_id(batch_id)), **frame))
+    return _serve(request, lambda node, frame: pages.batch_page(node.batch(parse_batch_id(batch_id)), frame=frame))
 
 
 @router.get("/explorer/{rest:path}", response_class=HTMLResponse, include_in_schema=False)
@@ -133,4 +135,4 @@ def explorer_unknown(request: Request, rest: str) -> Response:
         f"the explorer has no page /explorer/{rest[:120]}; its pages are /explorer, /explorer/block/<number or "
         "hash>, /explorer/tx/<hash>, /explorer/address/<address>, /explorer/batch/<id> and /explorer/search?q="
     )
-    return HTMLResponse(pages.error_page(404, "Not found 未找到", detail, **frame), status_code=404)
+    return HTMLResponse(pages.error_page(404, "Not found 未找到", detail, frame), status_code=404)

@@ -5,13 +5,16 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated, Any
+from typing import Annotated, Any, Final
 
 from fastapi import APIRouter, Depends
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, select
+from sqlmodel import col
 
+from api.problems import PROBLEM, PROBLEM_SCHEMA
 from api.routes.deps import connection, context
+from api.schemas.health import HealthPublic, HealthStatus, IndexerStatePublic
 from certificates.context import ServiceContext
 from chain.errors import ChainError
 from chain.rpc import RpcError
@@ -20,7 +23,7 @@ from indexer.sync import following_status
 
 router = APIRouter(tags=["health"])
 _heads: dict[str, dict[str, Any]] = {}  # by node URL: two apps in one process may watch two chains
-UNREACHABLE = "node unreachable"
+UNREACHABLE: Final = "node unreachable"
 _asking = threading.Lock()
 
 
@@ -46,33 +49,49 @@ def _node_head(ctx: ServiceContext) -> tuple[int | None, str | None]:
 @router.get(
     "/health",
     summary="Service status and the indexer's lag behind the chain",
-    responses={503: {"description": "The node cannot be reached, or this process's indexer has stopped"}},
+    response_model=HealthPublic,
+    response_model_exclude_unset=True,  # `indexer` and `detail` are absent, not null, when there is nothing to say
+    responses={
+        503: {
+            "model": HealthPublic,
+            "description": "The node cannot be reached, or this process's indexer has stopped (the status as for "
+            "200); or the service is busy (a problem)",
+            "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}},
+        }
+    },
 )
-def health(conn: Annotated[Connection, Depends(connection)], ctx: Annotated[ServiceContext, Depends(context)]) -> Any:
+def health(
+    conn: Annotated[Connection, Depends(connection)], ctx: Annotated[ServiceContext, Depends(context)]
+) -> HealthPublic | JSONResponse:
     cursor = conn.execute(
-        select(SyncCursor.block_number).where(SyncCursor.chain_id == ctx.deployment.chain_id)
+        select(col(SyncCursor.block_number)).where(col(SyncCursor.chain_id) == ctx.deployment.chain_id)
     ).scalar()
     head, node_error = _node_head(ctx)
     lag = None if head is None or cursor is None else max(0, head - cursor)
     indexer = ctx.indexer_status or following_status()
-    status = "ok" if lag is not None and lag <= 5 else "degraded"
+    status: HealthStatus = "ok" if lag is not None and lag <= 5 else "degraded"
     if node_error is not None or (indexer is not None and indexer.state == UNREACHABLE):
         status = UNREACHABLE
     elif indexer is not None and indexer.state == "stopped":
         status = "indexer stopped"
-    body = {
-        "status": status,
-        "chain_id": ctx.deployment.chain_id,
-        "registry": ctx.issuer.registry,
-        "indexed_block": cursor,
-        "node_block": head,
-        "indexer_lag_blocks": lag,
-        "log_size": ctx.log.size(conn),
-    }
+    body = HealthPublic(
+        status=status,
+        chain_id=ctx.deployment.chain_id,
+        registry=ctx.issuer.registry,
+        indexed_block=cursor,
+        node_block=head,
+        indexer_lag_blocks=lag,
+        log_size=ctx.log.size(conn),
+    )
     if indexer is not None:
-        body["indexer"] = {"state": indexer.state, "since": indexer.since}
+        body.indexer = IndexerStatePublic(state=indexer.state, since=indexer.since)
     if node_error is not None or (indexer is not None and indexer.reason):
-        body["detail"] = f"{UNREACHABLE} ({node_error or indexer.reason}); the mirror is served as of block {cursor}"  # type: ignore[union-attr]
+        reason = node_error or (indexer.reason if indexer is not None else None)
+        body.detail = f"{UNREACHABLE} ({reason}); the mirror is served as of block {cursor}"
     if status in (UNREACHABLE, "indexer stopped"):
-        return JSONResponse(body, status_code=503, headers={"Retry-After": str(ctx.settings.retry_after)})
+        return JSONResponse(
+            body.model_dump(mode="json", exclude_unset=True),
+            status_code=503,
+            headers={"Retry-After": str(ctx.settings.retry_after)},
+        )
     return body

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
@@ -11,13 +11,26 @@ from sqlalchemy import Connection
 
 from api.problems import PROBLEM, PROBLEM_SCHEMA, ApiProblem
 from api.routes.deps import connection, context
+from api.templates import render
 from certificates.context import ServiceContext
-from certificates.copies import NotFound, document
+from certificates.copies import CertificateNotFoundError, document
 from certificates.printable import certificate_view
 from certificates.render.pdf import certificate_pdf
 
 router = APIRouter(tags=["pages"])
-PAGE = (Path(__file__).resolve().parent.parent / "pages" / "verify.html").read_text()
+
+
+@dataclass(frozen=True)
+class VerifyPage:
+    certificate_id: str = ""  # as the address gave it: the page's script looks it up
+
+
+def verify_html(page: VerifyPage) -> str:
+    return render("verify.html", verify=page)
+
+
+# the page without an id; api/headers.py allows its inline script and style by their hashes
+PAGE = verify_html(VerifyPage())
 
 
 @router.get("/", include_in_schema=False)
@@ -34,7 +47,7 @@ def verify_page() -> str:
     "/verify/{certificate_id}", response_class=HTMLResponse, summary="The verification page, for one certificate"
 )
 def verify_page_for(certificate_id: str) -> str:
-    return PAGE
+    return verify_html(VerifyPage(certificate_id))
 
 
 @router.get(
@@ -53,7 +66,7 @@ def certificate_pdf_page(
 ) -> Response:
     try:
         doc = document(conn, ctx.log, certificate_id)
-    except NotFound as exc:
+    except CertificateNotFoundError as exc:
         raise ApiProblem(404, "Not found", str(exc)) from None
     pdf = certificate_pdf(certificate_view(doc, ctx.verify_url(certificate_id)))
     return Response(

@@ -9,56 +9,41 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Path
 from fastapi.responses import JSONResponse
 from sqlalchemy import Connection, select
+from sqlmodel import col
 
-from api.problems import PROBLEM_RESPONSES
-from api.routes.deps import connection, not_found, row_dict
+from api.problems import problem_responses
+from api.routes.deps import connection, not_found, shown
+from api.schemas.catalog import BatchPublic, MethodologyPublic, ProjectPublic
+from api.schemas.provenance import (
+    MovePublic,
+    RetirementProvenancePublic,
+    RetirementPublic,
+    SerialProvenancePublic,
+)
 from certificates.models import CertificateClaim
 from chain.types import RetirementId
 from indexer.models import BatchRow, Lot, LotMove, Methodology, Project, Retirement
 
-router = APIRouter(prefix="/provenance", tags=["provenance"], responses=PROBLEM_RESPONSES)
+router = APIRouter(prefix="/provenance", tags=["provenance"], responses=problem_responses(404, 422, 503))
 
-MOVE_FIELDS = (
-    "kind",
-    "from_holder",
-    "to_holder",
-    "first_serial",
-    "last_serial",
-    "tx_hash",
-    "block_number",
-    "log_index",
-)
+MOVE_FIELDS = tuple(MovePublic.model_fields)  # selected straight from the table, in the shape's order
+FIRST, LAST = MOVE_FIELDS.index("first_serial"), MOVE_FIELDS.index("last_serial")
 
 
 def _batch_context(conn: Connection, batch_id: int) -> dict[str, Any]:
-    batch = conn.execute(select(BatchRow).where(BatchRow.id == batch_id)).first()
+    batch = conn.execute(select(BatchRow).where(col(BatchRow.id) == batch_id)).first()
     if batch is None:
         return {"batch": None, "project": None, "methodology": None}
-    project = conn.execute(select(Project).where(Project.id == batch.project_id)).first()
-    methodology = project and conn.execute(select(Methodology).where(Methodology.id == project.methodology_id)).first()
-    b = row_dict(batch)
+    project = conn.execute(select(Project).where(col(Project.id) == batch.project_id)).first()
+    methodology = (
+        project and conn.execute(select(Methodology).where(col(Methodology.id) == project.methodology_id)).first()
+    )
+    b = shown(batch, BatchPublic)
     return {
         "batch": {**b, "last_serial": b["first_serial"] + b["issued"] - 1},
         "issuance": {"tx_hash": batch.tx_hash, "block_number": batch.block_number},
-        "project": project
-        and {
-            k: v
-            for k, v in row_dict(project).items()
-            if k
-            in (
-                "id",
-                "methodology_id",
-                "owner",
-                "county_code",
-                "area_square_metres",
-                "crediting_start",
-                "crediting_end",
-                "documents_hash",
-                "status",
-                "review_report_hash",
-            )
-        },
-        "methodology": methodology and row_dict(methodology),
+        "project": project and shown(project, ProjectPublic),
+        "methodology": methodology and shown(methodology, MethodologyPublic),
     }
 
 
@@ -79,17 +64,21 @@ def _moves(conn: Connection, batch_id: int, first: int, last: int) -> list[Any]:
 
 
 @router.get(
-    "/retirements/{retirement_id}", summary="A retirement, its batch and project, and the custody of its serials"
+    "/retirements/{retirement_id}",
+    summary="A retirement, its batch and project, and the custody of its serials",
+    response_model=RetirementProvenancePublic,
 )
 def retirement(
     retirement_id: Annotated[str, Path(description=RetirementId.FORM)],
     conn: Annotated[Connection, Depends(connection)],
-) -> dict[str, Any]:
-    row = conn.execute(select(Retirement).where(Retirement.id == retirement_id)).first()
+) -> JSONResponse:
+    row = conn.execute(select(Retirement).where(col(Retirement.id) == retirement_id)).first()
     if row is None:
         raise not_found(f"retirement {retirement_id}", f"ids are {RetirementId.FORM}")
     ranges = conn.execute(
-        select(Lot.first_serial, Lot.last_serial).where(Lot.retirement_id == retirement_id).order_by(Lot.first_serial)
+        select(col(Lot.first_serial), col(Lot.last_serial))
+        .where(col(Lot.retirement_id) == retirement_id)
+        .order_by(col(Lot.first_serial))
     ).all()
     moves = _moves(conn, row.batch_id, ranges[0][0], ranges[-1][1]) if ranges else []
     # each move to the ranges it overlaps: the ranges are disjoint and sorted, so a bisection finds
@@ -98,8 +87,8 @@ def retirement(
     lasts = [last for _, last in ranges]
     for m in moves:
         move = dict(zip(MOVE_FIELDS, m))
-        k = bisect_left(lasts, m[3])  # the first range that ends at or after the move's first serial
-        while k < len(ranges) and ranges[k][0] <= m[4]:
+        k = bisect_left(lasts, m[FIRST])  # the first range that ends at or after the move's first serial
+        while k < len(ranges) and ranges[k][0] <= m[LAST]:
             hands[k].append(move)
             k += 1
     custody = [
@@ -107,48 +96,54 @@ def retirement(
         for (first, last), h in zip(ranges, hands)
     ]
     certificate = conn.execute(
-        select(CertificateClaim.certificate_id).where(CertificateClaim.retirement_id == retirement_id)
+        select(col(CertificateClaim.certificate_id)).where(col(CertificateClaim.retirement_id) == retirement_id)
     ).scalar()
-    r = row_dict(row)
-    r.pop("beneficiary_commitment", None)  # a commitment, but only certificates need it
-    # plain JSON values already: skip FastAPI's encoder, which walks every move of every range
+    # plain JSON values already, as the shape lists them: no model or encoder walks every move of
+    # every range (a retirement's custody is a thousand moves and more)
     return JSONResponse(
-        {"retirement": r, **_batch_context(conn, row.batch_id), "certificate_id": certificate, "serial_ranges": custody}
-    )  # type: ignore[return-value]
+        {
+            "retirement": shown(row, RetirementPublic),  # not the beneficiary commitment: certificates carry it
+            **_batch_context(conn, row.batch_id),
+            "certificate_id": certificate,
+            "serial_ranges": custody,
+        }
+    )
 
 
 @router.get("/serials/{serial}", summary="Where one kilogram is now, and how it got there")
 def serial(
     serial: Annotated[int, Path(ge=0, le=2**62, description="a global serial number (one per kilogram)")],
     conn: Annotated[Connection, Depends(connection)],
-) -> dict[str, Any]:
+) -> SerialProvenancePublic:
     batch = conn.execute(
-        select(BatchRow.id, BatchRow.first_serial, BatchRow.issued)
-        .where(BatchRow.first_serial <= serial)
-        .order_by(BatchRow.first_serial.desc())
+        select(col(BatchRow.id), col(BatchRow.first_serial), col(BatchRow.issued))
+        .where(col(BatchRow.first_serial) <= serial)
+        .order_by(col(BatchRow.first_serial).desc())
         .limit(1)
-    ).first()  # type: ignore[attr-defined]
+    ).first()
     if batch is None or serial >= batch.first_serial + batch.issued:
         raise not_found(f"serial {serial}", "it was never issued")
     lot = conn.execute(
         select(Lot)
-        .where(Lot.batch_id == batch.id, Lot.first_serial <= serial)
-        .order_by(Lot.first_serial.desc())
+        .where(col(Lot.batch_id) == batch.id, col(Lot.first_serial) <= serial)
+        .order_by(col(Lot.first_serial).desc())
         .limit(1)
-    ).first()  # type: ignore[attr-defined]
+    ).first()
     moves = _moves(conn, batch.id, serial, serial)
-    return {
-        "serial": serial,
-        "batch_id": batch.id,
-        "now": lot
-        and {
-            "holder": lot.holder,
-            "state": lot.state,
-            "lot_first": lot.first_serial,
-            "lot_last": lot.last_serial,
-            "retirement_id": lot.retirement_id,
-            "cancellation_id": lot.cancellation_id,
-        },
-        "moves": [{f: m[i] for i, f in enumerate(MOVE_FIELDS)} for m in moves],
-        **_batch_context(conn, batch.id),
-    }
+    return SerialProvenancePublic.model_validate(
+        {
+            "serial": serial,
+            "batch_id": batch.id,
+            "now": lot
+            and {
+                "holder": lot.holder,
+                "state": lot.state,
+                "lot_first": lot.first_serial,
+                "lot_last": lot.last_serial,
+                "retirement_id": lot.retirement_id,
+                "cancellation_id": lot.cancellation_id,
+            },
+            "moves": [dict(zip(MOVE_FIELDS, m)) for m in moves],
+            **_batch_context(conn, batch.id),
+        }
+    )

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from api.problems import PROBLEM, PROBLEM_SCHEMA, problem
+from api.problems import problem, problem_responses
+from api.schemas.verify import VerdictPublic
 from certificates.verify import verify_document
 
 router = APIRouter(tags=["verification"])
@@ -36,43 +37,17 @@ def _too_deep(raw: bytes) -> bool:
     return max(accumulate(map(_STEP.__getitem__, brackets)), default=0) > MAX_NESTING
 
 
-VERDICT_SCHEMA = {
-    "type": "object",
-    "required": ["verdict", "checks"],
-    "properties": {
-        "verdict": {"type": "string", "enum": ["valid", "invalid", "revoked", "pending"]},
-        "certificate_id": {"type": ["string", "null"]},
-        "failed": {"type": "array", "items": {"type": "string"}},
-        "checks": {
-            "type": "array",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "name": {"type": "string"},
-                    "ok": {"type": "boolean"},
-                    "title_zh": {"type": "string"},
-                    "title_en": {"type": "string"},
-                    "detail": {"type": "string"},
-                },
-            },
-        },
-    },
-}
-
-
 @router.post(
     "/verify",
     summary="Verify a certificate document",
     description="Checks the field commitments, the claim, the beneficiary commitment, the inclusion proof, the "
     "anchored root, each retirement and revocation. A malformed document is a verdict, not an error.",
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
-    responses={
-        200: {"content": {"application/json": {"schema": VERDICT_SCHEMA}}},
-        400: {"description": "Not JSON, or nested too deeply", "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}},
-        413: {"description": "Too large", "content": {PROBLEM: {"schema": PROBLEM_SCHEMA}}},
-    },
+    # answered as a JSONResponse built from the verdict: the model documents it, no encoder walks it
+    response_model=VerdictPublic,
+    responses=problem_responses(400, 413, 503),
 )
-async def verify(request: Request) -> Any:
+async def verify(request: Request) -> JSONResponse:
     too_large = problem(413, "Document too large", f"a certificate document is at most {MAX_DOCUMENT} bytes")
     if int(request.headers.get("content-length") or 0) > MAX_DOCUMENT:
         return too_large

@@ -3,6 +3,7 @@ beneficiaries, the transparency log). Versioned apart from the mirror (`alembic_
 so the indexer's schema knows nothing of the layer above it."""
 
 from alembic import context
+from sqlalchemy.schema import SchemaItem, Table
 from sqlmodel import SQLModel
 
 from certificates import models as certificate_models
@@ -12,8 +13,10 @@ config = context.config
 OWN = {table.name for table in certificate_models.TABLES + log_models.TABLES}
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
-    table = obj if type_ == "table" else getattr(obj, "table", None)
+def include_object(
+    obj: SchemaItem, name: str | None, type_: str, reflected: bool, compare_to: SchemaItem | None
+) -> bool:
+    table = obj if isinstance(obj, Table) else getattr(obj, "table", None)  # a column, an index: its table
     return table is None or table.name in OWN
 
 

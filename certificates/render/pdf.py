@@ -2,9 +2,10 @@
 with a QR code of the verification URL.
 
 All text, Latin included, is set in Noto Sans SC, embedded as a TrueType subset with a ToUnicode
-map, so Chinese stays real, searchable, extractable text. The font comes from the npm package
-@expo-google-fonts/noto-sans-sc that `make deps` installs into hardhat-local/node_modules (it is
-not kept in git). It is parsed once per process (about 0.2 s per weight) and then reused.
+map, so Chinese stays real, searchable, extractable text. The font is found through one setting,
+LEDGER_PDF_FONT (`ServiceSettings.pdf_font`): the directory of the npm package
+@expo-google-fonts/noto-sans-sc, by default where `make deps` installs it (hardhat-local/node_modules;
+it is not kept in git). It is parsed once per process (about 0.2 s per weight) and then reused.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import io
 import threading
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
@@ -25,6 +27,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.pdfgen import canvas as rl_canvas
 from reportlab.platypus import (
+    Flowable,
     KeepTogether,
     Paragraph,
     SimpleDocTemplate,
@@ -33,14 +36,13 @@ from reportlab.platypus import (
     TableStyle,
 )
 
-from certificates.render.view import CertificateView, RetirementRow
-from chain.paths import HARDHAT_DIR
+from certificates.render.view import CertificateView, PrintedRetirement
+from certificates.settings import PDF_FONT_PACKAGE, ServiceSettings
 
-FONT_PACKAGE = "@expo-google-fonts/noto-sans-sc"
-FONT_DIR = HARDHAT_DIR / "node_modules" / "@expo-google-fonts" / "noto-sans-sc"
+# each weight the certificate uses: its name in reportlab, and its file under the LEDGER_PDF_FONT directory
 FONT_FILES = {
-    "CertSans": FONT_DIR / "400Regular" / "NotoSansSC_400Regular.ttf",
-    "CertSans-Bold": FONT_DIR / "700Bold" / "NotoSansSC_700Bold.ttf",
+    "CertSans": Path("400Regular") / "NotoSansSC_400Regular.ttf",
+    "CertSans-Bold": Path("700Bold") / "NotoSansSC_700Bold.ttf",
 }
 REGULAR, BOLD = "CertSans", "CertSans-Bold"
 
@@ -62,29 +64,35 @@ class CertificateFontMissing(RuntimeError):
 
 
 _font_lock = threading.Lock()
-_fonts_ready = False
+_fonts_from: Path | None = None  # the font directory registered with reportlab, once a PDF needed it
 # reportlab keeps per-document subsetting state on the shared TTFont objects: render one PDF at a time.
 _render_lock = threading.Lock()
 
 
-def _ensure_fonts() -> None:
-    global _fonts_ready
-    if _fonts_ready:
+def font_paths(font_dir: Path) -> list[Path]:
+    """The font files the certificate needs under `font_dir` (the LEDGER_PDF_FONT directory)."""
+    return [font_dir / f for f in FONT_FILES.values()]
+
+
+def _ensure_fonts(font_dir: Path) -> None:
+    global _fonts_from
+    if _fonts_from == font_dir:
         return
     with _font_lock:
-        if _fonts_ready:
+        if _fonts_from == font_dir:
             return
-        missing = [p for p in FONT_FILES.values() if not p.is_file()]
+        missing = [p for p in font_paths(font_dir) if not p.is_file()]
         if missing:
             raise CertificateFontMissing(
-                f"the certificate font is missing: {missing[0]} (npm package {FONT_PACKAGE}, "
-                "pinned in hardhat-local/package.json). Run `make deps` in the repository root to install it."
+                f"the certificate font is missing: {missing[0]}; run `make deps` to install {PDF_FONT_PACKAGE}, "
+                "or set LEDGER_PDF_FONT to the directory of that package"
             )
-        _teach_chinese_line_breaking()
-        for name, path in FONT_FILES.items():
+        if _fonts_from is None:
+            _teach_chinese_line_breaking()
+        for name, path in zip(FONT_FILES, font_paths(font_dir), strict=True):
             pdfmetrics.registerFont(TTFont(name, str(path)))
         pdfmetrics.registerFontFamily(REGULAR, normal=REGULAR, bold=BOLD, italic=REGULAR, boldItalic=BOLD)
-        _fonts_ready = True
+        _fonts_from = font_dir
 
 
 def _teach_chinese_line_breaking() -> None:
@@ -101,7 +109,7 @@ def _style(
     size: float,
     *,
     bold: bool = False,
-    color=colors.black,
+    color: colors.Color = colors.black,
     leading: float | None = None,
     align: int = 0,
     space_after: float = 0,
@@ -241,7 +249,7 @@ def _labelled(rows: list[tuple[str, str, str]], s: dict[str, ParagraphStyle], va
     return table
 
 
-def _retirement_cells(r: RetirementRow, s: dict[str, ParagraphStyle]) -> list:
+def _retirement_cells(r: PrintedRetirement, s: dict[str, ParagraphStyle]) -> list[Flowable | list[Flowable]]:
     return [
         [_p(r.retirement_id, s["cell"]), _p(f"tx {r.tx_hash}", s["cell_grey"])],
         [_p(r.batch, s["cell"]), _p(r.serials, s["cell_grey"])],
@@ -298,17 +306,17 @@ def _revoked_banner(s: dict[str, ParagraphStyle]) -> Table:
     return table
 
 
-def _story(view: CertificateView) -> list:
+def _story(view: CertificateView) -> list[Flowable]:
     s = _styles()
-    story: list = []
+    story: list[Flowable] = []
     if view.revoked:
         story += [_revoked_banner(s), Spacer(0, 3 * mm)]
     story += [_header(view, s), Spacer(0, 4 * mm), _claim(view, s), Spacer(0, 4 * mm)]
-    if view.rows:
+    if view.fields:
         story += [
             _p("证书内容 Certificate details", s["section"]),
             Spacer(0, 1.5 * mm),
-            _labelled([(r.label_zh, r.label_en, r.value) for r in view.rows], s),
+            _labelled([(r.label_zh, r.label_en, r.value) for r in view.fields], s),
             Spacer(0, 4 * mm),
         ]
     story += [
@@ -348,16 +356,16 @@ def _story(view: CertificateView) -> list:
 def _canvas_class(view: CertificateView) -> type[rl_canvas.Canvas]:
     """A canvas that draws the frame, the page footer ("page N of M") and, if revoked, the watermark."""
 
-    class CertificateCanvas(rl_canvas.Canvas):
-        def __init__(self, *args, **kwargs):
+    class CertificateCanvas(rl_canvas.Canvas):  # type: ignore[misc]  # reportlab has no type hints: Canvas is Any
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
             super().__init__(*args, **kwargs)
-            self._pages: list[dict] = []
+            self._pages: list[dict[str, Any]] = []  # each finished page's canvas state, drawn on at save()
 
-        def showPage(self):
+        def showPage(self) -> None:
             self._pages.append(dict(self.__dict__))
             self._startPage()
 
-        def save(self):
+        def save(self) -> None:
             total = len(self._pages)
             for number, state in enumerate(self._pages, start=1):
                 self.__dict__.update(state)
@@ -390,9 +398,10 @@ def _canvas_class(view: CertificateView) -> type[rl_canvas.Canvas]:
     return CertificateCanvas
 
 
-def certificate_pdf(view: CertificateView) -> bytes:
-    """Render the certificate as PDF bytes (A4; flows onto more pages if the retirements need it)."""
-    _ensure_fonts()
+def certificate_pdf(view: CertificateView, font_dir: Path | None = None) -> bytes:
+    """Render the certificate as PDF bytes (A4; flows onto more pages if the retirements need it).
+    `font_dir`: the LEDGER_PDF_FONT directory; by default the setting as the environment gives it."""
+    _ensure_fonts(font_dir if font_dir is not None else ServiceSettings().pdf_font)
     out = io.BytesIO()
     doc = SimpleDocTemplate(
         out,
@@ -410,8 +419,3 @@ def certificate_pdf(view: CertificateView) -> bytes:
     with _render_lock:
         doc.build(_story(view), canvasmaker=_canvas_class(view))
     return out.getvalue()
-
-
-def font_paths() -> list[Path]:
-    """The font files the certificate needs (for health checks and error messages)."""
-    return list(FONT_FILES.values())

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 
 @dataclass(frozen=True)
-class CertificateRow:
-    """One labelled line of the scenario's public fields."""
+class PrintedField:
+    """One labelled line of the scenario's public fields, as printed."""
 
     label_zh: str
     label_en: str
@@ -17,7 +17,7 @@ class CertificateRow:
 
 
 @dataclass(frozen=True)
-class RetirementRow:
+class PrintedRetirement:
     retirement_id: str  # "<chainId>-<0xtxhash>-<logIndex>"
     batch: str  # batch id / serial prefix
     serials: str  # e.g. "SC-...-000001–000250; ...-000300–000310"
@@ -36,8 +36,8 @@ class CertificateView:
     statement_zh: str  # the claim sentence, decided by the caller
     statement_en: str
     quantity_t: str  # "1.250 tCO2e" (three decimals)
-    rows: list[CertificateRow]  # public fields; hidden ones carry "（未公开）/ (not disclosed)"
-    retirements: list[RetirementRow]
+    fields: list[PrintedField]  # public fields; hidden ones carry "（未公开）/ (not disclosed)"
+    retirements: list[PrintedRetirement]
     issued_at: str  # ISO 8601
     issuer: str  # registry name
     chain: str  # "chain 31337, contract 0x…"

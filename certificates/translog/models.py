@@ -33,4 +33,4 @@ class LogNode(SQLModel, table=True):
     hash: bytes = Field(sa_type=LargeBinary)
 
 
-TABLES = [LogEntry.__table__, LogNode.__table__]  # type: ignore[attr-defined]
+TABLES = [LogEntry.__table__, LogNode.__table__]  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes at run time

@@ -11,12 +11,12 @@ from sqlalchemy import text
 
 from api.app import create_app
 from audit.chain_state import read_chain
-from audit.reconcile import Report, reconcile
+from audit.reconcile import AuditReport, reconcile
 from scripts.audit_commands import in_process_api
 from tests.api.conftest import Certified
 
 
-def audit(c: Certified) -> Report:
+def audit(c: Certified) -> AuditReport:
     service = c.service
     chain = read_chain(c.world.client, service.context.deployment.block_number)
     with service.engine.connect() as conn:
@@ -41,7 +41,7 @@ def test_a_clean_registry_passes(certified: Certified) -> None:
     assert report.checked["retirements"] >= len(certified.ids) and report.checked["api_requests"] > 0
 
 
-def _only(report: Report, check: str) -> list[str]:
+def _only(report: AuditReport, check: str) -> list[str]:
     assert not report.clean
     return [f"{d.subject}: {d.detail}" for d in report.differences if d.check == check]
 

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from api.app import create_app
 from audit.chain_state import read_chain
-from audit.reconcile import Report, reconcile
+from audit.reconcile import AuditReport, reconcile
 from certificates import backup
 from certificates.anchoring import AnchorRefusedError
 from certificates.context import ServiceContext
@@ -68,7 +68,7 @@ def rebuild_mirror(c: Certified, engine: Engine) -> int:
     ).sync_once()
 
 
-def audit(c: Certified, context: ServiceContext) -> Report:
+def audit(c: Certified, context: ServiceContext) -> AuditReport:
     chain = read_chain(c.world.client, context.deployment.block_number)
     with context.engine.connect() as conn:
         return reconcile(chain, conn, context.log, in_process_api(create_app(context)))
@@ -212,7 +212,7 @@ def test_a_tampered_backup_is_refused_and_nothing_is_written(certified: Certifie
 def test_restore_refuses_a_database_that_holds_certificates(certified: Certified, tmp_path: Path) -> None:
     d = certified.service.context.deployment
     made = backup.create(certified.service.engine, tmp_path / "b.jsonl.gz", d)
-    with pytest.raises(backup.BackupError, match="already holds certificate data .*certificates"):
+    with pytest.raises(backup.BackupError, match=r"already holds certificate data .*certificates"):
         backup.restore(certified.service.engine, made.path, d)  # the live database itself
     target = make_engine(f"sqlite:///{tmp_path / 'once.sqlite'}")
     backup.restore(target, made.path, d)
@@ -303,7 +303,7 @@ def test_a_backup_older_than_the_chain_is_named_after_the_restore(on_postgres: C
     stale = CertificateService(
         ServiceContext(target, d, ServiceSettings(), on_postgres.world.client.rpc), on_postgres.service.client
     )
-    with pytest.raises(AnchorRefusedError, match="anchored a log of .* fewer entries"):
+    with pytest.raises(AnchorRefusedError, match=r"anchored a log of .* fewer entries"):
         stale.anchor(force=True)
     with pytest.raises(AnchorRefusedError, match="fewer entries"):
         stale.anchor()  # not due by policy, but the operator is still told

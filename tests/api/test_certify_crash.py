@@ -35,6 +35,7 @@ from certificates.translog.models import LogEntry
 from certificates.verify import verify_document
 from chain.client import RegistryClient
 from chain.journal import JOURNAL_NAME
+from chain.logs import LogFetcher
 from chain.node import LocalNode
 from chain.opids import random_op_id, sequential_op_ids
 from chain.rpc import JsonRpc, RpcError
@@ -42,7 +43,6 @@ from chain.sender import BulkSender
 from chain.snapshot import COVERAGE_NAME
 from chain.types import Scenario
 from indexer.db import WriterLock, make_engine
-from indexer.fetch import LogFetcher
 from indexer.models import Retirement
 from indexer.sync import Indexer
 from scripts.audit_commands import in_process_api
@@ -327,7 +327,7 @@ def test_a_snapshot_record_of_another_chain_covers_nothing_and_other_nodes_need_
     with LocalNode(state_file=state) as node:
         assert node.keeper is not None
         head = node.keeper.snapshot()
-        rpc = node.keeper.rpc
+        rpc = JsonRpc(node.url)  # the node's URL (the keeper talks to anvil behind the front)
         assert finality.durable_block(rpc) == head
         record = state.with_name(COVERAGE_NAME)
         record.write_text(json.dumps({"block": head, "hash": "0x" + "ab" * 32}))  # left by another chain

@@ -229,7 +229,7 @@ def test_batch_page_matches_the_supply_view_and_balances(
     assert f'<span id="serials">{record.first_serial} – {record.first_serial + record.issued - 1}</span>' in page
     rows = holdings(page)
     assert {to_checksum_address(a) for a in rows} >= {w.cast.holder.address, w.cast.owner.address, c.reserve_account()}
-    for account, (balance, free, pledged, frozen) in rows.items():
+    for account, (balance, free, _pledged, _frozen) in rows.items():
         assert balance == c.balance_of(account, w.batch_id) > 0
         assert free == c.free_balance_of(account, w.batch_id)
     assert sum(b for b, *_ in rows.values()) == supply.circulating

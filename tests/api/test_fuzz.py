@@ -1,5 +1,6 @@
 """Schema-driven fuzzing of every route (schemathesis, from the app's own OpenAPI document, against
-the ASGI app on a real registry): no 5xx, and every error is an RFC 9457 problem. Then hypothesis
+the ASGI app on a real registry): no 5xx, every error is an RFC 9457 problem, and every answer of
+/api/v1 is one the document declares (status, media type and schema). Then hypothesis
 mutates real certificate documents at random places before POST /verify: never a 5xx, never
 "valid" for a changed document."""
 
@@ -14,6 +15,7 @@ import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from schemathesis.checks import content_type_conformance, response_schema_conformance, status_code_conformance
 
 from api.app import create_app
 from tests.api.conftest import Certified
@@ -27,6 +29,8 @@ EXAMPLES = 60  # per operation; ~20 operations → the whole module stays well u
 APP = create_app(None)  # type: ignore[arg-type]
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 OPERATIONS = [result.ok() for result in SCHEMA.get_all_operations()]
+# the JSON API's answers must fit their declared shapes (api/schemas/); the pages are HTML
+CONFORMANCE = [status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +58,8 @@ def test_no_route_fails_with_a_server_error(served: Any, operation: Any) -> None
             assert _is_problem(response), (case.method, case.formatted_path, response.headers)
             body = response.json()
             assert {"title", "status", "detail"} <= set(body) and body["status"] == response.status_code
+        if operation.path.startswith("/api/v1/"):
+            case.validate_response(response, checks=CONFORMANCE)
 
     run()
 

@@ -4,12 +4,15 @@ the revoked mark, and retirements that flow onto more pages without losing a row
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pytest
 
 from certificates.render import pdf as pdf_module
 from certificates.render.pdf import CertificateFontMissing, certificate_pdf
-from certificates.render.view import CertificateRow, CertificateView, RetirementRow
+from certificates.render.view import CertificateView, PrintedField, PrintedRetirement
+from certificates.settings import ServiceSettings
+from chain.paths import HARDHAT_DIR
 from tests.api.browser import decode_qr, is_blank, pdf_page_count, pdf_text, pdf_to_png
 
 CHAIN_ID = 31337
@@ -20,9 +23,9 @@ def tx_hash(i: int) -> str:
     return "0x" + f"{i:08x}" + "5e" * 28
 
 
-def retirement(i: int) -> RetirementRow:
+def retirement(i: int) -> PrintedRetirement:
     first = i * 250 + 1
-    return RetirementRow(
+    return PrintedRetirement(
         retirement_id=f"{CHAIN_ID}-{tx_hash(i)}-{i % 7}",
         batch="SC-LC-511802-2024-0001",
         serials=f"SC-LC-511802-2024-0001-{first:06d}–{first + 249:06d}",
@@ -44,10 +47,10 @@ def make_view(retirements: int = 2, **changes) -> CertificateView:
         statement_zh=f"2026 成都国际马拉松已注销 {total_t:.3f} 吨二氧化碳当量，实现碳中和。",
         statement_en=f"The 2026 Chengdu Marathon has retired {total_t:.3f} tCO2e and is carbon neutral.",
         quantity_t=f"{total_t:.3f} tCO2e",
-        rows=[
-            CertificateRow("活动名称", "Event name", "2026 成都国际马拉松"),
-            CertificateRow("举办地点", "Venue", "四川省成都市"),
-            CertificateRow("主办单位", "Organiser", "（未公开）/ (not disclosed)"),
+        fields=[
+            PrintedField("活动名称", "Event name", "2026 成都国际马拉松"),
+            PrintedField("举办地点", "Venue", "四川省成都市"),
+            PrintedField("主办单位", "Organiser", "（未公开）/ (not disclosed)"),
         ],
         retirements=rets,
         issued_at="2026-11-24T02:30:00+00:00",
@@ -128,8 +131,30 @@ def test_long_retirement_lists_flow_onto_more_pages_without_losing_rows() -> Non
     assert not is_blank(last)
 
 
-def test_missing_font_names_the_fix(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
-    monkeypatch.setattr(pdf_module, "_fonts_ready", False)
-    monkeypatch.setattr(pdf_module, "FONT_FILES", {"CertSans-Missing": tmp_path / "missing.ttf"})
-    with pytest.raises(CertificateFontMissing, match="make deps"):
+def test_the_font_setting_defaults_to_where_make_deps_installs_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LEDGER_PDF_FONT", raising=False)
+    assert ServiceSettings().pdf_font == HARDHAT_DIR / "node_modules" / "@expo-google-fonts" / "noto-sans-sc"
+
+
+def test_a_missing_font_is_one_line_naming_the_file_the_setting_and_the_fix(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    nowhere = tmp_path / "no-font-here"
+    monkeypatch.setenv("LEDGER_PDF_FONT", str(nowhere))
+    with pytest.raises(CertificateFontMissing) as refused:
         certificate_pdf(make_view())
+    message = str(refused.value)
+    assert "\n" not in message
+    assert str(nowhere / "400Regular" / "NotoSansSC_400Regular.ttf") in message
+    assert "LEDGER_PDF_FONT" in message and "make deps" in message
+    with pytest.raises(CertificateFontMissing, match="LEDGER_PDF_FONT"):  # given by the caller, the same
+        certificate_pdf(make_view(), font_dir=nowhere)
+
+
+def test_the_font_is_read_from_where_the_setting_points(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "fonts"
+    elsewhere.symlink_to(ServiceSettings().pdf_font, target_is_directory=True)
+    monkeypatch.setenv("LEDGER_PDF_FONT", str(elsewhere))
+    pdf = certificate_pdf(make_view())
+    assert pdf_module._fonts_from == elsewhere
+    assert "碳中和见证证书" in pdf_text(pdf)

@@ -23,7 +23,7 @@ import rlp
 from eth_abi import encode as eth_encode
 from eth_abi.exceptions import EncodingError
 from eth_account import Account
-from eth_utils import keccak, to_checksum_address
+from eth_utils import function_abi_to_4byte_selector, keccak, to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -37,8 +37,9 @@ from chain.abi import (
     lowercase_named,
     named,
 )
+from chain.revert import decode_revert
 from chain.signing import FastSigner, keccak256, rlp_bytes, rlp_int, rlp_list
-from indexer.decode import Event, LogDecoder
+from indexer.decode import IndexedEvent, LogDecoder
 
 # ---------------------------------------------------------------- a small ABI with every shape
 
@@ -380,7 +381,7 @@ def test_the_fast_encoder_takes_the_boundaries_of_each_width() -> None:
 def test_the_fast_encoder_refuses_what_eth_abi_refuses(t: str, bad: Any) -> None:
     encoder = _static_encoder(t)
     assert encoder is not None
-    with pytest.raises(ValueError, match="is not a|needs 32 bytes"):
+    with pytest.raises(ValueError, match=r"is not a|needs 32 bytes"):
         encoder(bad)
     with pytest.raises(EncodingError):
         eth_encode([t], [bad])
@@ -494,8 +495,23 @@ def test_the_contract_abi_keeps_its_abi_and_decodes_its_reverts() -> None:
     assert abi.abi is ABI
     assert set(abi.functions) == {"plain", "withTuple", "dynamic", "single"}
     who = "0x" + "cd" * 20
-    error = abi.reverts.decode(keccak(text="Oops(address,uint256)")[:4] + eth_encode(["address", "uint256"], [who, 5]))
+    error = decode_revert(abi, keccak(text="Oops(address,uint256)")[:4] + eth_encode(["address", "uint256"], [who, 5]))
     assert (error.name, error.args_by_name) == ("Oops", {"who": to_checksum_address(who), "amount": 5})
+    assert error.explanation == "the contract refused the operation"
+    message = decode_revert(abi, keccak(text="Error(string)")[:4] + eth_encode(["string"], ["no"]))
+    assert (message.name, message.args_by_name) == ("Error", {"message": "no"})
+    unknown = decode_revert(abi, b"\x01\x02\x03\x04")
+    assert (unknown.name, unknown.args_by_name) == ("UnknownRevert", {"data": "0x01020304"})
+
+
+def test_the_selector_tables_name_every_function_and_error_of_the_abi() -> None:
+    abi = ContractAbi(ABI)
+    for item in ABI:
+        if item["type"] == "function":
+            assert abi.functions_by_selector[function_abi_to_4byte_selector(item)] is item
+        if item["type"] == "error":
+            assert abi.errors_by_selector[function_abi_to_4byte_selector(item)] is item
+    assert {e["name"] for e in abi.errors_by_selector.values()} >= {"Error", "Panic"}
 
 
 def test_a_decoded_event_is_immutable() -> None:
@@ -676,7 +692,7 @@ def test_the_generated_decoder_is_taken_and_equals_decode_log(name: str, data: s
 
 
 def test_the_indexer_event_holds_what_it_is_given() -> None:
-    event = Event("Moved", {"amount": 1}, "0x" + "ab" * 20, 7, "0x" + "11" * 32, "0x" + "22" * 32, 3)
+    event = IndexedEvent("Moved", {"amount": 1}, "0x" + "ab" * 20, 7, "0x" + "11" * 32, "0x" + "22" * 32, 3)
     assert (
         event.name,
         event.args,

@@ -57,13 +57,13 @@ def test_pledged_units_are_not_free(world: World) -> None:
 
 @pytest.mark.parametrize("bad", ["0x123", "not-an-address", "0x" + "g" * 40, ""])
 def test_malformed_addresses_are_named(world: World, bad: str) -> None:
-    with pytest.raises(InvalidInputError, match="recipient .* is not an address"):
+    with pytest.raises(InvalidInputError, match=r"recipient .* is not an address"):
         world.client.transfer(world.cast.holder.address, bad, world.batch_id, 1, sender=world.cast.holder)
 
 
 def test_malformed_ids_and_hashes_are_named(world: World) -> None:
     c = world.client
-    with pytest.raises(InvalidInputError, match="project id: id 'x+' must be 1-31 printable ASCII characters"):
+    with pytest.raises(InvalidInputError, match=r"project id: id 'x+' must be 1-31 printable ASCII characters"):
         c.issue(
             world.op(),
             project_id="x" * 40,

@@ -6,8 +6,9 @@ import json
 
 import pytest
 
-from chain.compiler import SOLC_VERSION, compile_contracts, native_solc_available, solcjs_version
+from chain.compiler import compile_contracts, native_solc_available, solcjs_version
 from chain.paths import HARDHAT_DIR
+from chain.sources import SOLC_VERSION
 
 EIP170_LIMIT = 24_576
 

@@ -12,8 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from chain.abi import ContractAbi
+from chain.artifacts import Build
 from chain.client import RegistryClient
-from chain.compiler import EVM_VERSIONS, Build, compile_contracts, configured_evm_version
+from chain.compiler import compile_contracts, configured_evm_version
 from chain.connection import connect
 from chain.deploy import deploy_bytecode, ensure_deployed, load_deployment, record_path
 from chain.errors import InvalidInputError, RegistryRevertError, TransactionFailedError
@@ -30,7 +31,7 @@ from chain.probe import (
     runs_snippet,
 )
 from chain.rpc import JsonRpc
-from chain.settings import DEFAULT_EVM_VERSION, LOCAL_CHAIN_ID
+from chain.settings import DEFAULT_EVM_VERSION, EVM_VERSIONS, LOCAL_CHAIN_ID
 from chain.sourcify import contract_folder
 from chain.types import Scenario
 from tests.conftest import HASH, HOLDER_START, ISSUED, RESERVE_BPS, Cast, World, deploy_world, populate

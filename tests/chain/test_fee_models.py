@@ -14,8 +14,8 @@ from eth_utils import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from chain.artifacts import Build
 from chain.client import RegistryClient
-from chain.compiler import Build
 from chain.errors import TransactionFailedError
 from chain.fees import MIN_REPLACEMENT_BUMP, PRIORITY_FEE_FLOOR, Fees, detect_fee_model, quote
 from chain.node import LocalNode

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from chain.compiler import Build
+from chain.artifacts import Build
 from chain.paths import BUILD_DIR, HARDHAT_DIR
 
 FORGE = HARDHAT_DIR / "node_modules" / "@foundry-rs" / "forge-linux-amd64" / "bin" / "forge"

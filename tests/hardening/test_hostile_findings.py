@@ -9,10 +9,13 @@ import resource
 import stat
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import World
-from tests.scripts.test_retire_certify import Run, balance, flat, head, ledger, retire_args  # noqa: F401 (a fixture)
+from tests.scripts.test_retire_certify import Run, balance, flat, head, retire_args
 
 LEDGER = str(Path(sys.executable).parent / "ledger")
 
@@ -26,7 +29,7 @@ def one_line_refusal(output: str, *said: str) -> str:
     return text
 
 
-def certified(ledger: Run, world: World, amount: int, *extra: str) -> str:  # noqa: F811
+def certified(ledger: Run, world: World, amount: int, *extra: str) -> str:
     done = ledger(
         *retire_args(
             world,
@@ -41,7 +44,9 @@ def certified(ledger: Run, world: World, amount: int, *extra: str) -> str:  # no
             *extra,
         )
     )
-    return re.search(r"certificate (SCCW-\d+-\d+)", flat(done.output)).group(1)  # type: ignore[union-attr]
+    found = re.search(r"certificate (SCCW-\d+-\d+)", flat(done.output))
+    assert found is not None, flat(done.output)
+    return found.group(1)
 
 
 # ------------------------------------------------------- --out is checked before anything is signed
@@ -73,14 +78,14 @@ def test_retire_certify_to_an_out_path_that_cannot_be_written_sends_nothing(
     assert (balance(world), head(world)) == (before, at)  # nothing mined, so nothing to finish later
 
 
-def test_certify_and_show_refuse_an_out_path_that_is_a_directory(ledger: Run, world: World, tmp_path: Path) -> None:  # noqa: F811
+def test_certify_and_show_refuse_an_out_path_that_is_a_directory(ledger: Run, world: World, tmp_path: Path) -> None:
     cert = certified(ledger, world, 26)
     bad = ledger("certificate", "show", cert, "--holder-copy", "--out", str(tmp_path), ok=False)
     assert bad.exit_code == 1
     one_line_refusal(bad.output, f"--out {tmp_path}")
 
 
-def test_the_holder_copy_is_private_from_its_first_byte(ledger: Run, world: World, tmp_path: Path) -> None:  # noqa: F811
+def test_the_holder_copy_is_private_from_its_first_byte(ledger: Run, world: World, tmp_path: Path) -> None:
     out = tmp_path / "holder.json"
     certified(ledger, world, 27, "--out", str(out))
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
@@ -91,14 +96,14 @@ def test_the_holder_copy_is_private_from_its_first_byte(ledger: Run, world: Worl
 # ------------------------------------------------------- a full disk leaves no truncated file
 
 
-def _file_size_limit(limit: int):  # type: ignore[no-untyped-def]
+def _file_size_limit(limit: int) -> Callable[[], None]:
     def apply() -> None:
         resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     return apply
 
 
-def test_a_pdf_that_does_not_fit_on_disk_leaves_no_truncated_file(ledger: Run, world: World, tmp_path: Path) -> None:  # noqa: F811
+def test_a_pdf_that_does_not_fit_on_disk_leaves_no_truncated_file(ledger: Run, world: World, tmp_path: Path) -> None:
     cert = certified(ledger, world, 28)
     out = tmp_path / "out" / "certificate.pdf"
     out.parent.mkdir()
@@ -107,7 +112,7 @@ def test_a_pdf_that_does_not_fit_on_disk_leaves_no_truncated_file(ledger: Run, w
         check=False,
         capture_output=True,
         text=True,
-        env={**os.environ, **ledger.env, "COLUMNS": "200"},  # type: ignore[attr-defined]
+        env={**os.environ, **ledger.env, "COLUMNS": "200"},  # type: ignore[attr-defined]  # the runner carries its env
         preexec_fn=_file_size_limit(4096),
         timeout=120,
     )
@@ -116,7 +121,7 @@ def test_a_pdf_that_does_not_fit_on_disk_leaves_no_truncated_file(ledger: Run, w
     assert list(out.parent.iterdir()) == []  # neither the truncated PDF nor a temporary file
 
 
-def test_standard_output_on_a_full_disk_is_one_line_not_a_bug(ledger: Run, world: World, tmp_path: Path) -> None:  # noqa: F811
+def test_standard_output_on_a_full_disk_is_one_line_not_a_bug(ledger: Run, world: World, tmp_path: Path) -> None:
     cert = certified(ledger, world, 29)
     with open("/dev/full", "w") as full:
         done = subprocess.run(
@@ -125,9 +130,9 @@ def test_standard_output_on_a_full_disk_is_one_line_not_a_bug(ledger: Run, world
             stdout=full,
             stderr=subprocess.PIPE,
             text=True,
-            env={**os.environ, **ledger.env},
+            env={**os.environ, **ledger.env},  # type: ignore[attr-defined]  # the runner carries its env
             timeout=120,
-        )  # type: ignore[attr-defined]
+        )
     assert done.returncode == 1
     one_line_refusal(done.stderr, "No space left on device")
 
@@ -289,7 +294,9 @@ def test_a_snapshot_that_does_not_fit_leaves_the_old_one_whole_and_no_temporary(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["state.json"]  # no .tmp filling the disk further
 
 
-def test_the_keeper_reports_snapshots_it_cannot_write_once_instead_of_swallowing_them(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_the_keeper_reports_snapshots_it_cannot_write_once_instead_of_swallowing_them(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     import logging
     import time
 

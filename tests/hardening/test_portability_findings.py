@@ -19,7 +19,7 @@ from chain.deploy import Deployment
 from scripts.console import database_busy, operator_errors
 from tests.conftest import World
 from tests.hardening.test_hostile_findings import one_line_refusal
-from tests.scripts.test_retire_certify import Run, balance, head, ledger, retire_args  # noqa: F401 (a fixture)
+from tests.scripts.test_retire_certify import Run, balance, head, retire_args
 
 ADDRESS = "0x" + "ab" * 20
 DEPLOYMENT = Deployment(

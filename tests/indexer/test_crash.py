@@ -7,6 +7,9 @@ import subprocess
 import sys
 import time
 
+from sqlalchemy import Engine
+
+from chain.client import RegistryClient
 from indexer import store
 from indexer.db import make_engine
 from tests.indexer.helpers import activity, check_equals_a_fresh_index, new_indexer
@@ -39,7 +42,7 @@ def test_kill_during_backfill_then_resume_equals_a_fresh_index(world, tmp_path) 
     check_equals_a_fresh_index(world, resumed.engine, tmp_path)
 
 
-def _cursor(engine, client) -> int | None:  # type: ignore[no-untyped-def]
+def _cursor(engine: Engine, client: RegistryClient) -> int | None:
     try:
         at = store.cursor(engine, client.chain_id, client.address.lower())
     except Exception:  # the child has not created the tables yet
@@ -47,7 +50,7 @@ def _cursor(engine, client) -> int | None:  # type: ignore[no-untyped-def]
     return at[0] if at else None
 
 
-def _wait_for_cursor(engine, client, block: int, timeout: float = 60) -> bool:  # type: ignore[no-untyped-def]
+def _wait_for_cursor(engine: Engine, client: RegistryClient, block: int, timeout: float = 60) -> bool:
     deadline = time.monotonic() + timeout
     while (_cursor(engine, client) or -1) < block:
         if time.monotonic() > deadline:

@@ -63,7 +63,7 @@ def test_the_migrations_build_the_same_schema_as_the_models(tmp_path) -> None:
 
 
 def _table_of(diff: object) -> str | None:
-    item = diff[-1] if isinstance(diff, tuple) else diff[0][-1]  # type: ignore[index]
+    item = diff[-1] if isinstance(diff, tuple) else diff[0][-1]  # type: ignore[index]  # alembic's diffs are untyped
     table = getattr(item, "table", item)
     return getattr(table, "name", None)
 

@@ -15,7 +15,7 @@ import pytest
 from eth_abi import encode as abi_encode
 
 from chain.abi import ContractAbi, abi_type
-from chain.compiler import Build
+from chain.artifacts import Build
 from chain.types import ParticipantKind, ParticipantStatus, ProjectStatus
 from indexer.decode import LogDecoder
 from indexer.projections import Projector
@@ -542,7 +542,7 @@ def test_mints_of_an_earlier_transaction_do_not_count() -> None:
     m = registered()
     m.tx(ev.transfer_single(ZERO, OWNER, 1, 1000))
     tx = m.chain.tx()
-    with pytest.raises(ValueError, match="^batch 1: minted 0 of 1000"):
+    with pytest.raises(ValueError, match=r"^batch 1: minted 0 of 1000"):
         m.projector.apply(
             tx.emit(
                 ev.batch_issued(

@@ -48,9 +48,9 @@ def test_the_generated_decoders_agree_with_the_abi_on_every_event(world) -> None
         "ProjectSubmitted",
     } <= names
     # a malformed log (data too short) goes to the ABI's decoder, and decodes as it did before
-    transfer = next(log for log in logs if decoder.spec(log["topics"][0]).name == "TransferSingle")  # type: ignore[union-attr]
+    transfer = next(log for log in logs if decoder.spec(log["topics"][0]).name == "TransferSingle")  # type: ignore[union-attr]  # every log here is the registry's
     broken = {**transfer, "data": transfer["data"][:-64]}
-    assert decoder.args(decoder.spec(broken["topics"][0]), broken) == c.abi.decode_log(broken, checksum=False).args  # type: ignore[arg-type,union-attr]
+    assert decoder.args(decoder.spec(broken["topics"][0]), broken) == c.abi.decode_log(broken, checksum=False).args  # type: ignore[arg-type,union-attr]  # a registry log: spec and decode_log find it
 
 
 @pytest.mark.parametrize("in_process", [True, False])
@@ -96,7 +96,7 @@ def test_a_backfill_starts_writing_in_a_thread_and_hands_over_to_the_process(wor
     with caplog.at_level(logging.INFO, logger="indexer.sync"):
         indexer.sync_once(slow_first_range)
     takeovers = [r for r in caplog.records if "takes over" in r.getMessage()]
-    assert len(takeovers) == 1 and takeovers[0].from_block > world.registry.deployment.block_number  # type: ignore[attr-defined]
+    assert len(takeovers) == 1 and takeovers[0].from_block > world.registry.deployment.block_number  # type: ignore[attr-defined]  # set by the log handler's extra
     other = new_indexer(world, f"sqlite:///{tmp_path / 'threads.sqlite'}", writer_process=False)
     other.sync_once()
     assert dump(indexer.engine) == dump(other.engine)

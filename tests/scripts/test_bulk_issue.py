@@ -13,6 +13,7 @@ from datetime import date, timedelta
 import pytest
 from typer.testing import CliRunner
 
+from chain.connection import connect
 from chain.keys import dev_accounts
 from chain.node import LocalNode
 from scripts.cli import app
@@ -68,10 +69,10 @@ def env(anvil, tmp_path, monkeypatch) -> dict[str, str]:
     values = {"LEDGER_RPC_URL": anvil.url, "LEDGER_VAR_DIR": str(tmp_path / "var")}
     for k, v in values.items():
         monkeypatch.setenv(k, v)
-    snapshot = registry_client.__globals__["connect"](anvil.url, 31337).call("evm_snapshot")
+    snapshot = connect(anvil.url, 31337).call("evm_snapshot")
     prepare(values, tmp_path)
     yield values
-    registry_client.__globals__["connect"](anvil.url, 31337).call("evm_revert", snapshot)
+    connect(anvil.url, 31337).call("evm_revert", snapshot)
 
 
 def test_a_file_with_bad_rows_sends_nothing_and_names_every_bad_line(env, tmp_path) -> None:

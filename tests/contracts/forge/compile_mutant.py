@@ -13,16 +13,10 @@ from __future__ import annotations
 
 import sys
 
-from chain.compiler import (
-    SOLC_VERSION,
-    Build,
-    _artifacts,
-    collect_sources,
-    run_compiler,
-    standard_input,
-    write_artifacts,
-)
+from chain.artifacts import Build, write_artifacts
+from chain.compiler import _artifacts, run_compiler
 from chain.paths import BUILD_DIR
+from chain.sources import SOLC_VERSION, collect_sources, standard_input
 
 
 def main(argv: list[str]) -> int:

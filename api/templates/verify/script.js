@@ -1,39 +1,3 @@
-<!doctype html>
-<html lang="zh-CN">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>证书核验 · Verify a certificate</title>
-<style>
-  body { font-family: system-ui, "Noto Sans SC", "Microsoft YaHei", sans-serif; max-width: 52rem; margin: 2rem auto; padding: 0 1rem; color: #1d2b21; }
-  h1 { font-size: 1.5rem; margin-bottom: .2rem; } .en { color: #55655a; font-size: .92em; }
-  textarea { width: 100%; min-height: 9rem; font-family: ui-monospace, monospace; font-size: .8rem; }
-  button { font-size: 1rem; padding: .45rem 1.1rem; margin: .5rem .5rem .5rem 0; cursor: pointer; }
-  #verdict { font-size: 1.3rem; font-weight: 600; padding: .7rem 1rem; border-radius: .4rem; margin: 1rem 0; display: none; }
-  #verdict.valid { background: #e3f4e6; color: #135c25; display: block; }
-  #verdict.invalid { background: #fbe4e4; color: #8a1616; display: block; }
-  #verdict.revoked, #verdict.pending { background: #fff1d6; color: #7a4a00; display: block; }
-  table { border-collapse: collapse; width: 100%; } td { border-top: 1px solid #dde5df; padding: .45rem .35rem; vertical-align: top; }
-  td.mark { width: 2rem; font-size: 1.2rem; } td.detail { color: #46524a; font-size: .85rem; word-break: break-all; }
-  #summary dt { font-weight: 600; } #summary dd { margin: 0 0 .4rem 0; }
-  .hint { color: #55655a; font-size: .85rem; }
-</style>
-</head>
-<body>
-<h1>碳普惠证书核验 <span class="en">Verify a carbon-inclusive certificate</span></h1>
-<p class="hint">粘贴或上传证书文件（JSON），或按编号打开。核验只依据链上锚定的日志根与注销记录。<br>
-<span class="en">Paste or upload a certificate document (JSON), or open one by its number. Verification relies only on the
-log roots anchored on chain and the retirement events.</span></p>
-<textarea id="doc" placeholder='{"format": "sichuan-ccw/1", ...}'></textarea>
-<div>
-  <input type="file" id="file" accept=".json,application/json">
-  <button id="verify">核验 Verify</button>
-  <input id="certid" placeholder="SCCW-31337-000001" size="20"> <button id="open">按编号打开 Open by number</button>
-</div>
-<div id="verdict" role="status"></div>
-<dl id="summary"></dl>
-<table id="checks"></table>
-<script>
 const VERDICTS = {
   valid: ["证书有效", "The certificate is valid"],
   invalid: ["证书无效", "The certificate is NOT valid"],
@@ -51,6 +15,13 @@ function show(result, doc) {
   if (body && body.claim) {
     summary.append(text("dt", "证书编号 Certificate"), text("dd", body.id || ""));
     summary.append(text("dt", "注销量 Retired"), text("dd", `${tonnes(body.claim.quantity_kg || 0)} tCO2e`));
+    // each batch's monitoring report and breakdown, recomputed by the server (404 when it has none)
+    for (const batch of [...new Set((body.retirements || []).map((r) => r.batch_id))]) {
+      const link = text("a", `批次 ${batch} 计量明细 · Batch ${batch}: monitoring breakdown`, "monitoring");
+      link.href = `/api/v1/batches/${encodeURIComponent(batch)}/monitoring`; link.dataset.batch = batch;
+      const dd = document.createElement("dd"); dd.append(link);
+      summary.append(text("dt", "批次 Batch"), dd);
+    }
   }
   const table = el("checks"); table.replaceChildren();
   for (const c of result.checks) {
@@ -81,6 +52,3 @@ el("open").onclick = () => openById(el("certid").value.trim());
 el("file").onchange = async (e) => { const f = e.target.files[0]; if (f) { const raw = await f.text(); el("doc").value = raw; await verifyText(raw); } };
 const m = location.pathname.match(/^\/verify\/([^/]+)$/);
 if (m) { el("certid").value = decodeURIComponent(m[1]); openById(decodeURIComponent(m[1])); }
-</script>
-</body>
-</html>
