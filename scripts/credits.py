@@ -51,11 +51,12 @@ def issue(
     """Issue one batch for a registered project's monitoring period, or one per row of --csv."""
     c = registry_client()
     since = deployment().block_number  # where to look for the project's earlier batches
-    if monitoring_report is not None and csv_file is None:
+    if monitoring_report is not None:
         return mrv_commands.issue_from_report(
             c,
             since,
             monitoring_report,
+            csv_file=csv_file,
             project=project,
             methodology=methodology,
             vintage=vintage,

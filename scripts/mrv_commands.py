@@ -190,6 +190,7 @@ def issue_from_report(
     since: int,
     report_path: Path,
     *,
+    csv_file: Path | None,
     project: str | None,
     methodology: str | None,
     vintage: int | None,
@@ -205,6 +206,8 @@ def issue_from_report(
 ) -> None:
     """`ledger issue --monitoring-report`: the quantity computed, never typed; the result's sha256 is
     the batch's verification-report hash, and report and result are stored before anything is sent."""
+    if csv_file is not None:
+        raise InvalidInputError("--monitoring-report issues one batch; give it without --csv")
     if verification_report is not None:
         raise InvalidInputError(
             "--verification-report and --monitoring-report both set the batch's verification hash; give one"

@@ -76,6 +76,8 @@ def test_a_batch_issued_from_its_report_is_served_audited_and_its_loss_reversed(
     refused = ledger("issue", "--monitoring-report", report, "--quantity", "7200000", ok=False)
     assert refused.exit_code == 1
     assert "--quantity 7,200,000 kg differs from the 7,108,255 kg" in " ".join(refused.output.split())
+    both = ledger("issue", "--monitoring-report", report, "--csv", report, ok=False)
+    assert both.exit_code == 1 and "give it without --csv" in both.output
     assert client.project(PID).batch_count == 0  # nothing sent
 
     issued = json.loads(ledger("issue", "--monitoring-report", report, "--json").stdout)
