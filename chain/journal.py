@@ -23,6 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from chain.rpc import JsonRpc, RpcError
 from chain.snapshot import write_atomically
@@ -140,8 +141,8 @@ class Journal:
             return len(keep)
 
     @staticmethod
-    def _lookup(rpc: JsonRpc, hashes: list[str]) -> list[dict | None]:
-        found: list[dict | None] = []
+    def _lookup(rpc: JsonRpc, hashes: list[str]) -> list[dict[str, Any] | None]:
+        found: list[dict[str, Any] | None] = []
         for start in range(0, len(hashes), RPC_CHUNK):
             replies = rpc.batch([("eth_getTransactionByHash", [h]) for h in hashes[start : start + RPC_CHUNK]])
             for reply in replies:
