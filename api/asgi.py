@@ -12,7 +12,22 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from certificates.context import ServiceContext
+from certificates.errors import ServiceError
+from chain import artifacts
+from chain.errors import ChainError
 
 
 def app() -> FastAPI:
-    return create_app(ServiceContext.from_environment())
+    """The API of the environment's registry. What it cannot run without (the contract build, the
+    deployment record, the node) is checked here, at start: uvicorn started a worker without a
+    build, which then answered the explorer with a 500 per page; uvicorn prints a traceback for
+    any other exception, so a refusal leaves as one line (SystemExit) naming the fix.
+
+    The ABIs are loaded now and kept (contract_abi caches them): a worker serves the build it
+    started with, so editing contracts/ under a running API no longer turns the explorer into 500s."""
+    try:
+        for name in ("CarbonRegistry", "CertificateRevocations"):
+            artifacts.contract_abi(name)
+        return create_app(ServiceContext.from_environment())
+    except (ChainError, ServiceError) as exc:
+        raise SystemExit(f"error: {exc}") from None

@@ -14,7 +14,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from chain.abi import ContractAbi
 from chain.errors import ChainError
@@ -32,6 +32,7 @@ ContractName = Literal[
     "ERC1155ReceiverExample",
 ]
 MANIFEST = "build.json"
+CONTRACTS: tuple[ContractName, ...] = get_args(ContractName)
 FIX = "run `make build` (or `ledger deploy`, which builds too)"
 
 
@@ -131,11 +132,16 @@ def load(evm_version: EvmVersion | None = None, *, build_dir: Path = BUILD_DIR) 
     try:
         manifest = json.loads((directory / MANIFEST).read_text())
         artifacts = {name: _read_artifact(directory / "artifacts" / f"{name}.json") for name in manifest["contracts"]}
-    except (OSError, ValueError, KeyError):
+        build = Build(manifest["compiler_version"], manifest["backend"], manifest["input_hash"], artifacts, target)
+        if not set(CONTRACTS) <= set(artifacts):
+            raise KeyError(sorted(set(CONTRACTS) - set(artifacts)))
+    # a file cut short, or edited into JSON of another shape (a list, a null ABI, a contract left out):
+    # a damaged build is refused like a missing one, never as a crash at the first contract used
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         raise BuildMissingError(target, directory) from None
     if manifest.get("sources_hash") != sources_hash(target):
         raise BuildStaleError(target, directory)
-    return Build(manifest["compiler_version"], manifest["backend"], manifest["input_hash"], artifacts, target)
+    return build
 
 
 @functools.cache
@@ -145,8 +151,9 @@ def contract_abi(name: ContractName, evm_version: EvmVersion | None = None) -> C
 
 
 def _read_artifact(path: Path) -> Artifact:
+    """One contract's JSON; a TypeError (or KeyError) for one not shaped as write_artifacts writes it."""
     record = json.loads(path.read_text())
-    return Artifact(
+    artifact = Artifact(
         name=record["contractName"],
         source=record["sourceName"],
         abi=record["abi"],
@@ -154,6 +161,10 @@ def _read_artifact(path: Path) -> Artifact:
         deployed_bytecode=record["deployedBytecode"].removeprefix("0x"),
         metadata=record["metadata"],
     )
+    if not isinstance(artifact.abi, list) or not all(isinstance(item, dict) for item in artifact.abi):
+        raise TypeError(f"{path.name}: the ABI is not a list of entries")
+    bytes.fromhex(artifact.bytecode + artifact.deployed_bytecode)  # a ValueError when not hex
+    return artifact
 
 
 def _shown(directory: Path) -> str:

@@ -8,7 +8,7 @@ JSON in build/contracts/<target>/artifacts with its manifest (chain/artifacts.py
 loads instead of compiling). build/contracts/artifacts always holds the default target's, whatever
 the setting, so tools reading it (forge's invariant tests) see one build.
 
-Only `make build` (`python -m chain.compiler`), `ledger deploy` (chain/deploy.py) and the tests compile.
+Only `make build` (`python -m chain.compiler`), `ledger deploy` (scripts/cli.py) and the tests compile.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import argparse
 import hashlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
@@ -105,21 +106,35 @@ def compile_contracts(
     input_hash = hashlib.sha256(json.dumps(solc_input, sort_keys=True).encode()).hexdigest()
     chosen: Backend = backend or choose_backend()
     cache = build_dir / f"{input_hash[:16]}-{chosen}.json"
-    if cache.exists() and not force:
-        output = json.loads(cache.read_text())
-    else:
+    output = None if force else _cached(cache)
+    if output is None:
         log.info("compiling contracts", extra={"backend": chosen, "solc": SOLC_VERSION, "evm_version": target})
         output = run_compiler(solc_input, chosen)
         errors = [e["formattedMessage"] for e in output.get("errors", []) if e["severity"] == "error"]
         if errors:
             raise CompilationError(errors)
         build_dir.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps(output))
+        # whole or not at all: a `make build` stopped mid-write left a cut-short cache that every
+        # later build tripped over (a traceback until `make clean`)
+        partial = cache.with_name(cache.name + ".tmp")
+        partial.write_text(json.dumps(output))
+        os.replace(partial, cache)
     build = Build(SOLC_VERSION, chosen, input_hash, _artifacts(output), target)
     write_build(build, build_dir)
     if target == DEFAULT_EVM_VERSION:
         write_artifacts(build, build_dir / "artifacts")
     return build
+
+
+def _cached(cache: Path) -> dict[str, Any] | None:
+    """The compiler's output cached for this input, or None to compile again (no cache, or one
+    cut short or damaged: written by an older version, or by hand)."""
+    try:
+        output = json.loads(cache.read_text())
+        _artifacts(output)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return output if isinstance(output, dict) else None
 
 
 def _artifacts(output: dict[str, Any]) -> dict[str, Artifact]:

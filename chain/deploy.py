@@ -23,7 +23,6 @@ from eth_utils import to_checksum_address
 
 from chain.abi import ContractAbi
 from chain.artifacts import Build, BuildMissingError, BuildStaleError, load
-from chain.compiler import compile_contracts
 from chain.errors import ChainError, DeploymentNotFoundError, TransactionFailedError
 from chain.probe import require_evm_support
 from chain.rpc import JsonRpc, RpcError
@@ -151,8 +150,9 @@ def ensure_deployed(
 
 
 def build_of(evm_version: str) -> Build:
-    """The build of a recorded deployment's EVM target: build/'s when it is there and current, else
-    compiled now (deploying is one of the few places that may compile)."""
+    """The build of a recorded deployment's EVM target, from build/. `ledger up` lands here too, so
+    a target without a current build is refused in one line naming its build command rather than
+    compiled silently at run time (a minute of solc-js inside the main job)."""
     if evm_version not in EVM_VERSIONS:
         raise ChainError(
             f"the deployment record names an unknown EVM target {evm_version!r}; one of {', '.join(EVM_VERSIONS)}"
@@ -160,7 +160,10 @@ def build_of(evm_version: str) -> Build:
     try:
         return load(evm_version)
     except (BuildMissingError, BuildStaleError):
-        return compile_contracts(evm_version=evm_version)
+        raise ChainError(
+            f"the recorded registry was built for EVM target {evm_version}, and build/ has no current build of it; "
+            f"run `make build BUILD_ARGS='--evm-version {evm_version}'`"
+        ) from None
 
 
 def write_sources(root: Path, deployment: Deployment, build: Build) -> None:

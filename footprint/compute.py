@@ -11,7 +11,6 @@ an old report, and a row edited in place is noticed. The input format is in docs
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 from footprint.canonical import canonical_json, sha256_hex
 from footprint.errors import FootprintError
+from footprint.jsonin import loads
 from footprint.library import Factor, Library, decimal_text, shipped
 from footprint.methods import METHODS, Method
 from footprint.units import UNITS, convert, normal, same_dimension
@@ -64,10 +64,7 @@ def load_input(path: str | Path) -> dict[str, Any]:
         raw = path.read_bytes()
     except OSError as exc:
         raise FootprintError(f"cannot read {path} ({exc.strerror}); check the path") from None
-    try:
-        data = json.loads(raw, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise FootprintError(f"{path.name} is not JSON; write the activity data as in docs/footprint.md") from None
+    data = loads(raw, path.name, "write the activity data as in docs/footprint.md")
     if not isinstance(data, dict):
         raise FootprintError(f"{path.name} holds a JSON {type(data).__name__}; give an object with subject and lines")
     return data

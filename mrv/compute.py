@@ -11,14 +11,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, replace
+from datetime import date
 from typing import Any
 
 import numpy as np
 
-from mrv.canonical import canonical_json, sha256_hex
+from mrv.canonical import CanonicalJsonError, canonical_json, sha256_hex
 from mrv.check import check
+from mrv.errors import ReportError, ReportErrors
 from mrv.methodology import Bundle
-from mrv.report import Ints, Report
+from mrv.report import LIMIT, Ints, Report
 
 RESULT_FORMAT = "ledger-mrv-result/1"
 BPS = 10_000
@@ -56,8 +58,25 @@ def visit_milli(report: Report, bundle: Bundle) -> dict[str, Ints]:
             counted = np.isnan(given)
             area = report.plot_area_m2[report.visit_plot]
             # 1 cm³ per m² of plot = 0.01 m³/ha = 10 thousandths of a m³/ha
-            from_trees = np.rint(per_visit * 10 / np.where(counted, area, 1.0)).astype(np.int64)
-            out[name] = np.where(counted, from_trees, out[name])
+            per_ha = per_visit * 10 / np.where(counted, area, 1.0)
+            # the trees' volume meets the same limit as a measured one: past it a plot's area is in the
+            # wrong unit, and the squares of the changes overflowed int64, silently dropping the deduction
+            limit = bundle.variables[name].maximum * 1000
+            over = np.flatnonzero(counted & (per_ha > limit))
+            if len(over):
+                raise ReportErrors(
+                    [
+                        ReportError(
+                            report.file,
+                            int(report.plot_line[report.visit_plot[k]]),
+                            f"the trees of plot {report.plot_ids[report.visit_plot[k]]} on "
+                            f"{date.fromordinal(int(report.visit_day[k]))} give {per_ha[k] / 1000:,.0f} m³/ha, "
+                            f"above {limit / 1000:,.0f}; check its area_m2 (square metres) and the trees' units",
+                        )
+                        for k in over[:LIMIT]
+                    ]
+                )
+            out[name] = np.where(counted, np.rint(per_ha).astype(np.int64), out[name])
     return out
 
 
@@ -307,4 +326,18 @@ def compute(report: Report, bundle: Bundle) -> Result:
     """The breakdown of a report under a methodology version; ReportErrors for a mistake that
     needs the methodology to be seen (unknown species group, a variable in the wrong unit)."""
     check(report, bundle)
-    return settle(report, bundle, stratum_sums(report, bundle))
+    result = settle(report, bundle, stratum_sums(report, bundle))
+    try:
+        result.canonical()
+    except CanonicalJsonError:  # beyond ±2^53 kg: what no report in the right units comes to
+        raise ReportErrors(
+            [
+                ReportError(
+                    report.file,
+                    report.line,
+                    "the result exceeds 9,007,199,254,740,991 kg (2^53), which no report in the right units "
+                    "reaches; check the units of areas, baselines and emissions",
+                )
+            ]
+        ) from None
+    return result

@@ -221,6 +221,7 @@ def bundle(methodology_id: str, version: int | None = None) -> Bundle:
 def reference(text: str) -> Bundle:
     """A bundle from "ID" or "ID@VERSION" (what the command line and a report's header give)."""
     methodology_id, _, version = text.partition("@")
-    if version and not version.isdigit():
+    # str.isdigit() is true of "²" and "١", which int() refuses or reads as another digit
+    if version and not (version.isascii() and version.isdigit() and len(version) <= 9):
         raise MethodologyError(f"{text!r}: the version after @ must be a number, e.g. SCFM-001-V01@1")
     return bundle(methodology_id, int(version) if version else None)

@@ -9,6 +9,7 @@ import io
 import json
 import re
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any
 
 from mrv.errors import ReportError, ReportErrors
@@ -16,6 +17,16 @@ from mrv.errors import ReportError, ReportErrors
 SECTIONS = ("report", "strata", "plots", "visits", "trees", "emissions")
 REPORT_FORMAT = "ledger-monitoring-report/1"
 _SPACE = re.compile(r"[ \t\n\r]*")
+# json recurses in C once per level of nesting, and the process's recursion limit is 100,000 (py_ecc
+# raises it on import): a file of "[" overflowed the stack and killed the process. A report nests 3.
+MAX_NESTING = 64
+_ESCAPED = re.compile(rb"\\.", re.DOTALL)
+_NOT_SKELETON = bytes(range(256)).translate(None, b'"[]{}')
+_STRING = re.compile(rb'"[^"]*"')
+_STEP = {ord("["): 1, ord("{"): 1, ord("]"): -1, ord("}"): -1}
+# a JSON integer longer than this is read as a float (inf beyond 1e308, refused as infinite) rather
+# than as a Python int that no float holds (OverflowError) or that int() refuses (4,300 digits)
+_INT_DIGITS = 18
 
 
 @dataclass
@@ -40,8 +51,33 @@ def read(data: bytes, file: str) -> dict[str, Section]:
         raise ReportErrors([ReportError(file, line, "the file is not UTF-8 text; save it as UTF-8")]) from None
     start = _SPACE.match(text, 0)
     if start is not None and text[start.end() : start.end() + 1] == "{":
+        if too_deep(data):
+            raise ReportErrors(
+                [
+                    ReportError(
+                        file,
+                        1,
+                        f"arrays and objects nest more than {MAX_NESTING} levels; write the report as docs/mrv.md shows",
+                    )
+                ]
+            )
         return read_json(text, file)
     return read_csv(text, file)
+
+
+def too_deep(raw: bytes) -> bool:
+    """Whether arrays and objects nest more than MAX_NESTING levels in `raw` (strings skipped),
+    without parsing it."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_NESTING:  # it cannot nest deeper than it opens
+        return False
+    # escapes out first (so an escaped quote ends no string), then all but quotes and brackets (a C pass over
+    # what may be 50 MB), then the strings: what is left are the brackets outside strings
+    skeleton = _STRING.sub(b"", _ESCAPED.sub(b"", raw).translate(None, _NOT_SKELETON)).replace(b'"', b"")
+    return max(accumulate(map(_STEP.__getitem__, skeleton)), default=0) > MAX_NESTING
+
+
+def _int(digits: str) -> int | float:
+    return int(digits) if len(digits) <= _INT_DIGITS else float(digits)
 
 
 def _columns(section: Section, records: list[Any], starts: list[int], file: str) -> None:
@@ -71,7 +107,7 @@ def read_json(text: str, file: str) -> dict[str, Section]:
     def fail(pos: int, message: str) -> ReportErrors:
         return ReportErrors([ReportError(file, line_of(pos), message)])
 
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(parse_int=_int)
 
     def skip(pos: int) -> int:
         match = _SPACE.match(text, pos)
@@ -156,7 +192,8 @@ def read_csv(text: str, file: str) -> dict[str, Section]:
     section: Section | None = None
     header: list[str] | None = None
     rows: list[list[str]] = []
-    reader = csv.reader(io.StringIO(text))
+    # newline=None: a file saved with CR alone (Excel's "CSV (Macintosh)") reads as lines too
+    reader = csv.reader(io.StringIO(text, newline=None))
 
     def close() -> None:
         if section is not None and header is not None:

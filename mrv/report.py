@@ -7,6 +7,7 @@ group, variables, their plausible ranges) run when it is computed against a bund
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 from dataclasses import dataclass
 from datetime import date
@@ -34,7 +35,14 @@ COLUMNS = {
 EMISSION_KINDS = ("fire", "logging", "pest", "methane", "fuel", "other")
 # beyond these a measurement is in another unit: no tree has a 3 m trunk or stands 120 m tall
 MAX_DBH_CM, MAX_HEIGHT_M, MIN_PLOT_M2, MAX_STRATUM_HA = 300.0, 120.0, 10.0, 1_000_000.0
+# no stock on earth changes by 10,000 tCO2e a hectare (peat 2 m deep holds about 4,000): a baseline or
+# an emission beyond it is in grams or a total of something else, and unbounded it overflowed the
+# integers a result is hashed with
+MAX_KG_PER_HA = 10_000_000.0
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+# a line break in an id split a mistake's one line in two (the second could pose as another
+# "error:"), and direction marks reorder what a terminal or page shows of it
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 @dataclass(frozen=True)
@@ -168,7 +176,14 @@ class Builder:
         if not isinstance(v, str | int) or isinstance(v, bool):
             self.c.add(sec.lines[i], f"{name} must be text; quote it")
             return None
-        return str(v).strip()
+        text = str(v).strip()
+        if _CONTROL.search(text):
+            self.c.add(
+                sec.lines[i],
+                f"{name} {text!r} holds a control character (a line break, tab or escape) or a direction mark; remove it",
+            )
+            return None
+        return text
 
     def day(self, sec: Section, name: str, i: int) -> date | None:
         v = self.column(sec, name)[i]
@@ -192,12 +207,13 @@ class Builder:
         column = self.column(sec, name)
         values = column if rows is None else [column[i] for i in rows]
         lines = sec.lines if rows is None else [sec.lines[i] for i in rows]
+        wrong: set[int] = set()
         try:
             cleaned = [np.nan if v is None or v == "" else v for v in values]
-            if any(isinstance(v, bool) for v in cleaned[:1]):
+            if bool in set(map(type, cleaned)):  # numpy would take true for 1
                 raise TypeError
             out = np.array(cleaned, dtype=np.float64)
-        except (ValueError, TypeError):
+        except (ValueError, TypeError, OverflowError):
             out = np.full(len(values), np.nan)
             for k, v in enumerate(values):
                 if v is None or v == "":
@@ -206,15 +222,20 @@ class Builder:
                     if isinstance(v, bool):
                         raise TypeError
                     out[k] = float(v)
-                except (ValueError, TypeError):
+                except (ValueError, TypeError, OverflowError):
+                    wrong.add(k)
                     self.c.add(lines[k], f"{name} {v!r} is not a number; write a decimal such as 23.4")
+        for k in np.flatnonzero(np.isnan(out))[:LIMIT]:
+            v = values[k]
+            if v is None or v == "" or k in wrong:
+                if required and k not in wrong:
+                    self.c.add(lines[k], f"{sec.name} record has no {name}; fill it in")
+                continue
+            # NaN written in the file (JSON's NaN, a CSV "nan") is no measurement, nor an empty cell
+            self.c.add(lines[k], f"{name} {v!r} is not a number; write a decimal such as 23.4")
         bad = np.flatnonzero(np.isinf(out))
         for k in bad[:LIMIT]:
             self.c.add(lines[k], f"{name} is infinite; write a finite number")
-        if required:
-            for k in np.flatnonzero(np.isnan(out))[:LIMIT]:
-                if values[k] is None or values[k] == "":
-                    self.c.add(lines[k], f"{sec.name} record has no {name}; fill it in")
         return out
 
     def unique(self, sec: Section, ids: list[str | None], what: str) -> dict[str, int]:
@@ -294,8 +315,13 @@ class Builder:
                 self.c.add(line, f"area_ha {a:g} must be above 0; give the stratum's area in hectares")
             elif a > MAX_STRATUM_HA:
                 self.c.add(line, f"area_ha {a:g} looks like square metres; give hectares (divide m² by 10,000)")
+            b = float(baseline[i])
+            if 0 < a <= MAX_STRATUM_HA and math.isfinite(b) and abs(b) > a * MAX_KG_PER_HA:
+                self.c.add(
+                    line,
+                    f"baseline_kgco2e {b:g} is over 10,000 t per hectare of the stratum; give kgCO2e (not grams)",
+                )
             if ids[i] and group and begin and finish and a == a:
-                b = float(baseline[i])
                 out.append(Stratum(ids[i] or "", a, group, begin, finish, 0.0 if b != b else b, line))
         return sorted(out, key=lambda s: s.id)
 
@@ -440,6 +466,15 @@ class Builder:
                 self.c.add(line, f"emission date {day} is outside the monitoring period {start}..{end}; fix the date")
             elif day is not None and stratum in strata:
                 self.in_crediting(line, day.toordinal(), records[strata[stratum]], "emission")
+            if (
+                stratum in strata
+                and np.isfinite(amount[i])
+                and amount[i] > records[strata[stratum]].area_ha * MAX_KG_PER_HA
+            ):
+                self.c.add(
+                    line,
+                    f"kgco2e {amount[i]:g} is over 10,000 t per hectare of stratum {stratum}; give kgCO2e (not grams)",
+                )
             if ids[i] and stratum and kind and day and amount[i] == amount[i]:
                 out.append(Emission(ids[i] or "", stratum, kind, day, float(amount[i]), line))
         return sorted(out, key=lambda e: (e.stratum, e.id))

@@ -124,20 +124,32 @@ def put(conn: Connection, report: bytes, result: Result) -> str:
     return result.sha256
 
 
-def record_reversal(conn: Connection, batch_id: int, report: bytes, result: Result) -> None:
-    """Store a later report and charge its loss to a batch's reserve (idempotent)."""
+def record_reversal(conn: Connection, batch_id: int, report: bytes, result: Result, kg: int | None = None) -> int:
+    """Store a later report and charge `kg` of its loss (all of it by default) to a batch's reserve;
+    a charge already recorded for this batch and report stands (a re-run changes nothing). Returns
+    the kilograms charged to the batch for this report."""
     put(conn, report, result)
     exists = conn.execute(
-        select(col(StoredReversal.batch_id)).where(
+        select(col(StoredReversal.reversal_kg)).where(
             col(StoredReversal.batch_id) == batch_id, col(StoredReversal.result_sha256) == result.sha256
         )
-    ).first()
-    if exists is None:
-        conn.execute(
-            insert(StoredReversal).values(
-                batch_id=batch_id, result_sha256=result.sha256, reversal_kg=result.reversal_kg
-            )
+    ).scalar()
+    if exists is not None:
+        return int(exists)
+    charge = result.reversal_kg if kg is None else kg
+    conn.execute(insert(StoredReversal).values(batch_id=batch_id, result_sha256=result.sha256, reversal_kg=charge))
+    return charge
+
+
+def charged(conn: Connection, result_sha256: str) -> dict[int, int]:
+    """batch id → kilograms of this result's loss charged to its reserve (the loss may be spread
+    over several batches when one reserve does not hold it all)."""
+    rows = conn.execute(
+        select(col(StoredReversal.batch_id), col(StoredReversal.reversal_kg)).where(
+            col(StoredReversal.result_sha256) == result_sha256
         )
+    )
+    return {int(b): int(kg) for b, kg in rows}
 
 
 def reversals(conn: Connection) -> dict[int, int]:

@@ -18,6 +18,7 @@ from certificates.service import CertificateService, retire_and_certify
 from chain.client import RegistryClient
 from chain.keys import dev_accounts
 from chain.opids import op_id_for
+from chain.rpc import JsonRpc, RpcError
 from chain.settings import LOCAL_CHAIN_ID
 from chain.types import ParticipantKind, Scenario
 from indexer.models import BatchRow, Retirement
@@ -38,14 +39,27 @@ def op(*parts: object) -> int:
 
 @contextmanager
 def automine(client: RegistryClient, block_time: int) -> Iterator[None]:
-    """One block per transaction while loading (seconds instead of a minute of 1 s blocks); then
-    interval mining every `block_time` seconds, or none with 0 (a durable node's keeper mines)."""
+    """One block per transaction while loading (seconds instead of a minute of 1 s blocks). Then a
+    node that mined by itself gets its own mode back: an anvil the operator started and named in
+    LEDGER_RPC_URL was left mining nothing, and every later transaction waited for a receipt in
+    vain. A node that did not (a durable node, whose keeper mines) gets interval mining every
+    `block_time` seconds, or none with 0."""
+    automining, interval = mining_mode(client.rpc)
     client.rpc.call("evm_setAutomine", True)
     try:
         yield
     finally:
-        client.rpc.call("evm_setAutomine", False)
-        client.rpc.call("evm_setIntervalMining", block_time)
+        if not automining:
+            client.rpc.call("evm_setAutomine", False)
+            client.rpc.call("evm_setIntervalMining", interval or block_time)
+
+
+def mining_mode(rpc: JsonRpc) -> tuple[bool, int | None]:
+    """anvil's (automine, interval in seconds or None); (False, None) from a node that cannot say."""
+    try:
+        return bool(rpc.call("anvil_getAutomine")), rpc.call("anvil_getIntervalMining") or None
+    except RpcError:
+        return False, None
 
 
 def load_demo(client: RegistryClient, service: CertificateService, *, block_time: int = 1) -> list[str]:

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 import footprint
+from footprint.jsonin import loads
 from scripts.console import console, err_console, fail, operator_errors
 from scripts.output import JsonOption
 
@@ -129,12 +130,11 @@ def recompute(
     """Compute a report again from its own lines and pinned factor versions, and compare the hash:
     a factor published since never changes it; an edited factor row or report line is named."""
     try:
-        output = json.loads(file.read_bytes())
+        raw = file.read_bytes()
     except OSError as exc:
         fail(f"cannot read {file} ({exc.strerror}); check the path")
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        fail(f"{file.name} is not JSON; give the output of `ledger footprint compute --json`")
     try:
+        output = loads(raw, file.name, "give the output of `ledger footprint compute --json`")
         again = footprint.check(output)
     except footprint.FootprintError as exc:
         fail(str(exc))

@@ -16,13 +16,15 @@ import mrv
 from certificates.db import create_schema
 from chain.client import RegistryClient
 from chain.errors import InvalidInputError
+from chain.opids import op_id_for
 from chain.types import CancellationReason
 from indexer.db import make_engine
 from mrv import issuance
 from mrv import store as mrv_store
 from scripts import args, bulk_issue, preflight
 from scripts.console import console, err_console, fail, operator_errors
-from scripts.context import registry_client
+from scripts.context import deployment, registry_client
+from scripts.listing import list_events
 from scripts.output import JsonOption, run_write
 from scripts.projects import unix_date
 
@@ -233,9 +235,14 @@ def issue_from_report(
     except (mrv.ReportErrors, mrv.MethodologyError) as exc:
         fail(str(exc))
     warn_illustrative(plan.result.illustrative, f"{plan.bundle.ref} used")
-    i = args.op_id(op)
     request: dict[str, Any] = {**plan.request(pid), "review_hash": args.document_hash(review_report)}
-    bulk_issue.check_one(c, c.issuance_request(**request), i, from_block=since)
+    fields = c.issuance_request(**request)
+    # one result, one batch: a run killed after sending, then re-run while its transaction was still
+    # pending, sent a second batch under a fresh random id. The id is now the result's (it binds the
+    # report, the methodology version and the figures), which the chain applies once, whatever
+    # --vintage or --review-report the re-run gives
+    i = args.op_id(op) if op is not None else op_id_for("issue-monitoring", f"{pid}|{plan.result.sha256}")
+    bulk_issue.check_one(c, fields, i, from_block=since)
     said = (
         f"{report_path.name} under {plan.bundle.ref}: {plan.result.quantity_kg:,} kg to issue "
         f"({plan.result.reserve_kg:,} to the reserve); verification hash 0x{plan.result.sha256}"
@@ -277,14 +284,24 @@ def reversal(
     warn_illustrative(result.illustrative, f"{chosen.ref} used")
     reserve = c.reserve_account()
     held = c.balance_of(reserve, batch)
-    cancel = min(result.reversal_kg, held)
+    charge = elsewhere = cancelled = cancel = 0
+    if result.reversal_kg:
+        # what is still to cancel, not the loss again: a re-run after the cancellation said to cancel
+        # it a second time, and a loss spread over two batches' reserves was charged whole to each
+        with store_engine().begin() as conn:
+            others = {b: kg for b, kg in mrv_store.charged(conn, result.sha256).items() if b != batch}
+            elsewhere = sum(others.values())
+            charge = mrv_store.record_reversal(
+                conn, batch, data, result, max(0, min(result.reversal_kg - elsewhere, held))
+            )
+            on_batch = mrv_store.reversals(conn).get(batch, 0)
+        cancelled = reversal_cancelled(c, batch)
+        cancel = max(0, min(on_batch - cancelled, held))
+    uncovered = result.reversal_kg - elsewhere - charge
     command = (
         f"ledger cancel --holder {reserve} --batch {batch} --amount {cancel} "
         f"--reason {CancellationReason.REVERSAL.name.lower()} --evidence {report}"
     )
-    if result.reversal_kg:
-        with store_engine().begin() as conn:
-            mrv_store.record_reversal(conn, batch, data, result)
     if as_json:
         console.print_json(
             data={
@@ -293,8 +310,11 @@ def reversal(
                 "net_kg": result.net_kg,
                 "reversal_kg": result.reversal_kg,
                 "reserve_held_kg": held,
+                "charged_elsewhere_kg": elsewhere,
+                "charged_kg": charge,
+                "reversal_cancelled_kg": cancelled,
                 "cancel_kg": cancel,
-                "uncovered_kg": result.reversal_kg - cancel,
+                "uncovered_kg": uncovered,
                 "result_sha256": result.sha256,
                 "command": command if cancel else None,
             }
@@ -308,15 +328,24 @@ def reversal(
         )
         return
     console.print(
-        f"reversal of {result.reversal_kg:,} kg on project {pid}: cancel {cancel:,} kg of batch {batch}'s reserve "
-        f"(the reserve holds {held:,} kg) with reason Reversal; result sha256 {result.sha256}",
+        f"reversal of {result.reversal_kg:,} kg on project {pid}: {charge:,} kg charged to batch {batch}'s reserve"
+        + (f" ({elsewhere:,} kg to other batches')" if elsewhere else "")
+        + f"; cancel {cancel:,} kg now (the reserve holds {held:,} kg, {cancelled:,} kg of this batch were "
+        f"cancelled with reason Reversal already); result sha256 {result.sha256}",
         highlight=False,
     )
-    if result.reversal_kg > cancel:
+    if uncovered:
         console.print(
-            f"[bold red]{result.reversal_kg - cancel:,} kg are not covered by this batch's reserve[/]: "
-            "cancel them from the project's other batches' reserves",
+            f"[bold red]{uncovered:,} kg are not covered by this batch's reserve[/]: "
+            "run this command with the project's other batches to charge them",
             highlight=False,
         )
     if cancel:
         console.print(command, highlight=False, markup=False, soft_wrap=True)
+
+
+def reversal_cancelled(c: RegistryClient, batch: int) -> int:
+    """Kilograms of the batch cancelled with reason Reversal, from its CreditsCancelled events."""
+    topic = "0x" + batch.to_bytes(32, "big").hex()
+    events = list_events(c, "CreditsCancelled", indexed=[topic], from_block=deployment().block_number)
+    return sum(int(e.args["amount"]) for e in events if e.args["reason"] == CancellationReason.REVERSAL)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path
 from sqlalchemy import Connection, select
@@ -50,7 +50,13 @@ def monitoring(
             problem = f"the recomputed result's hash is 0x{again.sha256}, not the one issued with"
         elif again.quantity_kg != row.issued:
             problem = f"the batch was issued {row.issued} kg, the report recomputes to {again.quantity_kg} kg"
-    doc = stored.document
+    doc = stored.document if isinstance(stored.document, dict) else {}
+    report: dict[str, list[dict[str, Any]]] = {}
+    if stored.report is not None:
+        try:
+            report = store.sections(stored.report)
+        except ReportErrors as exc:  # bytes no longer a report (a damaged row): said, not a 500
+            problem = problem or f"the stored report does not read ({exc}); restore it from a backup"
     return MonitoringPublic(
         batch_id=batch_id,
         project_id=row.project_id,
@@ -62,9 +68,16 @@ def monitoring(
         hashes=MonitoringHashes(
             verification_report_hash=row.verification_report_hash,
             result_sha256="0x" + stored.result_sha256,
-            report_sha256="0x" + doc.get("report", {}).get("sha256", ""),
-            methodology_sha256="0x" + doc.get("methodology", {}).get("sha256", ""),
+            report_sha256="0x" + _member(doc, "report", "sha256"),
+            methodology_sha256="0x" + _member(doc, "methodology", "sha256"),
         ),
-        report=store.sections(stored.report) if stored.report is not None else {},
+        report=report,
         breakdown=doc,
     )
+
+
+def _member(doc: dict[str, Any], section: str, key: str) -> str:
+    """doc[section][key] as text, "" where a damaged result lacks it."""
+    found = doc.get(section)
+    value = found.get(key) if isinstance(found, dict) else None
+    return value if isinstance(value, str) else ""

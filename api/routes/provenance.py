@@ -72,6 +72,10 @@ def retirement(
     retirement_id: Annotated[str, Path(description=RetirementId.FORM)],
     conn: Annotated[Connection, Depends(connection)],
 ) -> JSONResponse:
+    try:  # the one parser: a hash in capitals (as block explorers show it) names the same retirement
+        retirement_id = str(RetirementId.parse(retirement_id))
+    except ValueError:
+        raise not_found(f"retirement {retirement_id[:120]}", f"ids are {RetirementId.FORM}") from None
     row = conn.execute(select(Retirement).where(col(Retirement.id) == retirement_id)).first()
     if row is None:
         raise not_found(f"retirement {retirement_id}", f"ids are {RetirementId.FORM}")
