@@ -75,8 +75,24 @@ def standard_input(sources: dict[str, str], evm_version: EvmVersion = DEFAULT_EV
     }
 
 
+def library_versions() -> dict[str, str]:
+    """The versions of the npm Solidity libraries the contracts import (OpenZeppelin): an upgrade by
+    `npm ci` changes what a build is made from as surely as an edit of contracts/ does."""
+    versions = {}
+    for manifest in sorted((HARDHAT_DIR / "node_modules" / "@openzeppelin").glob("*/package.json")):
+        try:
+            versions[manifest.parent.name] = str(json.loads(manifest.read_text(encoding="utf-8")).get("version"))
+        except (OSError, ValueError):
+            versions[manifest.parent.name] = "unreadable"
+    return versions
+
+
 def sources_hash(evm_version: EvmVersion) -> str:
-    """What a build of `evm_version` is made from (our sources, the compiler and its settings), as
-    a hash that build/ records: a different hash now means the build is stale."""
-    what = {"solc": SOLC_VERSION, "input": standard_input(collect_sources(ours_only=True), evm_version)}
+    """What a build of `evm_version` is made from (our sources, the libraries' versions, the compiler
+    and its settings), as a hash that build/ records: a different hash now means the build is stale."""
+    what = {
+        "solc": SOLC_VERSION,
+        "libraries": library_versions(),
+        "input": standard_input(collect_sources(ours_only=True), evm_version),
+    }
     return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()

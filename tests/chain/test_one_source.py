@@ -83,6 +83,19 @@ def test_a_stale_build_is_refused_in_one_line_naming_make_build(tmp_path: Path) 
     assert "stale" in message and "`make build`" in message and "\n" not in message
 
 
+def test_an_upgraded_solidity_library_makes_the_build_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`npm ci` bringing another OpenZeppelin release changes what a build is made from."""
+    from chain import sources
+
+    shutil.copytree(BUILD_DIR / DEFAULT_EVM_VERSION, tmp_path / DEFAULT_EVM_VERSION)
+    load(DEFAULT_EVM_VERSION, build_dir=tmp_path)  # current as built
+    installed = sources.library_versions()
+    assert installed.get("contracts"), "the OpenZeppelin contracts package is read"
+    monkeypatch.setattr(sources, "library_versions", lambda: {**installed, "contracts": "9.9.9"})
+    with pytest.raises(BuildStaleError):
+        load(DEFAULT_EVM_VERSION, build_dir=tmp_path)
+
+
 def test_a_build_cut_short_is_missing_not_half_loaded(tmp_path: Path) -> None:
     shutil.copytree(BUILD_DIR / DEFAULT_EVM_VERSION, tmp_path / DEFAULT_EVM_VERSION)
     (tmp_path / DEFAULT_EVM_VERSION / "artifacts" / "CarbonRegistry.json").unlink()
