@@ -2,7 +2,7 @@
 and CORS").
 
 The Content-Security-Policy allows no script or style but the inline blocks of our own pages, by
-hash (the verify page's script and style, the explorer's style), so it holds whatever a
+hash (the verify and footprint pages' scripts and styles, the explorer's style), so it holds whatever a
 certificate's text or a node's answer puts into a page. /docs (Swagger UI, from a CDN) gets a
 looser policy of its own."""
 
@@ -18,6 +18,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.explorer.pages import CSS as EXPLORER_CSS
+from api.routes.pages import FOOTPRINT_PAGE
 from api.routes.pages import PAGE as VERIFY_PAGE
 
 API = "/api/"
@@ -41,7 +42,7 @@ def content_security_policy(scripts: Iterable[str], styles: Iterable[str]) -> st
             "default-src 'none'",
             "script-src " + " ".join(_hash(s) for s in scripts),
             "style-src " + " ".join(_hash(s) for s in styles),
-            "connect-src 'self'",  # the verify page's fetch() of /api/v1
+            "connect-src 'self'",  # the verify and footprint pages' fetch() of /api/v1
             "img-src 'self' data:",
             "form-action 'self'",  # the explorer's search form
             "base-uri 'none'",
@@ -50,7 +51,10 @@ def content_security_policy(scripts: Iterable[str], styles: Iterable[str]) -> st
     )
 
 
-CSP = content_security_policy(_inline("script", VERIFY_PAGE), [*_inline("style", VERIFY_PAGE), EXPLORER_CSS])
+CSP = content_security_policy(
+    [*_inline("script", VERIFY_PAGE), *_inline("script", FOOTPRINT_PAGE)],
+    [*_inline("style", VERIFY_PAGE), *_inline("style", FOOTPRINT_PAGE), EXPLORER_CSS],
+)
 DOCS_CSP = (
     "default-src 'none'; script-src 'unsafe-inline' https://cdn.jsdelivr.net; style-src https://cdn.jsdelivr.net; "
     "img-src 'self' data: https://fastapi.tiangolo.com; connect-src 'self'; base-uri 'none'; frame-ancestors 'none'"

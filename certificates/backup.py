@@ -43,7 +43,11 @@ FORMAT = "sichuan-ledger-certificate-backup"
 VERSION = 1
 BATCH = 1_000
 # the rows whose sealed column a restore tries to open with the key in use: (table, sealed column, record id column)
-SEALED = [("certificates", "sealed_fields", "id"), ("beneficiary_secrets", "sealed", "commitment")]
+SEALED = [
+    ("certificates", "sealed_fields", "id"),
+    ("beneficiary_secrets", "sealed", "commitment"),
+    ("footprint_reports", "sealed", "sha256"),
+]
 
 
 class BackupError(ServiceError):

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection
 from sqlmodel import col, select
 
+from certificates import footprint_report
 from certificates.errors import ServiceError
 from certificates.models import CertificateRow
 from certificates.translog.log import TransparencyLog
@@ -76,6 +77,7 @@ def document(
         "disclosed": disclosed,
         "proof": proof_for(conn, log, row.leaf_index, tree_size),
     }
+    footprint_report.attach(conn, doc, vault)  # the report, when its hash is opened (docs/certificate-format.md §5.1)
     if row.revoked_at is not None:
         doc["revocation"] = {
             "revoked_at": row.revoked_at,

@@ -15,11 +15,13 @@ import secrets
 from datetime import UTC, datetime
 from typing import Any, TypeGuard
 
-from certificates.canonical import canonical_json, sha256_hex
 from certificates.scenarios import ScenarioSpec
 from chain import rfc9162
+from chain.canonical import canonical_json, sha256_hex
 
 FORMAT = "sichuan-ccw/1"
+# the field committing to a footprint report's hash, and the document member carrying the report
+REPORT_FIELD, REPORT_MEMBER = "footprint_report_sha256", "footprint_report"
 
 
 def new_salt() -> str:
@@ -179,8 +181,11 @@ def leaf_hash(body: dict[str, Any]) -> bytes:
 
 
 def hide(document: dict[str, Any], names: list[str] | set[str]) -> dict[str, Any]:
-    """A copy with the named fields' values and salts removed; it still verifies."""
+    """A copy with the named fields' values and salts removed; it still verifies. Hiding the footprint
+    report's hash hides the report with it (certificates/footprint_report.py)."""
     shown = copy.deepcopy(document)
     for name in names:
         shown.get("disclosed", {}).pop(name, None)
+        if name == REPORT_FIELD:
+            shown.pop(REPORT_MEMBER, None)
     return shown

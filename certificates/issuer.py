@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from certificates import footprint_report as reports
 from certificates.document import FORMAT, field_commitment, iso_utc, leaf_hash, make_claim, new_salt
 from certificates.errors import ServiceError
 from certificates.models import BeneficiarySecret, CertificateClaim, CertificateRow
@@ -104,6 +105,7 @@ def check_request(
     footprint_kg: int | None = None,
     trees: int | None = None,
     kg_per_tree: int = DEFAULT_KG_PER_TREE,
+    footprint_report: dict[str, Any] | None = None,
 ) -> None:
     """Refuse what `certify` would refuse about the request itself (scenario, fields, claim), so
     `retire --certify` can stop before anything is mined."""
@@ -114,11 +116,27 @@ def check_request(
     values = dict(fields)
     if beneficiary is not None:
         values.setdefault("beneficiary", beneficiary)
+    footprint_kg = _from_report(spec, footprint_report, values, footprint_kg)
     _fields(spec, values)
     try:
         make_claim(spec, quantity, footprint_kg=footprint_kg, trees=trees, kg_per_tree=kg_per_tree)
     except ValueError as exc:
         raise CertificationError(str(exc)) from None
+
+
+def _from_report(
+    spec: ScenarioSpec, report: dict[str, Any] | None, values: dict[str, Any], footprint_kg: int | None
+) -> int | None:
+    """The claim's footprint, and into `values` the fields the footprint report fills in (its hash, a
+    large event's per-source totals); unchanged without a report."""
+    if report is None:
+        return footprint_kg
+    try:
+        derived, total = reports.derive(spec, report, fields=values, footprint_kg=footprint_kg)
+    except reports.FootprintReportError as exc:
+        raise CertificationError(str(exc)) from None
+    values.update(derived)
+    return total
 
 
 def _fields(spec: ScenarioSpec, given: dict[str, Any]) -> dict[str, FieldSpec]:
@@ -154,11 +172,16 @@ def certify(
     kg_per_tree: int = DEFAULT_KG_PER_TREE,
     beneficiary_salt: str | None = None,
     now: int | None = None,
+    footprint_report: dict[str, Any] | None = None,
 ) -> Issued:
+    """Issue the certificate of `retirement_ids`. With `footprint_report` (a footprint/ report), the
+    claim's footprint is the report's total and the report is committed (certificates/footprint_report.py)."""
     try:
         spec = scenario(scenario_key)
     except ValueError as exc:
         raise CertificationError(str(exc)) from None
+    fields = dict(fields)
+    footprint_kg = _from_report(spec, footprint_report, fields, footprint_kg)  # before any SQL: it recomputes
     if not retirement_ids or len(set(retirement_ids)) != len(retirement_ids):
         raise CertificationError(f"name each retirement once ({RetirementId.FORM})")
     with engine.begin() as conn:
@@ -238,6 +261,8 @@ def certify(
         leaf = leaf_hash(body)
         public = {n: {"value": values[n], "salt": salts[n]} for n in values if not specs[n].personal or n in disclose}
         personal = {n: {"value": values[n], "salt": salts[n]} for n in values if n not in public}
+        if footprint_report is not None:
+            reports.store(conn, vault, footprint_report, sealed=reports.FIELD not in public)
         [index] = log.append(conn, [(leaf, "certificate", cert_id)])
         try:
             conn.execute(

@@ -45,4 +45,16 @@ class BeneficiarySecret(SQLModel, table=True):
     created_at: int = Field(sa_type=BigInteger)
 
 
+class FootprintReportRow(SQLModel, table=True):
+    """A footprint report a certificate commits to, under the sha256 of its canonical JSON
+    (certificates/footprint_report.py); a person's report is sealed like their other fields."""
+
+    __tablename__ = "footprint_reports"
+    sha256: str = Field(primary_key=True)  # 64 hex digits, of the report's canonical JSON
+    body: str | None = Field(default=None, sa_type=Text)  # the canonical JSON, when it may be shown
+    sealed: bytes | None = Field(default=None, sa_type=LargeBinary)  # AES-GCM of it (record id: sha256)
+    stored_at: int = Field(sa_type=BigInteger)
+
+
 TABLES = [CertificateRow.__table__, CertificateClaim.__table__, BeneficiarySecret.__table__]  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes at run time
+TABLES.append(FootprintReportRow.__table__)  # type: ignore[attr-defined]  # as above

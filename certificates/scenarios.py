@@ -36,6 +36,8 @@ BENEFICIARY = FieldSpec("beneficiary", "受益方", "Beneficiary", required=True
 PERSON = FieldSpec("beneficiary", "受益人", "Beneficiary", personal=True, required=True)
 PERIOD = FieldSpec("period", "核算期", "Accounting period")
 STANDARD = FieldSpec("standard", "核算标准", "Accounting standard")
+# the sha256 of the footprint report the claim's footprint comes from (certificates/footprint_report.py)
+REPORT = FieldSpec("footprint_report_sha256", "碳足迹报告（sha256）", "Footprint report (sha256)")
 
 
 def _subject(key: str, zh: str, en: str, subject_zh: str, subject_en: str) -> ScenarioSpec:
@@ -48,6 +50,7 @@ def _subject(key: str, zh: str, en: str, subject_zh: str, subject_en: str) -> Sc
             FieldSpec("subject", subject_zh, subject_en, required=True),
             PERIOD,
             STANDARD,
+            REPORT,
         ),
         footprint=True,
     )
@@ -73,6 +76,7 @@ SCENARIOS: dict[str, ScenarioSpec] = {
                 FieldSpec("footprint_materials_kg", "物料排放", "Materials (kgCO2e)", integer=True),
                 FieldSpec("footprint_waste_kg", "废弃物排放", "Waste (kgCO2e)", integer=True),
                 FieldSpec("evaluation_mode", "评价方式", "Evaluation (self-declared / third party)"),
+                REPORT,
             ),
             footprint=True,
         ),
@@ -113,6 +117,8 @@ SCENARIOS: dict[str, ScenarioSpec] = {
                 PERSON,
                 FieldSpec("account", "碳账户", "Carbon account", personal=True),
                 FieldSpec("activities", "活动（衣食住行用）", "Activities"),
+                # a person's report describes their life: hidden and sealed unless they disclose it
+                FieldSpec(REPORT.name, REPORT.zh, REPORT.en, personal=True),
             ),
             footprint=True,
         ),

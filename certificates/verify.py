@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from certificates.canonical import CanonicalJsonError, printable
+from certificates import footprint_report
 from certificates.document import FORMAT, claim_errors, field_commitment, leaf_hash
 from certificates.scenarios import ORDER, SCENARIOS
 from chain import rfc9162
+from chain.canonical import CanonicalJsonError, printable
 
 HEX64 = frozenset("0123456789abcdef")
 
@@ -219,9 +220,8 @@ def verify_document(doc: Any, evidence: Evidence) -> Verdict:
     body, proof = doc["certificate"], doc["proof"]
     verdict.pending = proof is None
     add(_read("issuer", lambda: _issuer(body["issuer"], evidence)))
-    add(_fields(body, doc.get("disclosed", {})))
-    errors = claim_errors(body["claim"], sum(r["amount_kg"] for r in body["retirements"]), SCENARIOS[body["scenario"]])
-    add(Check("claim", not errors, "; ".join(errors) or f"{body['claim'].get('quantity_kg')} kg"))
+    add(_fields(body, doc.get("disclosed", {}), footprint_report.hash_problem(doc)))
+    add(_claim(doc))
     beneficiary = body["fields"].get("beneficiary")
     mismatched = [r.get("id") for r in body["retirements"] if r.get("beneficiary_commitment") != f"0x{beneficiary}"]
     add(
@@ -291,16 +291,35 @@ def _opening_problem(name: str, opening: Any, committed: str | None) -> str | No
         return f"cannot be hashed ({exc})"
 
 
-def _fields(body: dict[str, Any], disclosed: dict[str, Any]) -> Check:
+def _fields(body: dict[str, Any], disclosed: dict[str, Any], report_problem: str | None) -> Check:
     bad = {
         name: why
         for name, opening in disclosed.items()
         if (why := _opening_problem(name, opening, body["fields"].get(name))) is not None
     }
-    if bad:
-        return Check("fields", False, "; ".join(f"field {name} {bad[name]}" for name in sorted(bad)))
+    if bad or report_problem:
+        reasons = [f"field {name} {bad[name]}" for name in sorted(bad)] + ([report_problem] if report_problem else [])
+        return Check("fields", False, "; ".join(reasons))
     hidden = len(body["fields"]) - len(disclosed)
     return Check("fields", True, f"{len(disclosed)} disclosed field(s) match their commitments; {hidden} hidden")
+
+
+def _claim(doc: dict[str, Any]) -> Check:
+    """The claim's arithmetic; with a footprint report in the document, the report's too (its lines
+    add up to the claim's footprint and to the disclosed per-source fields)."""
+    body = doc["certificate"]
+    errors = claim_errors(body["claim"], sum(r["amount_kg"] for r in body["retirements"]), SCENARIOS[body["scenario"]])
+    detail = f"{body['claim'].get('quantity_kg')} kg"
+    if footprint_report.MEMBER in doc:
+        disclosed = doc.get("disclosed", {})
+        values = {n: o.get("value") for n, o in disclosed.items() if isinstance(o, dict)}
+        errors += footprint_report.report_problems(
+            doc[footprint_report.MEMBER], body["claim"], body["scenario"], values
+        )
+        if not errors:
+            lines = len(doc[footprint_report.MEMBER]["lines"])
+            detail += f"; the footprint report's {lines} line(s) add up to the footprint"
+    return Check("claim", not errors, "; ".join(errors) or detail)
 
 
 def _inclusion(leaf: str, proof: dict[str, Any] | None) -> Check:

@@ -16,7 +16,7 @@ from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from footprint.canonical import canonical_json, sha256_hex
+from chain.canonical import canonical_json, sha256_hex
 from footprint.errors import FootprintError
 from footprint.jsonin import loads
 from footprint.library import Factor, Library, decimal_text, shipped

@@ -18,7 +18,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from footprint.canonical import canonical_json, sha256_hex
+from chain.canonical import canonical_json, sha256_hex
 from footprint.errors import FootprintError
 from footprint.units import UNITS
 

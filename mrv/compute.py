@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from mrv.canonical import CanonicalJsonError, canonical_json, sha256_hex
+from chain.canonical import CanonicalJsonError, canonical_json, sha256_hex
 from mrv.check import check
 from mrv.errors import ReportError, ReportErrors
 from mrv.methodology import Bundle

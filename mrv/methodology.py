@@ -2,7 +2,7 @@
 the parameters per species group, each with its source, and the rules; the calculation it names is
 code here, turning a group's parameters into tCO2e per unit of each measured variable and pool.
 
-A bundle's hash is sha256 over its canonical JSON (mrv/canonical.py), not over the file's bytes:
+A bundle's hash is sha256 over its canonical JSON (chain/canonical.py), not over the file's bytes:
 the file may be re-indented, the hash only changes when content does. That hash is the document
 hash `ledger methodology file` puts on chain, so a filed version can never change silently."""
 
@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from mrv.canonical import canonical_json, sha256_hex
+from chain.canonical import canonical_json, sha256_hex
 from mrv.errors import MethodologyError
 
 BUNDLES = Path(__file__).resolve().parent / "methodologies"

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel, col
 
 import mrv
-from mrv.canonical import sha256_hex
+from chain.canonical import sha256_hex
 from mrv.compute import Result
 from mrv.readers import read
 

@@ -12,12 +12,13 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from certificates.canonical import printable
 from certificates.document import hide
 from certificates.evidence import ChainEvidence
+from certificates.footprint_report import read as read_report
 from certificates.scenarios import scenario as scenario_spec
 from certificates.service import CertificateService
 from certificates.verify import EvidenceError, verify_document
+from chain.canonical import printable
 from chain.errors import InvalidInputError, shown_url
 from chain.rpc import JsonRpc
 from chain.types import RetirementId
@@ -37,6 +38,13 @@ Fields = Annotated[list[str] | None, typer.Option("--field", help="a scenario fi
 Disclose = Annotated[list[str] | None, typer.Option("--disclose", help="show this personal field publicly (repeat)")]
 Footprint = Annotated[
     int | None, typer.Option(help="the footprint the claim covers, kgCO2e (events, organisations, personal)")
+]
+FootprintReport = Annotated[
+    Path | None,
+    typer.Option(
+        "--footprint-report",
+        help="a footprint report (`ledger footprint compute --json`): its total is the footprint, its hash is committed",
+    ),
 ]
 Trees = Annotated[int | None, typer.Option(help="tree-planting duty: trees owed")]
 Out = Annotated[Path | None, typer.Option(help="write the holder's copy (every field opened) to this file")]
@@ -69,15 +77,23 @@ def parse_fields(scenario_key: str, pairs: list[str] | None) -> dict[str, Any]:
 
 
 def certify_options(
-    scenario_key: str, field: list[str] | None, disclose: list[str] | None, footprint: int | None, trees: int | None
+    scenario_key: str,
+    field: list[str] | None,
+    disclose: list[str] | None,
+    footprint: int | None,
+    trees: int | None,
+    footprint_report: Path | None = None,
 ) -> dict[str, Any]:
-    return dict(
+    options: dict[str, Any] = dict(
         scenario_key=scenario_key,
         fields=parse_fields(scenario_key, field),
         disclose=set(disclose or ()),
         footprint_kg=footprint,
         trees=trees,
     )
+    if footprint_report is not None:  # only then: a certificate without a report is issued as before
+        options["footprint_report"] = read_report(footprint_report)
+    return options
 
 
 def report_certificate(service: CertificateService, cert_id: str, out: Path | None, as_json: bool) -> None:
@@ -127,6 +143,7 @@ def certify(
     field: Fields = None,
     disclose: Disclose = None,
     footprint: Footprint = None,
+    footprint_report: FootprintReport = None,
     trees: Trees = None,
     beneficiary: Annotated[str | None, typer.Option(help="only if the retirement's salt is not on record")] = None,
     beneficiary_salt: Annotated[str | None, typer.Option(help="the salt used at retirement (32 hex)")] = None,
@@ -147,7 +164,7 @@ def certify(
     if out is not None:
         check_writable(out)
     service = open_service()
-    options = certify_options(scenario, field, disclose, footprint, trees)
+    options = certify_options(scenario, field, disclose, footprint, trees, footprint_report)
     if beneficiary is not None:
         options["fields"]["beneficiary"] = beneficiary
     service.catch_up(int(service.client.rpc.call("eth_blockNumber"), 16))  # the mirror must have the retirements

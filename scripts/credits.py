@@ -168,6 +168,7 @@ def retire(
     field: certificates.Fields = None,
     disclose: certificates.Disclose = None,
     footprint: certificates.Footprint = None,
+    footprint_report: certificates.FootprintReport = None,
     trees: certificates.Trees = None,
     out: certificates.Out = None,
     op: OpIdOption = None,
@@ -185,13 +186,19 @@ def retire(
         outfile.check_writable(out)  # a retirement mined for a copy that cannot be written is half done
     why = args.member(Scenario, scenario)
     holder = args.account("holder", holder) if holder else None
-    options = certificates.certify_options(scenario, field, disclose, footprint, trees) if certify else {}
+    options = (
+        certificates.certify_options(scenario, field, disclose, footprint, trees, footprint_report) if certify else {}
+    )
     c = registry_client()
     preflight.existing_batch(c, batch, amount=amount)  # before anything is sealed or signed
     claim_hash = args.document_hash(claim)
     if certify and name is not None:  # --certify without a name was refused above
         retire_certify.check_request(options, beneficiary=name, quantity=amount)
-    words = retire_certify.certify_args(scenario, field, disclose, footprint, trees, out) if certify else None
+    words = (
+        retire_certify.certify_args(scenario, field, disclose, footprint, trees, out, footprint_report)
+        if certify
+        else None
+    )
     sealed = None
     if name is None or dry_run:
         i = args.op_id(op)

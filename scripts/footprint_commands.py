@@ -1,5 +1,6 @@
-"""`ledger factors list|show` (the emission-factor library) and `ledger footprint compute|recompute`
-(a footprint report from activity data, and an old report checked against its pinned factors)."""
+"""`ledger factors list|show|import` (the emission-factor library, shipped and imported), `ledger footprint compute|recompute`
+(a footprint report from activity data, and an old report checked against its pinned factors) and
+`ledger footprint rules|convert` (tree-duty and damages conversions as published, versioned rules)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 import footprint
+from certificates.db import create_schema
+from footprint import conversion
+from footprint import store as factor_store
 from footprint.jsonin import loads
+from indexer.db import database_url, make_engine
 from scripts.console import console, err_console, fail, operator_errors
 from scripts.output import JsonOption
 
@@ -22,6 +28,12 @@ footprint_app = typer.Typer(
     help="Footprint accounting (碳核算): an event's, organisation's or person's report from activity data.",
     no_args_is_help=True,
 )
+
+convert_app = typer.Typer(
+    help="Conversions by a published rule: tree-planting duty (义务植树) and ecological-justice damages (生态司法).",
+    no_args_is_help=True,
+)
+footprint_app.add_typer(convert_app, name="convert")
 
 
 def register(app: typer.Typer) -> None:
@@ -36,10 +48,27 @@ def warn(lines: list[str]) -> None:
 
 
 def library() -> footprint.Library:
+    """The shipped library with the rows imported into the database (`ledger factors import`), when
+    there is one: DATABASE_URL, or the local SQLite file once something created it."""
     try:
-        return footprint.shipped()
+        shipped = footprint.shipped()
+        url = database_url()
+        if url.startswith("sqlite:///") and not Path(url.removeprefix("sqlite:///")).exists():
+            return shipped
+        engine = make_engine(url)
+        try:
+            with engine.connect() as conn:
+                return factor_store.combined(conn, shipped)
+        finally:
+            engine.dispose()
     except footprint.FootprintError as exc:
         fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the imported factors ({type(exc).__name__}); check DATABASE_URL and that the database is up")
+
+
+def origin(factor: footprint.Factor) -> str:
+    return "shipped" if factor.ref in footprint.shipped().factors else "imported"
 
 
 @factors_app.command("list")
@@ -65,11 +94,11 @@ def list_factors(
     if as_json:
         console.print_json(json.dumps([f.document() for f in rows], ensure_ascii=False))
         return
-    table = Table(title=f"emission factors ({len(rows)}; * illustrative: no public source cited)")
+    table = Table(title=f"emission factors ({len(rows)}; * illustrative: no public source cited; + imported)")
     for column in ("id@version", "activity", "region", "year", "kgCO2e", "per", "source"):
         table.add_column(column, justify="right" if column == "kgCO2e" else "left", overflow="fold")
     for f in rows:
-        marker = "*" if f.illustrative else ""
+        marker = ("*" if f.illustrative else "") + ("+" if origin(f) == "imported" else "")
         table.add_row(
             f.ref + marker,
             f.activity,
@@ -107,6 +136,36 @@ def show(
         warn([f"{factor.ref} is illustrative: no public source is cited for its value"])
 
 
+@factors_app.command("import")
+@operator_errors
+def import_factors(
+    file: Annotated[Path, typer.Argument(help="a factor table: CSV with the columns of footprint/factors/*.csv")],
+    as_json: JsonOption = False,
+) -> None:
+    """Check a factor table (every row cites a source or is marked illustrative; an id@version known
+    already must keep its values) and store it in the database, all rows or none."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file} ({exc.strerror}); check the path")
+    engine = make_engine()
+    try:
+        create_schema(engine)
+        with engine.begin() as conn:
+            done = factor_store.import_factors(conn, data, file.name, footprint.shipped())
+    except footprint.FootprintError as exc:
+        fail(str(exc))
+    except IntegrityError:
+        fail("another import stored some of these rows meanwhile; run the import again to compare with them")
+    finally:
+        engine.dispose()
+    if as_json:
+        console.print_json(json.dumps(done.document()))
+        return
+    for what, refs in done.document().items():
+        console.print(f"{what}: {len(refs)}" + (f" ({', '.join(refs)})" if refs else ""), highlight=False, markup=False)
+
+
 @footprint_app.command("compute")
 @operator_errors
 def compute(
@@ -116,7 +175,7 @@ def compute(
     """A footprint report: one line per source (quantity, factor id@version, kgCO2e), the total,
     the method version, whether an aviation multiplier is applied, and the report's sha256."""
     try:
-        report = footprint.compute(footprint.load_input(file))
+        report = footprint.compute(footprint.load_input(file), library())
     except footprint.FootprintError as exc:
         fail(str(exc))
     show_report(report, as_json)
@@ -135,7 +194,7 @@ def recompute(
         fail(f"cannot read {file} ({exc.strerror}); check the path")
     try:
         output = loads(raw, file.name, "give the output of `ledger footprint compute --json`")
-        again = footprint.check(output)
+        again = footprint.check(output, library())
     except footprint.FootprintError as exc:
         fail(str(exc))
     console.print(f"recomputes: sha256 {again.sha256}, total {again.total_kg:,} kgCO2e", highlight=False)
@@ -172,3 +231,122 @@ def show_report(report: footprint.Report, as_json: bool) -> None:
         console.print(f"rounding: {doc['rounding']}", highlight=False)
         console.print(f"report sha256 {report.sha256}", highlight=False)
     warn(doc["warnings"])
+
+
+def rules() -> conversion.Rules:
+    try:
+        return conversion.shipped_rules()
+    except footprint.FootprintError as exc:
+        fail(str(exc))
+
+
+@footprint_app.command("rules")
+@operator_errors
+def list_rules(as_json: JsonOption = False) -> None:
+    """The conversion rules: tree-planting duty (kgCO2e and yuan per tree) and damages (yuan per
+    tonne), each id@version with its sources."""
+    shipped = rules()
+    if as_json:
+        doc = {
+            "tree_duty": [conversion.trees(r.trees_min, r).document for r in shipped.tree_duty.values()],
+            "damages": [conversion.damages(r.price_yuan, r).document for r in shipped.damages.values()],
+        }
+        console.print_json(json.dumps(doc, ensure_ascii=False))
+        return
+    table = Table(title="conversion rules (* illustrative: no public source cited)")
+    for column in ("rule", "kind", "region", "rate", "sources"):
+        table.add_column(column, overflow="fold")
+    for t in shipped.tree_duty.values():
+        rate = (
+            f"{footprint.library.decimal_text(t.kgco2e_per_tree)} kgCO2e and "
+            f"{footprint.library.decimal_text(t.yuan_per_tree)} 元 per tree; duty {t.trees_min}-{t.trees_max} trees"
+        )
+        table.add_row(t.ref + ("*" if t.illustrative else ""), "tree-duty", t.region, rate, _sources(t.sources))
+    for d in shipped.damages.values():
+        rate = (
+            f"{footprint.library.decimal_text(d.price_yuan)} 元 for {footprint.library.decimal_text(d.price_tonnes)} t"
+        )
+        table.add_row(d.ref + ("*" if d.illustrative else ""), "damages", d.region, rate, _sources(d.sources))
+    console.print(table)
+
+
+def _sources(pairs: tuple[tuple[str, str], ...]) -> str:
+    return "\n".join(f"{s} <{u}>" if u else s for s, u in pairs)
+
+
+RuleOption = Annotated[str | None, typer.Option("--rule", help="the rule as ID@VERSION (`ledger footprint rules`)")]
+
+
+@convert_app.command("trees")
+@operator_errors
+def convert_trees(
+    count: Annotated[int, typer.Argument(help="trees of duty, e.g. 3")],
+    rule: RuleOption = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Trees of the tree-planting duty in kgCO2e to retire (and the money rate), by a published rule."""
+    try:
+        done = conversion.trees(count, rules().tree(rule))
+    except footprint.FootprintError as exc:
+        fail(str(exc))
+    doc = done.document
+    if as_json:
+        console.print_json(json.dumps(doc, ensure_ascii=False))
+    else:
+        low, high = doc["duty_trees"]
+        console.print(
+            f"{doc['trees']} trees = {doc['kgco2e']:,} kgCO2e ({doc['kgco2e'] / 1000:,.3f} tCO2e) to retire, "
+            f"or {doc['yuan']} 元 at {doc['yuan_per_tree']} 元 per tree; "
+            + (
+                f"meets the year's duty ({low}-{high} trees)" if doc["meets_duty"] else f"below the duty of {low} trees"
+            ),
+            highlight=False,
+        )
+        _print_rule(doc["rule"])
+    _warn_rule(doc["rule"])
+
+
+@convert_app.command("damages")
+@operator_errors
+def convert_damages(
+    yuan: Annotated[str, typer.Argument(help="the damages in yuan, e.g. 173900 or 1234.56")],
+    rule: Annotated[str, typer.Option("--rule", help="the price rule as ID@VERSION (`ledger footprint rules`)")],
+    as_json: JsonOption = False,
+) -> None:
+    """Ecological-justice damages in yuan at a rule's unit price: the kgCO2e to buy and retire (rounded up)."""
+    try:
+        done = conversion.damages(yuan, rules().damage(rule))
+    except footprint.FootprintError as exc:
+        fail(str(exc))
+    doc = done.document
+    if as_json:
+        console.print_json(json.dumps(doc, ensure_ascii=False))
+    else:
+        price = doc["price"]
+        console.print(
+            f"{doc['yuan']} 元 at {price['yuan']} 元 for {price['tonnes']} t (≈ {price['yuan_per_tonne']} 元/t) = "
+            f"{doc['kgco2e']:,} kgCO2e ({doc['tonnes']} tCO2e) to buy and retire",
+            highlight=False,
+        )
+        console.print(f"rounding: {doc['rounding']}", highlight=False)
+        _print_rule(doc["rule"])
+    _warn_rule(doc["rule"])
+
+
+def _print_rule(rule: dict[str, Any]) -> None:
+    console.print(f"rule {rule['ref']} (sha256 {rule['sha256']})", highlight=False)
+    for s in rule["sources"]:
+        console.print(
+            f"  source: {s['source']}" + (f" <{s['source_url']}>" if s["source_url"] else ""),
+            highlight=False,
+            markup=False,
+        )
+
+
+def _warn_rule(rule: dict[str, Any]) -> None:
+    notes = []
+    if rule["illustrative"]:
+        notes.append(f"{rule['ref']} is illustrative: no public source gives its rate")
+    if rule["superseded_by"]:
+        notes.append(f"{rule['ref']} is superseded by {rule['superseded_by']}")
+    warn(notes)

@@ -36,6 +36,7 @@ def check_request(options: dict[str, Any], *, beneficiary: str, quantity: int) -
         footprint_kg=options["footprint_kg"],
         trees=options["trees"],
         kg_per_tree=ServiceSettings().kg_per_tree,
+        footprint_report=options.get("footprint_report"),
     )
 
 
@@ -86,6 +87,7 @@ def certify_args(
     footprint: int | None,
     trees: int | None,
     out: Path | None,
+    footprint_report: Path | None = None,
 ) -> list[str]:
     """The `ledger certify` options that repeat a `retire --certify`, personal fields' values left as
     placeholders (they are not printed back)."""
@@ -98,6 +100,8 @@ def certify_args(
         words += ["--disclose", name]
     if footprint is not None:
         words += ["--footprint", str(footprint)]
+    if footprint_report is not None:
+        words += ["--footprint-report", str(footprint_report)]
     if trees is not None:
         words += ["--trees", str(trees)]
     if out is not None:

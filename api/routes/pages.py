@@ -1,4 +1,4 @@
-"""For people: the verification page and the printable certificate."""
+"""For people: the verification page, the footprint page (碳核算) and the printable certificate."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy import Connection
 
+import footprint
 from api.problems import PROBLEM, PROBLEM_SCHEMA, ApiProblem
 from api.routes.deps import connection, context
 from api.templates import render
@@ -33,6 +34,22 @@ def verify_html(page: VerifyPage) -> str:
 PAGE = verify_html(VerifyPage())
 
 
+@dataclass(frozen=True)
+class FootprintPage:
+    activities: list[footprint.Activity]  # a line's choices: the reference-only grid 口径 left out
+    methods: list[footprint.Method]
+
+
+# static, like the verify page: the activities come from the shipped library, the data from the script
+FOOTPRINT_PAGE = render(
+    "footprint.html",
+    page=FootprintPage(
+        [a for a in footprint.shipped().activities.values() if a.kind != "reference"],
+        list(footprint.METHODS.values()),
+    ),
+)
+
+
 @router.get("/", include_in_schema=False)
 def home() -> RedirectResponse:
     return RedirectResponse("/verify")
@@ -48,6 +65,15 @@ def verify_page() -> str:
 )
 def verify_page_for(certificate_id: str) -> str:
     return verify_html(VerifyPage(certificate_id))
+
+
+@router.get(
+    "/footprint",
+    response_class=HTMLResponse,
+    summary="碳核算: a footprint computed in the browser (Chinese and English)",
+)
+def footprint_page() -> str:
+    return FOOTPRINT_PAGE
 
 
 @router.get(

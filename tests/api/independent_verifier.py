@@ -12,6 +12,7 @@ prints the verdict and the checks that failed; the exit code is 0 only for "vali
 from __future__ import annotations
 
 import argparse
+import decimal
 import hashlib
 import json
 import re
@@ -56,11 +57,15 @@ SCENARIOS: dict[str, tuple[set[str], set[str]]] = {
             "footprint_materials_kg",
             "footprint_waste_kg",
             "evaluation_mode",
+            "footprint_report_sha256",
         },
         {"quantity_kg", "footprint_kg", "carbon_neutral"},
     ),
     **{
-        name: ({"beneficiary", "subject", "period", "standard"}, {"quantity_kg", "footprint_kg", "carbon_neutral"})
+        name: (
+            {"beneficiary", "subject", "period", "standard", "footprint_report_sha256"},
+            {"quantity_kg", "footprint_kg", "carbon_neutral"},
+        )
         for name in ("Organisation", "Product", "Building", "Region")
     },
     "TreePlantingDuty": (
@@ -71,10 +76,32 @@ SCENARIOS: dict[str, tuple[set[str], set[str]]] = {
         {"beneficiary", "court", "case_number", "judgment_date", "damage_yuan", "unit_price_yuan_per_t"},
         {"quantity_kg"},
     ),
-    "Personal": ({"beneficiary", "account", "activities"}, {"quantity_kg", "footprint_kg", "carbon_neutral"}),
+    "Personal": (
+        {"beneficiary", "account", "activities", "footprint_report_sha256"},
+        {"quantity_kg", "footprint_kg", "carbon_neutral"},
+    ),
     "Voluntary": ({"beneficiary", "message"}, {"quantity_kg"}),
 }
 
+# §5.1: footprint reports
+REPORT_FORMAT = "ledger-footprint-report/1"
+REPORT_SUBJECT = {
+    "LargeEvent": "event",
+    "Organisation": "organisation",
+    "Product": "organisation",
+    "Building": "organisation",
+    "Region": "organisation",
+    "Personal": "person",
+}
+REPORT_SOURCES = {
+    "footprint_energy_kg": {"fuel-stationary", "fuel-mobile", "electricity-heat"},
+    "footprint_travel_kg": {"travel"},
+    "footprint_lodging_kg": {"lodging"},
+    "footprint_catering_kg": {"catering"},
+    "footprint_materials_kg": {"materials"},
+    "footprint_waste_kg": {"waste"},
+}
+DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 HEX64 = re.compile(r"[0-9a-f]{64}")
 MAX_INT = 2**53 - 1  # §2
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -289,6 +316,13 @@ class Verifier:
             require(isinstance(salt, str), f"salt of {name}")
             require(name in fields, f"{name} disclosed but not committed")
             require(fields[name] == commitment(name, value, salt), f"{name} does not open its commitment")
+        if "footprint_report" in self.doc:
+            # §5.1: the report carried must be the one the opened footprint_report_sha256 commits to
+            report = self.doc["footprint_report"]
+            opening = disclosed.get("footprint_report_sha256")
+            require(isinstance(opening, dict), "a footprint report without its hash opened")
+            require(not has_float(report), "floating-point number in the footprint report")
+            require(sha256hex(canonical(report)) == opening["value"], "the footprint report is not the committed one")
 
     def check_claim(self) -> None:
         claim = self.body.get("claim")
@@ -311,6 +345,44 @@ class Verifier:
             require(isinstance(claim["duty_fulfilled"], bool), "duty_fulfilled is not a boolean")
             require(claim["duty_kg"] == claim["trees"] * claim["kg_per_tree"], "duty_kg")
             require(claim["duty_fulfilled"] == (total >= claim["duty_kg"]), "duty_fulfilled")
+        if "footprint_report" in self.doc:
+            self.check_report(claim)
+
+    def check_report(self, claim: dict[str, Any]) -> None:
+        """§5.1: the report's arithmetic, and the claim's footprint and disclosed sources as its sums."""
+        report = self.doc["footprint_report"]
+        require(isinstance(report, dict) and report.get("format") == REPORT_FORMAT, "footprint report format")
+        require(report.get("subject") == REPORT_SUBJECT.get(self.body.get("scenario")), "footprint report subject")
+        lines = report.get("lines")
+        require(isinstance(lines, list) and lines and all(isinstance(x, dict) for x in lines), "report lines")
+        by_category: dict[str, int] = {}
+        for i, line in enumerate(lines):
+            factor = line.get("factor")
+            require(isinstance(factor, dict), f"report line {i}: factor")
+            texts = [line.get("factor_quantity"), factor.get("kgco2e_per_unit"), line.get("multiplier")]
+            texts.append(line.get("exact_kgco2e"))
+            require(all(isinstance(t, str) and DECIMAL.fullmatch(t) for t in texts), f"report line {i}: decimals")
+            kg, category = line.get("kgco2e"), line.get("category")
+            require(is_int(kg) and kg >= 0 and isinstance(category, str), f"report line {i}: kgco2e, category")
+            q, f, m, exact = (decimal.Decimal(t) for t in texts)
+            with decimal.localcontext() as ctx:
+                ctx.prec = sum(len(x.as_tuple().digits) for x in (q, f, m)) + 2  # enough for the exact product
+                require(q * f * m == exact, f"report line {i}: exact_kgco2e is not the product")
+                require(exact.to_integral_value(rounding=decimal.ROUND_CEILING) == kg, f"report line {i}: rounding")
+            by_category[category] = by_category.get(category, 0) + kg
+        total = sum(by_category.values())
+        require(report.get("total_kgco2e") == total, "report total is not the sum of its lines")
+        categories = report.get("categories")
+        require(isinstance(categories, list) and all(isinstance(c, dict) for c in categories), "report categories")
+        require(len(categories) == len(by_category), "report categories")
+        require(all(by_category.get(c.get("category")) == c.get("kgco2e") for c in categories), "report categories")
+        require(claim.get("footprint_kg") == total, "the claim's footprint is not the report's total")
+        if self.body.get("scenario") == "LargeEvent":
+            disclosed = self.doc.get("disclosed", {})
+            for name, cats in REPORT_SOURCES.items():
+                if name in disclosed:
+                    expected = sum(kg for c, kg in by_category.items() if c in cats)
+                    require(disclosed[name].get("value") == expected, f"{name} is not the report's")
 
     def check_beneficiary(self) -> None:
         fields = self.body.get("fields")

@@ -49,6 +49,7 @@ def test_the_certificate_service_on_postgresql(build: Any, cast: Any, postgres_u
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_api"))
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_mrv, mrv_reports, mrv_results, mrv_reversals"))
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version_footprint, footprint_factors"))
     with LocalNode(block_time=None) as node:
         on_pg = open_certified(tmp_path, build, cast, node, database_url=postgres_url)
         assert on_pg.service.engine.url.get_backend_name() == "postgresql"

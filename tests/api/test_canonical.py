@@ -1,4 +1,4 @@
-"""Canonical JSON (certificates/canonical.py, docs/certificate-format.md §2) value by value: each
+"""Canonical JSON (chain/canonical.py, docs/certificate-format.md §2) value by value: each
 refused value with the error and the path it names, each accepted value with its exact bytes."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from certificates.canonical import CanonicalJsonError, canonical_json, printable, sha256_hex
 from certificates.document import field_commitment
+from chain.canonical import CanonicalJsonError, canonical_json, printable, sha256_hex
 
 ALLOWED = "is not allowed (strings, integers, booleans, null, arrays, objects)"
 SURROGATE = "a lone surrogate (\\ud800-\\udfff) is not text; send UTF-8 text"

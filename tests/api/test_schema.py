@@ -13,7 +13,7 @@ from certificates.models import CertificateClaim
 from indexer.db import drop_schema, make_engine, reset_mirror
 from indexer.models import Methodology
 
-VERSION_TABLES = {"alembic_version", "alembic_version_api", "alembic_version_mrv"}
+VERSION_TABLES = {"alembic_version", "alembic_version_api", "alembic_version_mrv", "alembic_version_footprint"}
 
 
 def _diff(url: str) -> list[object]:
@@ -38,6 +38,7 @@ def test_migrations_match_the_models_on_postgresql(postgres_url: str) -> None:
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_api"))
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_mrv, mrv_reports, mrv_results, mrv_reversals"))
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version_footprint, footprint_factors"))
     engine.dispose()
     assert _diff(postgres_url) == []
 

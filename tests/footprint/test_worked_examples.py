@@ -133,7 +133,7 @@ def test_each_line_rounds_up_and_the_total_is_their_sum() -> None:
 
 def test_the_report_hash_is_of_its_canonical_json_and_recomputes() -> None:
     report = footprint.compute(example("chengdu_conference.json"))
-    from footprint.canonical import canonical_json, sha256_hex
+    from chain.canonical import canonical_json, sha256_hex
 
     assert report.sha256 == sha256_hex(canonical_json(report.document))
     assert footprint.recompute(copy.deepcopy(report.document)).sha256 == report.sha256
@@ -179,7 +179,7 @@ def test_a_factor_row_edited_in_place_is_noticed(factors_copy: Path) -> None:
 
 
 def test_check_refuses_a_report_changed_and_rehashed() -> None:
-    from footprint.canonical import canonical_json, sha256_hex
+    from chain.canonical import canonical_json, sha256_hex
 
     output = footprint.compute(example("chengdu_conference.json")).output()
     assert footprint.check(copy.deepcopy(output)).sha256 == output["sha256"]

@@ -59,6 +59,7 @@ def test_the_same_on_postgresql(postgres_url: str) -> None:
     engine = make_engine(postgres_url)
     with engine.begin() as conn:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_mrv, mrv_reports, mrv_results, mrv_reversals"))
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version_footprint, footprint_factors"))
     create_schema(engine)
     try:
         round_trip(engine)

@@ -1,4 +1,5 @@
-"""Canonical JSON: the exact bytes every hash of the certificate format is taken over.
+"""Canonical JSON: the exact bytes every hash of the registry is taken over (certificates, monitoring
+results and methodology bundles, footprint reports and factor rows).
 
 Objects with keys sorted by code point, no insignificant whitespace, UTF-8 without escaping
 non-ASCII, integers only (no floats, so 1.0 and 1 can never hash differently), strings of Unicode
