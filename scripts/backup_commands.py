@@ -1,6 +1,7 @@
-"""`ledger backup create --out FILE`, `ledger backup restore FILE`: the certificate service's own
-data (certificates, claims, sealed beneficiaries, the transparency log), which the chain cannot
-give back. The logic is in certificates/backup.py; docs/deployment.md says when to use it."""
+"""`ledger backup create --out FILE`, `ledger backup restore FILE`: the registry's own data, which
+the chain cannot give back (certificates, claims, sealed beneficiaries, footprint reports, the
+transparency log, monitoring reports and results, imported emission factors). The logic is in
+backup/archive.py; docs/deployment.md says when to use it."""
 
 from __future__ import annotations
 
@@ -9,14 +10,15 @@ from typing import Annotated
 
 import typer
 
-from certificates import backup
+from backup import archive as backup
 from indexer.db import WriterLock, make_engine
 from scripts.console import console, fail, operator_errors
 from scripts.context import deployment
 from scripts.index_commands import database_url_shown, make_indexer
 
 app = typer.Typer(
-    help="Back up and restore the certificates, their log and the sealed personal data.", no_args_is_help=True
+    help="Back up and restore the registry's own data: certificates, log, sealed data, MRV results, factors.",
+    no_args_is_help=True,
 )
 
 
@@ -27,14 +29,15 @@ def _rows(summary: backup.Summary) -> str:
 @app.command("create")
 @operator_errors
 def create(out: Annotated[Path, typer.Option("--out", help="the backup file to write (gzip'd JSON Lines)")]) -> None:
-    """Write a consistent snapshot of the certificate service's tables (one read transaction); the
-    data key is not in it."""
+    """Write a consistent snapshot of the registry's own tables, every domain's (one read
+    transaction); the data key is not in it."""
     engine = make_engine()
     summary = backup.create(engine, out, deployment())
     h = summary.header
+    schema = ", ".join(f"{domain} {rev}" for domain, rev in h["schema_revisions"].items())
     console.print(
         f"backed up {_rows(summary)} from {database_url_shown()} to {out} "
-        f"({out.stat().st_size:,} bytes, schema {h['schema_revision']}, sha256 {h['sha256'][:16]}…)"
+        f"({out.stat().st_size:,} bytes, schema {schema}, sha256 {h['sha256'][:16]}…)"
     )
     console.print("the data key is not in the backup: keep LEDGER_DATA_KEY (or its file) safe separately")
 

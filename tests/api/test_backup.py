@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from api.app import create_app
 from audit.chain_state import read_chain
 from audit.reconcile import AuditReport, reconcile
-from certificates import backup
+from backup import archive as backup
 from certificates.anchoring import AnchorRefusedError
 from certificates.context import ServiceContext
 from certificates.copies import document
@@ -109,7 +109,7 @@ def write(path: Path, lines: list[bytes]) -> None:
 def rows_in(engine: Engine) -> int:
     """Rows in the service's tables (0 when a refusal came before it made them)."""
     with engine.connect() as conn:
-        present = [t for t in backup.service_tables() if inspect(conn).has_table(t.name)]
+        present = [t for t in backup.registry_tables() if inspect(conn).has_table(t.name)]
         return sum(conn.execute(select(func.count()).select_from(t)).scalar() or 0 for t in present)
 
 
@@ -121,7 +121,9 @@ def test_a_backup_restores_into_a_fresh_database_where_everything_verifies(
     h = made.header
     assert (h["chain_id"], h["registry"]) == (31337, source.service.context.deployment.address.lower())
     with source.service.engine.connect() as conn:
-        assert h["schema_revision"] == backup.schema_revision(conn) is not None
+        revisions = backup.schema_revisions(conn)
+    assert h["schema_revisions"] == revisions and set(revisions) == {"certificates", "mrv", "footprint"}
+    assert None not in revisions.values()
     assert h["source"] == source.service.engine.url.get_backend_name()
     assert made.rows["certificates"] == len(source.ids) == 6
     assert made.rows["log_entries"] >= 6 and made.rows["log_nodes"] >= 1
@@ -212,7 +214,7 @@ def test_a_tampered_backup_is_refused_and_nothing_is_written(certified: Certifie
 def test_restore_refuses_a_database_that_holds_certificates(certified: Certified, tmp_path: Path) -> None:
     d = certified.service.context.deployment
     made = backup.create(certified.service.engine, tmp_path / "b.jsonl.gz", d)
-    with pytest.raises(backup.BackupError, match=r"already holds certificate data .*certificates"):
+    with pytest.raises(backup.BackupError, match=r"already holds registry data .*certificates"):
         backup.restore(certified.service.engine, made.path, d)  # the live database itself
     target = make_engine(f"sqlite:///{tmp_path / 'once.sqlite'}")
     backup.restore(target, made.path, d)

@@ -485,7 +485,8 @@ def test_ledger_retire_certify_and_ledger_certify_take_a_footprint_report(
 def test_a_backup_restores_the_reports_with_their_certificates(
     certified: Certified, neutral: str, conference: footprint.Report, tmp_path: Path
 ) -> None:
-    from certificates import backup, copies
+    from backup import archive as backup
+    from certificates import copies
 
     service = certified.service
     out = tmp_path / "backup.gz"

@@ -14,7 +14,7 @@ import typer
 from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import OperationalError
 
-from certificates import backup
+from backup import archive as backup
 from chain.deploy import Deployment
 from scripts.console import database_busy, operator_errors
 from tests.conftest import World
@@ -86,7 +86,7 @@ def test_backup_create_to_a_path_without_a_file_name_is_refused_in_one_line(engi
 def test_a_header_whose_columns_were_changed_is_not_called_another_schema_revision(
     engine: Engine, tmp_path: Path
 ) -> None:
-    """Columns edited in the header, same revision: "is of schema revision a0001, this ledger's is a0001"."""
+    """Columns edited in the header, same revision: "is of certificates schema revision a0001, this ledger's is a0001"."""
     good = tmp_path / "good.gz"
     backup.create(engine, good, DEPLOYMENT)
     lines = gzip.decompress(good.read_bytes()).split(b"\n")
@@ -98,7 +98,7 @@ def test_a_header_whose_columns_were_changed_is_not_called_another_schema_revisi
     with pytest.raises(backup.BackupError) as refused:
         backup.restore(create_engine(f"sqlite:///{tmp_path / 'new.sqlite'}"), bad, DEPLOYMENT)
     said = str(refused.value)
-    assert "is of schema revision" not in said and "damaged or not a ledger backup" in said, said
+    assert "schema revision" not in said and "damaged or not a ledger backup" in said, said
 
 
 def test_a_database_url_naming_a_file_that_is_not_a_database_is_named(

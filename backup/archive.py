@@ -1,9 +1,11 @@
-"""A portable backup of the certificate service's own data: the certificates, their claims, the
-sealed beneficiaries and the transparency log. None of it can be rebuilt from the chain (the
-mirror can: `ledger index`), so it is what an operator must keep.
+"""A portable backup of the registry's own data, every domain's: the certificates, their claims,
+the sealed beneficiaries, the footprint reports and the transparency log (certificates/); the
+monitoring reports, results and reversals (mrv/); the imported emission factors (footprint/).
+None of it can be rebuilt from the chain (the mirror can: `ledger index`), so it is what an
+operator must keep.
 
-The file is gzip'd JSON Lines: a header (format, chain id, registry, schema revision, every
-table's columns and row count, the SHA-256 of the rest), then one line per row, table by table,
+The file is gzip'd JSON Lines: a header (format, chain id, registry, each domain's schema
+revision, every table's columns and row count, the SHA-256 of the rest), then one line per row, table by table,
 in primary-key order. It is read in one transaction (REPEATABLE READ on PostgreSQL, one read
 transaction on SQLite), so it is one moment of the registry; rows are written in the same form
 from either database, so a backup restores into SQLite or PostgreSQL alike.
@@ -37,10 +39,12 @@ from certificates.translog import models as log_models
 from certificates.translog.models import LogEntry
 from certificates.vault import Vault, VaultError, load_key
 from chain.deploy import Deployment
+from footprint import store as footprint_store
 from indexer.models import AnchoredRoot
+from mrv import store as mrv_store
 
 FORMAT = "sichuan-ledger-certificate-backup"
-VERSION = 1
+VERSION = 2  # 2: every domain's tables and schema revision (1 held the certificates' and the log's only)
 BATCH = 1_000
 # the rows whose sealed column a restore tries to open with the key in use: (table, sealed column, record id column)
 SEALED = [
@@ -54,9 +58,23 @@ class BackupError(ServiceError):
     pass
 
 
-def service_tables() -> list[Table]:
-    """Every table the certificate service owns, in the order a backup holds them."""
-    return list(certificate_models.TABLES) + list(log_models.TABLES)
+# each domain's alembic version table (named in its migrations/env.py; certificates/db.py runs them all):
+# a backup restores only into the schema it was read from, every domain's
+VERSION_TABLES = {
+    "certificates": "alembic_version_api",
+    "mrv": "alembic_version_mrv",
+    "footprint": "alembic_version_footprint",
+}
+
+
+def registry_tables() -> list[Table]:
+    """Every table of the registry's own data, in the order a backup holds them."""
+    return (
+        list(certificate_models.TABLES)
+        + list(log_models.TABLES)
+        + list(mrv_store.TABLES)
+        + list(footprint_store.TABLES)
+    )
 
 
 @dataclass(frozen=True)
@@ -75,10 +93,10 @@ class Summary:
 def create(
     engine: Engine, out: Path, deployment: Deployment, *, on_table: Callable[[str, int], None] | None = None
 ) -> Summary:
-    """Write a backup of the service's tables to `out` (mode 0600, replaced atomically).
+    """Write a backup of the registry's tables to `out` (mode 0600, replaced atomically).
     `on_table(name, rows)` is called as each table is read (the command line's progress)."""
     _check_out(out)
-    create_schema(engine)  # a database that never had certificates backs up as empty tables, not an error
+    create_schema(engine)  # a database that never had a domain's data backs up as empty tables, not an error
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out.parent) as body:
@@ -116,13 +134,13 @@ def _check_out(out: Path) -> None:
 
 
 def _dump(engine: Engine, body: IO[bytes], on_table: Callable[[str, int], None] | None) -> dict[str, Any]:
-    """Every row of the service's tables into `body`, read in one snapshot; the header (without the
+    """Every row of the registry's tables into `body`, read in one snapshot; the header (without the
     registry's identity) describing them."""
     digest = hashlib.sha256()
     tables: dict[str, dict[str, Any]] = {}
     with _snapshot(engine) as conn:
-        revision = schema_revision(conn)
-        for table in service_tables():
+        revisions = schema_revisions(conn)
+        for table in registry_tables():
             count = 0
             for row in _rows(conn, table):
                 line = _line(table.name, [_encode(v) for v in row])
@@ -140,7 +158,7 @@ def _dump(engine: Engine, body: IO[bytes], on_table: Callable[[str, int], None] 
         "format": FORMAT,
         "version": VERSION,
         "created_at": int(time.time()),
-        "schema_revision": revision,
+        "schema_revisions": revisions,
         "source": engine.url.get_backend_name(),
         "tables": tables,
         "sha256": digest.hexdigest(),
@@ -192,10 +210,13 @@ def _rows(conn: Connection, table: Table) -> Iterator[tuple[Any, ...]]:
         yield tuple(row)
 
 
-def schema_revision(conn: Connection) -> str | None:
-    if not inspect(conn).has_table("alembic_version_api"):
-        return None
-    return conn.execute(text("SELECT version_num FROM alembic_version_api")).scalar()
+def schema_revisions(conn: Connection) -> dict[str, str | None]:
+    """Each domain's schema revision (None where its migrations never ran)."""
+    present = set(inspect(conn).get_table_names())
+    return {
+        domain: conn.execute(text(f"SELECT version_num FROM {table}")).scalar() if table in present else None
+        for domain, table in VERSION_TABLES.items()
+    }
 
 
 def _encode(value: Any) -> Any:
@@ -243,6 +264,7 @@ def _header(path: Path, f: gzip.GzipFile) -> dict[str, Any]:
     tables = header.get("tables")
     if (
         not isinstance(tables, dict)
+        or not isinstance(header.get("schema_revisions"), dict)
         or not isinstance(header.get("sha256"), str)
         or not all(
             isinstance(t, dict)
@@ -261,7 +283,7 @@ def _entries(
 ) -> Iterator[tuple[str, dict[str, Any]]]:
     """Every row of the backup as (table, {column: value}), bytes decoded; the file's hash and row
     counts are checked when the last row has been read (a consumer commits only after that)."""
-    tables = {t.name: t for t in service_tables()}
+    tables = {t.name: t for t in registry_tables()}
     with _open(path) as f:
         header = _header(path, f)
         if header_check is not None:
@@ -300,16 +322,18 @@ def check_identity(header: dict[str, Any], deployment: Deployment, path: Path) -
         )
 
 
-def check_schema(header: dict[str, Any], revision: str | None, path: Path) -> None:
-    tables = {t.name: [c.name for c in t.columns] for t in service_tables()}
+def check_schema(header: dict[str, Any], revisions: dict[str, str | None], path: Path) -> None:
+    tables = {t.name: [c.name for c in t.columns] for t in registry_tables()}
     shown = {name: spec.get("columns") for name, spec in header.get("tables", {}).items()}
-    if header.get("schema_revision") == revision and shown != tables:  # same schema, other columns: an edited header
-        raise _damaged(path, "its header's columns differ from its schema revision's")
-    if header.get("schema_revision") != revision:
-        raise BackupError(
-            f"the backup {path} is of schema revision {header.get('schema_revision')}, this ledger's "
-            f"is {revision}: restore it with the ledger version that wrote it, then upgrade"
-        )
+    theirs = header.get("schema_revisions", {})
+    for domain, revision in revisions.items():
+        if theirs.get(domain) != revision:
+            raise BackupError(
+                f"the backup {path} is of {domain} schema revision {theirs.get(domain)}, this ledger's "
+                f"is {revision}: restore it with the ledger version that wrote it, then upgrade"
+            )
+    if shown != tables:  # same schema, other columns or tables: an edited header
+        raise _damaged(path, "its header's tables differ from its schema revisions'")
 
 
 def verify(path: Path, deployment: Deployment, *, key: bytes | None = None) -> dict[str, Any]:
@@ -339,7 +363,7 @@ def verify(path: Path, deployment: Deployment, *, key: bytes | None = None) -> d
 
 
 def restore(engine: Engine, path: Path, deployment: Deployment, *, key: bytes | None = None) -> Summary:
-    """Load a backup into a database whose certificate tables are empty: the whole file is checked
+    """Load a backup into a database whose registry tables are empty: the whole file is checked
     first (header, identity, schema, the data key, hash and counts), then written in one transaction
     whose counts are checked again before it commits. The mirror is not touched: index the chain
     next (`ledger index --once`)."""
@@ -347,10 +371,10 @@ def restore(engine: Engine, path: Path, deployment: Deployment, *, key: bytes | 
     check_identity(header, deployment, path)
     create_schema(engine)
     with engine.connect() as conn:
-        check_schema(header, schema_revision(conn), path)
+        check_schema(header, schema_revisions(conn), path)
         _require_empty(conn)
     verify(path, deployment, key=key)  # all of it, before anything is written
-    tables = {t.name: t for t in service_tables()}
+    tables = {t.name: t for t in registry_tables()}
     with engine.begin() as conn:
         _require_empty(conn)
         batch: list[dict[str, Any]] = []
@@ -373,11 +397,11 @@ def restore(engine: Engine, path: Path, deployment: Deployment, *, key: bytes | 
 
 
 def _require_empty(conn: Connection) -> None:
-    filled = [t.name for t in service_tables() if conn.execute(select(1).select_from(t).limit(1)).first() is not None]
+    filled = [t.name for t in registry_tables() if conn.execute(select(1).select_from(t).limit(1)).first() is not None]
     if filled:
         url = conn.engine.url.render_as_string(hide_password=True)
         raise BackupError(
-            f"the database {url} already holds certificate data ({', '.join(filled)}); restore only "
+            f"the database {url} already holds registry data ({', '.join(filled)}); restore only "
             "into an empty database (a new SQLite file or PostgreSQL database in DATABASE_URL)"
         )
 
