@@ -23,13 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import mrv
 from mrv.compute import StratumSums, settle
-from mrv.report import Report, Stratum
+from mrv.report import MonitoringReport, Stratum
 
 GROUPS = ["cupressus", "picea", "abies", "pinus_massoniana", "quercus"]
 T1, T2 = date(2020, 6, 1).toordinal(), date(2024, 6, 1).toordinal()
 
 
-def synthetic(plots: int, trees: int, strata: int = 20, seed: int = 7) -> Report:
+def synthetic(plots: int, trees: int, strata: int = 20, seed: int = 7) -> MonitoringReport:
     """A forest report: plots of 600 m² in `strata` strata, each measured twice, half its trees at
     each visit, trees larger at the second; every tenth plot gives a measured volume instead."""
     rng = np.random.default_rng(seed)
@@ -56,7 +56,7 @@ def synthetic(plots: int, trees: int, strata: int = 20, seed: int = 7) -> Report
         for k in range(strata)
     )
     lines = np.arange(len(tree_visit), dtype=np.int64)
-    return Report(
+    return MonitoringReport(
         file="synthetic.csv",
         sha256="0" * 64,
         project="P-BENCH",
@@ -82,7 +82,7 @@ def synthetic(plots: int, trees: int, strata: int = 20, seed: int = 7) -> Report
     )
 
 
-def loop(report: Report, bundle: mrv.Bundle) -> mrv.Result:
+def loop(report: MonitoringReport, bundle: mrv.Bundle) -> mrv.Result:
     """The same figures row by row in plain Python, ending in the same few per-stratum lines
     (settle). Turning the arrays into lists is inside the timing: a loop-based loader would have
     built lists instead, so this is a little unfair to the loop, by less than a tenth of its time."""
@@ -117,7 +117,7 @@ def loop(report: Report, bundle: mrv.Bundle) -> mrv.Result:
     return settle(report, bundle, sums)
 
 
-def write_csv(report: Report, path: Path) -> None:
+def write_csv(report: MonitoringReport, path: Path) -> None:
     with path.open("w") as f:
         f.write(
             "[report]\nproject,methodology,monitoring_start,monitoring_end\nP-BENCH,SCFM-001-V01@1,2020-01-01,2024-12-31\n"

@@ -88,7 +88,7 @@ def read(path: Path) -> dict[str, Any]:
     return data
 
 
-def checked(report: Any) -> footprint.Report:
+def checked(report: Any) -> footprint.FootprintReport:
     """The report recomputed from its own lines and pinned factors; refused unless it is the same
     report (the totals named when they differ)."""
     if not isinstance(report, dict) or report.get("format") != REPORT_FORMAT:

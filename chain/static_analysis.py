@@ -61,7 +61,7 @@ class TriageEntry:
 
 
 @dataclass(frozen=True)
-class Report:
+class SlitherReport:
     findings: list[Finding]
     contracts_analysed: int
     detectors_run: int
@@ -113,7 +113,7 @@ def write_build_info(directory: Path, sources: dict[str, str] | None = None) -> 
     return build_info
 
 
-def run_slither(sources: dict[str, str] | None = None) -> Report:
+def run_slither(sources: dict[str, str] | None = None) -> SlitherReport:
     """Slither's findings (every impact) on the registry's sources, or on `sources` if given."""
     with tempfile.TemporaryDirectory(prefix="slither-") as tmp:
         project = Path(tmp)
@@ -146,7 +146,7 @@ def run_slither(sources: dict[str, str] | None = None) -> Report:
         analysed = _ANALYSED.search(done.stderr)
         contracts, detectors = (int(analysed[1]), int(analysed[2])) if analysed else (0, 0)
         results = data.get("results", {}).get("detectors", [])
-        return Report([_finding(r) for r in results], contracts, detectors)
+        return SlitherReport([_finding(r) for r in results], contracts, detectors)
 
 
 def load_triage(path: Path = TRIAGE_FILE) -> list[TriageEntry]:
@@ -154,13 +154,13 @@ def load_triage(path: Path = TRIAGE_FILE) -> list[TriageEntry]:
     return [TriageEntry(e["detector"], e["file"], e["location"], e["reason"].strip()) for e in entries]
 
 
-def untriaged(report: Report, triage: list[TriageEntry]) -> list[Finding]:
+def untriaged(report: SlitherReport, triage: list[TriageEntry]) -> list[Finding]:
     """High and medium findings that no triage entry explains."""
     explained = {entry.key() for entry in triage if entry.reason}
     return [f for f in report.gated() if f.key() not in explained]
 
 
-def stale(report: Report, triage: list[TriageEntry]) -> list[TriageEntry]:
+def stale(report: SlitherReport, triage: list[TriageEntry]) -> list[TriageEntry]:
     """Triage entries that match no current high or medium finding."""
     found = {f.key() for f in report.gated()}
     return [entry for entry in triage if entry.key() not in found]

@@ -2,10 +2,19 @@
 (footprint/factors/), and the reports of an event, an organisation or a person computed from
 activity data with every factor pinned.
 
-One call each for what sits above: `compute(data) -> Report`, `recompute(report_document)`, `check(output)`,
+One call each for what sits above: `compute(data) -> FootprintReport`, `recompute(report_document)`, `check(output)`,
 `load_input(path)`, `shipped()` (the factor library). Errors are FootprintError, one line each."""
 
-from footprint.compute import INPUT_FORMAT, REPORT_FORMAT, ROUNDING, Report, check, compute, load_input, recompute
+from footprint.compute import (
+    INPUT_FORMAT,
+    REPORT_FORMAT,
+    ROUNDING,
+    FootprintReport,
+    check,
+    compute,
+    load_input,
+    recompute,
+)
 from footprint.errors import FootprintError
 from footprint.library import Activity, Factor, Library, Region, load, shipped
 from footprint.methods import METHODS, Method
@@ -18,10 +27,10 @@ __all__ = [
     "Activity",
     "Factor",
     "FootprintError",
+    "FootprintReport",
     "Library",
     "Method",
     "Region",
-    "Report",
     "check",
     "compute",
     "load",

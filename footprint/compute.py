@@ -38,7 +38,7 @@ MAX_MULTIPLIER = Decimal(5)
 
 
 @dataclass(frozen=True)
-class Report:
+class FootprintReport:
     document: dict[str, Any]
     sha256: str
 
@@ -70,13 +70,13 @@ def load_input(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def compute(data: Any, library: Library | None = None) -> Report:
+def compute(data: Any, library: Library | None = None) -> FootprintReport:
     """The report of activity data (a dict as docs/footprint.md describes); FootprintError names the
     first problem and its fix."""
     return _Computation(library or shipped()).run(data, pins_from_report=None)
 
 
-def recompute(document: Any, library: Library | None = None) -> Report:
+def recompute(document: Any, library: Library | None = None) -> FootprintReport:
     """A report computed again from its own lines and pinned factors: the same bytes, or
     FootprintError when a pinned factor is gone or was edited in place."""
     if not isinstance(document, dict) or document.get("format") != REPORT_FORMAT:
@@ -107,7 +107,7 @@ def recompute(document: Any, library: Library | None = None) -> Report:
     return _Computation(library or shipped()).run(data, pins_from_report=pins)
 
 
-def check(output: Any, library: Library | None = None) -> Report:
+def check(output: Any, library: Library | None = None) -> FootprintReport:
     """An output ({"report", "sha256"}) verified: its hash is of the report as given, and the report
     recomputes to the same bytes from its own lines and pinned factors; FootprintError otherwise."""
     if not isinstance(output, dict) or not isinstance(output.get("report"), dict):
@@ -135,7 +135,7 @@ class _Computation:
 
     # ------------------------------------------------------------------ input
 
-    def run(self, data: Any, pins_from_report: dict[int, str] | None) -> Report:
+    def run(self, data: Any, pins_from_report: dict[int, str] | None) -> FootprintReport:
         if not isinstance(data, dict):
             raise FootprintError(
                 f"the activity data is a JSON {type(data).__name__}; give an object with subject, region, year and lines"
@@ -415,7 +415,7 @@ class _Computation:
         year: int,
         multiplier: Decimal | None,
         lines: list[dict[str, Any]],
-    ) -> Report:
+    ) -> FootprintReport:
         total = sum(ln["kgco2e"] for ln in lines)
         if total >= MAX_TOTAL_KG:
             raise FootprintError(f"the total {total:,} kgCO2e is beyond {MAX_TOTAL_KG:,}; check the quantities' units")
@@ -454,7 +454,7 @@ class _Computation:
             "illustrative": bool(warnings),
             "warnings": warnings,
         }
-        return Report(document, sha256_hex(canonical_json(document)))
+        return FootprintReport(document, sha256_hex(canonical_json(document)))
 
 
 def province(code: str) -> str:
@@ -467,7 +467,7 @@ __all__ = [
     "REPORT_FORMAT",
     "ROUNDING",
     "UNITS",
-    "Report",
+    "FootprintReport",
     "check",
     "compute",
     "load_input",

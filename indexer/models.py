@@ -65,7 +65,7 @@ class JournalRow(SQLModel, table=True):
 # ---------------------------------------------------------------- current state
 
 
-class Methodology(SQLModel, table=True):
+class MethodologyRow(SQLModel, table=True):
     __tablename__ = "methodologies"
     id: str = Field(primary_key=True)
     ecosystem: str
@@ -75,7 +75,7 @@ class Methodology(SQLModel, table=True):
     successor_id: str | None = None
 
 
-class Participant(SQLModel, table=True):
+class ParticipantRow(SQLModel, table=True):
     __tablename__ = "participants"
     address: str = Field(primary_key=True)
     kind: str
@@ -83,7 +83,7 @@ class Participant(SQLModel, table=True):
     reference_hash: str
 
 
-class Project(SQLModel, table=True):
+class ProjectRow(SQLModel, table=True):
     __tablename__ = "projects"
     id: str = Field(primary_key=True)
     methodology_id: str

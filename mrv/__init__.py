@@ -7,12 +7,12 @@ One call each for what sits above: `load_report(path)`, `bundle(id, version)` (o
 from mrv.compute import Result, compute
 from mrv.errors import MethodologyError, ReportError, ReportErrors
 from mrv.methodology import Bundle, available, bundle, reference
-from mrv.report import Report, load_report, parse_report
+from mrv.report import MonitoringReport, load_report, parse_report
 
 __all__ = [
     "Bundle",
     "MethodologyError",
-    "Report",
+    "MonitoringReport",
     "ReportError",
     "ReportErrors",
     "Result",

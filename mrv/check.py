@@ -7,10 +7,10 @@ import numpy as np
 
 from mrv.errors import ReportError, ReportErrors
 from mrv.methodology import Bundle
-from mrv.report import LIMIT, Report
+from mrv.report import LIMIT, MonitoringReport
 
 
-def check(report: Report, bundle: Bundle) -> None:
+def check(report: MonitoringReport, bundle: Bundle) -> None:
     errors: list[ReportError] = []
 
     def add(line: int, message: str) -> None:

@@ -20,7 +20,7 @@ from chain.canonical import CanonicalJsonError, canonical_json, sha256_hex
 from mrv.check import check
 from mrv.errors import ReportError, ReportErrors
 from mrv.methodology import Bundle
-from mrv.report import LIMIT, Ints, Report
+from mrv.report import LIMIT, Ints, MonitoringReport
 
 RESULT_FORMAT = "ledger-mrv-result/1"
 BPS = 10_000
@@ -37,7 +37,7 @@ class StratumSums:
     dd: dict[tuple[str, str], int]  # Σ Δx_v × Δx_w
 
 
-def visit_milli(report: Report, bundle: Bundle) -> dict[str, Ints]:
+def visit_milli(report: MonitoringReport, bundle: Bundle) -> dict[str, Ints]:
     """Each variable per visit in thousandths of its unit; a forest visit without a measured volume
     takes the volume of its trees (0 when it has none)."""
     out = {}
@@ -80,7 +80,7 @@ def visit_milli(report: Report, bundle: Bundle) -> dict[str, Ints]:
     return out
 
 
-def stratum_sums(report: Report, bundle: Bundle) -> list[StratumSums]:
+def stratum_sums(report: MonitoringReport, bundle: Bundle) -> list[StratumSums]:
     """The vectorised part: trees to visits, visits to paired plot changes, plots to strata."""
     values = visit_milli(report, bundle)
     order = np.lexsort((report.visit_day, report.visit_plot))  # each plot's two visits, earlier first
@@ -239,7 +239,7 @@ def halfwidth_bps(z: float, se_kg: float, change_kg: float) -> int | None:
     return math.ceil(round(z * se_kg / change_kg * BPS, 6)) if change_kg > 0 else None
 
 
-def settle(report: Report, bundle: Bundle, sums: list[StratumSums]) -> Result:
+def settle(report: MonitoringReport, bundle: Bundle, sums: list[StratumSums]) -> Result:
     """Stocks, changes, deductions and the integer figures, stratum by stratum in id order."""
     names = list(bundle.variables)
     rows: list[StratumFigures] = []
@@ -322,7 +322,7 @@ def settle(report: Report, bundle: Bundle, sums: list[StratumSums]) -> Result:
     )
 
 
-def compute(report: Report, bundle: Bundle) -> Result:
+def compute(report: MonitoringReport, bundle: Bundle) -> Result:
     """The breakdown of a report under a methodology version; ReportErrors for a mistake that
     needs the methodology to be seen (unknown species group, a variable in the wrong unit)."""
     check(report, bundle)

@@ -14,7 +14,7 @@ from chain.errors import InvalidInputError
 from chain.types import Methodology, Project
 from mrv.compute import Result, compute
 from mrv.methodology import Bundle, bundle, reference
-from mrv.report import Report
+from mrv.report import MonitoringReport
 
 
 @dataclass(frozen=True)
@@ -75,7 +75,7 @@ def filed_bundle(project_id: str, project: Project, filed: Methodology, asked: s
 
 
 def prepare(
-    report: Report,
+    report: MonitoringReport,
     project_id: str,
     project: Project,
     filed: Methodology,

@@ -67,7 +67,7 @@ class Emission:
 
 
 @dataclass(frozen=True)
-class Report:
+class MonitoringReport:
     """Strata and emissions as records; plots, visits and trees as columns (numpy arrays), the
     rows of each referring to the previous by index."""
 
@@ -113,7 +113,7 @@ class Collector:
             raise ReportErrors(self.errors)
 
 
-def load_report(path: str | Path) -> Report:
+def load_report(path: str | Path) -> MonitoringReport:
     """Read and check a report file (JSON or sectioned CSV, docs/mrv.md); ReportErrors lists every
     mistake (up to LIMIT) by line, and nothing of a report with a mistake is returned."""
     path = Path(path)
@@ -126,7 +126,7 @@ def load_report(path: str | Path) -> Report:
     return parse_report(data, path.name)
 
 
-def parse_report(data: bytes, file: str) -> Report:
+def parse_report(data: bytes, file: str) -> MonitoringReport:
     sections = read(data, file)
     c = Collector(file)
     for name, (required, optional) in COLUMNS.items():
@@ -251,7 +251,7 @@ class Builder:
 
     # ------------------------------------------------------------------ sections
 
-    def build(self, data: bytes) -> Report:
+    def build(self, data: bytes) -> MonitoringReport:
         head = self.s["report"]
         project = self.text(head, "project", 0)
         start, end = self.day(head, "monitoring_start", 0), self.day(head, "monitoring_end", 0)
@@ -272,7 +272,7 @@ class Builder:
         self.c.raise_any()
         assert project is not None and start is not None and end is not None
         v_plot, v_day, v_line, values, value_lines = visits
-        return Report(
+        return MonitoringReport(
             file=self.c.file,
             sha256=hashlib.sha256(data).hexdigest(),
             project=project,

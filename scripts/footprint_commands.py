@@ -200,7 +200,7 @@ def recompute(
     console.print(f"recomputes: sha256 {again.sha256}, total {again.total_kg:,} kgCO2e", highlight=False)
 
 
-def show_report(report: footprint.Report, as_json: bool) -> None:
+def show_report(report: footprint.FootprintReport, as_json: bool) -> None:
     doc: dict[str, Any] = report.document
     if as_json:
         console.print_json(json.dumps(report.output(), ensure_ascii=False))

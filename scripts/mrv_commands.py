@@ -168,7 +168,7 @@ def illustrative_summary(b: mrv.Bundle) -> str:
     return f"{said}; rules: {', '.join(rules) or 'none'}"
 
 
-def load(path: Path) -> tuple[bytes, mrv.Report]:
+def load(path: Path) -> tuple[bytes, mrv.MonitoringReport]:
     """The report's bytes (what is stored) and the report checked from those same bytes."""
     try:
         data = path.read_bytes()

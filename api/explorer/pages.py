@@ -436,7 +436,7 @@ def holding_row(key: str, label: Value, h: Holding) -> HoldingRow:
 
 
 @dataclass(frozen=True)
-class Participant:
+class ParticipantView:
     status: str
     status_code: int
     kind: str
@@ -455,7 +455,7 @@ class HistoryRow:
 @dataclass(frozen=True)
 class AddressPage:
     address: str
-    participant: Participant | None  # None: not a registered participant
+    participant: ParticipantView | None  # None: not a registered participant
     roles: list[str]
     notes: list[str]
     holdings: list[HoldingRow]
@@ -469,7 +469,7 @@ def address_page(view: AddressView, *, frame: Frame) -> str:
     participant = None
     if status != 0:
         kind = int(p["kind"])
-        participant = Participant(
+        participant = ParticipantView(
             ParticipantStatus(status).name,
             status,
             ParticipantKind(kind).name,

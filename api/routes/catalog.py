@@ -18,14 +18,14 @@ from api.schemas.catalog import (
     ProjectDetailPublic,
     SupplyPublic,
 )
-from indexer.models import Balance, BatchRow, Methodology, Parcel, Project
+from indexer.models import Balance, BatchRow, MethodologyRow, Parcel, ProjectRow
 
 router = APIRouter(tags=["catalog"], responses=problem_responses(503))
 
 
 @router.get("/methodologies", summary="Every filed methodology")
 def methodologies(conn: Annotated[Connection, Depends(connection)]) -> list[MethodologyPublic]:
-    rows = conn.execute(select(Methodology).order_by(col(Methodology.id)))
+    rows = conn.execute(select(MethodologyRow).order_by(col(MethodologyRow.id)))
     return [MethodologyPublic(**shown(r, MethodologyPublic)) for r in rows]
 
 
@@ -33,7 +33,7 @@ def methodologies(conn: Annotated[Connection, Depends(connection)]) -> list[Meth
     "/projects/{project_id}", summary="A project, its parcels and batches", responses=problem_responses(404, 422)
 )
 def project(project_id: str, conn: Annotated[Connection, Depends(connection)]) -> ProjectDetailPublic:
-    row = conn.execute(select(Project).where(col(Project.id) == project_id)).first()
+    row = conn.execute(select(ProjectRow).where(col(ProjectRow.id) == project_id)).first()
     if row is None:
         raise not_found(f"project {project_id}")
     parcels = conn.execute(

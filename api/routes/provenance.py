@@ -22,7 +22,7 @@ from api.schemas.provenance import (
 )
 from certificates.models import CertificateClaim
 from chain.types import RetirementId
-from indexer.models import BatchRow, Lot, LotMove, Methodology, Project, Retirement
+from indexer.models import BatchRow, Lot, LotMove, MethodologyRow, ProjectRow, Retirement
 
 router = APIRouter(prefix="/provenance", tags=["provenance"], responses=problem_responses(404, 422, 503))
 
@@ -34,9 +34,9 @@ def _batch_context(conn: Connection, batch_id: int) -> dict[str, Any]:
     batch = conn.execute(select(BatchRow).where(col(BatchRow.id) == batch_id)).first()
     if batch is None:
         return {"batch": None, "project": None, "methodology": None}
-    project = conn.execute(select(Project).where(col(Project.id) == batch.project_id)).first()
+    project = conn.execute(select(ProjectRow).where(col(ProjectRow.id) == batch.project_id)).first()
     methodology = (
-        project and conn.execute(select(Methodology).where(col(Methodology.id) == project.methodology_id)).first()
+        project and conn.execute(select(MethodologyRow).where(col(MethodologyRow.id) == project.methodology_id)).first()
     )
     b = shown(batch, BatchPublic)
     return {

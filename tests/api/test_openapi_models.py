@@ -19,7 +19,7 @@ from api.schemas.catalog import BatchPublic, MethodologyPublic, ProjectDetailPub
 from api.schemas.problems import Problem
 from api.schemas.provenance import MovePublic, RetirementPublic
 from chain.types import Scenario
-from indexer.models import BatchRow, LotMove, Methodology, Project, Retirement
+from indexer.models import BatchRow, LotMove, MethodologyRow, ProjectRow, Retirement
 from indexer.sync import FollowStatus
 from tests.api.conftest import Certified
 from tests.mrv.onchain import issue_monitored
@@ -73,9 +73,9 @@ def test_every_error_answer_is_the_problem_shape() -> None:
 @pytest.mark.parametrize(
     ("table", "shape", "hidden"),
     [
-        (Methodology, MethodologyPublic, set()),
-        (Project, ProjectDetailPublic, set()),
-        (Project, ProjectPublic, {"batch_count"}),
+        (MethodologyRow, MethodologyPublic, set()),
+        (ProjectRow, ProjectDetailPublic, set()),
+        (ProjectRow, ProjectPublic, {"batch_count"}),
         (BatchRow, BatchPublic, set()),
         (Retirement, RetirementPublic, {"beneficiary_commitment"}),  # certificates carry it
         (LotMove, MovePublic, {"part", "batch_id"}),  # a move is shown within its batch, in chain order

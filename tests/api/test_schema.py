@@ -11,7 +11,7 @@ from sqlmodel import SQLModel
 from certificates.db import create_schema
 from certificates.models import CertificateClaim
 from indexer.db import drop_schema, make_engine, reset_mirror
-from indexer.models import Methodology
+from indexer.models import MethodologyRow
 
 VERSION_TABLES = {"alembic_version", "alembic_version_api", "alembic_version_mrv", "alembic_version_footprint"}
 
@@ -49,11 +49,11 @@ def test_a_mirror_rebuild_keeps_the_certificates(tmp_path) -> None:
     with engine.begin() as conn:
         conn.execute(insert(CertificateClaim).values(retirement_id="31337-0xab-1", certificate_id="SCCW-31337-000001"))
         conn.execute(
-            insert(Methodology).values(
+            insert(MethodologyRow).values(
                 id="SCFM-001-V01", ecosystem="forest", version=1, document_hash="0x", status="filed"
             )
         )
     reset_mirror(engine)
     with engine.connect() as conn:
         assert conn.execute(select(CertificateClaim.certificate_id)).scalars().all() == ["SCCW-31337-000001"]
-        assert conn.execute(select(Methodology.id)).all() == []
+        assert conn.execute(select(MethodologyRow.id)).all() == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chain.static_analysis import TRIAGE_FILE, Report, load_triage, run_slither, stale, untriaged
+from chain.static_analysis import TRIAGE_FILE, SlitherReport, load_triage, run_slither, stale, untriaged
 
 # a contract with one high-impact bug (anyone may take the ether: arbitrary-send-eth)
 PLANTED = """// SPDX-License-Identifier: Apache-2.0
@@ -21,24 +21,24 @@ contract Leaky {
 
 
 @pytest.fixture(scope="module")
-def report() -> Report:
+def report() -> SlitherReport:
     return run_slither()
 
 
-def test_slither_analysed_the_registry_and_its_dependencies(report: Report) -> None:
+def test_slither_analysed_the_registry_and_its_dependencies(report: SlitherReport) -> None:
     assert report.contracts_analysed >= 30 and report.detectors_run >= 90
     files = {f.file for f in report.findings}
     assert "contracts/CarbonRegistry.sol" in files  # its low/informational findings show it was read
 
 
-def test_every_high_or_medium_finding_is_explained_in_the_triage_file(report: Report) -> None:
+def test_every_high_or_medium_finding_is_explained_in_the_triage_file(report: SlitherReport) -> None:
     missing = untriaged(report, load_triage())
     assert not missing, f"explain or fix in {TRIAGE_FILE.name}: " + "; ".join(
         f"{f.impact} {f.detector} {f.file} {f.location}" for f in missing
     )
 
 
-def test_every_triage_entry_still_matches_a_finding_and_gives_a_reason(report: Report) -> None:
+def test_every_triage_entry_still_matches_a_finding_and_gives_a_reason(report: SlitherReport) -> None:
     triage = load_triage()
     assert triage and all(len(entry.reason) > 40 for entry in triage)
     assert not stale(report, triage)

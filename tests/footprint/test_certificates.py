@@ -87,12 +87,12 @@ def api(certified: Certified) -> Iterator[TestClient]:
 
 
 @pytest.fixture(scope="module")
-def conference() -> footprint.Report:
+def conference() -> footprint.FootprintReport:
     return footprint.compute(example("chengdu_conference.json"))
 
 
 @pytest.fixture(scope="module")
-def report_file(conference: footprint.Report, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def report_file(conference: footprint.FootprintReport, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The report as `ledger footprint compute --json` writes it."""
     path = tmp_path_factory.mktemp("report") / "chengdu.json"
     path.write_text(json.dumps(conference.output(), ensure_ascii=False), "utf-8")
@@ -151,7 +151,7 @@ def all_invalid(result: dict[str, str]) -> bool:
 
 
 def test_the_conference_certificate_commits_the_report_and_is_carbon_neutral(
-    certified: Certified, api: TestClient, neutral: str, conference: footprint.Report, tmp_path: Path
+    certified: Certified, api: TestClient, neutral: str, conference: footprint.FootprintReport, tmp_path: Path
 ) -> None:
     doc = certified.public(neutral)
     body = doc["certificate"]
@@ -237,7 +237,7 @@ def test_changing_any_report_line_fails_every_verifier(
 
 
 def test_a_report_swapped_in_whole_with_its_hash_fails(
-    certified: Certified, api: TestClient, neutral: str, conference: footprint.Report, tmp_path: Path
+    certified: Certified, api: TestClient, neutral: str, conference: footprint.FootprintReport, tmp_path: Path
 ) -> None:
     """Another report (the household's), its own hash put in the opening: the opening no longer opens the commitment."""
     doc = certified.public(neutral)
@@ -336,7 +336,9 @@ def _request(report: Any, **kwargs: Any) -> None:
     check_request("large-event", dict(EVENT), beneficiary=ORGANISER, quantity=68_000, footprint_report=report, **kwargs)
 
 
-def test_a_report_whose_total_does_not_recompute_is_refused_with_both_numbers(conference: footprint.Report) -> None:
+def test_a_report_whose_total_does_not_recompute_is_refused_with_both_numbers(
+    conference: footprint.FootprintReport,
+) -> None:
     report = copy.deepcopy(conference.document)
     report["lines"][0]["kgco2e"] += 1
     report["total_kgco2e"] += 1
@@ -344,7 +346,7 @@ def test_a_report_whose_total_does_not_recompute_is_refused_with_both_numbers(co
         _request(report)
 
 
-def test_a_report_changed_without_changing_its_total_is_refused(conference: footprint.Report) -> None:
+def test_a_report_changed_without_changing_its_total_is_refused(conference: footprint.FootprintReport) -> None:
     report = copy.deepcopy(conference.document)
     report["lines"][1]["factor_quantity"] = (
         "31000"  # a tenth of the flights' passenger-km, the kilograms left as they were
@@ -353,7 +355,9 @@ def test_a_report_changed_without_changing_its_total_is_refused(conference: foot
         _request(report)
 
 
-def test_a_report_file_whose_hash_is_not_its_own_is_refused(conference: footprint.Report, tmp_path: Path) -> None:
+def test_a_report_file_whose_hash_is_not_its_own_is_refused(
+    conference: footprint.FootprintReport, tmp_path: Path
+) -> None:
     output = copy.deepcopy(conference.output())
     output["report"]["total_kgco2e"] = 1_000
     path = tmp_path / "edited.json"
@@ -362,7 +366,9 @@ def test_a_report_file_whose_hash_is_not_its_own_is_refused(conference: footprin
         footprint_report.read(path)
 
 
-def test_a_report_of_another_subject_or_a_footprint_that_disagrees_is_refused(conference: footprint.Report) -> None:
+def test_a_report_of_another_subject_or_a_footprint_that_disagrees_is_refused(
+    conference: footprint.FootprintReport,
+) -> None:
     household = footprint.compute(example("chengdu_household.json")).document
     with pytest.raises(CertificationError, match="report is of a person, not of the event"):
         _request(household)
@@ -483,7 +489,7 @@ def test_ledger_retire_certify_and_ledger_certify_take_a_footprint_report(
 
 
 def test_a_backup_restores_the_reports_with_their_certificates(
-    certified: Certified, neutral: str, conference: footprint.Report, tmp_path: Path
+    certified: Certified, neutral: str, conference: footprint.FootprintReport, tmp_path: Path
 ) -> None:
     from backup import archive as backup
     from certificates import copies

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 import footprint
@@ -13,6 +14,14 @@ from scripts.cli import app
 from tests.footprint.conftest import INPUTS, example
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _own_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped library alone: never a ledger.sqlite another test or run left in var/."""
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'none.sqlite'}")
+
+
 CONFERENCE = str(INPUTS / "chengdu_conference.json")
 
 

@@ -15,7 +15,7 @@ from tests.footprint.conftest import example
 SICHUAN = "cn-grid-2022-510000@1"
 
 
-def kg(report: footprint.Report) -> list[int]:
+def kg(report: footprint.FootprintReport) -> list[int]:
     return [ln["kgco2e"] for ln in report.document["lines"]]
 
 

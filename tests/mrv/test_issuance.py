@@ -26,7 +26,7 @@ def filed(version: int = 1, document_hash: bytes = bytes.fromhex(GRASS.sha256)) 
     return Methodology(Ecosystem.GRASSLAND, MethodologyStatus.FILED, version, document_hash)
 
 
-def report(name: str = "grassland.csv") -> mrv.Report:
+def report(name: str = "grassland.csv") -> mrv.MonitoringReport:
     return mrv.load_report(REPORTS / name)
 
 
