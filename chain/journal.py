@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from chain.archive import Archive
 from chain.rpc import JsonRpc, RpcError
 from chain.snapshot import write_atomically
 
@@ -99,12 +100,11 @@ class Journal:
                 continue
         return out
 
-    def replay(self, rpc: JsonRpc) -> int:
+    def replay(self, rpc: JsonRpc, archive: Archive | None = None) -> int:
         """Re-send journaled transactions the chain does not have; returns how many it accepted."""
         mine = self.entries()
-        missing = [
-            e for e, found in zip(mine, self._lookup(rpc, [e.tx_hash for e in mine]), strict=True) if found is None
-        ]
+        found = self._lookup(rpc, [e.tx_hash for e in mine], archive)
+        missing = [e for e, tx in zip(mine, found, strict=True) if tx is None]
         refused: list[str] = []
         for start in range(0, len(missing), RPC_CHUNK):
             chunk = missing[start : start + RPC_CHUNK]
@@ -119,12 +119,12 @@ class Journal:
             )
         return len(missing) - len(refused)
 
-    def compact(self, rpc: JsonRpc, durable_block: int) -> int:
+    def compact(self, rpc: JsonRpc, durable_block: int, archive: Archive | None = None) -> int:
         """Drop entries a snapshot covers (mined at or below `durable_block`) and entries refused long
         ago; returns how many remain."""
         with self._locked():
             entries = self.entries()
-            found = self._lookup(rpc, [e.tx_hash for e in entries])
+            found = self._lookup(rpc, [e.tx_hash for e in entries], archive)
             now = time.time()
             keep = []
             for e, tx in zip(entries, found, strict=True):
@@ -141,14 +141,16 @@ class Journal:
             return len(keep)
 
     @staticmethod
-    def _lookup(rpc: JsonRpc, hashes: list[str]) -> list[dict[str, Any] | None]:
+    def _lookup(rpc: JsonRpc, hashes: list[str], archive: Archive | None = None) -> list[dict[str, Any] | None]:
+        """Each transaction as the node has it, else as the archive of its older blocks has it."""
         found: list[dict[str, Any] | None] = []
         for start in range(0, len(hashes), RPC_CHUNK):
-            replies = rpc.batch([("eth_getTransactionByHash", [h]) for h in hashes[start : start + RPC_CHUNK]])
-            for reply in replies:
+            chunk = hashes[start : start + RPC_CHUNK]
+            replies = rpc.batch([("eth_getTransactionByHash", [h]) for h in chunk])
+            for tx_hash, reply in zip(chunk, replies, strict=True):
                 if isinstance(reply, RpcError):
                     raise reply
-                found.append(reply)
+                found.append(reply if reply is not None or archive is None else archive.transaction(tx_hash))
         return found
 
 

@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
-from chain.errors import NodeUnreachableError
+from chain.archive import Archive
+from chain.errors import ChainError, NodeUnreachableError
 from chain.journal import Journal
 from chain.rpc import JsonRpc, RpcError
 from chain.snapshot import take_snapshot
@@ -27,6 +29,10 @@ POLL = 0.05
 LONE = 2
 COMPACT_AFTER_BYTES = 1_000_000
 SNAPSHOT_DUTY = 10  # wait at least this many times the last snapshot's duration before the next
+REFRESH_GROWTH = 8 * 2**20  # anvil RSS growth (bytes) since its last start that gets it restarted
+REFRESH_MIN_INTERVAL = 120.0
+RSS_CHECK = 1.0
+RSS_SETTLE = 5.0  # after a (re)start, the lowest RSS seen in this many seconds is the base
 
 
 class Keeper:
@@ -38,8 +44,19 @@ class Keeper:
         *,
         block_time: float = 1.0,
         snapshot_interval: float = 1.0,
+        archive: Archive | None = None,
+        refresh: Callable[[], None] | None = None,
+        node_rss: Callable[[], int] | None = None,
+        refresh_growth: int = REFRESH_GROWTH,
     ) -> None:
         self.rpc = rpc
+        self.archive = archive
+        self.refresh, self.node_rss, self.refresh_growth = refresh, node_rss, refresh_growth
+        self.refreshes = 0
+        self.longest_refresh_seconds = 0.0  # the longest a refresh held callers' requests
+        self._rss_base: int | None = None  # the node's RSS soon after it (re)started
+        self._rss_checked = 0.0
+        self._refreshed = time.monotonic()
         self.state_file = state_file
         self.journal = journal
         self.block_time = block_time
@@ -82,6 +99,8 @@ class Keeper:
         """Write a snapshot now; returns the block it covers."""
         with self._lock:
             started = time.monotonic()
+            if self.archive is not None:  # first: the snapshot holds only the node's last blocks' transactions
+                self.archive.follow(self.rpc)
             block = take_snapshot(self.rpc, self.state_file)
             self.snapshotted_block = block
             self.snapshots += 1
@@ -90,7 +109,7 @@ class Keeper:
         return block
 
     def compact_journal(self) -> None:
-        self.journal.compact(self.rpc, self.snapshotted_block)
+        self.journal.compact(self.rpc, self.snapshotted_block, self.archive)
 
     def _mine(self) -> None:
         self.rpc.call("evm_mine")
@@ -101,8 +120,9 @@ class Keeper:
         while not self._stop.wait(POLL):
             try:
                 self._tick()
-            except (NodeUnreachableError, RpcError, OSError) as exc:
-                # the node is gone (killed, or stopping): whoever owns it restarts it; keep what is on disk
+            except (NodeUnreachableError, RpcError, OSError, ValueError) as exc:
+                # the node is gone (killed, or stopping; a dump cut short): whoever owns it restarts it;
+                # keep what is on disk
                 log.debug("keeper paused: %s", type(exc).__name__)
                 time.sleep(0.5)
 
@@ -117,6 +137,9 @@ class Keeper:
         if head != self._seen_head:
             self._refuse_interval_mining(head)
             self._seen_head = head
+            if self.archive is not None:  # well within the node's window of blocks with transactions
+                with self._lock:
+                    self.archive.follow(self.rpc, head)
         # a snapshot rewrites the whole chain (~6.5 kB per operation): as it grows, snapshot less often
         # so that dumping takes at most a tenth of the time; the journal covers the gap
         interval = max(self.snapshot_interval, SNAPSHOT_DUTY * self.last_snapshot_seconds)
@@ -125,6 +148,31 @@ class Keeper:
                 return
             if self.journal.path.exists() and self.journal.path.stat().st_size > COMPACT_AFTER_BYTES:
                 self.compact_journal()
+        self._refresh_if_grown(now)
+
+    def _refresh_if_grown(self, now: float) -> None:
+        """anvil's memory creeps with every transaction even once it forgot it (~1.5-2 kB each under
+        load, with --transaction-block-keeper and no past states or not): past `refresh_growth` above
+        what it held after its last start, the node swaps it for a fresh one loaded from a snapshot
+        (node.py), at most once per REFRESH_MIN_INTERVAL. An idle node never grows, never swaps."""
+        if self.refresh is None or self.node_rss is None or now - self._rss_checked < RSS_CHECK:
+            return
+        self._rss_checked = now
+        rss = self.node_rss()
+        if self._rss_base is None or now - self._refreshed < RSS_SETTLE:
+            self._rss_base = rss if self._rss_base is None else min(self._rss_base, rss)
+            return
+        if rss > self._rss_base + self.refresh_growth and now - self._refreshed >= REFRESH_MIN_INTERVAL:
+            log.info("restarting anvil from a snapshot: its memory grew by %d MB", (rss - self._rss_base) // 2**20)
+            self._refreshed = started = time.monotonic()
+            try:
+                self.refresh()
+            except (ChainError, RpcError, OSError, ValueError) as exc:  # the old anvil still serves
+                log.warning("could not restart anvil to free its memory: %s", exc)
+                return
+            self.refreshes += 1
+            self._rss_base, self._refreshed = None, time.monotonic()
+            self.longest_refresh_seconds = max(self.longest_refresh_seconds, self._refreshed - started)
 
     def _snapshot_or_warn(self) -> bool:
         """Snapshot; on a file error (a full disk) say so once, at the interval retry, and return False.

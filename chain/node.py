@@ -4,7 +4,10 @@ restarts).
 With a `state_file`, anvil is the durable local node: it mines only when transactions wait and
 its state is snapshotted atomically by a keeper thread (chain/keeper.py, chain/snapshot.py);
 transactions reported as sent are journaled (chain/journal.py) and re-sent on the next start if
-the restored chain lost them. Without one (tests, benchmarks) it is a plain anvil with interval
+the restored chain lost them. Its memory is bounded: anvil keeps the transactions of its last
+`block_window` blocks and a few past states; the keeper archives every block on disk first
+(chain/archive.py), and the node's URL is a front (chain/front.py) that answers history from
+the archive, with anvil behind it on a private port. Without one (tests, benchmarks) it is a plain anvil with interval
 mining, or automine when `block_time` is None."""
 
 from __future__ import annotations
@@ -19,13 +22,16 @@ import signal
 import socket
 import subprocess
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import requests
 
+from chain.archive import ARCHIVE_NAME, Archive
 from chain.errors import ChainError, NodeStartError
+from chain.front import Front
 from chain.journal import JOURNAL_NAME, MARKER_NAME, Journal, register, unregister
 from chain.keeper import Keeper
 from chain.keys import DEV_ACCOUNT_COUNT
@@ -41,7 +47,16 @@ HARDHAT_BINARY = HARDHAT_DIR / "node_modules" / ".bin" / "hardhat"
 GAS_LIMIT = 300_000_000
 PR_SET_PDEATHSIG = 1
 STATE_LOCK_NAME = "node.lock"  # next to the state file: held by the one process running a node on it
-HISTORY_STATES = 256  # states anvil keeps in memory for calls at recent blocks (--prune-history)
+# anvil keeps in memory a full copy of the state per past block it can answer calls at (the
+# revert-reason replay of a just-mined transaction needs the one before it): a few, since each copy
+# grows with the registry (--prune-history)
+HISTORY_STATES = 1
+# blocks whose transactions (with receipts, logs and traces) anvil keeps; older ones live in the
+# archive, which the keeper fills at once after every block (--transaction-block-keeper)
+BLOCK_WINDOW = 16
+
+# jemalloc keeps freed pages for 10 s by default, so anvil's RSS carried the last dumps' buffers
+JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0"
 
 NodeKind = Literal["anvil", "hardhat"]
 
@@ -89,11 +104,16 @@ class LocalNode:
     extra_args: tuple[str, ...] = ()
     die_with_parent: bool = True
     snapshot_interval: float = 1.0
+    history_states: int | None = HISTORY_STATES  # None: `--prune-history` alone, no past states at all
+    block_window: int | None = BLOCK_WINDOW  # None: anvil keeps every transaction (and needs no archive)
     process: subprocess.Popen[bytes] | None = None
     keeper: Keeper | None = None
     loaded_from: Path | None = None  # the snapshot the running node started from
     replayed: int = 0  # journaled transactions re-sent at the last start
     state_lock: int | None = field(default=None, repr=False)  # descriptor holding STATE_LOCK_NAME while we run
+    front: Front | None = None  # a durable node's URL: anvil runs behind it on `backend_port`
+    backend_port: int | None = None
+    _spawner: ThreadPoolExecutor | None = field(default=None, repr=False)  # starts anvil on a refresh
 
     @property
     def url(self) -> str:
@@ -104,10 +124,23 @@ class LocalNode:
         return self.kind == "anvil" and self.state_file is not None
 
     @property
+    def backend_url(self) -> str:
+        return f"http://127.0.0.1:{self.backend_port or self.port}"
+
+    @property
+    def archive(self) -> Archive | None:
+        """Blocks anvil forgot the transactions of, with them (a durable node with a window only)."""
+        if self.state_file is None or self.block_window is None:
+            return None
+        return Archive(self.state_file.parent / ARCHIVE_NAME)
+
+    @property
     def journal(self) -> Journal | None:
         return Journal(self.state_file.parent / JOURNAL_NAME) if self.state_file is not None else None
 
-    def command(self, port: int | None = None) -> list[str]:
+    def command(self, port: int | None = None, state: Path | None = None) -> list[str]:
+        """anvil's command line; `state` is a snapshot to load known to be good (else the newest
+        good one is looked for)."""
         port = port or self.port
         if self.kind == "hardhat":
             return [str(HARDHAT_BINARY), "node", "--hostname", "127.0.0.1", "--port", str(port)]
@@ -131,8 +164,12 @@ class LocalNode:
             # no --state: anvil rewrites that file in place and a kill -9 mid-write truncated it; the
             # keeper mines (no empty blocks) and snapshots atomically. Pruned history bounds memory.
             self.state_file.parent.mkdir(parents=True, exist_ok=True)
-            cmd += ["--no-mining", "--prune-history", str(HISTORY_STATES)]
-            self.loaded_from = state_to_load(self.state_file)
+            cmd += ["--no-mining", "--prune-history"]
+            if self.history_states is not None:
+                cmd.append(str(self.history_states))
+            if self.block_window is not None:
+                cmd += ["--transaction-block-keeper", str(self.block_window)]
+            self.loaded_from = state or state_to_load(self.state_file)
             if self.loaded_from is not None:
                 cmd += ["--load-state", str(self.loaded_from)]
         elif self.block_time:
@@ -147,7 +184,8 @@ class LocalNode:
             self.keeper = None
         self._lock_state()
         try:
-            self._check_port_free()
+            if self.front is None:  # else the port is ours: a restart keeps the front, callers keep their URL
+                self._check_port_free()
             self.replayed = 0
             if self.durable and self.journal is not None and self.journal.has_entries():
                 assert self.state_file is not None
@@ -158,8 +196,20 @@ class LocalNode:
                     )
                 else:
                     self._recover(timeout)
-            self.process = self._launch(self.port, timeout)
+            archive = self.archive
+            if self.durable and archive is not None:
+                self.backend_port = free_port()
+                self.process = self._launch(self.backend_port, timeout)
+                if self.front is None:
+                    self.front = Front(self.port, self.backend_url, archive, self.block_window or 1)
+                    self.front.start()
+                else:
+                    self.front.backend_url = self.backend_url
+            else:
+                self.process = self._launch(self.port, timeout)
         except BaseException:
+            if self.process is not None and self.process.poll() is None:
+                _terminate(self.process)
             self._unlock_state()  # no node of ours runs on the state: another may start
             raise
         log.info("node started", extra={"node": self.kind, "url": self.url})
@@ -167,13 +217,15 @@ class LocalNode:
             self._keep()
         return self
 
-    def _launch(self, port: int, timeout: float) -> subprocess.Popen[bytes]:
+    def _launch(self, port: int, timeout: float, state: Path | None = None) -> subprocess.Popen[bytes]:
         log_offset = 0
         if self.log_file is not None:
             self.log_file.parent.mkdir(parents=True, exist_ok=True)
             log_offset = self.log_file.stat().st_size if self.log_file.exists() else 0
-        command = self.command(port)
+        command = self.command(port, state)
         env = {**os.environ, "HARDHAT_DISABLE_TELEMETRY_PROMPT": "true"}
+        if self.durable:  # anvil's jemalloc: hand freed pages (each snapshot's dump) back within a second
+            env.setdefault("_RJEM_MALLOC_CONF", JEMALLOC_CONF)
         # the child keeps its own copy of the log's descriptor; ours is closed (restarts would leak it)
         with open(self.log_file, "ab") if self.log_file else contextlib.nullcontext(subprocess.DEVNULL) as out:
             process = subprocess.Popen(
@@ -205,9 +257,12 @@ class LocalNode:
         process = self._launch(port, timeout)
         try:
             rpc = JsonRpc(f"http://127.0.0.1:{port}")
-            keeper = Keeper(rpc, self.state_file, self.journal, block_time=self.block_time or 1)
+            archive = self.archive
+            keeper = Keeper(rpc, self.state_file, self.journal, block_time=self.block_time or 1, archive=archive)
             rpc.call("evm_setAutomine", False)
-            self.replayed = self.journal.replay(rpc)
+            if archive is not None:  # first drop the blocks the restored chain lost: their transactions are re-sent
+                archive.follow(rpc)
+            self.replayed = self.journal.replay(rpc, archive)
             keeper.mine_pending()
             keeper.snapshot()
             keeper.compact_journal()
@@ -218,19 +273,70 @@ class LocalNode:
         """Re-send what the journal still holds and the chain lacks, mine it, snapshot, then keep
         mining and snapshotting in the background."""
         assert self.state_file is not None and self.journal is not None
-        rpc = JsonRpc(self.url)
+        rpc = JsonRpc(self.backend_url)
         journal = self.journal
+        archive = self.front.archive if self.front is not None else None
         keeper = Keeper(
-            rpc, self.state_file, journal, block_time=self.block_time or 1, snapshot_interval=self.snapshot_interval
+            rpc,
+            self.state_file,
+            journal,
+            block_time=self.block_time or 1,
+            snapshot_interval=self.snapshot_interval,
+            archive=archive,
+            refresh=self._refresh if archive is not None else None,
+            node_rss=self._node_rss,
         )
         rpc.call("evm_setAutomine", False)
-        self.replayed += journal.replay(rpc)
+        if archive is not None:
+            archive.follow(rpc)
+        self.replayed += journal.replay(rpc, archive)
         keeper.mine_pending()
         keeper.snapshot()
         keeper.compact_journal()
         keeper.start()
         self.keeper = keeper
         register(self.url, journal, self.state_file.parent / MARKER_NAME)
+
+    def _node_rss(self) -> int:
+        process = self.process
+        if process is None:
+            return 0
+        try:
+            with open(f"/proc/{process.pid}/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (OSError, ValueError, IndexError):
+            return 0
+
+    def _refresh(self) -> None:
+        """Swap anvil for a fresh one loaded from a snapshot taken now (the keeper calls this when
+        anvil's memory crept up): the front holds new requests and lets those in flight finish,
+        what is pending is mined into the snapshot, the new anvil starts on another private port,
+        then the front resumes on it and the old one is stopped. Nobody sees the node go away."""
+        assert self.front is not None and self.keeper is not None and self.state_file is not None
+        keeper, front = self.keeper, self.front
+        front.pause()
+        try:
+            keeper.mine_pending(timeout=5)
+            keeper.snapshot()
+            port, old = free_port(), self.process
+            if self._spawner is None:
+                # Linux sends PR_SET_PDEATHSIG when the *thread* that started anvil ends: not the
+                # keeper's (it ends at every restart), but one that lives as long as the node
+                self._spawner = ThreadPoolExecutor(1, thread_name_prefix="node-spawner")
+            try:
+                process = self._spawner.submit(self._launch, port, 30.0, self.state_file).result()
+            except BaseException:
+                self.process = old  # _launch keeps a process that died at once; the old one still serves
+                raise
+            self.process, self.backend_port = process, port
+            keeper.rpc = JsonRpc(self.backend_url)
+            front.backend_url = self.backend_url
+            keeper.rpc.call("evm_setAutomine", False)
+            keeper.journal.replay(keeper.rpc, keeper.archive)  # nothing, unless a send slipped past the pause
+        finally:
+            front.resume()
+        if old is not None:
+            _terminate(old)
 
     def _lock_state(self) -> None:
         """One durable node per state directory: a second one (another LEDGER_NODE_PORT, the same
@@ -303,11 +409,14 @@ class LocalNode:
                     self.keeper.mine_pending(timeout=5)  # what was accepted goes into the last snapshot
                     self.keeper.snapshot()
                     self.keeper.compact_journal()
-                except (ChainError, RpcError, OSError) as exc:  # the journal keeps what the snapshot lacks
+                except (ChainError, RpcError, OSError, ValueError) as exc:  # the journal keeps what it lacks
                     log.warning("last snapshot failed: %s", type(exc).__name__)
             self.keeper = None
             if self.state_file is not None:
                 unregister(self.url, self.state_file.parent / MARKER_NAME)
+        if self.front is not None:
+            self.front.stop()
+            self.front = None
         try:
             if self.process is None or self.process.poll() is not None:
                 return
@@ -319,6 +428,9 @@ class LocalNode:
                 self.process.wait()
         finally:
             self._unlock_state()  # only once our anvil is gone: until then the state is still ours
+            if self._spawner is not None:
+                self._spawner.shutdown(wait=False)
+                self._spawner = None
 
     def __enter__(self) -> LocalNode:
         return self.start()

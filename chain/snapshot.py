@@ -13,15 +13,24 @@ blocks), so the certificate service certifies only retirements at or below it (f
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import os
+import re
+import zlib
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, BinaryIO
 
-from chain.errors import NodeStartError
-from chain.rpc import JsonRpc
+import requests
+
+from chain.errors import NodeStartError, NodeUnreachableError
+from chain.rpc import JsonRpc, RpcError
 
 PREVIOUS_SUFFIX = ".prev"
 TEMPORARY_SUFFIX = ".tmp"
+STREAM_PIECE = 256 * 1024
+RESULT = re.compile(rb'"result"\s*:\s*"(0x)?')
 COVERAGE_NAME = "covered.json"  # next to the state file: {"block": n, "hash": h} of the last snapshot
 
 
@@ -41,16 +50,24 @@ def write_atomically(path: Path, data: bytes, *, keep_previous: bool = True, mod
     """Replace `path` by `data` so that a reader always finds either the old or the new whole file;
     the old one stays as `<path>.prev` unless `keep_previous` is False. The file is created with
     `mode`, so a private one is never readable by others, not even while it is written."""
+    write_atomically_from(path, lambda out: out.write(data), keep_previous=keep_previous, mode=mode)
+
+
+def write_atomically_from(
+    path: Path, write: Callable[[BinaryIO], object], *, keep_previous: bool = True, mode: int = 0o644
+) -> None:
+    """write_atomically, the content written by `write(file)` piece by piece; when it raises, the
+    partial copy is removed and `path` stays as it was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + TEMPORARY_SUFFIX)
     try:
         temporary.unlink(missing_ok=True)  # a leftover keeps its own mode: never write into it
         fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
         with os.fdopen(fd, "wb") as out:
-            out.write(data)
+            write(out)
             out.flush()
             os.fsync(out.fileno())
-    except OSError:
+    except BaseException:
         temporary.unlink(missing_ok=True)  # a partial copy on a full disk only keeps it full
         raise
     if keep_previous and path.exists():
@@ -65,12 +82,51 @@ def dump_state(rpc: JsonRpc) -> bytes:
     return gzip.decompress(bytes.fromhex(encoded.removeprefix("0x")))
 
 
+def stream_state(url: str, out: BinaryIO, timeout: float = 300.0) -> None:
+    """Write the node's whole state (dump_state's JSON) to `out` as it arrives, never holding it:
+    the reply's hex string is decoded and gunzipped piece by piece. Raises RpcError when the node
+    refuses, NodeUnreachableError when it is gone, ValueError when the reply is cut short or damaged."""
+    payload: dict[str, Any] = {"jsonrpc": "2.0", "id": 1, "method": "anvil_dumpState", "params": []}
+    found: re.Match[bytes] | None = None
+    try:
+        with requests.post(url, json=payload, stream=True, timeout=timeout) as response:
+            pieces = response.iter_content(STREAM_PIECE)
+            head = b""
+            for piece in pieces:
+                head += piece
+                found = RESULT.search(head)
+                if found is not None or len(head) > STREAM_PIECE:
+                    break
+            if found is None:
+                reply = json.loads(head + b"".join(pieces))  # no result: an error, small
+                raise RpcError(reply.get("error") or {"message": "anvil_dumpState returned no state"})
+            inflate = zlib.decompressobj(wbits=31)  # gzip
+            odd, done = b"", False
+            for piece in itertools.chain([head[found.end() :]], pieces):
+                if done:
+                    continue  # the reply's closing brace
+                end = piece.find(b'"')
+                if end >= 0:
+                    piece, done = piece[:end], True
+                hexits = odd + piece
+                cut = len(hexits) - len(hexits) % 2
+                out.write(inflate.decompress(bytes.fromhex(hexits[:cut].decode())))
+                odd = hexits[cut:]
+            out.write(inflate.flush())
+            if not done or odd or not inflate.eof:
+                raise ValueError("anvil_dumpState's reply was cut short")
+    except requests.RequestException as exc:
+        raise NodeUnreachableError(url, type(exc).__name__) from None
+    except zlib.error as exc:
+        raise ValueError(f"anvil_dumpState's reply is not gzip: {exc}") from None
+
+
 def take_snapshot(rpc: JsonRpc, path: Path) -> int:
     """Write the node's state to `path`, then record the block it covers (at least) in
     `covered.json`; returns that block."""
     head = int(rpc.call("eth_blockNumber"), 16)
     block = rpc.call("eth_getBlockByNumber", hex(head), False)
-    write_atomically(path, dump_state(rpc))
+    write_atomically_from(path, lambda out: stream_state(rpc.url, out))
     # only once the state is on disk, so the record never claims more than a restart loads
     record = {"block": head, "hash": block["hash"] if isinstance(block, dict) else None}
     write_atomically(path.with_name(COVERAGE_NAME), json.dumps(record).encode(), keep_previous=False)

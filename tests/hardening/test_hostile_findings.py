@@ -173,14 +173,17 @@ def test_an_argument_that_is_not_utf8_is_refused_by_position_without_echoing_it(
 
 
 def _anvil_pids(port: int) -> list[int]:
+    """The anvil processes of the `ledger up` whose node listens on `port`: anvil itself runs behind
+    the node's front on a private port, so it is known by the environment it inherited."""
     pids = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
             try:
                 argv = (entry / "cmdline").read_bytes().split(b"\0")
+                environ = (entry / "environ").read_bytes().split(b"\0")
             except OSError:
                 continue
-            if argv and argv[0].endswith(b"anvil") and str(port).encode() in argv:
+            if argv and argv[0].endswith(b"anvil") and f"LEDGER_NODE_PORT={port}".encode() in environ:
                 pids.append(int(entry.name))
     return pids
 
