@@ -2,7 +2,7 @@
 
 It passes every request through to anvil, except the history anvil no longer holds (it keeps only
 its last blocks' transactions, chain/archive.py): eth_getLogs, blocks, block receipts,
-transactions and receipts of archived blocks are answered from the archive, so callers see one
+transactions (by hash, or by block and position, and their count) and receipts of archived blocks are answered from the archive, so callers see one
 whole chain. When anvil is down it closes the connection unanswered, as a dead node would.
 
 Not served from the archive: traces (debug_*/trace_*) and eth_call / state at old blocks (anvil
@@ -34,6 +34,15 @@ HISTORY_METHODS = (
     b"eth_getBlockReceipts",
     b"eth_getTransactionByHash",
     b"eth_getTransactionReceipt",
+    b"eth_getBlockTransactionCountBy",
+    b"eth_getTransactionByBlock",
+)
+# a block's transactions by count or position: anvil answers 0 / null for blocks it forgot them of
+COUNT_AND_INDEX = (
+    "eth_getBlockTransactionCountByNumber",
+    "eth_getBlockTransactionCountByHash",
+    "eth_getTransactionByBlockNumberAndIndex",
+    "eth_getTransactionByBlockHashAndIndex",
 )
 TAGS_AT_HEAD = ("latest", "pending", "safe", "finalized")
 MINING = (b"evm_mine", b"anvil_mine", b"hardhat_mine")
@@ -249,6 +258,17 @@ class Front:
             number = archive.number_of(at) if isinstance(at, str) and len(at) == 66 else _number(at)
             if number is not None and 0 < number <= archive.head():
                 return ("local", archive.receipts(number), _same)
+        elif method in COUNT_AND_INDEX:
+            number = archive.number_of(str(params[0])) if "Hash" in method else _number(params[0])
+            block = archive.block(number, full=method.startswith("eth_getTransactionByBlock")) if number else None
+            if block is not None:
+                if method.startswith("eth_getBlockTransactionCount"):
+                    return ("local", hex(len(block["transactions"])), _same)
+                index = _number(params[1])
+                if index is None:
+                    raise ValueError(params[1])
+                txs = block["transactions"]
+                return ("local", txs[index] if index < len(txs) else None, _same)
         elif method == "eth_getTransactionByHash":
             tx_hash = str(params[0])
             return ("forward", params, lambda r: r if r is not None else archive.transaction(tx_hash))
@@ -263,6 +283,8 @@ class Front:
         addresses = flt.get("address")
         if isinstance(addresses, str):
             addresses = [addresses]
+        elif addresses == []:
+            addresses = None  # as anvil reads it: no address filter, not "none of them"
         topics = flt.get("topics") or []
         if flt.get("blockHash") is not None:
             number = archive.number_of(str(flt["blockHash"]))

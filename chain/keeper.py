@@ -12,6 +12,7 @@ than a tenth of that), and compacts the journal of sent transactions once it has
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -65,6 +66,7 @@ class Keeper:
         self.snapshots = 0
         self.last_snapshot_seconds = 0.0
         self.snapshot_problem: str | None = None  # why the last snapshot failed, while snapshots fail
+        self.archive_problem: str | None = None  # why the archive could not be written, while it cannot
         self._mined_by_us: set[int] = set()
         self._last_mined = 0.0
         self._last_snapshot = 0.0
@@ -131,15 +133,14 @@ class Keeper:
         pending = self.pending()
         # a lone transaction or two (a CLI operation) is mined at once, ~50 ms instead of a block time;
         # a stream of them is gathered into one block per block_time
-        if pending and (pending <= LONE or now - self._last_mined >= self.block_time):
+        if pending and (pending <= LONE or now - self._last_mined >= self.block_time) and self._archive_ok():
             self._mine()
         head = self.head()
         if head != self._seen_head:
             self._refuse_interval_mining(head)
             self._seen_head = head
-            if self.archive is not None:  # well within the node's window of blocks with transactions
-                with self._lock:
-                    self.archive.follow(self.rpc, head)
+            if self.archive is not None and not self._archive_follows(head):
+                return
         # a snapshot rewrites the whole chain (~6.5 kB per operation): as it grows, snapshot less often
         # so that dumping takes at most a tenth of the time; the journal covers the gap
         interval = max(self.snapshot_interval, SNAPSHOT_DUTY * self.last_snapshot_seconds)
@@ -167,12 +168,40 @@ class Keeper:
             self._refreshed = started = time.monotonic()
             try:
                 self.refresh()
-            except (ChainError, RpcError, OSError, ValueError) as exc:  # the old anvil still serves
+            except (ChainError, RpcError, OSError, ValueError, sqlite3.Error) as exc:  # the old anvil still serves
                 log.warning("could not restart anvil to free its memory: %s", exc)
                 return
             self.refreshes += 1
             self._rss_base, self._refreshed = None, time.monotonic()
             self.longest_refresh_seconds = max(self.longest_refresh_seconds, self._refreshed - started)
+
+    def _archive_ok(self) -> bool:
+        """Whether the node may mine: not while the archive cannot be written, or anvil would forget
+        the transactions of blocks the archive lacks (their logs lost for good); callers' sends wait."""
+        return self.archive is None or self.archive_problem is None or self._archive_follows(None)
+
+    def _archive_follows(self, head: int | None) -> bool:
+        """Archive up to `head`; on a SQLite failure (a full disk: no OSError) say so once and
+        return False, and the node mines no more until it succeeds."""
+        assert self.archive is not None
+        try:
+            with self._lock:
+                self.archive.follow(self.rpc, head)
+        except sqlite3.Error as exc:
+            problem = str(exc) or type(exc).__name__
+            if problem != self.archive_problem:
+                log.warning(
+                    "cannot write the node's archive %s (%s); the node mines nothing until it can: "
+                    "free some space there",
+                    self.archive.path,
+                    problem,
+                )
+            self.archive_problem = problem
+            return False
+        if self.archive_problem is not None:
+            log.warning("the node's archive is written again; mining resumed")
+            self.archive_problem = None
+        return True
 
     def _snapshot_or_warn(self) -> bool:
         """Snapshot; on a file error (a full disk) say so once, at the interval retry, and return False.
@@ -180,6 +209,9 @@ class Keeper:
         certificates wait until a snapshot covers their retirement (certificates/finality.py)."""
         try:
             self.snapshot()
+        except sqlite3.Error:  # the archive, written first, is full: the snapshot waits for it
+            self._last_snapshot = time.monotonic()
+            return False
         except OSError as exc:  # the node's own failures are NodeUnreachableError / RpcError, not OSError
             self._last_snapshot = time.monotonic()
             problem = exc.strerror or type(exc).__name__

@@ -20,6 +20,7 @@ import logging
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -90,6 +91,20 @@ def _terminate(process: subprocess.Popen[bytes], timeout: float = 15.0) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+
+
+ACCEPT_LOST_HISTORY = "LEDGER_NODE_ACCEPT_LOST_HISTORY"  # "1": serve a chain whose archive lacks old history
+
+
+def lost_history(archive: Archive) -> str:
+    """The refusal to serve a chain whose archive lacks transactions the node no longer holds (a
+    deleted, old or foreign archive.sqlite): eth_getLogs from the deployment block would miss them."""
+    first, last = min(archive.gaps), max(archive.gaps)
+    return (
+        f"the archive {archive.path} lacks the transactions of {len(archive.gaps)} block(s) ({first}-{last}) that "
+        f"the node no longer holds; restore it from a backup (it belongs beside state.json), or set "
+        f"{ACCEPT_LOST_HISTORY}=1 to serve the chain without that history"
+    )
 
 
 @dataclass
@@ -187,6 +202,7 @@ class LocalNode:
             if self.front is None:  # else the port is ours: a restart keeps the front, callers keep their URL
                 self._check_port_free()
             self.replayed = 0
+            self._check_archive()
             if self.durable and self.journal is not None and self.journal.has_entries():
                 assert self.state_file is not None
                 if state_to_load(self.state_file) is None:
@@ -262,6 +278,8 @@ class LocalNode:
             rpc.call("evm_setAutomine", False)
             if archive is not None:  # first drop the blocks the restored chain lost: their transactions are re-sent
                 archive.follow(rpc)
+                if archive.gaps and os.environ.get(ACCEPT_LOST_HISTORY) != "1":
+                    raise NodeStartError(self.kind, lost_history(archive))
             self.replayed = self.journal.replay(rpc, archive)
             keeper.mine_pending()
             keeper.snapshot()
@@ -289,6 +307,9 @@ class LocalNode:
         rpc.call("evm_setAutomine", False)
         if archive is not None:
             archive.follow(rpc)
+            if archive.gaps and os.environ.get(ACCEPT_LOST_HISTORY) != "1":
+                self.stop()  # no snapshot: nothing was mined, and the refusal leaves the files as they were
+                raise NodeStartError(self.kind, lost_history(archive))
         self.replayed += journal.replay(rpc, archive)
         keeper.mine_pending()
         keeper.snapshot()
@@ -364,6 +385,24 @@ class LocalNode:
             os.close(self.state_lock)
             self.state_lock = None
 
+    def _check_archive(self) -> None:
+        """An archive SQLite cannot read (a torn copy, another file in its place) refuses the start in
+        one line, before anything follows or replays against it."""
+        archive = self.archive if self.durable else None
+        if archive is None:
+            return
+        try:
+            archive.head()
+        except sqlite3.DatabaseError as exc:
+            raise NodeStartError(
+                self.kind,
+                f"its archive {archive.path} is unreadable ({exc}); restore it from a backup, or move it aside "
+                f"(mv {archive.path} {archive.path}.bad) and start again, and the history anvil no longer "
+                "holds will be missing",
+            ) from None
+        finally:
+            archive.close()
+
     def _check_port_free(self) -> None:
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # only a listener counts, not TIME_WAIT
@@ -409,7 +448,7 @@ class LocalNode:
                     self.keeper.mine_pending(timeout=5)  # what was accepted goes into the last snapshot
                     self.keeper.snapshot()
                     self.keeper.compact_journal()
-                except (ChainError, RpcError, OSError, ValueError) as exc:  # the journal keeps what it lacks
+                except (ChainError, RpcError, OSError, ValueError, sqlite3.Error) as exc:  # the journal keeps it
                     log.warning("last snapshot failed: %s", type(exc).__name__)
             self.keeper = None
             if self.state_file is not None:
