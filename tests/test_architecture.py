@@ -18,13 +18,15 @@ ALLOWED: dict[str, set[str]] = {
     "certificates": {"chain", "indexer", "footprint"},  # a certificate may rest on a footprint report
     "mrv": {"chain"},  # measurement: pure computation, reads no mirror
     "footprint": {"chain"},  # footprint accounting: pure computation over its own factor library
-    "audit": {"chain", "indexer", "certificates", "mrv"},
-    "backup": {"chain", "indexer", "certificates", "mrv", "footprint"},  # every domain's data, in one file
-    "api": {"chain", "indexer", "certificates", "audit", "mrv", "footprint", "backup"},
-    "scripts": {"chain", "indexer", "certificates", "audit", "mrv", "footprint", "backup"},
+    "land": {"chain", "indexer"},  # parcels as geometry: which projects are live comes from the mirror
+    "public": {"chain", "indexer", "certificates", "mrv", "footprint", "land"},  # the public registry (公示): reads
+    "audit": {"chain", "indexer", "certificates", "mrv", "land"},
+    "backup": {"chain", "indexer", "certificates", "mrv", "footprint", "land"},  # every domain's data, in one file
+    "api": {"chain", "indexer", "certificates", "audit", "mrv", "footprint", "land", "public", "backup"},
+    "scripts": {"chain", "indexer", "certificates", "audit", "mrv", "footprint", "land", "public", "backup"},
 }
 OURS = set(ALLOWED) | {"tests", "bench", "tools"}
-DOMAINS = {"certificates", "audit", "mrv", "footprint", "backup"}  # no HTTP or CLI code in any of them
+DOMAINS = {"certificates", "audit", "mrv", "footprint", "land", "public", "backup"}  # no HTTP or CLI code in any of them
 EDGE_LIBRARIES = {"fastapi", "starlette", "uvicorn", "jinja2", "typer", "rich", "click"}  # HTTP and CLI code
 
 

@@ -1,0 +1,1 @@
+"""The public registry (公示): docs/public-registry.md."""
