@@ -12,6 +12,7 @@ never its bytes (a CSV comment line stays in the stored bytes, for the hash, and
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -80,8 +81,17 @@ class Stored:
             raise StoreError(self.problem)
         if self.report is None:
             raise StoreError(f"result {self.result_sha256[:16]}…: its report is not stored; restore it from a backup")
-        report = mrv.parse_report(self.report, f"report {sha256_hex(self.report)[:16]}")
-        return mrv.compute(report, mrv.reference(self.methodology))
+        return _recompute(self.report, self.methodology)
+
+
+@functools.lru_cache(maxsize=256)
+def _recompute(report_bytes: bytes, methodology: str) -> Result:
+    """A report's result is a function of its bytes and its methodology version (both immutable,
+    the code fixed for the process), so a page asked for again is not recomputed: the monitoring
+    route answered each request with a full recomputation. Keyed by the bytes, not the row's
+    hash, so a damaged row is recomputed, never answered from before the damage."""
+    report = mrv.parse_report(report_bytes, f"report {sha256_hex(report_bytes)[:16]}")
+    return mrv.compute(report, mrv.reference(methodology))
 
 
 def _put(conn: Connection, table: Any, key: str, row: dict[str, Any]) -> None:

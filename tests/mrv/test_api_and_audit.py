@@ -61,6 +61,17 @@ def test_the_breakdown_is_served_and_recomputes(api: TestClient, monitored: int)
     }
 
 
+def test_a_breakdown_asked_again_is_not_recomputed(api: TestClient, monitored: int) -> None:  # noqa: F811
+    """The result is a function of the report's bytes: a second request is answered from the cache,
+    with the same body, and the cache is bounded."""
+    first = api.get(f"{V1}/batches/{monitored}/monitoring").json()
+    before = store._recompute.cache_info()
+    again = api.get(f"{V1}/batches/{monitored}/monitoring").json()
+    after = store._recompute.cache_info()
+    assert again == first and first["matches"]
+    assert (after.hits, after.misses) == (before.hits + 1, before.misses) and after.maxsize == 256
+
+
 def test_a_batch_without_a_report_is_a_404_problem(api: TestClient, certified: Certified) -> None:  # noqa: F811
     for path, status in [
         (f"{V1}/batches/{certified.world.batch_id}/monitoring", 404),
