@@ -50,6 +50,17 @@ MINING = (b"evm_mine", b"anvil_mine", b"hardhat_mine")
 Post = Callable[[Any], Any]  # turns anvil's result into the reply's
 
 
+MAX_BODY = 64 * 2**20  # a JSON-RPC request far beyond any the registry sends
+
+
+def _content_length(header: str | None) -> int | None:
+    """The body's length, or None when the header is not a whole number in 0..MAX_BODY."""
+    text = (header or "0").strip()
+    if not text.isascii() or not text.isdigit() or int(text) > MAX_BODY:
+        return None
+    return int(text)
+
+
 class _BackendDown(Exception):
     pass
 
@@ -86,7 +97,12 @@ class Front:
                 super().finish()
 
             def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                length = _content_length(self.headers.get("Content-Length"))
+                if length is None:  # read(-1) would wait for the caller to close: a thread held
+                    self.close_connection = True
+                    self.send_error(400, "Content-Length must be a whole number of bytes up to 64 MiB")
+                    return
+                body = self.rfile.read(length)
                 try:
                     reply = front.handle(body)
                 except _BackendDown:

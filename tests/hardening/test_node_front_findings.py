@@ -191,3 +191,21 @@ def test_a_deleted_archive_refuses_the_start_instead_of_serving_a_chain_without_
     with LocalNode(state_file=state, block_window=4) as accepted:
         logs = JsonRpc(accepted.url).call("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest"})
         assert 0 < len(logs) < 12  # served, without the history the operator accepted to lose
+
+
+@pytest.mark.parametrize("length", ["-1", "abc", "9" * 30, "٣"])
+def test_a_bad_content_length_is_refused_at_once_not_waited_on(tmp_path: Path, length: str) -> None:
+    """`Content-Length: -1` made the front read until the caller closed (a thread held for as long
+    as the caller liked); a non-number raised in the handler; 10^30 asked to read forever."""
+    import socket
+    from urllib.parse import urlsplit
+
+    node = LocalNode(state_file=tmp_path / "anvil" / "state.json")
+    with node:
+        where = urlsplit(node.url)
+        assert where.hostname is not None and where.port is not None
+        with socket.create_connection((where.hostname, where.port), timeout=5) as raw:
+            raw.sendall(f"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
+            reply = raw.recv(4096).decode("latin-1")  # a timeout here is the thread held
+        assert reply.startswith("HTTP/1.1 400") or reply.startswith("HTTP/1.0 400"), reply[:80]
+        assert JsonRpc(node.url).call("eth_chainId")  # the front still answers
