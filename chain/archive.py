@@ -140,9 +140,12 @@ class Archive:
             receipts[int(log_["transactionIndex"], 16)]["logs"].append(log_)
         return receipts
 
-    def logs(self, first: int, last: int, addresses: Sequence[str] | None, topics: Sequence[Any]) -> list[Any]:
+    def logs(
+        self, first: int, last: int, addresses: Sequence[str] | None, topics: Sequence[Any], limit: int | None = None
+    ) -> list[Any]:
         """eth_getLogs over archived blocks [first, last]: `addresses` None for any, `topics` as in
-        the filter (per position: None for any, a topic, or a list of alternatives)."""
+        the filter (per position: None for any, a topic, or a list of alternatives); at most
+        `limit` + 1 logs, so a caller can tell "more than `limit`" without holding them all."""
         sql = "SELECT log FROM logs WHERE number BETWEEN ? AND ?"
         args: list[Any] = [first, last]
         if addresses is not None:
@@ -161,6 +164,8 @@ class Archive:
             log = _unpack(blob)
             if matches_topics(log["topics"], topics):
                 out.append(log)
+                if limit is not None and len(out) > limit:
+                    break
         return out
 
     # ------------------------------------------------------------------ writing

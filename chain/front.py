@@ -50,6 +50,7 @@ MINING = (b"evm_mine", b"anvil_mine", b"hardhat_mine")
 Post = Callable[[Any], Any]  # turns anvil's result into the reply's
 
 
+MAX_LOGS = 10_000  # an archived eth_getLogs answer is built in memory: bounded, as providers bound it
 MAX_BODY = 64 * 2**20  # a JSON-RPC request far beyond any the registry sends
 
 
@@ -314,7 +315,9 @@ class Front:
         last = self._resolve(flt.get("toBlock", "latest"))
         if first > last:
             return ("forward", params, _same)  # anvil's own error
-        older = archive.logs(first, min(last, archived), addresses, topics)
+        older = archive.logs(first, min(last, archived), addresses, topics, limit=MAX_LOGS)
+        if len(older) > MAX_LOGS:  # as geth and Infura answer; chain/logs.py then asks for less
+            raise _Refused({"code": -32005, "message": f"query returned more than {MAX_LOGS} results"})
         if last <= archived:
             return ("local", older, _same)
         rest = {**flt, "fromBlock": hex(archived + 1)}

@@ -209,3 +209,29 @@ def test_a_bad_content_length_is_refused_at_once_not_waited_on(tmp_path: Path, l
             reply = raw.recv(4096).decode("latin-1")  # a timeout here is the thread held
         assert reply.startswith("HTTP/1.1 400") or reply.startswith("HTTP/1.0 400"), reply[:80]
         assert JsonRpc(node.url).call("eth_chainId")  # the front still answers
+
+
+def test_a_huge_archived_log_query_is_refused_as_providers_do_and_the_fetcher_splits_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The front built every archived log of a range in memory, however many; now it answers
+    "query returned more than N results" past N, and the one fetcher (chain/logs.py) narrows its
+    range and still reads every log."""
+    import chain.front
+    from chain.logs import LogFetcher
+
+    monkeypatch.setattr(chain.front, "MAX_LOGS", 3)
+    node = LocalNode(state_file=tmp_path / "anvil" / "state.json", block_window=2)
+    with node:
+        rpc = JsonRpc(node.url)
+        sender, address = _emitter(rpc)
+        for _ in range(6):
+            _emit(rpc, sender, address)
+        assert node.keeper is not None and node.front is not None
+        node.keeper.snapshot()
+        archived = node.front.archive.head()
+        assert archived >= 6
+        with pytest.raises(Exception, match="more than 3 results"):
+            rpc.call("eth_getLogs", {"fromBlock": "0x0", "toBlock": hex(archived)})
+        found = LogFetcher(rpc, address, start_range=64).fetch_all(0, archived)
+        assert len(found) == 6 and len({(log["blockNumber"], log["logIndex"]) for log in found}) == 6
