@@ -191,6 +191,9 @@ class Front:
 
     def _handle(self, body: bytes) -> bytes:
         if any(m in body for m in MINING):
+            batch = _batch(body)
+            if batch is not None:  # one item at a time: the history in it still reads the archive
+                return json.dumps([json.loads(self._handle(json.dumps(item).encode())) for item in batch]).encode()
             return self._mine(body)
         if not any(m in body for m in HISTORY_METHODS):
             return self._forward(body)  # the common case (sends, calls): bytes in, bytes out
@@ -338,6 +341,15 @@ class _Refused(Exception):
     def __init__(self, error: Any) -> None:
         super().__init__(str(error))
         self.error = error
+
+
+def _batch(body: bytes) -> list[Any] | None:
+    """The items of a JSON-RPC batch of more than one request, else None."""
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return None
+    return request if isinstance(request, list) and len(request) > 1 else None
 
 
 def _same(result: Any) -> Any:

@@ -235,3 +235,26 @@ def test_a_huge_archived_log_query_is_refused_as_providers_do_and_the_fetcher_sp
             rpc.call("eth_getLogs", {"fromBlock": "0x0", "toBlock": hex(archived)})
         found = LogFetcher(rpc, address, start_range=64).fetch_all(0, archived)
         assert len(found) == 6 and len({(log["blockNumber"], log["logIndex"]) for log in found}) == 6
+
+
+def test_a_batch_that_mines_still_reads_history_from_the_archive(tmp_path: Path) -> None:
+    """A batch holding evm_mine went to anvil whole, so an eth_getLogs beside it missed every
+    archived block's logs."""
+    import requests
+
+    node = LocalNode(state_file=tmp_path / "anvil" / "state.json", block_window=2)
+    with node:
+        rpc = JsonRpc(node.url)
+        sender, address = _emitter(rpc)
+        for _ in range(5):
+            _emit(rpc, sender, address)
+        assert node.keeper is not None and node.front is not None
+        node.keeper.snapshot()
+        assert node.front.archive.head() >= 4
+        batch = [
+            {"jsonrpc": "2.0", "id": 1, "method": "evm_mine", "params": []},
+            {"jsonrpc": "2.0", "id": 2, "method": "eth_getLogs", "params": [{"fromBlock": "0x0", "address": address}]},
+        ]
+        replies = requests.post(node.url, json=batch, timeout=30).json()
+        assert [r["id"] for r in replies] == [1, 2] and "result" in replies[0]
+        assert len(replies[1]["result"]) == 5
