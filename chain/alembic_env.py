@@ -1,6 +1,6 @@
 """The one Alembic environment every domain's migrations run in (certificates/, mrv/, footprint/,
 land/, ...): each domain versions its own tables apart from the others (`alembic_version_<domain>`),
-so no domain's schema knows another's. A domain's `migrations/env.py` is one call:
+so no domain's schema knows another's. Each domain's Alembic env.py is one call:
 `run(TABLES, "alembic_version_<domain>")`; certificates/db.py runs each by path."""
 
 from __future__ import annotations
