@@ -106,6 +106,7 @@ def check_request(
     trees: int | None = None,
     kg_per_tree: int = DEFAULT_KG_PER_TREE,
     footprint_report: dict[str, Any] | None = None,
+    conversion: dict[str, Any] | None = None,  # the published rule the claim converts by (document.make_claim)
 ) -> None:
     """Refuse what `certify` would refuse about the request itself (scenario, fields, claim), so
     `retire --certify` can stop before anything is mined."""
@@ -119,7 +120,9 @@ def check_request(
     footprint_kg = _from_report(spec, footprint_report, values, footprint_kg)
     _fields(spec, values)
     try:
-        make_claim(spec, quantity, footprint_kg=footprint_kg, trees=trees, kg_per_tree=kg_per_tree)
+        make_claim(
+            spec, quantity, footprint_kg=footprint_kg, trees=trees, kg_per_tree=kg_per_tree, conversion=conversion
+        )
     except ValueError as exc:
         raise CertificationError(str(exc)) from None
 
@@ -173,6 +176,7 @@ def certify(
     beneficiary_salt: str | None = None,
     now: int | None = None,
     footprint_report: dict[str, Any] | None = None,
+    conversion: dict[str, Any] | None = None,
 ) -> Issued:
     """Issue the certificate of `retirement_ids`. With `footprint_report` (a footprint/ report), the
     claim's footprint is the report's total and the report is committed (certificates/footprint_report.py)."""
@@ -226,7 +230,9 @@ def certify(
         commitments = {n: field_commitment(n, v, salts[n]) for n, v in values.items()}
         quantity = sum(r.amount for r in retirements)
         try:
-            claim = make_claim(spec, quantity, footprint_kg=footprint_kg, trees=trees, kg_per_tree=kg_per_tree)
+            claim = make_claim(
+                spec, quantity, footprint_kg=footprint_kg, trees=trees, kg_per_tree=kg_per_tree, conversion=conversion
+            )
         except ValueError as exc:
             raise CertificationError(str(exc)) from None
         ranges = _serial_ranges(conn, retirement_ids)

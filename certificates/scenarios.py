@@ -29,7 +29,10 @@ class ScenarioSpec:
     en: str
     fields: tuple[FieldSpec, ...]
     footprint: bool = False  # the claim states a footprint; "carbon neutral" only if retired ≥ footprint
-    trees: bool = False  # tree-planting duty: trees owed, converted at the configured rate
+    trees: bool = False  # tree-planting duty: trees owed, converted at a published rule's rate
+    # ecological justice: the claim may state damages converted to an obligation in kg by a published rule
+    damages: bool = False
+    addressee: str | None = None  # the field naming whom the certificate is addressed to (a court)
 
 
 BENEFICIARY = FieldSpec("beneficiary", "受益方", "Beneficiary", required=True)
@@ -108,6 +111,8 @@ SCENARIOS: dict[str, ScenarioSpec] = {
                 FieldSpec("damage_yuan", "损害赔偿金额（元）", "Damages (yuan)", integer=True),
                 FieldSpec("unit_price_yuan_per_t", "单价（元/吨）", "Unit price (yuan per tonne)", integer=True),
             ),
+            damages=True,
+            addressee="court",
         ),
         ScenarioSpec(
             "Personal",

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from certificates import footprint_report
+from certificates import claim_rules, footprint_report
 from certificates.document import FORMAT, claim_errors, field_commitment, leaf_hash
 from certificates.scenarios import ORDER, SCENARIOS
 from chain import rfc9162
@@ -310,6 +310,9 @@ def _claim(doc: dict[str, Any]) -> Check:
     body = doc["certificate"]
     errors = claim_errors(body["claim"], sum(r["amount_kg"] for r in body["retirements"]), SCENARIOS[body["scenario"]])
     detail = f"{body['claim'].get('quantity_kg')} kg"
+    problems, note = claim_rules.check(body["claim"])  # a conversion rule this software ships: its hash and rate
+    errors += problems
+    detail += note
     if footprint_report.MEMBER in doc:
         disclosed = doc.get("disclosed", {})
         values = {n: o.get("value") for n, o in disclosed.items() if isinstance(o, dict)}

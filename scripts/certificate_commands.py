@@ -12,6 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from certificates.claim_rules import tree_conversion
 from certificates.document import hide
 from certificates.evidence import ChainEvidence
 from certificates.footprint_report import read as read_report
@@ -22,9 +23,10 @@ from chain.canonical import printable
 from chain.errors import InvalidInputError, shown_url
 from chain.rpc import JsonRpc
 from chain.types import RetirementId
+from footprint.errors import FootprintError
 from indexer.db import make_engine
 from scripts import web
-from scripts.console import console, operator_errors
+from scripts.console import console, err_console, operator_errors
 from scripts.context import deployment, registry_client, settings
 from scripts.outfile import check_writable, write_whole
 from scripts.output import confirm
@@ -47,6 +49,10 @@ FootprintReport = Annotated[
     ),
 ]
 Trees = Annotated[int | None, typer.Option(help="tree-planting duty: trees owed")]
+TreeRule = Annotated[
+    str | None,
+    typer.Option("--rule", help="tree-planting duty: the conversion rule, ID@VERSION (default: the current one)"),
+]
 Out = Annotated[Path | None, typer.Option(help="write the holder's copy (every field opened) to this file")]
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
 
@@ -83,6 +89,7 @@ def certify_options(
     footprint: int | None,
     trees: int | None,
     footprint_report: Path | None = None,
+    rule: str | None = None,
 ) -> dict[str, Any]:
     options: dict[str, Any] = dict(
         scenario_key=scenario_key,
@@ -93,6 +100,22 @@ def certify_options(
     )
     if footprint_report is not None:  # only then: a certificate without a report is issued as before
         options["footprint_report"] = read_report(footprint_report)
+    if scenario_spec(scenario_key).trees:
+        # the rate is a published rule's, printed in the claim, not a setting (docs/certificate-format.md §5.2)
+        try:
+            options["kg_per_tree"], options["conversion"], tree_rule = tree_conversion(rule)
+        except FootprintError as exc:
+            raise InvalidInputError(str(exc)) from None
+        if tree_rule.illustrative:
+            err_console.print(
+                f"warning: conversion rule {tree_rule.ref} is illustrative (no public source gives its numbers); "
+                "the certificate names it",
+                style="yellow",
+                highlight=False,
+                markup=False,
+            )
+    elif rule is not None:
+        raise InvalidInputError(f"--rule converts trees; a {scenario_key} certificate takes no rule")
     return options
 
 
@@ -145,6 +168,7 @@ def certify(
     footprint: Footprint = None,
     footprint_report: FootprintReport = None,
     trees: Trees = None,
+    rule: TreeRule = None,
     beneficiary: Annotated[str | None, typer.Option(help="only if the retirement's salt is not on record")] = None,
     beneficiary_salt: Annotated[str | None, typer.Option(help="the salt used at retirement (32 hex)")] = None,
     wait: Annotated[
@@ -164,7 +188,7 @@ def certify(
     if out is not None:
         check_writable(out)
     service = open_service()
-    options = certify_options(scenario, field, disclose, footprint, trees, footprint_report)
+    options = certify_options(scenario, field, disclose, footprint, trees, footprint_report, rule)
     if beneficiary is not None:
         options["fields"]["beneficiary"] = beneficiary
     service.catch_up(int(service.client.rpc.call("eth_blockNumber"), 16))  # the mirror must have the retirements

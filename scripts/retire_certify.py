@@ -35,8 +35,10 @@ def check_request(options: dict[str, Any], *, beneficiary: str, quantity: int) -
         quantity=quantity,
         footprint_kg=options["footprint_kg"],
         trees=options["trees"],
-        kg_per_tree=ServiceSettings().kg_per_tree,
+        # a tree duty's rate comes from its published rule (certify_options); the setting only for a claim without one
+        kg_per_tree=options.get("kg_per_tree", ServiceSettings().kg_per_tree),
         footprint_report=options.get("footprint_report"),
+        conversion=options.get("conversion"),
     )
 
 

@@ -38,6 +38,16 @@ class IssuerPublic(BaseModel):
     revocations: str
 
 
+class ClaimRulePublic(BaseModel):
+    """The published conversion rule a claim used: footprint/rules/, `id@version` and the row's hash."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str
+    version: int
+    sha256: str
+
+
 class ClaimPublic(BaseModel):
     """quantity_kg always; the footprint members for footprint scenarios, the tree members for the
     tree-planting duty (§5): a member a scenario does not use is absent, never null."""
@@ -51,6 +61,13 @@ class ClaimPublic(BaseModel):
     kg_per_tree: int | SkipJsonSchema[None] = None
     duty_kg: int | SkipJsonSchema[None] = None
     duty_fulfilled: bool | SkipJsonSchema[None] = None
+    # ecological justice converted by a published rule (docs/certificate-format.md §5.2): decimals as strings
+    damages_yuan: str | SkipJsonSchema[None] = None
+    price_yuan: str | SkipJsonSchema[None] = None
+    price_tonnes: str | SkipJsonSchema[None] = None
+    obligation_kg: int | SkipJsonSchema[None] = None
+    obligation_fulfilled: bool | SkipJsonSchema[None] = None
+    rule: ClaimRulePublic | SkipJsonSchema[None] = None
 
 
 class CertifiedRetirementPublic(BaseModel):

@@ -12,9 +12,12 @@ prints the verdict and the checks that failed; the exit code is 0 only for "vali
 from __future__ import annotations
 
 import argparse
+import csv
 import decimal
+import fractions
 import hashlib
 import json
+import math
 import re
 import sys
 import urllib.request
@@ -102,6 +105,19 @@ REPORT_SOURCES = {
     "footprint_waste_kg": {"waste"},
 }
 DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+# §5.2: a claim converted by a published rule carries these keys instead
+RULE_CLAIM_KEYS = {
+    "TreePlantingDuty": {"quantity_kg", "trees", "kg_per_tree", "duty_kg", "duty_fulfilled", "rule"},
+    "EcologicalJustice": {
+        "quantity_kg",
+        "damages_yuan",
+        "price_yuan",
+        "price_tonnes",
+        "obligation_kg",
+        "obligation_fulfilled",
+        "rule",
+    },
+}
 HEX64 = re.compile(r"[0-9a-f]{64}")
 MAX_INT = 2**53 - 1  # §2
 ADDRESS = re.compile(r"0x[0-9a-fA-F]{40}")
@@ -207,9 +223,22 @@ def word(n: int) -> str:
 # ---------------------------------------------------------------- the checks
 
 
+def load_rules(directory: str) -> dict[str, dict[str, dict[str, str]]]:
+    """§5.2: the published rule tables ("tree_duty.csv", "damages.csv"), by kind, then id@version."""
+    rules: dict[str, dict[str, dict[str, str]]] = {}
+    for kind, name in (("tree", "tree_duty.csv"), ("damages", "damages.csv")):
+        with open(f"{directory}/{name}", encoding="utf-8", newline="") as f:
+            rows = [{k: (v or "").strip() for k, v in row.items()} for row in csv.DictReader(f)]
+        rules[kind] = {f"{row['id']}@{row['version']}": row for row in rows}
+    return rules
+
+
 class Verifier:
-    def __init__(self, document: dict[str, Any], rpc_url: str, registry: str) -> None:
+    def __init__(
+        self, document: dict[str, Any], rpc_url: str, registry: str, rules: dict[str, Any] | None = None
+    ) -> None:
         self.doc = document
+        self.rules = rules  # §5.2: the published rules this verifier knows, or None
         self.rpc = Rpc(rpc_url)
         self.registry = registry
         self.notes: dict[str, str] = {}
@@ -329,7 +358,11 @@ class Verifier:
         require(isinstance(claim, dict), "claim")
         _, claim_keys = SCENARIOS.get(self.body.get("scenario"), (set(), set()))
         # §5: the claim has exactly the scenario's keys
-        require(set(claim) == claim_keys, f"claim keys are not the scenario's: {set(claim) ^ claim_keys}")
+        with_rule = RULE_CLAIM_KEYS.get(self.body.get("scenario"))
+        require(
+            set(claim) == claim_keys or set(claim) == with_rule,
+            f"claim keys are not the scenario's: {set(claim) ^ claim_keys}",
+        )
         amounts = [r.get("amount_kg") for r in self.retirements_list()]
         require(all(is_int(a) for a in amounts), "amount_kg")
         total = sum(amounts)
@@ -345,8 +378,43 @@ class Verifier:
             require(isinstance(claim["duty_fulfilled"], bool), "duty_fulfilled is not a boolean")
             require(claim["duty_kg"] == claim["trees"] * claim["kg_per_tree"], "duty_kg")
             require(claim["duty_fulfilled"] == (total >= claim["duty_kg"]), "duty_fulfilled")
+        if "obligation_fulfilled" in claim:
+            terms = [claim.get(k) for k in ("damages_yuan", "price_tonnes", "price_yuan")]
+            require(all(isinstance(t, str) and DECIMAL.fullmatch(t) for t in terms), "damages terms are not decimals")
+            damages, tonnes, price = (fractions.Fraction(t) for t in terms)
+            require(damages > 0 and tonnes > 0 and price > 0, "damages terms must be above 0")
+            owed = claim.get("obligation_kg")
+            # §5.2: ⌈damages × price_tonnes × 1000 ÷ price_yuan⌉, exactly
+            require(is_int(owed) and owed == math.ceil(damages * tonnes * 1000 / price), "obligation_kg")
+            require(isinstance(claim["obligation_fulfilled"], bool), "obligation_fulfilled is not a boolean")
+            require(claim["obligation_fulfilled"] == (total >= owed), "obligation_fulfilled")
+        if "rule" in claim:
+            self.check_rule(claim)
         if "footprint_report" in self.doc:
             self.check_report(claim)
+
+    def check_rule(self, claim: dict[str, Any]) -> None:
+        """§5.2: the rule member's shape; against a published rule this verifier knows, its row hash and rate."""
+        rule = claim["rule"]
+        require(
+            isinstance(rule, dict) and set(rule) == {"id", "version", "sha256"}, "rule is not {id, version, sha256}"
+        )
+        require(isinstance(rule["id"], str) and rule["id"] and "@" not in rule["id"], "rule.id")
+        require(is_int(rule["version"]) and rule["version"] > 0, "rule.version")
+        require(isinstance(rule["sha256"], str) and HEX64.fullmatch(rule["sha256"]), "rule.sha256")
+        if self.rules is None:
+            return
+        kind = "tree" if "duty_kg" in claim else "damages"
+        row = self.rules[kind].get(f"{rule['id']}@{rule['version']}")
+        if row is None:  # READING (§5.2): a rule this verifier does not know leaves the arithmetic alone checked
+            return
+        hashed = {k: v for k, v in row.items() if k != "superseded_by"}
+        require(sha256hex(canonical(hashed)) == rule["sha256"], "the rule's hash is not the published row's")
+        if kind == "tree":
+            require(decimal.Decimal(row["kgco2e_per_tree"]) == claim["kg_per_tree"], "kg_per_tree is not the rule's")
+        else:
+            for key in ("price_yuan", "price_tonnes"):
+                require(decimal.Decimal(row[key]) == decimal.Decimal(claim[key]), f"{key} is not the rule's")
 
     def check_report(self, claim: dict[str, Any]) -> None:
         """§5.1: the report's arithmetic, and the claim's footprint and disclosed sources as its sums."""
@@ -506,8 +574,8 @@ class Verifier:
         return {"verdict": verdict, "failed": failed, "checks": checks, "notes": self.notes}
 
 
-def verify(document: dict, rpc_url: str, registry: str) -> dict:
-    return Verifier(document, rpc_url, registry).run()
+def verify(document: dict, rpc_url: str, registry: str, rules_dir: str | None = None) -> dict:
+    return Verifier(document, rpc_url, registry, load_rules(rules_dir) if rules_dir else None).run()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -515,6 +583,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("file", help="the certificate document (a file, or an http(s) URL)")
     parser.add_argument("--rpc", required=True, help="Ethereum JSON-RPC URL of the registry's chain")
     parser.add_argument("--registry", required=True, help="the trusted registry contract address")
+    parser.add_argument(
+        "--rules", help="a directory of the published rule tables (§5.2) to check claims' rules against"
+    )
     args = parser.parse_args(argv)
     if args.file.startswith(("http://", "https://")):
         with urllib.request.urlopen(args.file, timeout=30) as response:
@@ -522,7 +593,7 @@ def main(argv: list[str] | None = None) -> int:
     else:
         with open(args.file, encoding="utf-8") as f:
             document = json.load(f)
-    result = verify(document, args.rpc, args.registry)
+    result = verify(document, args.rpc, args.registry, args.rules)
     print(result["verdict"])
     for name in result["failed"]:
         note = result["notes"].get(name, "").encode("utf-8", "backslashreplace").decode()  # a lone surrogate, escaped
