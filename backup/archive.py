@@ -1,6 +1,7 @@
 """A portable backup of the registry's own data, every domain's: the certificates, their claims,
 the sealed beneficiaries, the footprint reports and the transparency log (certificates/); the
-monitoring reports, results and reversals (mrv/); the imported emission factors (footprint/).
+monitoring reports, results and reversals (mrv/); the imported emission factors (footprint/); the
+parcels' geometry (land/).
 None of it can be rebuilt from the chain (the mirror can: `ledger index`), so it is what an
 operator must keep.
 
@@ -41,6 +42,7 @@ from certificates.vault import Vault, VaultError, load_key
 from chain.deploy import Deployment
 from footprint import store as footprint_store
 from indexer.models import AnchoredRoot
+from land import models as land_models
 from mrv import store as mrv_store
 
 FORMAT = "sichuan-ledger-certificate-backup"
@@ -64,6 +66,7 @@ VERSION_TABLES = {
     "certificates": "alembic_version_api",
     "mrv": "alembic_version_mrv",
     "footprint": "alembic_version_footprint",
+    "land": "alembic_version_land",
 }
 
 
@@ -74,6 +77,7 @@ def registry_tables() -> list[Table]:
         + list(log_models.TABLES)
         + list(mrv_store.TABLES)
         + list(footprint_store.TABLES)
+        + list(land_models.TABLES)
     )
 
 

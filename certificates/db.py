@@ -19,7 +19,11 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 SCHEMA_LOCK_KEY = 0x5343_4C45_4447_4D49  # PostgreSQL advisory lock while migrating (not the indexer's writer lock)
 # domain packages above this one keep their tables in the same database, each with its own migrations and
 # version table; named by path, since certificates may not import them (docs/architecture.md)
-DOMAIN_MIGRATIONS = (MIGRATIONS.parents[1] / "mrv" / "migrations", MIGRATIONS.parents[1] / "footprint" / "migrations")
+DOMAIN_MIGRATIONS = (
+    MIGRATIONS.parents[1] / "mrv" / "migrations",
+    MIGRATIONS.parents[1] / "footprint" / "migrations",
+    MIGRATIONS.parents[1] / "land" / "migrations",
+)
 
 
 def _config(connection: object, location: Path = MIGRATIONS) -> Config:

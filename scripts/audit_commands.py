@@ -85,6 +85,9 @@ def audit(
         )
     with engine.connect() as conn:
         report = reconcile(chain, conn, context.log, http_api(api) if api else in_process_api(), api_sample=api_sample)
+        from audit.land import audit_land, chain_holders  # here: shapely loads for `ledger audit` only
+
+        report.checked.update(audit_land(conn, chain_holders(client), report.add))  # parcels: hashes, overlaps
     if as_json:
         console.print_json(data=report.as_json())
     else:

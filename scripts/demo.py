@@ -9,8 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import Connection
 from sqlmodel import select
 
 from certificates.models import CertificateClaim
@@ -25,11 +26,28 @@ from indexer.models import BatchRow, Retirement
 from mrv import bundle, issuance, parse_report
 from mrv import store as mrv_store
 
+if TYPE_CHECKING:
+    from land.geometry import Parcel
+
 DOC = b"\x5a" * 32  # stands for the hash of a filed document
 YEAR_2020, YEAR_2040 = 1_577_836_800, 2_208_988_800
 PERIODS = {2024: (1_704_067_200, 1_735_689_599), 2025: (1_735_689_600, 1_767_225_599)}
 MONITORED = ("P-511802-0001", 2024)  # the batch issued from its monitoring report, not a typed quantity
 REPORT = Path(__file__).resolve().parents[1] / "mrv" / "examples" / "forest-2024.json"
+LAND = Path(__file__).resolve().parents[1] / "land" / "demo"  # illustrative parcels in 雨城区 and 红原县 (docs/land.md)
+
+
+def demo_parcels(project_id: str) -> list[Parcel]:
+    from land.geometry import parse_parcels  # shapely loads for `ledger up`, not for every command
+
+    path = LAND / f"{project_id}.geojson"
+    return parse_parcels(path.read_text(encoding="utf-8"), str(path))
+
+
+def save_parcels(conn: Connection, project_id: str, parcels: list[Parcel]) -> None:
+    from land.store import save
+
+    save(conn, project_id, parcels)
 
 
 def op(*parts: object) -> int:
@@ -85,7 +103,7 @@ def load_demo(client: RegistryClient, service: CertificateService, *, block_time
             ("P-513233-0001", "SCGM-001-V01", owner_b, 513233, 8_000_000),
         )  # 红原县 grassland, Aba
         batches = []
-        for n, (pid, mid, owner, county, area) in enumerate(projects):
+        for pid, mid, owner, county, area in projects:
             once(
                 client.register_project,
                 op("project", pid),
@@ -97,8 +115,10 @@ def load_demo(client: RegistryClient, service: CertificateService, *, block_time
                 crediting_start=YEAR_2020,
                 crediting_end=YEAR_2040,
                 documents_hash=DOC,
-                parcels=[bytes([n + 1, i]) * 16 for i in range(3)],
+                parcels=[bytes.fromhex(p.hash) for p in demo_parcels(pid)],
             )
+            with service.engine.begin() as conn:  # the land, served at /api/v1/projects/{id}/parcels
+                save_parcels(conn, pid, demo_parcels(pid))
             once(client.review_project, op("review", pid), pid, True, DOC)
             for vintage, (start, end) in PERIODS.items():
                 issue_op = op("issue", pid, vintage)

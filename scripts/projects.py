@@ -17,7 +17,7 @@ from scripts.console import operator_errors
 from scripts.context import registry_client
 from scripts.listing import list_events, print_rows
 from scripts.output import DryRunOption, JsonOption, OpIdOption, run_write
-from scripts.parcels import parcel_hashes
+from scripts.parcels import check_land, read_parcels, store_land
 from scripts.status_commands import add_status_command
 
 app = typer.Typer(help="Register projects, record reviews, change their status.", no_args_is_help=True)
@@ -49,18 +49,22 @@ def register(
     area_m2: Annotated[int, typer.Option("--area-m2", help="area in square metres")],
     crediting_start: Annotated[str, typer.Option(help="YYYY-MM-DD")],
     crediting_end: Annotated[str, typer.Option(help="YYYY-MM-DD")],
-    parcels: Annotated[Path, typer.Option(help="GeoJSON or CSV (parcel_id column) of the land parcels")],
+    parcels: Annotated[Path, typer.Option(help="GeoJSON parcels (properties.parcel_id + polygon; docs/land.md)")],
     document: Annotated[list[Path] | None, typer.Option(help="a project document; repeat for several")] = None,
+    map_out: Annotated[
+        Path | None, typer.Option("--map", help="write an SVG map of the parcels (refused overlaps in red)")
+    ] = None,
     op: OpIdOption = None,
     dry_run: DryRunOption = False,
     as_json: JsonOption = False,
 ) -> None:
-    """Submit a project for expert review."""
+    """Submit a project for expert review, after checking its parcels against every live project's land."""
     c, i = registry_client(), args.op_id(op)
     owner = args.account("owner", owner)
     args.uint("--area-m2", area_m2, bits=64, low=1)
     start, end = unix_date(crediting_start), unix_date(crediting_end)
-    hashes = parcel_hashes(parcels)
+    parcel_file = read_parcels(parcels)
+    land = check_land(project_id, area_m2, parcel_file, map_out)
     run_write(
         lambda w: w.register_project(
             i,
@@ -72,13 +76,15 @@ def register(
             crediting_start=start,
             crediting_end=end,
             documents_hash=documents_hash(document or []),
-            parcels=hashes,
+            parcels=parcel_file.hashes,
         ),
         c,
         dry_run=dry_run,
         as_json=as_json,
         op_id=i,
     )
+    if land is not None and not dry_run:  # the chain accepted it (a revert raised above): now the land is taken
+        store_land(land, project_id, parcel_file)
 
 
 @app.command("review")

@@ -9,12 +9,15 @@ markup: a project id of `<script>…` is text on the page."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import Any, Literal
 from urllib.parse import quote
 
+import shapely
 from eth_utils import to_checksum_address
+from markupsafe import Markup
 
 from api.explorer.node import (
     ZERO_ADDRESS,
@@ -39,6 +42,9 @@ from chain.types import (
     RetirementId,
     Scenario,
 )
+from land.store import StoredParcel
+from land.svg import Layer
+from land.svg import render as render_svg
 
 # the stylesheet every explorer page inlines; api/headers.py allows exactly this text by its hash
 CSS = render("explorer/style.css")
@@ -551,3 +557,34 @@ def batch_page(view: BatchView, *, frame: Frame) -> str:
         ],
     )
     return page("batch.html", f"Batch {view.batch_id} 批次", frame, batch=model)
+
+
+# ---------------------------------------------------------------- project parcels (land/)
+
+
+@dataclass(frozen=True)
+class ParcelRow:
+    parcel_id: str
+    area: str
+    hash: str
+    on_chain: bool
+
+
+@dataclass(frozen=True)
+class ProjectPage:
+    project_id: str
+    svg: Markup  # land/svg.py's own output: labels escaped there
+    parcels: list[ParcelRow]
+
+
+def project_page(project_id: str, parcels: list[StoredParcel], on_chain: list[bool], *, frame: Frame) -> str:
+    layers = [
+        Layer(f"{p.parcel_id} ({p.area_m2:,.0f} m²)", shapely.from_geojson(json.dumps(p.geometry)), "project")
+        for p in parcels
+    ]
+    rows = [
+        ParcelRow(p.parcel_id, f"{p.area_m2:,.0f}", p.parcel_hash, held)
+        for p, held in zip(parcels, on_chain, strict=True)
+    ]
+    svg = Markup(render_svg(layers, title=f"{project_id}: {len(parcels)} parcels"))  # escaped in land/svg.py
+    return page("project.html", f"Project {project_id}", frame, project=ProjectPage(project_id, svg, rows))

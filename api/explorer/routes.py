@@ -17,6 +17,8 @@ from api.explorer.pages import Frame
 from certificates.context import ServiceContext
 from chain.errors import NodeUnreachableError, RegistryRevertError
 from chain.rpc import RpcError
+from chain.types import from_short_id
+from land.store import project_parcels
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +128,21 @@ def explorer_batch(request: Request, batch_id: str) -> Response:
     return _serve(request, lambda node, frame: pages.batch_page(node.batch(parse_batch_id(batch_id)), frame=frame))
 
 
+@router.get("/explorer/project/{project_id}", response_class=HTMLResponse, include_in_schema=False)
+def explorer_project(request: Request, project_id: str) -> Response:
+    """The project's parcels drawn from the stored geometry, each hash confirmed on chain."""
+
+    def build(node: ExplorerNode, frame: Frame) -> str:
+        ctx: ServiceContext = request.app.state.context
+        with ctx.engine.connect() as conn:
+            parcels = project_parcels(conn, project_id[:64])
+        held = node.client.view_many("parcelProject", [(bytes.fromhex(p.parcel_hash),) for p in parcels])
+        on_chain = [from_short_id(h) == p.project_id for h, p in zip(held, parcels, strict=True)]
+        return pages.project_page(project_id[:64], parcels, on_chain, frame=frame)
+
+    return _serve(request, build)
+
+
 @router.get("/explorer/{rest:path}", response_class=HTMLResponse, include_in_schema=False)
 def explorer_unknown(request: Request, rest: str) -> Response:
     if rest == "":
@@ -133,6 +150,7 @@ def explorer_unknown(request: Request, rest: str) -> Response:
     frame = _frame(getattr(request.app.state, "context", None))
     detail = (
         f"the explorer has no page /explorer/{rest[:120]}; its pages are /explorer, /explorer/block/<number or "
-        "hash>, /explorer/tx/<hash>, /explorer/address/<address>, /explorer/batch/<id> and /explorer/search?q="
+        "hash>, /explorer/tx/<hash>, /explorer/address/<address>, /explorer/batch/<id>, /explorer/project/<id> and "
+        "/explorer/search?q="
     )
     return HTMLResponse(pages.error_page(404, "Not found 未找到", detail, frame), status_code=404)

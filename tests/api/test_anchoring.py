@@ -50,6 +50,7 @@ def test_the_certificate_service_on_postgresql(build: Any, cast: Any, postgres_u
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_api"))
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_mrv, mrv_reports, mrv_results, mrv_reversals"))
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_footprint, footprint_factors"))
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version_land, land_parcels"))
     with LocalNode(block_time=None) as node:
         on_pg = open_certified(tmp_path, build, cast, node, database_url=postgres_url)
         assert on_pg.service.engine.url.get_backend_name() == "postgresql"

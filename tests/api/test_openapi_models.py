@@ -138,6 +138,7 @@ def test_real_answers_fit_their_shapes(api: TestClient, certified: Certified) ->
     assert get(f"{V1}/provenance/serials/{first}").now.retirement_id == retirement["id"]
     batch = get(f"{V1}/batches/{retirement['batch_id']}")
     assert get(f"{V1}/projects/{batch.project_id}").batches
+    assert get(f"{V1}/projects/{batch.project_id}/parcels").project_id == batch.project_id  # land/ (issue 15)
     assert get(f"{V1}/methodologies")
     roots = get(f"{V1}/log/roots").roots
     assert get(f"{V1}/log/consistency", first=roots[0].tree_size, second=roots[-1].tree_size).proof
@@ -149,10 +150,20 @@ def test_real_answers_fit_their_shapes(api: TestClient, certified: Certified) ->
         "lines": [{"activity": "grid-electricity", "quantity": 1200, "unit": "kWh"}],
     }
     assert _fits(api.post(f"{V1}/footprints", json=person), "POST", f"{V1}/footprints", seen).report.total_kgco2e == 169
+    # the breakdown of a disclosed report (the route draws the report's own numbers; the verdict is /verify's)
+    shown = certified.public(certified.ids[Scenario.LARGE_EVENT])
+    shown["disclosed"]["footprint_report_sha256"] = {"value": "0" * 64, "salt": "0" * 32}
+    shown["footprint_report"] = api.post(f"{V1}/footprints", json=person).json()["report"]
+    drawn = _fits(api.post(f"{V1}/footprints/breakdown", json=shown), "POST", f"{V1}/footprints/breakdown", seen)
+    assert drawn.total_kgco2e == 169 and drawn.svg.startswith("<svg")
     # 200 or 503 (the node did not answer in time on a busy machine): the same shape either way
     assert get(f"{V1}/health", statuses=(200, 503)).log_size >= len(certified.ids)
     monitored = issue_monitored(certified.service, certified.world.cast)
     assert get(f"{V1}/batches/{monitored}/monitoring").matches
+    for name in ("projects", "batches", "retirements", "cancellations", "exports", "reserve", "participants"):
+        assert get(f"{V1}/{name}", limit=2).items or name in ("cancellations", "exports")  # the public registry
+    assert get(f"{V1}/sanctions").items == [] and get(f"{V1}/snapshots").snapshots == []
+    assert get(f"{V1}/statistics").totals.retired_kg > 0
     assert seen == {f"{m} {r.path}" for r in ROUTES for m in r.methods or ()}, "a route went unchecked"
 
 

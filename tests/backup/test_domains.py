@@ -24,7 +24,9 @@ from chain.deploy import Deployment
 from footprint import store as footprint_store
 from footprint.library import COLUMNS
 from indexer.db import make_engine
+from land import store as land_store
 from mrv import store as mrv_store
+from scripts.demo import demo_parcels
 from tests.mrv.test_store import computed
 
 ADDRESS = "0x" + "cd" * 20
@@ -49,7 +51,14 @@ FACTOR = (
     ",".join(COLUMNS).encode() + b"\n"
     b"backup-test-meal-CN,1,meal,CN,2099,meal,2.4,CO2e,AR5,a menu study,https://example.org/meal,,2026-11-30,,,false,\n"
 )
-DOMAIN_TABLES = {"mrv_reports", "mrv_results", "mrv_reversals", "footprint_factors", "footprint_reports"}
+DOMAIN_TABLES = {
+    "mrv_reports",
+    "mrv_results",
+    "mrv_reversals",
+    "footprint_factors",
+    "footprint_reports",
+    "land_parcels",
+}
 
 
 def url(kind: str, tmp_path: Path, name: str, fresh_postgres: Callable[[], str]) -> str:
@@ -67,6 +76,7 @@ def filled(engine: Engine) -> Engine:
         vault = Vault(KEY)
         footprint_report.store(conn, vault, {"kind": "event", "total_kgco2e": 1234}, sealed=False)
         footprint_report.store(conn, vault, {"kind": "person", "total_kgco2e": 56}, sealed=True)
+        land_store.save(conn, "P-511802-0001", demo_parcels("P-511802-0001"))  # land/: 3 parcels
     return engine
 
 
@@ -94,11 +104,12 @@ def test_every_domains_rows_round_trip_byte_for_byte(
         assert {name: made.rows[name] for name in sorted(DOMAIN_TABLES)} == {
             "footprint_factors": 1,
             "footprint_reports": 2,
+            "land_parcels": 3,
             "mrv_reports": 1,
             "mrv_results": 1,
             "mrv_reversals": 1,
         }
-        assert set(made.header["schema_revisions"]) == {"certificates", "mrv", "footprint"}
+        assert set(made.header["schema_revisions"]) == {"certificates", "mrv", "footprint", "land"}
         backup.restore(target, made.path, DEPLOYMENT, key=KEY)
         before, after = dump(origin), dump(target)
         assert after == before and all(before[name] for name in DOMAIN_TABLES)

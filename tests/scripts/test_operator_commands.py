@@ -242,13 +242,20 @@ def test_cancel_import_supersede_enforce_and_geojson_parcels(ledger, tmp_path) -
             {
                 "type": "FeatureCollection",
                 "features": [
-                    {"type": "Feature", "properties": {"parcel_id": "511802-LQ-0009"}, "geometry": None},
                     {
                         "type": "Feature",
-                        "properties": {},
+                        "properties": {"parcel_id": "511802-LQ-0009"},
                         "geometry": {
                             "type": "Polygon",
-                            "coordinates": [[[103.0, 30.0], [103.1, 30.0], [103.1, 30.1], [103.0, 30.0]]],
+                            "coordinates": [[[103.0, 30.0], [103.005, 30.0], [103.005, 30.005], [103.0, 30.005]]],
+                        },
+                    },
+                    {
+                        "type": "Feature",
+                        "properties": {"parcel_id": "511802-LQ-0010"},
+                        "geometry": {
+                            "type": "Polygon",
+                            "coordinates": [[[103.01, 30.0], [103.015, 30.0], [103.015, 30.005], [103.01, 30.0]]],
                         },
                     },
                 ],
@@ -272,7 +279,7 @@ def test_cancel_import_supersede_enforce_and_geojson_parcels(ledger, tmp_path) -
         "--county",
         "513200",
         "--area-m2",
-        "500000",
+        "401084",  # the parcels' geodesic area (land/): 267,387 + 133,697 m²
         "--crediting-start",
         "2021-01-01",
         "--crediting-end",
@@ -291,7 +298,7 @@ def test_cancel_import_supersede_enforce_and_geojson_parcels(ledger, tmp_path) -
         "--county",
         "513200",
         "--area-m2",
-        "1",
+        "401084",
         "--crediting-start",
         "2021-01-01",
         "--crediting-end",
@@ -300,7 +307,7 @@ def test_cancel_import_supersede_enforce_and_geojson_parcels(ledger, tmp_path) -
         str(geo),
         ok=False,
     )
-    assert clash.exit_code == 1 and "RegistryParcelClaimed" in clash.output
+    assert clash.exit_code == 1 and "overlaps project P-GRASS's parcel" in " ".join(clash.output.split())
     ledger("project", "review", "P-GRASS", "--approve", "--report", str(geo))
     imported = js(
         ledger(
