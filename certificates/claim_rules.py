@@ -78,6 +78,8 @@ def check(claim: dict[str, Any], rules: Rules | None = None) -> tuple[list[str],
                 f"¥{decimal_text(shipped.price_yuan)} for {decimal_text(shipped.price_tonnes)} t"
             )
     marked = " (illustrative: no public source gives its numbers)" if shipped.illustrative else ""
+    if shipped.superseded_by:  # still the published row, but a newer version replaces it: a reader should know
+        marked += f" (superseded by {shipped.superseded_by})"
     return problems, f"; conversion rule {ref} is the published one{marked}"
 
 

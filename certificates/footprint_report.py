@@ -36,8 +36,8 @@ REPORT_FORMAT = "ledger-footprint-report/1"
 SUBJECTS = {
     "LargeEvent": "event",
     "Organisation": "organisation",
-    "Product": "organisation",
-    "Building": "organisation",
+    "Product": "product",
+    "Building": "building",
     "Region": "organisation",
     "Personal": "person",
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from certificates.document import statement, tonnes
+from certificates.render.breakdown import disclosed_breakdown, rule_of
 from certificates.render.view import CertificateView, PrintedField, PrintedRetirement
 from certificates.scenarios import scenario
 
@@ -67,4 +68,6 @@ def certificate_view(doc: dict[str, Any], verify_url: str) -> CertificateView:
         log=log,
         verify_url=verify_url,
         revoked="revocation" in doc,
+        breakdown=disclosed_breakdown(doc),
+        rule=rule_of(claim),
     )

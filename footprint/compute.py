@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -20,13 +21,13 @@ from chain.canonical import canonical_json, sha256_hex
 from footprint.errors import FootprintError
 from footprint.jsonin import loads
 from footprint.library import Factor, Library, decimal_text, shipped
-from footprint.methods import METHODS, Method
+from footprint.methods import METHODS, OPERATIONAL, Method
 from footprint.units import UNITS, convert, normal, same_dimension
 
 INPUT_FORMAT = "ledger-footprint-input/1"
 REPORT_FORMAT = "ledger-footprint-report/1"
 ROUNDING = "each line's exact kgCO2e rounded up to a whole kg (ROUND_CEILING); the total is the sum of the lines"
-TOP_KEYS = ("format", "subject", "title", "region", "year", "aviation_multiplier", "lines")
+TOP_KEYS = ("format", "subject", "title", "region", "year", "aviation_multiplier", "units", "floor_area_m2", "lines")
 LINE_KEYS = ("activity", "quantity", "unit", "passengers", "category", "label", "region", "year", "factor")
 MAX_LINES = 1000
 MAX_QUANTITY = Decimal(10) ** 12  # in the factor's unit: a terawatt-hour, a trillion passenger-km
@@ -35,6 +36,27 @@ MAX_PASSENGERS = 10_000_000
 MAX_TOTAL_KG = 10**15  # a billion tonnes: more than any one subject emits; beyond it the units are wrong
 YEARS = range(1990, 2101)
 MAX_MULTIPLIER = Decimal(5)
+MAX_UNITS = 10**9  # a product's units in one report
+MAX_AREA = Decimal(10) ** 8  # m2: a hundred square kilometres of floor
+
+
+class Where:
+    """How an error names the place of a problem. For JSON: `lines[0].quantity` (a field) or
+    `lines[0]` (the line, the message naming the field); the CSV reader names a row and a column
+    (footprint/csvin.py)."""
+
+    def top(self, name: str) -> str:
+        return name
+
+    def line(self, n: int) -> str:
+        return f"lines[{n - 1}]"
+
+    def cell(self, n: int, name: str) -> str:
+        return f"lines[{n - 1}].{name}"
+
+    def about(self, n: int, name: str) -> str:
+        """The line, for a message that names the field `name` in its own words."""
+        return self.line(n)
 
 
 @dataclass(frozen=True)
@@ -58,7 +80,8 @@ class FootprintReport:
 
 
 def load_input(path: str | Path) -> dict[str, Any]:
-    """Activity data from a JSON file (docs/footprint.md); decimals are read as written."""
+    """Activity data from a JSON file (docs/footprint.md; a CSV file: footprint.csvin.load); decimals
+    are read as written."""
     path = Path(path)
     try:
         raw = path.read_bytes()
@@ -70,10 +93,10 @@ def load_input(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def compute(data: Any, library: Library | None = None) -> FootprintReport:
+def compute(data: Any, library: Library | None = None, where: Where | None = None) -> FootprintReport:
     """The report of activity data (a dict as docs/footprint.md describes); FootprintError names the
-    first problem and its fix."""
-    return _Computation(library or shipped()).run(data, pins_from_report=None)
+    first problem and its fix, at the place `where` names (JSON paths by default)."""
+    return _Computation(library or shipped(), where or Where()).run(data, pins_from_report=None)
 
 
 def recompute(document: Any, library: Library | None = None) -> FootprintReport:
@@ -95,6 +118,10 @@ def recompute(document: Any, library: Library | None = None) -> FootprintReport:
     multiplier = (document.get("aviation_multiplier") or {}).get("value")
     if multiplier is not None:
         data["aviation_multiplier"] = multiplier
+    if isinstance(document.get("product"), dict):
+        data["units"] = document["product"].get("units")
+    if isinstance(document.get("building"), dict):
+        data["floor_area_m2"] = document["building"].get("floor_area_m2")
     pins: dict[int, str] = {}
     for i, ln in enumerate(lines):
         if not isinstance(ln, dict) or not isinstance(ln.get("factor"), dict):
@@ -104,7 +131,7 @@ def recompute(document: Any, library: Library | None = None) -> FootprintReport:
             | {"factor": ln["factor"].get("ref")}
         )
         pins[i] = str(ln["factor"].get("sha256"))
-    return _Computation(library or shipped()).run(data, pins_from_report=pins)
+    return _Computation(library or shipped(), Where()).run(data, pins_from_report=pins)
 
 
 def check(output: Any, library: Library | None = None) -> FootprintReport:
@@ -130,8 +157,9 @@ def check(output: Any, library: Library | None = None) -> FootprintReport:
 
 
 class _Computation:
-    def __init__(self, library: Library) -> None:
+    def __init__(self, library: Library, where: Where) -> None:
         self.lib = library
+        self.where = where
 
     # ------------------------------------------------------------------ input
 
@@ -143,17 +171,22 @@ class _Computation:
         unknown = sorted(set(data) - set(TOP_KEYS))
         if unknown:
             raise FootprintError(f"unknown field {unknown[0]!r}; use {', '.join(TOP_KEYS)} (docs/footprint.md)")
+        top = self.where.top
         form = data.get("format", INPUT_FORMAT)
         if form != INPUT_FORMAT:
-            raise FootprintError(f"format {form!r} is not {INPUT_FORMAT!r}; write that or leave it out")
+            raise FootprintError(f"{top('format')} {form!r} is not {INPUT_FORMAT!r}; write that or leave it out")
         subject = data.get("subject")
         method = METHODS.get(subject) if isinstance(subject, str) else None
         if method is None:
-            raise FootprintError(f"subject {subject!r} is not one of {', '.join(METHODS)}; say what is accounted")
-        region = self.region(data.get("region"), "region")
-        year = self.year(data.get("year"), "year")
-        title = self.text(data.get("title"), "title")
+            raise FootprintError(
+                f"{top('subject')} {subject!r} is not one of {', '.join(METHODS)}; say what is accounted"
+            )
+        region = self.region(data.get("region"), top("region"))
+        year = self.year(data.get("year"), top("year"))
+        title = self.text(data.get("title"), top("title"))
         multiplier = self.multiplier(data.get("aviation_multiplier"))
+        units = self.units(method, data.get("units"))
+        area = self.area(method, data.get("floor_area_m2"))
         lines = data.get("lines")
         if not isinstance(lines, list) or not lines:
             raise FootprintError("lines must be a non-empty list of activities; add one line per emission source")
@@ -161,11 +194,48 @@ class _Computation:
             raise FootprintError(f"{len(lines)} lines is more than {MAX_LINES}; sum similar activities into one line")
         out = [
             self.line(
-                n, raw, method, region, year, multiplier, None if pins_from_report is None else pins_from_report[n - 1]
+                n,
+                raw,
+                method,
+                region,
+                year,
+                multiplier,
+                units,
+                None if pins_from_report is None else pins_from_report[n - 1],
             )
             for n, raw in enumerate(lines, start=1)
         ]
-        return self.report(method, title, region, year, multiplier, out)
+        return self.report(method, title, region, year, multiplier, out, units, area)
+
+    def units(self, method: Method, value: Any) -> int | None:
+        """A product's lines describe one unit; the report covers `units` of them (1 when absent)."""
+        where = self.where.top("units")
+        if method.subject != "product":
+            if value is not None:
+                raise FootprintError(f"{where} applies to a product only; drop it for a {method.subject}")
+            return None
+        if value is None:
+            return 1
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_UNITS:
+            raise FootprintError(
+                f"{where} {value!r} is not a whole number from 1 to {MAX_UNITS:,}; count the units the report covers"
+            )
+        return value
+
+    def area(self, method: Method, value: Any) -> Decimal | None:
+        where = self.where.top("floor_area_m2")
+        if method.subject != "building":
+            if value is not None:
+                raise FootprintError(f"{where} applies to a building only; drop it for a {method.subject}")
+            return None
+        if value is None:
+            raise FootprintError(f"{where} is missing; give the building's floor area in square metres, e.g. 12000")
+        area = self.decimal(value, where)
+        if not Decimal(0) < area <= MAX_AREA:
+            raise FootprintError(f"{where} {decimal_text(area)} must be above 0 and at most {MAX_AREA:,} m2; fix it")
+        return area
 
     def text(self, value: Any, where: str) -> str | None:
         if value is None:
@@ -197,10 +267,11 @@ class _Computation:
     def multiplier(self, value: Any) -> Decimal | None:
         if value is None:
             return None
-        m = self.decimal(value, "aviation_multiplier")
+        where = self.where.top("aviation_multiplier")
+        m = self.decimal(value, where)
         if not Decimal(1) <= m <= MAX_MULTIPLIER:
             raise FootprintError(
-                f"aviation_multiplier {decimal_text(m)} is outside 1..{MAX_MULTIPLIER}; give e.g. 2, or leave it out "
+                f"{where} {decimal_text(m)} is outside 1..{MAX_MULTIPLIER}; give e.g. 2, or leave it out "
                 "to count CO2 only"
             )
         return m
@@ -232,9 +303,11 @@ class _Computation:
         region: str,
         year: int,
         multiplier: Decimal | None,
+        units: int | None,
         pinned_hash: str | None,
     ) -> dict[str, Any]:
-        at = f"lines[{n - 1}]"
+        w = self.where
+        at = w.line(n)
         if not isinstance(raw, dict):
             raise FootprintError(f"{at} is not an object; give activity, quantity and unit")
         unknown = sorted(set(raw) - set(LINE_KEYS))
@@ -242,54 +315,69 @@ class _Computation:
             raise FootprintError(f"{at}: unknown field {unknown[0]!r}; use {', '.join(LINE_KEYS)}")
         name = raw.get("activity")
         if not isinstance(name, str):
-            raise FootprintError(f"{at}: activity is missing; name one (`ledger factors list` shows them)")
+            raise FootprintError(
+                f"{w.about(n, 'activity')}: activity is missing; name one (`ledger factors list` shows them)"
+            )
         try:
             activity = self.lib.activity(name)
         except FootprintError as exc:
-            raise FootprintError(f"{at}: {exc}") from None
-        category = self.category(at, raw.get("category"), activity.kind, activity.id, method)
-        quantity = self.decimal(raw.get("quantity"), f"{at}.quantity")
+            raise FootprintError(f"{w.about(n, 'activity')}: {exc}") from None
+        category = self.category(w.about(n, "category"), raw.get("category"), activity.kind, activity.id, method)
+        quantity = self.decimal(raw.get("quantity"), w.cell(n, "quantity"))
         if quantity < 0:
             raise FootprintError(
-                f"{at}: quantity {decimal_text(quantity)} is negative; give what was consumed (0 or more); "
+                f"{w.about(n, 'quantity')}: quantity {decimal_text(quantity)} is negative; give what was consumed (0 or more); "
                 "a reduction is not a line of a footprint"
             )
         unit_given = raw.get("unit")
         unit = normal(unit_given) if isinstance(unit_given, str) else None
         if unit is None:
             raise FootprintError(
-                f"{at}: unit {unit_given!r} is unknown; give {activity.id} in {' or '.join(same_dimension(activity.unit))}"
+                f"{w.about(n, 'unit')}: unit {unit_given!r} is unknown; give {activity.id} in {' or '.join(same_dimension(activity.unit))}"
             )
         passengers = raw.get("passengers")
         if passengers is not None:
             if not isinstance(passengers, int) or isinstance(passengers, bool) or not 1 <= passengers <= MAX_PASSENGERS:
                 raise FootprintError(
-                    f"{at}: passengers is not a whole number from 1 to {MAX_PASSENGERS:,}; count the travellers"
+                    f"{w.about(n, 'passengers')}: passengers is not a whole number from 1 to {MAX_PASSENGERS:,}; count the travellers"
                 )
             if unit != "km" or activity.unit != "pkm":
                 raise FootprintError(
-                    f"{at}: passengers goes with a distance in km of a passenger-km activity; drop it or give unit km"
+                    f"{w.about(n, 'passengers')}: passengers goes with a distance in km of a passenger-km activity; drop it or give unit km"
                 )
         converted = convert(quantity, unit, activity.unit, passengers)
         if converted is None:
             hint = " with passengers (how many travelled)" if unit == "km" else ""
             raise FootprintError(
-                f"{at}: unit {unit} does not convert to {activity.unit}, the unit of {activity.id}'s factors; give the "
+                f"{w.about(n, 'unit')}: unit {unit} does not convert to {activity.unit}, the unit of {activity.id}'s factors; give the "
                 f"quantity in {' or '.join(same_dimension(activity.unit))}{hint}"
             )
+        if units is not None:  # a product's line is of one unit: the report covers `units` of them
+            converted *= units
         if converted > MAX_QUANTITY:
             raise FootprintError(
-                f"{at}: the quantity is beyond {MAX_QUANTITY:,} {activity.unit} once converted; check the unit"
+                f"{w.about(n, 'quantity')}: the quantity is beyond {MAX_QUANTITY:,} {activity.unit} once converted; "
+                "check the unit"
             )
-        line_region = self.region(raw["region"], f"{at}.region") if raw.get("region") is not None else region
-        line_year = self.year(raw["year"], f"{at}.year") if raw.get("year") is not None else year
-        factor, notes = self.factor(at, activity.id, line_region, line_year, raw.get("factor"), pinned_hash)
+        line_region = self.region(raw["region"], w.cell(n, "region")) if raw.get("region") is not None else region
+        line_year = self.year(raw["year"], w.cell(n, "year")) if raw.get("year") is not None else year
+        factor, notes = self.factor(
+            w.about(n, "factor"),
+            w.about(n, "region"),
+            activity.id,
+            line_region,
+            line_year,
+            raw.get("factor"),
+            pinned_hash,
+        )
         applied = multiplier if (activity.aviation and multiplier is not None) else Decimal(1)
         exact = converted * factor.kgco2e_per_unit * applied
         kg = int(exact.to_integral_value(rounding=ROUND_CEILING))
-        label = self.text(raw.get("label"), f"{at}.label")
+        label = self.text(raw.get("label"), w.cell(n, "label"))
         if activity.aviation and multiplier is not None:
             notes.append(f"aviation multiplier {decimal_text(multiplier)} applied (non-CO2 effects of flying)")
+        if units is not None and units != 1:
+            notes.append(f"per unit × {units:,} units")
         return {
             "n": n,
             "category": category,
@@ -329,6 +417,11 @@ class _Computation:
         names = ", ".join(c.id for c in method.categories)
         if given is None:
             found = method.default.get(kind)
+            if found is None and not any(kind in c.kinds for c in method.categories):
+                raise FootprintError(
+                    f"{at}: {activity} is not a source a {method.subject}'s report counts ({names}); leave it out, "
+                    "or give its figure as declared-kgco2e under one of them"
+                )
             if found is None:
                 raise FootprintError(f"{at}: say which category {activity} belongs to; give category, one of {names}")
             return found
@@ -343,9 +436,10 @@ class _Computation:
         return category.id
 
     def factor(
-        self, at: str, activity: str, region: str, year: int, pin: Any, pinned_hash: str | None
+        self, pin_at: str, at: str, activity: str, region: str, year: int, pin: Any, pinned_hash: str | None
     ) -> tuple[Factor, list[str]]:
         if pin is not None:
+            at = pin_at
             if not isinstance(pin, str):
                 raise FootprintError(f"{at}: factor is not text; give an id@version such as cn-grid-2022-510000@1")
             try:
@@ -415,6 +509,8 @@ class _Computation:
         year: int,
         multiplier: Decimal | None,
         lines: list[dict[str, Any]],
+        units: int | None = None,
+        area: Decimal | None = None,
     ) -> FootprintReport:
         total = sum(ln["kgco2e"] for ln in lines)
         if total >= MAX_TOTAL_KG:
@@ -454,7 +550,31 @@ class _Computation:
             "illustrative": bool(warnings),
             "warnings": warnings,
         }
+        if units is not None:
+            document["product"] = {
+                "units": units,
+                "kgco2e_per_unit": _per(lines, units),
+                "rounding": "the sum of the lines' exact kgCO2e divided by the units, rounded up to a gram",
+            }
+        if area is not None:
+            operational = [ln for ln in lines if ln["category"] in OPERATIONAL]
+            embodied = [ln for ln in lines if ln["category"] not in OPERATIONAL]
+            document["building"] = {
+                "floor_area_m2": decimal_text(area),
+                "operational_kgco2e_per_year": sum(ln["kgco2e"] for ln in operational),
+                "operational_kgco2e_per_m2_year": _per(operational, area),
+                "embodied_kgco2e": sum(ln["kgco2e"] for ln in embodied),
+                "embodied_kgco2e_per_m2": _per(embodied, area),
+                "rounding": "the lines' exact kgCO2e summed and divided by the floor area, rounded up to a gram",
+            }
         return FootprintReport(document, sha256_hex(canonical_json(document)))
+
+
+def _per(lines: list[dict[str, Any]], by: int | Decimal) -> str:
+    """The lines' exact kgCO2e over `by`, rounded up to a gram: exact fractions, so no division rounds first."""
+    exact = sum((Fraction(Decimal(ln["exact_kgco2e"])) for ln in lines), Fraction(0)) / Fraction(by)
+    grams = -((-exact * 1000).numerator // (exact * 1000).denominator)  # ceiling
+    return decimal_text(Decimal(grams) / 1000) if grams else "0"
 
 
 def province(code: str) -> str:
@@ -468,6 +588,7 @@ __all__ = [
     "ROUNDING",
     "UNITS",
     "FootprintReport",
+    "Where",
     "check",
     "compute",
     "load_input",

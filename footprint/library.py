@@ -86,6 +86,7 @@ class Factor:
     file: str
     line: int
     sha256: str = field(compare=False)
+    raw: tuple[tuple[str, str], ...] = field(default=(), compare=False, repr=False)  # the columns as written
 
     @property
     def ref(self) -> str:
@@ -233,6 +234,7 @@ def parse_factor(raw: dict[str, str], file: str, line: int, activities: dict[str
         file=file,
         line=line,
         sha256=row_hash(raw),
+        raw=tuple((c, raw[c]) for c in COLUMNS),
     )
 
 

@@ -8,7 +8,13 @@ the line names no category.
   embodied emissions of materials, waste treatment;
 - organisation: scope 1 and scope 2 (location-based: the average grid factor), scope 3 optional
   (a line put there is counted; none need be);
-- person: 衣食住行用, simple."""
+- person: 衣食住行用, simple;
+- product (simplified, cradle to grave): the materials of one unit by mass, the energy of making
+  it, its transport in tonne-km and its end of life, per unit, times the units the report covers
+  (`units` in the input: footprint/compute.py);
+- building (simplified): a year's operational electricity, heat and fuel, reported also per square
+  metre of floor area (`floor_area_m2`), and optionally the embodied emissions of its materials,
+  kept apart from the yearly figure."""
 
 from __future__ import annotations
 
@@ -63,8 +69,8 @@ EVENT = Method(
         _c("travel", "交通", "participants' and organisers' travel", "passenger-transport", "declared"),
         _c("lodging", "住宿", "lodging", "lodging", "declared"),
         _c("catering", "餐饮", "catering", "meal", "declared"),
-        _c("materials", "会议用品隐含排放", "materials and products (embodied)", "declared"),
-        _c("waste", "废弃物处理", "waste treatment", "declared"),
+        _c("materials", "会议用品隐含排放", "materials and products (embodied)", "material", "declared"),
+        _c("waste", "废弃物处理", "waste treatment", "waste", "declared"),
     ),
     default={
         "stationary-fuel": "fuel-stationary",
@@ -74,6 +80,8 @@ EVENT = Method(
         "passenger-transport": "travel",
         "lodging": "lodging",
         "meal": "catering",
+        "material": "materials",
+        "waste": "waste",
     },
 )
 ORGANISATION = Method(
@@ -132,4 +140,60 @@ PERSON = Method(
         "lodging": "travel",
     },
 )
-METHODS = {m.subject: m for m in (EVENT, ORGANISATION, PERSON)}
+PRODUCT = Method(
+    subject="product",
+    id="product-simplified",
+    version=1,
+    title="产品碳足迹（简化）: materials, manufacturing energy, transport, end of life; per unit × units",
+    categories=(
+        _c("materials", "原材料", "materials (embodied, by mass)", "material", "declared"),
+        _c(
+            "manufacturing",
+            "生产能耗",
+            "manufacturing energy",
+            "electricity",
+            "heat",
+            "stationary-fuel",
+            "declared",
+        ),
+        _c("transport", "运输", "transport (tonne-km)", "freight", "mobile-fuel", "declared"),
+        _c("end-of-life", "废弃处置", "end of life", "waste", "declared"),
+    ),
+    default={
+        "material": "materials",
+        "electricity": "manufacturing",
+        "heat": "manufacturing",
+        "stationary-fuel": "manufacturing",
+        "freight": "transport",
+        "mobile-fuel": "transport",
+        "waste": "end-of-life",
+    },
+)
+BUILDING = Method(
+    subject="building",
+    id="building-simplified",
+    version=1,
+    title="建筑碳排放（简化）: a year's operational energy over floor area; embodied materials optional",
+    categories=(
+        _c("operational-electricity", "运行：电力", "operation: electricity", "electricity", "declared"),
+        _c("operational-heat", "运行：热力", "operation: purchased heat", "heat", "declared"),
+        _c("operational-fuel", "运行：化石燃料", "operation: fuel burnt on site", "stationary-fuel", "declared"),
+        _c(
+            "embodied",
+            "建材隐含排放（可选）",
+            "embodied: materials and their transport (optional)",
+            "material",
+            "freight",
+            "declared",
+        ),
+    ),
+    default={
+        "electricity": "operational-electricity",
+        "heat": "operational-heat",
+        "stationary-fuel": "operational-fuel",
+        "material": "embodied",
+        "freight": "embodied",
+    },
+)
+OPERATIONAL = ("operational-electricity", "operational-heat", "operational-fuel")  # a building's yearly categories
+METHODS = {m.subject: m for m in (EVENT, ORGANISATION, PERSON, PRODUCT, BUILDING)}

@@ -9,23 +9,43 @@ known already: an `id@version` shipped or imported before must come again with t
 annotations a later row adds (`superseded_by`, `valid_to`) may differ, and a re-import records
 them, for an imported row or for a shipped one that a newer imported row replaces. The import is
 checked whole against the combined library (superseded_by names a row, one current row per
-activity, region and year) before anything is written."""
+activity, region and year) before anything is written.
+
+The shipped rows are copied into the same table (`origin` shipped) by `sync_shipped`, which every
+reader runs first (`synced`, `page`: a no-op once they are there), so the database holds the whole library and a listing filters
+and pages it in SQL (`page`). The copy is checked, never overwritten: a shipped row whose values
+differ from the ones the database recorded was edited in place, and is refused; a shipped row's
+annotations are added when the database has none."""
 
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Text, inspect, select, update
+from sqlalchemy import Connection, Engine, Index, Integer, Text, func, inspect, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col
 
 from chain.canonical import canonical_json
 from footprint.errors import FootprintError
-from footprint.library import COLUMNS, Factor, Library, _one_current_per_key, parse_factor, shipped
+from footprint.library import (
+    ANNOTATIONS,
+    COLUMNS,
+    Activity,
+    Factor,
+    Library,
+    _one_current_per_key,
+    parse_factor,
+    shipped,
+)
 
+T = TypeVar("T")
 MAX_BYTES = 10 << 20  # a few hundred thousand rows; a bigger file is not a factor table
 TABLE = "footprint_factors"
 
@@ -37,6 +57,15 @@ class StoredFactor(SQLModel, table=True):
     sha256: str  # the row's hash without its annotations: what a report pins
     source_file: str  # the imported file's name, without its directory
     body: str = Field(sa_type=Text)  # every column as canonical JSON, annotations included
+    # copies of the body's values a listing filters by (the body stays what is read)
+    origin: str = "imported"  # shipped | imported
+    activity: str = ""
+    region: str = ""
+    year: int | None = None
+    superseded_by: str = ""
+    illustrative: bool = False
+
+    __table_args__ = (Index("ix_footprint_factors_activity_region_year", "activity", "region", "year"),)
 
 
 TABLES = [StoredFactor.__table__]  # type: ignore[attr-defined]  # SQLModel sets __table__ at class creation
@@ -78,16 +107,174 @@ def _stored(conn: Connection, library: Library) -> dict[str, Factor]:
     if not inspect(conn).has_table(TABLE):  # a database that never had the footprint migrations run
         return {}
     out: dict[str, Factor] = {}
+    activities = frozenset(library.activities.items())
     for source_file, body in conn.execute(select(col(StoredFactor.source_file), col(StoredFactor.body))):
-        factor = parse_factor(json.loads(body), source_file, 0, library.activities)
+        factor = _parsed(source_file, body, activities)
         out[factor.ref] = factor
     return out
 
 
-def combined(conn: Connection, library: Library | None = None) -> Library:
-    """The shipped library with every imported row (and the annotations imports recorded)."""
+@functools.lru_cache(maxsize=8192)
+def _parsed(source_file: str, body: str, activities: frozenset[tuple[str, Activity]]) -> Factor:
+    """A stored row parsed once per process: a body never changes but by a new annotation, which is a new body."""
+    return parse_factor(json.loads(body), source_file, 0, dict(activities))
+
+
+def _values(factor: Factor, raw: dict[str, str], origin: str, source_file: str) -> dict[str, object]:
+    return {
+        "id": factor.id,
+        "version": factor.version,
+        "sha256": factor.sha256,
+        "source_file": source_file,
+        "body": canonical_json({c: raw[c] for c in COLUMNS}).decode(),
+        "origin": origin,
+        "activity": factor.activity,
+        "region": factor.region,
+        "year": factor.year,
+        "superseded_by": factor.superseded_by,
+        "illustrative": factor.illustrative,
+    }
+
+
+def _raw(factor: Factor) -> dict[str, str]:
+    """A parsed row's columns as written (its hash is of this text: 0.20 is not 0.2)."""
+    return dict(factor.raw)
+
+
+def _edited(factor: Factor, recorded: str) -> FootprintError:
+    return FootprintError(
+        f"{factor.file}:{factor.line}: {factor.ref} differs from the row the database recorded (its hash "
+        f"{recorded[:12]}…); shipped rows are never edited: restore it from version control and publish the "
+        "change as the next version"
+    )
+
+
+def sync_shipped(conn: Connection, library: Library | None = None) -> list[str]:
+    """Copy the shipped rows the table lacks into it, and a shipped row's annotations the table lacks;
+    FootprintError (nothing written) when a shipped row differs from the one recorded. The refs added."""
     base = library or shipped()
-    return _checked(base, {**base.factors, **_stored(conn, base)})
+    held = {
+        f"{i}@{v}": sha
+        for i, v, sha in conn.execute(select(col(StoredFactor.id), col(StoredFactor.version), col(StoredFactor.sha256)))
+    }
+    new: list[dict[str, object]] = []
+    notes: list[tuple[Factor, dict[str, str]]] = []
+    for factor in base.factors.values():
+        raw = _raw(factor)
+        if factor.ref not in held:
+            new.append(_values(factor, raw, "shipped", factor.file))
+            continue
+        sha = held[factor.ref]
+        if sha != factor.sha256:
+            raise _edited(factor, sha)
+        if not (factor.superseded_by or factor.valid_to):
+            continue  # nothing the file could add to the record
+        body = conn.execute(
+            select(col(StoredFactor.body)).where(
+                col(StoredFactor.id) == factor.id, col(StoredFactor.version) == factor.version
+            )
+        ).scalar_one()
+        recorded = json.loads(body)
+        if (factor.superseded_by and not recorded["superseded_by"]) or (factor.valid_to and not recorded["valid_to"]):
+            notes.append((factor, recorded | {a: raw[a] or recorded[a] for a in ANNOTATIONS}))
+    if new:
+        conn.execute(StoredFactor.__table__.insert(), new)  # type: ignore[attr-defined]  # SQLModel's table
+    for factor, raw in notes:
+        conn.execute(
+            update(StoredFactor)
+            .where(col(StoredFactor.id) == factor.id, col(StoredFactor.version) == factor.version)
+            .values(body=canonical_json({c: raw[c] for c in COLUMNS}).decode(), superseded_by=raw["superseded_by"])
+        )
+    return [str(v["id"]) + "@" + str(v["version"]) for v in new]
+
+
+def combined(conn: Connection, library: Library | None = None) -> Library:
+    """The whole library: the shipped rows with every row the database holds (imports, and the
+    annotations recorded for shipped rows); FootprintError when a shipped row differs from its record."""
+    base = library or shipped()
+    stored = _stored(conn, base)
+    for ref, factor in base.factors.items():
+        if ref in stored and stored[ref].sha256 != factor.sha256:
+            raise _edited(factor, stored[ref].sha256)
+    return _checked(base, {**base.factors, **stored})
+
+
+def _after_sync(engine: Engine, library: Library, read: Callable[[Connection], T]) -> T | None:
+    """`read` once the shipped rows are copied in; None when the footprint tables were never created.
+    Two readers copying the same rows at once: one insert fails on the key, and reads the other's copy."""
+    for attempt in (1, 2):
+        try:
+            with engine.begin() as conn:
+                if not inspect(conn).has_table(TABLE):
+                    return None
+                sync_shipped(conn, library)
+                return read(conn)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def synced(engine: Engine, library: Library | None = None) -> Library:
+    """The whole library as the database holds it, the shipped rows copied in first; the shipped
+    library alone when the footprint tables were never created."""
+    base = library or shipped()
+    found = _after_sync(engine, base, lambda conn: combined(conn, base))
+    return base if found is None else found
+
+
+def synced_page(engine: Engine, library: Library | None = None, **query: Any) -> Page | None:
+    """`page` of the whole library (the shipped rows copied in first); None without footprint tables."""
+    base = library or shipped()
+    return _after_sync(engine, base, lambda conn: page(conn, library=base, **query))
+
+
+@dataclass(frozen=True)
+class Page:
+    total: int  # the rows that match, on every page
+    illustrative: int  # of them, those marked illustrative
+    rows: list[tuple[Factor, str]]  # this page's rows with their origin, shipped or imported
+
+
+def page(
+    conn: Connection,
+    *,
+    activity: str | None = None,
+    region: str | None = None,
+    year: int | None = None,
+    include_superseded: bool = False,
+    limit: int = 100,
+    offset: int = 0,
+    library: Library | None = None,
+) -> Page:
+    """The rows that match, ordered by id and version (byte order, the same on SQLite and
+    PostgreSQL), `limit` of them from `offset`. `year`: rows of that data year."""
+    base = library or shipped()
+    where: list[ColumnElement[bool]] = []
+    if activity is not None:
+        where.append(col(StoredFactor.activity) == activity)
+    if region is not None:
+        where.append(col(StoredFactor.region) == region)
+    if year is not None:
+        where.append(col(StoredFactor.year) == year)
+    if not include_superseded:
+        where.append(col(StoredFactor.superseded_by) == "")
+    counted = conn.execute(
+        select(func.count(), func.coalesce(func.sum(func.cast(col(StoredFactor.illustrative), Integer)), 0)).where(
+            *where
+        )
+    ).one()
+    key = col(StoredFactor.id).collate("C") if conn.dialect.name == "postgresql" else col(StoredFactor.id)
+    found = conn.execute(
+        select(col(StoredFactor.source_file), col(StoredFactor.body), col(StoredFactor.origin))
+        .where(*where)
+        .order_by(key, col(StoredFactor.version))
+        .limit(limit)
+        .offset(offset)
+    )
+    activities = frozenset(base.activities.items())
+    rows = [(_parsed(name, body, activities), origin) for name, body, origin in found]
+    return Page(int(counted[0]), int(counted[1]), rows)
 
 
 def _checked(base: Library, factors: dict[str, Factor]) -> Library:
@@ -137,23 +324,23 @@ def import_factors(conn: Connection, data: bytes, name: str, library: Library | 
         if before is None:
             conn.execute(
                 StoredFactor.__table__.insert().values(  # type: ignore[attr-defined]  # SQLModel's table
-                    id=factor.id, version=factor.version, sha256=factor.sha256, source_file=name, body=body
+                    **_values(factor, raw, "imported", name)
                 )
             )
             done.added.append(ref)
         elif (before.superseded_by, before.valid_to) == (factor.superseded_by, factor.valid_to):
             done.unchanged.append(ref)
-        elif ref in stored:
+        elif ref in stored:  # imported, or a shipped row already copied in: only its annotations change
             conn.execute(
                 update(StoredFactor)
                 .where(col(StoredFactor.id) == factor.id, col(StoredFactor.version) == factor.version)
-                .values(body=body)
+                .values(body=body, superseded_by=factor.superseded_by)
             )
             done.annotated.append(ref)
-        else:  # a shipped row a newer import supersedes: the annotation is kept here, the row as shipped
+        else:  # a shipped row not yet copied in that a newer import supersedes: kept with its annotation
             conn.execute(
                 StoredFactor.__table__.insert().values(  # type: ignore[attr-defined]  # SQLModel's table
-                    id=factor.id, version=factor.version, sha256=factor.sha256, source_file=name, body=body
+                    **_values(factor, raw, "shipped", base.factors[ref].file)
                 )
             )
             done.annotated.append(ref)

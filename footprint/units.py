@@ -23,6 +23,9 @@ UNITS: dict[str, tuple[str, Decimal]] = {
     "km": ("distance", Decimal(1)),
     "room-night": ("room-nights", Decimal(1)),
     "meal": ("meals", Decimal(1)),
+    "kg": ("mass", Decimal(1)),
+    "t": ("mass", Decimal(1000)),
+    "tkm": ("freight", Decimal(1)),
     "kgCO2e": ("emissions", Decimal(1)),
     "tCO2e": ("emissions", Decimal(1000)),
 }
@@ -47,6 +50,13 @@ ALIASES = {
     "room-nights": "room-night",
     "份": "meal",
     "meals": "meal",
+    "千克": "kg",
+    "公斤": "kg",
+    "吨": "t",
+    "tonne": "t",
+    "t·km": "tkm",
+    "t-km": "tkm",
+    "吨公里": "tkm",
     "kgco2e": "kgCO2e",
     "tco2e": "tCO2e",
 }

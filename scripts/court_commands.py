@@ -3,11 +3,14 @@ file to one retirement and a certificate addressed to the court (certificates/co
 
 from __future__ import annotations
 
+import stat
 import sys
+import unicodedata
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from sqlmodel import select
 
 from certificates import court
 from certificates.court import CourtCase, Quote
@@ -18,6 +21,7 @@ from certificates.service import CertificateService
 from chain.client import RegistryClient, TxResult
 from chain.errors import ChainError, InvalidInputError, RegistryRevertError
 from chain.types import RetirementId, Scenario
+from indexer.models import Retirement
 from scripts import args, outfile, preflight
 from scripts.certificate_commands import Out, open_service, report_certificate
 from scripts.console import console, err_console, operator_errors
@@ -37,17 +41,28 @@ RuleOption = Annotated[
     str | None, typer.Option("--rule", help="the damages rule, ID@VERSION (default: the case's, else the current one)")
 ]
 JsonOut = Annotated[bool, typer.Option("--json", help="print JSON")]
+MAX_CASE_BYTES = 64 * 1024  # a case is a few hundred bytes; a larger file is not a case
+MAX_NAME_BYTES = 4 * 1024  # a liable party's name, a person's or a company's, is one short line
+
+
+def _read_small(path: Path, limit: int, what: str) -> str:
+    """A regular file's UTF-8 text of at most `limit` bytes: a FIFO, a device (/dev/zero) or a
+    directory is refused before it is opened, so nothing blocks or fills the memory."""
+    try:
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise InvalidInputError(f"{what} is not a regular file; give a file")
+        with path.open("rb") as handle:
+            data = handle.read(limit + 1)
+        if len(data) > limit:
+            raise InvalidInputError(f"{what} is larger than {limit:,} bytes; give the file itself, not another")
+        return data.decode("utf-8-sig")  # Notepad's byte-order mark is not part of the text
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+        raise InvalidInputError(f"cannot read {what} ({reason}); give a readable UTF-8 file") from None
 
 
 def read_case(path: Path) -> CourtCase:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise InvalidInputError(
-            f"cannot read the case file {path} ({reason}); give a readable UTF-8 JSON file"
-        ) from None
-    return court.parse_case(text, f"case file {path}")
+    return court.parse_case(_read_small(path, MAX_CASE_BYTES, f"the case file {path}"), f"case file {path}")
 
 
 def read_defendant(path: Path | None) -> str:
@@ -59,14 +74,24 @@ def read_defendant(path: Path | None) -> str:
             "for standard input; the name is sealed, never printed"
         )
     where = "standard input" if str(path) == "-" else f"--defendant-file {path}"
-    try:
-        text = sys.stdin.read() if str(path) == "-" else path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
-        raise InvalidInputError(f"cannot read {where} ({reason}); give a readable UTF-8 file") from None
+    if str(path) == "-":
+        try:
+            text = sys.stdin.read(MAX_NAME_BYTES + 1).removeprefix("\ufeff")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InvalidInputError(f"cannot read {where} ({type(exc).__name__}); give the name in UTF-8") from None
+        if len(text.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
+            raise InvalidInputError(f"{where} is larger than {MAX_NAME_BYTES:,} bytes; give the name alone")
+    else:
+        text = _read_small(path, MAX_NAME_BYTES, where)
     name = text.strip()
     if not name or "\n" in name or "\r" in name:
         raise InvalidInputError(f"{where} must hold the liable party's name on one line")
+    if len(name) > court.MAX_TEXT or any(unicodedata.category(c) in court.UNSEEN for c in name):
+        # never the name itself in the message: it is personal data
+        raise InvalidInputError(
+            f"{where} must hold the name alone, at most {court.MAX_TEXT} characters, without control or "
+            "invisible characters; fix the file"
+        )
     return name
 
 
@@ -74,6 +99,8 @@ def _rule_line(quote: Quote) -> str:
     rule = quote.rule
     chosen = "" if quote.rule_named else " (the case names no rule: the only current damages rule)"
     marked = "; ILLUSTRATIVE: no public source gives its price" if rule.illustrative else ""
+    if rule.superseded_by:
+        marked += f"; SUPERSEDED by {rule.superseded_by}: check the judgment names this version"
     return f"rule {rule.ref}{chosen}: ¥{quote.conversion['price']['yuan']} for {quote.conversion['price']['tonnes']} t{marked}"
 
 
@@ -122,6 +149,21 @@ def quote_command(case: CaseFile, rule: RuleOption = None, as_json: JsonOut = Fa
 def _already(service: CertificateService, op_id: int) -> tuple[str, str | None] | None:
     service.catch_up(int(service.client.rpc.call("eth_blockNumber"), 16))
     return service.retirement_by_op_id(op_id)
+
+
+def _same_reference(service: CertificateService, rid: str, quote: Quote, cert_id: str | None) -> None:
+    """Refuse a re-run whose case file is not the one retired: its certificate would state damages,
+    a rule or a date the retirement's claim hash does not commit to."""
+    with service.engine.connect() as conn:
+        committed = conn.execute(select(Retirement.claim_hash).where(Retirement.id == rid)).scalar()
+    if committed is not None and committed.lower() == "0x" + quote.claim_hash.hex():
+        return
+    issued = f"; its certificate is {cert_id}" if cert_id is not None else ", not yet certified"
+    raise InvalidInputError(
+        f"case {quote.case.case_number} was already retired as {rid} for another case reference (court, date, "
+        f"damages or rule differ from this case file){issued}; nothing was retired or certified. Run again with "
+        "the case file it was retired with"
+    )
 
 
 def _seller(client: RegistryClient, holder: str | None) -> str:
@@ -183,7 +225,7 @@ def retire_command(
     check_request(
         SCENARIO.key, quote.fields, beneficiary=name, quantity=quote.obligation_kg, conversion=options["conversion"]
     )
-    if quote.rule.illustrative:
+    if quote.rule.illustrative or quote.rule.superseded_by:
         err_console.print(
             f"warning: {_rule_line(quote)}", style="yellow", highlight=False, markup=False, soft_wrap=True
         )
@@ -197,6 +239,7 @@ def retire_command(
     found = _already(service, op_id)
     if found is not None:
         rid, cert_id = found
+        _same_reference(service, rid, quote, cert_id)
         if cert_id is None:  # retired by an earlier run that stopped before certifying: finish it
             cert_id = _certify(service, rid, options, case, wait=wait)
         if not as_json:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 import footprint
 from certificates.db import create_schema
-from footprint import conversion
+from footprint import conversion, csvin
 from footprint import store as factor_store
 from footprint.jsonin import loads
 from indexer.db import database_url, make_engine
@@ -57,8 +57,7 @@ def library() -> footprint.Library:
             return shipped
         engine = make_engine(url)
         try:
-            with engine.connect() as conn:
-                return factor_store.combined(conn, shipped)
+            return factor_store.synced(engine, shipped)
         finally:
             engine.dispose()
     except footprint.FootprintError as exc:
@@ -76,6 +75,7 @@ def origin(factor: footprint.Factor) -> str:
 def list_factors(
     activity: Annotated[str | None, typer.Option(help="only this activity, e.g. grid-electricity")] = None,
     region: Annotated[str | None, typer.Option(help="only this region: CN, 西南, or a GB/T 2260 code")] = None,
+    year: Annotated[int | None, typer.Option(help="only rows of this data year, e.g. 2022")] = None,
     include_superseded: Annotated[bool, typer.Option("--all", help="superseded versions too")] = False,
     as_json: JsonOption = False,
 ) -> None:
@@ -87,6 +87,7 @@ def list_factors(
         for f in lib.factors.values()
         if (activity is None or f.activity == activity)
         and (region is None or f.region == region)
+        and (year is None or f.year == year)
         and (include_superseded or f.current)
     ]
     if activity is not None and activity not in lib.activities:
@@ -152,6 +153,7 @@ def import_factors(
     try:
         create_schema(engine)
         with engine.begin() as conn:
+            factor_store.sync_shipped(conn, footprint.shipped())
             done = factor_store.import_factors(conn, data, file.name, footprint.shipped())
     except footprint.FootprintError as exc:
         fail(str(exc))
@@ -169,13 +171,17 @@ def import_factors(
 @footprint_app.command("compute")
 @operator_errors
 def compute(
-    file: Annotated[Path, typer.Argument(help="activity data as JSON (docs/footprint.md)")],
+    file: Annotated[Path, typer.Argument(help="activity data as JSON, or CSV when named *.csv (docs/footprint.md)")],
     as_json: JsonOption = False,
 ) -> None:
     """A footprint report: one line per source (quantity, factor id@version, kgCO2e), the total,
     the method version, whether an aviation multiplier is applied, and the report's sha256."""
     try:
-        report = footprint.compute(footprint.load_input(file), library())
+        if file.suffix.lower() == ".csv":
+            parsed = csvin.load(file)
+            report = footprint.compute(parsed.data, library(), parsed.where)
+        else:
+            report = footprint.compute(footprint.load_input(file), library())
     except footprint.FootprintError as exc:
         fail(str(exc))
     show_report(report, as_json)

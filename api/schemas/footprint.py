@@ -35,13 +35,20 @@ class FactorPublic(BaseModel):
     illustrative: bool
     note: str
     sha256: str
+    origin: Literal["shipped", "imported"]
 
 
 class FactorListPublic(BaseModel):
+    """One page of the rows that match: `total` and `illustrative` count every page, `count` this one."""
+
     model_config = ConfigDict(extra="forbid")
 
-    count: int
+    total: int
     illustrative: int
+    count: int
+    limit: int
+    offset: int
+    next_offset: int | None
     factors: list[FactorPublic]
 
 
@@ -65,11 +72,13 @@ class FootprintInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["ledger-footprint-input/1"] | None = None
-    subject: Literal["event", "organisation", "person"]
+    subject: Literal["event", "organisation", "person", "product", "building"]
     title: Text | None = None
     region: Annotated[str, Field(max_length=20, description="GB/T 2260 code (510100 成都), a grid region (西南) or CN")]
     year: Annotated[int, Field(ge=1990, le=2100)]
     aviation_multiplier: Number | None = None
+    units: Annotated[int | None, Field(ge=1, le=10**9, description="product: the units the report covers")] = None
+    floor_area_m2: Annotated[Number | None, Field(description="building: its floor area in m2")] = None
     lines: Annotated[list[LineInput], Field(min_length=1, max_length=1000)]
 
 
@@ -133,11 +142,30 @@ class AviationPublic(BaseModel):
     value: str | None
 
 
+class ProductPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    units: int
+    kgco2e_per_unit: str
+    rounding: str
+
+
+class BuildingPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    floor_area_m2: str
+    operational_kgco2e_per_year: int
+    operational_kgco2e_per_m2_year: str
+    embodied_kgco2e: int
+    embodied_kgco2e_per_m2: str
+    rounding: str
+
+
 class ReportPublic(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     format: Literal["ledger-footprint-report/1"]
-    subject: Literal["event", "organisation", "person"]
+    subject: Literal["event", "organisation", "person", "product", "building"]
     method: MethodPublic
     title: str | None
     region: str
@@ -149,6 +177,31 @@ class ReportPublic(BaseModel):
     rounding: str
     illustrative: bool
     warnings: list[str]
+    product: ProductPublic | None = None  # a product's report only
+    building: BuildingPublic | None = None  # a building's report only
+
+
+class BarPublic(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    category: str
+    zh: str
+    en: str
+    kgco2e: int
+    share: str  # of the total, one decimal: "77.4%"
+
+
+class BreakdownPublic(BaseModel):
+    """A disclosed footprint report's breakdown: the bars' numbers, and the same drawn as SVG."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    subject: str
+    method: str
+    total_kgco2e: int
+    illustrative: bool
+    bars: list[BarPublic]
+    svg: str
 
 
 class FootprintPublic(BaseModel):

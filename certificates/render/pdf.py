@@ -17,7 +17,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from reportlab.graphics.barcode.qr import QrCodeWidget
-from reportlab.graphics.shapes import Drawing
+from reportlab.graphics.shapes import Drawing, Rect, String
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_CENTER
 from reportlab.lib.pagesizes import A4
@@ -36,6 +36,7 @@ from reportlab.platypus import (
     TableStyle,
 )
 
+from certificates.render.breakdown import Breakdown, kg
 from certificates.render.view import CertificateView, PrintedRetirement
 from certificates.settings import PDF_FONT_PACKAGE, ServiceSettings
 
@@ -319,6 +320,32 @@ def _story(view: CertificateView) -> list[Flowable]:
             _labelled([(r.label_zh, r.label_en, r.value) for r in view.fields], s),
             Spacer(0, 4 * mm),
         ]
+    if view.rule is not None:
+        story += [
+            _labelled(
+                [("换算规则", "Conversion rule", f"{view.rule.ref} · sha256 {view.rule.sha256_prefix}…")],
+                s,
+                "value_small",
+            ),
+            Spacer(0, 4 * mm),
+        ]
+    if view.breakdown is not None:
+        story.append(
+            KeepTogether(
+                [
+                    _p("碳足迹构成 Footprint breakdown", s["section"]),
+                    Spacer(0, 1.5 * mm),
+                    _chart(view.breakdown),
+                    Spacer(0, 1.5 * mm),
+                    _p(
+                        f"{view.breakdown.method} · 合计 Total {kg(view.breakdown.total_kg)}"
+                        + (" · 含示意因子 rests on illustrative factors" if view.breakdown.illustrative else ""),
+                        s["note"],
+                    ),
+                    Spacer(0, 4 * mm),
+                ]
+            )
+        )
     story += [
         _p("注销记录 Retirements", s["section"]),
         Spacer(0, 1.5 * mm),
@@ -351,6 +378,31 @@ def _story(view: CertificateView) -> list[Flowable]:
         )
     )
     return story
+
+
+def _chart(b: Breakdown) -> Drawing:
+    """One bar per category with its label on the left and its kilograms and share on the right,
+    as text in the drawing (searchable, extractable), the same as the verify page's SVG."""
+    row, label_w, numbers_w = 8.5 * mm, 58 * mm, 40 * mm
+    bar_w = CONTENT_W - label_w - numbers_w
+    largest = max((bar.kg for bar in b.bars), default=0) or 1
+    drawing = Drawing(CONTENT_W, row * len(b.bars))
+    for i, bar in enumerate(b.bars):
+        y = row * (len(b.bars) - 1 - i)
+        drawing.add(String(0, y + 4.2 * mm, bar.label_zh or bar.category, fontName=REGULAR, fontSize=8.5))
+        drawing.add(String(0, y + 1.2 * mm, bar.label_en, fontName=REGULAR, fontSize=6.5, fillColor=GREY))
+        width = max(bar_w * bar.kg / largest, 0.5)
+        drawing.add(Rect(label_w, y + 1.5 * mm, width, 4.5 * mm, fillColor=GREEN, strokeColor=None))
+        drawing.add(
+            String(
+                label_w + bar_w + 3 * mm,
+                y + 2.6 * mm,
+                f"{kg(bar.kg)} · {bar.share(b.total_kg)}",
+                fontName=REGULAR,
+                fontSize=8,
+            )
+        )
+    return drawing
 
 
 def _canvas_class(view: CertificateView) -> type[rl_canvas.Canvas]:

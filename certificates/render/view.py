@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from certificates.render.breakdown import Breakdown, PrintedRule
+
 
 @dataclass(frozen=True)
 class PrintedField:
@@ -44,3 +46,5 @@ class CertificateView:
     log: str  # "leaf 12 of tree 16, root 0x…, anchored in tx 0x… (block 123)" or "awaiting anchoring"
     verify_url: str  # encoded in the QR code and printed under it
     revoked: bool = False  # if true, a clear 已撤销 / REVOKED mark on every page
+    breakdown: Breakdown | None = None  # the footprint report's categories, only when the report is disclosed
+    rule: PrintedRule | None = None  # the claim's conversion rule, when it carries one

@@ -34,7 +34,7 @@ def problem_of(response: Any, status: int) -> Problem:
 
 def test_the_factor_library(api: TestClient) -> None:
     listed = FactorListPublic.model_validate_json(api.get(f"{V1}/emission-factors").content, strict=True)
-    assert listed.count == 89 and listed.illustrative == 7
+    assert listed.total == 101 and listed.illustrative == 19
     sichuan = FactorListPublic.model_validate_json(
         api.get(f"{V1}/emission-factors", params={"activity": "grid-electricity", "region": "510000"}).content,
         strict=True,

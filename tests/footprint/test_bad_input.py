@@ -90,7 +90,10 @@ def test_a_reference_factor_is_not_a_location_based_line() -> None:
 
 def test_other_mistakes_each_name_their_fix() -> None:
     cases = [
-        (data(line(), subject="building"), "subject 'building' is not one of event, organisation, person"),
+        (
+            data(line(), subject="shipyard"),
+            "subject 'shipyard' is not one of event, organisation, person, product, building",
+        ),
         (data(line(), extra=1), "unknown field 'extra'"),
         (data(), "lines must be a non-empty list"),
         (data(line(quantity="lots")), "lines[0].quantity 'lots' is not a number"),

@@ -39,7 +39,7 @@ def test_factors_list_as_json_and_filtered() -> None:
     ]
     assert shown[1]["source_url"].startswith("https://") and shown[1]["illustrative"] is False
     every = json.loads(runner.invoke(app, ["factors", "list", "--json"]).stdout)
-    assert len(every) == len(footprint.shipped().factors) == 89
+    assert len(every) == len(footprint.shipped().factors) == 101
 
 
 def test_factors_list_table_marks_illustrative_rows() -> None:

@@ -59,7 +59,7 @@ def listed(*args: str) -> dict[str, dict[str, object]]:
 
 
 def test_an_imported_row_is_listed_with_the_shipped_library(database: str, tmp_path: Path) -> None:
-    assert len(listed()) == 89 and "ndrc-natural-gas-CN@1" not in listed("--all")  # no database file yet
+    assert len(listed()) == 101 and "ndrc-natural-gas-CN@1" not in listed("--all")  # no database file yet
     shipped_gas = shipped_line("ill-natural-gas-CN")
     superseding = shipped_gas.replace(",2026-11-30,,,true,", ",2026-11-30,,ndrc-natural-gas-CN@1,true,")
     assert superseding != shipped_gas
