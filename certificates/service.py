@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import col, select
 
-from certificates import anchoring, copies, finality, issuer, revocation
+from certificates import anchoring, claim_rules, copies, finality, issuer, revocation
 from certificates.context import ServiceContext
 from certificates.db import create_schema
 from certificates.errors import ServiceError
@@ -212,7 +212,9 @@ class CertificateService:
         """Issue the certificate once its retirements are final (LEDGER_CONFIRMATIONS; up to `wait`
         seconds are waited for them); then anchor per policy (`anchor=True` forces, False skips)."""
         self.require_final(retirement_ids, wait=wait, on_wait=on_wait)
-        kwargs.setdefault("kg_per_tree", self.context.settings.kg_per_tree)
+        if kwargs.get("trees") is not None and "conversion" not in kwargs:
+            # a tree duty converts at a published rule, named in the claim, never at a setting
+            kwargs["kg_per_tree"], kwargs["conversion"], _ = claim_rules.tree_conversion()
         issued = issuer.certify(
             self.engine,
             self.context.log,

@@ -20,7 +20,6 @@ class ServiceSettings(BaseSettings):
     api_port: int = 8000
     anchor_every: int = 16  # anchor the log after this many new entries …
     anchor_interval: float = 60.0  # … or when the oldest unanchored entry is this old (seconds)
-    kg_per_tree: int = 400  # tree-planting duty: kgCO2e per tree owed (printed on the certificate)
     # the printable certificate's CJK font: the directory of the npm package PDF_FONT_PACKAGE (its
     # 400Regular/ and 700Bold/ TrueType files), by default where `make deps` installs it
     pdf_font: Path = HARDHAT_DIR / "node_modules" / PDF_FONT_PACKAGE

@@ -17,7 +17,6 @@ from certificates import issuer
 from certificates.errors import ServiceError
 from certificates.scenarios import scenario as scenario_spec
 from certificates.service import CertificateService
-from certificates.settings import ServiceSettings
 from chain.client import RegistryClient, Simulation, TxResult
 from chain.errors import ChainError
 from chain.types import RetirementId
@@ -35,8 +34,8 @@ def check_request(options: dict[str, Any], *, beneficiary: str, quantity: int) -
         quantity=quantity,
         footprint_kg=options["footprint_kg"],
         trees=options["trees"],
-        # a tree duty's rate comes from its published rule (certify_options); the setting only for a claim without one
-        kg_per_tree=options.get("kg_per_tree", ServiceSettings().kg_per_tree),
+        # a tree duty's rate comes from its published rule (certify_options)
+        kg_per_tree=options.get("kg_per_tree", issuer.DEFAULT_KG_PER_TREE),
         footprint_report=options.get("footprint_report"),
         conversion=options.get("conversion"),
     )

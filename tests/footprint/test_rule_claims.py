@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 
 from api.app import create_app
 from certificates import claim_rules, document
+from certificates.claim_rules import tree_conversion
 from certificates.document import claim_errors, make_claim, obligation_kg
 from certificates.scenarios import SCENARIOS
 from certificates.service import retire_and_certify
@@ -214,7 +215,8 @@ def test_a_tree_duty_certificate_carries_its_rule_and_verifies(court: Court, api
 
 
 def test_an_old_style_tree_duty_certificate_still_verifies(court: Court, api: TestClient) -> None:  # noqa: F811
-    """Issued as before rules were printed: the setting's kg per tree, no rule in the claim."""
+    """Issued as before rules were printed (the rate given, no rule in the claim): such
+    certificates exist and still verify. Issuing today names the rule (the next test)."""
     owner = court.world.cast.owner
 
     def retire(commitment: str) -> Any:
@@ -223,11 +225,18 @@ def test_an_old_style_tree_duty_certificate_still_verifies(court: Court, api: Te
         )
 
     _, issued = retire_and_certify(
-        court.service, retire, HOLDER_NAME, scenario_key="TREE_PLANTING_DUTY", fields={"year": 2026}, trees=2
+        court.service,
+        retire,
+        HOLDER_NAME,
+        scenario_key="TREE_PLANTING_DUTY",
+        fields={"year": 2026},
+        trees=2,
+        kg_per_tree=400,
+        conversion=None,  # said outright: no rule
     )
     court.service.anchor(force=True)
     doc = court.service.document(issued.certificate_id)
-    # 2 trees × 400 kg (ServiceSettings().kg_per_tree) = 800 kg: fulfilled, and no rule named
+    # 2 trees × 400 kg = 800 kg: fulfilled, and no rule named
     assert doc["certificate"]["claim"] == {
         "quantity_kg": 800,
         "trees": 2,
@@ -237,6 +246,31 @@ def test_an_old_style_tree_duty_certificate_still_verifies(court: Court, api: Te
     }
     result = verdicts(court, api, doc)
     assert result["verdicts"] == ["valid"] * 3, result
+
+
+def test_the_service_names_the_current_tree_rule_when_none_is_given(court: Court) -> None:  # noqa: F811
+    """The demo and every Python caller of the service convert at the published rule, not at a
+    setting (LEDGER_KG_PER_TREE is gone): 3 trees × cn-tree-duty@1's 400 kg = 1,200 kg."""
+    owner = court.world.cast.owner
+
+    def retire(commitment: str) -> Any:
+        return court.world.client.retire(
+            random_op_id(),
+            court.world.batch_id,
+            1_200,
+            Scenario.TREE_PLANTING_DUTY,
+            commitment,
+            b"\0" * 32,
+            sender=owner,
+        )
+
+    _, issued = retire_and_certify(
+        court.service, retire, HOLDER_NAME, scenario_key="TREE_PLANTING_DUTY", fields={"year": 2026}, trees=3
+    )
+    claim = court.service.document(issued.certificate_id)["certificate"]["claim"]
+    _, conversion, rule = tree_conversion()
+    assert rule.ref == "cn-tree-duty@1" and claim["rule"] == conversion["rule"]
+    assert (claim["trees"], claim["kg_per_tree"], claim["duty_kg"], claim["duty_fulfilled"]) == (3, 400, 1_200, True)
 
 
 def test_an_unknown_tree_rule_is_one_line(court: Court) -> None:  # noqa: F811
