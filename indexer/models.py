@@ -244,6 +244,16 @@ class LotMove(SQLModel, table=True):
 
 Index("ix_lot_moves_range", col(LotMove.batch_id), col(LotMove.first_serial))
 Index("ix_lots_retirement_id", col(Lot.retirement_id))  # provenance, certificates, verification
+# the public registry's lists (public/lists.py): newest first, by scenario or batch, with a unique tiebreak
+Index("ix_retirements_keyset", col(Retirement.block_number), col(Retirement.log_index))
+Index(  # and the amount: the statistics sum retirements from this index alone (public/stats.py)
+    "ix_retirements_scenario_keyset",
+    col(Retirement.scenario),
+    col(Retirement.block_number),
+    col(Retirement.log_index),
+    col(Retirement.amount),
+)
+Index("ix_retirements_batch_keyset", col(Retirement.batch_id), col(Retirement.block_number), col(Retirement.log_index))
 
 
 # the mirror's own tables: the domain packages (certificates/) keep theirs in the same metadata and database

@@ -30,6 +30,7 @@ from scripts import (
     audit_commands,
     backup_commands,
     certificate_commands,
+    court_commands,
     credits,
     exports,
     footprint_commands,
@@ -41,6 +42,7 @@ from scripts import (
     participants,
     pledges,
     projects,
+    public_commands,
     web,
 )
 from scripts.console import console, fail, operator_errors
@@ -67,7 +69,9 @@ app.add_typer(index_commands.app, name="index")
 app.add_typer(backup_commands.app, name="backup")
 certificate_commands.register(app)
 footprint_commands.register(app)
+court_commands.register(app)
 app.command("audit")(audit_commands.audit)
+app.add_typer(public_commands.app, name="public")
 
 
 @app.callback()

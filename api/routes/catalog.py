@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path
+from fastapi import APIRouter, Depends, Path, Query
 from sqlalchemy import Connection, select
 from sqlmodel import col
 
-from api.problems import problem_responses
+from api.problems import ApiProblem, problem_responses
 from api.routes.deps import connection, not_found, shown
 from api.schemas.catalog import (
     BatchDetailPublic,
@@ -18,14 +18,28 @@ from api.schemas.catalog import (
     ProjectDetailPublic,
     SupplyPublic,
 )
-from indexer.models import Balance, BatchRow, MethodologyRow, Parcel, ProjectRow
+from indexer.models import Balance, BatchRow, Parcel, ProjectRow
+from public import lists
+from public.errors import PublicQueryError
 
 router = APIRouter(tags=["catalog"], responses=problem_responses(503))
 
 
-@router.get("/methodologies", summary="Every filed methodology")
-def methodologies(conn: Annotated[Connection, Depends(connection)]) -> list[MethodologyPublic]:
-    rows = conn.execute(select(MethodologyRow).order_by(col(MethodologyRow.id)))
+@router.get(
+    "/methodologies",
+    summary="Every filed methodology with its version and successor, by ecosystem or status",
+    responses=problem_responses(422),
+)
+def methodologies(
+    conn: Annotated[Connection, Depends(connection)],
+    ecosystem: Annotated[str | None, Query(max_length=40, description="forest, grassland or wetland")] = None,
+    status: Annotated[str | None, Query(max_length=40, description="filed, superseded or withdrawn")] = None,
+) -> list[MethodologyPublic]:
+    try:  # a handful of rows: the whole list, filtered as the public registry filters it (public/lists.py)
+        s, f = lists.query("methodologies", {"ecosystem": ecosystem, "status": status})
+    except PublicQueryError as exc:
+        raise ApiProblem(422, "Invalid request", str(exc)) from None
+    rows = conn.execute(lists.ordered(s, f))
     return [MethodologyPublic(**shown(r, MethodologyPublic)) for r in rows]
 
 

@@ -1,0 +1,301 @@
+"""The public registry for people (公示, Chinese and English): a page per list with its filters,
+the sanctions notices, the statistics dashboard with server-drawn SVG charts; and the downloads:
+every list streamed as CSV or JSON Lines, each chart's numbers as CSV, published reason documents.
+
+Pages get typed models built here; the templates (api/templates/registry/) only place them, and
+autoescape every value. The one piece of markup passed in is a chart's SVG, which public/charts.py
+builds with every label escaped."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Annotated, Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Path, Request
+from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
+from markupsafe import Markup
+from sqlalchemy import Connection
+
+from api.problems import ApiProblem
+from api.routes.deps import connection, context
+from api.routes.registry import history, published_documents, sanction_rows
+from api.templates import render
+from certificates.context import ServiceContext
+from public import charts, export, lists, snapshot, stats
+from public.errors import PublicQueryError
+from public.filters import PARSERS
+
+router = APIRouter(prefix="/registry", tags=["public registry pages"])
+
+PAGES = ("projects", "batches", "retirements", "cancellations", "exports", "reserve", "methodologies", "participants")
+NAV = [(f"/registry/{n}", lists.SPECS[n].title) for n in PAGES] + [
+    ("/registry/sanctions", lists.SPECS["sanctions"].title),
+    ("/registry/statistics", "统计 Statistics"),
+]
+HASHES = {"documents_hash", "review_report_hash", "verification_report_hash", "tx_hash", "beneficiary_commitment"} | {
+    "claim_hash",
+    "evidence_hash",
+    "reason_hash",
+    "document_hash",
+    "reference_hash",
+    "destination_account",
+    "holder",
+    "operator",
+    "owner",
+    "address",
+}
+
+
+@dataclass(frozen=True)
+class Cell:
+    text: str
+    cls: str = ""
+    href: str = ""
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str
+    cells: list[Cell]
+
+
+@dataclass(frozen=True)
+class FilterField:
+    name: str
+    value: str
+    help: str
+
+
+@dataclass(frozen=True)
+class ListPage:
+    title: str
+    path: str
+    labels: list[str]
+    rows: list[Row]
+    filters: list[FilterField]
+    csv_url: str
+    jsonl_url: str
+    next_url: str | None = None
+    error: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Chart:
+    name: str
+    title: str
+    svg: Markup
+    rows: list[stats.Bucket]
+    csv_url: str
+
+
+@dataclass(frozen=True)
+class StatisticsPage:
+    title: str
+    tip_block: int
+    totals: stats.Bucket
+    charts: list[Chart]
+
+
+@dataclass(frozen=True)
+class Notice:
+    address: str
+    kind: str
+    previous: str
+    status: str
+    status_label: str
+    current_status: str
+    date: str | None
+    block_number: int
+    tx_hash: str
+    reason_hash: str
+    document_url: str | None
+
+
+@dataclass(frozen=True)
+class SanctionsPage:
+    title: str
+    notices: list[Notice]
+    csv_url: str
+    jsonl_url: str
+    next_url: str | None
+
+
+@dataclass(frozen=True)
+class HomePage:
+    title: str
+    snapshots: list[snapshot.SnapshotProof] = field(default_factory=list)
+
+
+SANCTION_LABELS = {"restricted": "限制 Restricted", "suspended": "暂停 Suspended", "revoked": "撤销 Revoked"}
+
+
+def _html(template: str, page: Any, status: int = 200) -> HTMLResponse:
+    return HTMLResponse(render(f"registry/{template}", page=page, nav=NAV), status_code=status)
+
+
+def _given(request: Request) -> dict[str, str | None]:
+    """The filters of the query string (one this list does not know is reported by public.filters)."""
+    return {k: v for k, v in request.query_params.items() if k not in ("after", "limit")}
+
+
+def _limit(request: Request) -> int:
+    text = request.query_params.get("limit") or str(lists.DEFAULT_LIMIT)
+    if not text.isdigit():
+        raise PublicQueryError(f"limit is a whole number 1..{lists.MAX_LIMIT}, not {text[:20]!r}")
+    return int(text)
+
+
+def _cell(name: str, value: Any) -> Cell:
+    if value is None:
+        return Cell("—", "muted")
+    if isinstance(value, int):
+        return Cell(f"{value:,}" if name.endswith("_kg") or name == "area_square_metres" else str(value), "num")
+    text = str(value)
+    if name == "tx_hash":
+        return Cell(text, "mono", f"/explorer/tx/{text}")
+    return Cell(text, "mono" if name in HASHES or (name == "id" and len(text) > 40) else "")
+
+
+def _url(path: str, params: dict[str, str | None]) -> str:
+    kept = {k: v for k, v in params.items() if v}
+    return f"{path}?{urlencode(kept)}" if kept else path
+
+
+@router.get("", response_class=HTMLResponse, summary="The public registry's home page")
+def home(
+    conn: Annotated[Connection, Depends(connection)], ctx: Annotated[ServiceContext, Depends(context)]
+) -> HTMLResponse:
+    return _html("home.html", HomePage("公示 Public registry", snapshot.proofs(conn, ctx.log)))
+
+
+@router.get("/statistics", response_class=HTMLResponse, summary="The statistics dashboard")
+def statistics_page(conn: Annotated[Connection, Depends(connection)]) -> HTMLResponse:
+    s = stats.statistics(conn)
+    shown = []
+    for name, title in stats.BREAKDOWNS.items():
+        rows = s.by[name]
+        series: dict[str, list[int | None]] = {
+            key: [getattr(b, key) for b in rows] for key in ("issued_kg", "retired_kg", "cancelled_kg", "reserve_kg")
+        }
+        svg = Markup(charts.bar_chart(title, [b.key for b in rows], series))  # escaped by public/charts.py
+        shown.append(Chart(name, title, svg, rows, f"/registry/statistics/{name}.csv"))
+    return _html("statistics.html", StatisticsPage("统计 Statistics", s.tip_block, s.totals, shown))
+
+
+@router.get("/statistics/{breakdown}.csv", summary="One chart's numbers as CSV")
+def statistics_csv(breakdown: str, conn: Annotated[Connection, Depends(connection)]) -> Response:
+    if breakdown not in stats.BREAKDOWNS:
+        raise ApiProblem(404, "Not found", f"no breakdown {breakdown[:40]!r}; one of {', '.join(stats.BREAKDOWNS)}")
+    body = stats.statistics(conn).csv(breakdown)
+    headers = {"Content-Disposition": f'attachment; filename="statistics-{breakdown}.csv"'}
+    return Response(body, media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/sanctions", response_class=HTMLResponse, summary="Sanctions notices (处理通报)")
+def sanctions_page(
+    request: Request,
+    conn: Annotated[Connection, Depends(connection)],
+    ctx: Annotated[ServiceContext, Depends(context)],
+) -> HTMLResponse:
+    given = _given(request)
+    after = request.query_params.get("after")
+    try:
+        p = lists.page(conn, "sanctions", given, after)
+    except PublicQueryError as exc:
+        return _error("sanctions", str(exc))
+    notices = [
+        Notice(
+            address=r["address"],
+            kind=r["kind"] or "—",
+            previous=r["previous"],
+            status=r["status"],
+            status_label=SANCTION_LABELS.get(r["status"], r["status"]),
+            current_status=r["current_status"] or "—",
+            date=r["date"],
+            block_number=r["block_number"],
+            tx_hash=r["tx_hash"],
+            reason_hash=r["reason_hash"],
+            document_url=r["document_url"],
+        )
+        for r in sanction_rows(conn, ctx, p.rows)
+    ]
+    page = SanctionsPage(
+        "处理通报 Sanctions notices",
+        notices,
+        _url("/registry/export/sanctions.csv", given),
+        _url("/registry/export/sanctions.jsonl", given),
+        _url("/registry/sanctions", {**given, "after": p.next_cursor}) if p.next_cursor else None,
+    )
+    return _html("sanctions.html", page)
+
+
+def _error(name: str, message: str) -> HTMLResponse:
+    s = lists.SPECS[name]
+    page = ListPage(s.title, f"/registry/{name}", [], [], [], "", "", error=message)
+    return _html("list.html", page, 422)
+
+
+@router.get("/documents/{reason_hash}", summary="A published reason document, by its sha256")
+def document(reason_hash: Annotated[str, Path(max_length=66)]) -> FileResponse:
+    found = published_documents().find(reason_hash)
+    if found is None:
+        raise ApiProblem(404, "Not found", f"no published document with sha256 {reason_hash[:66]}")
+    return FileResponse(found, media_type="application/octet-stream", filename=found.name)
+
+
+@router.get("/export/{name}.{fmt}", summary="A whole list, streamed as CSV or JSON Lines")
+def export_file(
+    name: str, fmt: str, request: Request, ctx: Annotated[ServiceContext, Depends(context)]
+) -> StreamingResponse:
+    given: dict[str, str | None] = dict(request.query_params.items())
+    try:
+        ex = export.prepare(name, fmt, given)
+    except PublicQueryError as exc:
+        raise ApiProblem(422, "Invalid request", str(exc)) from None
+
+    def body() -> Iterator[bytes]:
+        # its own connection: the response outlives the request's dependencies
+        with ctx.engine.connect() as conn:
+            yield from ex.chunks(conn)
+
+    headers = {"Content-Disposition": f'attachment; filename="{ex.filename}"'}
+    return StreamingResponse(body(), media_type=ex.media_type, headers=headers)
+
+
+@router.get("/{name}", response_class=HTMLResponse, summary="A public list, with its filters")
+def list_page(name: str, request: Request, conn: Annotated[Connection, Depends(connection)]) -> HTMLResponse:
+    if name not in PAGES:
+        raise ApiProblem(404, "Not found", f"no list {name[:40]!r}; the lists are {', '.join(PAGES)}")
+    s = lists.SPECS[name]
+    given = _given(request)
+    fields = [FilterField(k, given.get(k) or "", PARSERS[v][1]) for k, v in s.filters.items()]
+    path = f"/registry/{name}"
+    downloads = (_url(f"/registry/export/{name}.csv", given), _url(f"/registry/export/{name}.jsonl", given))
+    try:
+        limit = _limit(request)
+        p = lists.page(conn, name, given, request.query_params.get("after"), limit)
+    except PublicQueryError as exc:
+        page = ListPage(s.title, path, [c.label for c in s.columns], [], fields, *downloads, error=str(exc))
+        return _html("list.html", page, 422)
+    labels = [c.label for c in s.columns]
+    extra: dict[str, list[dict[str, Any]]] = {}
+    if name == "participants":
+        extra = history(conn, [r["address"] for r in p.rows])
+        labels.append("状态历史 Status history")
+    rows = []
+    for r in p.rows:
+        cells = [_cell(c.name, r[c.name]) for c in s.columns]
+        if name == "participants":
+            changes = extra[r["address"]]
+            text = "; ".join(f"{h['previous']}→{h['status']} @{h['block_number']}" for h in changes) or "—"
+            cells.append(Cell(text))
+        rows.append(Row("|".join(str(r[k]) for k in s.keys), cells))
+    note = ""
+    if name == "reserve":
+        note = f"储备合计 Total in reserve: {lists.reserve_total(conn):,} kg"
+    kept = {"limit": str(limit)} if limit != lists.DEFAULT_LIMIT else {}
+    nxt = _url(path, {**given, **kept, "after": p.next_cursor}) if p.next_cursor else None
+    return _html("list.html", ListPage(s.title, path, labels, rows, fields, *downloads, next_url=nxt, note=note))
