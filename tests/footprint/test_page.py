@@ -158,6 +158,38 @@ def test_an_event_with_flights_per_passenger_and_a_declared_figure(page: Any, li
     assert "aviation multiplier applied" in page.locator("#method").inner_text()
 
 
+def test_a_building_and_a_product_typed_in_get_their_per_m2_and_per_unit_figures(page: Any, live: str) -> None:
+    # a year of 100,000 kWh in Chengdu over 2,000 m²: 100,000 × 0.1404 (四川 2022) = 14,040 kg, 7.02 kg/m²
+    assert page.locator("#for-building").is_hidden() and page.locator("#for-product").is_hidden()
+    page.select_option("#subject", "building")
+    assert page.locator("#for-building").is_visible() and page.locator("#for-product").is_hidden()
+    page.fill("#region", "510100")
+    page.fill("#year", "2025")
+    page.fill("#floor-area", "2000")
+    fill_line(page, 0, activity="grid-electricity", quantity="100000")
+    assert compute(page) == "done"
+    data = {
+        "subject": "building",
+        "region": "510100",
+        "year": 2025,
+        "floor_area_m2": "2000",
+        "lines": [{"activity": "grid-electricity", "quantity": "100000", "unit": "kWh"}],
+    }
+    report = footprint.compute(data).output()["report"]
+    assert report["total_kgco2e"] == api_total(live, data) == 14_040
+    assert page.locator("#total").get_attribute("data-kg") == "14040"
+    per = page.locator("#per").inner_text()
+    assert f"运行 {report['building']['operational_kgco2e_per_m2_year']} kg/m²" in per
+    assert report["building"]["operational_kgco2e_per_m2_year"] in ("7.02", "7.020")
+    # the same line as one product's, × 50 units: the per-unit figure is the lines' sum
+    page.select_option("#subject", "product")
+    assert page.locator("#for-product").is_visible() and page.locator("#for-building").is_hidden()
+    page.fill("#units", "50")
+    assert compute(page) == "done"
+    assert page.locator("#total").get_attribute("data-kg") == str(14_040 * 50)
+    assert "per unit, × 50 units" in page.locator("#per").inner_text()
+
+
 def test_the_example_button_fills_the_household(page: Any) -> None:
     page.click("#example-person")
     assert compute(page) == "done"

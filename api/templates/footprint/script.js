@@ -30,6 +30,8 @@ function activityData() {
   const data = {subject: el("subject").value, region: el("region").value.trim(), year: Number(el("year").value), lines: []};
   const title = el("title").value.trim(); if (title) data.title = title;
   const multiplier = el("multiplier").value.trim(); if (multiplier) data.aviation_multiplier = multiplier;
+  const units = el("units").value.trim(); if (data.subject === "product" && units) data.units = units;
+  const area = el("floor-area").value.trim(); if (data.subject === "building" && area) data.floor_area_m2 = area;
   for (const tr of el("lines").tBodies[0].rows) {
     const value = (cls) => tr.querySelector("." + cls).value.trim();
     const line = {activity: value("activity"), quantity: value("quantity"), unit: value("unit")};
@@ -79,6 +81,10 @@ function show(output) {
     table.append(tr);
   }
   el("warnings").replaceChildren(...r.warnings.map((w) => text("li", w)));
+  const b = r.building;
+  el("per").textContent = r.product ? `每件 ${r.product.kgco2e_per_unit} kg · per unit, × ${r.product.units} units`
+    : b ? `运行 ${b.operational_kgco2e_per_m2_year} kg/m²·年 · operational per m² a year; 隐含 ${b.embodied_kgco2e_per_m2} kg/m² · embodied per m²`
+    : "";
   const multiplier = r.aviation_multiplier.applied ? `航空乘数 ${r.aviation_multiplier.value} · aviation multiplier applied` : "未使用航空乘数 · CO2 only";
   el("method").textContent = `${r.method.id}@${r.method.version}; ${multiplier}; ${r.rounding}; sha256 ${output.sha256}`;
   el("retire-kg").textContent = r.total_kgco2e.toLocaleString("en");
@@ -102,7 +108,11 @@ const HOUSEHOLD = [
   {activity: "natural-gas", quantity: "200", unit: "m3", label: "做饭和热水 cooking and hot water"},
   {activity: "car-passenger", quantity: "8000", unit: "pkm", label: "家用车 the family car"},
 ];
-el("subject").onchange = refreshCategories;
+function refreshSubject() {
+  el("for-product").hidden = el("subject").value !== "product"; el("for-building").hidden = el("subject").value !== "building";
+  refreshCategories();
+}
+el("subject").onchange = refreshSubject;
 el("add").onclick = () => addLine();
 el("example-person").onclick = () => {
   el("subject").value = "person"; el("region").value = "510104"; el("year").value = "2025";
