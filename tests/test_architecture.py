@@ -19,14 +19,15 @@ ALLOWED: dict[str, set[str]] = {
     "mrv": {"chain"},  # measurement: pure computation, reads no mirror
     "footprint": {"chain"},  # footprint accounting: pure computation over its own factor library
     "land": {"chain", "indexer"},  # parcels as geometry: which projects are live comes from the mirror
+    "bridge": {"chain", "indexer"},  # regional interconnection: the relay between two registries' chains
     "public": {"chain", "indexer", "certificates", "mrv", "footprint", "land"},  # the public registry (公示): reads
-    "audit": {"chain", "indexer", "certificates", "mrv", "land"},
+    "audit": {"chain", "indexer", "certificates", "mrv", "land", "bridge"},
     "backup": {"chain", "indexer", "certificates", "mrv", "footprint", "land"},  # every domain's data, in one file
-    "api": {"chain", "indexer", "certificates", "audit", "mrv", "footprint", "land", "public", "backup"},
-    "scripts": {"chain", "indexer", "certificates", "audit", "mrv", "footprint", "land", "public", "backup"},
+    "api": {"chain", "indexer", "certificates", "audit", "mrv", "footprint", "land", "public", "bridge", "backup"},
+    "scripts": {"chain", "indexer", "certificates", "audit", "mrv", "footprint", "land", "public", "bridge", "backup"},
 }
 OURS = set(ALLOWED) | {"tests", "bench", "tools"}
-DOMAINS = {"certificates", "audit", "mrv", "footprint", "land", "public", "backup"}  # no HTTP or CLI code in any of them
+DOMAINS = {"certificates", "audit", "mrv", "footprint", "land", "public", "bridge", "backup"}  # no HTTP or CLI code in any of them
 EDGE_LIBRARIES = {"fastapi", "starlette", "uvicorn", "jinja2", "typer", "rich", "click"}  # HTTP and CLI code
 
 

@@ -1,0 +1,1 @@
+"""Regional interconnection (区域联建): docs/bridge.md."""
