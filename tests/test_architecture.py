@@ -27,7 +27,8 @@ ALLOWED: dict[str, set[str]] = {
     "scripts": {"chain", "indexer", "certificates", "audit", "mrv", "footprint", "land", "public", "bridge", "backup"},
 }
 OURS = set(ALLOWED) | {"tests", "bench", "tools"}
-DOMAINS = {"certificates", "audit", "mrv", "footprint", "land", "public", "bridge", "backup"}  # no HTTP or CLI code in any of them
+# no HTTP or CLI code in any of them
+DOMAINS = {"certificates", "audit", "mrv", "footprint", "land", "public", "bridge", "backup"}
 EDGE_LIBRARIES = {"fastapi", "starlette", "uvicorn", "jinja2", "typer", "rich", "click"}  # HTTP and CLI code
 
 
