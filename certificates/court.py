@@ -12,25 +12,33 @@ committed to on chain (docs/footprint.md, "Ecological-justice orders")."""
 from __future__ import annotations
 
 import json
+import re
+import unicodedata
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from certificates import court_reference
 from certificates.claim_rules import damages_conversion
 from certificates.errors import ServiceError
 from certificates.vault import Vault
-from chain.canonical import canonical_json, sha256_hex
 from footprint import conversion
 from footprint.conversion import DamagesRule, Rules, shipped_rules
 from footprint.errors import FootprintError
-from footprint.library import decimal_text
 
 FORMAT = "ledger-court-case/1"
-REFERENCE_FORMAT = "ledger-court-case-reference/1"
+REFERENCE_FORMAT = court_reference.REFERENCE_FORMAT
 REQUIRED = ("case_number", "court", "damages_yuan")
 OPTIONAL = ("format", "judgment_date", "rule")
 MAX_TEXT = 200  # characters of a case number or a court's name
+MAX_DEPTH = 4  # a case is one flat object: deeper nesting is refused before the parser recurses
+# controls, invisible format characters (zero-width space, bidi overrides), private use, separators:
+# two spellings that look alike must not be two cases, and a certificate must read as it prints
+UNSEEN = {"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"}
+PLAIN_AMOUNT = re.compile(r"[0-9]+(\.[0-9]+)?")
+# the brackets a case number's year is written in: （2021）, (2021), 〔2021〕, [2021] are one case
+BRACKETS = str.maketrans("〔［【[〕］】]", "((((" + "))))")
 
 
 class CourtCaseError(ServiceError, ValueError):
@@ -63,20 +71,20 @@ class Quote:
 
     @property
     def reference(self) -> dict[str, Any]:
-        """The case reference the retirement's claim hash commits to (docs/footprint.md)."""
-        return {
-            "format": REFERENCE_FORMAT,
-            "court": self.case.court,
-            "case_number": self.case.case_number,
-            "judgment_date": self.case.judgment_date,
-            "damages_yuan": decimal_text(self.case.damages_yuan),
-            "rule": {"id": self.rule.id, "version": self.rule.version, "sha256": self.rule.sha256},
-            "obligation_kg": self.obligation_kg,
-        }
+        """The case reference the retirement's claim hash commits to (certificates/court_reference.py):
+        built from the claim's own members, so a verifier recomputes it from the certificate."""
+        return court_reference.reference(
+            court=self.case.court,
+            case_number=self.case.case_number,
+            judgment_date=self.case.judgment_date,
+            damages_yuan=self.claim_conversion["damages_yuan"],
+            rule=self.claim_conversion["rule"],
+            obligation_kg=self.obligation_kg,
+        )
 
     @property
     def claim_hash(self) -> bytes:
-        return bytes.fromhex(sha256_hex(canonical_json(self.reference)))
+        return bytes.fromhex(court_reference.claim_hash(self.reference)[2:])
 
     @property
     def fields(self) -> dict[str, Any]:
@@ -94,14 +102,31 @@ def _text(data: dict[str, Any], key: str, where: str) -> str:
     value = value.strip()
     if len(value) > MAX_TEXT or any(c in value for c in "\r\n\t"):
         raise CourtCaseError(f"{where}: {key} must be one line of at most {MAX_TEXT} characters; shorten it")
+    hidden = sorted({f"U+{ord(c):04X}" for c in value if unicodedata.category(c) in UNSEEN})
+    if hidden:
+        raise CourtCaseError(
+            f"{where}: {key} holds invisible or control characters ({', '.join(hidden)}); "
+            "remove them and write it as the judgment prints it"
+        )
     return value
+
+
+def case_key(case_number: str) -> str:
+    """One spelling of a case number for its operation id: full-width and half-width forms, the
+    year's brackets, spaces and letter case do not make another case."""
+    folded = unicodedata.normalize("NFKC", case_number).translate(BRACKETS).casefold()
+    return "".join(c for c in folded if not c.isspace())
 
 
 def parse_case(text: str, where: str) -> CourtCase:
     """A case from its JSON text; CourtCaseError on the first problem, naming the fix."""
+    if _depth(text) > MAX_DEPTH:
+        raise CourtCaseError(f"{where} nests too deeply for a case; write a case as docs/footprint.md shows")
     try:
-        data = json.loads(text, parse_float=Decimal)
-    except ValueError:
+        data = json.loads(text, parse_float=Decimal, object_pairs_hook=_no_repeats)
+    except _Repeated as exc:
+        raise CourtCaseError(f"{where}: member {exc} appears twice; keep the judgment's one") from None
+    except (ValueError, RecursionError):
         raise CourtCaseError(f"{where} is not JSON; write a case as docs/footprint.md shows") from None
     if not isinstance(data, dict):
         raise CourtCaseError(f"{where} is not a JSON object; write a case as docs/footprint.md shows")
@@ -126,20 +151,52 @@ def parse_case(text: str, where: str) -> CourtCase:
     )
 
 
+class _Repeated(ValueError):
+    pass
+
+
+def _no_repeats(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose members are each named once: with two, a reader and this parser could see two cases."""
+    seen: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in seen:
+            raise _Repeated(key)
+        seen[key] = value
+    return seen
+
+
+def _depth(text: str) -> int:
+    """The deepest nesting of brackets outside strings (an upper bound is enough to refuse early)."""
+    depth = deepest = 0
+    for token in re.finditer(r'"(?:[^"\\]|\\.)*"|[\[{]|[\]}]', text):
+        mark = token.group()
+        if mark in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif mark in "]}":
+            depth -= 1
+    return deepest
+
+
 def _damages(value: Any, where: str) -> Decimal:
     if isinstance(value, bool) or not isinstance(value, (int, str, Decimal)):
         raise CourtCaseError(f'{where}: damages_yuan must be an amount in yuan, e.g. 173900 or "1234.56"')
+    shown = str(value).strip()[:40]  # a huge number is named by its first digits
     try:
         amount = Decimal(str(value).strip())
-    except InvalidOperation:
+    except (InvalidOperation, ValueError):
         raise CourtCaseError(
-            f"{where}: damages_yuan {value!r} is not an amount; write e.g. 173900 or 1234.56"
+            f"{where}: damages_yuan {shown!r} is not an amount; write e.g. 173900 or 1234.56"
         ) from None
     if not amount.is_finite() or amount <= 0:
-        raise CourtCaseError(f"{where}: damages_yuan {value} must be above 0 yuan; give the amount the court ordered")
-    if amount != amount.quantize(Decimal("0.01")) or amount > conversion.MAX_YUAN:
+        raise CourtCaseError(f"{where}: damages_yuan {shown} must be above 0 yuan; give the amount the court ordered")
+    if isinstance(value, str) and not PLAIN_AMOUNT.fullmatch(value.strip()):
+        # Decimal also reads "1_000", "１２３" and "1e3": a court's amount is written in plain digits
+        raise CourtCaseError(f"{where}: damages_yuan {shown!r} is not plain digits; write e.g. 173900 or 1234.56")
+    # the bound first: quantizing 10^30 to the fen needs more digits than the decimal context holds
+    if amount > conversion.MAX_YUAN or amount != amount.quantize(Decimal("0.01")):
         raise CourtCaseError(
-            f"{where}: damages_yuan {value} must be at most {conversion.MAX_YUAN:,} yuan, to the fen (0.01); fix it"
+            f"{where}: damages_yuan {shown} must be at most {conversion.MAX_YUAN:,} yuan, to the fen (0.01); fix it"
         )
     return amount
 
@@ -149,9 +206,14 @@ def _date(value: Any, where: str) -> str | None:
         return None
     if isinstance(value, str) and len(value) == 10:
         try:
-            return date.fromisoformat(value).isoformat()
+            day = date.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            # a day of grace: Beijing's date is a day ahead of UTC's for eight hours
+            if day > datetime.now(UTC).date() + timedelta(days=1):
+                raise CourtCaseError(f"{where}: judgment_date {value} is in the future; give the judgment's date")
+            return day.isoformat()
     raise CourtCaseError(f"{where}: judgment_date {value!r} must be a date, YYYY-MM-DD")
 
 
@@ -161,6 +223,11 @@ def quote(case: CourtCase, rule: str | None = None, rules: Rules | None = None) 
     ref = rule or case.rule
     try:
         chosen = known.damage(ref) if ref is not None else _only_current(known)
+        if rule is not None and case.rule is not None and known.damage(case.rule) != chosen:
+            # the court's price is the case's: an operator's --rule may name it, never replace it
+            raise CourtCaseError(
+                f"--rule {rule} is not the case's rule {case.rule}; drop --rule, or correct the case file"
+            )
         converted = conversion.damages(case.damages_yuan, chosen)
     except FootprintError as exc:
         raise CourtCaseError(str(exc)) from None
@@ -176,8 +243,10 @@ def _only_current(rules: Rules) -> DamagesRule:
 
 
 def operation_id(vault: Vault, chain_id: int, registry: str, case: CourtCase) -> int:
-    """The retirement's operation id: keyed by the court and the case number only, so the chain
-    refuses a second retirement of the same case whatever batch, seller or amount it names; keyed
-    by the data key, so the id on chain does not reveal the case to someone trying numbers."""
-    text = "|".join((str(chain_id), registry.lower(), case.court, case.case_number))
+    """The retirement's operation id: keyed by the case number only (a 案号 names its court by the
+    court's code, e.g. 闽0428, so another spelling of the court is not another case), in one
+    spelling (case_key), so the chain refuses a second retirement of the same case whatever batch,
+    seller or amount it names; keyed by the data key, so the id on chain does not reveal the case
+    to someone trying numbers."""
+    text = "|".join((str(chain_id), registry.lower(), case_key(case.case_number)))
     return int.from_bytes(vault.fingerprint("court-retire", text), "big")

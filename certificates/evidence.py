@@ -144,6 +144,7 @@ class ChainEvidence:
                     "0x" + a["beneficiaryCommitment"].hex(),
                     int(log["blockNumber"], 16),
                     scenario=scenario,
+                    claim_hash="0x" + a["claimHash"].hex(),
                 )
         return None
 
@@ -183,7 +184,7 @@ class MirrorEvidence:
         mark = "?" if engine.dialect.paramstyle == "qmark" else "%s"
         self._sql_retirement = (
             "SELECT r.batch_id, r.holder, r.amount, r.beneficiary_commitment, r.block_number, r.scenario, "
-            "l.first_serial, l.last_serial FROM retirements r LEFT JOIN lots l ON "
+            "r.claim_hash, l.first_serial, l.last_serial FROM retirements r LEFT JOIN lots l ON "
             f"l.batch_id = r.batch_id AND l.retirement_id = r.id WHERE r.id = {mark} "
             "ORDER BY l.first_serial"
         )
@@ -227,7 +228,7 @@ class MirrorEvidence:
         rows = self._rows(self._sql_retirement, rid)
         if not rows:
             return None
-        batch_id, holder, amount, commitment, block_number, scenario = rows[0][:6]
+        batch_id, holder, amount, commitment, block_number, scenario, claim_hash = rows[0][:7]
         found = OnChainRetirement(
             self.registry,
             batch_id,
@@ -235,8 +236,9 @@ class MirrorEvidence:
             amount,
             commitment,
             block_number,
-            [[r[6], r[7]] for r in rows if r[6] is not None],
+            [[r[7], r[8]] for r in rows if r[7] is not None],
             scenario=BY_ENUM_NAME.get(scenario),
+            claim_hash=claim_hash.lower() if isinstance(claim_hash, str) else None,  # the indexer writes 0x + hex
         )
         with self._lock:
             if len(self._retirements) >= self.MAX_CACHED:

@@ -13,6 +13,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from certificates import court_reference
 from certificates import footprint_report as reports
 from certificates.document import FORMAT, field_commitment, iso_utc, leaf_hash, make_claim, new_salt
 from certificates.errors import ServiceError
@@ -235,6 +236,7 @@ def certify(
             )
         except ValueError as exc:
             raise CertificationError(str(exc)) from None
+        _require_case_committed(spec, claim, values, retirements)
         ranges = _serial_ranges(conn, retirement_ids)
         now = now or int(time.time())
         number = (conn.execute(select(func.max(CertificateRow.number))).scalar() or 0) + 1
@@ -295,6 +297,30 @@ def certify(
                 "or took this number; run the command again"
             ) from None
         return Issued(cert_id, index, leaf.hex(), body)
+
+
+def _require_case_committed(
+    spec: ScenarioSpec, claim: dict[str, Any], values: dict[str, Any], retirements: list[Any]
+) -> None:
+    """A court order's certificate (a damages claim with its rule) only for retirements whose claim hash
+    commits to the case it names: every verifier compares the two (docs/certificate-format.md §5.2), so
+    a retirement made otherwise (`ledger retire`) would give a certificate that fails. `ledger court
+    retire` is the one way to retire a court order."""
+    if not court_reference.is_court_claim(spec.key, claim):
+        return
+    ref = court_reference.reference(
+        **{name: values.get(name) for name in court_reference.CASE_FIELDS},
+        damages_yuan=claim["damages_yuan"],
+        rule=claim["rule"],
+        obligation_kg=claim["obligation_kg"],
+    )
+    expected = court_reference.claim_hash(ref)
+    other = [r.id for r in retirements if str(r.claim_hash).lower() != expected]
+    if other:
+        raise CertificationError(
+            f"retirement {', '.join(other)} does not commit to case {values.get('case_number')} (its claim hash is "
+            "not this case's reference); retire a court order with `ledger court retire --case FILE`, which commits it"
+        )
 
 
 def _beneficiary(

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from certificates import claim_rules, footprint_report
+from certificates import claim_rules, court_reference, footprint_report
 from certificates.document import FORMAT, claim_errors, field_commitment, leaf_hash
 from certificates.scenarios import ORDER, SCENARIOS
 from chain import rfc9162
@@ -29,6 +29,7 @@ class OnChainRetirement:
     block_number: int
     serial_ranges: list[list[int]] | None = None  # None: this evidence cannot tell
     scenario: str | None = None  # the Scenario's name (scenarios.ORDER), None: this evidence cannot tell
+    claim_hash: str | None = None  # 0x + 64 lowercase hex, None: this evidence cannot tell
 
 
 class EvidenceError(Exception):
@@ -241,7 +242,7 @@ def verify_document(doc: Any, evidence: Evidence) -> Verdict:
     if leaf is not None:
         add(_inclusion(leaf, proof))
     add(_read("anchor", lambda: _anchor(proof, evidence)))
-    add(_read("retirements", lambda: _retirements(body, evidence)))
+    add(_read("retirements", lambda: _retirements(body, doc.get("disclosed", {}), evidence)))
     add(_read("revocation", lambda: _revocation(leaf, evidence)))
     return verdict
 
@@ -361,8 +362,14 @@ def _anchor(proof: dict[str, Any] | None, evidence: Evidence) -> Check:
     return Check("anchor", True, f"root of tree size {proof['tree_size']} anchored on chain ({evidence.source})")
 
 
-def _retirements(body: dict[str, Any], evidence: Evidence) -> Check:
+def _retirements(body: dict[str, Any], disclosed: dict[str, Any], evidence: Evidence) -> Check:
+    """Each retirement is the event on chain; a court order's also commits, by its claim hash, to
+    the case the certificate discloses (docs/certificate-format.md §5.2)."""
     problems = []
+    case = court_reference.expected(body, disclosed)
+    if case is not None and case.problem is not None:
+        problems.append(case.problem)
+    uncompared = 0  # court-order retirements whose claim hash this evidence does not give
     for r in body["retirements"]:
         rid = f"{r['tx_hash']}#{r['log_index']}"
         ranges = r["serial_ranges"]
@@ -398,8 +405,25 @@ def _retirements(body: dict[str, Any], evidence: Evidence) -> Check:
             problems.append(f"{rid}: its {', '.join(names)} differ(s) from the event on chain")
         elif found.serial_ranges is not None and found.serial_ranges != ranges:
             problems.append(f"{rid}: its serial ranges differ from the ones the registry's mirror traced")
+        if case is not None and case.claim_hash is not None:
+            if found.claim_hash is None:
+                uncompared += 1
+            elif found.claim_hash.lower() != case.claim_hash:
+                problems.append(
+                    f"{rid}: its claim hash on chain does not commit to the case this certificate names "
+                    "(court, case number, judgment date, damages, rule or obligation differ)"
+                )
     if problems:
         return Check("retirements", False, "; ".join(problems))
-    return Check(
-        "retirements", True, f"{len(body['retirements'])} retirement event(s) found on chain ({evidence.source})"
-    )
+    detail = f"{len(body['retirements'])} retirement event(s) found on chain ({evidence.source})"
+    if case is not None:
+        detail += _case_note(case, uncompared)
+    return Check("retirements", True, detail)
+
+
+def _case_note(case: court_reference.Expected, uncompared: int) -> str:
+    if case.hidden:
+        return f"; the case reference could not be compared (hidden fields: {', '.join(case.hidden)})"
+    if uncompared:
+        return f"; the case reference could not be compared (this evidence gives no claim hash for {uncompared})"
+    return "; each commits by its claim hash to the disclosed case"

@@ -91,8 +91,8 @@ REPORT_FORMAT = "ledger-footprint-report/1"
 REPORT_SUBJECT = {
     "LargeEvent": "event",
     "Organisation": "organisation",
-    "Product": "organisation",
-    "Building": "organisation",
+    "Product": "product",
+    "Building": "building",
     "Region": "organisation",
     "Personal": "person",
 }
@@ -481,10 +481,38 @@ class Verifier:
         require(anchored != bytes(32), "tree size never anchored")
         require(anchored.hex() == root, "anchored root differs")
 
+    def case_claim_hash(self) -> str | None:
+        """§5.2: the claim hash a court order's retirements carry, recomputed from the disclosed case and
+        the claim; None for another claim, or (noted) when the case is committed but not disclosed."""
+        body, claim = self.body, self.body.get("claim")
+        if body.get("scenario") != "EcologicalJustice" or not isinstance(claim, dict):
+            return None
+        if "obligation_kg" not in claim or "rule" not in claim:
+            return None  # §5.2: a claim without a rule states no case reference
+        fields = body.get("fields") if isinstance(body.get("fields"), dict) else {}
+        disclosed = self.doc.get("disclosed", {})
+        reference: dict[str, Any] = {"format": "ledger-court-case-reference/1"}
+        hidden = []
+        for name in ("court", "case_number", "judgment_date"):
+            opening = disclosed.get(name) if isinstance(disclosed, dict) else None
+            if isinstance(opening, dict) and "value" in opening:
+                reference[name] = opening["value"]
+            elif name in fields:
+                hidden.append(name)
+            else:
+                reference[name] = None  # READING (§5.2): a field the certificate does not commit to is null
+        if hidden:
+            self.notes["retirements"] = f"the case reference could not be compared (hidden fields: {', '.join(hidden)})"
+            return None
+        reference.update({k: claim.get(k) for k in ("damages_yuan", "rule", "obligation_kg")})
+        require(not has_float(reference), "the case reference holds a float")
+        return "0x" + sha256hex(canonical(reference))
+
     def check_retirements(self) -> None:
         retirements = self.retirements_list()
         # READING (§1, §5): a certificate states that something was retired: at least one retirement
         require(len(retirements) >= 1, "no retirement")
+        case_hash = self.case_claim_hash()
         seen: set[tuple[str, int]] = set()
         chain_id = self.chain_id()
         for r in retirements:
@@ -537,6 +565,11 @@ class Verifier:
                 isinstance(r.get("beneficiary_commitment"), str)
                 and r["beneficiary_commitment"].lower() == beneficiary_commitment,
                 "beneficiary commitment",
+            )
+            # §5.2: a court order's retirement commits, by its claim hash (the fourth word), to the case
+            require(
+                case_hash is None or "0x" + data[96:128].hex() == case_hash,
+                f"{tx_hash}#{log_index}: the claim hash does not commit to the disclosed case",
             )
 
     def check_revocation(self) -> None:

@@ -11,6 +11,7 @@ from certificates.evidence import ChainEvidence
 from certificates.issuer import CertificationError
 from certificates.verify import verify_document
 from chain.types import Scenario
+from footprint.conversion import shipped_rules
 from tests.api.conftest import BENEFICIARIES, Certified
 
 
@@ -37,7 +38,16 @@ def test_carbon_neutral_only_when_the_footprint_is_covered(certified: Certified)
     org = certified.public(certified.ids[Scenario.ORGANISATION])["certificate"]["claim"]
     assert org["carbon_neutral"] is False
     trees = certified.public(certified.ids[Scenario.TREE_PLANTING_DUTY])["certificate"]["claim"]
-    assert trees == {"quantity_kg": 1200, "trees": 3, "kg_per_tree": 400, "duty_kg": 1200, "duty_fulfilled": True}
+    rule = {"id": "cn-tree-duty", "version": 1, "sha256": shipped_rules().tree("cn-tree-duty@1").sha256}
+    # 3 trees × 400 kg (the published rule, named in the claim) = 1,200 kg: fulfilled
+    assert trees == {
+        "quantity_kg": 1200,
+        "trees": 3,
+        "kg_per_tree": 400,
+        "duty_kg": 1200,
+        "duty_fulfilled": True,
+        "rule": rule,
+    }
 
 
 def test_personal_fields_are_hidden_in_the_public_copy_and_it_still_verifies(certified: Certified) -> None:
