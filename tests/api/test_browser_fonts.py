@@ -31,10 +31,9 @@ from tests.api.conftest import Certified
 from tests.api.server import free_port, serve_thread
 
 FONT = ServiceSettings().pdf_font / fonts.FILES["400Regular.ttf"][0]
-# drawn from the machine's own fonts, not the web font: Noto Sans SC has no U+2714/U+2718 (the
-# verify page's check marks) nor U+2715 (the footprint page's remove button); every other
-# non-ASCII character the pages show must be in the web font
-SYSTEM_SYMBOLS = {"✔", "✘", "✕"}
+# every non-ASCII character the pages show must be in the web font: the marks are ✓ and × (Noto
+# Sans SC has them), not ✔ ✘ ✕ (it has none of them, so they came from the machine's own fonts)
+SYSTEM_SYMBOLS: set[str] = set()
 FAMILIES = {"Noto Sans SC", "Noto Sans CJK SC"}  # api/templates/fonts.css: both names, one file
 
 

@@ -129,7 +129,7 @@ def test_a_good_certificate_verifies_in_the_browser_alone(
     assert "证书有效" in page.locator("#bverdict").inner_text()
     found = rows(page, "bchecks")
     assert list(found) == list(CHECKS)
-    assert all(v == ("true", "✔") for v in found.values()), found
+    assert all(v == ("true", "✓") for v in found.values()), found
     # the server could not verify: the page says so, and the browser's verdict stands alone
     assert app.calls == before + 1
     assert page.locator("#verdict").get_attribute("data-verdict") == "unavailable"
@@ -163,8 +163,8 @@ def test_a_tampered_certificate_fails_naming_the_check(
     assert verify_on_page(page, doc, certified.node.url, registry(certified)) == "invalid"
     assert "证书无效" in page.locator("#bverdict").inner_text()
     found = rows(page, "bchecks")
-    assert found["fields"] == ("false", "✘")
-    assert all(v == ("true", "✔") for k, v in found.items() if k != "fields"), found
+    assert found["fields"] == ("false", "×")
+    assert all(v == ("true", "✓") for k, v in found.items() if k != "fields"), found
     detail = page.locator("#bchecks tr[data-check=fields] td.detail").inner_text()
     assert detail == "field event_name does not match its commitment"
     assert not errors, errors
@@ -180,7 +180,7 @@ def test_a_revoked_certificate_shows_revoked(page_off: tuple[Any, list[str], lis
     assert verify_on_page(page, doc, certified.node.url, registry(certified)) == "revoked"
     assert "证书已被撤销" in page.locator("#bverdict").inner_text()
     found = rows(page, "bchecks")
-    assert found["revocation"] == ("false", "✘")
+    assert found["revocation"] == ("false", "×")
     assert [k for k, v in found.items() if v[0] == "false"] == ["revocation"]
     assert not errors, errors
 
@@ -198,7 +198,7 @@ def test_a_node_that_does_not_answer_is_named(
     found = rows(page, "bchecks")
     chain_checks = {"issuer", "anchor", "retirements", "revocation"}
     assert {k for k, v in found.items() if v == ("false", "?")} == chain_checks, found
-    assert all(v == ("true", "✔") for k, v in found.items() if k not in chain_checks), found
+    assert all(v == ("true", "✓") for k, v in found.items() if k not in chain_checks), found
     assert not errors, errors
 
 

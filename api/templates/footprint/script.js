@@ -14,7 +14,7 @@ function addLine(line) {
   const category = document.createElement("select"); category.className = "category";
   for (const o of categoryOptions()) category.append(o.cloneNode(true));
   category.value = line.category || "";
-  const remove = text("button", "✕"); remove.type = "button"; remove.title = "删除 Remove"; remove.onclick = () => tr.remove();
+  const remove = text("button", "×"); remove.type = "button"; remove.title = "删除 Remove"; remove.onclick = () => tr.remove();
   const cells = [activity, input("quantity", line.quantity, 10), unit, input("passengers", line.passengers, 6), category,
     input("label", line.label, 24), remove];
   for (const c of cells) { const td = document.createElement("td"); td.append(c); tr.append(td); }

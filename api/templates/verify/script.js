@@ -30,7 +30,7 @@ function checkRows(table, checks) {
   for (const c of checks) {
     const tr = document.createElement("tr"); tr.dataset.check = c.name; tr.dataset.ok = c.ok;
     if (c.unreadable) tr.dataset.unreadable = "true";
-    tr.append(text("td", c.ok ? "✔" : c.unreadable ? "?" : "✘", "mark"));
+    tr.append(text("td", c.ok ? "✓" : c.unreadable ? "?" : "×", "mark"));
     const title = document.createElement("td"); title.append(text("div", c.title_zh), text("div", c.title_en, "en"));
     tr.append(title, text("td", c.detail, "detail")); table.append(tr);
   }
