@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -16,7 +17,7 @@ from sqlmodel import col
 from chain.types import from_short_id
 from land.errors import LandError
 from land.geometry import make_parcel
-from land.overlap import StrtreeIndex
+from land.overlap import StrtreeIndex, within_file
 from land.store import LandParcelRow, live_condition, live_parcels
 
 ParcelHolders = Callable[[Sequence[bytes]], list[str]]  # parcel hashes -> the project ids the chain names
@@ -55,7 +56,10 @@ def audit_land(conn: Connection, holders: ParcelHolders, add: Callable[[str, str
     live = live_parcels(conn)
     index, overlaps = StrtreeIndex(live), 0
     for project in sorted({p.project_id for p in live}):
-        for c in index.conflicts([p for p in live if p.project_id == project], project):
+        own = [p for p in live if p.project_id == project]
+        # a registration refuses overlaps within its own file too, so the audit redoes that check
+        found = [replace(c, other_project=project) for c in within_file(own)] + index.conflicts(own, project)
+        for c in found:
             if (project, c.parcel_id) < (c.other_project, c.other_parcel):  # each pair once
                 overlaps += 1
                 add("land", f"parcel {c.parcel_id} of {project}", c.describe())

@@ -17,13 +17,17 @@ The parcel hash is sha256 of canonical JSON `{"id": parcel_id, "geometry": {"typ
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Decimal, DecimalException
 from typing import Any
 
 from chain.canonical import canonical_json, sha256_hex
 from land.errors import LandError
 
 SCALE = 10**7  # integer units per degree: 7 decimal places
+# vertices in one parcel, all rings: illustrative, a boundary digitised every metre round a 20 km
+# perimeter; the stored parcel is served and drawn on every public page view, and a 10⁶-vertex one
+# took 2 s of the API's CPU and 17 MB per request
+MAX_VERTICES = 20_000
 Vertex = tuple[int, int]
 Ring = list[Vertex]
 Polygon = list[Ring]  # exterior first, then holes
@@ -36,8 +40,13 @@ def to_units(value: Any, where: str) -> int:
     try:
         scaled = Decimal(str(value)).scaleb(7).quantize(Decimal(1), rounding=ROUND_HALF_EVEN)
         return int(scaled)
-    except (InvalidOperation, ValueError, OverflowError):
+    except (DecimalException, ValueError, OverflowError):  # NaN, Infinity, 1e999999999 (Overflow)
         raise LandError(f"{where}: coordinate {value!r} is not a finite number of degrees") from None
+
+
+def _altitude(value: Any, where: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float, Decimal)) or not Decimal(value).is_finite():
+        raise LandError(f"{where}: altitude {value!r} is not a number; give [longitude, latitude] or add metres")
 
 
 def _twice_area(ring: Ring) -> int:
@@ -48,10 +57,14 @@ def _twice_area(ring: Ring) -> int:
 def _ring(points: Any, where: str, *, exterior: bool) -> Ring:
     if not isinstance(points, list):
         raise LandError(f"{where}: a ring must be a list of [longitude, latitude] positions")
+    if len(points) > MAX_VERTICES + 1:  # early, before each is read: a closed ring repeats its first
+        raise LandError(_too_many(where, len(points) - 1))
     ring: Ring = []
     for n, point in enumerate(points):
-        if not isinstance(point, list) or len(point) < 2:
-            raise LandError(f"{where}[{n}]: a position must be [longitude, latitude]")
+        if not isinstance(point, list) or not 2 <= len(point) <= 3:
+            raise LandError(f"{where}[{n}]: a position must be [longitude, latitude] (an altitude may follow)")
+        if len(point) == 3:  # RFC 7946 §3.1.1's altitude: not part of the land, but it must be a number
+            _altitude(point[2], f"{where}[{n}]")
         vertex = (to_units(point[0], f"{where}[{n}]"), to_units(point[1], f"{where}[{n}]"))
         if not (-180 * SCALE <= vertex[0] <= 180 * SCALE and -90 * SCALE <= vertex[1] <= 90 * SCALE):
             raise LandError(
@@ -92,7 +105,16 @@ def canonical_geometry(geometry: Any, where: str = "geometry") -> dict[str, Any]
         polygons = [_polygon(p, f"{where}.coordinates[{n}]") for n, p in enumerate(coordinates)]
     else:
         raise LandError(f"{where}: type {kind!r} is not land; give a Polygon or MultiPolygon (not a point or line)")
+    vertices = sum(len(ring) - 1 for polygon in polygons for ring in polygon)
+    if vertices > MAX_VERTICES:
+        raise LandError(_too_many(where, vertices))
     return {"type": "MultiPolygon", "coordinates": sorted(polygons)}
+
+
+def _too_many(where: str, count: int) -> str:
+    return (
+        f"{where}: {count:,} vertices, over the {MAX_VERTICES:,} a parcel may have; simplify the boundary in your GIS"
+    )
 
 
 def as_degrees(canonical: dict[str, Any]) -> dict[str, Any]:

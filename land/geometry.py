@@ -11,11 +11,15 @@ repaired: repairing would change the land the owner declared.
 from __future__ import annotations
 
 import json
+import math
+import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cached_property
 from typing import Any
 
+import numpy as np
 import shapely
 from pyproj import Geod
 from shapely.geometry.base import BaseGeometry
@@ -27,6 +31,14 @@ MIN_PARCEL_M2 = 400.0  # CCER-14-001-V01 碳汇造林: a parcel of at least 400 
 # the declared project area may differ from the parcels' geodesic sum by this share: illustrative (no
 # published figure found); it absorbs survey rounding, not a missing parcel
 AREA_TOLERANCE = 0.01
+# a polygon part may span at most this many degrees of longitude or latitude: its edges are straight
+# in degrees to the overlap check and geodesics to the area, which agree to well under the area
+# tolerance at this size (about 0.1 % for a 1° square at 30°N) and not at all across the antimeridian
+# or round a pole; 1° (about 100 km) is illustrative, far above any 小班 or forest-right plot
+MAX_PART_DEGREES = 1.0
+MAX_DEPTH = 64  # JSON nesting: GeoJSON needs 8; deeper crashes the parser (py_ecc sets a 100,000 recursion limit)
+_STRINGS = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
+_HIDDEN = {"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp"}  # control, format (zero-width), unassigned, separators
 _GEOD = Geod(ellps="WGS84")  # GRS80 (CGCS2000's ellipsoid) differs in the 11th digit of flattening
 _CRS_NAMES = {
     "urn:ogc:def:crs:ogc:1.3:crs84": "WGS 84",
@@ -81,8 +93,12 @@ def geodesic_area(shape: BaseGeometry) -> float:
 
 def parse_parcels(text: str, source: str = "the parcel file") -> list[Parcel]:
     """Every parcel of a GeoJSON text, each valid, at least MIN_PARCEL_M2, ids unique."""
+    if _depth(text) > MAX_DEPTH:
+        raise LandError(f"{source} is nested too deeply (over {MAX_DEPTH} levels) to be GeoJSON parcels")
     try:
         document = json.loads(text, parse_float=Decimal)
+    except RecursionError:
+        raise LandError(f"{source} is nested too deeply to be GeoJSON parcels") from None
     except ValueError:
         raise LandError(f"{source} is not JSON; give a GeoJSON FeatureCollection of parcels") from None
     if not isinstance(document, dict):
@@ -108,6 +124,14 @@ def parse_parcels(text: str, source: str = "the parcel file") -> list[Parcel]:
 def make_parcel(parcel_id: str, geometry: Any, where: str = "parcel") -> Parcel:
     """One parcel from its id and a GeoJSON geometry, validated (the rules of parse_parcels)."""
     parcel = Parcel(parcel_id, canonical_geometry(geometry, f"{where} {parcel_id}"))
+    for part in shapely.get_parts(parcel.shape):
+        x0, y0, x1, y1 = part.bounds
+        if max(x1 - x0, y1 - y0) > MAX_PART_DEGREES:
+            which = f"{x1 - x0:g}° of longitude" if x1 - x0 > MAX_PART_DEGREES else f"{y1 - y0:g}° of latitude"
+            raise LandError(
+                f"{where} {parcel_id} spans {which}, more than {MAX_PART_DEGREES:g}° (it crosses the antimeridian, "
+                "circles a pole or is not a parcel); split it into parts at ±180° or into smaller parcels"
+            )
     reason = shapely.is_valid_reason(parcel.shape)
     if reason != "Valid Geometry":
         raise LandError(
@@ -115,8 +139,11 @@ def make_parcel(parcel_id: str, geometry: Any, where: str = "parcel") -> Parcel:
             "(rings must not cross themselves or each other)"
         )
     if parcel.area_m2 < MIN_PARCEL_M2:
+        shown = f"{parcel.area_m2:.1f}"
+        if float(shown) >= MIN_PARCEL_M2:  # 399.987 is not "400.0 m², below 400 m²": truncate, never round up
+            shown = f"{math.floor(parcel.area_m2 * 100) / 100:.2f}"
         raise LandError(
-            f"{where} {parcel_id} is {parcel.area_m2:.1f} m², below the {MIN_PARCEL_M2:.0f} m² minimum parcel; "
+            f"{where} {parcel_id} is {shown} m², below the {MIN_PARCEL_M2:.0f} m² minimum parcel; "
             "merge it with a neighbour or leave it out"
         )
     return parcel
@@ -136,6 +163,9 @@ def check_declared_area(declared_m2: float, parcels: list[Parcel]) -> float:
 def _feature(feature: Any, where: str) -> Parcel:
     if not isinstance(feature, dict) or feature.get("type") != "Feature":
         raise LandError(f"{where} is not a GeoJSON Feature")
+    _check_crs(feature, where)
+    if isinstance(feature.get("geometry"), dict):
+        _check_crs(feature["geometry"], where)
     properties = feature.get("properties") or {}
     parcel_id = properties.get("parcel_id") if isinstance(properties, dict) else None
     if not isinstance(parcel_id, (str, int)) or isinstance(parcel_id, bool) or not str(parcel_id).strip():
@@ -143,6 +173,7 @@ def _feature(feature: Any, where: str) -> Parcel:
     parcel_id = str(parcel_id).strip()
     if len(parcel_id) > 100:
         raise LandError(f"{where}: parcel_id is longer than 100 characters; give the 小班 code")
+    _check_id(parcel_id, where)
     return make_parcel(parcel_id, feature.get("geometry"), f"{where}: parcel")
 
 
@@ -150,8 +181,31 @@ def _check_crs(document: dict[str, Any], source: str) -> None:
     crs = document.get("crs")
     if crs is None:
         return  # RFC 7946: WGS 84 longitude, latitude
-    name = crs.get("properties", {}).get("name") if isinstance(crs, dict) else None
+    properties = crs.get("properties") if isinstance(crs, dict) else None
+    name = properties.get("name") if isinstance(properties, dict) else None
     if not isinstance(name, str) or name.strip().lower() not in _CRS_NAMES:
         raise LandError(
             f"{source} is in CRS {name!r}; give WGS 84 (EPSG:4326) or CGCS2000 (EPSG:4490) longitude, latitude"
         )
+
+
+def _check_id(parcel_id: str, where: str) -> None:
+    """An id is the text people read and compare: no character a reader cannot see (a zero-width
+    space, a terminal escape, a newline), and each letter in one form (NFKC), so that full-width
+    `Ｐ1` and `P1` cannot be two parcels that look the same."""
+    hidden = [c for c in parcel_id if unicodedata.category(c) in _HIDDEN]
+    if hidden:
+        codes = ", ".join(f"U+{ord(c):04X}" for c in dict.fromkeys(hidden))
+        raise LandError(f"{where}: parcel_id {parcel_id!r} holds invisible characters ({codes}); remove them")
+    plain = unicodedata.normalize("NFKC", parcel_id)
+    if plain != parcel_id:
+        raise LandError(
+            f"{where}: parcel_id {parcel_id!r} has full-width or compatibility characters; write it as {plain!r}"
+        )
+
+
+def _depth(text: str) -> int:
+    """How deep the arrays and objects of a JSON text nest (strings skipped), without parsing it."""
+    folded = np.frombuffer(_STRINGS.sub("", text).encode("utf-8", "surrogatepass"), dtype=np.uint8) | 0x20
+    brackets = folded[(folded == 0x7B) | (folded == 0x7D)]  # `[` and `{` fold to 0x7B, `]` and `}` to 0x7D
+    return int(np.cumsum(np.where(brackets == 0x7B, 1, -1)).max()) if brackets.size else 0

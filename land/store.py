@@ -67,6 +67,8 @@ def save(conn: Connection, project_id: str, parcels: Sequence[Parcel]) -> None:
 
 
 def project_parcels(conn: Connection, project_id: str) -> list[StoredParcel]:
+    if "\x00" in project_id:  # no project id holds NUL (chain/types.short_id), and PostgreSQL refuses it
+        return []
     rows = conn.execute(select(T).where(col(T.project_id) == project_id).order_by(col(T.parcel_id))).all()
     return [StoredParcel(r.project_id, r.parcel_id, r.parcel_hash, json.loads(r.geometry), r.area_m2) for r in rows]
 

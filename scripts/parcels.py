@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -39,7 +41,7 @@ class ParcelFile:
 
 def read_parcels(path: Path) -> ParcelFile:
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM (Notepad, Excel "UTF-8 with BOM") is not content
     except (OSError, UnicodeDecodeError):
         raise InvalidInputError(f"cannot read the parcel file {path} (UTF-8 GeoJSON or CSV)") from None
     if path.suffix.lower() in (".geojson", ".json"):
@@ -102,6 +104,24 @@ def check_land(project_id: str, area_m2: int, parcel_file: ParcelFile, map_out: 
     if found:
         raise ParcelOverlapError(found)
     return engine
+
+
+@contextmanager
+def land_lock(parcel_file: ParcelFile, *, dry_run: bool) -> Iterator[None]:
+    """Hold the database's land lock (land/lock.py) around a registration's check, send and store, so
+    that two registrations of overlapping land cannot both pass the check before either is stored."""
+    if not parcel_file.located or dry_run:
+        yield
+        return
+    from indexer.db import make_engine
+    from land.lock import registration_lock
+
+    engine = make_engine()
+    try:
+        with registration_lock(engine):
+            yield
+    finally:
+        engine.dispose()
 
 
 def store_land(engine: Engine, project_id: str, parcel_file: ParcelFile) -> None:

@@ -9,15 +9,15 @@ from typing import Annotated, Any
 
 import typer
 
-from chain.client import sid
+from chain.client import RegistryClient, sid
 from chain.errors import InvalidInputError
 from chain.types import ProjectStatus, enum_name, from_short_id
 from scripts import args
-from scripts.console import operator_errors
+from scripts.console import err_console, operator_errors
 from scripts.context import registry_client
 from scripts.listing import list_events, print_rows
 from scripts.output import DryRunOption, JsonOption, OpIdOption, run_write
-from scripts.parcels import check_land, read_parcels, store_land
+from scripts.parcels import check_land, land_lock, read_parcels, store_land
 from scripts.status_commands import add_status_command
 
 app = typer.Typer(help="Register projects, record reviews, change their status.", no_args_is_help=True)
@@ -64,27 +64,38 @@ def register(
     args.uint("--area-m2", area_m2, bits=64, low=1)
     start, end = unix_date(crediting_start), unix_date(crediting_end)
     parcel_file = read_parcels(parcels)
-    land = check_land(project_id, area_m2, parcel_file, map_out)
-    run_write(
-        lambda w: w.register_project(
-            i,
-            project_id=project_id,
-            methodology_id=methodology,
-            owner=owner,
-            county_code=county,
-            area_square_metres=area_m2,
-            crediting_start=start,
-            crediting_end=end,
-            documents_hash=documents_hash(document or []),
-            parcels=parcel_file.hashes,
-        ),
-        c,
-        dry_run=dry_run,
-        as_json=as_json,
-        op_id=i,
-    )
-    if land is not None and not dry_run:  # the chain accepted it (a revert raised above): now the land is taken
-        store_land(land, project_id, parcel_file)
+    with land_lock(parcel_file, dry_run=dry_run):  # check, send and store: one registration at a time
+        land = check_land(project_id, area_m2, parcel_file, map_out)
+        if land is not None and not dry_run and _holds_all(c, project_id, parcel_file.hashes):
+            # an earlier run died after the chain accepted these very parcels and before their land was
+            # stored: store it now, or the project would hold hashes on chain with no land to check against
+            store_land(land, project_id, parcel_file)
+            err_console.print(
+                f"project {project_id} was already registered with these parcels; nothing sent, its land is stored",
+                markup=False,
+                highlight=False,
+            )
+            return
+        run_write(
+            lambda w: w.register_project(
+                i,
+                project_id=project_id,
+                methodology_id=methodology,
+                owner=owner,
+                county_code=county,
+                area_square_metres=area_m2,
+                crediting_start=start,
+                crediting_end=end,
+                documents_hash=documents_hash(document or []),
+                parcels=parcel_file.hashes,
+            ),
+            c,
+            dry_run=dry_run,
+            as_json=as_json,
+            op_id=i,
+        )
+        if land is not None and not dry_run:  # the chain accepted it (a revert raised above): now the land is taken
+            store_land(land, project_id, parcel_file)
 
 
 @app.command("review")
@@ -106,6 +117,12 @@ def review(
         as_json=as_json,
         op_id=i,
     )
+
+
+def _holds_all(c: RegistryClient, project_id: str, hashes: list[bytes]) -> bool:
+    """Whether the chain has project `project_id` live and holding every one of `hashes`."""
+    held = c.view_many("parcelProject", [(h,) for h in hashes])
+    return bool(hashes) and all(from_short_id(h) == project_id for h in held)
 
 
 def _status(name: str, status: ProjectStatus, summary: str, destructive: bool = False) -> None:

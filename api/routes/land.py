@@ -26,6 +26,8 @@ def parcels(
     project_id: Annotated[str, Path(max_length=32, description="e.g. P-511802-0001")],
     conn: Annotated[Connection, Depends(connection)],
 ) -> ProjectParcelsPublic:
+    if "\x00" in project_id:  # no project id holds NUL, and PostgreSQL refuses it in a query (a 500)
+        raise not_found(f"project {project_id!r}", "check the id (GET /api/v1/projects)")
     stored = project_parcels(conn, project_id)
     if not stored and conn.execute(select(col(ProjectRow.id)).where(col(ProjectRow.id) == project_id)).first() is None:
         raise not_found(f"project {project_id}", "check the id (GET /api/v1/projects)")
