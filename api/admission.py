@@ -19,7 +19,7 @@ from api.problems import problem
 
 # the paths that read the database; the pages, the explorer (it reads the node) and the OpenAPI
 # document are served without waiting
-GATED = ("/api/", "/certificates/")
+GATED = ("/api/", "/certificates/", "/registry")  # /registry: the public registry's pages and downloads
 
 
 def busy_response(retry_after: int) -> Any:

@@ -12,6 +12,7 @@ import json
 
 from chain.canonical import canonical_json
 from public.errors import PublicQueryError
+from public.filters import MAX_INT
 
 Key = tuple[int | str, ...]
 
@@ -34,6 +35,14 @@ def decode(list_name: str, cursor: str, kinds: tuple[type, ...]) -> Key:
         raise PublicQueryError(hint)
     key = tuple(value[1:])
     # bool is an int to Python: a cursor of true/false is not a block number
-    if any(type(v) is not kind for v, kind in zip(key, kinds, strict=True)):
+    if any(type(v) is not kind or not _storable(v) for v, kind in zip(key, kinds, strict=True)):
         raise PublicQueryError(hint)
     return key
+
+
+def _storable(value: object) -> bool:
+    """A key value the databases can compare: a forged 10**30 overflows SQLite's INTEGER, and a
+    lone surrogate or a NUL cannot be sent as text (the driver failed: 500, not this hint)."""
+    if isinstance(value, int):
+        return 0 <= value <= MAX_INT
+    return isinstance(value, str) and value.isprintable()

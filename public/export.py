@@ -99,10 +99,21 @@ def _csv_line(row: Sequence[Any]) -> str:
     return out.getvalue()
 
 
+# a cell a spreadsheet reads as a formula (OWASP, "CSV Injection"): = + - @, tab, carriage return
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A text cell that would start a formula, prefixed with ' so a spreadsheet shows it as text
+    (free text from the chain, e.g. a destination registry "=cmd|..."); the JSON Lines keep it as is."""
+    return "'" + value if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value
+
+
 def _csv_chunk(record_type: str, part: Sequence[Sequence[Any]], width: int) -> str:
-    """CSV records (RFC 4180) of a chunk of rows. Joined directly when no value needs quoting
-    (hashes, numbers, enum names: nearly every chunk), which costs a fifth of csv.writer; one
-    count over the chunk tells, and a chunk that fails it goes through csv.writer instead."""
+    """CSV records (RFC 4180) of a chunk of rows. Joined directly when no value needs quoting or
+    could start a formula (hashes, numbers, enum names: nearly every chunk), which costs a fifth
+    of csv.writer; counts over the chunk tell, and a chunk that fails them goes through
+    csv.writer instead. Every line starts with the record type, so a cell starts after a comma."""
     prefix = record_type + ","
     lines = [prefix + ",".join(["" if v is None else str(v) for v in r]) for r in part]
     text = "\n".join(lines) + "\n"
@@ -111,8 +122,9 @@ def _csv_chunk(record_type: str, part: Sequence[Sequence[Any]], width: int) -> s
         and text.count("\n") == len(lines)
         and '"' not in text
         and "\r" not in text
+        and not any("," + c in text for c in FORMULA_STARTS)
     )
-    return text if plain else "".join(_csv_line((record_type, *r)) for r in part)
+    return text if plain else "".join(_csv_line((record_type, *[_cell(v) for v in r])) for r in part)
 
 
 def _projection(s: ListSpec, columns: tuple[str, ...]) -> Any:

@@ -4,6 +4,7 @@ the mirror stores, or raises PublicQueryError naming the accepted form."""
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping
 from enum import IntEnum
 from typing import Any
@@ -56,10 +57,16 @@ def _address(name: str, text: str) -> str:
 
 
 def _text(name: str, text: str) -> str:
-    value = text.strip()
+    # ids on chain are ASCII (chain/client.py); a Chinese input method types the full-width
+    # Ｐ－５１１８０２ or a Unicode dash, which NFKC and one hyphen make the id (county already
+    # took full-width digits: int() reads them)
+    value = _DASHES.sub("-", unicodedata.normalize("NFKC", text)).strip()
     if not value or len(value) > 64 or not value.isprintable():
         raise PublicQueryError(f"{name} is 1-64 printable characters")
     return value
+
+
+_DASHES = re.compile(r"[\u2010-\u2015\u2212\ufe58\ufe63]")  # hyphens, dashes, minus signs NFKC leaves
 
 
 def methodology_spelling(text: str) -> str:

@@ -64,7 +64,8 @@ class PublicDocuments:
         if self.directory is None or len(name) != 64 or any(c not in "0123456789abcdef" for c in name):
             return None
         path = self.directory / name
-        if not path.is_file():
+        # a regular file in the directory itself: a symlink would publish whatever it points at
+        if path.is_symlink() or not path.is_file() or path.resolve().parent != self.directory.resolve():
             return None
         if hashlib.sha256(path.read_bytes()).hexdigest() != name:
             return None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from dataclasses import dataclass
 from datetime import date as Date
 from pathlib import Path
@@ -99,10 +100,22 @@ def write(engine: Engine, log: TransparencyLog, out_dir: Path, day: str) -> Snap
         raise PublicQueryError(f"the snapshot of {day} is already in the log (sha256 {done[0][2]}); give another date")
     out_dir.mkdir(parents=True, exist_ok=True)
     path = out_dir / f"registry-{day}.jsonl"
-    part = path.with_suffix(".jsonl.part")
+    # a part file of this writer's own: two writers of one day shared one and one's rename failed
+    fd, name = tempfile.mkstemp(dir=out_dir, prefix=f"registry-{day}.", suffix=".jsonl.part")
+    part = Path(name)
+    os.chmod(part, 0o644)  # a published file, readable as the plain open() made it (mkstemp's is 0600)
+    try:
+        made = _write(engine, log, day, fd, part, path)
+    except BaseException:
+        part.unlink(missing_ok=True)
+        raise
+    return made
+
+
+def _write(engine: Engine, log: TransparencyLog, day: str, fd: int, part: Path, path: Path) -> Snapshot:
     digest = hashlib.sha256()
     size = records = 0
-    with engine.connect() as conn, part.open("wb") as out:
+    with os.fdopen(fd, "wb") as out, engine.connect() as conn:
         # one read transaction, so every list is read at the same moment while the indexer writes
         if engine.dialect.name == "postgresql":
             conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
@@ -128,11 +141,29 @@ def write(engine: Engine, log: TransparencyLog, out_dir: Path, day: str) -> Snap
                 records += chunk.count(b"\n")
         out.flush()
         os.fsync(out.fileno())
-    os.replace(part, path)
     sha = digest.hexdigest()
     with engine.begin() as conn:
         [index] = log.append(conn, [(rfc9162.leaf_hash(entry(day, sha)), KIND, f"{day} {sha}")])
+        # asked again under the log's write lock, which append took: a writer that checked at the
+        # same moment and logged first wins, and this one rolls back before its file replaces that
+        others = [logged for idx, _, logged in _logged(conn, day) if idx != index]
+        if others:
+            raise PublicQueryError(
+                f"the snapshot of {day} is already in the log (sha256 {others[0]}); give another date"
+            )
+        # in place before the commit: a crash now leaves a file not yet logged, never a logged day without its file
+        os.replace(part, path)
+        _sync_directory(path.parent)
     return Snapshot(path, day, sha, size, records, index)
+
+
+def _sync_directory(directory: Path) -> None:
+    """The rename made durable before the log vouches for the file (POSIX: fsync the directory)."""
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def proofs(conn: Connection, log: TransparencyLog, day: str | None = None) -> list[SnapshotProof]:

@@ -104,12 +104,40 @@ async def font(name: str, request: Request) -> Response:
         served = await run_in_threadpool(load, font_dir, name)  # the first request reads 10 MB and compresses it
     except FontError as exc:
         return problem(503, "Font unavailable", str(exc))
-    etag = f'"sha256-{served.sha256}"'
+    gzipped = accepts_gzip(request.headers.get("accept-encoding", ""))
+    # one ETag per body: the gzipped bytes are another representation (RFC 9110 §8.8.3)
+    etag = f'"sha256-{served.sha256}{"-gzip" if gzipped else ""}"'
     headers = {"Cache-Control": CACHE, "ETag": etag, "Vary": "Accept-Encoding"}
-    if etag in request.headers.get("if-none-match", ""):
+    if _matches(request.headers.get("if-none-match", ""), etag):
         return Response(status_code=304, headers=headers)
-    gzipped = "gzip" in request.headers.get("accept-encoding", "")
     headers["Repr-Digest"] = served.digest(gzipped)
     if gzipped:
         headers["Content-Encoding"] = "gzip"
     return Response(served.gzipped if gzipped else served.plain, media_type="font/ttf", headers=headers)
+
+
+def accepts_gzip(accept_encoding: str) -> bool:
+    """Whether Accept-Encoding allows gzip: named (or x-gzip, or *) with a q above 0; "gzip;q=0"
+    refuses it (RFC 9110 §12.5.3), which a substring test took for yes."""
+    weights: dict[str, float] = {}
+    for item in accept_encoding.split(","):
+        coding, _, params = item.partition(";")
+        q = 1.0
+        for param in params.split(";"):
+            key, _, value = param.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    q = float(value.strip())
+                except ValueError:
+                    q = 0.0  # an unreadable weight: not an acceptance
+        weights.setdefault(coding.strip().lower(), q)
+    for name in ("gzip", "x-gzip", "*"):
+        if name in weights:
+            return weights[name] > 0
+    return False
+
+
+def _matches(if_none_match: str, etag: str) -> bool:
+    """If-None-Match's weak comparison (RFC 9110 §13.1.2): "*", or one of its tags, W/ or not."""
+    tags = [t.strip().removeprefix("W/") for t in if_none_match.split(",")]
+    return "*" in tags or etag in tags

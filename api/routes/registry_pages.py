@@ -8,19 +8,24 @@ builds with every label escaped."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+import threading
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Depends, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from markupsafe import Markup
 from sqlalchemy import Connection
+from starlette.types import Receive, Scope, Send
 
+from api.admission import busy_response
 from api.problems import ApiProblem
 from api.routes.deps import connection, context
-from api.routes.registry import history, published_documents, sanction_rows
+from api.routes.registry import answer_head, history, published_documents, sanction_rows
 from api.templates import render
 from certificates.context import ServiceContext
 from public import charts, export, lists, snapshot, stats
@@ -28,6 +33,13 @@ from public.errors import PublicQueryError
 from public.filters import PARSERS
 
 router = APIRouter(prefix="/registry", tags=["public registry pages"])
+
+# full exports streaming at once per process: each holds a pooled connection for as long as its client
+# reads, and the /registry paths are not under admission control (api/admission.py), so without a
+# bound 20 slow downloads would hold the whole pool the API answers from. Illustrative: a quarter
+# of the default pool of 16 (certificates/db.py `api_engine`).
+EXPORTS_AT_ONCE = 4
+EXPORT_SLOTS = threading.BoundedSemaphore(EXPORTS_AT_ONCE)
 
 PAGES = ("projects", "batches", "retirements", "cancellations", "exports", "reserve", "methodologies", "participants")
 NAV = [(f"/registry/{n}", lists.SPECS[n].title) for n in PAGES] + [
@@ -143,7 +155,8 @@ def _given(request: Request) -> dict[str, str | None]:
 
 def _limit(request: Request) -> int:
     text = request.query_params.get("limit") or str(lists.DEFAULT_LIMIT)
-    if not text.isdigit():
+    # ASCII digits only, and few: "²".isdigit() is true yet int("²") raises, as does a 5,000-digit limit
+    if not (text.isascii() and text.isdigit() and len(text) <= 6):
         raise PublicQueryError(f"limit is a whole number 1..{lists.MAX_LIMIT}, not {text[:20]!r}")
     return int(text)
 
@@ -247,22 +260,60 @@ def document(reason_hash: Annotated[str, Path(max_length=66)]) -> FileResponse:
 
 
 @router.get("/export/{name}.{fmt}", summary="A whole list, streamed as CSV or JSON Lines")
-def export_file(
-    name: str, fmt: str, request: Request, ctx: Annotated[ServiceContext, Depends(context)]
-) -> StreamingResponse:
+def export_file(name: str, fmt: str, request: Request, ctx: Annotated[ServiceContext, Depends(context)]) -> Response:
     given: dict[str, str | None] = dict(request.query_params.items())
     try:
         ex = export.prepare(name, fmt, given)
     except PublicQueryError as exc:
         raise ApiProblem(422, "Invalid request", str(exc)) from None
 
-    def body() -> Iterator[bytes]:
-        # its own connection: the response outlives the request's dependencies
-        with ctx.engine.connect() as conn:
-            yield from ex.chunks(conn)
+    if not EXPORT_SLOTS.acquire(blocking=False):
+        busy: Response = busy_response(ctx.settings.retry_after)
+        return busy
+    try:
+        # its own connection, taken before the 200 is sent: with none free the client gets 503 and
+        # Retry-After (api/problems.py), not a 200 cut off when the body finds no connection
+        conn = ctx.engine.connect()
+    except BaseException:
+        EXPORT_SLOTS.release()
+        raise
 
+    def body() -> Generator[bytes]:
+        try:
+            yield from ex.chunks(conn)
+        finally:  # the end, an error, or the client gone (the generator is closed): give both back
+            conn.close()
+            EXPORT_SLOTS.release()
+
+    stream = body()
+    try:  # started here, so that closing it (even before its first chunk is sent) runs its finally
+        first = next(stream)
+    except BaseException:
+        stream.close()
+        raise
     headers = {"Content-Disposition": f'attachment; filename="{ex.filename}"'}
-    return StreamingResponse(body(), media_type=ex.media_type, headers=headers)
+    return ExportResponse(stream, first, media_type=ex.media_type, headers=headers)
+
+
+class ExportResponse(StreamingResponse):
+    """A streamed export that closes its generator however the answer ends. Starlette cancels the
+    streaming when the client goes, but leaves the generator to the garbage collector, so its
+    connection and export slot stayed taken after a client hung up mid-download."""
+
+    def __init__(self, stream: Generator[bytes], first: bytes, **kw: Any) -> None:
+        super().__init__(itertools.chain([first], stream), **kw)
+        self.stream = stream
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            if scope["method"] == "HEAD":  # the headers only: the rest of the file is not read
+                await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+            else:
+                await super().__call__(scope, receive, send)
+        finally:
+            # the worker thread running the generator has returned (anyio waits for it on cancel)
+            await run_in_threadpool(self.stream.close)
 
 
 @router.get("/{name}", response_class=HTMLResponse, summary="A public list, with its filters")
@@ -299,3 +350,6 @@ def list_page(name: str, request: Request, conn: Annotated[Connection, Depends(c
     kept = {"limit": str(limit)} if limit != lists.DEFAULT_LIMIT else {}
     nxt = _url(path, {**given, **kept, "after": p.next_cursor}) if p.next_cursor else None
     return _html("list.html", ListPage(s.title, path, labels, rows, fields, *downloads, next_url=nxt, note=note))
+
+
+answer_head(router)

@@ -112,6 +112,11 @@ def test_requests_beyond_the_admitted_wait_without_a_thread_then_get_503(certifi
         t0 = time.monotonic()
         status, headers = _status(f"{base}{V1}/methodologies")
         assert status == 503 and headers["Retry-After"] == "2" and time.monotonic() - t0 < 2
+        # the public registry's pages and downloads read the database too: admitted the same way
+        # (ungated they waited for the pool, 3 s, before their 503)
+        for path in ("/registry/projects", "/registry/export/projects.csv", "/registry"):
+            t0 = time.monotonic()
+            assert _status(f"{base}{path}")[0] == 503 and time.monotonic() - t0 < 2, path
         assert _status(f"{base}/verify")[0] == 200
         slow.join(timeout=30)
 
