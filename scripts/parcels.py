@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Connection, Engine
 
 from chain.errors import InvalidInputError
-from scripts.console import err_console
 
 if TYPE_CHECKING:  # land/ (shapely, pyproj: a third of a second) is imported by the commands that use it
     from land.geometry import Parcel
@@ -81,13 +80,12 @@ def _from_csv(text: str, path: Path) -> list[bytes]:
 def check_land(project_id: str, area_m2: int, parcel_file: ParcelFile, map_out: Path | None) -> Engine | None:
     """Refuse, before anything is sent, parcels whose area disagrees with `--area-m2` or that overlap
     each other or another live project's parcels; write the map if asked (refused overlaps in red).
-    The database (DATABASE_URL) to store the land in once the chain accepts it, or None for a CSV."""
-    if not parcel_file.located:
-        err_console.print(
-            "note: a CSV names parcels without their land, so no overlap check was made; give GeoJSON polygons",
-            highlight=False,
+    The database (DATABASE_URL) to store the land in once the chain accepts it."""
+    if not parcel_file.located:  # ids alone: the same land under another id would pass
+        raise InvalidInputError(
+            "a CSV names parcels without their land, so no overlap check can be made; give the parcels as a "
+            "GeoJSON FeatureCollection of Polygon or MultiPolygon features with a parcel_id each (docs/land.md)"
         )
-        return None
     from certificates.db import create_schema
     from indexer.db import make_engine
     from land.check import find_conflicts

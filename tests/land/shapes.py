@@ -4,6 +4,8 @@ from a south-west corner, its corners found with pyproj's forward geodesic (so a
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
 from typing import Any
 
 from pyproj import Geod
@@ -39,3 +41,12 @@ def collection(*parcels: tuple[str, dict[str, Any]]) -> dict[str, Any]:
         "type": "FeatureCollection",
         "features": [{"type": "Feature", "properties": {"parcel_id": i}, "geometry": g} for i, g in parcels],
     }
+
+
+def parcel_file(path: Path, ids: list[str], *, x: float = 0.0, y: float = 0.0) -> str:
+    """Write a GeoJSON file of 40 m × 25 m parcels (1,000 m² each) side by side east of `x`, `y`
+    metres from Ya'an's origin, and return their geodesic area in m² as `--area-m2` takes it: a
+    project's land, for tests that register one (CSV ids without land are refused)."""
+    features = [(pid, rect(x + 50 * n, y, 40, 25)) for n, pid in enumerate(ids)]
+    path.write_text(json.dumps(collection(*features)), encoding="utf-8")
+    return str(round(sum(parcel(pid, g).area_m2 for pid, g in features)))

@@ -16,6 +16,7 @@ import mrv
 from chain.keys import dev_accounts
 from scripts.cli import app
 from scripts.context import registry_client
+from tests.land.shapes import parcel_file
 
 runner = CliRunner()
 REPORTS = Path(__file__).resolve().parent / "reports"
@@ -48,12 +49,12 @@ def ledger(anvil: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
 def register_grassland_project(ledger: Any, tmp_path: Path) -> None:
     doc = tmp_path / "doc.pdf"
     doc.write_bytes(b"%PDF- project")
-    parcels = tmp_path / "parcels.csv"
-    parcels.write_text("parcel_id\n513233-HY-0001\n")
+    parcels = tmp_path / "parcels.geojson"
+    area = parcel_file(parcels, ["513233-HY-0001"], y=5_000)
     ledger("participant", "add", OWNER.address, "--kind", "project-owner")
     ledger(
         "project", "register", PID, "--methodology", "SCGM-001-V01", "--owner", OWNER.address, "--county", "513233",
-        "--area-m2", "10000000", "--crediting-start", "2021-01-01", "--crediting-end", "2040-12-31",
+        "--area-m2", area, "--crediting-start", "2021-01-01", "--crediting-end", "2040-12-31",
         "--parcels", str(parcels), "--document", str(doc),
     )  # fmt: skip
     ledger("project", "review", PID, "--approve", "--report", str(doc))

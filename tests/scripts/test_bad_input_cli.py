@@ -21,6 +21,7 @@ from chain.keys import dev_accounts
 from chain.rpc import JsonRpc
 from scripts.cli import app
 from scripts.context import registry_client
+from tests.land.shapes import parcel_file
 
 runner = CliRunner()
 A = dev_accounts()
@@ -69,8 +70,8 @@ def registry(anvil, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
         for name in ("LEDGER_PRIVATE_KEY", "LEDGER_KEYSTORE", "LEDGER_KEYSTORE_PASSWORD", "LEDGER_CHAIN_ID"):
             mp.delenv(name, raising=False)
         snapshot = rpc.call("evm_snapshot")
-        parcels = tmp / "parcels.csv"
-        parcels.write_text("parcel_id\nLQ-1\n")
+        parcels = tmp / "parcels.geojson"
+        area = parcel_file(parcels, ["LQ-1"], y=3_000)
         run("deploy", "--force")
         run("methodology", "add", "SCFM-001-V01", "--ecosystem", "forest")
         run("participant", "add", OWNER.address, "--kind", "project-owner")
@@ -86,7 +87,7 @@ def registry(anvil, tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
             "--county",
             "511802",
             "--area-m2",
-            "1000",
+            area,
             "--crediting-start",
             "2020-01-01",
             "--crediting-end",

@@ -18,6 +18,7 @@ from chain.keys import dev_accounts
 from chain.node import LocalNode
 from scripts.cli import app
 from scripts.context import registry_client
+from tests.land.shapes import parcel_file
 
 runner = CliRunner()
 OWNER = dev_accounts()[13]
@@ -32,8 +33,8 @@ def prepare(env: dict[str, str], tmp_path) -> None:  # type: ignore[no-untyped-d
     ok("deploy", "--force")
     ok("methodology", "add", "SCFM-001-V01", "--ecosystem", "forest")
     ok("participant", "add", OWNER.address, "--kind", "project-owner")
-    parcels = tmp_path / "parcels.csv"
-    parcels.write_text("parcel_id\nLQ-1\n")
+    parcels = tmp_path / "parcels.geojson"
+    area = parcel_file(parcels, ["LQ-1"], y=4_000)
     ok(
         "project",
         "register",
@@ -45,7 +46,7 @@ def prepare(env: dict[str, str], tmp_path) -> None:  # type: ignore[no-untyped-d
         "--county",
         "511802",
         "--area-m2",
-        "1000",
+        area,
         "--crediting-start",
         "2000-01-01",
         "--crediting-end",

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from chain.keys import dev_accounts
 from scripts.cli import app
 from scripts.context import registry_client
+from tests.land.shapes import parcel_file
 
 runner = CliRunner()
 A = dev_accounts()
@@ -50,8 +51,8 @@ def js(result) -> dict:  # type: ignore[no-untyped-def]
 def test_an_operator_day_from_methodology_to_retirement(ledger, tmp_path) -> None:
     doc = tmp_path / "doc.pdf"
     doc.write_bytes(b"%PDF- methodology")
-    parcels = tmp_path / "parcels.csv"
-    parcels.write_text("parcel_id\n511802-LQ-0001\n511802-LQ-0002\n")
+    parcels = tmp_path / "parcels.geojson"
+    area = parcel_file(parcels, ["511802-LQ-0001", "511802-LQ-0002"], y=1_000)
     ledger("methodology", "add", "SCFM-001-V01", "--ecosystem", "forest", "--document", str(doc))
     for account, kind in [(OWNER, "project-owner"), (HOLDER, "enterprise"), (PLEDGEE, "pledgee")]:
         ledger("participant", "add", account.address, "--kind", kind)
@@ -66,7 +67,7 @@ def test_an_operator_day_from_methodology_to_retirement(ledger, tmp_path) -> Non
         "--county",
         "511802",
         "--area-m2",
-        "1200000",
+        area,
         "--crediting-start",
         "2020-01-01",
         "--crediting-end",
@@ -378,8 +379,8 @@ def test_keys_import_encrypts_a_typed_key(ledger, monkeypatch) -> None:
 
 
 def test_project_show_reads_one_project(ledger, tmp_path) -> None:
-    parcels = tmp_path / "p.csv"
-    parcels.write_text("parcel_id\nX-1\n")
+    parcels = tmp_path / "p.geojson"
+    area = parcel_file(parcels, ["X-1"], y=2_000)
     ledger("methodology", "add", "SCFM-009-V01", "--ecosystem", "wetland")
     ledger("participant", "add", OWNER.address, "--kind", "project-owner")
     ledger(
@@ -393,7 +394,7 @@ def test_project_show_reads_one_project(ledger, tmp_path) -> None:
         "--county",
         "510100",
         "--area-m2",
-        "7",
+        area,
         "--crediting-start",
         "2020-01-01",
         "--crediting-end",
@@ -402,4 +403,8 @@ def test_project_show_reads_one_project(ledger, tmp_path) -> None:
         str(parcels),
     )
     shown = js(ledger("project", "show", "P-WET", "--json"))
-    assert shown[0]["status"] == "submitted" and shown[0]["methodology"] == "SCFM-009-V01" and shown[0]["area m2"] == 7
+    assert (
+        shown[0]["status"] == "submitted"
+        and shown[0]["methodology"] == "SCFM-009-V01"
+        and shown[0]["area m2"] == int(area)
+    )
