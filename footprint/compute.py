@@ -11,8 +11,21 @@ an old report, and a row edited in place is noticed. The input format is in docs
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+from decimal import (
+    MAX_EMAX,
+    MIN_EMIN,
+    ROUND_CEILING,
+    Context,
+    Decimal,
+    DivisionByZero,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -30,6 +43,7 @@ ROUNDING = "each line's exact kgCO2e rounded up to a whole kg (ROUND_CEILING); t
 TOP_KEYS = ("format", "subject", "title", "region", "year", "aviation_multiplier", "units", "floor_area_m2", "lines")
 LINE_KEYS = ("activity", "quantity", "unit", "passengers", "category", "label", "region", "year", "factor")
 MAX_LINES = 1000
+MAX_INPUT_BYTES = 2 << 20  # activity data in a file, as the API takes it in a body (1,000 lines at their longest)
 MAX_QUANTITY = Decimal(10) ** 12  # in the factor's unit: a terawatt-hour, a trillion passenger-km
 MAX_TEXT = 200
 MAX_PASSENGERS = 10_000_000
@@ -38,6 +52,12 @@ YEARS = range(1990, 2101)
 MAX_MULTIPLIER = Decimal(5)
 MAX_UNITS = 10**9  # a product's units in one report
 MAX_AREA = Decimal(10) ** 8  # m2: a hundred square kilometres of floor
+MIN_AREA = Decimal(1)  # m2: below it the area is in the wrong unit, and the per-m2 figures explode
+# every quantity is at most 40 characters, a factor as long as its row: 1,000 digits hold any product
+# of them exactly (the default context's 28 rounded a long quantity down before the ceiling)
+EXACT = Context(prec=1000, Emax=MAX_EMAX, Emin=MIN_EMIN, traps=[InvalidOperation, DivisionByZero, Overflow, Inexact])
+# a quantity as people write it in ASCII: Decimal also takes "1_000" and full-width or Arabic-Indic digits
+PLAIN_NUMBER = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 class Where:
@@ -83,20 +103,41 @@ def load_input(path: str | Path) -> dict[str, Any]:
     """Activity data from a JSON file (docs/footprint.md; a CSV file: footprint.csvin.load); decimals
     are read as written."""
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FootprintError(f"cannot read {path} ({exc.strerror}); check the path") from None
+    raw = read_at_most(path, MAX_INPUT_BYTES, f"split it (at most {MAX_LINES} lines)")
     data = loads(raw, path.name, "write the activity data as in docs/footprint.md")
     if not isinstance(data, dict):
         raise FootprintError(f"{path.name} holds a JSON {type(data).__name__}; give an object with subject and lines")
     return data
 
 
+def read_at_most(path: Path, limit: int, fix: str) -> bytes:
+    """The file's bytes, refused once past `limit` without reading the rest: read whole first, a 10 GB
+    export (or /dev/zero) would take all the memory before its size was compared."""
+    try:
+        with path.open("rb") as f:
+            raw = f.read(limit + 1)
+    except OSError as exc:
+        raise FootprintError(f"cannot read {path} ({exc.strerror}); check the path") from None
+    if len(raw) > limit:
+        raise FootprintError(f"{path.name} is over {limit >> 20} MiB; {fix}")
+    return raw
+
+
 def compute(data: Any, library: Library | None = None, where: Where | None = None) -> FootprintReport:
     """The report of activity data (a dict as docs/footprint.md describes); FootprintError names the
     first problem and its fix, at the place `where` names (JSON paths by default)."""
-    return _Computation(library or shipped(), where or Where()).run(data, pins_from_report=None)
+    return _exactly(lambda: _Computation(library or shipped(), where or Where()).run(data, pins_from_report=None))
+
+
+def _exactly(run: Callable[[], FootprintReport]) -> FootprintReport:
+    """`run` with decimal arithmetic that never rounds: a product too long to hold is refused, not rounded."""
+    try:
+        with localcontext(EXACT):
+            return run()
+    except Inexact:
+        raise FootprintError(
+            f"a line's product has more than {EXACT.prec} significant digits; round its quantity or factor"
+        ) from None
 
 
 def recompute(document: Any, library: Library | None = None) -> FootprintReport:
@@ -131,7 +172,7 @@ def recompute(document: Any, library: Library | None = None) -> FootprintReport:
             | {"factor": ln["factor"].get("ref")}
         )
         pins[i] = str(ln["factor"].get("sha256"))
-    return _Computation(library or shipped(), Where()).run(data, pins_from_report=pins)
+    return _exactly(lambda: _Computation(library or shipped(), Where()).run(data, pins_from_report=pins))
 
 
 def check(output: Any, library: Library | None = None) -> FootprintReport:
@@ -216,7 +257,7 @@ class _Computation:
             return None
         if value is None:
             return 1
-        if isinstance(value, str) and value.isdigit():
+        if isinstance(value, str) and value.isascii() and value.isdigit():  # "²" is a digit to isdigit, not to int
             value = int(value)
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_UNITS:
             raise FootprintError(
@@ -235,6 +276,10 @@ class _Computation:
         area = self.decimal(value, where)
         if not Decimal(0) < area <= MAX_AREA:
             raise FootprintError(f"{where} {decimal_text(area)} must be above 0 and at most {MAX_AREA:,} m2; fix it")
+        if area < MIN_AREA:
+            raise FootprintError(
+                f"{where} {decimal_text(area)} must be at least {MIN_AREA} m2; give the floor area in m2"
+            )
         return area
 
     def text(self, value: Any, where: str) -> str | None:
@@ -288,10 +333,15 @@ class _Computation:
             raise FootprintError(f"{where} {value!r} is not a number; write digits such as 1200 or 0.5") from None
         if not d.is_finite():
             raise FootprintError(f"{where} is not a finite number; write digits such as 1200 or 0.5")
+        if isinstance(value, str) and not PLAIN_NUMBER.fullmatch(value.strip()):
+            raise FootprintError(
+                f"{where} {value!r} is not plain digits; write ASCII digits (半角) without separators, such as 1200 or 0.5"
+            )
         # exponents beyond these would overflow the decimal context long before any sane quantity
         if d and not -20 <= d.adjusted() <= 15:
             raise FootprintError(f"{where} {value!r} is out of range (1e-20 to 1e15); check the unit")
-        return d
+        # -0 is 0: printed "-0" it is no plain decimal, and the certificate check refuses the line
+        return d if d else Decimal(0)
 
     # ------------------------------------------------------------------ one line
 
@@ -372,6 +422,10 @@ class _Computation:
         )
         applied = multiplier if (activity.aviation and multiplier is not None) else Decimal(1)
         exact = converted * factor.kgco2e_per_unit * applied
+        if exact >= MAX_TOTAL_KG:  # before its kilograms are made an int (a factor of 1e999999: a million digits)
+            raise FootprintError(
+                f"{at}: the line comes to more than {MAX_TOTAL_KG:,} kgCO2e; check the quantity's unit and the factor"
+            )
         kg = int(exact.to_integral_value(rounding=ROUND_CEILING))
         label = self.text(raw.get("label"), w.cell(n, "label"))
         if activity.aviation and multiplier is not None:

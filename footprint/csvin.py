@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from footprint.compute import MAX_LINES, Where
+from footprint.compute import MAX_LINES, Where, read_at_most
 from footprint.errors import FootprintError
 
 MAX_BYTES = 2 << 20  # 1,000 lines at their longest fields, as the API takes
@@ -26,6 +26,9 @@ COLUMNS = SUBJECT_COLUMNS + LINE_COLUMNS
 REQUIRED = ("subject", "region", "year", "activity", "quantity", "unit")
 LINE_FIELD = {"line_region": "region", "line_year": "year"}  # CSV column → field of a JSON line
 WHOLE = ("year", "units", "passengers", "line_year")
+# the charsets a sheet is read in (an HTTP body's declared one); GB 18030 holds GBK and GB 2312, which
+# a Chinese Excel writes its "CSV (逗号分隔)" in
+CODECS = {"utf-8": "utf-8-sig", "utf8": "utf-8-sig", "gb18030": "gb18030", "gbk": "gb18030", "gb2312": "gb18030"}
 
 
 class CsvWhere(Where):
@@ -62,14 +65,18 @@ def _value(column: str, text: str) -> str | int:
     return text
 
 
-def parse(raw: bytes, name: str) -> Parsed:
-    """The activity data in CSV bytes; FootprintError naming the row and column, and the fix."""
+def parse(raw: bytes, name: str, charset: str = "utf-8") -> Parsed:
+    """The activity data in CSV bytes written in `charset`; FootprintError naming the row and column, and the fix."""
     if len(raw) > MAX_BYTES:
         raise FootprintError(f"{name} is over {MAX_BYTES >> 20} MiB; split it (at most {MAX_LINES} lines)")
+    codec = CODECS.get(charset.strip().strip('"').lower())
+    if codec is None:
+        raise FootprintError(f"{name}: charset {charset[:40]!r} is not read; send the sheet as UTF-8 (or GBK)")
     try:
-        text = raw.decode("utf-8-sig")
+        text = raw.decode(codec)
     except UnicodeDecodeError:
-        raise FootprintError(f"{name} is not UTF-8 text; save the sheet as CSV UTF-8") from None
+        said = "UTF-8" if codec != "gb18030" else charset.upper()
+        raise FootprintError(f"{name} is not {said} text; save the sheet as CSV UTF-8") from None
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = [h.strip() for h in next(reader, [])]
@@ -128,8 +135,4 @@ def parse(raw: bytes, name: str) -> Parsed:
 
 
 def load(path: Path) -> Parsed:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise FootprintError(f"cannot read {path} ({exc.strerror}); check the path") from None
-    return parse(raw, path.name)
+    return parse(read_at_most(path, MAX_BYTES, f"split it (at most {MAX_LINES} lines)"), path.name)

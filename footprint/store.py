@@ -23,8 +23,10 @@ import csv
 import functools
 import io
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Index, Integer, Text, func, inspect, select, update
@@ -33,6 +35,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import Field, SQLModel, col
 
 from chain.canonical import canonical_json
+from footprint.compute import MAX_TOTAL_KG, PLAIN_NUMBER
 from footprint.errors import FootprintError
 from footprint.library import (
     ANNOTATIONS,
@@ -48,6 +51,8 @@ from footprint.library import (
 T = TypeVar("T")
 MAX_BYTES = 10 << 20  # a few hundred thousand rows; a bigger file is not a factor table
 TABLE = "footprint_factors"
+# an id as the shipped ones are written: no "@" (a pin is id@version), no brackets or spaces to print
+ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 class StoredFactor(SQLModel, table=True):
@@ -286,8 +291,65 @@ def _checked(base: Library, factors: dict[str, Factor]) -> Library:
                 f"{f.file}:{f.line}: {f.ref} is superseded by {f.superseded_by}, which is not a row; "
                 "import that row too or clear superseded_by"
             )
+    _chains_end_current(factors)
     _one_current_per_key(factors)
     return Library(base.activities, base.regions, factors)
+
+
+def _chains_end_current(factors: dict[str, Factor]) -> None:
+    """Every superseded row leads, through rows of its own activity, to a current one: a loop (A → B → A)
+    or a hop to another activity would leave its activity, region and year with no row to choose."""
+    ends: set[str] = set()  # refs known to lead to a current row
+    for f in factors.values():
+        path: dict[str, None] = {}  # in order, and looked up in constant time (a chain may be 50,000 rows)
+        row = f
+        while row.superseded_by and row.ref not in ends:
+            if row.ref in path:
+                loop = [*list(path)[list(path).index(row.ref) :], row.ref]
+                shown = " → ".join(loop if len(loop) <= 6 else [*loop[:3], "…", *loop[-2:]])
+                raise FootprintError(
+                    f"{f.file}:{f.line}: {f.ref} is superseded in a loop ({shown}), so no row of it is current; "
+                    "clear superseded_by on the newest row"
+                )
+            path[row.ref] = None
+            after = factors[row.superseded_by]  # a row: checked before
+            if after.activity != row.activity:
+                raise FootprintError(
+                    f"{f.file}:{f.line}: {row.ref} ({row.activity}) is superseded by {after.ref}, a {after.activity} "
+                    f"row; name a newer {row.activity} row"
+                )
+            row = after
+        ends.update(path)
+
+
+def _plain_cells(raw: dict[str, str], name: str, line: int) -> None:
+    """An imported row's id as a pin can name it, and its numbers as a report can use them: int() and
+    Decimal() also read full-width digits and "1_000", and a factor of 1e999999 would make every
+    report that chose it a million digits long."""
+    if not ID.fullmatch(raw.get("id", "")):
+        raise FootprintError(
+            f"{name}:{line}: id {raw.get('id', '')[:40]!r} is not letters, digits, '.', '_' and '-' (at most 100); "
+            "name the row as footprint/factors/*.csv do, e.g. cn-grid-2023-510000"
+        )
+    for column in ("version", "year"):
+        cell = raw.get(column, "")
+        if column == "year" and not cell:
+            continue
+        if not (cell.isascii() and cell.isdigit() and len(cell) <= 9 and int(cell) >= 1):
+            raise FootprintError(
+                f"{name}:{line}: {column} {cell[:40]!r} is not a whole number from 1 in ASCII digits; fix the row"
+            )
+    for column in ("kgco2e_per_unit", "uncertainty_pct"):
+        cell = raw.get(column, "")
+        if column == "uncertainty_pct" and not cell:
+            continue
+        value = Decimal(cell) if len(cell) <= 40 and PLAIN_NUMBER.fullmatch(cell) else None
+        # the range of a quantity (footprint/compute.py): 1e-999999 would print a million zeros in each line
+        if value is None or not (value < MAX_TOTAL_KG and (not value or value.adjusted() >= -20)):
+            raise FootprintError(
+                f"{name}:{line}: {column} {cell[:40]!r} is not a decimal of at most 40 ASCII characters from "
+                f"1e-20 to below {MAX_TOTAL_KG:,}; write digits such as 0.1404"
+            )
 
 
 def import_factors(conn: Connection, data: bytes, name: str, library: Library | None = None) -> Imported:
@@ -298,6 +360,7 @@ def import_factors(conn: Connection, data: bytes, name: str, library: Library | 
     known = {**base.factors, **stored}
     incoming: dict[str, tuple[Factor, dict[str, str]]] = {}
     for line, raw in _rows(data, name):
+        _plain_cells(raw, name, line)
         factor = parse_factor(raw, name, line, base.activities)
         if factor.ref in incoming:
             raise FootprintError(f"{name}:{line}: {factor.ref} appears twice; give the new row the next version")

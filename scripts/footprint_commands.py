@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
@@ -16,6 +17,7 @@ import footprint
 from certificates.db import create_schema
 from footprint import conversion, csvin
 from footprint import store as factor_store
+from footprint.compute import read_at_most
 from footprint.jsonin import loads
 from indexer.db import database_url, make_engine
 from scripts.console import console, err_console, fail, operator_errors
@@ -34,6 +36,10 @@ convert_app = typer.Typer(
     no_args_is_help=True,
 )
 footprint_app.add_typer(convert_app, name="convert")
+
+
+# a report of 1,000 lines, each with its factor's source and notes, comes to about 2 MB
+MAX_REPORT_BYTES = 16 << 20
 
 
 def register(app: typer.Typer) -> None:
@@ -64,6 +70,12 @@ def library() -> footprint.Library:
         fail(str(exc))
     except SQLAlchemyError as exc:
         fail(f"cannot read the imported factors ({type(exc).__name__}); check DATABASE_URL and that the database is up")
+
+
+def plain(*cells: str) -> list[str]:
+    """Table cells shown as written: an imported row's source such as "[/b] study" is Rich markup
+    otherwise, and a closing tag that opens nothing made `ledger factors list` fail for everyone."""
+    return [escape(c) for c in cells]
 
 
 def origin(factor: footprint.Factor) -> str:
@@ -101,13 +113,15 @@ def list_factors(
     for f in rows:
         marker = ("*" if f.illustrative else "") + ("+" if origin(f) == "imported" else "")
         table.add_row(
-            f.ref + marker,
-            f.activity,
-            f.region,
-            "—" if f.year is None else str(f.year),
-            footprint.library.decimal_text(f.kgco2e_per_unit),
-            f.unit,
-            f.source[:60] + ("…" if len(f.source) > 60 else ""),
+            *plain(
+                f.ref + marker,
+                f.activity,
+                f.region,
+                "—" if f.year is None else str(f.year),
+                footprint.library.decimal_text(f.kgco2e_per_unit),
+                f.unit,
+                f.source[:60] + ("…" if len(f.source) > 60 else ""),
+            )
         )
     console.print(table)
 
@@ -127,11 +141,11 @@ def show(
     if as_json:
         console.print_json(json.dumps(doc, ensure_ascii=False))
     else:
-        table = Table(title=factor.ref, show_header=False)
+        table = Table(title=escape(factor.ref), show_header=False)
         table.add_column("field")
         table.add_column("value", overflow="fold")
         for key, value in doc.items():
-            table.add_row(key, "—" if value is None else str(value))
+            table.add_row(*plain(key, "—" if value is None else str(value)))
         console.print(table)
     if factor.illustrative:
         warn([f"{factor.ref} is illustrative: no public source is cited for its value"])
@@ -146,9 +160,9 @@ def import_factors(
     """Check a factor table (every row cites a source or is marked illustrative; an id@version known
     already must keep its values) and store it in the database, all rows or none."""
     try:
-        data = file.read_bytes()
-    except OSError as exc:
-        fail(f"cannot read {file} ({exc.strerror}); check the path")
+        data = read_at_most(file, factor_store.MAX_BYTES, "split it into smaller factor tables")
+    except footprint.FootprintError as exc:
+        fail(str(exc))
     engine = make_engine()
     try:
         create_schema(engine)
@@ -195,9 +209,9 @@ def recompute(
     """Compute a report again from its own lines and pinned factor versions, and compare the hash:
     a factor published since never changes it; an edited factor row or report line is named."""
     try:
-        raw = file.read_bytes()
-    except OSError as exc:
-        fail(f"cannot read {file} ({exc.strerror}); check the path")
+        raw = read_at_most(file, MAX_REPORT_BYTES, "give the output of `ledger footprint compute --json`")
+    except footprint.FootprintError as exc:
+        fail(str(exc))
     try:
         output = loads(raw, file.name, "give the output of `ledger footprint compute --json`")
         again = footprint.check(output, library())
@@ -220,12 +234,14 @@ def show_report(report: footprint.FootprintReport, as_json: bool) -> None:
         for ln in doc["lines"]:
             star = "*" if ln["factor"]["illustrative"] else ""
             table.add_row(
-                str(ln["n"]),
-                ln["category"],
-                ln["activity"],
-                f"{ln['factor_quantity']} {ln['factor']['unit']}",
-                f"{ln['factor']['ref']}{star} × {ln['factor']['kgco2e_per_unit']}",
-                f"{ln['kgco2e']:,}",
+                *plain(
+                    str(ln["n"]),
+                    ln["category"],
+                    ln["activity"],
+                    f"{ln['factor_quantity']} {ln['factor']['unit']}",
+                    f"{ln['factor']['ref']}{star} × {ln['factor']['kgco2e_per_unit']}",
+                    f"{ln['kgco2e']:,}",
+                )
             )
         console.print(table)
         multiplier = doc["aviation_multiplier"]

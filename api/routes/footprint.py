@@ -25,6 +25,7 @@ from api.schemas.footprint import (
     FootprintInput,
     FootprintPublic,
 )
+from certificates.footprint_report import hash_problem
 from certificates.render.breakdown import disclosed_breakdown, svg
 from footprint import csvin
 from footprint import store as factor_store
@@ -150,8 +151,11 @@ async def footprints(request: Request) -> JSONResponse:
         if size > MAX_BODY:
             return too_large
         chunks.append(chunk)
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    return await run_in_threadpool(_footprint, b"".join(chunks), media == "text/csv", _engine(request))
+    media, *params = request.headers.get("content-type", "").split(";")
+    is_csv = media.strip().lower() == "text/csv"
+    # a sheet in the charset its sender declares (a Chinese Excel's CSV is GBK); UTF-8 when it names none
+    charset = next((v for k, _, v in (p.partition("=") for p in params) if k.strip().lower() == "charset"), "utf-8")
+    return await run_in_threadpool(_footprint, b"".join(chunks), is_csv, _engine(request), charset)
 
 
 def _library(engine: Engine | None) -> footprint.Library:
@@ -165,10 +169,10 @@ def _library(engine: Engine | None) -> footprint.Library:
         raise ApiProblem(503, "Unavailable", f"the factor library does not hold together: {exc}") from None
 
 
-def _footprint(raw: bytes, is_csv: bool, engine: Engine | None) -> JSONResponse:
+def _footprint(raw: bytes, is_csv: bool, engine: Engine | None, charset: str = "utf-8") -> JSONResponse:
     if is_csv:
         try:
-            parsed = csvin.parse(raw, "the body")
+            parsed = csvin.parse(raw, "the body", charset)
             report = footprint.compute(parsed.data, _library(engine), parsed.where)
         except footprint.FootprintError as exc:
             return problem(422, "Invalid activity data", str(exc), errors=[{"loc": ["body"], "msg": str(exc)}])
@@ -207,10 +211,11 @@ MAX_DOCUMENT = 1 << 20  # a certificate document, as POST /verify takes it
     description="The body is a certificate document, as POST /verify takes it. The answer holds one bar per "
     "category of the disclosed footprint report (kilograms and share of the total) and the same drawn as an SVG "
     "image with the numbers beside the bars, made on the server from the report's own numbers (whether they hold "
-    "is POST /verify's verdict). A document that hides its report, or carries none, is a 404 problem.",
+    "is POST /verify's verdict). A document that hides its report, or carries none, is a 404 problem; one whose "
+    "report is not the one its disclosed footprint_report_sha256 commits to, a 422.",
     openapi_extra={"requestBody": {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}},
     response_model=BreakdownPublic,
-    responses=problem_responses(400, 404, 413),
+    responses=problem_responses(400, 404, 413, 422),
 )
 async def breakdown(request: Request) -> JSONResponse:
     too_large = problem(413, "Document too large", f"a certificate document is at most {MAX_DOCUMENT:,} bytes")
@@ -232,7 +237,12 @@ def _breakdown(raw: bytes) -> JSONResponse:
         doc = loads(raw, "the body", "send the certificate document as JSON")
     except footprint.FootprintError as exc:
         return problem(400, "Not JSON", str(exc))
-    found = disclosed_breakdown(doc) if isinstance(doc, dict) and isinstance(doc.get("disclosed", {}), dict) else None
+    if not isinstance(doc, dict) or not isinstance(doc.get("disclosed", {}), dict):
+        return problem(404, "Not found", "the document discloses no footprint report; a hidden report is not drawn")
+    mismatch = hash_problem(doc)
+    if mismatch is not None:  # numbers no commitment vouches for are not drawn, not even with a caveat
+        return problem(422, "Report not committed", f"{mismatch}; the chart draws only the report committed to")
+    found = disclosed_breakdown(doc)
     if found is None:
         return problem(404, "Not found", "the document discloses no footprint report; a hidden report is not drawn")
     bars = [

@@ -14,6 +14,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from certificates.document import REPORT_FIELD, REPORT_MEMBER
+from certificates.footprint_report import hash_problem
 
 MAX_BARS = 32  # more categories than any method has: a longer list is not a report
 
@@ -51,8 +52,23 @@ def _whole(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool) and x >= 0
 
 
+# what XML 1.0 does not allow in text (the SVG would not parse), and the bidi controls that turn a
+# drawn line's text around: a label is shown without them
+_UNDRAWABLE = dict.fromkeys(
+    [*range(0x00, 0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+    + [0x200E, 0x200F, 0x061C, 0xFFFE, 0xFFFF]
+)
+
+
 def _text(x: Any, limit: int = 80) -> str:
-    return x[:limit] if isinstance(x, str) else ""
+    if not isinstance(x, str):
+        return ""
+    # a lone surrogate cannot be written as UTF-8 either
+    return x.translate(_UNDRAWABLE).encode("utf-8", "replace").decode("utf-8")[:limit]
+
+
+def _version(x: Any) -> str:
+    return str(x) if _whole(x) else "?"
 
 
 def breakdown_of(report: Any) -> Breakdown | None:
@@ -68,7 +84,7 @@ def breakdown_of(report: Any) -> Breakdown | None:
         if not isinstance(c, dict) or not _whole(c.get("kgco2e")) or not isinstance(c.get("category"), str):
             return None
         bars.append(Bar(_text(c["category"]), _text(c.get("zh")), _text(c.get("en")), c["kgco2e"]))
-    ref = f"{_text(method.get('id'))}@{method.get('version')}" if isinstance(method, dict) else "?"
+    ref = f"{_text(method.get('id'))}@{_version(method.get('version'))}" if isinstance(method, dict) else "?"
     return Breakdown(
         _text(report.get("subject")), ref, report["total_kgco2e"], tuple(bars), report.get("illustrative") is True
     )
@@ -79,13 +95,14 @@ def rule_of(claim: Any) -> PrintedRule | None:
     rule = claim.get("rule") if isinstance(claim, dict) else None
     if not isinstance(rule, dict) or not isinstance(rule.get("sha256"), str):
         return None
-    return PrintedRule(f"{_text(rule.get('id'))}@{rule.get('version')}", rule["sha256"][:16])
+    return PrintedRule(f"{_text(rule.get('id'))}@{_version(rule.get('version'))}", _text(rule["sha256"], 16))
 
 
 def disclosed_breakdown(doc: dict[str, Any]) -> Breakdown | None:
     """The breakdown of a certificate document's report, only when the document discloses it (the
-    report's hash field opened, and the report carried with it)."""
-    if REPORT_FIELD not in doc.get("disclosed", {}):
+    report's hash field opened, and the report carried with it) and the report is the one that field
+    commits to: a report changed after the fact is not drawn as if it were vouched for."""
+    if REPORT_FIELD not in doc.get("disclosed", {}) or hash_problem(doc) is not None:
         return None
     return breakdown_of(doc.get(REPORT_MEMBER))
 
