@@ -27,6 +27,7 @@ ContractName = Literal[
     "CarbonRegistry",
     "CatalogExtension",
     "CertificateRevocations",
+    "MethodologyRecognitions",
     "ERC1967Proxy",
     "CarbonRegistryV2Example",
     "ERC1155ReceiverExample",

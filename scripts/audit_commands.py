@@ -12,6 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from audit.bridge_peer import audit_peer
 from audit.chain_state import read_chain
 from audit.reconcile import reconcile
 from chain.errors import InvalidInputError
@@ -62,6 +63,10 @@ def audit(
             "spread; all of them are compared in the mirror)",
         ),
     ] = 200,
+    peer: Annotated[
+        str | None,
+        typer.Option(help="another registry's node: reconcile the exports to it (its registry: LEDGER_BRIDGE_*)"),
+    ] = None,
 ) -> None:
     """Recompute supply, balances, retirements and anchors from eth_getLogs and eth_call alone; compare
     them with the mirror, every certificate, the log's own roots (with consistency proofs between
@@ -88,6 +93,8 @@ def audit(
         from audit.land import audit_land, chain_holders  # here: shapely loads for `ledger audit` only
 
         report.checked.update(audit_land(conn, chain_holders(client), report.add))  # parcels: hashes, overlaps
+    if peer:
+        report.checked.update(audit_peer(client, context.deployment.block_number, peer, report.add))
     if as_json:
         console.print_json(data=report.as_json())
     else:

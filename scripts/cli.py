@@ -29,6 +29,7 @@ from scripts import (
     admin,
     audit_commands,
     backup_commands,
+    bridge_commands,
     certificate_commands,
     court_commands,
     credits,
@@ -72,6 +73,7 @@ footprint_commands.register(app)
 court_commands.register(app)
 app.command("audit")(audit_commands.audit)
 app.add_typer(public_commands.app, name="public")
+app.add_typer(bridge_commands.app, name="bridge")
 
 
 @app.callback()

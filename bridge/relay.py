@@ -1,0 +1,303 @@
+"""The relay: carries an export requested on a source registry to an import on a destination
+registry and confirms or aborts it, holding no state the two chains cannot give back.
+
+One pass (`Relay.step`):
+1. read the source's ExportRequested events up to its head less the confirmation depth, keep
+   those addressed to the destination whose `exportOf` is still Pending;
+2. ask the destination which origin keys it imported (`importedBatch`) and where (BatchImported);
+3. refuse (abort on the source) an export the destination cannot take: methodology not
+   recognised, account not an address, or an import the destination reverts;
+4. import the rest in bulk (chain/sender.py), op ids derived from the origin key;
+5. confirm on the source each export whose import is deep enough on the destination, with the
+   import's transaction hash as the destination reference.
+A kill -9 anywhere leaves the chains in a state step 1-2 reads back; a repeated step is refused
+by the contract (origin key once, op id once), so every export ends imported-once-and-confirmed
+or aborted-and-released.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+
+from bridge.origin import abort_op_id, confirm_op_id, evidence_hash, import_op_id, origin_key, reason_hash
+from bridge.recognition import Recognises
+from chain.client import RegistryClient
+from chain.errors import ChainError, InvalidInputError
+from chain.logs import LogFetcher
+from chain.sender import BulkSender, Operation, OperationResult
+from chain.types import ExportStatus, from_short_id, short_id
+
+log = logging.getLogger(__name__)
+
+# the destination's refusals that mean "this export can never be imported": abort it. Others
+# (a node refusing, a transaction not yet mined) are retried on the next pass.
+ALREADY_IMPORTED = "RegistryOriginAlreadyImported"
+# refusals that pass: a paused destination resumes, and the export waits for it rather than aborting
+TRANSIENT = {"RegistryPaused"}
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One registry as the relay sees it: its client (with the registrar key that signs), the
+    short id other registries name it by, where its history starts, and how deep a block must be
+    before the relay acts on it."""
+
+    client: RegistryClient
+    name: str
+    start_block: int = 0
+    depth: int = 0
+
+    @property
+    def signer(self) -> LocalAccount:
+        if self.client.signer is None:
+            raise InvalidInputError(f"no registrar key for {self.name}; set its LEDGER_BRIDGE_*_KEY")
+        return self.client.signer
+
+    def head(self) -> int:
+        return int(self.client.rpc.call("eth_blockNumber"), 16)
+
+    def events(self, name: str, first: int, last: int) -> list[Any]:
+        if last < first:
+            return []
+        topic = "0x" + self.client.abi.event_topics[name].hex()
+        logs = LogFetcher(self.client.rpc, self.client.address, topics=[topic], retries=5).fetch_all(first, last)
+        return self.client.decode_events(logs)
+
+
+@dataclass(frozen=True)
+class Export:
+    """An export addressed to the destination, as its ExportRequested event says."""
+
+    export_id: int
+    holder: str
+    batch_id: int
+    amount: int
+    destination_account: bytes
+    block_number: int
+    key: bytes
+
+
+@dataclass
+class PassReport:
+    seen: int = 0  # pending exports addressed to the destination
+    imported: int = 0
+    confirmed: int = 0
+    aborted: int = 0
+    waiting: int = 0  # imported, not yet deep enough to confirm; or an import still unmined
+    refusals: dict[int, str] = field(default_factory=dict)  # export id -> why it was aborted
+
+    @property
+    def settled(self) -> bool:
+        return self.seen == self.confirmed + self.aborted
+
+
+Step = Callable[[str], None]
+
+
+class Relay:
+    def __init__(
+        self,
+        source: Endpoint,
+        destination: Endpoint,
+        recognition: Recognises,
+        *,
+        on_step: Step | None = None,
+        settle_timeout: float = 60.0,
+    ) -> None:
+        self.source = source
+        self.destination = destination
+        self.recognition = recognition
+        self.on_step = on_step or (lambda _step: None)
+        self.settle_timeout = settle_timeout
+        self._dest_id = short_id(destination.name)
+
+    def key(self, export_id: int) -> bytes:
+        return origin_key(self.source.client.chain_id, self.source.client.address, export_id)
+
+    # ------------------------------------------------------------------ reading the two chains
+
+    def pending(self) -> list[Export]:
+        """Exports addressed to the destination, at least `depth` blocks deep, still Pending."""
+        last = self.source.head() - self.source.depth
+        requested = [
+            e
+            for e in self.source.events("ExportRequested", self.source.start_block, last)
+            if bytes(e.args["destinationRegistry"]) == self._dest_id
+        ]
+        if not requested:
+            return []
+        states = self.source.client.view_many("exportOf", [(e.args["exportId"],) for e in requested])
+        return [
+            Export(
+                int(e.args["exportId"]),
+                e.args["holder"],
+                int(e.args["batchId"]),
+                int(e.args["amount"]),
+                bytes(e.args["destinationAccount"]),
+                e.block_number,
+                self.key(int(e.args["exportId"])),
+            )
+            for e, state in zip(requested, states, strict=True)
+            if ExportStatus(state["status"]) == ExportStatus.PENDING
+        ]
+
+    def imports(self) -> dict[bytes, tuple[str, int]]:
+        """Origin key -> (transaction hash, block) of every import on the destination, as its
+        BatchImported events say (the reference a confirmation carries)."""
+        found = self.destination.events("BatchImported", self.destination.start_block, self.destination.head())
+        return {bytes(e.args["originKey"]): (e.tx_hash, e.block_number) for e in found}
+
+    def _refusal(self, export: Export, methodologies: dict[int, str], unrecognised: dict[str, str]) -> str | None:
+        if export.destination_account[:12] != b"\0" * 12:
+            return "DestinationAccountNotAnAddress: the export's destination account is not a left-padded address"
+        return unrecognised.get(methodologies[export.batch_id])
+
+    def _source_batches(self, exports: Iterable[Export]) -> dict[int, Any]:
+        ids = sorted({e.batch_id for e in exports})
+        return dict(zip(ids, self.source.client.view_many("batch", [(i,) for i in ids]), strict=True))
+
+    def _methodologies(self, batches: dict[int, Any]) -> dict[int, str]:
+        projects = sorted({bytes(b["projectId"]) for b in batches.values()})
+        found = self.source.client.view_many("project", [(p,) for p in projects])
+        by_project = {p: from_short_id(f["methodologyId"]) for p, f in zip(projects, found, strict=True)}
+        return {i: by_project[bytes(b["projectId"])] for i, b in batches.items()}
+
+    # ------------------------------------------------------------------ one pass
+
+    def step(self) -> PassReport:
+        report = PassReport()
+        exports = self.pending()
+        report.seen = len(exports)
+        if not exports:
+            return report
+        self.on_step("seen")
+        imported = self.imports()
+        batches = self._source_batches(exports)
+        methodologies = self._methodologies(batches)
+        unrecognised = self.recognition.refusals(self.source.name, set(methodologies.values()))
+
+        refused: dict[int, str] = {}
+        to_import: list[Export] = []
+        for e in exports:
+            if e.key in imported:
+                continue
+            why = self._refusal(e, methodologies, unrecognised)
+            if why is None:
+                to_import.append(e)
+            else:
+                refused[e.export_id] = why
+        if to_import:
+            for e, result in self._import(to_import, batches):
+                if result.outcome in ("applied", "already_applied"):
+                    report.imported += result.outcome == "applied"
+                elif result.error is not None and result.error.name == ALREADY_IMPORTED:
+                    pass  # imported before under the same origin key: confirm it below
+                elif result.error is not None and result.error.name.startswith("Registry"):
+                    if result.error.name not in TRANSIENT:
+                        refused[e.export_id] = str(result.error)
+                elif result.error is not None:  # not the registry's refusal (a role missing, the node): retried
+                    log.warning("import for export %d not applied: %s", e.export_id, result.error)
+            self.on_step("imported")
+            imported = self.imports()
+
+        self._send_to_source(exports, imported, refused, report)
+        return report
+
+    def _import(self, exports: list[Export], batches: dict[int, Any]) -> list[tuple[Export, OperationResult]]:
+        ops = []
+        for e in exports:
+            b = batches[e.batch_id]
+            first = int(b["firstSerial"])
+            credit = (
+                e.key,
+                short_id(self.source.name),
+                bytes(b["projectId"]),
+                "0x" + e.destination_account[12:].hex(),
+                int(b["vintage"]),
+                e.amount,
+                evidence_hash(e.key, e.batch_id, first, first + int(b["issued"]) - 1),
+            )
+            op = import_op_id(e.key)
+            ops.append(Operation(op, "importCredits", (op, credit), self.destination.signer, f"export {e.export_id}"))
+        results = self._bulk(self.destination.client).run(ops).results
+        return list(zip(exports, results, strict=True))
+
+    def _send_to_source(
+        self, exports: list[Export], imported: dict[bytes, tuple[str, int]], refused: dict[int, str], report: PassReport
+    ) -> None:
+        deep_enough = self.destination.head() - self.destination.depth
+        ops: list[Operation] = []
+        me = self.source.signer
+        aborts = dict(refused)
+        if aborts and not self._destination_idle():
+            # an import of ours may still be in the destination's pool: abort only once it is not
+            report.waiting += len(aborts)
+            aborts = {}
+        for e in exports:
+            if e.key in imported:
+                tx_hash, block = imported[e.key]
+                if block > deep_enough:
+                    report.waiting += 1
+                    continue
+                op = confirm_op_id(e.key)
+                ops.append(Operation(op, "confirmExport", (op, e.export_id, bytes.fromhex(tx_hash[2:])), me, "confirm"))
+            elif e.export_id in aborts:
+                op = abort_op_id(e.key)
+                why = aborts[e.export_id]
+                log.warning("aborting export %d: %s", e.export_id, why)
+                ops.append(Operation(op, "abortExport", (op, e.export_id, reason_hash(why)), me, "abort"))
+                report.refusals[e.export_id] = why
+            elif e.export_id not in refused:
+                report.waiting += 1  # its import was not seen mined: the next pass tries again
+        if not ops:
+            return
+        self.on_step("confirm ready")
+        for result in self._bulk(self.source.client).run(ops).results:
+            if result.outcome not in ("applied", "already_applied"):
+                report.waiting += 1
+                log.warning("%s not applied on the source: %s", result.op.label, result.error)
+            elif result.op.fn == "confirmExport":
+                report.confirmed += 1
+            else:
+                report.aborted += 1
+        self.on_step("confirmed")
+
+    def _destination_idle(self) -> bool:
+        """True when the relay's key has no transaction pending on the destination."""
+        me = self.destination.signer.address
+        latest, pending = self.destination.client.rpc.batch(
+            [("eth_getTransactionCount", [me, "latest"]), ("eth_getTransactionCount", [me, "pending"])]
+        )
+        return bool(latest == pending)
+
+    def _bulk(self, client: RegistryClient) -> BulkSender:
+        return BulkSender(client, settle_timeout=self.settle_timeout, stuck_after=10.0)
+
+    # ------------------------------------------------------------------ the loop
+
+    def run(self, *, poll: float = 2.0, stop: Callable[[], bool] = lambda: False) -> None:
+        while not stop():
+            try:
+                report = self.step()
+            except ChainError as exc:  # a node away or refusing: nothing is lost, the next pass reads again
+                log.warning("relay pass failed (%s); retrying in %.1f s", exc, poll)
+                time.sleep(poll)
+                continue
+            if report.seen:
+                log.info(
+                    "relay pass",
+                    extra={
+                        "seen": report.seen,
+                        "imported": report.imported,
+                        "confirmed": report.confirmed,
+                        "aborted": report.aborted,
+                        "waiting": report.waiting,
+                    },
+                )
+            time.sleep(poll)
