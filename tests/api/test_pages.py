@@ -64,7 +64,7 @@ def test_the_verify_page_shows_a_good_and_a_tampered_certificate(live: str, cert
         assert "证书有效" in page.locator("#verdict").inner_text()
         rows = check_rows(page)
         assert list(rows) == list(CHECKS)
-        assert all(v == ("true", "✔") for v in rows.values()), rows
+        assert all(v == ("true", "✓") for v in rows.values()), rows
         assert cert_id in page.locator("#summary").inner_text()
         loaded = json.loads(page.locator("#doc").input_value())
         assert loaded["certificate"]["id"] == cert_id
@@ -78,8 +78,8 @@ def test_the_verify_page_shows_a_good_and_a_tampered_certificate(live: str, cert
         assert page.locator("#verdict").get_attribute("data-verdict") == "invalid"
         assert "证书无效" in page.locator("#verdict").inner_text()
         rows = check_rows(page)
-        assert rows["fields"] == ("false", "✘")
-        assert all(v == ("true", "✔") for k, v in rows.items() if k != "fields"), rows
+        assert rows["fields"] == ("false", "×")
+        assert all(v == ("true", "✓") for k, v in rows.items() if k != "fields"), rows
         assert not errors, errors
 
 
