@@ -20,15 +20,40 @@ ALLOWED: dict[str, set[str]] = {
     "footprint": {"chain"},  # footprint accounting: pure computation over its own factor library
     "land": {"chain", "indexer"},  # parcels as geometry: which projects are live comes from the mirror
     "bridge": {"chain", "indexer"},  # regional interconnection: the relay between two registries' chains
+    "offsets": {"chain", "indexer", "certificates"},  # micro-offsets: aggregated retirements, one certificate a person
     "public": {"chain", "indexer", "certificates", "mrv", "footprint", "land"},  # the public registry (公示): reads
-    "audit": {"chain", "indexer", "certificates", "mrv", "land", "bridge"},
+    "audit": {"chain", "indexer", "certificates", "mrv", "land", "bridge", "offsets"},
     "backup": {"chain", "indexer", "certificates", "mrv", "footprint", "land"},  # every domain's data, in one file
-    "api": {"chain", "indexer", "certificates", "audit", "mrv", "footprint", "land", "public", "bridge", "backup"},
-    "scripts": {"chain", "indexer", "certificates", "audit", "mrv", "footprint", "land", "public", "bridge", "backup"},
+    "api": {
+        "chain",
+        "indexer",
+        "certificates",
+        "audit",
+        "mrv",
+        "footprint",
+        "land",
+        "public",
+        "bridge",
+        "offsets",
+        "backup",
+    },
+    "scripts": {
+        "chain",
+        "indexer",
+        "certificates",
+        "audit",
+        "mrv",
+        "footprint",
+        "land",
+        "public",
+        "bridge",
+        "offsets",
+        "backup",
+    },
 }
 OURS = set(ALLOWED) | {"tests", "bench", "tools"}
 # no HTTP or CLI code in any of them
-DOMAINS = {"certificates", "audit", "mrv", "footprint", "land", "public", "bridge", "backup"}
+DOMAINS = {"certificates", "audit", "mrv", "footprint", "land", "public", "bridge", "offsets", "backup"}
 EDGE_LIBRARIES = {"fastapi", "starlette", "uvicorn", "jinja2", "typer", "rich", "click"}  # HTTP and CLI code
 
 

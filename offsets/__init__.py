@@ -1,0 +1,1 @@
+"""Micro-offsets for people: aggregated retirements, one certificate a person (docs/offsets.md)."""
