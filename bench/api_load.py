@@ -99,7 +99,7 @@ def run_load(url: str, requests_file: Path, seconds: float, clients: int, warmup
                 continue
             took = time.perf_counter() - t0
             status = response.status
-            outcome = "ok" if status == 200 and expect in data else ("5xx" if status >= 500 else f"status {status}")
+            outcome = "ok" if status == 200 and expect in data else (f"5xx {status}" if status >= 500 else f"status {status}")
             if status == 200 and expect not in data:
                 outcome = "unexpected body"
             record(route, outcome, took if t0 >= measure_from else None)
@@ -185,8 +185,9 @@ def report(label: str, r: dict[str, Any], baseline: dict[str, Any]) -> None:
         b99 = f"{b['p99_ms']:.1f}" if b.get("p99_ms") is not None else "-"
         p50 = f"{x['p50_ms']:.1f}" if x["p50_ms"] is not None else "-"
         p99 = f"{x['p99_ms']:.1f}" if x["p99_ms"] is not None else "-"
-        print(f"  {route:<34} {x['requests']:>9,} {p50:>8} {p99:>8}   {b99:>12}")
-    fives = sum(c for o, c in r["failures"].items() if o == "5xx")
+        failed = {o: c for o, c in x["outcomes"].items() if o != "ok"}
+        print(f"  {route:<34} {x['requests']:>9,} {p50:>8} {p99:>8}   {b99:>12}" + (f"   {failed}" if failed else ""))
+    fives = sum(c for o, c in r["failures"].items() if o.startswith("5xx"))
     timeouts = sum(c for o, c in r["failures"].items() if o == "timeout")
     print(
         f"  5xx: {fives}, timeouts: {timeouts}, other failures: {failures - fives - timeouts} "
@@ -251,6 +252,19 @@ def the_mix(certified: Any) -> list[dict[str, Any]]:
         ("GET /explorer/block", f"/explorer/block/{tx.block_number}"),
         ("GET /explorer/address", f"/explorer/address/{holder}"),
         ("GET /explorer/batch", f"/explorer/batch/{batch}"),
+        # the routes added since: the public registry, land, footprints, monitoring, fonts
+        ("GET /api/v1/projects", "/api/v1/projects?limit=20"),
+        ("GET /api/v1/batches", "/api/v1/batches?limit=20"),
+        ("GET /api/v1/retirements", "/api/v1/retirements?limit=20"),
+        ("GET /api/v1/participants", "/api/v1/participants?limit=20"),
+        ("GET /api/v1/sanctions", "/api/v1/sanctions"),
+        ("GET /api/v1/statistics", "/api/v1/statistics"),
+        ("GET /api/v1/projects/{id}/parcels", f"/api/v1/projects/{PROJECT}/parcels"),
+        ("GET /api/v1/emission-factors", "/api/v1/emission-factors?limit=50"),
+        ("GET /registry/retirements (page)", "/registry/retirements"),
+        ("GET /registry/statistics (page)", "/registry/statistics"),
+        ("GET /registry/export/projects.csv", "/registry/export/projects.csv"),
+        ("GET /footprint (page)", "/footprint"),
     ]
     mix: list[dict[str, Any]] = []
     verifies = round(len(others) * VERIFY_SHARE / (1 - VERIFY_SHARE) * 2)  # per two rounds of the others

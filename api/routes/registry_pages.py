@@ -267,7 +267,9 @@ def export_file(name: str, fmt: str, request: Request, ctx: Annotated[ServiceCon
     except PublicQueryError as exc:
         raise ApiProblem(422, "Invalid request", str(exc)) from None
 
-    if not EXPORT_SLOTS.acquire(blocking=False):
+    # a moment's burst of downloads waits its turn as admitted requests do (api/admission.py); only
+    # one still without a slot after the queue timeout is told to come back
+    if not EXPORT_SLOTS.acquire(timeout=ctx.settings.api_queue_timeout):
         busy: Response = busy_response(ctx.settings.retry_after)
         return busy
     try:

@@ -205,14 +205,17 @@ def test_two_snapshot_writers_for_one_day_log_one_snapshot(public_registry: Publ
 def test_exports_beyond_the_streaming_bound_answer_503(web: TestClient) -> None:
     """Before: any number of full exports streamed at once, each holding a pooled connection
     while its client read, outside admission control: 20 slow downloads held the pool the whole
-    API answers from. Now at most EXPORTS_AT_ONCE stream; the next is told 503 and Retry-After."""
+    API answers from. Now at most EXPORTS_AT_ONCE stream; the next waits the queue timeout (as an
+    admitted request does) and is then told 503 and Retry-After."""
     taken = 0
     try:
         while registry_pages.EXPORT_SLOTS.acquire(blocking=False):  # as many exports as may stream
             taken += 1
         assert taken == registry_pages.EXPORTS_AT_ONCE
+        t0 = time.monotonic()
         r = web.get("/registry/export/retirements.csv")
         assert r.status_code == 503 and r.headers["retry-after"] == "2", r.status_code
+        assert time.monotonic() - t0 >= 9.5  # api_queue_timeout (10 s): a burst waits, not refused at once
     finally:
         for _ in range(taken):
             registry_pages.EXPORT_SLOTS.release()
