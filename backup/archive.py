@@ -44,6 +44,7 @@ from footprint import store as footprint_store
 from indexer.models import AnchoredRoot
 from land import models as land_models
 from mrv import store as mrv_store
+from offsets import models as offsets_models
 
 FORMAT = "sichuan-ledger-certificate-backup"
 VERSION = 2  # 2: every domain's tables and schema revision (1 held the certificates' and the log's only)
@@ -67,6 +68,7 @@ VERSION_TABLES = {
     "mrv": "alembic_version_mrv",
     "footprint": "alembic_version_footprint",
     "land": "alembic_version_land",
+    "offsets": "alembic_version_offsets",
 }
 
 
@@ -78,6 +80,7 @@ def registry_tables() -> list[Table]:
         + list(mrv_store.TABLES)
         + list(footprint_store.TABLES)
         + list(land_models.TABLES)
+        + list(offsets_models.TABLES)
     )
 
 

@@ -23,6 +23,7 @@ DOMAIN_MIGRATIONS = (
     MIGRATIONS.parents[1] / "mrv" / "migrations",
     MIGRATIONS.parents[1] / "footprint" / "migrations",
     MIGRATIONS.parents[1] / "land" / "migrations",
+    MIGRATIONS.parents[1] / "offsets" / "migrations",
 )
 
 

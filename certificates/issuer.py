@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, Engine, delete, func, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from certificates import allocation as allocations
 from certificates import court_reference
 from certificates import footprint_report as reports
 from certificates.document import FORMAT, field_commitment, iso_utc, leaf_hash, make_claim, new_salt
@@ -178,9 +180,13 @@ def certify(
     now: int | None = None,
     footprint_report: dict[str, Any] | None = None,
     conversion: dict[str, Any] | None = None,
+    allocation: dict[str, Any] | None = None,
+    on_issued: Callable[[Connection, str], None] | None = None,
 ) -> Issued:
     """Issue the certificate of `retirement_ids`. With `footprint_report` (a footprint/ report), the
-    claim's footprint is the report's total and the report is committed (certificates/footprint_report.py)."""
+    claim's footprint is the report's total and the report is committed (certificates/footprint_report.py).
+    With `allocation` ({"leaf", "proof"}, docs/offsets.md) it is one person's share of an aggregated
+    retirement, which backs many such certificates; `on_issued` runs in the issuing transaction."""
     try:
         spec = scenario(scenario_key)
     except ValueError as exc:
@@ -224,12 +230,17 @@ def certify(
             )
         values = dict(fields)
         on_chain = retirements[0].beneficiary_commitment
-        salts = _beneficiary(conn, vault, values, on_chain, beneficiary_salt)
-        specs = _fields(spec, values)
-        for name in values:
-            salts.setdefault(name, new_salt())
-        commitments = {n: field_commitment(n, v, salts[n]) for n, v in values.items()}
-        quantity = sum(r.amount for r in retirements)
+        if allocation is None:
+            salts = _beneficiary(conn, vault, values, on_chain, beneficiary_salt)
+            specs = _fields(spec, values)
+            for name in values:
+                salts.setdefault(name, new_salt())
+            commitments = {n: field_commitment(n, v, salts[n]) for n, v in values.items()}
+            quantity = sum(r.amount for r in retirements)
+        else:
+            salts, specs = {}, {}
+            commitments, quantity = _allocated(conn, spec, retirements, allocation, values)
+            footprint_kg = quantity if footprint_kg is None else footprint_kg
         try:
             claim = make_claim(
                 spec, quantity, footprint_kg=footprint_kg, trees=trees, kg_per_tree=kg_per_tree, conversion=conversion
@@ -266,6 +277,8 @@ def certify(
                 for r in retirements
             ],
         }
+        if allocation is not None:
+            body["allocation"] = allocation
         leaf = leaf_hash(body)
         public = {n: {"value": values[n], "salt": salts[n]} for n in values if not specs[n].personal or n in disclose}
         personal = {n: {"value": values[n], "salt": salts[n]} for n in values if n not in public}
@@ -288,15 +301,40 @@ def certify(
                     issued_at=now,
                 )
             )
-            conn.execute(
-                insert(CertificateClaim), [{"retirement_id": r, "certificate_id": cert_id} for r in retirement_ids]
-            )
+            if allocation is None:  # an aggregated retirement backs one certificate a person instead
+                conn.execute(
+                    insert(CertificateClaim), [{"retirement_id": r, "certificate_id": cert_id} for r in retirement_ids]
+                )
+            if on_issued is not None:
+                on_issued(conn, cert_id)
         except IntegrityError:
             raise CertificationError(
                 "another certificate was issued at the same moment for these retirements, "
                 "or took this number; run the command again"
             ) from None
         return Issued(cert_id, index, leaf.hex(), body)
+
+
+def _allocated(
+    conn: Connection, spec: ScenarioSpec, retirements: list[Any], allocation: dict[str, Any], values: dict[str, Any]
+) -> tuple[dict[str, str], int]:
+    """The fields and quantity of one person's share of an aggregated retirement, once the share is
+    proven to the retirement's claim hash and serials. The person is known by their account's
+    commitment only; the beneficiary commitment on chain is the allocation root (docs/offsets.md)."""
+    if spec.key != "Personal" or len(retirements) != 1 or values:
+        raise CertificationError("a personal share names one Personal retirement and no fields of its own")
+    if not isinstance(allocation, dict) or set(allocation) != {"leaf", "proof"}:
+        raise CertificationError('an allocation is {"leaf": …, "proof": …} (docs/offsets.md)')
+    r = retirements[0]
+    ranges = [[a, b] for a, b in _serial_ranges(conn, [r.id])[r.id]]
+    failure = allocations.check(allocation["leaf"], allocation["proof"], str(r.claim_hash), ranges)
+    if failure is not None:
+        raise CertificationError(f"the allocation fails its {failure.check} check: {failure.detail}")
+    leaf = allocation["leaf"]
+    return {
+        "beneficiary": str(r.beneficiary_commitment).removeprefix("0x"),
+        "account": leaf["account_commitment"],
+    }, int(leaf["kg"])
 
 
 def _require_case_committed(

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from certificates import allocation as allocations
 from certificates import claim_rules, court_reference, footprint_report
 from certificates.document import FORMAT, claim_errors, field_commitment, leaf_hash
 from certificates.scenarios import ORDER, SCENARIOS
@@ -180,6 +181,15 @@ def _shape(doc: Any) -> str | None:
             and isinstance(r.get("serial_ranges"), list)
         ):
             return f"certificate.retirements[{i}] lacks tx_hash, log_index, batch_id, amount_kg or serial_ranges"
+    if "allocation" in body and not (
+        isinstance(body["allocation"], dict)
+        and set(body["allocation"]) == {"leaf", "proof"}
+        and body["scenario"] == "Personal"
+        and len(body["retirements"]) == 1
+    ):
+        return (
+            'certificate.allocation is {"leaf", "proof"} of a Personal certificate of one retirement (docs/offsets.md)'
+        )
     listed = [(str(r["tx_hash"]).lower(), r["log_index"]) for r in body["retirements"]]
     if len(set(listed)) != len(listed):
         return "certificate.retirements lists a retirement twice"
@@ -309,7 +319,11 @@ def _claim(doc: dict[str, Any]) -> Check:
     """The claim's arithmetic; with a footprint report in the document, the report's too (its lines
     add up to the claim's footprint and to the disclosed per-source fields)."""
     body = doc["certificate"]
-    errors = claim_errors(body["claim"], sum(r["amount_kg"] for r in body["retirements"]), SCENARIOS[body["scenario"]])
+    retired = sum(r["amount_kg"] for r in body["retirements"])
+    if "allocation" in body:  # one person's share of an aggregated retirement: the share is what is claimed
+        leaf = body["allocation"]["leaf"]
+        retired = leaf.get("kg") if isinstance(leaf, dict) and _int(leaf.get("kg")) else -1
+    errors = claim_errors(body["claim"], retired, SCENARIOS[body["scenario"]])
     detail = f"{body['claim'].get('quantity_kg')} kg"
     problems, note = claim_rules.check(body["claim"])  # a conversion rule this software ships: its hash and rate
     errors += problems
@@ -405,6 +419,8 @@ def _retirements(body: dict[str, Any], disclosed: dict[str, Any], evidence: Evid
             problems.append(f"{rid}: its {', '.join(names)} differ(s) from the event on chain")
         elif found.serial_ranges is not None and found.serial_ranges != ranges:
             problems.append(f"{rid}: its serial ranges differ from the ones the registry's mirror traced")
+        elif "allocation" in body:
+            problems += _allocation(body, found, ranges, rid)
         if case is not None and case.claim_hash is not None:
             if found.claim_hash is None:
                 uncompared += 1
@@ -419,6 +435,18 @@ def _retirements(body: dict[str, Any], disclosed: dict[str, Any], evidence: Evid
     if case is not None:
         detail += _case_note(case, uncompared)
     return Check("retirements", True, detail)
+
+
+def _allocation(body: dict[str, Any], found: OnChainRetirement, ranges: list[list[int]], rid: str) -> list[str]:
+    """One person's share (docs/offsets.md §4): their account's allocation, proven to the claim hash
+    the retirement event carries and inside its serials; the failing check is named."""
+    leaf, proof = body["allocation"]["leaf"], body["allocation"]["proof"]
+    if not isinstance(leaf, dict) or leaf.get("account_commitment") != body["fields"].get("account"):
+        return [f"{rid}: allocation (account commitment): the allocation is not the certificate's account's"]
+    if found.claim_hash is None:
+        return [f"{rid}: allocation: this evidence gives no claim hash to check the allocation against"]
+    failure = allocations.check(leaf, proof, found.claim_hash, ranges)
+    return [] if failure is None else [f"{rid}: allocation ({failure.check}): {failure.detail}"]
 
 
 def _case_note(case: court_reference.Expected, uncompared: int) -> str:

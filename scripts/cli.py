@@ -40,6 +40,7 @@ from scripts import (
     methodology,
     mrv_commands,
     node_commands,
+    offsets_commands,
     participants,
     pledges,
     projects,
@@ -71,6 +72,7 @@ app.add_typer(backup_commands.app, name="backup")
 certificate_commands.register(app)
 footprint_commands.register(app)
 court_commands.register(app)
+offsets_commands.register(app)
 app.command("audit")(audit_commands.audit)
 app.add_typer(public_commands.app, name="public")
 app.add_typer(bridge_commands.app, name="bridge")

@@ -23,7 +23,15 @@ ALLOWED: dict[str, set[str]] = {
     "offsets": {"chain", "indexer", "certificates"},  # micro-offsets: aggregated retirements, one certificate a person
     "public": {"chain", "indexer", "certificates", "mrv", "footprint", "land"},  # the public registry (公示): reads
     "audit": {"chain", "indexer", "certificates", "mrv", "land", "bridge", "offsets"},
-    "backup": {"chain", "indexer", "certificates", "mrv", "footprint", "land"},  # every domain's data, in one file
+    "backup": {
+        "chain",
+        "indexer",
+        "certificates",
+        "mrv",
+        "footprint",
+        "land",
+        "offsets",
+    },  # every domain's data, in one file
     "api": {
         "chain",
         "indexer",

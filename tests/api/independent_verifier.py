@@ -366,6 +366,10 @@ class Verifier:
         amounts = [r.get("amount_kg") for r in self.retirements_list()]
         require(all(is_int(a) for a in amounts), "amount_kg")
         total = sum(amounts)
+        if "allocation" in self.body:  # docs/offsets.md: a person's share of one aggregated retirement
+            leaf = self.body["allocation"].get("leaf") if isinstance(self.body["allocation"], dict) else None
+            require(isinstance(leaf, dict) and is_int(leaf.get("kg")), "allocation kg")
+            total = leaf["kg"]
         require(is_int(claim.get("quantity_kg")) and claim["quantity_kg"] == total, "quantity_kg != R")
         if "carbon_neutral" in claim:
             require(is_int(claim.get("footprint_kg")) and claim["footprint_kg"] > 0, "footprint_kg")
@@ -571,6 +575,42 @@ class Verifier:
                 case_hash is None or "0x" + data[96:128].hex() == case_hash,
                 f"{tx_hash}#{log_index}: the claim hash does not commit to the disclosed case",
             )
+            if "allocation" in self.body:
+                self.check_allocation(data[96:128], ranges)
+
+    def check_allocation(self, claim_hash: bytes, ranges: list[list[int]]) -> None:
+        """docs/offsets.md §4, from that page alone: the person's leaf, inside the retired serials,
+        hashed up its RFC 9162 path to the claim hash of the retirement event."""
+        require(
+            self.body.get("scenario") == "Personal" and len(self.retirements_list()) == 1, "allocation (allocation)"
+        )
+        allocation = self.body["allocation"]
+        require(isinstance(allocation, dict) and set(allocation) == {"leaf", "proof"}, "allocation (allocation)")
+        leaf, proof = allocation["leaf"], allocation["proof"]
+        keys = {"account_commitment", "kg", "serial_first", "serial_last", "purchase_id"}
+        require(isinstance(leaf, dict) and set(leaf) == keys, "allocation (allocation)")
+        require(isinstance(leaf["purchase_id"], str) and 0 < len(leaf["purchase_id"]) <= 64, "allocation (allocation)")
+        account = leaf["account_commitment"]
+        require(
+            isinstance(account, str) and HEX64.fullmatch(account) and account == self.body["fields"].get("account"),
+            "allocation (account commitment)",
+        )
+        kg, first, last = leaf["kg"], leaf["serial_first"], leaf["serial_last"]
+        require(is_int(kg) and kg > 0 and is_int(first) and is_int(last), "allocation (kilograms)")
+        require(0 <= first <= last and last - first + 1 == kg, "allocation (kilograms)")
+        require(any(a <= first and last <= b for a, b in ranges), "allocation (serials)")
+        require(
+            isinstance(proof, dict)
+            and set(proof) == {"index", "size", "path"}
+            and is_int(proof["index"])
+            and is_int(proof["size"])
+            and isinstance(proof["path"], list)
+            and all(isinstance(h, str) and HEX64.fullmatch(h) for h in proof["path"]),
+            "allocation (sibling hashes)",
+        )
+        start = hashlib.sha256(b"\x00" + canonical(leaf)).digest()
+        path = [bytes.fromhex(h) for h in proof["path"]]
+        require(verify_inclusion(start, proof["index"], proof["size"], path, claim_hash), "allocation (sibling hashes)")
 
     def check_revocation(self) -> None:
         issuer = self.body.get("issuer")

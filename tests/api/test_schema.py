@@ -19,6 +19,7 @@ VERSION_TABLES = {
     "alembic_version_mrv",
     "alembic_version_footprint",
     "alembic_version_land",
+    "alembic_version_offsets",
 }
 # PostGIS's GiST expression index over the parcels' GeoJSON: made by land's migration only where PostGIS
 # is installed (land/postgis.py), so no model declares it
@@ -54,6 +55,7 @@ def test_migrations_match_the_models_on_postgresql(postgres_url: str) -> None:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_mrv, mrv_reports, mrv_results, mrv_reversals"))
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_footprint, footprint_factors"))
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_land, land_parcels"))
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version_offsets, offset_purchases, offset_retirements"))
     engine.dispose()
     assert _diff(postgres_url) == []
 

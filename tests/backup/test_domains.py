@@ -26,6 +26,7 @@ from footprint.library import COLUMNS
 from indexer.db import make_engine
 from land import store as land_store
 from mrv import store as mrv_store
+from offsets.purchases import purchase
 from scripts.demo import demo_parcels
 from tests.mrv.test_store import computed
 
@@ -58,6 +59,7 @@ DOMAIN_TABLES = {
     "footprint_factors",
     "footprint_reports",
     "land_parcels",
+    "offset_purchases",
 }
 
 
@@ -77,6 +79,7 @@ def filled(engine: Engine) -> Engine:
         footprint_report.store(conn, vault, {"kind": "event", "total_kgco2e": 1234}, sealed=False)
         footprint_report.store(conn, vault, {"kind": "person", "total_kgco2e": 56}, sealed=True)
         land_store.save(conn, "P-511802-0001", demo_parcels("P-511802-0001"))  # land/: 3 parcels
+    purchase(engine, "ab" * 32, 3, "backup-test-purchase")  # offsets/: a person's purchase, not yet retired
     return engine
 
 
@@ -105,11 +108,12 @@ def test_every_domains_rows_round_trip_byte_for_byte(
             "footprint_factors": 1,
             "footprint_reports": 2,
             "land_parcels": 3,
+            "offset_purchases": 1,
             "mrv_reports": 1,
             "mrv_results": 1,
             "mrv_reversals": 1,
         }
-        assert set(made.header["schema_revisions"]) == {"certificates", "mrv", "footprint", "land"}
+        assert set(made.header["schema_revisions"]) == {"certificates", "mrv", "footprint", "land", "offsets"}
         backup.restore(target, made.path, DEPLOYMENT, key=KEY)
         before, after = dump(origin), dump(target)
         assert after == before and all(before[name] for name in DOMAIN_TABLES)

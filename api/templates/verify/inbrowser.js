@@ -311,6 +311,10 @@ const LedgerVerifier = (() => {
         return `certificate.retirements[${k}] lacks tx_hash, log_index, batch_id, amount_kg or serial_ranges`;
       }
     }
+    if (has(body, "allocation") && !(isObject(body.allocation) && Object.keys(body.allocation).sort().join(",") === "leaf,proof" &&
+      body.scenario === "Personal" && body.retirements.length === 1)) {
+      return 'certificate.allocation is {"leaf", "proof"} of a Personal certificate of one retirement (docs/offsets.md)';
+    }
     const listed = body.retirements.map((r) => `${r.tx_hash.toLowerCase()}#${BigInt(r.log_index)}`);
     if (new Set(listed).size !== listed.length) return "certificate.retirements lists a retirement twice";
     if (!Object.values(body.fields).every(hex64)) return "certificate.fields must map names to 64-hex-digit commitments";
@@ -496,7 +500,11 @@ const LedgerVerifier = (() => {
 
   function claimCheck(doc) {
     const body = doc.certificate;
-    const retired = body.retirements.reduce((s, r) => s + BigInt(r.amount_kg), 0n);
+    let retired = body.retirements.reduce((s, r) => s + BigInt(r.amount_kg), 0n);
+    if (has(body, "allocation")) {  // one person's share of an aggregated retirement (docs/offsets.md): the share is claimed
+      const leaf = get(body.allocation, "leaf");
+      retired = natural(get(leaf, "kg")) ? BigInt(leaf.kg) : -1n;
+    }
     const errors = claimErrors(body.claim, retired, body.scenario);
     let detail = `${show(get(body.claim, "quantity_kg"))} kg`;
     if (has(doc, REPORT_MEMBER)) {
@@ -549,6 +557,46 @@ const LedgerVerifier = (() => {
     }
   }
 
+  // docs/offsets.md §4, as certificates/allocation.py: [failing check, why] or null
+  async function allocationFailure(leaf, proof, claimHash, ranges) {
+    const keys = ["account_commitment", "kg", "purchase_id", "serial_first", "serial_last"];
+    if (!isObject(leaf) || Object.keys(leaf).sort().join(",") !== keys.join(",")) return ["allocation", `the allocation must be an object with exactly ${keys.join(", ")}`];
+    if (typeof leaf.account_commitment !== "string") return ["account commitment", "the account commitment must be 64 lowercase hex digits"];
+    if (!isInt(leaf.kg)) return ["kilograms", "kg must be a whole number"];
+    if (!isInt(leaf.serial_first) || !isInt(leaf.serial_last)) return ["serials", "serial_first and serial_last must be whole numbers"];
+    if (typeof leaf.purchase_id !== "string") return ["allocation", "the purchase id must be text"];
+    const kg = BigInt(leaf.kg), first = BigInt(leaf.serial_first), last = BigInt(leaf.serial_last);
+    if (!hex64(leaf.account_commitment)) return ["account commitment", "the account commitment must be 64 lowercase hex digits"];
+    if (!(kg > 0n && kg <= MAX_INT)) return ["kilograms", `kg must be a whole number of kilograms from 1 to ${MAX_INT}`];
+    if (!(first >= 0n && first <= last && last <= MAX_INT)) return ["serials", "serial_first and serial_last must be serials with serial_first ≤ serial_last"];
+    if (kg !== last - first + 1n) return ["kilograms", `${kg} kg but serials ${first}–${last} are ${last - first + 1n} kilograms`];
+    if (!(leaf.purchase_id.length > 0 && leaf.purchase_id.length <= 64 && /^[\x20-\x7e]+$/.test(leaf.purchase_id))) return ["allocation", "the purchase id must be 1 to 64 printable ASCII characters"];
+    const pairs = Array.isArray(ranges) && ranges.length && ranges.every((x) => Array.isArray(x) && x.length === 2 && natural(x[0]) && natural(x[1]) && BigInt(x[0]) <= BigInt(x[1]))
+      ? ranges.map((x) => [BigInt(x[0]), BigInt(x[1])]).sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0)) : null;
+    if (pairs === null || pairs.some((x, k) => k > 0 && x[0] <= pairs[k - 1][1])) return ["serials", "the retirement's serial range is not [first, last] pairs"];
+    if (!pairs.some(([a, b]) => a <= first && last <= b)) return ["serials", `serials ${first}–${last} are not inside the retired range ${pairs.map(([a, b]) => `${a}–${b}`).join(", ")}`];
+    if (!(isObject(proof) && Object.keys(proof).sort().join(",") === "index,path,size" && natural(proof.index) && natural(proof.size) &&
+      BigInt(proof.index) < BigInt(proof.size) && Array.isArray(proof.path) && proof.path.length <= 64 && proof.path.every(hex64))) {
+      return ["sibling hashes", "the proof must be {index, size, path: [64-hex …]} with index < size"];
+    }
+    if (!(typeof claimHash === "string" && /^0x[0-9a-fA-F]{64}$/.test(claimHash))) return ["sibling hashes", "the retirement's claim hash is not 0x + 64 hex digits"];
+    const root = await rootFromInclusion(proof.index, proof.size, await leafHash(canonical(leaf)), proof.path.map(unhex));
+    if (root === null || hex(root) !== claimHash.slice(2).toLowerCase()) {
+      return ["sibling hashes", `the allocation and its ${proof.path.length} sibling hashes do not lead to the claim hash ${claimHash}`];
+    }
+    return null;
+  }
+
+  async function allocationProblems(body, found, ranges, rid) {
+    const leaf = get(body.allocation, "leaf");
+    if (!isObject(leaf) || get(leaf, "account_commitment") !== get(body.fields, "account")) {
+      return [`${rid}: allocation (account commitment): the allocation is not the certificate's account's`];
+    }
+    if (!found.claim_hash) return [`${rid}: allocation: this evidence gives no claim hash to check the allocation against`];
+    const failure = await allocationFailure(leaf, get(body.allocation, "proof"), found.claim_hash, ranges);
+    return failure === null ? [] : [`${rid}: allocation (${failure[0]}): ${failure[1]}`];
+  }
+
   async function retirementsCheck(body, node, disclosed) {
     const problems = [];
     const kase = await expectedCase(body, disclosed);
@@ -579,6 +627,7 @@ const LedgerVerifier = (() => {
         ["scenario", body.scenario === found.scenario],
       ].filter(([, same]) => !same).map(([name]) => name);
       if (differ.length) problems.push(`${rid}: its ${differ.join(", ")} differ(s) from the event on chain`);
+      else if (has(body, "allocation")) problems.push(...await allocationProblems(body, found, ranges, rid));
       if (kase && kase.claimHash && found.claim_hash !== kase.claimHash) {
         problems.push(`${rid}: its claim hash on chain does not commit to the case this certificate names ` +
           "(court, case number, judgment date, damages, rule or obligation differ)");
