@@ -129,6 +129,11 @@ def reconcile(source: Endpoint, destination: Endpoint) -> Reconciliation:
             )
         elif exported not in confirmed_set:
             r.in_flight += quantity  # the relay confirms it on its next pass (or it was aborted: see below)
+            if quantity != requested[exported]:  # the relay holds it: the id was requested again after a reorg
+                r.problems.append(
+                    f"export {exported} asks {requested[exported]} kg but its origin key was imported as "
+                    f"{quantity} kg on the destination"
+                )
             if s.export_of(exported).status == ExportStatus.ABORTED:  # released on the source and imported
                 r.problems.append(f"export {exported} was aborted on the source but imported on the destination")
 

@@ -30,6 +30,7 @@ from bridge.recognition import Recognises
 from chain.client import RegistryClient
 from chain.errors import ChainError, InvalidInputError
 from chain.logs import LogFetcher
+from chain.rpc import RpcError
 from chain.sender import BulkSender, Operation, OperationResult
 from chain.types import ExportStatus, from_short_id, short_id
 
@@ -83,6 +84,27 @@ class Export:
     key: bytes
 
 
+@dataclass(frozen=True)
+class Imported:
+    """An import on the destination: where it was mined, and what it minted to whom."""
+
+    tx_hash: str
+    block: int
+    quantity: int
+    to: str  # lower-case hex address
+
+    def mismatch(self, export: Export) -> str | None:
+        """Why this import is not the export's (None when it is)."""
+        account = "0x" + export.destination_account[12:].hex()
+        if (self.quantity, self.to) == (export.amount, account):
+            return None
+        return (
+            f"ImportDoesNotMatchExport: export {export.export_id} asks {export.amount} kg for {account} but its "
+            f"origin key was imported as {self.quantity} kg for {self.to} (in {self.tx_hash}), the id requested "
+            "again after a source reorg; held, neither confirmed nor aborted: see `ledger bridge audit`"
+        )
+
+
 @dataclass
 class PassReport:
     seen: int = 0  # pending exports addressed to the destination
@@ -91,6 +113,9 @@ class PassReport:
     aborted: int = 0
     waiting: int = 0  # imported, not yet deep enough to confirm; or an import still unmined
     refusals: dict[int, str] = field(default_factory=dict)  # export id -> why it was aborted
+    # export id -> why it is neither confirmed nor aborted: its origin key was imported with another
+    # amount or account (a source reorg, then the id requested again); an operator decides
+    held: dict[int, str] = field(default_factory=dict)
 
     @property
     def settled(self) -> bool:
@@ -116,6 +141,20 @@ class Relay:
         self.on_step = on_step or (lambda _step: None)
         self.settle_timeout = settle_timeout
         self._dest_id = short_id(destination.name)
+        if (source.client.chain_id, source.client.address.lower()) == (
+            destination.client.chain_id,
+            destination.client.address.lower(),
+        ):
+            raise InvalidInputError(
+                f"the source and the destination are the same registry ({source.client.address} on chain "
+                f"{source.client.chain_id}); set LEDGER_BRIDGE_DESTINATION_REGISTRY to the other registry"
+            )
+        for side, end in (("source", source), ("destination", destination)):
+            if end.client.rpc.call("eth_getCode", end.client.address, "latest") in ("0x", "0x0", None):
+                raise InvalidInputError(
+                    f"no contract at {end.client.address} on the {side} chain ({end.client.chain_id}); set "
+                    f"LEDGER_BRIDGE_{side.upper()}_REGISTRY to the registry's address"
+                )
 
     def key(self, export_id: int) -> bytes:
         return origin_key(self.source.client.chain_id, self.source.client.address, export_id)
@@ -124,11 +163,18 @@ class Relay:
 
     def pending(self) -> list[Export]:
         """Exports addressed to the destination, at least `depth` blocks deep, still Pending."""
-        last = self.source.head() - self.source.depth
+        head = self.source.head()
+        # settled exports are skipped by their events (two log reads), not by an exportOf each: a
+        # pass cost one eth_call per export ever requested, 5,000 calls a pass after 5,000 exports
+        settled = {
+            int(e.args["exportId"])
+            for name in ("ExportConfirmed", "ExportAborted")
+            for e in self.source.events(name, self.source.start_block, head)
+        }
         requested = [
             e
-            for e in self.source.events("ExportRequested", self.source.start_block, last)
-            if bytes(e.args["destinationRegistry"]) == self._dest_id
+            for e in self.source.events("ExportRequested", self.source.start_block, head - self.source.depth)
+            if bytes(e.args["destinationRegistry"]) == self._dest_id and int(e.args["exportId"]) not in settled
         ]
         if not requested:
             return []
@@ -147,11 +193,16 @@ class Relay:
             if ExportStatus(state["status"]) == ExportStatus.PENDING
         ]
 
-    def imports(self) -> dict[bytes, tuple[str, int]]:
-        """Origin key -> (transaction hash, block) of every import on the destination, as its
-        BatchImported events say (the reference a confirmation carries)."""
+    def imports(self) -> dict[bytes, Imported]:
+        """Origin key -> every import on the destination, as its BatchImported events say (the
+        transaction hash is the reference a confirmation carries)."""
         found = self.destination.events("BatchImported", self.destination.start_block, self.destination.head())
-        return {bytes(e.args["originKey"]): (e.tx_hash, e.block_number) for e in found}
+        return {
+            bytes(e.args["originKey"]): Imported(
+                e.tx_hash, e.block_number, int(e.args["credit"]["quantity"]), str(e.args["credit"]["to"]).lower()
+            )
+            for e in found
+        }
 
     def _refusal(self, export: Export, methodologies: dict[int, str], unrecognised: dict[str, str]) -> str | None:
         if export.destination_account[:12] != b"\0" * 12:
@@ -229,7 +280,7 @@ class Relay:
         return list(zip(exports, results, strict=True))
 
     def _send_to_source(
-        self, exports: list[Export], imported: dict[bytes, tuple[str, int]], refused: dict[int, str], report: PassReport
+        self, exports: list[Export], imported: dict[bytes, Imported], refused: dict[int, str], report: PassReport
     ) -> None:
         deep_enough = self.destination.head() - self.destination.depth
         ops: list[Operation] = []
@@ -241,12 +292,17 @@ class Relay:
             aborts = {}
         for e in exports:
             if e.key in imported:
-                tx_hash, block = imported[e.key]
-                if block > deep_enough:
+                found = imported[e.key]
+                if (why := found.mismatch(e)) is not None:
+                    log.warning("holding export %d: %s", e.export_id, why)
+                    report.held[e.export_id] = why
+                    continue
+                if found.block > deep_enough:
                     report.waiting += 1
                     continue
                 op = confirm_op_id(e.key)
-                ops.append(Operation(op, "confirmExport", (op, e.export_id, bytes.fromhex(tx_hash[2:])), me, "confirm"))
+                reference = bytes.fromhex(found.tx_hash[2:])
+                ops.append(Operation(op, "confirmExport", (op, e.export_id, reference), me, "confirm"))
             elif e.export_id in aborts:
                 op = abort_op_id(e.key)
                 why = aborts[e.export_id]
@@ -285,7 +341,7 @@ class Relay:
         while not stop():
             try:
                 report = self.step()
-            except ChainError as exc:  # a node away or refusing: nothing is lost, the next pass reads again
+            except (ChainError, RpcError) as exc:  # a node away or refusing: nothing is lost, the next pass reads again
                 log.warning("relay pass failed (%s); retrying in %.1f s", exc, poll)
                 time.sleep(poll)
                 continue

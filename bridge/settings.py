@@ -13,12 +13,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bridge.recognition import Recognises, Recognition, RecognitionContract
 from bridge.relay import Endpoint
+from bridge.retrying_rpc import RetryingRpc
 from chain.artifacts import contract_abi
 from chain.client import RegistryClient, address
-from chain.connection import LOOPBACK_HOSTS, connect
-from chain.errors import InvalidInputError, KeyConfigurationError
+from chain.connection import LOOPBACK_HOSTS
+from chain.errors import ChainError, InvalidInputError, KeyConfigurationError, shown_url
 from chain.keys import refuse_dev_key_off_local
-from chain.rpc import JsonRpc
+from chain.rpc import RpcError
 
 Side = Literal["source", "destination"]
 
@@ -63,6 +64,34 @@ class BridgeSettings(BaseSettings):
         return Recognition.parse(self.recognised)
 
 
+def _node(url: str, side: Side, chain_id: int | None) -> tuple[RetryingRpc, int]:
+    """The side's node, after checking its URL and that it is the chain the settings name; every
+    line names the LEDGER_BRIDGE_* setting to fix (not the registry's own LEDGER_RPC_URL)."""
+    setting = f"LEDGER_BRIDGE_{side.upper()}"
+    try:
+        parsed = urlparse(url)
+        parsed.port  # noqa: B018  (parsing the port is what raises on ":99999")
+    except ValueError:
+        raise InvalidInputError(f"{setting}_RPC_URL {shown_url(url)} is not a valid URL; fix it") from None
+    if parsed.scheme not in ("http", "https") or (parsed.scheme == "http" and parsed.hostname not in LOOPBACK_HOSTS):
+        raise InvalidInputError(f"{setting}_RPC_URL must be https:// for a node not on this machine")
+    rpc = RetryingRpc(url, timeout=60.0)
+    try:
+        actual = int(rpc.call("eth_chainId"), 16)
+    except (ChainError, RpcError, TypeError, ValueError) as exc:
+        raise InvalidInputError(
+            f"the {side} node at {shown_url(url)} did not answer eth_chainId ({type(exc).__name__}); start it or "
+            f"fix {setting}_RPC_URL"
+        ) from None
+    if chain_id is not None and chain_id != actual:
+        raise InvalidInputError(
+            f"the {side} node at {shown_url(url)} is chain {actual}, but the configuration expects chain {chain_id} "
+            f"({setting}_CHAIN_ID); point "
+            f"{setting}_RPC_URL at the {side}'s node or fix {setting}_CHAIN_ID"
+        )
+    return rpc, actual
+
+
 def open_endpoint(settings: BridgeSettings, side: Side, *, sign: bool = True) -> Endpoint:
     url = getattr(settings, f"{side}_rpc_url")
     registry = getattr(settings, f"{side}_registry")
@@ -71,15 +100,7 @@ def open_endpoint(settings: BridgeSettings, side: Side, *, sign: bool = True) ->
             f"the {side} registry is not configured; set LEDGER_BRIDGE_{side.upper()}_RPC_URL and "
             f"LEDGER_BRIDGE_{side.upper()}_REGISTRY"
         )
-    chain_id: int | None = getattr(settings, f"{side}_chain_id")
-    if chain_id is None:
-        parsed = urlparse(url)
-        if parsed.scheme != "https" and parsed.hostname not in LOOPBACK_HOSTS:
-            raise InvalidInputError(
-                f"LEDGER_BRIDGE_{side.upper()}_RPC_URL must be https:// for a node not on this machine"
-            )
-        chain_id = int(JsonRpc(url, timeout=30.0).call("eth_chainId"), 16)
-    rpc = connect(url, chain_id)
+    rpc, chain_id = _node(url, side, getattr(settings, f"{side}_chain_id"))
     signer = None
     key: SecretStr | None = getattr(settings, f"{side}_key")
     if sign:

@@ -90,11 +90,15 @@ def once(as_json: JsonOption = False) -> None:
         "waiting": report.waiting,
     }
     if as_json:
-        console.print_json(json.dumps({**fields, "refusals": {str(k): v for k, v in report.refusals.items()}}))
+        refusals = {str(k): v for k, v in report.refusals.items()}
+        held = {str(k): v for k, v in report.held.items()}
+        console.print_json(json.dumps({**fields, "refusals": refusals, "held": held}))
         return
     console.print(", ".join(f"{k} {v}" for k, v in fields.items()))
     for export_id, why in report.refusals.items():
         console.print(f"aborted export {export_id}: {why}", highlight=False, markup=False, soft_wrap=True)
+    for export_id, why in report.held.items():
+        console.print(f"held export {export_id}: {why}", highlight=False, markup=False, soft_wrap=True)
 
 
 @app.command("run")
