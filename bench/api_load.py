@@ -99,7 +99,9 @@ def run_load(url: str, requests_file: Path, seconds: float, clients: int, warmup
                 continue
             took = time.perf_counter() - t0
             status = response.status
-            outcome = "ok" if status == 200 and expect in data else (f"5xx {status}" if status >= 500 else f"status {status}")
+            outcome = (
+                "ok" if status == 200 and expect in data else (f"5xx {status}" if status >= 500 else f"status {status}")
+            )
             if status == 200 and expect not in data:
                 outcome = "unexpected body"
             record(route, outcome, took if t0 >= measure_from else None)

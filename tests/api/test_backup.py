@@ -122,7 +122,13 @@ def test_a_backup_restores_into_a_fresh_database_where_everything_verifies(
     assert (h["chain_id"], h["registry"]) == (31337, source.service.context.deployment.address.lower())
     with source.service.engine.connect() as conn:
         revisions = backup.schema_revisions(conn)
-    assert h["schema_revisions"] == revisions and set(revisions) == {"certificates", "mrv", "footprint", "land", "offsets"}
+    assert h["schema_revisions"] == revisions and set(revisions) == {
+        "certificates",
+        "mrv",
+        "footprint",
+        "land",
+        "offsets",
+    }
     assert None not in revisions.values()
     assert h["source"] == source.service.engine.url.get_backend_name()
     assert made.rows["certificates"] == len(source.ids) == 6
