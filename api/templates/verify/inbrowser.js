@@ -184,6 +184,12 @@ const LedgerVerifier = (() => {
 
   // ------------------------------------------------------------ the node (§8)
   class EvidenceError extends Error {}
+  // a JSON-RPC quantity read as certificates/evidence.py reads it (int(text, 16)): hex text, never a
+  // number and never decimal, so "10" is sixteen in both verifiers
+  function quantity(v) {
+    if (typeof v !== "string" || !/^(0[xX])?[0-9a-fA-F]+$/.test(v)) throw new Error(`${show(v)} is not a hex quantity`);
+    return BigInt("0x" + v.replace(/^0[xX]/, ""));
+  }
   class RpcRefused extends Error {}
   class Node {
     constructor(url, registry, revocations, timeoutMs) {
@@ -204,12 +210,17 @@ const LedgerVerifier = (() => {
           "check the address, that the node runs, and that it allows this page's origin (CORS)";
         throw new EvidenceError(this.unreachable);
       }
-      if (reply && reply.error) throw new RpcRefused(`${method}: ${reply.error.message || JSON.stringify(reply.error)}`);
+      if (!(reply !== null && typeof reply === "object" && !Array.isArray(reply) && ("result" in reply || "error" in reply))) {
+        // as chain/rpc.py: an answer that is not a JSON-RPC reply is a node not to be read any further
+        this.unreachable = `the node ${this.url} answered ${method} with JSON that is not a JSON-RPC reply (no result, no error)`;
+        throw new EvidenceError(this.unreachable);
+      }
+      if (reply.error) throw new RpcRefused(`${method}: ${reply.error.message || JSON.stringify(reply.error)}`);
       return reply.result;
     }
     chainId() {  // asked once: the checks that need it share the one answer (or the one failure)
       if (this._chainId === null) {
-        this._chainId = this.ask("eth_chainId").then((id) => BigInt(id), (e) => {
+        this._chainId = this.ask("eth_chainId").then((id) => quantity(id), (e) => {
           throw e instanceof EvidenceError ? e : new EvidenceError(`eth_chainId: ${e.message}`);
         }).catch((e) => { throw e instanceof EvidenceError ? e : new EvidenceError(`eth_chainId: ${e.message}`); });
       }
@@ -222,7 +233,7 @@ const LedgerVerifier = (() => {
           const code = await this.ask("eth_getCode", to, "latest");
           if (code === "0x" || code === "0x0") throw new EvidenceError(`there is no contract at ${to} on this chain; check the address`);
         }
-        if (typeof answer !== "string" || !/^0x[0-9a-fA-F]{64,}$/.test(answer)) throw new Error(`an answer that is not a 32-byte word: ${answer}`);
+        if (typeof answer !== "string" || !/^0x(?:[0-9a-fA-F]{2}){32,}$/.test(answer)) throw new Error(`an answer that is not a 32-byte word: ${answer}`);
         return answer.slice(2, 66).toLowerCase();
       } catch (e) {
         throw e instanceof EvidenceError ? e : new EvidenceError(`${selector} on ${to}: ${e.message}`);
@@ -242,10 +253,14 @@ const LedgerVerifier = (() => {
       }
       if (receipt === null || receipt === undefined) return null;
       try {
-        if (BigInt(receipt.status) !== 1n) return null;
+        if (quantity(receipt.status) !== 1n) return null;
         for (const log of receipt.logs) {
-          if (BigInt(log.logIndex) === BigInt(logIndex) && log.address.toLowerCase() === this.registry) {
+          if (quantity(log.logIndex) === BigInt(logIndex) && log.address.toLowerCase() === this.registry) {
             if ((log.topics[0] || "").toLowerCase() !== CREDITS_RETIRED || log.topics.length !== 4) return null;
+            // whole 32-byte topics and whole bytes of data, or the ABI decoder (certificates/evidence.py) reads nothing
+            if (!log.topics.every((t) => /^0x[0-9a-fA-F]{64}$/.test(t)) || !/^0x(?:[0-9a-fA-F]{2})*$/.test(log.data)) {
+              throw new Error("the event's topics or data are not whole 32-byte words and bytes of hex");
+            }
             const data = log.data.slice(2);
             if (data.length < 5 * 64) throw new Error("the event's data is shorter than five words");
             const word = (k) => data.slice(64 * k, 64 * k + 64).toLowerCase();
@@ -264,7 +279,10 @@ const LedgerVerifier = (() => {
     }
     async revoked(leaf) {  // fails closed, like certificates/evidence.py: a list not governed by the registry is unreadable
       if (!this.revocations) throw new EvidenceError("the certificate names no revocation list");
-      const governor = "0x" + (await this.call(this.revocations, SEL.registry, "")).slice(24);
+      const word = await this.call(this.revocations, SEL.registry, "");
+      // an address is a word whose first 12 bytes are zero; the ABI decoder refuses any other (fails closed)
+      if (!/^0{24}/.test(word)) throw new EvidenceError(`the revocation list ${this.revocations} answered registry() with 0x${word}, not an address`);
+      const governor = "0x" + word.slice(24);
       if (governor !== this.registry) {
         throw new EvidenceError(`the revocation list ${this.revocations} is governed by ${governor}, not by the registry ${this.registry}`);
       }
