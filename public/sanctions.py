@@ -67,6 +67,23 @@ class PublicDocuments:
         # a regular file in the directory itself: a symlink would publish whatever it points at
         if path.is_symlink() or not path.is_file() or path.resolve().parent != self.directory.resolve():
             return None
-        if hashlib.sha256(path.read_bytes()).hexdigest() != name:
-            return None
-        return path
+        return path if _hashes_to(path, name) else None
+
+
+# (path, inode, size, mtime) → whether the bytes hash to the name: a sanctions page lists every
+# notice's document, and re-reading each file on every page was a full hash of every document
+_checked: dict[tuple[str, int, int, int], bool] = {}
+
+
+def _hashes_to(path: Path, name: str) -> bool:
+    st = path.stat()
+    key = (str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    with _lock:
+        known = _checked.get(key)
+    if known is None:
+        known = hashlib.sha256(path.read_bytes()).hexdigest() == name
+        with _lock:
+            if len(_checked) >= 4096:
+                _checked.clear()
+            _checked[key] = known
+    return known

@@ -304,3 +304,17 @@ def test_head_is_answered_like_get_without_the_body(web: TestClient) -> None:
         assert web.head("/registry/export/retirements.jsonl").status_code == 200
     paths = web.get("/openapi.json").json()["paths"]
     assert not [p for p, operations in paths.items() if "head" in operations]  # the document is GET's alone
+
+
+def test_a_published_document_edited_after_it_was_checked_is_no_longer_served(tmp_path: Path) -> None:
+    """Documents are hashed once per (file, size, mtime), not on every sanctions page: an edit
+    after a first check must still withdraw the file."""
+    from public.sanctions import PublicDocuments
+
+    body = b"decision of 2026-11-30"
+    path = tmp_path / hashlib.sha256(body).hexdigest()
+    path.write_bytes(body)
+    docs = PublicDocuments(tmp_path)
+    assert docs.find(path.name) == path and docs.find("0x" + path.name) == path  # the second from the cache
+    path.write_bytes(body + b" (amended)")
+    assert docs.find(path.name) is None
