@@ -33,6 +33,7 @@ from typing import IO, Any
 
 from sqlalchemy import Connection, Engine, LargeBinary, Table, func, inspect, select, text
 
+from accounts import tables as accounts_tables
 from certificates import models as certificate_models
 from certificates.db import create_schema
 from certificates.errors import ServiceError
@@ -69,6 +70,7 @@ VERSION_TABLES = {
     "footprint": "alembic_version_footprint",
     "land": "alembic_version_land",
     "offsets": "alembic_version_offsets",
+    "accounts": "alembic_version_accounts",
 }
 
 
@@ -81,6 +83,7 @@ def registry_tables() -> list[Table]:
         + list(footprint_store.TABLES)
         + list(land_models.TABLES)
         + list(offsets_models.TABLES)
+        + list(accounts_tables.ALL)
     )
 
 

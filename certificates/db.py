@@ -24,6 +24,7 @@ DOMAIN_MIGRATIONS = (
     MIGRATIONS.parents[1] / "footprint" / "migrations",
     MIGRATIONS.parents[1] / "land" / "migrations",
     MIGRATIONS.parents[1] / "offsets" / "migrations",
+    MIGRATIONS.parents[1] / "accounts" / "migrations",
 )
 
 

@@ -128,6 +128,7 @@ def test_a_backup_restores_into_a_fresh_database_where_everything_verifies(
         "footprint",
         "land",
         "offsets",
+        "accounts",
     }
     assert None not in revisions.values()
     assert h["source"] == source.service.engine.url.get_backend_name()

@@ -8,6 +8,7 @@ from alembic.migration import MigrationContext
 from sqlalchemy import insert, select
 from sqlmodel import SQLModel
 
+from accounts import tables as accounts_tables
 from certificates.db import create_schema
 from certificates.models import CertificateClaim
 from indexer.db import drop_schema, make_engine, reset_mirror
@@ -20,6 +21,7 @@ VERSION_TABLES = {
     "alembic_version_footprint",
     "alembic_version_land",
     "alembic_version_offsets",
+    "alembic_version_accounts",
 }
 # PostGIS's GiST expression index over the parcels' GeoJSON: made by land's migration only where PostGIS
 # is installed (land/postgis.py), so no model declares it
@@ -56,6 +58,8 @@ def test_migrations_match_the_models_on_postgresql(postgres_url: str) -> None:
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_footprint, footprint_factors"))
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_land, land_parcels"))
         conn.execute(text("DROP TABLE IF EXISTS alembic_version_offsets, offset_purchases, offset_retirements"))
+        accounts = ", ".join(t.name for t in accounts_tables.ALL)
+        conn.execute(text(f"DROP TABLE IF EXISTS alembic_version_accounts, {accounts}"))
     engine.dispose()
     assert _diff(postgres_url) == []
 
