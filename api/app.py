@@ -15,6 +15,7 @@ from api.admission import Admission
 from api.explorer import routes as explorer
 from api.headers import SecurityHeaders, VerifyNodeSettings, node_origins
 from api.routes import (
+    accounts,
     catalog,
     certificates,
     fonts,
@@ -83,6 +84,7 @@ def create_app(context: ServiceContext) -> FastAPI:
     app.include_router(registry_pages.router)  # the public registry's pages and downloads (公示)
     app.include_router(fonts.router)  # the pages' CJK web font
     app.include_router(explorer.router)  # reads the node, not the mirror (docs/explorer.md)
+    accounts.install(app)  # /api/v1/accounts and the statement page (docs/accounts.md)
     s = (
         context.settings if context is not None else ServiceSettings()
     )  # None: the schema alone (tests/api/test_fuzz.py)

@@ -27,6 +27,7 @@ ContractName = Literal[
     "CarbonRegistry",
     "CatalogExtension",
     "CertificateRevocations",
+    "PointsLogAnchor",
     "MethodologyRecognitions",
     "ERC1967Proxy",
     "CarbonRegistryV2Example",

@@ -63,6 +63,9 @@ class Deployment:
     evm_version: str = "cancun"
     # the companion the implementation created, running the catalog administration (none before it existed)
     catalog_extension: str = ""
+    # the points log's anchors (contracts/PointsLogAnchor.sol), governed by the registry's roles
+    # (records written before it existed lack it; ensure_deployed adds it)
+    points_log: str = ""
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2) + "\n"
@@ -122,7 +125,7 @@ def ensure_deployed(
     existing = load_deployment(directory, chain_id)
     if existing is not None and not force:
         if is_live(rpc, existing):
-            if existing.revocations:
+            if existing.revocations and existing.points_log:
                 return existing, False
             if existing.evm_version != build.evm_version:
                 # the recorded code is what runs: the additions and their metadata come from its target's build
@@ -132,8 +135,11 @@ def ensure_deployed(
                 )
                 build = build_of(existing.evm_version)
             require_evm_support(rpc, build)
-            revocations = deploy_revocations(rpc, chain_id, build, deployer, existing.address)
-            existing = replace(existing, revocations=revocations)
+            revocations = existing.revocations or deploy_revocations(rpc, chain_id, build, deployer, existing.address)
+            points_log = existing.points_log or deploy_companion(
+                rpc, chain_id, build, deployer, existing.address, "PointsLogAnchor"
+            )
+            existing = replace(existing, revocations=revocations, points_log=points_log)
             record_path(directory, chain_id).write_text(existing.to_json())
             write_sources(directory.parent / "sourcify", existing, build)
             return existing, False
@@ -173,6 +179,7 @@ def write_sources(root: Path, deployment: Deployment, build: Build) -> None:
         (deployment.address, "ERC1967Proxy"),
         (deployment.revocations, "CertificateRevocations"),
         (deployment.catalog_extension, "CatalogExtension"),
+        (deployment.points_log, "PointsLogAnchor"),
     ):
         if address:
             write_verified_sources(root, deployment.chain_id, address, build[name], deployment.evm_version)
@@ -188,8 +195,15 @@ def deploy(rpc: JsonRpc, *, chain_id: int, build: Build, deployer: LocalAccount,
     proxy_code = bytes.fromhex(proxy.bytecode) + abi_encode(["address", "bytes"], [implementation, init])
     address, receipt = deploy_bytecode(rpc, chain_id, deployer, proxy_code)
     revocations = deploy_revocations(rpc, chain_id, build, deployer, address)
+    points_log = deploy_companion(rpc, chain_id, build, deployer, address, "PointsLogAnchor")
     log.info(
-        "registry deployed", extra={"address": address, "implementation": implementation, "revocations": revocations}
+        "registry deployed",
+        extra={
+            "address": address,
+            "implementation": implementation,
+            "revocations": revocations,
+            "points_log": points_log,
+        },
     )
     return Deployment(
         chain_id=chain_id,
@@ -207,6 +221,7 @@ def deploy(rpc: JsonRpc, *, chain_id: int, build: Build, deployer: LocalAccount,
         revocations=revocations,
         evm_version=build.evm_version,
         catalog_extension=created_address(implementation, 1),
+        points_log=points_log,
     )
 
 
@@ -217,7 +232,14 @@ def created_address(creator: str, nonce: int) -> str:
 
 
 def deploy_revocations(rpc: JsonRpc, chain_id: int, build: Build, deployer: LocalAccount, registry: str) -> str:
-    code = bytes.fromhex(build["CertificateRevocations"].bytecode) + abi_encode(["address"], [registry])
+    return deploy_companion(rpc, chain_id, build, deployer, registry, "CertificateRevocations")
+
+
+def deploy_companion(
+    rpc: JsonRpc, chain_id: int, build: Build, deployer: LocalAccount, registry: str, name: str
+) -> str:
+    """A contract beside the registry whose constructor takes the registry (its roles govern it)."""
+    code = bytes.fromhex(build[name].bytecode) + abi_encode(["address"], [registry])
     address, _ = deploy_bytecode(rpc, chain_id, deployer, code)
     return address
 

@@ -61,7 +61,7 @@ SOURCE_USES: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 _COMMENTS = re.compile(r"//[^\n]*|/\*.*?\*/", re.DOTALL)
 PROBE_ADDRESS = "0x00000000000000000000000000000000000e7e01"
-DEPLOYED_PARTS = ("CarbonRegistry", "CatalogExtension", "ERC1967Proxy", "CertificateRevocations")
+DEPLOYED_PARTS = ("CarbonRegistry", "CatalogExtension", "ERC1967Proxy", "CertificateRevocations", "PointsLogAnchor")
 
 
 class EvmMismatchError(ChainError):

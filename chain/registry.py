@@ -18,7 +18,7 @@ from chain.keys import load_signer
 from chain.rpc import JsonRpc
 from chain.settings import ChainSettings
 
-Contract = Literal["CarbonRegistry", "CertificateRevocations"]
+Contract = Literal["CarbonRegistry", "CertificateRevocations", "PointsLogAnchor"]
 
 
 def open_contract(
@@ -32,7 +32,11 @@ def open_contract(
 ) -> RegistryClient:
     """A client of one deployed contract on `rpc`; the ABI from `build`, else from build/.
     `options` are RegistryClient's (receipt_timeout, journal, fee_model)."""
-    address = deployment.address if contract == "CarbonRegistry" else deployment.revocations
+    address = {
+        "CarbonRegistry": deployment.address,
+        "CertificateRevocations": deployment.revocations,
+        "PointsLogAnchor": deployment.points_log,
+    }[contract]
     if not address:
         raise ChainError(
             f"the registry deployment on chain {deployment.chain_id} records no {contract}; run `ledger deploy`"

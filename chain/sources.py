@@ -35,6 +35,7 @@ ENTRY_POINTS = (
     "contracts/CarbonRegistry.sol",
     "contracts/registry/CatalogExtension.sol",
     "contracts/CertificateRevocations.sol",
+    "contracts/PointsLogAnchor.sol",
     "contracts/MethodologyRecognitions.sol",
     "contracts/test/CarbonRegistryV2Example.sol",
     "contracts/test/ERC1155ReceiverExample.sol",

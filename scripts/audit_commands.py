@@ -14,6 +14,7 @@ from rich.table import Table
 
 from audit.bridge_peer import audit_peer
 from audit.chain_state import read_chain
+from audit.points_log import audit_points_log
 from audit.reconcile import reconcile
 from chain.errors import InvalidInputError
 from scripts import web
@@ -93,6 +94,7 @@ def audit(
         from audit.land import audit_land, chain_holders  # here: shapely loads for `ledger audit` only
 
         report.checked.update(audit_land(conn, chain_holders(client), report.add))  # parcels: hashes, overlaps
+    report.checked.update(audit_points_log(engine, client, context.deployment, report.add))  # ledger vs log vs chain
     if peer:
         report.checked.update(audit_peer(client, context.deployment.block_number, peer, report.add))
     if as_json:

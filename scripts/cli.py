@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from accounts import pointslog
 from certificates.errors import ServiceError
 from certificates.service import CertificateService
 from chain import artifacts
@@ -26,6 +27,7 @@ from chain.rpc import JsonRpc
 from chain.settings import ChainSettings
 from indexer.db import WriterLock
 from scripts import (
+    accounts_commands,
     admin,
     audit_commands,
     backup_commands,
@@ -76,6 +78,7 @@ offsets_commands.register(app)
 app.command("audit")(audit_commands.audit)
 app.add_typer(public_commands.app, name="public")
 app.add_typer(bridge_commands.app, name="bridge")
+accounts_commands.register(app)
 
 
 @app.callback()
@@ -199,6 +202,8 @@ def anchor_periodically(service: CertificateService, stop: threading.Event) -> N
     while not stop.wait(min(5.0, service.context.settings.anchor_interval)):
         try:
             service.anchor()
+            if service.can_anchor():  # the points log of the personal carbon accounts, on the same policy
+                pointslog.tick(service.engine, service.client, service.context.deployment, service.context.policy)
         except Exception as exc:  # noqa: BLE001 - keep the main job running; the next round tries again
             # a refusal of ours (ServiceError, ChainError) is one line meant for the operator; anything else is named by
             # its class only, since its text may carry a node URL with a key in it

@@ -8,11 +8,14 @@
 
 Both keys are BIGINT on PostgreSQL and INTEGER on SQLite, where an INTEGER PRIMARY KEY is the
 rowid itself (no second index to maintain on every insert).
+
+Another log (the points log: `points_log_entries`, `points_log_nodes`) has tables of the same
+shape under its own names: `log_tables`.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Integer, LargeBinary
+from sqlalchemy import BigInteger, Integer, LargeBinary, Table
 from sqlmodel import Field, SQLModel
 
 KEY = BigInteger().with_variant(Integer(), "sqlite")
@@ -34,3 +37,13 @@ class LogNode(SQLModel, table=True):
 
 
 TABLES = [LogEntry.__table__, LogNode.__table__]  # type: ignore[attr-defined]  # SQLModel sets __table__ on table classes at run time
+
+
+def log_tables(entries: str, nodes: str) -> list[Table]:
+    """The tables of another log with this one's shape (same columns, types and keys) under other
+    names, in the same metadata; tables already defined under those names are returned as they are."""
+    metadata = SQLModel.metadata
+    return [
+        metadata.tables[name] if name in metadata.tables else table.to_metadata(metadata, name=name)
+        for table, name in zip(TABLES, (entries, nodes), strict=True)
+    ]

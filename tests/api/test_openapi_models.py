@@ -171,7 +171,9 @@ def test_real_answers_fit_their_shapes(api: TestClient, certified: Certified) ->
         assert get(f"{V1}/{name}", limit=2).items or name in ("cancellations", "exports")  # the public registry
     assert get(f"{V1}/sanctions").items == [] and get(f"{V1}/snapshots").snapshots == []
     assert get(f"{V1}/statistics").totals.retired_kg > 0
-    assert seen == {f"{m} {r.path}" for r in ROUTES for m in _methods(r)}, "a route went unchecked"
+    # the accounts routes (authenticated, on a database of their own) get the same check in test_accounts_shapes.py
+    every = {f"{m} {r.path}" for r in ROUTES for m in _methods(r) if not str(r.path).startswith(f"{V1}/accounts")}
+    assert seen == every, "a route went unchecked"
 
 
 def test_a_failing_health_fits_its_shape(
