@@ -1,0 +1,765 @@
+"""Batches of behaviour records from a data source → credited points, one outcome per record.
+
+A record: {"id": the source's own unique id, "account": "acc_…", "type": a methodology type,
+"occurred_at": unix seconds or RFC 3339 with offset, "quantity": decimal text or number in the
+type's unit, "identity": {the fields the methodology names for the type}}.
+
+Outcomes: credited (points, the ledger transaction, the record key; `capped` when a cap cut it),
+duplicate (the same behaviour was credited before, from any source: the Hubei rule), or refused
+with a code and a one-line reason (malformed, unknown_type, future, id_reused, unknown_account,
+deleted_account, no_consent, cap_reached, below_one_point). A batch of more than MAX_BATCH records
+is refused whole (BatchTooLargeError). Every other batch applies each good record exactly once: a
+retried batch finds its records by (source, id) and answers the same outcomes, posting nothing new.
+
+Caps are in points per account, per type, per Asia/Shanghai calendar day and calendar year; a record
+that would pass a cap is credited up to it (`capped`), and one arriving with nothing left is refused
+(cap_reached). Credits post through accounts.ledger: source:<id> −p, person:<account> +p expiring
+after `lifetime` seconds: by default LEDGER_ACCOUNTS_POINTS_VALID_DAYS (accounts.ledger.valid_seconds),
+at most POINTS_LIFETIME_MAX, Shenzhen's 10-year limit (next_wave.md §2.3).
+
+Concurrency: a batch reads the stored records and cap counters without locking, decides, then
+writes under conditions that catch a concurrent batch. The behaviour key is the records' primary
+key: a batch carrying a behaviour another batch is storing waits for it, and on PostgreSQL the key
+it loses becomes a `duplicate` while the rest of the batch goes on. A counter moves only if it still
+holds the value read, or stays within its cap after the move where no cap bound a decision of this
+batch (a conditional update: batches sharing a person's counters need not fail). On PostgreSQL the
+counters are locked in sorted order before the write (batches queue, never deadlock). A failed
+condition rolls the batch back; it is recomputed holding the counters' locks from the start. One
+statement per table per batch, no per-record query (docs/accounts_ingest.md).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, or_, select
+from sqlalchemy.exc import DBAPIError
+
+from accounts import ledger
+from accounts.errors import BatchTooLargeError, ConflictError, InputError
+from accounts.methodology import Behaviour, Methodology, day_of, load
+from accounts.models import ACCOUNTS, BEHAVIOUR_RECORDS, CAP_COUNTERS, CONSENTS
+from accounts.sources import Principal, require
+
+MAX_BATCH = 1000
+CLOCK_SKEW = 300  # seconds a record may lie in the future: device clocks drift (illustrative)
+POINTS_LIFETIME_MAX = ledger.MAX_VALID_DAYS * ledger.DAY  # Shenzhen 碳普惠管理办法: validity ≤ 10 years
+MAX_ID = 100
+MAX_FIELD = 200
+MAX_QUANTITY = Decimal(10**7)
+RECORD_KEYS = frozenset({"id", "account", "type", "occurred_at", "quantity", "identity"})
+_ACCOUNT = re.compile(r"acc_[a-z2-7]{26}")
+_RETRIES = 8
+
+
+@dataclass(frozen=True)
+class RecordOutcome:
+    index: int  # the record's position in the batch
+    id: str | None  # the source's record id, if it had a usable one
+    status: str  # credited | duplicate | refused
+    points: int = 0
+    txn: str | None = None  # the ledger transaction that credited the behaviour
+    record: str | None = None  # the behaviour's record key (for a duplicate: the one credited first)
+    code: str | None = None  # refused: why, as a code
+    reason: str | None = None  # refused: why, one line
+    capped: bool = False  # credited fewer points than the behaviour is worth: a cap
+    type_version: int | None = None
+    illustrative: bool = False  # the factor that converted it has no public source
+
+
+@dataclass
+class _Parsed:
+    index: int
+    id: str
+    account: str
+    behaviour: Behaviour
+    occurred_at: int
+    quantity: Decimal
+    key: str
+    points: int
+    day: str = ""  # "d2026-11-30": the Asia/Shanghai day's cap period
+    year: str = ""  # "y2026"
+    counters: tuple[tuple[str, str, str], ...] = ()  # the cap counter rows it draws on
+
+    def __post_init__(self) -> None:
+        day = day_of(self.occurred_at)
+        self.day, self.year = "d" + day, "y" + day[:4]
+        b = self.behaviour
+        self.counters = tuple(
+            (self.account, b.type, period)
+            for period, cap in ((self.day, b.daily_cap_points), (self.year, b.yearly_cap_points))
+            if cap is not None
+        )
+
+
+class _Lost(Exception):
+    """Another batch committed one of our behaviours first: recompute."""
+
+
+def _refused(index: int, rid: str | None, code: str, reason: str, b: Behaviour | None = None) -> RecordOutcome:
+    return RecordOutcome(
+        index,
+        rid,
+        "refused",
+        code=code,
+        reason=reason,
+        type_version=b.version if b else None,
+        illustrative=b.illustrative if b else False,
+    )
+
+
+def _occurred(value: Any) -> int | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if 0 <= value < 2**40 else None
+    if isinstance(value, str) and 10 < len(value) <= 40 and "T" in value.upper():
+        try:
+            when = datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return int(when.timestamp()) if when.tzinfo is not None and when.year >= 1970 else None
+    return None
+
+
+def _quantity(value: Any) -> Decimal | None:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float, str))
+        or (isinstance(value, str) and len(value) > 40)
+    ):
+        return None
+    try:
+        q = Decimal(repr(value) if isinstance(value, float) else value)
+    except InvalidOperation:
+        return None
+    if not q.is_finite() or q <= 0 or q > MAX_QUANTITY or -q.as_tuple().exponent > 6:  # type: ignore[operator]
+        return None
+    return q
+
+
+def behaviour_key(account: str, b: Behaviour, fields: dict[str, str], occurred_at: int) -> str:
+    """The behaviour's identity: sha256 of canonical JSON of the account, the identity group, the
+    group's identity fields and occurred_at rounded to the group's time bucket."""
+    # chain/canonical.py's bytes for {"account", "at", "fields", "group"} (keys in code-point order,
+    # strings and integers only), written out: a tenth of json.dumps(sort_keys=True)'s cost per record
+    q = _quote
+    inner = ",".join(f"{q(k)}:{q(fields[k])}" for k in sorted(fields))
+    text = f'{{"account":{q(account)},"at":{b.bucket(occurred_at)},"fields":{{{inner}}},"group":{q(b.identity_group)}}}'
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_quote = json.encoder.encode_basestring  # JSON string literal, non-ASCII kept (as canonical JSON)
+
+
+def _parse(index: int, raw: object, methodology: Methodology, now: int) -> _Parsed | RecordOutcome:
+    if not isinstance(raw, dict):
+        return _refused(
+            index, None, "malformed", "a record is an object with id, account, type, occurred_at, quantity, identity"
+        )
+    rid = raw.get("id")
+    if not isinstance(rid, str) or not 0 < len(rid) <= MAX_ID or not rid.isprintable():
+        return _refused(
+            index, None, "malformed", f"id must be the source's record id, 1 to {MAX_ID} printable characters"
+        )
+    extra = sorted(str(k) for k in raw if k not in RECORD_KEYS)
+    if extra:
+        return _refused(
+            index,
+            rid,
+            "malformed",
+            f"unknown field(s) {', '.join(extra)[:100]}; a record has {', '.join(sorted(RECORD_KEYS))}",
+        )
+    account = raw.get("account")
+    if not isinstance(account, str) or not _ACCOUNT.fullmatch(account):
+        return _refused(index, rid, "malformed", "account must be an account id: acc_ and 26 base32 characters")
+    occurred_at = _occurred(raw.get("occurred_at"))
+    if occurred_at is None:
+        return _refused(index, rid, "malformed", "occurred_at must be unix seconds or an RFC 3339 time with offset")
+    kind = raw.get("type")
+    if not isinstance(kind, str):
+        return _refused(index, rid, "malformed", "type must be a behaviour type name")
+    b = methodology.at(kind, occurred_at)
+    if b is None:
+        known = methodology.by_type.get(kind)
+        why = (
+            f"no version of {kind} is in force at occurred_at"
+            if known
+            else f"unknown behaviour type {kind[:40]!r}; see `ledger accounts methodology`"
+        )
+        return _refused(index, rid, "unknown_type", why)
+    quantity = _quantity(raw.get("quantity"))
+    if quantity is None:
+        return _refused(
+            index,
+            rid,
+            "malformed",
+            f"quantity must be a positive decimal in {b.unit}, at most {MAX_QUANTITY} with 6 decimals",
+            b,
+        )
+    identity = raw.get("identity")
+    if not isinstance(identity, dict):
+        return _refused(
+            index, rid, "malformed", f"identity must be an object with {', '.join(b.identity_fields) or 'no fields'}", b
+        )
+    fields: dict[str, str] = {}
+    for name in b.identity_fields:
+        value = identity.get(name)
+        if isinstance(value, int) and not isinstance(value, bool):
+            value = str(value)
+        if not isinstance(value, str) or not 0 < len(value) <= MAX_FIELD or not value.isprintable():
+            return _refused(
+                index,
+                rid,
+                "malformed",
+                f"identity.{name} must be 1 to {MAX_FIELD} printable characters ({b.type} needs {', '.join(b.identity_fields)})",
+                b,
+            )
+        fields[name] = value
+    if occurred_at > now + CLOCK_SKEW:
+        return _refused(
+            index,
+            rid,
+            "future",
+            f"occurred_at is {occurred_at - now} s in the future (allowed: {CLOCK_SKEW} s of clock skew)",
+            b,
+        )
+    points = b.points(quantity)
+    if points < 1:
+        return _refused(
+            index, rid, "below_one_point", f"{quantity} {b.unit} is worth less than one point (1 point = 1 g)", b
+        )
+    return _Parsed(
+        index, rid, account, b, occurred_at, quantity, behaviour_key(account, b, fields, occurred_at), points
+    )
+
+
+def _periods(p: _Parsed) -> tuple[str, str]:
+    return p.day, p.year
+
+
+def ingest(
+    engine: Engine, principal: Principal, records: Sequence[object], now: int, lifetime: int | None = None
+) -> list[RecordOutcome]:
+    """Apply a batch of behaviour records from the principal's source (scope records:write)."""
+    require(principal, "records:write")
+    if not isinstance(records, (list, tuple)):
+        raise InputError("a batch is a list of records")
+    if len(records) > MAX_BATCH:
+        raise BatchTooLargeError(f"a batch holds at most {MAX_BATCH} records, this one {len(records)}; split it")
+    if lifetime is None:
+        lifetime = ledger.valid_seconds()
+    if isinstance(lifetime, bool) or not 0 < lifetime <= POINTS_LIFETIME_MAX:
+        raise InputError(f"points live 1 to {POINTS_LIFETIME_MAX} seconds (10 years at most)")
+    for attempt in range(_RETRIES):
+        try:
+            # first optimistically (no lock: batches for different people never wait for each
+            # other); after a lost race, holding the counters' locks, so a person's hot counter
+            # (the yearly one) serialises the batches that share it instead of failing them again
+            return _ingest_once(engine, principal, records, now, lifetime, lock=attempt > 0)
+        except _Lost:
+            continue
+        except (DBAPIError, engine.dialect.loaded_dbapi.Error) as e:
+            # PostgreSQL's deadlock detector or a serialisation failure: recompute (statements on
+            # the driver's cursor raise the driver's error, those through SQLAlchemy wrap it)
+            state = getattr(getattr(e, "orig", None) or e, "sqlstate", None)
+            if state not in ("40P01", "40001") or attempt == _RETRIES - 1:
+                raise
+    raise ConflictError(
+        f"the batch met concurrent batches for the same accounts {_RETRIES} times; send it again (a resent batch "
+        "posts nothing twice)"
+    )
+
+
+def _ingest_once(
+    engine: Engine, principal: Principal, records: Sequence[object], now: int, lifetime: int, *, lock: bool
+) -> list[RecordOutcome]:
+    source = principal.source_id
+    outcomes: list[RecordOutcome | None] = [None] * len(records)
+    with engine.begin() as conn:
+        db: _Db = _Postgres(conn) if conn.dialect.name == "postgresql" else _Sqlite(conn)
+        methodology = load(conn)
+        parsed: list[_Parsed] = []
+        for i, raw in enumerate(records):
+            got = _parse(i, raw, methodology, now)
+            if isinstance(got, RecordOutcome):
+                outcomes[i] = got
+            else:
+                parsed.append(got)
+        if not parsed:
+            return [o for o in outcomes if o is not None]
+        keys = sorted({p.key for p in parsed})
+        if lock:
+            db.lock(sorted(_counter_keys(parsed)))
+        by_id, by_key, before = db.read(source, keys, sorted({p.id for p in parsed}), sorted(_counter_keys(parsed)))
+        # a retried record answers its first outcome even if the consent or the account went since
+        parsed = _check_accounts(db, source, parsed, outcomes, retried=by_id.keys())
+        counters = {k: before.get(k, 0) for k in _counter_keys(parsed)}
+        credits = _decide(parsed, by_id, by_key, counters, outcomes)
+        if credits:
+            rows = [
+                (
+                    p.key,
+                    source,
+                    p.id,
+                    p.account,
+                    p.behaviour.type,
+                    p.behaviour.version,
+                    p.occurred_at,
+                    str(p.quantity),
+                    points,
+                    points < p.points,
+                    now,
+                )
+                for p, points in credits
+            ]
+            touched = sorted(_counter_keys([p for p, _ in credits]))
+            caps = _caps([p for p, _ in credits])
+            # where a cap bound this batch's decisions (a credit cut, a record refused), they hold
+            # only for the counter's value as read: -1 leaves "unchanged since read" as the only
+            # condition the write accepts. Elsewhere any value that stays within the cap will do.
+            bound = [
+                p for p in parsed if (o := outcomes[p.index]) is not None and (o.capped or o.code == "cap_reached")
+            ]
+            caps.update(dict.fromkeys(_counter_keys(bound) & caps.keys(), -1))
+            new = [(a, t, d, counters[(a, t, d)], caps[(a, t, d)]) for a, t, d in touched if (a, t, d) not in before]
+            moved = [
+                (a, t, d, before[(a, t, d)], counters[(a, t, d)], caps[(a, t, d)])
+                for a, t, d in touched
+                if (a, t, d) in before
+            ]
+            lost = db.write(source, rows, credits, new, moved, now, now + lifetime)
+            if lost is None:
+                # another batch used cap room this batch counted on since it was read: roll the
+                # whole batch back and recompute from what that batch committed
+                raise _Lost()
+            for i, o in enumerate(outcomes):  # behaviours a concurrent batch credited first
+                if o is not None and o.status == "credited" and o.record in lost:
+                    outcomes[i] = replace(o, status="duplicate", points=0, capped=False)
+    return [o for o in outcomes if o is not None]
+
+
+def _caps(parsed: list[_Parsed]) -> dict[tuple[str, str, str], int]:
+    """Each counter's cap: the lowest the batch's records apply to it (two versions of a type may
+    be in force on one day)."""
+    caps: dict[tuple[str, str, str], int] = {}
+    for p in parsed:
+        for period, cap in ((p.day, p.behaviour.daily_cap_points), (p.year, p.behaviour.yearly_cap_points)):
+            if cap is not None:
+                key = (p.account, p.behaviour.type, period)
+                caps[key] = min(cap, caps.get(key, cap))
+    return caps
+
+
+def _counter_keys(parsed: list[_Parsed]) -> set[tuple[str, str, str]]:
+    """The cap counter rows the records draw on: (account, type, "d<day>" / "y<year>")."""
+    return {k for p in parsed for k in p.counters}
+
+
+def _check_accounts(
+    db: _Db, source: str, parsed: list[_Parsed], outcomes: list[RecordOutcome | None], retried: Collection[str]
+) -> list[_Parsed]:
+    """Drop (with their outcome) records for unknown or deleted accounts or without live consent,
+    except those `retried` (record ids stored before)."""
+    deleted: dict[str, bool] = {}
+    kinds: dict[str, set[str]] = {}
+    wanted = sorted({p.account for p in parsed if p.id not in retried})
+    for account, deleted_at, kind in db.accounts(source, wanted) if wanted else []:
+        deleted[account] = deleted_at is not None
+        if kind is not None:
+            kinds.setdefault(account, set()).add(kind)
+    kept = []
+    for p in parsed:
+        b = p.behaviour
+        if p.id in retried:
+            kept.append(p)
+        elif p.account not in deleted:
+            why = f"no account {p.account}; open it first (scope accounts:write)"
+            outcomes[p.index] = _refused(p.index, p.id, "unknown_account", why, b)
+        elif deleted[p.account]:
+            why = f"account {p.account} is deleted and takes no records"
+            outcomes[p.index] = _refused(p.index, p.id, "deleted_account", why, b)
+        elif b.data_kind not in kinds.get(p.account, ()):
+            why = f"no live consent of {p.account} for {source} to send {b.data_kind} data"
+            outcomes[p.index] = _refused(p.index, p.id, "no_consent", why, b)
+        else:
+            kept.append(p)
+    return kept
+
+
+def _decide(
+    parsed: list[_Parsed],
+    by_id: dict[str, Any],
+    by_key: dict[str, Any],
+    counters: dict[tuple[str, str, str], int],
+    outcomes: list[RecordOutcome | None],
+) -> list[tuple[_Parsed, int]]:
+    """Each record's outcome, in batch order, drawing caps down as records are credited."""
+    first_of_id: dict[str, _Parsed] = {}
+    credited_here: dict[str, _Parsed] = {}
+    credits: list[tuple[_Parsed, int]] = []
+    for p in parsed:
+        b = p.behaviour
+        txn = "credit:" + p.key
+        v, ill = b.version, b.illustrative
+        stored = by_id.get(p.id)
+        earlier = first_of_id.get(p.id)
+        if stored is not None or earlier is not None:
+            same_key = stored.key if stored is not None else earlier.key if earlier is not None else None
+            if same_key != p.key:
+                outcomes[p.index] = _refused(
+                    p.index,
+                    p.id,
+                    "id_reused",
+                    f"record id {p.id} was used before for another behaviour; send a new id",
+                    b,
+                )
+                continue
+            if stored is not None:  # a retry: the first outcome again
+                outcomes[p.index] = RecordOutcome(
+                    p.index,
+                    p.id,
+                    "credited",
+                    int(stored.points),
+                    txn,
+                    p.key,
+                    capped=bool(stored.capped),
+                    type_version=v,
+                    illustrative=ill,
+                )
+            else:  # the same record twice in one batch: the second answers as the first
+                first = outcomes[earlier.index] if earlier is not None else None
+                assert first is not None
+                outcomes[p.index] = replace(first, index=p.index)
+            continue
+        first_of_id[p.id] = p
+        if p.key in by_key or p.key in credited_here:
+            outcomes[p.index] = RecordOutcome(
+                p.index, p.id, "duplicate", 0, txn, p.key, type_version=v, illustrative=ill
+            )
+            continue
+        day, year = _periods(p)
+        room = p.points
+        which = ""
+        for period, cap, label in ((day, b.daily_cap_points, "daily"), (year, b.yearly_cap_points, "yearly")):
+            if cap is not None:
+                left = cap - counters[(p.account, b.type, period)]
+                if left < room:
+                    room, which = left, label
+        if room <= 0:
+            outcomes[p.index] = _refused(
+                p.index,
+                p.id,
+                "cap_reached",
+                f"the {which} cap of {b.type} is reached for {p.account} ({day[1:] if which == 'daily' else year[1:]}, Asia/Shanghai)",
+                b,
+            )
+            continue
+        for period, cap in ((day, b.daily_cap_points), (year, b.yearly_cap_points)):
+            if cap is not None:
+                counters[(p.account, b.type, period)] += room
+        credited_here[p.key] = p
+        credits.append((p, room))
+        outcomes[p.index] = RecordOutcome(
+            p.index, p.id, "credited", room, txn, p.key, capped=room < p.points, type_version=v, illustrative=ill
+        )
+    return credits
+
+
+class _Db:
+    """The batch's statements: reads, then one write whose conditions detect a concurrent batch.
+    PostgreSQL's send whole columns as arrays (one statement text whatever the batch size, so
+    psycopg prepares it once; SQLAlchemy's per-row parameter handling would cost more than the
+    database's work); SQLite's are executemany on the driver's cursor."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def accounts(self, source: str, ids: list[str]) -> list[tuple[str, int | None, str | None]]:
+        """(account, deleted_at, a data kind the source has live consent for, or None) rows."""
+        a, c = ACCOUNTS.c, CONSENTS.c
+        join = ACCOUNTS.outerjoin(CONSENTS, and_(c.account_id == a.id, c.source_id == source, c.revoked_at.is_(None)))
+        rows = self.conn.execute(select(a.id, a.deleted_at, c.data_kind).select_from(join).where(a.id.in_(ids)))
+        return [(r[0], r[1], r[2]) for r in rows]
+
+    def read(
+        self, source: str, keys: list[str], ids: list[str], counters: list[tuple[str, str, str]]
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[str, str, str], int]]:
+        """Stored records the batch meets, by the source's record id (retries) and by key
+        (duplicates), and the stored cap counters among `counters` (absent: none yet)."""
+        r, k = BEHAVIOUR_RECORDS.c, CAP_COUNTERS.c
+        rows = self.conn.execute(
+            select(r.key, r.source_id, r.source_record_id, r.points, r.capped).where(
+                or_(r.key.in_(keys), and_(r.source_id == source, r.source_record_id.in_(ids)))
+            )
+        ).all()
+        wanted = set(counters)
+        got = self.conn.execute(
+            select(k.account_id, k.type, k.period, k.points).where(
+                k.account_id.in_(sorted({a for a, _, _ in counters}))
+            )
+        ).all()
+        stored = {(a, t, d): int(n) for a, t, d, n in got if (a, t, d) in wanted}
+        return {x.source_record_id: x for x in rows if x.source_id == source}, {x.key: x for x in rows}, stored
+
+    def lock(self, counters: list[tuple[str, str, str]]) -> None:
+        """Create the missing counter rows and hold every one of `counters` until commit."""
+        raise NotImplementedError
+
+    def write(
+        self,
+        source: str,
+        rows: list[tuple[Any, ...]],
+        credits: list[tuple[_Parsed, int]],
+        new: list[tuple[str, str, str, int, int]],
+        moved: list[tuple[str, str, str, int, int, int]],
+        now: int,
+        expires_at: int,
+    ) -> set[str] | None:
+        """Store the credits; the keys a concurrent batch stored first (those are not credited
+        here), or None if the batch must be recomputed."""
+        raise NotImplementedError
+
+
+_RECORD_COLUMNS = (
+    "key, source_id, source_record_id, account_id, type, version, occurred_at, quantity, points, capped, received_at"
+)
+
+
+class _Sqlite(_Db):
+    def lock(self, counters: list[tuple[str, str, str]]) -> None:
+        """A write takes SQLite's database write lock until commit: what is read after it stays."""
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        raw.execute("UPDATE cap_counters SET points = points WHERE 0")  # a write statement: BEGIN, then the lock
+        raw.executemany(
+            "INSERT INTO cap_counters (account_id, type, period, points) VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
+            counters,
+        )
+
+    def write(
+        self,
+        source: str,
+        rows: list[tuple[Any, ...]],
+        credits: list[tuple[_Parsed, int]],
+        new: list[tuple[str, str, str, int, int]],
+        moved: list[tuple[str, str, str, int, int, int]],
+        now: int,
+        expires_at: int,
+    ) -> set[str] | None:
+        """The records, the counters (created if still absent; moved if still at the value read or
+        within the cap), then each credit through accounts.ledger.post. None if a condition failed,
+        a record key included: recomputed under the write lock, that record answers duplicate."""
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        # the first write takes SQLite's write lock until commit; a batch that read before another
+        # committed finds a record or a counter changed here
+        done = raw.executemany(
+            f"INSERT INTO behaviour_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT DO NOTHING",
+            rows,
+        ).rowcount
+        if done != len(rows):
+            return None
+        if new:
+            done = raw.executemany(
+                "INSERT INTO cap_counters (account_id, type, period, points) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                [(a, t, d, n) for a, t, d, n, _ in new],
+            ).rowcount
+            if done != len(new):
+                return None
+        if moved:
+            done = raw.executemany(
+                "UPDATE cap_counters SET points = points + ? WHERE account_id = ? AND type = ? AND period = ? "
+                "AND (points = ? OR points + ? <= ?)",
+                [(n - old, a, t, d, old, n - old, cap) for a, t, d, old, n, cap in moved],
+            ).rowcount
+            if done != len(moved):
+                return None
+        for p, points in credits:
+            ledger.post(
+                self.conn,
+                "credit:" + p.key,
+                "credit",
+                "record:" + p.key,
+                [
+                    ledger.Posting(f"source:{source}", -points),
+                    ledger.Posting(f"person:{p.account}", points, expires_at),
+                ],
+                now,
+            )
+        return set()
+
+
+def _json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _any(param: str) -> str:
+    """`= ANY` of a JSON array of strings: the index is used as with an array parameter."""
+    return f"ANY(ARRAY(SELECT json_array_elements_text(%({param})s::json)))"
+
+
+class _Postgres(_Db):
+    """Columns travel as one JSON text per statement, unpacked by the server (json_to_recordset):
+    the driver's array adaptation costs tens of microseconds per element in Python, json.dumps
+    a fraction of that."""
+
+    def _cur(self) -> Any:
+        raw = self.conn.connection.driver_connection
+        assert raw is not None
+        return raw.cursor()
+
+    def lock(self, counters: list[tuple[str, str, str]]) -> None:
+        if not counters:
+            return
+        with self._cur() as cur:
+            # a no-op update of each existing row takes its row lock, in sorted order (no deadlock
+            # between two lockers); a new row is locked by its own uncommitted insert
+            cur.execute(
+                "INSERT INTO cap_counters (account_id, type, period, points) "
+                "SELECT a, t, d, 0 FROM json_to_recordset(%(counters)s::json) AS u(o int, a text, t text, d text) "
+                "ORDER BY o ON CONFLICT (account_id, type, period) DO UPDATE SET points = cap_counters.points",
+                {"counters": _json([{"o": i, "a": a, "t": t, "d": d} for i, (a, t, d) in enumerate(counters)])},
+            )
+
+    def accounts(self, source: str, ids: list[str]) -> list[tuple[str, int | None, str | None]]:
+        with self._cur() as cur:
+            cur.execute(
+                "SELECT a.id, a.deleted_at, c.data_kind FROM accounts a LEFT JOIN consents c ON c.account_id = a.id "
+                f"AND c.source_id = %(source)s AND c.revoked_at IS NULL WHERE a.id = {_any('ids')}",
+                {"source": source, "ids": _json(ids)},
+            )
+            return list(cur.fetchall())
+
+    def read(
+        self, source: str, keys: list[str], ids: list[str], counters: list[tuple[str, str, str]]
+    ) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[str, str, str], int]]:
+        with self._cur() as cur:
+            cur.execute(
+                "SELECT key, source_id, source_record_id, points, capped FROM behaviour_records "
+                f"WHERE key = {_any('keys')} UNION ALL "
+                "SELECT key, source_id, source_record_id, points, capped FROM behaviour_records "
+                f"WHERE source_id = %(source)s AND source_record_id = {_any('ids')} UNION ALL "
+                "SELECT k.account_id, k.type, k.period, k.points, NULL FROM cap_counters k "
+                "JOIN json_to_recordset(%(counters)s::json) AS u(a text, t text, d text) "
+                "ON k.account_id = u.a AND k.type = u.t AND k.period = u.d",
+                {
+                    "keys": _json(keys),
+                    "source": source,
+                    "ids": _json(ids),
+                    "counters": _json([{"a": a, "t": t, "d": d} for a, t, d in counters]),
+                },
+            )
+            got = cur.fetchall()
+        rows = [_Row(*x) for x in got if x[4] is not None]
+        stored = {(x[0], x[1], x[2]): int(x[3]) for x in got if x[4] is None}
+        return {x.source_record_id: x for x in rows if x.source_id == source}, {x.key: x for x in rows}, stored
+
+    def write(
+        self,
+        source: str,
+        rows: list[tuple[Any, ...]],
+        credits: list[tuple[_Parsed, int]],
+        new: list[tuple[str, str, str, int, int]],
+        moved: list[tuple[str, str, str, int, int, int]],
+        now: int,
+        expires_at: int,
+    ) -> set[str] | None:
+        """Three statements. First the counters the batch moves, created if absent and locked in
+        sorted order (an upsert touching each: two batches sharing a person's counters queue there
+        instead of deadlocking). Then the records, their key the guard against a concurrent batch:
+        a key another batch stored first drops that credit (now a duplicate). Then each counter is
+        checked, still at the value read, or within its cap after this batch's remaining credits
+        (None if not: recompute). Last, in one statement, the entries of each credit as
+        accounts.ledger.post writes them (source −p, then person +p with its expiry, and the
+        person's lot) and the counters' new values."""
+        # (account, type, period) → (value read, cap: -1 where only the value read will do)
+        wanted = {(a, t, d): (0, c) for a, t, d, _, c in new} | {(a, t, d): (o, c) for a, t, d, o, _, c in moved}
+        current: dict[tuple[str, str, str], int] = {}
+        with self._cur() as cur:
+            if wanted:
+                order = sorted(wanted)
+                cur.execute(
+                    "INSERT INTO cap_counters (account_id, type, period, points) "
+                    "SELECT a, t, d, 0 FROM json_to_recordset(%(c)s::json) AS u(o int, a text, t text, d text) "
+                    "ORDER BY o ON CONFLICT (account_id, type, period) DO UPDATE SET points = cap_counters.points "
+                    "RETURNING account_id, type, period, points",
+                    {"c": _json([{"o": i, "a": a, "t": t, "d": d} for i, (a, t, d) in enumerate(order)])},
+                )
+                current = {(a, t, d): int(n) for a, t, d, n in cur.fetchall()}
+            records = [
+                {"k": r[0], "i": r[2], "a": r[3], "t": r[4], "v": r[5], "o": r[6], "q": r[7], "p": r[8], "c": r[9]}
+                for r in rows
+            ]
+            cur.execute(_PG_RECORDS, {"records": _json(records), "source": source, "now": now})
+            won = {k for (k,) in cur.fetchall()}
+            lost = {r[0] for r in rows} - won
+            kept = [(p, n) for p, n in credits if p.key in won]
+            moves: dict[tuple[str, str, str], int] = {}
+            for p, points in kept:
+                for k in p.counters:
+                    moves[k] = moves.get(k, 0) + points
+            dropped = _counter_keys([p for p, _ in credits if p.key in lost])
+            for k, (read, cap) in wanted.items():
+                unchanged = current[k] == read and k not in dropped
+                if not unchanged and current[k] + moves.get(k, 0) > cap:
+                    return None  # another batch used room this one counted on since it was read
+            cur.execute(
+                _PG_POST,
+                {
+                    "credits": _json(
+                        [{"n": n, "k": p.key, "a": p.account, "p": pts} for n, (p, pts) in enumerate(kept)]
+                    ),
+                    "source_account": f"source:{source}",
+                    "now": now,
+                    "expires_at": expires_at,
+                    "counters": _json(
+                        [{"a": a, "t": t, "d": d, "n": current[(a, t, d)] + x} for (a, t, d), x in moves.items()]
+                    ),
+                },
+            )
+        return lost
+
+
+_PG_RECORDS = f"""
+INSERT INTO behaviour_records ({_RECORD_COLUMNS})
+SELECT k, %(source)s, i, a, t, v, o, q, p, c, %(now)s
+FROM json_to_recordset(%(records)s::json) AS x(k text, i text, a text, t text, v int, o bigint, q text, p bigint, c bool)
+ON CONFLICT DO NOTHING RETURNING key
+"""
+
+_PG_POST = """
+WITH x AS MATERIALIZED (
+    SELECT * FROM json_to_recordset(%(credits)s::json) AS x(n int, k text, a text, p bigint)
+), e AS (
+    INSERT INTO points_entries (txn, account, amount, kind, ref, created_at, expires_at)
+    SELECT 'credit:' || k, CASE WHEN s = 0 THEN %(source_account)s ELSE 'person:' || a END,
+           CASE WHEN s = 0 THEN -p ELSE p END, 'credit', 'record:' || k, %(now)s,
+           CASE WHEN s = 0 THEN NULL ELSE %(expires_at)s::bigint END
+    FROM x CROSS JOIN (VALUES (0), (1)) AS side(s) ORDER BY n, s
+    RETURNING id, account, amount, expires_at
+), l AS (
+    INSERT INTO points_lots (entry_id, account, expires_at, remaining)
+    SELECT id, account, expires_at, amount FROM e WHERE amount > 0 RETURNING 1
+)
+UPDATE cap_counters k SET points = u.n
+FROM json_to_recordset(%(counters)s::json) AS u(a text, t text, d text, n bigint)
+WHERE k.account_id = u.a AND k.type = u.t AND k.period = u.d
+"""
+
+
+@dataclass(frozen=True)
+class _Row:
+    key: str
+    source_id: str
+    source_record_id: str
+    points: int
+    capped: bool

@@ -1,0 +1,95 @@
+"""The behaviour methodology: cited or illustrative rows, points arithmetic, versions in force."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Engine
+
+from accounts.errors import InputError
+from accounts.ingest import ingest
+from accounts.methodology import COLUMNS, as_row, day_of, import_rows, load, shipped
+from tests.accounts.conftest import T0, Apps
+
+
+def shanghai(y: int, m: int, d: int, hh: int = 0, mm: int = 0, ss: int = 0) -> int:
+    from datetime import datetime, timedelta, timezone
+
+    return int(datetime(y, m, d, hh, mm, ss, tzinfo=timezone(timedelta(hours=8))).timestamp())
+
+
+def test_every_shipped_row_cites_a_source_or_says_illustrative() -> None:
+    rows = shipped()
+    assert {b.type for b in rows} >= {"metro", "bus", "walking", "cycling"}
+    for b in rows:
+        assert b.source
+        if not b.illustrative:
+            assert b.source_url.startswith("http"), b.type  # a cited factor names where it is published
+        else:
+            assert b.source.startswith("illustrative"), b.type
+        assert b.caps_illustrative  # §2 found no published caps: every shipped cap says so
+
+
+def test_points_are_grams_rounded_down() -> None:
+    by_type = {b.type: b for b in shipped()}
+    # Shenzhen metro 46.8 g/pkm: 10.5 pkm = 491.4 g → 491 points; e-bus 26.9 g/pkm × 3 = 80.7 → 80
+    assert by_type["metro"].points(Decimal("10.5")) == 491
+    assert by_type["bus"].points(Decimal("3")) == 80
+    # Hubei: 1 step = 0.02 points → 12,345 steps = 246.9 → 246; a ticketed metro trip = 274
+    assert by_type["walking"].points(Decimal("12345")) == 246
+    assert by_type["metro-ticket"].points(Decimal("1")) == 274
+
+
+def test_days_are_asia_shanghai_calendar_days() -> None:
+    assert day_of(shanghai(2025, 12, 31, 23, 59, 59)) == "2025-12-31"  # 15:59:59 UTC
+    assert day_of(shanghai(2026, 1, 1, 0, 0, 0)) == "2026-01-01"  # 16:00:00 UTC the day before
+
+
+def _v2(**change: str) -> str:
+    row = as_row(next(b for b in shipped() if b.type == "metro"))
+    row.update({"version": "2", "g_per_unit": "50", "valid_from": "2026-01-01", "source": "illustrative: test"})
+    row.update(change)
+    return ",".join(COLUMNS) + "\n" + ",".join(f'"{row[c]}"' for c in COLUMNS) + "\n"
+
+
+def test_an_imported_version_converts_records_from_its_valid_from(apps: Apps) -> None:
+    engine = apps.engine
+    import_rows(engine, _v2(), T0)
+    with engine.connect() as conn:
+        metro = load(conn).by_type["metro"]
+    assert [(b.version, b.g_per_unit) for b in metro] == [(1, Decimal("46.8")), (2, Decimal("50"))]  # v1 kept
+
+    def trip(rid: str, at: int) -> dict[str, object]:
+        ident = {"entry_station": rid, "exit_station": "B"}
+        return {
+            "id": rid,
+            "account": apps.account,
+            "type": "metro",
+            "occurred_at": at,
+            "quantity": "10",
+            "identity": ident,
+        }
+
+    now = shanghai(2026, 1, 2)
+    got = ingest(
+        engine, apps.a, [trip("late-2025", shanghai(2025, 12, 31, 23, 59)), trip("new-year", shanghai(2026, 1, 1))], now
+    )
+    # 10 pkm × 46.8 = 468 under v1 (before 2026-01-01 00:00 Asia/Shanghai); × 50 = 500 under v2
+    assert [(o.points, o.type_version) for o in got] == [(468, 1), (500, 2)]
+
+
+def test_imports_must_be_the_next_version_with_a_later_start(engine: Engine) -> None:
+    with pytest.raises(InputError, match="import v2"):
+        import_rows(engine, _v2(version="3"), T0)
+    with pytest.raises(InputError, match="valid_from"):
+        import_rows(engine, _v2(valid_from="1999-01-01"), T0)
+    with pytest.raises(InputError, match="identity group"):
+        import_rows(engine, _v2(identity_fields="line"), T0)
+    with pytest.raises(InputError, match="header"):
+        import_rows(engine, "type,version\nmetro,2\n", T0)
+    with pytest.raises(InputError, match="g_per_unit"):
+        import_rows(engine, _v2(g_per_unit="-1"), T0)
+    import_rows(engine, _v2(), T0)
+    with pytest.raises(InputError, match="version twice"):
+        import_rows(engine, _v2(), T0)
