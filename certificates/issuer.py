@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +20,7 @@ from certificates import footprint_report as reports
 from certificates.document import FORMAT, field_commitment, iso_utc, leaf_hash, make_claim, new_salt
 from certificates.errors import ServiceError
 from certificates.models import BeneficiarySecret, CertificateClaim, CertificateRow
+from certificates.origins import add_origins
 from certificates.scenarios import BY_ENUM_NAME, FieldSpec, ScenarioSpec, scenario
 from certificates.translog.log import TransparencyLog
 from certificates.vault import Vault
@@ -196,21 +197,8 @@ def certify(
     if not retirement_ids or len(set(retirement_ids)) != len(retirement_ids):
         raise CertificationError(f"name each retirement once ({RetirementId.FORM})")
     with engine.begin() as conn:
-        rows = {r.id: r for r in conn.execute(select(Retirement).where(col(Retirement.id).in_(retirement_ids)))}
-        unseen = [r for r in retirement_ids if r not in rows]
-        if unseen:
-            raise CertificationError(
-                f"the mirror has no retirement {', '.join(unseen)}; check the id, "
-                "or let the indexer catch up (`ledger index --once`)"
-            )
-        retirements = [rows[r] for r in retirement_ids]
-        wrong = [r.id for r in retirements if BY_ENUM_NAME.get(r.scenario) != spec.key]
-        if wrong:
-            raise CertificationError(f"retirement {', '.join(wrong)} was not made for the {spec.key} scenario")
-        if len({r.beneficiary_commitment for r in retirements}) != 1:
-            raise CertificationError("the retirements name different beneficiaries; certify them separately")
-        if len({r.holder for r in retirements}) != 1:
-            raise CertificationError("the retirements were made by different holders; certify them separately")
+        retirements = _retirement_rows(conn, spec, retirement_ids)
+        ranges = _serial_ranges(conn, retirement_ids)
         claimed = conn.execute(
             select(CertificateClaim.retirement_id, CertificateClaim.certificate_id, CertificateRow.revocation_reason)
             .join(CertificateRow, col(CertificateRow.id) == CertificateClaim.certificate_id)
@@ -239,46 +227,17 @@ def certify(
             quantity = sum(r.amount for r in retirements)
         else:
             salts, specs = {}, {}
-            commitments, quantity = _allocated(conn, spec, retirements, allocation, values)
+            commitments, quantity = _allocated(spec, retirements, allocation, values, ranges)
             footprint_kg = quantity if footprint_kg is None else footprint_kg
-        try:
-            claim = make_claim(
-                spec, quantity, footprint_kg=footprint_kg, trees=trees, kg_per_tree=kg_per_tree, conversion=conversion
-            )
-        except ValueError as exc:
-            raise CertificationError(str(exc)) from None
+        claim = _claim(
+            spec, quantity, footprint_kg=footprint_kg, trees=trees, kg_per_tree=kg_per_tree, conversion=conversion
+        )
         _require_case_committed(spec, claim, values, retirements)
-        ranges = _serial_ranges(conn, retirement_ids)
         now = now or int(time.time())
-        number = (conn.execute(select(func.max(CertificateRow.number))).scalar() or 0) + 1
-        cert_id = f"SCCW-{issuer.chain_id}-{number:06d}"
-        body = {
-            "format": FORMAT,
-            "id": cert_id,
-            "scenario": spec.key,
-            "issuer": issuer.as_json(),
-            "issued_at": iso_utc(now),
-            "claim": claim,
-            "fields": commitments,
-            "retirements": [
-                {
-                    "id": r.id,
-                    "chain_id": issuer.chain_id,
-                    "registry": issuer.registry,
-                    "tx_hash": r.tx_hash,
-                    "log_index": r.log_index,
-                    "block_number": r.block_number,
-                    "batch_id": r.batch_id,
-                    "holder": r.holder,
-                    "amount_kg": r.amount,
-                    "beneficiary_commitment": r.beneficiary_commitment,
-                    "serial_ranges": [[first, last] for first, last in ranges[r.id]],
-                }
-                for r in retirements
-            ],
-        }
-        if allocation is not None:
-            body["allocation"] = allocation
+        number = _next_number(conn)
+        cert_id = _certificate_id(issuer, number)
+        body = _body(cert_id, spec, issuer, now, claim, commitments, retirements, ranges, allocation)
+        add_origins(conn, body)
         leaf = leaf_hash(body)
         public = {n: {"value": values[n], "salt": salts[n]} for n in values if not specs[n].personal or n in disclose}
         personal = {n: {"value": values[n], "salt": salts[n]} for n in values if n not in public}
@@ -288,17 +247,15 @@ def certify(
         try:
             conn.execute(
                 insert(CertificateRow).values(
-                    id=cert_id,
-                    number=number,
-                    scenario=spec.key,
-                    holder=retirements[0].holder,
-                    leaf_index=index,
-                    leaf_hash=leaf.hex(),
-                    body=json.dumps(body, ensure_ascii=False, sort_keys=True),
-                    public_fields=json.dumps(public, ensure_ascii=False, sort_keys=True),
-                    sealed_fields=vault.seal(cert_id, personal) if personal else None,
-                    quantity_kg=quantity,
-                    issued_at=now,
+                    _row(
+                        Issued(cert_id, index, leaf.hex(), body),
+                        number,
+                        retirements[0].holder,
+                        public,
+                        vault.seal(cert_id, personal) if personal else None,
+                        quantity,
+                        now,
+                    )
                 )
             )
             if allocation is None:  # an aggregated retirement backs one certificate a person instead
@@ -308,15 +265,181 @@ def certify(
             if on_issued is not None:
                 on_issued(conn, cert_id)
         except IntegrityError:
-            raise CertificationError(
-                "another certificate was issued at the same moment for these retirements, "
-                "or took this number; run the command again"
-            ) from None
+            raise CertificationError(RACED) from None
         return Issued(cert_id, index, leaf.hex(), body)
 
 
+RACED = "another certificate was issued at the same moment for these retirements, or took this number; run the command again"
+
+
+def certify_shares(
+    engine: Engine,
+    log: TransparencyLog,
+    issuer: Issuer,
+    *,
+    retirement_id: str,
+    allocations: Sequence[dict[str, Any]],
+    now: int | None = None,
+    on_issued: Callable[[Connection, list[str]], None] | None = None,
+) -> list[Issued]:
+    """The bulk form of `certify(..., allocation=...)`: one personal certificate per share of ONE
+    aggregated retirement (docs/offsets.md §6), each checked and built by the same code as a single
+    one, all in ONE transaction: one read of the retirement and its serials, one log append of every
+    leaf, one multi-row insert of the rows, then `on_issued(conn, certificate ids)` (in the order of
+    `allocations`). A crash or a refused share leaves none of them issued. No vault: a share has
+    no personal field to seal (the person is known by the account commitment only)."""
+    spec = scenario("Personal")
+    if not allocations:
+        return []
+    with engine.begin() as conn:
+        retirements = _retirement_rows(conn, spec, [retirement_id])
+        ranges = _serial_ranges(conn, [retirement_id])
+        now = now or int(time.time())
+        first = _next_number(conn)
+        holder = retirements[0].holder
+        issued: list[Issued] = []
+        quantities: list[int] = []
+        origins: dict[int, dict[str, Any] | None] = {}
+        for n, allocation in enumerate(allocations):
+            try:
+                commitments, quantity = _allocated(spec, retirements, allocation, {}, ranges)
+            except CertificationError as exc:
+                leaf = allocation.get("leaf") if isinstance(allocation, dict) else None
+                pid = leaf.get("purchase_id") if isinstance(leaf, dict) else None
+                raise CertificationError(f"share {n + 1} (purchase {pid}): {exc}") from None
+            claim = _claim(spec, quantity, footprint_kg=quantity)
+            cert_id = _certificate_id(issuer, first + n)
+            body = _body(cert_id, spec, issuer, now, claim, commitments, retirements, ranges, allocation)
+            add_origins(conn, body, origins)
+            issued.append(Issued(cert_id, -1, leaf_hash(body).hex(), body))
+            quantities.append(quantity)
+        indexes = log.append(conn, [(bytes.fromhex(i.leaf_hash), "certificate", i.certificate_id) for i in issued])
+        issued = [
+            Issued(i.certificate_id, index, i.leaf_hash, i.body) for i, index in zip(issued, indexes, strict=True)
+        ]
+        try:
+            conn.execute(
+                insert(CertificateRow),
+                [
+                    _row(i, first + n, holder, {}, None, q, now)
+                    for n, (i, q) in enumerate(zip(issued, quantities, strict=True))
+                ],
+            )
+            if on_issued is not None:
+                on_issued(conn, [i.certificate_id for i in issued])
+        except IntegrityError:
+            raise CertificationError(RACED) from None
+    return issued
+
+
+def _retirement_rows(conn: Connection, spec: ScenarioSpec, retirement_ids: list[str]) -> list[Any]:
+    """The mirror's rows of the retirements, in the order named, once they can back one certificate."""
+    rows = {r.id: r for r in conn.execute(select(Retirement).where(col(Retirement.id).in_(retirement_ids)))}
+    unseen = [r for r in retirement_ids if r not in rows]
+    if unseen:
+        raise CertificationError(
+            f"the mirror has no retirement {', '.join(unseen)}; check the id, "
+            "or let the indexer catch up (`ledger index --once`)"
+        )
+    retirements = [rows[r] for r in retirement_ids]
+    wrong = [r.id for r in retirements if BY_ENUM_NAME.get(r.scenario) != spec.key]
+    if wrong:
+        raise CertificationError(f"retirement {', '.join(wrong)} was not made for the {spec.key} scenario")
+    if len({r.beneficiary_commitment for r in retirements}) != 1:
+        raise CertificationError("the retirements name different beneficiaries; certify them separately")
+    if len({r.holder for r in retirements}) != 1:
+        raise CertificationError("the retirements were made by different holders; certify them separately")
+    return retirements
+
+
+def _claim(spec: ScenarioSpec, quantity: int, **kwargs: Any) -> dict[str, Any]:
+    try:
+        return make_claim(spec, quantity, **kwargs)
+    except ValueError as exc:
+        raise CertificationError(str(exc)) from None
+
+
+def _next_number(conn: Connection) -> int:
+    return int(conn.execute(select(func.max(CertificateRow.number))).scalar() or 0) + 1
+
+
+def _certificate_id(issuer: Issuer, number: int) -> str:
+    return f"SCCW-{issuer.chain_id}-{number:06d}"
+
+
+def _body(
+    cert_id: str,
+    spec: ScenarioSpec,
+    issuer: Issuer,
+    now: int,
+    claim: dict[str, Any],
+    commitments: dict[str, str],
+    retirements: list[Any],
+    ranges: dict[str, list[tuple[int, int]]],
+    allocation: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """The certificate body: what the log leaf commits to (docs/certificate-format.md)."""
+    body: dict[str, Any] = {
+        "format": FORMAT,
+        "id": cert_id,
+        "scenario": spec.key,
+        "issuer": issuer.as_json(),
+        "issued_at": iso_utc(now),
+        "claim": claim,
+        "fields": commitments,
+        "retirements": [
+            {
+                "id": r.id,
+                "chain_id": issuer.chain_id,
+                "registry": issuer.registry,
+                "tx_hash": r.tx_hash,
+                "log_index": r.log_index,
+                "block_number": r.block_number,
+                "batch_id": r.batch_id,
+                "holder": r.holder,
+                "amount_kg": r.amount,
+                "beneficiary_commitment": r.beneficiary_commitment,
+                "serial_ranges": [[first, last] for first, last in ranges[r.id]],
+            }
+            for r in retirements
+        ],
+    }
+    if allocation is not None:
+        body["allocation"] = allocation
+    return body
+
+
+def _row(
+    issued: Issued,
+    number: int,
+    holder: str,
+    public: dict[str, Any],
+    sealed: bytes | None,
+    quantity: int,
+    now: int,
+) -> dict[str, Any]:
+    """The `certificates` row of an issued certificate."""
+    return {
+        "id": issued.certificate_id,
+        "number": number,
+        "scenario": issued.body["scenario"],
+        "holder": holder,
+        "leaf_index": issued.leaf_index,
+        "leaf_hash": issued.leaf_hash,
+        "body": json.dumps(issued.body, ensure_ascii=False, sort_keys=True),
+        "public_fields": json.dumps(public, ensure_ascii=False, sort_keys=True),
+        "sealed_fields": sealed,
+        "quantity_kg": quantity,
+        "issued_at": now,
+    }
+
+
 def _allocated(
-    conn: Connection, spec: ScenarioSpec, retirements: list[Any], allocation: dict[str, Any], values: dict[str, Any]
+    spec: ScenarioSpec,
+    retirements: list[Any],
+    allocation: dict[str, Any],
+    values: dict[str, Any],
+    serial_ranges: dict[str, list[tuple[int, int]]],
 ) -> tuple[dict[str, str], int]:
     """The fields and quantity of one person's share of an aggregated retirement, once the share is
     proven to the retirement's claim hash and serials. The person is known by their account's
@@ -326,7 +449,7 @@ def _allocated(
     if not isinstance(allocation, dict) or set(allocation) != {"leaf", "proof"}:
         raise CertificationError('an allocation is {"leaf": …, "proof": …} (docs/offsets.md)')
     r = retirements[0]
-    ranges = [[a, b] for a, b in _serial_ranges(conn, [r.id])[r.id]]
+    ranges = [[a, b] for a, b in serial_ranges[r.id]]
     failure = allocations.check(allocation["leaf"], allocation["proof"], str(r.claim_hash), ranges)
     if failure is not None:
         raise CertificationError(f"the allocation fails its {failure.check} check: {failure.detail}")

@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlmodel import col, select
 
 from certificates import anchoring, claim_rules, copies, finality, issuer, revocation
@@ -224,6 +224,29 @@ class CertificateService:
             **kwargs,
         )
         if anchor is not False:
+            self.anchor(force=bool(anchor))
+        return issued
+
+    def certify_shares(
+        self,
+        retirement_id: str,
+        allocations: list[dict[str, Any]],
+        *,
+        anchor: bool | None = None,
+        on_issued: Callable[[Connection, list[str]], None] | None = None,
+    ) -> list[issuer.Issued]:
+        """Many people's shares of one aggregated retirement in one transaction (issuer.certify_shares):
+        the retirement is checked final once for all of them; then anchor per policy as `certify`."""
+        self.require_final([retirement_id])
+        issued = issuer.certify_shares(
+            self.engine,
+            self.context.log,
+            self.context.issuer,
+            retirement_id=retirement_id,
+            allocations=allocations,
+            on_issued=on_issued,
+        )
+        if anchor is not False and issued:
             self.anchor(force=bool(anchor))
         return issued
 

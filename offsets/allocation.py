@@ -19,7 +19,7 @@ from certificates.allocation import (
     parse_ranges,
     shape_failure,
 )
-from chain import rfc9162
+from offsets.merkle import root_and_paths
 
 __all__ = [
     "CHECKS",
@@ -69,7 +69,8 @@ class AllocationTree:
         self.allocations: tuple[Allocation, ...] = tuple(ordered)
         self.retired_ranges = ranges
         self._leaves = [a.leaf_hash() for a in ordered]
-        self.root: bytes = rfc9162.root_of(self._leaves)
+        self.root, self._paths = root_and_paths(self._leaves)  # every proof at once: O(n log n)
+        self._index = {a.purchase_id: i for i, a in enumerate(ordered)}
 
     @property
     def claim_hash(self) -> str:
@@ -77,11 +78,8 @@ class AllocationTree:
         return "0x" + self.root.hex()
 
     def proof(self, purchase_id: str) -> tuple[Allocation, Proof]:
-        for i, a in enumerate(self.allocations):
-            if a.purchase_id == purchase_id:
-                path = tuple(rfc9162.inclusion_proof(i, self._leaves))
-                return a, Proof(index=i, size=len(self._leaves), path=path)
-        raise KeyError(purchase_id)
+        i = self._index[purchase_id]  # KeyError: not a purchase of this tree
+        return self.allocations[i], Proof(index=i, size=len(self._leaves), path=tuple(self._paths[i]))
 
 
 def allocate(purchases: Sequence[Purchase], retired_ranges: Sequence[Sequence[int]]) -> AllocationTree:
@@ -128,10 +126,10 @@ def overlaps(allocations: Sequence[Allocation]) -> list[tuple[str, str]]:
     ordered = sorted(allocations, key=lambda a: a.serial_first)
     found: list[tuple[str, str]] = []
     for i, a in enumerate(ordered):
-        for b in ordered[i + 1 :]:
-            if b.serial_first > a.serial_last:
-                break
-            found.append((a.purchase_id, b.purchase_id))
+        j = i + 1  # indexes, not a slice: a slice would copy the rest of the list for every leaf
+        while j < len(ordered) and ordered[j].serial_first <= a.serial_last:
+            found.append((a.purchase_id, ordered[j].purchase_id))
+            j += 1
     return found
 
 

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlmodel import col
 
 from chain.client import RegistryClient
@@ -160,12 +160,13 @@ class Batcher:
         return allocate(chosen, [list(r) for r in ranges])  # in the order plan fitted them
 
     def _assign(self, conn: Connection, tree: AllocationTree, op_hex: str) -> None:
-        for a in tree.allocations:
-            conn.execute(
-                update(OffsetPurchase)
-                .where(col(OffsetPurchase.id) == a.purchase_id)
-                .values(retirement_op=op_hex, serial_first=a.serial_first, serial_last=a.serial_last)
-            )
+        # one statement executed for every purchase (executemany): a batch is thousands of them
+        conn.execute(
+            update(OffsetPurchase)
+            .where(col(OffsetPurchase.id) == bindparam("pid"))
+            .values(retirement_op=op_hex, serial_first=bindparam("first"), serial_last=bindparam("last")),
+            [{"pid": a.purchase_id, "first": a.serial_first, "last": a.serial_last} for a in tree.allocations],
+        )
 
     # ------------------------------------------------------------ settling
 

@@ -18,7 +18,8 @@ class OffsetPurchase(SQLModel, table=True):
     kg: int = Field(sa_type=BigInteger)
     created_at: int = Field(sa_type=BigInteger, index=True)  # unix seconds; batches take the oldest first
     retirement_op: str | None = Field(default=None, index=True)  # hex op id of its retirement
-    serial_first: int | None = Field(default=None, sa_type=BigInteger)
+    # indexed: the provenance of one serial finds the purchase holding it (offsets/provenance.py)
+    serial_first: int | None = Field(default=None, sa_type=BigInteger, index=True)
     serial_last: int | None = Field(default=None, sa_type=BigInteger)
     # its personal certificate: set in the transaction that issues it, so a purchase has at most one
     certificate_id: str | None = Field(default=None, unique=True)

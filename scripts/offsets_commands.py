@@ -1,9 +1,10 @@
-"""`ledger offsets purchase | retire | certify`: people's kilograms, retired together in one
+"""`ledger offsets purchase | retire | certify | run`: people's kilograms, retired together in one
 `retireFor` by the platform, one personal certificate each (docs/offsets.md). The signing key is
 the platform participant's, which the custodial holder approved as its operator."""
 
 from __future__ import annotations
 
+import signal
 from typing import Annotated
 
 import typer
@@ -13,6 +14,7 @@ from offsets.allocation import AllocationError
 from offsets.batcher import Batcher, BatchError
 from offsets.certify import certify_retired
 from offsets.purchases import PurchaseError, purchase
+from offsets.runner import Runner, Step, Trigger, tune_gc_for_bulk
 from scripts.certificate_commands import open_service
 from scripts.console import console, fail, operator_errors
 
@@ -77,12 +79,58 @@ def retire_command(
 def certify_command() -> None:
     """Issue the personal certificate of every retired purchase that has none, then anchor per policy."""
     service = open_service()
+    tune_gc_for_bulk()
     issued = certify_retired(service)
     for cert_id in issued:
         console.print(cert_id)
     if issued and service.can_anchor():
         service.anchor()
     console.print(f"{len(issued)} personal certificate(s) issued")
+
+
+@app.command("run")
+@operator_errors
+def run_command(
+    holder: Annotated[str, typer.Option("--holder", help="the custodial holder whose units are retired")],
+    batch: Annotated[int, typer.Option("--batch", help="the batch retired from")],
+    every: Annotated[
+        float, typer.Option("--every", help="T: retire once the oldest purchase has waited this long (s)")
+    ],
+    max_purchases: Annotated[int, typer.Option("--max", min=1, help="M: retire at once when this many wait")] = 1000,
+    poll: Annotated[float, typer.Option("--poll", min=0.01, help="seconds between looks at the purchases")] = 1.0,
+) -> None:
+    """Retire every T seconds or M purchases, then certify; SIGTERM stops it between steps."""
+    try:
+        trigger = Trigger(every, max_purchases)
+    except ValueError as exc:
+        fail(str(exc))
+    service = open_service()
+    tune_gc_for_bulk()
+    batcher = Batcher(
+        service.engine,
+        service.client,
+        holder=holder,
+        batch_id=batch,
+        catch_up=service.catch_up,
+        max_purchases=max_purchases,
+        from_block=service.context.deployment.block_number,
+    )
+    runner = Runner(service, batcher, trigger, poll=poll)
+    signal.signal(signal.SIGTERM, lambda *_: runner.stop.set())
+    signal.signal(signal.SIGINT, lambda *_: runner.stop.set())
+
+    def report(step: Step) -> None:
+        for s in step.retired:
+            how = "sent" if s.sent else "found on chain after a restart"
+            console.print(f"retired {s.amount} kg for {s.purchases} purchase(s) in {s.tx_hash} ({how})", soft_wrap=True)
+        if step.certified:
+            console.print(f"{len(step.certified)} personal certificate(s) issued", soft_wrap=True)
+        if step.problem:
+            console.print(f"waiting: {step.problem}", soft_wrap=True)
+
+    console.print(f"retiring every {every:g} s or {max_purchases} purchases; SIGTERM stops", soft_wrap=True)
+    runner.run(report)
+    console.print(f"stopped; {runner.pending()[0]} purchase(s) pending", soft_wrap=True)
 
 
 def register(root: typer.Typer) -> None:

@@ -22,7 +22,9 @@ from api.schemas.provenance import (
 )
 from certificates.models import CertificateClaim
 from chain.types import RetirementId
+from indexer.import_origins import import_origin
 from indexer.models import BatchRow, Lot, LotMove, MethodologyRow, ProjectRow, Retirement
+from offsets.provenance import holding
 
 router = APIRouter(prefix="/provenance", tags=["provenance"], responses=problem_responses(404, 422, 503))
 
@@ -30,7 +32,7 @@ MOVE_FIELDS = tuple(MovePublic.model_fields)  # selected straight from the table
 FIRST, LAST = MOVE_FIELDS.index("first_serial"), MOVE_FIELDS.index("last_serial")
 
 
-def _batch_context(conn: Connection, batch_id: int) -> dict[str, Any]:
+def _batch_context(conn: Connection, batch_id: int, serial: int | None = None) -> dict[str, Any]:
     batch = conn.execute(select(BatchRow).where(col(BatchRow.id) == batch_id)).first()
     if batch is None:
         return {"batch": None, "project": None, "methodology": None}
@@ -44,6 +46,7 @@ def _batch_context(conn: Connection, batch_id: int) -> dict[str, Any]:
         "issuance": {"tx_hash": batch.tx_hash, "block_number": batch.block_number},
         "project": project and shown(project, ProjectPublic),
         "methodology": methodology and shown(methodology, MethodologyPublic),
+        "origin": import_origin(conn, batch_id, serial=serial),
     }
 
 
@@ -148,6 +151,7 @@ def serial(
                 "cancellation_id": lot.cancellation_id,
             },
             "moves": [dict(zip(MOVE_FIELDS, m)) for m in moves],
-            **_batch_context(conn, batch.id),
+            **_batch_context(conn, batch.id, serial),
+            "personal_certificate": (held := holding(conn, serial)) and held.as_json(),
         }
     )

@@ -48,6 +48,28 @@ class RetirementPublic(BaseModel):
     tx_hash: str
 
 
+class ImportOriginPublic(BaseModel):
+    """Where an imported batch came from (docs/bridge.md): the registry and origin key the import
+    names, and when `attested`, the destination's import gate's record of the same transaction:
+    the source chain, registry, export, source batch and that batch's serial range."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    origin_registry: str | None
+    origin_key: str
+    attested: bool
+    source_chain_id: int | None
+    source_registry: str | None
+    export_id: str | None
+    source_batch: int | None
+    source_first_serial: int | None
+    source_last_serial: int | None
+    import_tx_hash: str | None
+    imported_kg: int
+    # the serial route only: which kilogram of the import this serial is (1 .. imported_kg)
+    kilogram_of_import: int | SkipJsonSchema[None] = None
+
+
 class CustodyPublic(BaseModel):
     """One serial range of the retirement and every move of it, in chain order."""
 
@@ -70,6 +92,7 @@ class RetirementProvenancePublic(BaseModel):
     methodology: MethodologyPublic | None
     certificate_id: str | None
     serial_ranges: list[CustodyPublic]
+    origin: ImportOriginPublic | None = None  # an imported batch: where it came from
 
 
 class SerialNowPublic(BaseModel):
@@ -85,6 +108,19 @@ class SerialNowPublic(BaseModel):
     cancellation_id: str | None
 
 
+class PersonalCertificatePublic(BaseModel):
+    """The personal certificate holding this kilogram, when it was retired for a person in an
+    aggregated retirement (docs/offsets.md §6): what the certificate itself shows, no account."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    certificate_id: str
+    purchase_id: str
+    serial_first: int = Field(description="the allocation's serial sub-range, first")
+    serial_last: int
+    account_commitment: str = Field(description="the salted commitment of the person's account (64 hex)")
+
+
 class SerialProvenancePublic(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -96,3 +132,5 @@ class SerialProvenancePublic(BaseModel):
     issuance: IssuancePublic
     project: ProjectPublic | None
     methodology: MethodologyPublic | None
+    origin: ImportOriginPublic | None = None  # an imported batch: where it came from, and which kilogram of it
+    personal_certificate: PersonalCertificatePublic | None = None  # retired for a person (offsets/)

@@ -3,12 +3,13 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, create_engine, make_url, text
 
 from certificates.document import field_commitment
 from certificates.service import CertificateService
@@ -49,19 +50,44 @@ class Platform:
         return self.world.client.balance_of(self.cast.holder.address, self.world.batch_id)
 
 
+def _platform(world: World, cast: Cast, tmp_path: Path, db_url: str) -> Platform:
+    world.client.set_approval_for_all(cast.platform.address, True, sender=cast.holder)
+    c = world.client
+    anchorer = RegistryClient(c.rpc, c.address, c.abi, chain_id=c.chain_id, signer=cast.anchorer)
+    platform_client = RegistryClient(c.rpc, c.address, c.abi, chain_id=c.chain_id, signer=cast.platform)
+    engine = make_engine(db_url)
+    service = CertificateService.open(
+        engine, world.registry.deployment, anchorer, ServiceSettings(public_url="http://testserver")
+    )
+    return Platform(world, cast, engine, db_url, service, platform_client, tmp_path)
+
+
 @pytest.fixture
 def platform(world: World, cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Platform]:
     """The holder (an enterprise holding 20,000 kg of batch 1) approved the platform as its operator."""
     monkeypatch.setenv("LEDGER_DATA_KEY_FILE", str(tmp_path / "data.key"))
     monkeypatch.setenv("LEDGER_VAR_DIR", str(tmp_path / "var"))
-    world.client.set_approval_for_all(cast.platform.address, True, sender=cast.holder)
-    c = world.client
-    anchorer = RegistryClient(c.rpc, c.address, c.abi, chain_id=c.chain_id, signer=cast.anchorer)
-    platform_client = RegistryClient(c.rpc, c.address, c.abi, chain_id=c.chain_id, signer=cast.platform)
-    db_url = f"sqlite:///{tmp_path / 'ledger.sqlite'}"
-    engine = make_engine(db_url)
-    service = CertificateService.open(
-        engine, world.registry.deployment, anchorer, ServiceSettings(public_url="http://testserver")
-    )
-    yield Platform(world, cast, engine, db_url, service, platform_client, tmp_path)
-    engine.dispose()
+    p = _platform(world, cast, tmp_path, f"sqlite:///{tmp_path / 'ledger.sqlite'}")
+    yield p
+    p.engine.dispose()
+
+
+@pytest.fixture
+def pg_platform(
+    world: World, cast: Cast, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, postgres_url: str
+) -> Iterator[Platform]:
+    """The same platform on a real PostgreSQL database of its own (dropped afterwards)."""
+    monkeypatch.setenv("LEDGER_DATA_KEY_FILE", str(tmp_path / "data.key"))
+    monkeypatch.setenv("LEDGER_VAR_DIR", str(tmp_path / "var"))
+    admin = create_engine(make_url(postgres_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
+    name = f"ledger_offsets_{secrets.token_hex(4)}"
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        p = _platform(world, cast, tmp_path, make_url(postgres_url).set(database=name).render_as_string(False))
+        yield p
+        p.engine.dispose()
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

@@ -3,8 +3,9 @@ batcher up to a named point and kills itself there with SIGKILL (no cleanup, no 
 
     python -m tests.offsets.crash_worker DB_URL DEPLOYMENT_JSON HOLDER BATCH_ID PURCHASES_JSON POINT
 
-POINT: after-purchase | after-form | after-send | during-certify (the second certificate's
-transaction, after its purchase is marked and before it commits). The platform's key comes in OFFSETS_PLATFORM_KEY
+POINT: after-purchase | after-form | after-send | during-certify-1 | during-certify-2 (the first or
+second chunk's transaction, after its purchases are marked and before it commits; a chunk is one
+retirement's purchases here: Alice's and Bob's, then Carol's). The platform's key comes in OFFSETS_PLATFORM_KEY
 (never in the process arguments)."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from eth_account import Account
@@ -42,22 +43,22 @@ class DiesAfterSending(Batcher):
         raise AssertionError("unreachable")
 
 
-def _die_in_second_issuance() -> None:
-    marker = certify._marker
-    issued = []
+def _die_in_chunk(n: int) -> None:
+    marker = certify.mark_purchases
+    chunks = []
 
-    def dying(purchase_id: str) -> Callable[[Connection, str], None]:
-        mark = marker(purchase_id)
+    def dying(purchase_ids: Sequence[str]) -> Callable[[Connection, list[str]], None]:
+        mark = marker(purchase_ids)
 
-        def then_die(conn: Connection, certificate_id: str) -> None:
-            mark(conn, certificate_id)
-            issued.append(certificate_id)
-            if len(issued) == 2:
+        def then_die(conn: Connection, certificate_ids: list[str]) -> None:
+            mark(conn, certificate_ids)
+            chunks.append(certificate_ids)
+            if len(chunks) == n:
                 _die()
 
         return then_die
 
-    certify._marker = dying
+    certify.mark_purchases = dying  # type: ignore[assignment]
 
 
 def main(db_url: str, deployment_file: str, holder: str, batch_id: str, purchases_file: str, point: str) -> None:
@@ -82,10 +83,10 @@ def main(db_url: str, deployment_file: str, holder: str, batch_id: str, purchase
         max_purchases=2,
         from_block=deployment.block_number,
     )
-    if point == "during-certify":
+    if point.startswith("during-certify-"):
         while batcher.run_once():
             pass
-        _die_in_second_issuance()
+        _die_in_chunk(int(point.rsplit("-", 1)[1]))
         certify.certify_retired(service)
     batcher.form()
     if point == "after-form":
