@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/bridge_relay.py [--exports 1000]
 
-Both relays do the same work per export (an import on the destination, a confirmation on the
-source) and are counted the same way: every JSON-RPC call, a batch counting each call in it,
+Both relays do the same work per export (an import through the destination's import gate, a
+confirmation on the source) and are counted the same way: every JSON-RPC call, a batch counting each call in it,
 beside the HTTP requests. The relay (bridge/relay.py) reads the two chains with eth_getLogs and
 batched eth_calls and sends in bulk (chain/sender.py); the naive one sends each import and each
 confirmation through RegistryClient.transact (estimate, fees, nonce, send, wait for the receipt).
@@ -20,8 +20,8 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bridge.origin import confirm_op_id, import_op_id, origin_key
-from bridge.recognition import Recognition
+from bridge.origin import confirm_op_id, evidence_hash, import_op_id, origin_key
+from bridge.recognition import RecognitionContract, deploy_recognitions, grant_gate_roles
 from bridge.relay import Endpoint, Relay
 from chain.artifacts import load
 from chain.client import RegistryClient
@@ -74,21 +74,17 @@ def request_exports(client: RegistryClient, cast: Cast, namespace: str, n: int) 
     return ids
 
 
-def naive(source: RegistryClient, destination: RegistryClient, cast: Cast, ids: list[int]) -> None:
-    """One export at a time, each write waited for: what a first relay would do."""
+def naive(source: RegistryClient, gate: RecognitionContract, cast: Cast, ids: list[int]) -> None:
+    """One export at a time, each write waited for, through the same import gate: what a first relay would do."""
+    b = source.batch(1)
+    first, last = b.first_serial, b.first_serial + b.issued - 1
     for export_id in ids:
         e = source.export_of(export_id)
         key = origin_key(source.chain_id, source.address, export_id)
-        done = destination.import_credits(
-            import_op_id(key),
-            origin_key=key,
-            origin_registry="SC-LINCAO",
-            project_id=PROJECT,
-            to="0x" + e.destination_account[12:].hex(),
-            vintage=2024,
-            quantity=e.amount,
-            evidence_hash=key,
-        )
+        to = "0x" + e.destination_account[12:].hex()
+        credit = (key, short_id("SC-LINCAO"), short_id(PROJECT), to, 2024, e.amount, evidence_hash(key, 1, first, last))
+        origin = (source.chain_id, source.address, export_id, 1, first, last)
+        done = gate.client.transact("importCredits", (import_op_id(key), credit, origin))
         source.confirm_export(confirm_op_id(key), export_id, bytes.fromhex(done.tx_hash[2:]))
 
 
@@ -102,11 +98,21 @@ def main() -> None:
         source = deploy_world(a.url, Path(tmp) / "a", build, cast)
         JsonRpc(b.url).call("eth_sendTransaction", {"from": cast.admin.address, "to": cast.admin.address})
         destination = deploy_world(b.url, Path(tmp) / "b", build, cast)
+        d = destination.client
+        # the destination's import gate (contracts/MethodologyRecognitions.sol): imports go through it
+        gate_address = deploy_recognitions(
+            d.rpc, chain_id=d.chain_id, deployer=cast.admin, registry=d.address, build=build
+        )
+        grant_gate_roles(d, gate_address, [cast.registrar.address], admin=cast.admin)
+        RecognitionContract.at(d.rpc, gate_address, chain_id=d.chain_id, signer=cast.registrar).recognise(
+            "SC-LINCAO", METHODOLOGY, b"\x01" * 32
+        )
         src, src_rpc = counting(source.client)
         dst, dst_rpc = counting(destination.client)
+        gate = RecognitionContract.at(dst_rpc, gate_address, chain_id=d.chain_id, signer=cast.registrar)
 
         request_exports(source.client, cast, "bench-bridge-relay", n)
-        relay = Relay(Endpoint(src, "SC-LINCAO"), Endpoint(dst, DEST), Recognition.parse(METHODOLOGY))
+        relay = Relay(Endpoint(src, "SC-LINCAO"), Endpoint(dst, DEST), gate)
         started = time.perf_counter()
         passes, confirmed = 0, 0
         while confirmed < n and passes < 5:
@@ -121,7 +127,7 @@ def main() -> None:
         ids = request_exports(source.client, cast, "bench-bridge-naive", n)
         src_rpc.calls = src_rpc.requests = dst_rpc.calls = dst_rpc.requests = 0
         started = time.perf_counter()
-        naive(src, dst, cast, ids)
+        naive(src, gate, cast, ids)
         naive_seconds = time.perf_counter() - started
         naive_calls = src_rpc.calls + dst_rpc.calls
         naive_requests = src_rpc.requests + dst_rpc.requests

@@ -26,9 +26,9 @@ from typing import Any
 from eth_account.signers.local import LocalAccount
 
 from bridge.origin import abort_op_id, confirm_op_id, evidence_hash, import_op_id, origin_key, reason_hash
-from bridge.recognition import Recognises
+from bridge.recognition import REGISTRAR_ROLE, RELAYER_ROLE, Recognises, RecognitionContract
 from chain.client import RegistryClient
-from chain.errors import ChainError, InvalidInputError
+from chain.errors import ChainError, InvalidInputError, RegistryRevertError, TransactionFailedError
 from chain.logs import LogFetcher
 from chain.rpc import RpcError
 from chain.sender import BulkSender, Operation, OperationResult
@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 # the destination's refusals that mean "this export can never be imported": abort it. Others
 # (a node refusing, a transaction not yet mined) are retried on the next pass.
 ALREADY_IMPORTED = "RegistryOriginAlreadyImported"
+# the destination decided this origin key before: imported (confirm it) or refused by its gate (abort it)
+DECIDED = {ALREADY_IMPORTED, "ImportOriginRefused", "ImportOriginImported"}
+# the registry's refusals and the gate's (methodology not recognised, origin or evidence not the export's)
+REFUSALS = ("Registry", "Import")
 # refusals that pass: a paused destination resumes, and the export waits for it rather than aborting
 TRANSIENT = {"RegistryPaused"}
 
@@ -140,6 +144,8 @@ class Relay:
         self.recognition = recognition
         self.on_step = on_step or (lambda _step: None)
         self.settle_timeout = settle_timeout
+        # the destination's recognitions contract is its import gate: imports go through it
+        self.gate = recognition if isinstance(recognition, RecognitionContract) else None
         self._dest_id = short_id(destination.name)
         if (source.client.chain_id, source.client.address.lower()) == (
             destination.client.chain_id,
@@ -154,6 +160,23 @@ class Relay:
                 raise InvalidInputError(
                     f"no contract at {end.client.address} on the {side} chain ({end.client.chain_id}); set "
                     f"LEDGER_BRIDGE_{side.upper()}_REGISTRY to the registry's address"
+                )
+        if self.gate is not None:
+            self._check_gate_roles()
+
+    def _check_gate_roles(self) -> None:
+        """Refuse to start a relay whose imports the gate would refuse for roles, in one line naming the fix."""
+        assert self.gate is not None
+        registry, gate = self.destination.client, self.gate.client.address
+        me = registry.signer.address if registry.signer is not None else None
+        wanted = [("the gate", REGISTRAR_ROLE, gate, "REGISTRAR_ROLE")]
+        if me is not None:
+            wanted.append(("this relay's key", RELAYER_ROLE, me, "BRIDGE_RELAYER_ROLE"))
+        for who, role, account, name in wanted:
+            if not registry.view("hasRole", role, account):
+                raise InvalidInputError(
+                    f"{who} ({account}) lacks {name} on the destination registry; have its admin run "
+                    "`ledger bridge grant-gate RELAY_ADDRESS`"
                 )
 
     def key(self, export_id: int) -> bytes:
@@ -229,6 +252,7 @@ class Relay:
             return report
         self.on_step("seen")
         imported = self.imports()
+        refused_there = self._refused_on_destination()
         batches = self._source_batches(exports)
         methodologies = self._methodologies(batches)
         unrecognised = self.recognition.refusals(self.source.name, set(methodologies.values()))
@@ -236,7 +260,7 @@ class Relay:
         refused: dict[int, str] = {}
         to_import: list[Export] = []
         for e in exports:
-            if e.key in imported:
+            if e.key in imported or e.key in refused_there:
                 continue
             why = self._refusal(e, methodologies, unrecognised)
             if why is None:
@@ -247,24 +271,51 @@ class Relay:
             for e, result in self._import(to_import, batches):
                 if result.outcome in ("applied", "already_applied"):
                     report.imported += result.outcome == "applied"
-                elif result.error is not None and result.error.name == ALREADY_IMPORTED:
-                    pass  # imported before under the same origin key: confirm it below
-                elif result.error is not None and result.error.name.startswith("Registry"):
+                elif result.error is not None and result.error.name in DECIDED:
+                    pass  # imported or refused before under the same origin key: the chain says which
+                elif result.error is not None and result.error.name.startswith(REFUSALS):
                     if result.error.name not in TRANSIENT:
                         refused[e.export_id] = str(result.error)
                 elif result.error is not None:  # not the registry's refusal (a role missing, the node): retried
                     log.warning("import for export %d not applied: %s", e.export_id, result.error)
             self.on_step("imported")
             imported = self.imports()
+        if refused and self.gate is not None:
+            self._refuse_on_destination([e for e in exports if e.export_id in refused], refused)
+            refused_there = self._refused_on_destination()
 
-        self._send_to_source(exports, imported, refused, report)
+        self._send_to_source(exports, imported, refused, refused_there, report)
         return report
+
+    def _refused_on_destination(self) -> dict[bytes, tuple[bytes, int]]:
+        if self.gate is None:
+            return {}
+        return self.gate.refused(self.destination.start_block, self.destination.head())
+
+    def _refuse_on_destination(self, exports: list[Export], refused: dict[int, str]) -> None:
+        """Record each refusal on the destination's gate first: the gate takes an origin key as
+        imported or as refused, never both, so whichever relay's transaction is mined first decides
+        and the source is told only what the destination decided."""
+        assert self.gate is not None
+        for e in exports:
+            try:
+                self.gate.refuse(e.key, reason_hash(refused[e.export_id]))
+            except RegistryRevertError as exc:
+                if exc.name not in DECIDED:
+                    log.warning("refusal of export %d not recorded: %s", e.export_id, exc)
+            except TransactionFailedError:
+                pass  # simulated fine, reverted when mined: another relay decided this key first
+        self.on_step("refused")
 
     def _import(self, exports: list[Export], batches: dict[int, Any]) -> list[tuple[Export, OperationResult]]:
         ops = []
+        gate = self.gate
+        client = self.destination.client if gate is None else gate.client
+        s = self.source.client
         for e in exports:
             b = batches[e.batch_id]
             first = int(b["firstSerial"])
+            last = first + int(b["issued"]) - 1
             credit = (
                 e.key,
                 short_id(self.source.name),
@@ -272,24 +323,40 @@ class Relay:
                 "0x" + e.destination_account[12:].hex(),
                 int(b["vintage"]),
                 e.amount,
-                evidence_hash(e.key, e.batch_id, first, first + int(b["issued"]) - 1),
+                evidence_hash(e.key, e.batch_id, first, last),
             )
             op = import_op_id(e.key)
-            ops.append(Operation(op, "importCredits", (op, credit), self.destination.signer, f"export {e.export_id}"))
-        results = self._bulk(self.destination.client).run(ops).results
+            origin = (s.chain_id, s.address, e.export_id, e.batch_id, first, last)
+            args = (op, credit) if gate is None else (op, credit, origin)
+            ops.append(Operation(op, "importCredits", args, self.destination.signer, f"export {e.export_id}"))
+        results = self._bulk(client).run(ops).results
         return list(zip(exports, results, strict=True))
 
     def _send_to_source(
-        self, exports: list[Export], imported: dict[bytes, Imported], refused: dict[int, str], report: PassReport
+        self,
+        exports: list[Export],
+        imported: dict[bytes, Imported],
+        refused: dict[int, str],
+        refused_there: dict[bytes, tuple[bytes, int]],
+        report: PassReport,
     ) -> None:
         deep_enough = self.destination.head() - self.destination.depth
         ops: list[Operation] = []
         me = self.source.signer
-        aborts = dict(refused)
-        if aborts and not self._destination_idle():
-            # an import of ours may still be in the destination's pool: abort only once it is not
-            report.waiting += len(aborts)
-            aborts = {}
+        aborts: dict[int, tuple[str, bytes]] = {}
+        if self.gate is not None:
+            # only what the destination recorded as refused, once that record is deep enough
+            for e in exports:
+                if e.key in refused_there and e.key not in imported:
+                    hashed, block = refused_there[e.key]
+                    if block > deep_enough:
+                        report.waiting += 1
+                        continue
+                    told = refused.get(e.export_id) or f"RefusedOnDestination: reason hash 0x{hashed.hex()}"
+                    aborts[e.export_id] = (told, hashed)
+        elif self._destination_idle():
+            # without a gate: abort only once no import of this relay's key is in the destination's pool
+            aborts = {i: (why, reason_hash(why)) for i, why in refused.items()}
         for e in exports:
             if e.key in imported:
                 found = imported[e.key]
@@ -305,12 +372,12 @@ class Relay:
                 ops.append(Operation(op, "confirmExport", (op, e.export_id, reference), me, "confirm"))
             elif e.export_id in aborts:
                 op = abort_op_id(e.key)
-                why = aborts[e.export_id]
+                why, hashed = aborts[e.export_id]
                 log.warning("aborting export %d: %s", e.export_id, why)
-                ops.append(Operation(op, "abortExport", (op, e.export_id, reason_hash(why)), me, "abort"))
+                ops.append(Operation(op, "abortExport", (op, e.export_id, hashed), me, "abort"))
                 report.refusals[e.export_id] = why
-            elif e.export_id not in refused:
-                report.waiting += 1  # its import was not seen mined: the next pass tries again
+            elif e.key not in refused_there:
+                report.waiting += 1  # its import (or refusal) was not seen mined: the next pass tries again
         if not ops:
             return
         self.on_step("confirm ready")

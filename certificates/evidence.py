@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlmodel import select
 
+from certificates.origins import retirement_origin
 from certificates.scenarios import BY_ENUM_NAME, ORDER
 from certificates.verify import EvidenceError, OnChainRetirement
 from chain.abi import ContractAbi
@@ -205,6 +206,11 @@ class MirrorEvidence:
             return _fetch(raw, sql, params)
         finally:
             raw.close()
+
+    def import_origin(self, batch_id: int) -> dict[str, Any] | None:
+        """The origin of an imported batch as the mirror holds it (certificates/origins.py)."""
+        with self.engine.connect() as conn:
+            return retirement_origin(conn, batch_id)
 
     def anchored_root(self, tree_size: int) -> str | None:
         now = time.monotonic()

@@ -13,6 +13,7 @@ from typing import Any, Protocol
 from certificates import allocation as allocations
 from certificates import claim_rules, court_reference, footprint_report
 from certificates.document import FORMAT, claim_errors, field_commitment, leaf_hash
+from certificates.origins import origin_problem
 from certificates.scenarios import ORDER, SCENARIOS
 from chain import rfc9162
 from chain.canonical import CanonicalJsonError, printable
@@ -421,6 +422,8 @@ def _retirements(body: dict[str, Any], disclosed: dict[str, Any], evidence: Evid
             problems.append(f"{rid}: its serial ranges differ from the ones the registry's mirror traced")
         elif "allocation" in body:
             problems += _allocation(body, found, ranges, rid)
+        if "origin" in r and (wrong := origin_problem(rid, r, evidence)) is not None:
+            problems.append(wrong)
         if case is not None and case.claim_hash is not None:
             if found.claim_hash is None:
                 uncompared += 1

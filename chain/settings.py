@@ -46,6 +46,9 @@ class ChainSettings(BaseSettings):
     evm_version: EvmVersion = DEFAULT_EVM_VERSION
     # the transaction type: auto reads it from the node (EIP-1559 where blocks have a base fee, else legacy)
     fee_model: Literal["auto", "eip1559", "legacy"] = "auto"
+    # the import gate beside the registry (contracts/MethodologyRecognitions.sol), whose ImportOrigin
+    # events the indexer mirrors: where imported batches came from (docs/bridge.md)
+    import_gate: str = ""
 
     def __init__(self, **values: Any) -> None:
         try:

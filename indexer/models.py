@@ -126,6 +126,23 @@ class BatchRow(SQLModel, table=True):
     tx_hash: str
 
 
+class ImportOriginRow(SQLModel, table=True):
+    """Where an imported batch came from, as the destination's import gate said in the importing
+    transaction (its ImportOrigin event; contracts/MethodologyRecognitions.sol)."""
+
+    __tablename__ = "import_origins"
+    origin_key: str = Field(primary_key=True)
+    batch_id: int = Field(index=True)
+    source_chain_id: int = Field(sa_type=BigInteger)
+    source_registry: str
+    export_id: str  # a 256-bit id in hex, as `exports.id`
+    source_batch: int = Field(sa_type=BigInteger)
+    first_serial: int = Field(sa_type=BigInteger)  # the source batch's serial range
+    last_serial: int = Field(sa_type=BigInteger)
+    block_number: int = Field(sa_type=BigInteger)
+    tx_hash: str
+
+
 class Balance(SQLModel, table=True):
     __tablename__ = "balances"
     holder: str = Field(primary_key=True)

@@ -217,6 +217,25 @@ class Projector:
             },
         )
 
+    def on_ImportOrigin(self, e: EventFields, a: dict[str, Any], b: int) -> None:
+        """The import gate's record, fetched from the gate's address only (Indexer(gate=...))."""
+        self.state.put(
+            "import_origins",
+            {
+                "origin_key": hx(a["originKey"]),
+                "batch_id": a["batchId"],
+                "source_chain_id": a["sourceChainId"],
+                "source_registry": a["sourceRegistry"],
+                "export_id": hex(a["exportId"]),
+                "source_batch": a["sourceBatch"],
+                "first_serial": a["firstSerial"],
+                "last_serial": a["lastSerial"],
+                "block_number": b,
+                "tx_hash": e.tx_hash,
+            },
+            block=b,
+        )
+
     def _new_batch(self, e: EventFields, batch_id: int, project_id: str, first: int, quantity: int, extra: Row) -> None:
         row = {
             "id": batch_id,

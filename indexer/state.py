@@ -25,6 +25,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "pledges": ("id",),
     "exports": ("id",),
     "lots": ("batch_id", "first_serial"),
+    "import_origins": ("origin_key",),
 }
 # row -> its primary key tuple
 KEY_OF = {t: (lambda r, k=keys[0]: (r[k],)) if len(keys) == 1 else itemgetter(*keys) for t, keys in KEYS.items()}

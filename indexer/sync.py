@@ -14,9 +14,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from chain.abi import ContractAbi
+from chain.artifacts import contract_abi
 from chain.errors import ChainError, NodeUnreachableError
 from chain.logs import LogFetcher
 from chain.rpc import JsonRpc, RpcError
+from chain.settings import ChainSettings
 from indexer import store
 from indexer.decode import IndexedEvent, LogDecoder
 from indexer.fetch import split_at_blocks
@@ -66,6 +68,11 @@ def following_status() -> FollowStatus | None:
     return _following[-1] if _following else None
 
 
+def gate_events() -> list[dict[str, Any]]:
+    """The import gate's ImportOrigin event, the one of its events the mirror keeps."""
+    return [i for i in contract_abi("MethodologyRecognitions").abi if i.get("name") == "ImportOrigin"]
+
+
 class Indexer:
     def __init__(
         self,
@@ -80,6 +87,7 @@ class Indexer:
         window: int = REORG_WINDOW,
         max_range: int = 5_000,
         writer_process: bool | None = None,
+        gate: str | None = None,
     ) -> None:
         self.rpc = rpc
         self.engine = engine
@@ -89,8 +97,10 @@ class Indexer:
         self.start_block = start_block
         self.confirmations = confirmations
         self.window = window
-        self.fetcher = LogFetcher(rpc, self.address, max_range=max_range)
-        self.decoder = LogDecoder(abi)
+        # the import gate's logs too (its ImportOrigin events), when one is configured (LEDGER_IMPORT_GATE)
+        self.gate = (ChainSettings().import_gate if gate is None else gate).lower()
+        self.fetcher = LogFetcher(rpc, [self.address, self.gate] if self.gate else self.address, max_range=max_range)
+        self.decoder = LogDecoder(ContractAbi(abi.abi + gate_events()) if self.gate else abi)
         self.writer_process = writer_process  # None: a child process for backfills only
         self._indexes_ok = False  # the deferred indexes are known to exist
         self.status = FollowStatus()

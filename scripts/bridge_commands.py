@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from bridge.provenance import trace
-from bridge.recognition import RecognitionContract, deploy_recognitions
+from bridge.recognition import RecognitionContract, deploy_recognitions, grant_gate_roles
 from bridge.reconcile import reconcile
 from bridge.relay import Relay
 from bridge.settings import BridgeSettings, open_endpoint
@@ -51,7 +51,27 @@ def deploy_recognitions_(as_json: JsonOption = False) -> None:
     if as_json:
         console.print_json(json.dumps({"recognitions": contract}))
     else:
-        console.print(f"deployed the recognitions contract at {contract}; set LEDGER_BRIDGE_DESTINATION_RECOGNITIONS")
+        console.print(
+            f"deployed the recognitions contract (the import gate) at {contract}; set "
+            "LEDGER_BRIDGE_DESTINATION_RECOGNITIONS and LEDGER_IMPORT_GATE to it, then have the registry's admin run "
+            "`ledger bridge grant-gate RELAY_ADDRESS...`"
+        )
+
+
+Relayers = Annotated[list[str], typer.Argument(help="the relays' destination addresses (0x...)")]
+
+
+@app.command("grant-gate")
+@operator_errors
+def grant_gate(relayers: Relayers) -> None:
+    """As the destination registry's admin (LEDGER_BRIDGE_DESTINATION_KEY): let the gate import and
+    the relays use the gate (REGISTRAR_ROLE to the gate, BRIDGE_RELAYER_ROLE to each relay)."""
+    settings = BridgeSettings()
+    gate = recognitions(settings)
+    d = open_endpoint(settings, "destination").client
+    assert d.signer is not None
+    grant_gate_roles(d, gate.client.address, relayers, admin=d.signer)
+    console.print(f"the gate {gate.client.address} imports; {len(relayers)} relay(s) may use it")
 
 
 Methodology = Annotated[str, typer.Argument(help="the source's methodology id, e.g. SCFM-001-V01")]

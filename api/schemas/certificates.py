@@ -70,6 +70,23 @@ class ClaimPublic(BaseModel):
     rule: ClaimRulePublic | SkipJsonSchema[None] = None
 
 
+class CertifiedOriginPublic(BaseModel):
+    """Where imported units came from, as the destination's import gate recorded it (informational)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    origin_registry: str | None
+    origin_key: str
+    attested: bool
+    source_chain_id: int | None
+    source_registry: str | None
+    export_id: str | None
+    source_batch: int | None
+    source_first_serial: int | None
+    source_last_serial: int | None
+    import_tx_hash: str | None
+
+
 class CertifiedRetirementPublic(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -84,6 +101,7 @@ class CertifiedRetirementPublic(BaseModel):
     amount_kg: int
     beneficiary_commitment: str
     serial_ranges: list[tuple[int, int]] = Field(description="inclusive global serials, one per kilogram")
+    origin: CertifiedOriginPublic | SkipJsonSchema[None] = None  # imported units (docs/certificate-format.md §8.1)
 
 
 class CertificateBodyPublic(BaseModel):

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from bridge.recognition import Recognition, RecognitionContract, deploy_recognitions
+from bridge.recognition import Recognition, RecognitionContract, deploy_recognitions, grant_gate_roles
 from bridge.relay import Endpoint, Relay
 from chain.artifacts import Build
 from chain.client import RegistryClient
@@ -105,6 +105,8 @@ def pair_base(build: Build, cast: Cast, tmp_path_factory: pytest.TempPathFactory
         other = add_other_batch(source.client, cast)
         d = destination.client
         contract = deploy_recognitions(d.rpc, chain_id=d.chain_id, deployer=admin, registry=d.address, build=build)
+        # the gate imports; the relay (the registrar's key here) may use the gate
+        grant_gate_roles(d, contract, [cast.registrar.address], admin=cast.admin)
         recognitions = RecognitionContract.at(d.rpc, contract, chain_id=d.chain_id, signer=cast.registrar)
         recognitions.recognise(SOURCE_NAME, METHODOLOGY, HASH)
         yield Pair(source, destination, a, b, other, recognitions)

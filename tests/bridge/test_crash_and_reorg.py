@@ -66,12 +66,13 @@ def assert_exactly_once(pair: Pair, export_id: int, amount: int) -> None:
     assert found.source_exported == found.destination_imported == amount
 
 
-def wait_pending(rpc: JsonRpc, address: str, timeout: float = 30.0) -> None:
-    """Until `address` has a transaction in the node's pool (sent, not mined)."""
+def wait_pending(rpc: JsonRpc, *addresses: str, timeout: float = 30.0) -> None:
+    """Until one of `addresses` has a transaction in the node's pool (sent, not mined)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if rpc.call("eth_getTransactionCount", address, "pending") != rpc.call(
-            "eth_getTransactionCount", address, "latest"
+        if any(
+            rpc.call("eth_getTransactionCount", a, "pending") != rpc.call("eth_getTransactionCount", a, "latest")
+            for a in addresses
         ):
             return
         time.sleep(0.05)
