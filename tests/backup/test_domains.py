@@ -113,7 +113,14 @@ def test_every_domains_rows_round_trip_byte_for_byte(
             "mrv_results": 1,
             "mrv_reversals": 1,
         }
-        assert set(made.header["schema_revisions"]) == {"certificates", "mrv", "footprint", "land", "offsets", "accounts"}
+        assert set(made.header["schema_revisions"]) == {
+            "certificates",
+            "mrv",
+            "footprint",
+            "land",
+            "offsets",
+            "accounts",
+        }
         backup.restore(target, made.path, DEPLOYMENT, key=KEY)
         before, after = dump(origin), dump(target)
         assert after == before and all(before[name] for name in DOMAIN_TABLES)
