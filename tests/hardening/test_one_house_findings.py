@@ -322,7 +322,7 @@ NOT_PACKAGES = {"tests", "bench", "tools", "hardhat-local", "build", "var", "doc
 
 def unplaced_folders(root: Path = PROJECT_ROOT) -> set[str]:
     """Top-level folders holding Python that the import rule does not know. The rule's own check
-    counts folders with an __init__.py, so a namespace package (`accounts/` without one, importable all
+    counts folders with an __init__.py, so a namespace package (a `rewards/` without one, importable all
     the same) escaped both ALLOWED and every import check."""
     return {
         folder.name
@@ -337,9 +337,9 @@ def unplaced_folders(root: Path = PROJECT_ROOT) -> set[str]:
 
 def test_every_folder_of_python_has_a_place_in_the_rule(tmp_path: Path) -> None:
     assert unplaced_folders() == set()
-    (tmp_path / "accounts").mkdir()
-    (tmp_path / "accounts" / "ledger.py").write_text("from api import app\n", encoding="utf-8")
-    assert unplaced_folders(tmp_path) == {"accounts"}
+    (tmp_path / "rewards").mkdir()
+    (tmp_path / "rewards" / "ledger.py").write_text("from api import app\n", encoding="utf-8")
+    assert unplaced_folders(tmp_path) == {"rewards"}
 
 
 def test_contracts_edited_under_a_running_api_leave_its_explorer_working(
