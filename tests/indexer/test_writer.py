@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import inspect
 
 from indexer import store
+from indexer import writer as writer_module
 from indexer.decode import LogDecoder
 from indexer.writer import WriterDiedError
 from tests.indexer.helpers import activity, check_against_chain, check_equals_a_fresh_index, dump, new_indexer
@@ -83,15 +84,27 @@ def test_a_backfill_keeps_the_name_index_and_rebuilds_any_missing_one(world, tmp
     assert {ix.name for ix in store.SECONDARY_INDEXES} <= present
 
 
-def test_a_backfill_starts_writing_in_a_thread_and_hands_over_to_the_process(world, tmp_path, caplog) -> None:
+def test_a_backfill_starts_writing_in_a_thread_and_hands_over_to_the_process(
+    world, tmp_path, caplog, monkeypatch
+) -> None:
     activity(world, rounds=2)
     indexer = new_indexer(world, f"sqlite:///{tmp_path / 'mirror.sqlite'}", max_range=2)
     ranges = {"n": 0}
+    children: list[writer_module.ProcessWriter] = []
+    real_init = writer_module.ProcessWriter.__init__
+
+    def watched_init(self: writer_module.ProcessWriter, *args: object, **kwargs: object) -> None:
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+        children.append(self)  # a spy only: the writer is the real one
+
+    monkeypatch.setattr(writer_module.ProcessWriter, "__init__", watched_init)
 
     def slow_first_range(*_: object) -> None:
         ranges["n"] += 1
-        if ranges["n"] == 1:
-            time.sleep(3)  # the child starts meanwhile; the thread has written the first range
+        if ranges["n"] == 1:  # the thread has written the first range; the child starts meanwhile
+            deadline = time.monotonic() + 60  # its start takes a second, many more on a loaded machine
+            while not (children and children[0].ready) and time.monotonic() < deadline:
+                time.sleep(0.05)
 
     with caplog.at_level(logging.INFO, logger="indexer.sync"):
         indexer.sync_once(slow_first_range)
