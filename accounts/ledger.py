@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from pydantic_settings import BaseSettings, SettingsConfigDict
-from sqlalchemy import Connection, Engine, bindparam, func, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, case, func, insert, or_, select, text, update
 
-from accounts.errors import ConflictError, InputError
-from accounts.ledger_models import ENTRIES, LOTS, SPENDS, PointsEntry
+from accounts.errors import ConflictError, InputError, NotFoundError
+from accounts.ledger_models import ENTRIES, LOTS, REDEMPTIONS, SPENDS, PointsEntry
+from accounts.models import ACCOUNTS
 
 KINDS = ("credit", "redeem", "reverse", "expire", "correct")
 EXPIRED = "expired"  # where lapsed points go
@@ -32,6 +33,10 @@ DAY = 86_400
 # (two or three 29 Februaries), so 3,652 days never outlasts ten years from any start date
 MAX_VALID_DAYS = 3_652
 MAX_PAGE = 500
+MAX_ID = 2**63 - 1  # the largest BIGINT: an id or cursor beyond it is no row's, and PostgreSQL refuses to compare it
+# the largest posting: a billion kg CO2e at 1 point = 1 g (research §2.1), far beyond any person's
+# or merchant's points, and far inside BIGINT, so a sum of postings never overflows it
+MAX_POSTING = 10**15
 _SWEEP_CHUNK = 1_000  # lots expired per database transaction: short transactions, bounded memory
 
 
@@ -97,12 +102,26 @@ def post(conn: Connection, txn: str, kind: str, ref: str, postings: list[Posting
     for p in postings:
         if p.account.startswith("person:") and (p.amount < 0 or (p.amount > 0 and p.expires_at is None)):
             raise UnbalancedError(f"transaction {txn}: a person is credited here with expires_at, never debited")
+        if p.expires_at is not None and (
+            isinstance(p.expires_at, bool)
+            or not isinstance(p.expires_at, int)
+            or p.expires_at > now + MAX_VALID_DAYS * DAY
+        ):
+            raise UnbalancedError(
+                f"transaction {txn}: expires_at {p.expires_at!r} is more than 10 years ({MAX_VALID_DAYS} days) after "
+                f"{now}, the Shenzhen maximum (深环规〔2022〕5号); use expiry_for"
+            )
     _append(conn, txn, kind, ref, postings, now)
 
 
 def _check(txn: str, kind: str, postings: list[Posting]) -> None:
     if kind not in KINDS:
         raise UnbalancedError(f"transaction {txn}: kind {kind!r} is not one of {', '.join(KINDS)}")
+    for p in postings:
+        if isinstance(p.amount, bool) or not isinstance(p.amount, int) or abs(p.amount) > MAX_POSTING:
+            raise UnbalancedError(
+                f"transaction {txn}: a posting is a whole number of points up to {MAX_POSTING:,}, not {p.amount!r}"
+            )
     if len(postings) < 2 or sum(p.amount for p in postings) != 0:
         raise UnbalancedError(f"transaction {txn} does not balance: {[p.amount for p in postings]}")
 
@@ -134,6 +153,17 @@ def _append(conn: Connection, txn: str, kind: str, ref: str, postings: list[Post
             if p.account.startswith("person:") and p.amount > 0
         ],
     )
+
+
+def write_lock(conn: Connection) -> None:
+    """On SQLite, take the database's write lock before a transaction's first read. pysqlite opens
+    its transaction at the first INSERT/UPDATE/DELETE, so a function that reads and then writes
+    read outside its transaction, and two at once both acted on what they read (a redemption
+    reversed 8 times, a lot spent below zero, a lot expired by every sweep). A write that changes
+    nothing opens the transaction and takes the lock (waiting for another writer up to the busy
+    timeout), so what follows reads the last commit. PostgreSQL locks the rows instead (FOR UPDATE)."""
+    if conn.dialect.name == "sqlite":
+        conn.execute(text("UPDATE points_lots SET remaining = remaining WHERE 0"))
 
 
 # --- balances and spending -------------------------------------------------------------------
@@ -227,6 +257,7 @@ def expire_due(engine: Engine, now: int) -> int:
     done = 0
     while True:
         with engine.begin() as conn:
+            write_lock(conn)
             q = (
                 select(LOTS.c.entry_id, LOTS.c.account, LOTS.c.expires_at, LOTS.c.remaining)
                 .where(LOTS.c.remaining > 0, LOTS.c.expires_at <= now)
@@ -258,9 +289,20 @@ def correct(engine: Engine, account_id: str, amount: int, reason: str, now: int)
         raise InputError("a correction is a non-zero whole number of points (negative to take points away)")
     if not isinstance(reason, str) or not reason.strip() or len(reason) > 200 or not reason.isprintable():
         raise InputError("a correction needs a reason of 1 to 200 printable characters (no personal data)")
+    if (
+        not isinstance(account_id, str)
+        or not account_id.startswith("acc_")
+        or len(account_id) > 64
+        or not account_id.isprintable()
+    ):
+        raise InputError("account is an id acc_… of printable characters")
     account = person(account_id)
     txn = f"correct:{secrets.token_hex(8)}"
     with engine.begin() as conn:
+        write_lock(conn)
+        # a typo must not mint points into a lot nobody holds
+        if conn.execute(select(ACCOUNTS.c.id).where(ACCOUNTS.c.id == account_id)).first() is None:
+            raise NotFoundError(f"no account {account_id}; check the id (ledger accounts statement shows it)")
         if amount > 0:
             postings = [Posting(OPERATOR, -amount), Posting(account, amount, expiry_for(now))]
             _append(conn, txn, "correct", reason.strip(), postings, now)
@@ -302,8 +344,10 @@ def statement(engine: Engine, account_id: str, now: int, limit: int = 50, before
     remaining > 0) and one page of (account, id)."""
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_PAGE:
         raise InputError(f"limit is 1 to {MAX_PAGE} entries")
-    if before is not None and (isinstance(before, bool) or not isinstance(before, int) or before < 1):
+    if before is not None and (isinstance(before, bool) or not isinstance(before, int) or not 1 <= before <= MAX_ID):
         raise InputError("before is an entry id from the previous page's next_before")
+    if not isinstance(account_id, str) or not 0 < len(account_id) <= 80 or not account_id.isprintable():
+        raise InputError("account is a ledger account or an id acc_… of printable characters")
     account = person(account_id) if account_id.startswith("acc_") else account_id
     with engine.connect() as conn:
         bal = balance_in(conn, account, now)
@@ -335,7 +379,9 @@ def statement(engine: Engine, account_id: str, now: int, limit: int = 50, before
 def audit(engine: Engine) -> list[str]:
     """Recompute what the ledger derives and check its rules; one line per problem, [] if none:
     every transaction sums to zero; only the five kinds; every lot's remainder = its entry's amount
-    minus what spends took; each debit's spends equal its person postings; no remainder below zero."""
+    minus what spends took, on its entry's person; no lot without a person credit behind it; a credit
+    credits one person once; each debit's spends equal its person postings; no remainder below zero;
+    each redemption paid its merchant its points once, and was given back iff it says reversed."""
     problems: list[str] = []
     with engine.connect() as conn:
         for txn, total in conn.execute(
@@ -355,6 +401,8 @@ def audit(engine: Engine) -> list[str]:
                 LOTS.c.entry_id,
                 LOTS.c.remaining,
                 LOTS.c.expires_at.label("lot_expires"),
+                LOTS.c.account.label("lot_account"),
+                ENTRIES.c.account,
                 taken.c.taken,
             )
             .select_from(
@@ -372,8 +420,26 @@ def audit(engine: Engine) -> list[str]:
                 problems.append(
                     f"lot {r.id} holds {r.remaining} (expires {r.lot_expires}); its entries give {expected} (expires {r.expires_at})"
                 )
+            if r.entry_id is not None and r.lot_account != r.account:
+                problems.append(f"lot {r.id} belongs to {r.lot_account}; its entry credits {r.account}")
             if expected < 0:
                 problems.append(f"lot {r.id} was spent below zero ({expected})")
+        # the lots a balance reads but the walk above cannot reach: forged, or on another entry
+        for (lot_id,) in conn.execute(
+            select(LOTS.c.entry_id)
+            .select_from(LOTS.outerjoin(ENTRIES, ENTRIES.c.id == LOTS.c.entry_id))
+            .where(or_(ENTRIES.c.id.is_(None), ENTRIES.c.amount <= 0, ENTRIES.c.account.not_like("person:%")))
+        ):
+            problems.append(f"lot {lot_id} has no positive entry of its person behind it")
+        # a credit credits one person once; post leaves the retry check to its caller, so a caller
+        # that posted a credit twice wrote a balanced transaction only this count shows
+        for txn, n in conn.execute(
+            select(ENTRIES.c.txn, func.count())
+            .where(ENTRIES.c.kind == "credit", ENTRIES.c.account.like("person:%"))
+            .group_by(ENTRIES.c.txn)
+            .having(func.count() > 1)
+        ):
+            problems.append(f"transaction {txn} credits a person {n} times; a credit credits one person once")
         debits = (
             select(ENTRIES.c.txn, (-func.sum(ENTRIES.c.amount)).label("out"))
             .where(ENTRIES.c.account.like("person:%"), ENTRIES.c.amount < 0)
@@ -387,4 +453,48 @@ def audit(engine: Engine) -> list[str]:
             .where(func.coalesce(spent.c.took, 0) != debits.c.out)
         ):
             problems.append(f"transaction {d.txn} debits persons {d.out} points but its spends took {d.took or 0}")
+        problems += _audit_redemptions(conn)
+    return problems
+
+
+def _audit_redemptions(conn: Connection) -> list[str]:
+    """Each redemption row against its transactions (entries' ref is the redemption id): the
+    merchant was paid its points once, and given them back if and only if it says reversed."""
+    problems: list[str] = []
+    paid = (
+        select(ENTRIES.c.ref, func.sum(ENTRIES.c.amount).label("paid"))
+        .where(ENTRIES.c.kind == "redeem", ENTRIES.c.account.like("merchant:%"))
+        .group_by(ENTRIES.c.ref)
+        .subquery()
+    )
+    back = (
+        select(ENTRIES.c.ref, func.sum(ENTRIES.c.amount).label("back"))
+        .where(ENTRIES.c.kind == "reverse", ENTRIES.c.account.like("person:%"))
+        .group_by(ENTRIES.c.ref)
+        .subquery()
+    )
+    for r in conn.execute(
+        select(REDEMPTIONS.c.id, REDEMPTIONS.c.points, REDEMPTIONS.c.reversed_at, paid.c.paid, back.c.back)
+        .select_from(
+            REDEMPTIONS.outerjoin(paid, paid.c.ref == REDEMPTIONS.c.id).outerjoin(back, back.c.ref == REDEMPTIONS.c.id)
+        )
+        .where(
+            or_(
+                func.coalesce(paid.c.paid, 0) != REDEMPTIONS.c.points,
+                func.coalesce(back.c.back, 0)
+                != case((REDEMPTIONS.c.reversed_at.is_(None), 0), else_=REDEMPTIONS.c.points),
+            )
+        )
+    ):
+        if (r.paid or 0) != r.points:
+            problems.append(
+                f"redemption {r.id} says {r.points} points; its transaction redeem:{r.id} paid the merchant {r.paid or 0}"
+            )
+        if (r.back or 0) != (0 if r.reversed_at is None else r.points):
+            said = "not reversed" if r.reversed_at is None else "reversed"
+            problems.append(f"redemption {r.id} says {said}; its transaction reverse:{r.id} gave back {r.back or 0}")
+    for (ref,) in conn.execute(
+        select(paid.c.ref).where(~select(REDEMPTIONS.c.id).where(REDEMPTIONS.c.id == paid.c.ref).exists())
+    ):
+        problems.append(f"transaction redeem:{ref} has no redemption row (its idempotency key would redeem again)")
     return problems

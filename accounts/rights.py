@@ -89,6 +89,20 @@ def _redemption(r: Any, *, replayed: bool = False) -> RedemptionInfo:
     )
 
 
+def _right_id(value: object) -> int:
+    """A right id the database can hold: ids past bigint reached the driver as a DataError."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= ledger.MAX_ID:
+        raise InputError("right is a right's id, a positive whole number")
+    return value
+
+
+def _text_id(value: object, what: str, prefix: str) -> str:
+    """An account or redemption id as given: printable, so no NUL reaches PostgreSQL's text."""
+    if not isinstance(value, str) or not value.startswith(prefix) or len(value) > 64 or not value.isprintable():
+        raise InputError(f"{what} is an id {prefix}… of printable characters")
+    return value
+
+
 def _count(value: object, what: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise InputError(f"{what} is a whole number from {low:,} to {high:,}")
@@ -104,6 +118,7 @@ def _merchant(conn: Connection, merchant_id: str) -> None:
 
 
 def _owned(conn: Connection, merchant_id: str, right_id: int, *, lock: bool = False) -> Any:
+    _right_id(right_id)
     q = select(RIGHTS).where(RIGHTS.c.id == right_id)
     row = conn.execute(q.with_for_update() if lock else q).first()
     if row is None:
@@ -145,6 +160,7 @@ def add_right(
 
 
 def get_right(engine: Engine, right_id: int) -> RightInfo:
+    _right_id(right_id)
     with engine.connect() as conn:
         row = conn.execute(select(RIGHTS).where(RIGHTS.c.id == right_id)).first()
     if row is None:
@@ -202,10 +218,8 @@ def _existing(conn: Connection, source_id: str, key: str, account_id: str, right
 
 
 def _check_request(account_id: object, right_id: object, key: object) -> None:
-    if not isinstance(account_id, str) or not account_id.startswith("acc_") or len(account_id) > 64:
-        raise InputError("account is an account id (acc_…)")
-    if isinstance(right_id, bool) or not isinstance(right_id, int) or right_id < 1:
-        raise InputError("right is a right's id, a positive whole number")
+    _text_id(account_id, "account", "acc_")
+    _right_id(right_id)
     if not isinstance(key, str) or not 0 < len(key) <= _KEY_CHARS or not key.isascii() or not key.isprintable():
         raise InputError(f"idempotency key is 1 to {_KEY_CHARS} printable ASCII characters, new for each redemption")
 
@@ -399,6 +413,7 @@ def _redeem_pg(
 
 
 def get_redemption(engine: Engine, redemption_id: str) -> RedemptionInfo:
+    _text_id(redemption_id, "redemption", "red_")
     with engine.connect() as conn:
         row = conn.execute(select(REDEMPTIONS).where(REDEMPTIONS.c.id == redemption_id)).first()
     if row is None:
@@ -418,7 +433,9 @@ def reverse(engine: Engine, merchant_source_id: str, redemption_id: str, now: in
     life of the person's points. Points whose expiry passed in between come back already lapsed and
     the next sweep expires them: the alternative, fresh points, would let a redeem-and-reverse cycle
     renew points beyond the 10 years of the Shenzhen rule."""
+    _text_id(redemption_id, "redemption", "red_")
     with engine.begin() as conn:
+        ledger.write_lock(conn)
         row = conn.execute(select(REDEMPTIONS).where(REDEMPTIONS.c.id == redemption_id).with_for_update()).first()
         if row is None:
             raise NotFoundError(f"no redemption {redemption_id}")

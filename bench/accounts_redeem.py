@@ -7,10 +7,18 @@ baselines measured in the same run on the same database:
 - "read-then-write": statement by statement, but the stock is SELECTed and then UPDATEd to the
   value read minus one (no condition, no lock): concurrent redemptions read the same stock, so it
   sells more units than it holds;
-- "one lock": the shipped statement serialised through one PostgreSQL advisory lock: correct, slow.
+- "one lock": the shipped statement serialised through one PostgreSQL advisory lock: correct, slow;
+
+and the group-commit paths (accounts/redeem_batch.py), many redemptions per transaction and commit:
+
+- "batcher": --callers threads (default --threads) each call `RedemptionBatcher.redeem` one request
+  at a time and wait for its commit, as API worker threads would; --workers batches (connections)
+  in flight at once. Its throughput is callers / latency of a batch (Little's law), so it needs
+  more callers than the one-connection-per-request modes to reach the same rate;
+- "redeem_many": --threads threads each hand `redeem_many` --batch requests at a time.
 
     .venv/bin/python bench/accounts_redeem.py [--postgres URL] [--threads 8] [--redemptions 10000]
-        [--accounts 20000] [--rights 200] [--stock 45]
+        [--accounts 20000] [--rights 200] [--stock 45] [--batch 100] [--workers 2] [--only LABEL …]
 
 Each mode gets fresh rights (--rights × --stock units: fewer than the requests, so rights sell out
 and the oversell check bites) and draws accounts and rights at random from the same seed; every
@@ -42,6 +50,7 @@ from accounts import ledger, rights
 from accounts.errors import AccountsError, ConflictError
 from accounts.ledger_models import ENTRIES, REDEMPTIONS, RIGHTS
 from accounts.models import ACCOUNTS, SOURCES
+from accounts.redeem_batch import RedeemRequest, RedemptionBatcher, redeem_many
 from certificates.db import create_schema
 from indexer.db import make_engine
 
@@ -149,15 +158,51 @@ MODES: list[tuple[str, Redeem]] = [
 ]
 
 
+def draw(people: list[str], stock: dict[int, int], n: int, label: str) -> list[tuple[str, int, str]]:
+    """The same random (account, right, key) requests for every mode: one seed."""
+    rng = random.Random(18)
+    right_ids = list(stock)
+    return [
+        (people[rng.randrange(len(people))], right_ids[rng.randrange(len(right_ids))], f"{label}-{i}") for i in range(n)
+    ]
+
+
+def run_batches(
+    engine: Engine, people: list[str], stock: dict[int, int], n: int, threads: int, batch: int, label: str
+) -> tuple[float, int]:
+    """n redemptions over `threads` threads, each handing redeem_many `batch` requests at a time."""
+    work = draw(people, stock, n, label)
+    chunks = [work[i::threads] for i in range(threads)]
+    done = [0] * threads
+    failures: list[str] = []
+
+    def worker(k: int) -> None:
+        mine = chunks[k]
+        for start in range(0, len(mine), batch):
+            requests = [RedeemRequest(APP, a, r, key, T0 + 60) for a, r, key in mine[start : start + batch]]
+            for o in redeem_many(engine, requests):
+                if isinstance(o, rights.RedemptionInfo):
+                    done[k] += 1
+                elif "out of stock" not in str(o):
+                    failures.append(str(o))
+
+    pool = [threading.Thread(target=worker, args=(k,)) for k in range(threads)]
+    start = time.perf_counter()
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    spent = time.perf_counter() - start
+    if failures:
+        raise SystemExit(f"{label}: {len(failures)} unexpected refusals, e.g. {failures[0]}")
+    return spent, sum(done)
+
+
 def run(
     engine: Engine, redeem: Redeem, people: list[str], stock: dict[int, int], n: int, threads: int, label: str
 ) -> tuple[float, int]:
     """n redemptions over `threads` threads; (seconds, redemptions that succeeded)."""
-    rng = random.Random(18)
-    right_ids = list(stock)
-    work = [
-        (people[rng.randrange(len(people))], right_ids[rng.randrange(len(right_ids))], f"{label}-{i}") for i in range(n)
-    ]
+    work = draw(people, stock, n, label)
     chunks = [work[i::threads] for i in range(threads)]
     done = [0] * threads
     failures: list[str] = []
@@ -221,6 +266,15 @@ def main() -> None:
     p.add_argument("--accounts", type=int, default=20_000)
     p.add_argument("--rights", type=int, default=200)
     p.add_argument("--stock", type=int, default=45)
+    p.add_argument("--batch", type=int, default=100, help="requests per redeem_many call")
+    p.add_argument("--workers", type=int, default=2, help="the batcher's batches in flight at once")
+    p.add_argument(
+        "--callers",
+        type=int,
+        nargs="*",
+        help="the batcher's concurrent callers, a mode per value (default --threads; they hold no connection)",
+    )
+    p.add_argument("--only", nargs="*", help="run only the modes with these labels (default: all)")
     args = p.parse_args()
     with database(args.postgres) as setup_engine:
         people = populate(setup_engine, args.accounts)
@@ -231,16 +285,39 @@ def main() -> None:
             f"per mode over {args.rights} rights of {args.stock} units ({args.rights * args.stock:,} units):",
             flush=True,
         )
+        batcher = RedemptionBatcher(engine, workers=args.workers, max_batch=args.batch)
+
+        def batched(engine: Engine, account: str, right_id: int, key: str, now: int) -> object:
+            return batcher.redeem(APP, account, right_id, key, now)
+
+        callers = {f"batcher ({c} callers, {args.workers} workers)": c for c in args.callers or [args.threads]}
+        modes: list[tuple[str, Redeem | None]] = [
+            *MODES,
+            *[(label, batched) for label in callers],
+            (f"redeem_many ({args.batch} a call)", None),
+        ]
         try:
-            for label, redeem in MODES:
+            for label, redeem in modes:
+                if args.only and not any(label.startswith(o) for o in args.only):
+                    continue
                 stock = add_rights(setup_engine, args.rights, args.stock, label)
-                spent, ok = run(engine, redeem, people, stock, args.redemptions, args.threads, label)
+                if redeem is None:
+                    spent, ok = run_batches(engine, people, stock, args.redemptions, args.threads, args.batch, label)
+                else:
+                    spent, ok = run(
+                        engine, redeem, people, stock, args.redemptions, callers.get(label, args.threads), label
+                    )
+                mean = ""
+                if redeem is batched:
+                    mean = f", {batcher.carried / batcher.batches:.1f} a transaction"
+                    batcher.batches = batcher.carried = 0
                 print(
                     f"  {label:<16} {args.redemptions:,} requests in {spent:.2f} s: {args.redemptions / spent:,.0f} requests/s, "
-                    f"{ok / spent:,.0f} redemptions/s; {check(setup_engine, stock)}",
+                    f"{ok / spent:,.0f} redemptions/s{mean}; {check(setup_engine, stock)}",
                     flush=True,
                 )
         finally:
+            batcher.close()
             engine.dispose()
 
 
