@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,17 +62,33 @@ def _check_personal(personal: dict[str, Any] | None) -> dict[str, str]:
 
 
 def open_account(
-    engine: Engine, principal: Principal, now: int, personal: dict[str, Any] | None = None, vault: Vault | None = None
+    engine: Engine,
+    principal: Principal,
+    now: int,
+    personal: dict[str, Any] | None = None,
+    vault: Vault | None = None,
+    consents: Sequence[str] = (),
 ) -> str:
-    """A new account opened by the principal's source (scope accounts:write); returns its id."""
+    """A new account opened by the principal's source (scope accounts:write), with the source's
+    consents for `consents` (kinds of data); returns its id. All of it or nothing: an unknown kind
+    refuses the whole, so no account is left holding sealed data its app was told was refused."""
     require(principal, "accounts:write")
     fields = _check_personal(personal)
+    kinds = sorted(set(consents))
+    for kind in kinds:
+        _check_kind(kind)
     account_id = new_account_id()
     sealed = (vault or Vault()).seal(account_id, fields) if fields else None
     with engine.begin() as conn:
         conn.execute(insert(ACCOUNTS).values(id=account_id, created_by=principal.source_id, created_at=now))
         if sealed is not None:
             conn.execute(insert(ACCOUNT_VAULT).values(account_id=account_id, sealed=sealed))
+        for kind in kinds:
+            conn.execute(
+                insert(CONSENTS).values(
+                    account_id=account_id, source_id=principal.source_id, data_kind=kind, granted_at=now
+                )
+            )
     return account_id
 
 
@@ -204,7 +221,13 @@ def delete_account(engine: Engine, account_id: str, now: int) -> None:
     """Destroy the personal data (vault row, consents, records' details); keep the points entries."""
     r = BEHAVIOUR_RECORDS.c
     with engine.begin() as conn:
-        acc = _account(conn, account_id)
+        _account(conn, account_id)
+        # the mark first: its row lock makes a concurrent deletion wait here, and only where no mark
+        # is, so the first deletion's time stays (a second one read "not deleted" before the first
+        # committed); what reads the account with a lock waits for the whole deletion
+        conn.execute(
+            update(ACCOUNTS).where(ACCOUNTS.c.id == account_id, ACCOUNTS.c.deleted_at.is_(None)).values(deleted_at=now)
+        )
         conn.execute(delete(ACCOUNT_VAULT).where(ACCOUNT_VAULT.c.account_id == account_id))
         conn.execute(delete(CONSENTS).where(CONSENTS.c.account_id == account_id))
         # the record rows stay, stripped: their keys keep the same behaviour from earning twice
@@ -214,8 +237,6 @@ def delete_account(engine: Engine, account_id: str, now: int) -> None:
             .where(r.account_id == account_id, or_(r.occurred_at.is_not(None), r.quantity.is_not(None)))
             .values(occurred_at=None, quantity=None)
         )
-        if acc.deleted_at is None:
-            conn.execute(update(ACCOUNTS).where(ACCOUNTS.c.id == account_id).values(deleted_at=now))
 
 
 def is_deleted(engine: Engine, account_id: str) -> bool:

@@ -156,6 +156,10 @@ def rotate_key(engine: Engine, key_id: str, now: int, overlap_seconds: int = 0) 
     old = _key_row(engine, key_id)
     if old.revoked_at is not None and old.revoked_at <= now:
         raise ConflictError(f"key {key_id} is revoked; create a new key for source {old.source_id} instead")
+    if old.replaced_by is not None:
+        # rotating it again would set its revocation to now + overlap once more: rotated every few weeks,
+        # an old key would never lapse
+        raise ConflictError(f"key {key_id} is already rotated; rotate its replacement {old.replaced_by} instead")
     new = create_key(engine, old.source_id, old.scopes, now)
     with engine.begin() as conn:
         conn.execute(update(K).where(K.c.id == key_id).values(revoked_at=now + overlap_seconds, replaced_by=new.key_id))

@@ -39,6 +39,7 @@ def loads(raw: bytes, name: str, fix: str) -> Any:
     if too_deep(raw):
         raise FootprintError(f"{name} nests arrays and objects more than {MAX_NESTING} levels deep; {fix}")
     try:
-        return json.loads(raw, parse_float=Decimal)
+        # UTF-8 only: json.loads(bytes) also reads UTF-16/32, whose nesting too_deep cannot see
+        return json.loads(raw.decode("utf-8"), parse_float=Decimal)
     except (ValueError, UnicodeDecodeError, RecursionError):
         raise FootprintError(f"{name} is not JSON; {fix}") from None

@@ -213,7 +213,7 @@ def methodology_show(
             b.type,
             str(b.version),
             b.data_kind,
-            factor,
+            escape(factor),  # the unit is free text from an imported CSV: "[/km]" is a unit, not markup
             ("-" if b.daily_cap_points is None else f"{b.daily_cap_points:,}") + caps,
             ("-" if b.yearly_cap_points is None else f"{b.yearly_cap_points:,}") + caps,
             escape(b.source),

@@ -26,7 +26,7 @@ from api.routes.accounts_auth import (
     engine_of,
     now,
     require_consent,
-    require_relation,
+    require_opener,
     responses,
     scoped,
     settings_of,
@@ -77,9 +77,7 @@ async def open_account(request: Request, who: Annotated[Principal, Depends(scope
         at = now()
         personal = given.personal.model_dump(exclude_none=True) if given.personal is not None else None
         vault = request.app.state.context.vault
-        account = people.open_account(engine, who, at, personal or None, vault)
-        for kind in given.consents:
-            people.grant_consent(engine, who, account, kind, at)
+        account = people.open_account(engine, who, at, personal or None, vault, given.consents)
         return AccountPublic(
             account=account, created_by=who.source_id, created_at=at, consents=_consents(engine, account)
         )
@@ -173,7 +171,8 @@ async def statement_link(
 
 @router.get(
     "/{account}/export",
-    summary="Everything held about the account, the personal data unsealed, for the person (scope accounts:write)",
+    summary="Everything held about the account, the personal data unsealed, for the person (scope accounts:write; "
+    "only the source that opened the account)",
     response_model=ExportPublic,
     responses=responses(403, 404, 422),
 )
@@ -183,15 +182,15 @@ def export(
     account: Annotated[str, ACCOUNT_PATH],
 ) -> ExportPublic:
     engine = engine_of(request)
-    require_relation(engine, who, account)
+    require_opener(engine, who, account)
     found = people.export_account(engine, account, request.app.state.context.vault)
     return ExportPublic(account=account, export=found)
 
 
 @router.delete(
     "/{account}",
-    summary="Delete the person's data (scope accounts:write): sealed data, consents and records' details go; "
-    "the points entries stay, pseudonymous; the account refuses new records",
+    summary="Delete the person's data (scope accounts:write; only the source that opened the account): sealed "
+    "data, consents and records' details go; the points entries stay, pseudonymous; the account refuses new records",
     response_model=DeletedPublic,
     responses=responses(403, 404, 422),
 )
@@ -201,7 +200,7 @@ def delete(
     account: Annotated[str, ACCOUNT_PATH],
 ) -> DeletedPublic:
     engine = engine_of(request)
-    require_relation(engine, who, account)
+    require_opener(engine, who, account)
     at = now()
     people.delete_account(engine, account, at)
     with engine.connect() as conn:

@@ -210,6 +210,23 @@ def _declared(request: Request) -> int:
     return int(text) if text.isascii() and text.isdigit() and len(text) < 19 else 0
 
 
+MAX_EXPONENT = 64  # no field comes near: a quantity is at most 10,000,000 with 6 decimals (accounts/ingest.py)
+
+
+class _OutOfRange(ValueError):
+    pass
+
+
+def _decimal(text: str) -> Decimal:
+    """A JSON number with a fraction or exponent, read as written. Decimal("1e999999999") costs
+    nothing, but an int field made of it builds the whole integer: seconds to hours of CPU for a
+    few bytes, on the event loop. Such exponents are refused while parsing."""
+    found = Decimal(text)
+    if abs(found.adjusted()) > MAX_EXPONENT:
+        raise _OutOfRange(text[:20])
+    return found
+
+
 def too_large(limit: int) -> AccountsProblem:
     return AccountsProblem(413, "Too large", f"the body is at most {limit:,} bytes; send fewer records at once")
 
@@ -231,12 +248,23 @@ async def read_json(request: Request, limit: int) -> Any:
     raw = b"".join(chunks)
     if not raw.strip():
         return None
+    try:
+        # UTF-8 only (RFC 8259 §8.1), decoded before anything is parsed: json.loads(bytes) would also
+        # read UTF-16 and UTF-32, whose bytes the depth check below cannot read (a character such as
+        # 丢, bytes 22 4E, looks like a quote to it), so a nesting it missed could overflow the C stack
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise AccountsProblem(400, "Not JSON", "the body is not UTF-8; send application/json in UTF-8") from None
     if too_deep(raw):
         raise AccountsProblem(400, "Nested too deeply", f"the body nests at most {MAX_NESTING} levels")
     try:
-        return json.loads(raw, parse_float=Decimal)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise AccountsProblem(400, "Not JSON", "the body is not JSON; send application/json") from None
+        return json.loads(text, parse_float=_decimal)
+    except _OutOfRange:
+        raise AccountsProblem(
+            400, "Number out of range", f"a number in the body has an exponent past ±{MAX_EXPONENT}; write it plainly"
+        ) from None
+    except (ValueError, RecursionError):
+        raise AccountsProblem(400, "Not JSON", "the body is not JSON; send application/json in UTF-8") from None
 
 
 def body_schema(model: type[BaseModel]) -> dict[str, Any]:
@@ -303,9 +331,15 @@ def require_consent(engine: Engine, who: Principal, account: str) -> None:
         )
 
 
-def require_relation(engine: Engine, who: Principal, account: str) -> None:
-    """403 unless the source opened the account or holds a live consent for it (export, delete)."""
-    if not any(_relation(engine, who, account)):
+def require_opener(engine: Engine, who: Principal, account: str) -> None:
+    """403 unless the source opened the account (export, delete, redemption). A consent is not enough:
+    a source records its own consent, so any source that learnt an account id (every statement link
+    holds it) could grant itself one; the opener is the app the person gave their name, phone and ID
+    number to."""
+    if not _relation(engine, who, account)[0]:
         raise AccountsProblem(
-            403, "Forbidden", f"source {who.source_id} neither opened account {account} nor holds a consent for it"
+            403,
+            "Forbidden",
+            f"source {who.source_id} did not open account {account}; the person exports, deletes or spends "
+            "through the app that opened it",
         )

@@ -24,7 +24,9 @@ EXAMPLE = {
     "type": "metro",
     "occurred_at": "2026-11-30T08:15:00+08:00",
     "quantity": "12.5",
-    "identity": {"line": "1", "from_station": "天府广场", "to_station": "火车南站"},
+    # the identity fields the methodology names for metro (accounts/behaviours/behaviours.csv): the API
+    # refuses any others; tests/api/test_accounts_examples.py posts this example and expects a credit
+    "identity": {"entry_station": "天府广场", "exit_station": "火车南站"},
 }
 
 

@@ -17,7 +17,7 @@ from api.routes.accounts_auth import (
     engine_of,
     now,
     principal,
-    require_relation,
+    require_opener,
     responses,
     scoped,
 )
@@ -145,8 +145,8 @@ def reverse(
 
 @router.post(
     "/{account}/redemptions",
-    summary="Redeem one unit of a right for the person (an app, scope redemptions:write), exactly once per "
-    "Idempotency-Key: a retry answers the first redemption (replayed: true), never a second debit",
+    summary="Redeem one unit of a right for the person (the app that opened the account, scope redemptions:write), "
+    "exactly once per Idempotency-Key: a retry answers the first redemption (replayed: true), never a second debit",
     openapi_extra=body_schema(RedemptionIn),
     response_model=RedemptionPublic,
     responses=responses(400, 403, 404, 409, 422),
@@ -169,7 +169,7 @@ async def redeem(
     engine = engine_of(request)
 
     def run() -> rights.RedemptionInfo:
-        require_relation(engine, who, account)  # an app spends only the points of a person it serves
+        require_opener(engine, who, account)  # the person's own app spends: a self-recorded consent is not enough
         return rights.redeem(engine, who.source_id, account, given.right, idempotency_key, now())
 
     return redemption(await run_in_threadpool(run))

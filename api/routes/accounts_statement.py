@@ -143,7 +143,9 @@ def _refused(status: int, zh: str, en: str) -> HTMLResponse:
 
 
 @page_router.get("/accounts/statement", response_class=HTMLResponse, include_in_schema=False)
-def statement_html(request: Request, t: Annotated[str, Query(max_length=200)] = "") -> HTMLResponse:
+def statement_html(request: Request, t: Annotated[str, Query()] = "") -> HTMLResponse:
+    # no max_length here: a person's overlong link gets the refusal page below, not a 422 document
+    # (links.verify refuses anything past MAX_TOKEN before any work)
     key: bytes | None = request.app.state.accounts_link_key
     now = int(time.time())
     try:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, make_url, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from accounts.people import grant_consent, open_account
 from accounts.sources import IssuedKey, Principal, add_source, authenticate, create_key
@@ -47,16 +47,23 @@ def pg_engine(postgres_url: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
-        for attempt in range(10):  # an autovacuum worker on the new tables may hold it a moment
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                break
-            except ProgrammingError:
-                if attempt == 9:
-                    raise
-                time.sleep(1)
+        drop_database(admin, name)
         admin.dispose()
+
+
+def drop_database(admin: Engine, name: str, attempts: int = 10) -> None:
+    """DROP DATABASE … WITH (FORCE), retried: FORCE cannot end an autovacuum worker that has just
+    started on the new tables (InsufficientPrivilege, "permission denied to terminate process"), nor
+    win against one connecting (ObjectInUse); both are gone a moment later."""
+    for attempt in range(attempts):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except (ProgrammingError, OperationalError):
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.5 * (attempt + 1))
 
 
 T0 = 1_764_460_800  # 2025-11-30 08:00:00 Asia/Shanghai (00:00 UTC): a fixed "now" for the tests

@@ -21,6 +21,7 @@ from certificates.db import create_schema
 from certificates.settings import ServiceSettings
 from chain.deploy import Deployment
 from indexer.db import make_engine
+from tests.accounts.conftest import drop_database
 
 NOW = 1_780_000_000  # 2026-05-28T20:26:40Z, a fixed instant for the keys' creation
 V1 = "/api/v1/accounts"
@@ -106,6 +107,5 @@ def pg_url(postgres_url: str) -> Iterator[str]:
         engine.dispose()
         yield url
     finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        drop_database(admin, name)  # retried: an autovacuum worker may hold the database a moment
         admin.dispose()

@@ -18,15 +18,24 @@ from sqlalchemy import text
 from typer.testing import CliRunner
 
 from accounts import ingest, methodology, people, pointslog, sources
+from accounts.errors import KeyRefusedError
 from api.app import create_app
 from chain.deploy import record_path
 from indexer.db import make_engine
 from scripts.cli import app
+from scripts.console import console
 from tests.api.accounts_helpers import PERSONAL, _keys, context  # noqa: F401  # the test's own keys, in process too
 from tests.api.test_accounts_records import trip
 from tests.conftest import World
 
 runner = CliRunner()
+
+
+@pytest.fixture(autouse=True)
+def _wide(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tables and long lines unwrapped whatever the worker's terminal: under pytest-xdist the shared
+    console read 80 columns whatever COLUMNS said, and the assertions below read whole lines."""
+    monkeypatch.setattr(console, "_width", 200)
 
 
 @pytest.fixture
@@ -67,7 +76,7 @@ def test_sources_and_keys(env: dict[str, str]) -> None:
     assert key_id in listed and secret not in listed  # never stored, never shown again
     rotated = json.loads(ledger(env, "key", "rotate", key_id, "--json"))
     assert rotated["key_id"] != key_id and rotated["scopes"] == ["accounts:write", "records:write"]
-    with pytest.raises(sources.KeyRefusedError):
+    with pytest.raises(KeyRefusedError):
         sources.authenticate(engine, bearer.group(1), int(time.time()) + 1)  # the old key: revoked at rotation
     ledger(env, "key", "revoke", rotated["key_id"])
     assert "no key" in ledger(env, "key", "revoke", "k_" + "a" * 20, ok=False)
