@@ -48,6 +48,12 @@ def trace(source: Endpoint, destination: Endpoint, batch_id: int) -> Origin:
         raise InvalidInputError(f"batch {batch_id} of {destination.name} is not an import; give an imported batch")
     imported = imports[0]
     key, credit = bytes(imported.args["originKey"]), imported.args["credit"]
+    named = from_short_id(bytes(credit["originRegistry"]))
+    if named != source.name:  # another registry's import: not the source's to deny, nor forged
+        raise InvalidInputError(
+            f"batch {batch_id} of {destination.name} was imported from {named}, not from {source.name}; trace it with "
+            f"{named} as the source (LEDGER_BRIDGE_SOURCE_*)"
+        )
     s = source.client
     for e in source.events("ExportRequested", source.start_block, source.head()):
         export_id = int(e.args["exportId"])

@@ -2,7 +2,8 @@
 
 1. on the source, per batch: issued = circulating + retired + cancelled;
 2. every export confirmed to the destination has exactly one import there, of the same amount,
-   under its origin key; every import naming the source has exactly one confirmed export (an
+   under its origin key, carrying its source batch's project and vintage and evidence committing to
+   that batch and its serial range (an import around the gate may carry anything else); every import naming the source has exactly one confirmed export (an
    import under a key the source never exported is a forged origin);
 3. combined: what the source issued = what remains or was retired or cancelled in the source,
    less what it exported, plus what the destination holds of the source's imports, less the
@@ -14,9 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from bridge.origin import origin_key
+from bridge.origin import evidence_hash, origin_key
 from bridge.relay import Endpoint
 from chain.types import ExportStatus, short_id
+
+CARRIED = ("project", "vintage", "evidence")  # what an import carries from its export's source batch
 
 
 @dataclass
@@ -85,11 +88,26 @@ def reconcile(source: Endpoint, destination: Endpoint) -> Reconciliation:
 
     # 2. exports to the destination against imports naming the source
     dest_id = short_id(destination.name)
-    requested = {
-        int(e.args["exportId"]): int(e.args["amount"])
+    asked = [
+        e
         for e in source.events("ExportRequested", source.start_block, s_head)
         if bytes(e.args["destinationRegistry"]) == dest_id
-    }
+    ]
+    requested = {int(e.args["exportId"]): int(e.args["amount"]) for e in asked}
+    # what an import of each export carries: its source batch's project and vintage, and evidence
+    # committing to its key, that batch and the batch's serial range
+    ids = sorted({int(e.args["batchId"]) for e in asked})
+    source_batches = dict(zip(ids, s.view_many("batch", [(i,) for i in ids]), strict=True))
+    expected: dict[int, tuple[bytes, int, bytes]] = {}
+    for e in asked:
+        export_id, b = int(e.args["exportId"]), source_batches[int(e.args["batchId"])]
+        first, last = int(b["firstSerial"]), int(b["firstSerial"]) + int(b["issued"]) - 1
+        key = origin_key(s.chain_id, s.address, export_id)
+        expected[export_id] = (
+            bytes(b["projectId"]),
+            int(b["vintage"]),
+            evidence_hash(key, int(e.args["batchId"]), first, last),
+        )
     confirmed = [
         int(e.args["exportId"])
         for e in source.events("ExportConfirmed", source.start_block, s_head)
@@ -99,12 +117,14 @@ def reconcile(source: Endpoint, destination: Endpoint) -> Reconciliation:
     keys = {origin_key(s.chain_id, s.address, i): i for i in requested}
     src_id = short_id(source.name)
     imports: dict[bytes, list[tuple[int, int]]] = {}
+    carried: dict[bytes, tuple[bytes, int, bytes]] = {}
     for e in destination.events("BatchImported", destination.start_block, d_head):
         credit = e.args["credit"]
         key = bytes(e.args["originKey"])
         if bytes(credit["originRegistry"]) != src_id and key not in keys:
             continue  # another registry's import
         imports.setdefault(key, []).append((int(e.args["batchId"]), int(credit["quantity"])))
+        carried[key] = (bytes(credit["projectId"]), int(credit["vintage"]), bytes(credit["evidenceHash"]))
     r.imports = sum(len(v) for v in imports.values())
     confirmed_set = set(confirmed)
     for export_id in confirmed:
@@ -121,6 +141,12 @@ def reconcile(source: Endpoint, destination: Endpoint) -> Reconciliation:
         quantity = sum(q for _, q in found)
         r.destination_imported += quantity
         exported = keys.get(key)
+        if exported is not None and carried[key] != expected[exported]:
+            differ = [n for n, a, b in zip(CARRIED, carried[key], expected[exported], strict=True) if a != b]
+            r.problems.append(
+                f"export {exported}'s origin key was imported with another {', '.join(differ)} than its source "
+                "batch gives: imported around the gate"
+            )
         if exported is None:
             batches = ", ".join(str(b) for b, _ in found)
             r.problems.append(

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
 
 from bridge.origin import abort_op_id, confirm_op_id, evidence_hash, import_op_id, origin_key, reason_hash
@@ -88,6 +89,17 @@ class Export:
     key: bytes
 
 
+# the registry's CreditImport, field by field, and the names a held export's line gives them
+CREDIT_STRUCT = ("originKey", "originRegistry", "projectId", "to", "vintage", "quantity", "evidenceHash")
+CREDIT_FIELDS = ("origin key", "origin registry", "project", "account", "vintage", "amount", "evidence")
+
+
+def normalised(credit: tuple[Any, ...]) -> tuple[Any, ...]:
+    """A credit comparable whether it was built here or decoded from an event (bytes, lower-case address)."""
+    key, origin, project, to, vintage, quantity, evidence = credit
+    return (bytes(key), bytes(origin), bytes(project), str(to).lower(), int(vintage), int(quantity), bytes(evidence))
+
+
 @dataclass(frozen=True)
 class Imported:
     """An import on the destination: where it was mined, and what it minted to whom."""
@@ -96,12 +108,21 @@ class Imported:
     block: int
     quantity: int
     to: str  # lower-case hex address
+    credit: tuple[Any, ...]  # the credit as imported, normalised as `credit_of` makes it
 
-    def mismatch(self, export: Export) -> str | None:
-        """Why this import is not the export's (None when it is)."""
+    def mismatch(self, export: Export, expected: tuple[Any, ...]) -> str | None:
+        """Why this import is not the export's (None when it is); `expected` is the credit an import of
+        the export carries (`Relay.credit_of`): project, vintage and evidence from its source batch."""
         account = "0x" + export.destination_account[12:].hex()
         if (self.quantity, self.to) == (export.amount, account):
-            return None
+            differ = [n for n, a, b in zip(CREDIT_FIELDS, self.credit, expected, strict=True) if a != b]
+            if not differ:
+                return None
+            return (
+                f"ImportNotTheExports: export {export.export_id}'s origin key was imported (in {self.tx_hash}) with "
+                f"another {', '.join(differ)} than its source batch gives: imported around the gate; held, neither "
+                "confirmed nor aborted: see `ledger bridge audit`"
+            )
         return (
             f"ImportDoesNotMatchExport: export {export.export_id} asks {export.amount} kg for {account} but its "
             f"origin key was imported as {self.quantity} kg for {self.to} (in {self.tx_hash}), the id requested "
@@ -163,11 +184,35 @@ class Relay:
                 )
         if self.gate is not None:
             self._check_gate_roles()
+        # confirming and aborting need the source's REGISTRAR_ROLE: without it every import would
+        # stay in flight (frozen there, circulating here), so no import is made
+        mine = source.client.signer
+        if mine is not None and not source.client.view("hasRole", REGISTRAR_ROLE, mine.address):
+            raise InvalidInputError(
+                f"the source key ({mine.address}) lacks REGISTRAR_ROLE on the source registry, so it could not confirm "
+                "or abort an export; set LEDGER_BRIDGE_SOURCE_KEY to a registrar's key there, or have its admin grant it"
+            )
 
     def _check_gate_roles(self) -> None:
         """Refuse to start a relay whose imports the gate would refuse for roles, in one line naming the fix."""
         assert self.gate is not None
         registry, gate = self.destination.client, self.gate.client.address
+        # an account without the gate's code (or a gate of another registry) may well hold
+        # REGISTRAR_ROLE by mistake: its answers decode to nothing, or its imports go elsewhere
+        if registry.rpc.call("eth_getCode", gate, "latest") in ("0x", "0x0", None):
+            raise InvalidInputError(
+                f"no contract at {gate} on the destination chain; set LEDGER_BRIDGE_DESTINATION_RECOGNITIONS "
+                "to the gate `ledger bridge deploy-recognitions` printed"
+            )
+        try:
+            governs = str(self.gate.client.view("registry")).lower()
+        except (ChainError, RpcError, ValueError, DecodingError):
+            governs = ""
+        if governs != registry.address.lower():
+            raise InvalidInputError(
+                f"{gate} is not an import gate of the destination registry {registry.address} (it is the gate of "
+                f"another registry, or another contract); set LEDGER_BRIDGE_DESTINATION_RECOGNITIONS to its gate"
+            )
         me = registry.signer.address if registry.signer is not None else None
         wanted = [("the gate", REGISTRAR_ROLE, gate, "REGISTRAR_ROLE")]
         if me is not None:
@@ -222,7 +267,11 @@ class Relay:
         found = self.destination.events("BatchImported", self.destination.start_block, self.destination.head())
         return {
             bytes(e.args["originKey"]): Imported(
-                e.tx_hash, e.block_number, int(e.args["credit"]["quantity"]), str(e.args["credit"]["to"]).lower()
+                e.tx_hash,
+                e.block_number,
+                int(e.args["credit"]["quantity"]),
+                str(e.args["credit"]["to"]).lower(),
+                normalised(tuple(e.args["credit"][name] for name in CREDIT_STRUCT)),
             )
             for e in found
         }
@@ -284,7 +333,7 @@ class Relay:
             self._refuse_on_destination([e for e in exports if e.export_id in refused], refused)
             refused_there = self._refused_on_destination()
 
-        self._send_to_source(exports, imported, refused, refused_there, report)
+        self._send_to_source(exports, imported, refused, refused_there, report, batches)
         return report
 
     def _refused_on_destination(self) -> dict[bytes, tuple[bytes, int]]:
@@ -307,6 +356,24 @@ class Relay:
                 pass  # simulated fine, reverted when mined: another relay decided this key first
         self.on_step("refused")
 
+    def credit_of(self, e: Export, batches: dict[int, Any]) -> tuple[Any, ...]:
+        """The credit an import of `e` carries: its project and vintage are its source batch's, its
+        evidence commits to the key, that batch and its serial range."""
+        b = batches[e.batch_id]
+        first = int(b["firstSerial"])
+        last = first + int(b["issued"]) - 1
+        return normalised(
+            (
+                e.key,
+                short_id(self.source.name),
+                bytes(b["projectId"]),
+                "0x" + e.destination_account[12:].hex(),
+                int(b["vintage"]),
+                e.amount,
+                evidence_hash(e.key, e.batch_id, first, last),
+            )
+        )
+
     def _import(self, exports: list[Export], batches: dict[int, Any]) -> list[tuple[Export, OperationResult]]:
         ops = []
         gate = self.gate
@@ -316,15 +383,7 @@ class Relay:
             b = batches[e.batch_id]
             first = int(b["firstSerial"])
             last = first + int(b["issued"]) - 1
-            credit = (
-                e.key,
-                short_id(self.source.name),
-                bytes(b["projectId"]),
-                "0x" + e.destination_account[12:].hex(),
-                int(b["vintage"]),
-                e.amount,
-                evidence_hash(e.key, e.batch_id, first, last),
-            )
+            credit = self.credit_of(e, batches)
             op = import_op_id(e.key)
             origin = (s.chain_id, s.address, e.export_id, e.batch_id, first, last)
             args = (op, credit) if gate is None else (op, credit, origin)
@@ -339,6 +398,7 @@ class Relay:
         refused: dict[int, str],
         refused_there: dict[bytes, tuple[bytes, int]],
         report: PassReport,
+        batches: dict[int, Any],
     ) -> None:
         deep_enough = self.destination.head() - self.destination.depth
         ops: list[Operation] = []
@@ -360,7 +420,7 @@ class Relay:
         for e in exports:
             if e.key in imported:
                 found = imported[e.key]
-                if (why := found.mismatch(e)) is not None:
+                if (why := found.mismatch(e, self.credit_of(e, batches))) is not None:
                     log.warning("holding export %d: %s", e.export_id, why)
                     report.held[e.export_id] = why
                     continue

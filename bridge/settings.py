@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Any, Literal
 from urllib.parse import urlparse
 
+from eth_abi.exceptions import DecodingError
 from eth_account import Account
-from pydantic import SecretStr, ValidationError
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bridge.recognition import Recognises, Recognition, RecognitionContract
@@ -20,8 +21,10 @@ from chain.connection import LOOPBACK_HOSTS
 from chain.errors import ChainError, InvalidInputError, KeyConfigurationError, shown_url
 from chain.keys import refuse_dev_key_off_local
 from chain.rpc import RpcError
+from chain.types import short_id
 
 Side = Literal["source", "destination"]
+PROBE_TIMEOUT = 10.0  # seconds for the first eth_chainId
 
 
 class BridgeSettings(BaseSettings):
@@ -32,17 +35,23 @@ class BridgeSettings(BaseSettings):
     source_name: str = "SC-LINCAO"  # illustrative short id of the Sichuan registry
     source_key: SecretStr | None = None
     source_chain_id: int | None = None  # checked against the node when set; else read from it
-    source_start_block: int = 0
-    source_depth: int = 0
+    source_start_block: int = Field(default=0, ge=0)
+    source_depth: int = Field(default=0, ge=0)
     destination_rpc_url: str = ""
     destination_registry: str = ""
     destination_name: str = "CQ-TANHUITONG"  # illustrative short id of Chongqing's 碳惠通
     destination_key: SecretStr | None = None
     destination_chain_id: int | None = None
-    destination_start_block: int = 0
-    destination_depth: int = 0
+    destination_start_block: int = Field(default=0, ge=0)
+    destination_depth: int = Field(default=0, ge=0)
     destination_recognitions: str = ""  # the destination's MethodologyRecognitions contract
     recognised: str = ""  # else: a comma-separated list of recognised methodology ids
+
+    @field_validator("source_name", "destination_name")
+    @classmethod
+    def _short_id(cls, name: str) -> str:
+        short_id(name)  # the bytes32 the contracts compare: a name that is none fails here, not mid-pass
+        return name
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -77,7 +86,8 @@ def _node(url: str, side: Side, chain_id: int | None) -> tuple[RetryingRpc, int]
         raise InvalidInputError(f"{setting}_RPC_URL must be https:// for a node not on this machine")
     rpc = RetryingRpc(url, timeout=60.0)
     try:
-        actual = int(rpc.call("eth_chainId"), 16)
+        # a node that does not say its chain id within seconds is not one to relay through
+        actual = int(RetryingRpc(url, timeout=PROBE_TIMEOUT).call("eth_chainId"), 16)
     except (ChainError, RpcError, TypeError, ValueError) as exc:
         raise InvalidInputError(
             f"the {side} node at {shown_url(url)} did not answer eth_chainId ({type(exc).__name__}); start it or "
@@ -90,6 +100,20 @@ def _node(url: str, side: Side, chain_id: int | None) -> tuple[RetryingRpc, int]
             f"{setting}_RPC_URL at the {side}'s node or fix {setting}_CHAIN_ID"
         )
     return rpc, actual
+
+
+def _require_registry(client: RegistryClient, side: Side) -> None:
+    """An address with no registry behind it (an account, the gate) reads as a registry with no
+    events: an audit of it would say "no difference". One eth_getCode and one view say so first."""
+    fix = f"set LEDGER_BRIDGE_{side.upper()}_REGISTRY to the registry's address"
+    if client.rpc.call("eth_getCode", client.address, "latest") in ("0x", "0x0", None):
+        raise InvalidInputError(f"no contract at {client.address} on the {side} chain ({client.chain_id}); {fix}")
+    try:
+        client.view("supply", 0)
+    except (ChainError, RpcError, ValueError, DecodingError):
+        raise InvalidInputError(
+            f"the contract at {client.address} on the {side} chain ({client.chain_id}) is not a registry; {fix}"
+        ) from None
 
 
 def open_endpoint(settings: BridgeSettings, side: Side, *, sign: bool = True) -> Endpoint:
@@ -115,6 +139,7 @@ def open_endpoint(settings: BridgeSettings, side: Side, *, sign: bool = True) ->
     client = RegistryClient(
         rpc, address(f"{side} registry", registry), contract_abi("CarbonRegistry"), chain_id=chain_id, signer=signer
     )
+    _require_registry(client, side)
     return Endpoint(
         client,
         getattr(settings, f"{side}_name"),

@@ -22,6 +22,7 @@ from chain.settings import ChainSettings
 from indexer import store
 from indexer.decode import IndexedEvent, LogDecoder
 from indexer.fetch import split_at_blocks
+from indexer.import_origins import gate_address
 from indexer.projections import Projector
 from indexer.writer import ProcessWriter, ThreadWriter
 
@@ -98,7 +99,7 @@ class Indexer:
         self.confirmations = confirmations
         self.window = window
         # the import gate's logs too (its ImportOrigin events), when one is configured (LEDGER_IMPORT_GATE)
-        self.gate = (ChainSettings().import_gate if gate is None else gate).lower()
+        self.gate = gate_address(ChainSettings().import_gate if gate is None else gate)
         self.fetcher = LogFetcher(rpc, [self.address, self.gate] if self.gate else self.address, max_range=max_range)
         self.decoder = LogDecoder(ContractAbi(abi.abi + gate_events()) if self.gate else abi)
         self.writer_process = writer_process  # None: a child process for backfills only
