@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
 
-from accounts.errors import ConflictError, InputError, NotFoundError
+from accounts.errors import ConflictError, InputError, NotFoundError, ScopeError
 from accounts.ledger_models import PointsEntry
-from accounts.models import ACCOUNT_VAULT, ACCOUNTS, BEHAVIOUR_RECORDS, CONSENTS
+from accounts.models import ACCOUNT_VAULT, ACCOUNTS, BEHAVIOUR_RECORDS, CONSENTS, SOURCES
 from accounts.sources import Principal, require
 from certificates.vault import Vault
 
@@ -112,43 +112,65 @@ def _check_kind(data_kind: str) -> None:
         raise InputError(f"data kind must be one of {', '.join(sorted(kinds))}, not {data_kind!r}")
 
 
-def grant_consent(engine: Engine, principal: Principal, account_id: str, data_kind: str, now: int) -> ConsentInfo:
-    """Record the person's consent that the principal's source sends `data_kind` records (idempotent)."""
+def grant_consent(
+    engine: Engine, principal: Principal, account_id: str, data_kind: str, now: int, for_source: str | None = None
+) -> ConsentInfo:
+    """Record the person's consent that `for_source` (default: the principal's own source) sends
+    `data_kind` records (idempotent). Only the app that opened the account records consents: the
+    person answers there, and a source that merely learnt an account id (every statement link holds
+    one) must not be able to grant itself the person's statement."""
     require(principal, "accounts:write")
     _check_kind(data_kind)
+    source = principal.source_id if for_source is None else for_source
     c = CONSENTS.c
     with engine.begin() as conn:
         _live(conn, account_id)
+        opener = conn.execute(select(ACCOUNTS.c.created_by).where(ACCOUNTS.c.id == account_id)).scalar_one()
+        if opener != principal.source_id:
+            raise ScopeError(
+                f"only the app that opened account {account_id} records the person's consents; ask it to record "
+                f"consent for source {source}"
+            )
+        if (
+            source != principal.source_id
+            and conn.execute(select(SOURCES.c.id).where(SOURCES.c.id == source)).first() is None
+        ):
+            raise NotFoundError(f"no data source {source!r}; list them with `ledger accounts source list`")
         row = conn.execute(
             select(CONSENTS).where(
                 c.account_id == account_id,
-                c.source_id == principal.source_id,
+                c.source_id == source,
                 c.data_kind == data_kind,
                 c.revoked_at.is_(None),
             )
         ).first()
         if row is not None:
-            return ConsentInfo(account_id, principal.source_id, data_kind, row.granted_at, None)
+            return ConsentInfo(account_id, source, data_kind, row.granted_at, None)
         conn.execute(
-            insert(CONSENTS).values(
-                account_id=account_id, source_id=principal.source_id, data_kind=data_kind, granted_at=now
-            )
+            insert(CONSENTS).values(account_id=account_id, source_id=source, data_kind=data_kind, granted_at=now)
         )
-    return ConsentInfo(account_id, principal.source_id, data_kind, now, None)
+    return ConsentInfo(account_id, source, data_kind, now, None)
 
 
-def revoke_consent(engine: Engine, principal: Principal, account_id: str, data_kind: str, now: int) -> int:
-    """Withdraw the source's live consent for `data_kind`; returns how many were withdrawn (0 or 1)."""
+def revoke_consent(
+    engine: Engine, principal: Principal, account_id: str, data_kind: str, now: int, for_source: str | None = None
+) -> int:
+    """Withdraw a live consent for `data_kind` of `for_source` (default: the principal's own); returns
+    how many were withdrawn (0 or 1). A source always drops its own; the opening app, where the person
+    answers, drops any source's."""
     require(principal, "accounts:write")
     _check_kind(data_kind)
+    source = principal.source_id if for_source is None else for_source
     c = CONSENTS.c
     with engine.begin() as conn:
-        _account(conn, account_id)
+        acc = _account(conn, account_id)
+        if source != principal.source_id and acc.created_by != principal.source_id:
+            raise ScopeError(f"source {principal.source_id} may withdraw only its own consents on account {account_id}")
         done = conn.execute(
             update(CONSENTS)
             .where(
                 c.account_id == account_id,
-                c.source_id == principal.source_id,
+                c.source_id == source,
                 c.data_kind == data_kind,
                 c.revoked_at.is_(None),
             )

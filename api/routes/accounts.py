@@ -87,7 +87,8 @@ async def open_account(request: Request, who: Annotated[Principal, Depends(scope
 
 @router.post(
     "/{account}/consents",
-    summary="Record the person's consent that this source sends one kind of data (scope accounts:write)",
+    summary="Record the person's consent that a source (this one by default) sends one kind of data "
+    "(scope accounts:write; only the app that opened the account records consents)",
     openapi_extra=body_schema(ConsentIn),
     response_model=ConsentPublic,
     responses=responses(400, 403, 404, 409, 422),
@@ -98,15 +99,18 @@ async def grant_consent(
     account: Annotated[str, ACCOUNT_PATH],
 ) -> ConsentPublic:
     given = await body(request, ConsentIn)
-    found = await run_in_threadpool(people.grant_consent, engine_of(request), who, account, given.kind, now())
+    found = await run_in_threadpool(
+        people.grant_consent, engine_of(request), who, account, given.kind, now(), given.source
+    )
     return ConsentPublic(
-        account=account, source=who.source_id, kind=found.data_kind, granted_at=found.granted_at, revoked_at=None
+        account=account, source=found.source_id, kind=found.data_kind, granted_at=found.granted_at, revoked_at=None
     )
 
 
 @router.delete(
     "/{account}/consents/{kind}",
-    summary="Withdraw this source's consent for one kind of data (scope accounts:write); records of it are refused",
+    summary="Withdraw a consent for one kind of data (scope accounts:write): a source's own, or any source's by "
+    "the app that opened the account; records of it are refused",
     response_model=ConsentPublic,
     responses=responses(403, 404, 422),
 )
@@ -115,11 +119,16 @@ def revoke_consent(
     who: Annotated[Principal, Depends(scoped("accounts:write"))],
     account: Annotated[str, ACCOUNT_PATH],
     kind: Annotated[str, Path(min_length=1, max_length=40)],
+    source: Annotated[str | None, Query(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$")] = None,
 ) -> ConsentPublic:
     at = now()
-    withdrawn = people.revoke_consent(engine_of(request), who, account, kind, at)
+    withdrawn = people.revoke_consent(engine_of(request), who, account, kind, at, source)
     return ConsentPublic(
-        account=account, source=who.source_id, kind=kind, granted_at=None, revoked_at=at if withdrawn else None
+        account=account,
+        source=source or who.source_id,
+        kind=kind,
+        granted_at=None,
+        revoked_at=at if withdrawn else None,
     )
 
 

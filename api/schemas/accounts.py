@@ -35,8 +35,16 @@ class OpenAccountIn(Strict):
     consents: Annotated[list[DataKind], Field(max_length=20, description="data kinds granted at opening")] = []
 
 
+SourceId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{1,39}$", description="a data source's id")]
+
+
 class ConsentIn(Strict):
     kind: DataKind
+    source: SourceId | None = Field(
+        default=None,
+        description="the source the person consents to (default: the caller); only the app that opened the "
+        "account records consents",
+    )
 
 
 class RecordsIn(Strict):

@@ -93,7 +93,7 @@ def make_apps(engine: Engine, kinds: tuple[str, ...] = ("transit", "walking", "c
     account = open_account(engine, a, T0, {"name": "张三", "phone": "13800138000", "id_number": "510104199001011234"})
     for kind in kinds:
         grant_consent(engine, a, account, kind, T0)
-        grant_consent(engine, b, account, kind, T0)
+        grant_consent(engine, a, account, kind, T0, for_source=b.source_id)  # the opener records it
     return Apps(engine, a, b, a_key, b_key, account)
 
 

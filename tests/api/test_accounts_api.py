@@ -79,17 +79,28 @@ def test_an_invalid_personal_field_is_named_never_echoed(world: Sources, client:
 
 
 def test_consent_is_granted_and_withdrawn_per_kind_of_data(world: Sources, client: TestClient) -> None:
-    account = world.open(client, consents=[])
+    account = world.open(client, consents=[])  # opened by metro-app
+    # a source that only learnt the account id cannot grant itself the person's consent
     r = client.post(f"{V1}/{account}/consents", json={"kind": "cycling"}, headers=world.auth("bus-app"))
+    assert "only the app that opened" in _problem(r, 403)["detail"]
+    # the person answers in the app that opened the account, which records it for the bus app
+    r = client.post(
+        f"{V1}/{account}/consents", json={"kind": "cycling", "source": "bus-app"}, headers=world.auth("metro-app")
+    )
     assert r.status_code == 200 and r.json()["source"] == "bus-app" and r.json()["revoked_at"] is None
+    r = client.post(
+        f"{V1}/{account}/consents", json={"kind": "cycling", "source": "no-such-app"}, headers=world.auth("metro-app")
+    )
+    _problem(r, 404)
+    # a source may always drop its own consent
     r = client.delete(f"{V1}/{account}/consents/cycling", headers=world.auth("bus-app"))
     assert r.status_code == 200 and r.json()["revoked_at"] is not None
     with world.engine.connect() as conn:
         rows = conn.execute(select(CONSENTS.c.source_id, CONSENTS.c.data_kind, CONSENTS.c.revoked_at)).all()
     assert [(s, k, t is not None) for s, k, t in rows] == [("bus-app", "cycling", True)]
-    r = client.post(f"{V1}/{account}/consents", json={"kind": "teleportation"}, headers=world.auth("bus-app"))
+    r = client.post(f"{V1}/{account}/consents", json={"kind": "teleportation"}, headers=world.auth("metro-app"))
     assert "teleportation" in _problem(r, 422)["detail"]  # the fix: the kinds it lists
-    r = client.post(f"{V1}/acc_{'a' * 26}/consents", json={"kind": "transit"}, headers=world.auth("bus-app"))
+    r = client.post(f"{V1}/acc_{'a' * 26}/consents", json={"kind": "transit"}, headers=world.auth("metro-app"))
     _problem(r, 404)
 
 

@@ -52,7 +52,9 @@ def test_overlapping_batches_at_once_credit_each_behaviour_once(pg: Sources) -> 
         accounts = [pg.open(client, "metro-app") for _ in range(5)]
         for account in accounts:
             assert client.post(
-                f"{V1}/{account}/consents", json={"kind": "transit"}, headers=pg.auth("bus-app")
+                f"{V1}/{account}/consents",
+                json={"kind": "transit", "source": "bus-app"},
+                headers=pg.auth("metro-app"),
             ).is_success
         at = int(time.time()) - 7200
         # 40 trips over 5 people; each app reports all of them, under its own ids, in 4 batches of 10

@@ -45,8 +45,11 @@ def entries(world: Sources) -> int:
 
 def test_the_same_trip_from_two_apps_earns_once(world: Sources, client: TestClient) -> None:
     account = world.open(client, "metro-app")
-    r = client.post(f"{V1}/{account}/consents", json={"kind": "transit"}, headers=world.auth("bus-app"))
-    assert r.status_code == 200
+    # the person, in the app that opened the account, consents to the bus app's transit data
+    r = client.post(
+        f"{V1}/{account}/consents", json={"kind": "transit", "source": "bus-app"}, headers=world.auth("metro-app")
+    )
+    assert r.status_code == 200 and r.json()["source"] == "bus-app"
     # the start of a 10-minute identity bucket an hour or so ago: a report a minute later falls in the same
     # bucket whatever the clock reads (now - 3600 itself could sit in a bucket's last minute)
     at = (int(time.time()) - 3600) // 600 * 600
