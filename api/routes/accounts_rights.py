@@ -4,12 +4,14 @@ a person it serves (scope redemptions:write), exactly once per Idempotency-Key."
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query, Request
 from fastapi.concurrency import run_in_threadpool
 
 from accounts import rights
+from accounts.redeem_batch import RedemptionBatcher
 from accounts.sources import Principal
 from api.routes.accounts_auth import (
     body,
@@ -26,6 +28,17 @@ from api.schemas.accounts import RedemptionIn, RedemptionPublic, RightIn, RightL
 router = APIRouter(prefix="/accounts", tags=["rights exchange"])
 RIGHT_PATH = Path(ge=1, le=2**62, description="the right's id")
 ACCOUNT_PATH = Path(pattern=r"^acc_[a-z2-7]{26}$", description="the account id")
+_BATCHER_LOCK = threading.Lock()
+
+
+def _batcher(request: Request) -> RedemptionBatcher:
+    """The app's one redemption batcher, made on first use (the engine is the app's)."""
+    state = request.app.state
+    with _BATCHER_LOCK:
+        found: RedemptionBatcher | None = getattr(state, "redeem_batcher", None)
+        if found is None:
+            found = state.redeem_batcher = RedemptionBatcher(engine_of(request))
+    return found
 
 
 def shown(r: rights.RightInfo) -> RightPublic:
@@ -168,8 +181,11 @@ async def redeem(
     given = await body(request, RedemptionIn)
     engine = engine_of(request)
 
+    batcher = _batcher(request)
+
     def run() -> rights.RedemptionInfo:
         require_opener(engine, who, account)  # the person's own app spends: a self-recorded consent is not enough
-        return rights.redeem(engine, who.source_id, account, given.right, idempotency_key, now())
+        # concurrent redemptions share a transaction and its disk flush; each is answered after it commits
+        return batcher.redeem(who.source_id, account, given.right, idempotency_key, now())
 
     return redemption(await run_in_threadpool(run))
