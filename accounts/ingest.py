@@ -19,13 +19,16 @@ at most POINTS_LIFETIME_MAX, Shenzhen's 10-year limit (next_wave.md §2.3).
 
 Concurrency: a batch reads the stored records and cap counters without locking, decides, then
 writes under conditions that catch a concurrent batch. The behaviour key is the records' primary
-key: a batch carrying a behaviour another batch is storing waits for it, and on PostgreSQL the key
-it loses becomes a `duplicate` while the rest of the batch goes on. A counter moves only if it still
-holds the value read, or stays within its cap after the move where no cap bound a decision of this
-batch (a conditional update: batches sharing a person's counters need not fail). On PostgreSQL the
-counters are locked in sorted order before the write (batches queue, never deadlock). A failed
-condition rolls the batch back; it is recomputed holding the counters' locks from the start. One
-statement per table per batch, no per-record query (docs/accounts_ingest.md).
+key: a batch carrying a behaviour another batch is storing waits for it, and the key it loses
+becomes a `duplicate` while the rest of the batch goes on. A counter moves only if it still held
+the value read, or stays within its cap after the move where no cap bound a decision of this batch
+(batches sharing a person's counters need not fail). On PostgreSQL the write is one statement:
+counters incremented in sorted order, then records in key order (every attempt locks in that one
+order: batches queue, never deadlock), then entries and lots of the records stored. A failed
+condition rolls the batch back; it is recomputed holding the counters' locks from the start. A
+deadlock or serialisation failure is recomputed the same way; after 8 attempts ConflictError (the
+batch is safe to resend). One statement per table per batch, no per-record query
+(docs/accounts_ingest.md).
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -56,6 +60,9 @@ MAX_FIELD = 200
 MAX_QUANTITY = Decimal(10**7)
 RECORD_KEYS = frozenset({"id", "account", "type", "occurred_at", "quantity", "identity"})
 _ACCOUNT = re.compile(r"acc_[a-z2-7]{26}")
+# ASCII digits only: Decimal also reads full-width and other Unicode digits, "_" and whitespace
+_DECIMAL = re.compile(r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_MAX_FIELD_INT = 10**MAX_FIELD
 _RETRIES = 8
 
 
@@ -136,6 +143,8 @@ def _quantity(value: Any) -> Decimal | None:
         or (isinstance(value, str) and len(value) > 40)
     ):
         return None
+    if isinstance(value, str) and not _DECIMAL.fullmatch(value):
+        return None
     try:
         q = Decimal(repr(value) if isinstance(value, float) else value)
     except InvalidOperation:
@@ -169,7 +178,8 @@ def _parse(index: int, raw: object, methodology: Methodology, now: int) -> _Pars
         return _refused(
             index, None, "malformed", f"id must be the source's record id, 1 to {MAX_ID} printable characters"
         )
-    extra = sorted(str(k) for k in raw if k not in RECORD_KEYS)
+    # a field name that is not text is named by its type: str() of a 5,000-digit int raises
+    extra = sorted(k if isinstance(k, str) else f"<{type(k).__name__}>" for k in raw if k not in RECORD_KEYS)
     if extra:
         return _refused(
             index,
@@ -212,8 +222,12 @@ def _parse(index: int, raw: object, methodology: Methodology, now: int) -> _Pars
     fields: dict[str, str] = {}
     for name in b.identity_fields:
         value = identity.get(name)
-        if isinstance(value, int) and not isinstance(value, bool):
-            value = str(value)
+        if isinstance(value, int) and not isinstance(value, bool) and -_MAX_FIELD_INT < value < _MAX_FIELD_INT:
+            value = str(value)  # larger is refused below: str() of a 5,000-digit int raises
+        if isinstance(value, str) and len(value) <= 4 * MAX_FIELD:
+            # one text, one identity: "Ａ１" (full-width, as many input methods type it), "A1 " and
+            # "A1" from two apps are the same station (the Hubei rule), so NFKC and no padding
+            value = unicodedata.normalize("NFKC", value).strip()
         if not isinstance(value, str) or not 0 < len(value) <= MAX_FIELD or not value.isprintable():
             return _refused(
                 index,
@@ -236,6 +250,9 @@ def _parse(index: int, raw: object, methodology: Methodology, now: int) -> _Pars
         return _refused(
             index, rid, "below_one_point", f"{quantity} {b.unit} is worth less than one point (1 point = 1 g)", b
         )
+    if points > ledger.MAX_POSTING:  # a type without caps, at the largest factor and quantity
+        why = f"{quantity} {b.unit} is worth {points:,} points, more than the ledger's largest posting ({ledger.MAX_POSTING:,})"
+        return _refused(index, rid, "malformed", why, b)
     return _Parsed(
         index, rid, account, b, occurred_at, quantity, behaviour_key(account, b, fields, occurred_at), points
     )
@@ -269,8 +286,9 @@ def ingest(
         except (DBAPIError, engine.dialect.loaded_dbapi.Error) as e:
             # PostgreSQL's deadlock detector or a serialisation failure: recompute (statements on
             # the driver's cursor raise the driver's error, those through SQLAlchemy wrap it)
+            # the last attempt's too ends in ConflictError below, never the driver's error (a 500)
             state = getattr(getattr(e, "orig", None) or e, "sqlstate", None)
-            if state not in ("40P01", "40001") or attempt == _RETRIES - 1:
+            if state not in ("40P01", "40001"):
                 raise
     raise ConflictError(
         f"the batch met concurrent batches for the same accounts {_RETRIES} times; send it again (a resent batch "
@@ -358,6 +376,15 @@ def _caps(parsed: list[_Parsed]) -> dict[tuple[str, str, str], int]:
     return caps
 
 
+def _moves(credits: list[tuple[_Parsed, int]]) -> dict[tuple[str, str, str], int]:
+    """What the credits add to each cap counter."""
+    moves: dict[tuple[str, str, str], int] = {}
+    for p, points in credits:
+        for k in p.counters:
+            moves[k] = moves.get(k, 0) + points
+    return moves
+
+
 def _counter_keys(parsed: list[_Parsed]) -> set[tuple[str, str, str]]:
     """The cap counter rows the records draw on: (account, type, "d<day>" / "y<year>")."""
     return {k for p in parsed for k in p.counters}
@@ -394,6 +421,25 @@ def _check_accounts(
     return kept
 
 
+def _same_record(p: _Parsed, first: Any) -> bool:
+    """Whether `p` repeats the record stored or met earlier under its id (a retry) rather than
+    reusing the id: the same behaviour, and the same type, time and quantity where still known (a
+    deleted account's record keeps only its key)."""
+    if first is None or first.key != p.key:
+        return False
+    if isinstance(first, _Parsed):
+        return (first.behaviour.type, first.occurred_at, first.quantity) == (
+            p.behaviour.type,
+            p.occurred_at,
+            p.quantity,
+        )
+    if first.type != p.behaviour.type:
+        return False
+    if first.occurred_at is not None and first.occurred_at != p.occurred_at:
+        return False
+    return first.quantity is None or Decimal(first.quantity) == p.quantity
+
+
 def _decide(
     parsed: list[_Parsed],
     by_id: dict[str, Any],
@@ -412,13 +458,12 @@ def _decide(
         stored = by_id.get(p.id)
         earlier = first_of_id.get(p.id)
         if stored is not None or earlier is not None:
-            same_key = stored.key if stored is not None else earlier.key if earlier is not None else None
-            if same_key != p.key:
+            if not _same_record(p, stored if stored is not None else earlier):
                 outcomes[p.index] = _refused(
                     p.index,
                     p.id,
                     "id_reused",
-                    f"record id {p.id} was used before for another behaviour; send a new id",
+                    f"record id {p.id} was used before for another record (behaviour, time or quantity); send a new id",
                     b,
                 )
                 continue
@@ -496,7 +541,7 @@ class _Db:
         (duplicates), and the stored cap counters among `counters` (absent: none yet)."""
         r, k = BEHAVIOUR_RECORDS.c, CAP_COUNTERS.c
         rows = self.conn.execute(
-            select(r.key, r.source_id, r.source_record_id, r.points, r.capped).where(
+            select(r.key, r.source_id, r.source_record_id, r.points, r.capped, r.type, r.occurred_at, r.quantity).where(
                 or_(r.key.in_(keys), and_(r.source_id == source, r.source_record_id.in_(ids)))
             )
         ).all()
@@ -531,6 +576,7 @@ class _Db:
 _RECORD_COLUMNS = (
     "key, source_id, source_record_id, account_id, type, version, occurred_at, quantity, points, capped, received_at"
 )
+_READ_COLUMNS = "key, source_id, source_record_id, points, capped, type, occurred_at, quantity"
 
 
 class _Sqlite(_Db):
@@ -604,13 +650,24 @@ def _json(value: object) -> str:
 
 def _any(param: str) -> str:
     """`= ANY` of a JSON array of strings: the index is used as with an array parameter."""
-    return f"ANY(ARRAY(SELECT json_array_elements_text(%({param})s::json)))"
+    return f"ANY({_col(param)})"
+
+
+def _col(param: str, kind: str = "text") -> str:
+    """A column sent as a JSON array of scalars, as a PostgreSQL array of `kind`."""
+    return f"ARRAY(SELECT json_array_elements_text(%({param})s::json))::{kind}[]"
+
+
+def _cols(prefix: str, columns: Sequence[Sequence[object]]) -> dict[str, str]:
+    """{prefix0: JSON array, prefix1: …}: each column a JSON array of scalars (json.dumps of a
+    list of strings or numbers costs a twentieth of a list of objects)."""
+    return {f"{prefix}{i}": _json(list(c)) for i, c in enumerate(columns)}
 
 
 class _Postgres(_Db):
-    """Columns travel as one JSON text per statement, unpacked by the server (json_to_recordset):
-    the driver's array adaptation costs tens of microseconds per element in Python, json.dumps
-    a fraction of that."""
+    """Columns travel as JSON arrays of scalars, one per column, unpacked by the server (unnest):
+    the driver's array adaptation costs about 8 µs per element in Python, json.dumps of a list of
+    scalars well under 1 µs, and of a list of objects (json_to_recordset) about 15 µs a row."""
 
     def _cur(self) -> Any:
         raw = self.conn.connection.driver_connection
@@ -625,16 +682,20 @@ class _Postgres(_Db):
             # between two lockers); a new row is locked by its own uncommitted insert
             cur.execute(
                 "INSERT INTO cap_counters (account_id, type, period, points) "
-                "SELECT a, t, d, 0 FROM json_to_recordset(%(counters)s::json) AS u(o int, a text, t text, d text) "
-                "ORDER BY o ON CONFLICT (account_id, type, period) DO UPDATE SET points = cap_counters.points",
-                {"counters": _json([{"o": i, "a": a, "t": t, "d": d} for i, (a, t, d) in enumerate(counters)])},
+                f"SELECT a, t, d, 0 FROM unnest({_col('c0')}, {_col('c1')}, {_col('c2')}) WITH ORDINALITY "
+                "AS u(a, t, d, o) ORDER BY o ON CONFLICT (account_id, type, period) DO UPDATE SET points = cap_counters.points",
+                _cols("c", [[k[i] for k in counters] for i in range(3)]),
             )
 
     def accounts(self, source: str, ids: list[str]) -> list[tuple[str, int | None, str | None]]:
         with self._cur() as cur:
             cur.execute(
                 "SELECT a.id, a.deleted_at, c.data_kind FROM accounts a LEFT JOIN consents c ON c.account_id = a.id "
-                f"AND c.source_id = %(source)s AND c.revoked_at IS NULL WHERE a.id = {_any('ids')}",
+                f"AND c.source_id = %(source)s AND c.revoked_at IS NULL WHERE a.id = {_any('ids')} "
+                # a deletion marks the account first: under this lock the batch either sees the mark
+                # (waiting for the deletion to commit) or makes the deletion wait until its records
+                # are in, which the deletion then strips; shared, so batches never wait on each other
+                "FOR SHARE OF a",
                 {"source": source, "ids": _json(ids)},
             )
             return list(cur.fetchall())
@@ -644,18 +705,17 @@ class _Postgres(_Db):
     ) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[str, str, str], int]]:
         with self._cur() as cur:
             cur.execute(
-                "SELECT key, source_id, source_record_id, points, capped FROM behaviour_records "
-                f"WHERE key = {_any('keys')} UNION ALL "
-                "SELECT key, source_id, source_record_id, points, capped FROM behaviour_records "
+                f"SELECT {_READ_COLUMNS} FROM behaviour_records WHERE key = {_any('keys')} UNION ALL "
+                f"SELECT {_READ_COLUMNS} FROM behaviour_records "
                 f"WHERE source_id = %(source)s AND source_record_id = {_any('ids')} UNION ALL "
-                "SELECT k.account_id, k.type, k.period, k.points, NULL FROM cap_counters k "
-                "JOIN json_to_recordset(%(counters)s::json) AS u(a text, t text, d text) "
+                "SELECT k.account_id, k.type, k.period, k.points, NULL, NULL, NULL, NULL FROM cap_counters k "
+                f"JOIN unnest({_col('c0')}, {_col('c1')}, {_col('c2')}) AS u(a, t, d) "
                 "ON k.account_id = u.a AND k.type = u.t AND k.period = u.d",
                 {
                     "keys": _json(keys),
                     "source": source,
                     "ids": _json(ids),
-                    "counters": _json([{"a": a, "t": t, "d": d} for a, t, d in counters]),
+                    **_cols("c", [[k[i] for k in counters] for i in range(3)]),
                 },
             )
             got = cur.fetchall()
@@ -673,86 +733,78 @@ class _Postgres(_Db):
         now: int,
         expires_at: int,
     ) -> set[str] | None:
-        """Three statements. First the counters the batch moves, created if absent and locked in
-        sorted order (an upsert touching each: two batches sharing a person's counters queue there
-        instead of deadlocking). Then the records, their key the guard against a concurrent batch:
-        a key another batch stored first drops that credit (now a duplicate). Then each counter is
-        checked, still at the value read, or within its cap after this batch's remaining credits
-        (None if not: recompute). Last, in one statement, the entries of each credit as
-        accounts.ledger.post writes them (source −p, then person +p with its expiry, and the
-        person's lot) and the counters' new values."""
+        """One statement: the counters the batch moves, created if absent and incremented in sorted
+        order; then the records in key order, the key the guard against a concurrent batch (a key
+        another batch stored first is skipped: that behaviour is its credit); then the entries of
+        each stored record as accounts.ledger.post writes them (source −p, then person +p with its
+        expiry) and the person's lot. Locks are taken counters first, then records, each in sorted
+        order, by every attempt (one order: batches queue, never deadlock). If a key was lost, a
+        second statement takes its points back off the counters (rows this batch already holds).
+        Then the conditions on each counter: before this batch's move still at the value read (and
+        no record of it lost), or within its cap after it. The keys lost, or None if a condition
+        failed (the caller rolls back and recomputes)."""
         # (account, type, period) → (value read, cap: -1 where only the value read will do)
         wanted = {(a, t, d): (0, c) for a, t, d, _, c in new} | {(a, t, d): (o, c) for a, t, d, o, _, c in moved}
-        current: dict[tuple[str, str, str], int] = {}
+        planned = _moves(credits)
+        order = sorted(planned)
         with self._cur() as cur:
-            if wanted:
-                order = sorted(wanted)
-                cur.execute(
-                    "INSERT INTO cap_counters (account_id, type, period, points) "
-                    "SELECT a, t, d, 0 FROM json_to_recordset(%(c)s::json) AS u(o int, a text, t text, d text) "
-                    "ORDER BY o ON CONFLICT (account_id, type, period) DO UPDATE SET points = cap_counters.points "
-                    "RETURNING account_id, type, period, points",
-                    {"c": _json([{"o": i, "a": a, "t": t, "d": d} for i, (a, t, d) in enumerate(order)])},
-                )
-                current = {(a, t, d): int(n) for a, t, d, n in cur.fetchall()}
-            records = [
-                {"k": r[0], "i": r[2], "a": r[3], "t": r[4], "v": r[5], "o": r[6], "q": r[7], "p": r[8], "c": r[9]}
-                for r in rows
-            ]
-            cur.execute(_PG_RECORDS, {"records": _json(records), "source": source, "now": now})
-            won = {k for (k,) in cur.fetchall()}
-            lost = {r[0] for r in rows} - won
-            kept = [(p, n) for p, n in credits if p.key in won]
-            moves: dict[tuple[str, str, str], int] = {}
-            for p, points in kept:
-                for k in p.counters:
-                    moves[k] = moves.get(k, 0) + points
-            dropped = _counter_keys([p for p, _ in credits if p.key in lost])
-            for k, (read, cap) in wanted.items():
-                unchanged = current[k] == read and k not in dropped
-                if not unchanged and current[k] + moves.get(k, 0) > cap:
-                    return None  # another batch used room this one counted on since it was read
             cur.execute(
-                _PG_POST,
+                _PG_WRITE,
                 {
-                    "credits": _json(
-                        [{"n": n, "k": p.key, "a": p.account, "p": pts} for n, (p, pts) in enumerate(kept)]
-                    ),
+                    **_cols("c", [[k[i] for k in order] for i in range(3)] + [[planned[k] for k in order]]),
+                    # key, id, account, type, version, occurred_at, quantity, points, capped
+                    **_cols("r", [c for i, c in enumerate(zip(*rows, strict=True)) if i not in (1, 10)]),
+                    "source": source,
                     "source_account": f"source:{source}",
                     "now": now,
                     "expires_at": expires_at,
-                    "counters": _json(
-                        [{"a": a, "t": t, "d": d, "n": current[(a, t, d)] + x} for (a, t, d), x in moves.items()]
-                    ),
                 },
             )
+            got = cur.fetchall()
+            after = {(a, t, d): int(n) for x, a, t, d, n in got if x is not None}
+            lost = {r[0] for r in rows} - {a for x, a, _, _, _ in got if x is None}
+            dropped = _moves([(p, n) for p, n in credits if p.key in lost])
+            if dropped:  # rare: a concurrent batch carried the same behaviour and stored it first
+                cur.execute(
+                    "UPDATE cap_counters k SET points = k.points - u.n "
+                    f"FROM unnest({_col('c0')}, {_col('c1')}, {_col('c2')}, {_col('c3', 'bigint')}) AS u(a, t, d, n) "
+                    "WHERE k.account_id = u.a AND k.type = u.t AND k.period = u.d",
+                    _cols("c", [[k[i] for k in dropped] for i in range(3)] + [list(dropped.values())]),
+                )
+        for k, (read, cap) in wanted.items():
+            unchanged = after[k] - planned[k] == read and k not in dropped  # as read, nothing lost
+            if not unchanged and after[k] - dropped.get(k, 0) > cap:
+                return None  # another batch used room this one counted on since it was read
         return lost
 
 
-_PG_RECORDS = f"""
-INSERT INTO behaviour_records ({_RECORD_COLUMNS})
-SELECT k, %(source)s, i, a, t, v, o, q, p, c, %(now)s
-FROM json_to_recordset(%(records)s::json) AS x(k text, i text, a text, t text, v int, o bigint, q text, p bigint, c bool)
-ON CONFLICT DO NOTHING RETURNING key
-"""
-
-_PG_POST = """
-WITH x AS MATERIALIZED (
-    SELECT * FROM json_to_recordset(%(credits)s::json) AS x(n int, k text, a text, p bigint)
+_PG_WRITE = f"""
+WITH c AS (
+    INSERT INTO cap_counters (account_id, type, period, points)
+    SELECT a, t, d, n FROM unnest({_col("c0")}, {_col("c1")}, {_col("c2")}, {_col("c3", "bigint")})
+        WITH ORDINALITY AS u(a, t, d, n, o)
+    ORDER BY o ON CONFLICT (account_id, type, period) DO UPDATE SET points = cap_counters.points + excluded.points
+    RETURNING account_id, type, period, points
+), r AS (
+    INSERT INTO behaviour_records ({_RECORD_COLUMNS})
+    SELECT k, %(source)s, i, a, t, v, o, q, p, c, %(now)s
+    FROM unnest({_col("r0")}, {_col("r1")}, {_col("r2")}, {_col("r3")}, {_col("r4", "int")}, {_col("r5", "bigint")},
+                {_col("r6")}, {_col("r7", "bigint")}, {_col("r8", "bool")}) AS x(k, i, a, t, v, o, q, p, c)
+    ORDER BY k ON CONFLICT DO NOTHING RETURNING key, account_id, points
 ), e AS (
     INSERT INTO points_entries (txn, account, amount, kind, ref, created_at, expires_at)
-    SELECT 'credit:' || k, CASE WHEN s = 0 THEN %(source_account)s ELSE 'person:' || a END,
-           CASE WHEN s = 0 THEN -p ELSE p END, 'credit', 'record:' || k, %(now)s,
+    SELECT 'credit:' || r.key, CASE WHEN s = 0 THEN %(source_account)s ELSE 'person:' || r.account_id END,
+           CASE WHEN s = 0 THEN -r.points ELSE r.points END, 'credit', 'record:' || r.key, %(now)s,
            CASE WHEN s = 0 THEN NULL ELSE %(expires_at)s::bigint END
-    FROM x CROSS JOIN (VALUES (0), (1)) AS side(s) ORDER BY n, s
+    FROM r JOIN unnest({_col("r0")}) WITH ORDINALITY AS n(k, o) ON n.k = r.key
+    CROSS JOIN (VALUES (0), (1)) AS side(s) ORDER BY n.o, s
     RETURNING id, account, amount, expires_at
 ), l AS (
     INSERT INTO points_lots (entry_id, account, expires_at, remaining)
-    SELECT id, account, expires_at, amount FROM e WHERE amount > 0 RETURNING 1
+    SELECT id, account, expires_at, amount FROM e WHERE amount > 0
 )
-UPDATE cap_counters k SET points = u.n
-FROM json_to_recordset(%(counters)s::json) AS u(a text, t text, d text, n bigint)
-WHERE k.account_id = u.a AND k.type = u.t AND k.period = u.d
+SELECT 1, account_id, type, period, points FROM c
+UNION ALL SELECT NULL, key, NULL, NULL, NULL FROM r
 """
 
 
@@ -763,3 +815,6 @@ class _Row:
     source_record_id: str
     points: int
     capped: bool
+    type: str
+    occurred_at: int | None  # None once the account is deleted
+    quantity: str | None

@@ -10,7 +10,9 @@ A database is created for the run and dropped at the end. Setup, not measured: o
 of random accounts spread over the past 300 days (so the daily cap rarely bites); a --duplicates
 share repeat an earlier trip of the run under a new record id (answered "duplicate": the dedup path).
 --threads run batches at once, each on its own connection. Every outcome is checked (no refusal)
-and the ledger must then hold two entries per credited record."""
+and the ledger must then hold two entries per credited record. Besides wall time it prints CPU time
+per batch of this process and (for a server on this machine, read from /proc) of the PostgreSQL
+backends: steadier than wall time when other work shares the cores."""
 
 from __future__ import annotations
 
@@ -107,6 +109,9 @@ def main() -> None:
                     times.append(time.perf_counter() - t)
                     outcomes.extend(got)
 
+        ingest(engine, who, [], now)  # open the pool's first connection before measuring
+        server_before = _server_cpu(engine, name)
+        cpu_before = time.process_time()
         start = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(args.threads)]
         for th in threads:
@@ -114,6 +119,8 @@ def main() -> None:
         for th in threads:
             th.join()
         wall = time.perf_counter() - start
+        cpu = time.process_time() - cpu_before
+        server = _server_cpu(engine, name)
         refused = [o for o in outcomes if o.status == "refused"]
         credited = sum(o.status == "credited" for o in outcomes)
         with engine.connect() as conn:
@@ -126,6 +133,12 @@ def main() -> None:
             f"refused {len(refused)} {sorted({o.code for o in refused})}; "
             f"batch p50 {statistics.median(times) * 1000:.1f} ms"
         )
+        # CPU time per batch: steadier than wall time on a shared machine (other work's load)
+        batches_run = len(times)
+        line = f"CPU per batch: this process {cpu / batches_run * 1000:.1f} ms"
+        if server is not None and server_before is not None:
+            line += f", PostgreSQL backends {(server - server_before) / batches_run * 1000:.1f} ms"
+        print(line + f"; load average {os.getloadavg()[0]:.2f}")
     finally:
         engine.dispose()
         for attempt in range(10):  # an autovacuum worker on the new tables may hold it a moment
@@ -138,6 +151,21 @@ def main() -> None:
                     raise
                 time.sleep(1)
         admin.dispose()
+
+
+def _server_cpu(engine: Any, database: str) -> float | None:
+    """CPU seconds of the PostgreSQL backends serving `database` (from /proc: a server on this
+    machine only; None elsewhere)."""
+    with engine.connect() as conn:
+        pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}).scalars()
+        total = 0.0
+        try:
+            for pid in pids:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        except OSError:
+            return None
+    return total
 
 
 if __name__ == "__main__":
