@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from accounts import sources
 from api.app import create_app
 from chain.node import LocalNode
 from tests.api.browser import pdf_text
@@ -91,9 +93,14 @@ def leaks(text: str) -> list[str]:
     return [secret for secret in PERSONAL_DATA if any(f in low for f in forms(secret))]
 
 
-def get(base: str, path: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
+def get(
+    base: str, path: str, method: str = "GET", body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, bytes]:
     request = urllib.request.Request(
-        base + path, data=body, method=method, headers={"content-type": "application/json"} if body else {}
+        base + path,
+        data=body,
+        method=method,
+        headers=({"content-type": "application/json"} if body else {}) | (headers or {}),
     )
     try:
         with urllib.request.urlopen(request, timeout=30) as r:
@@ -155,6 +162,55 @@ def public_responses(base: str, certified: Certified) -> dict[str, str]:
     fetch("/api/v1/methodologies")
     fetch("/api/v1/health")
     fetch("/api/v1/certificates/SCCW-31337-999999")  # a problem
+    seen.update(account_responses(base, certified))
+    return seen
+
+
+def account_responses(base: str, certified: Certified) -> dict[str, str]:
+    """The personal carbon accounts' flow (issue 18): an app opens an account with the person's
+    name and ID number, sends a trip, reads the statement, hands out a link, the person opens the
+    page, a merchant lists a right, the app redeems it; and bad bodies carrying the personal data."""
+    engine = certified.service.engine
+    now = int(time.time())
+    sources.add_source(engine, "privacy-app", "Privacy app", "app", now)
+    sources.add_source(engine, "privacy-shop", "Privacy shop", "merchant", now)
+    app_key = sources.create_key(engine, "privacy-app", list(sources.SCOPES), now).bearer
+    shop_key = sources.create_key(engine, "privacy-shop", ["rights:write"], now).bearer
+    seen: dict[str, str] = {}
+
+    def call(path: str, method: str = "GET", body: Any = None, key: str | None = app_key, **extra: str) -> Any:
+        raw_body = body if isinstance(body, bytes) else None if body is None else json.dumps(body).encode()
+        auth = {} if key is None else {"authorization": f"Bearer {key}"}
+        status, raw = get(base, path, method, raw_body, auth | extra)
+        assert status < 500, (path, raw[:300])
+        seen[f"{method} {path} {len(seen)}"] = raw.decode()
+        return json.loads(raw) if raw[:1] in (b"{", b"[") else raw.decode()
+
+    personal = {"name": "李四光", "id_number": "510104199001011234"}
+    opened = call("/api/v1/accounts", "POST", {"personal": personal, "consents": ["transit"]})
+    account = opened["account"]
+    trip = {
+        "id": "privacy-trip-1",
+        "account": account,
+        "type": "metro",
+        "occurred_at": now - 3600,
+        "quantity": "12.5",
+        "identity": {"entry_station": "天府广场", "exit_station": "火车南站"},
+    }
+    assert call("/api/v1/accounts/records", "POST", {"records": [trip]})["outcomes"][0]["status"] == "credited"
+    call(f"/api/v1/accounts/{account}/statement")
+    url = call(f"/api/v1/accounts/{account}/statement-links", "POST", {})["url"]
+    page = call("/accounts/statement" + url.split("/accounts/statement", 1)[1], key=None)  # the person's page
+    assert "585" in page  # 12.5 km of metro at 46.8 g/km = 585 points: the page was the statement, not a refusal
+    right = call(
+        "/api/v1/accounts/rights", "POST", {"name": "茶券", "kind": "coupon", "stock": 3, "price": 100}, shop_key
+    )
+    call(f"/api/v1/accounts/{account}/redemptions", "POST", {"right": right["id"]}, **{"idempotency-key": "p-1"})
+    # refusals of bodies that carry the personal data must not echo it
+    call("/api/v1/accounts", "POST", {"personal": {"name": "李四光", "id_number": "510104199001011234x"}})
+    call("/api/v1/accounts", "POST", {"personal": {"nickname": "李四光"}})
+    call("/api/v1/accounts", "POST", rb'{"personal": {"name": "\u674e\u56db\u5149", "phone": 5')
+    assert len(seen) >= 9
     return seen
 
 
@@ -186,6 +242,7 @@ def test_no_log_record_holds_personal_data(flow: dict[str, str], records: Record
     lines = records.lines
     assert any(line.startswith("uvicorn.access") for line in lines), "the server's access log was not captured"
     assert any("/api/v1/certificates" in line for line in lines)
+    assert any("/api/v1/accounts" in line for line in lines)  # the personal carbon accounts' requests too
     leaked = [line[:300] for line in lines if leaks(line)]
     assert not leaked, leaked
 
