@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, func, select, text, update
 from sqlmodel import col
 
 from chain.client import RegistryClient
@@ -37,6 +37,16 @@ OP_NAMESPACE = "offsets-aggregated-retirement"
 
 class BatchError(RuntimeError):
     """A batch cannot be formed or sent: one line naming the problem and the fix."""
+
+
+# Illustrative bound on M: a batch is one transaction and one tree in memory, and the batcher reads
+# 4 × M pending rows; 10**20 overflowed SQL's 64-bit LIMIT ("unexpected OverflowError").
+MAX_PURCHASES = 1_000_000
+
+
+def refuse_bad_max(max_purchases: int) -> None:
+    if not 1 <= max_purchases <= MAX_PURCHASES:
+        raise ValueError(f"--max is a number of purchases from 1 to {MAX_PURCHASES:,}")
 
 
 @dataclass(frozen=True)
@@ -120,6 +130,7 @@ class Batcher:
         """Claim the next batch; its op id, or None when no purchase is pending."""
         self.catch_up(int(self.client.rpc.call("eth_blockNumber"), 16))
         with self.engine.begin() as conn:
+            _one_former_at_a_time(conn)
             open_batch = conn.execute(
                 select(col(OffsetRetirement.op_id)).where(col(OffsetRetirement.tx_hash).is_(None)).limit(1)
             ).first()
@@ -153,6 +164,13 @@ class Batcher:
                 )
             )
             self._assign(conn, tree, hex(op_id))
+            # two open batches would plan the same lots' serials twice (SQLite serialises the
+            # writes, so the later one sees the other's row here; PostgreSQL, the advisory lock)
+            opened = conn.execute(
+                select(func.count()).select_from(OffsetRetirement).where(col(OffsetRetirement.tx_hash).is_(None))
+            ).scalar_one()
+            if opened != 1:
+                raise BatchError("another process opened a batch meanwhile; this one is not formed, run again")
         return op_id
 
     def _tree(self, conn: Connection, chosen: Sequence[Purchase]) -> AllocationTree:
@@ -160,13 +178,22 @@ class Batcher:
         return allocate(chosen, [list(r) for r in ranges])  # in the order plan fitted them
 
     def _assign(self, conn: Connection, tree: AllocationTree, op_hex: str) -> None:
-        # one statement executed for every purchase (executemany): a batch is thousands of them
+        # one statement executed for every purchase (executemany): a batch is thousands of them;
+        # only unclaimed ones, so a purchase another process claimed since we read it is not moved
         conn.execute(
             update(OffsetPurchase)
-            .where(col(OffsetPurchase.id) == bindparam("pid"))
+            .where(col(OffsetPurchase.id) == bindparam("pid"), col(OffsetPurchase.retirement_op).is_(None))
             .values(retirement_op=op_hex, serial_first=bindparam("first"), serial_last=bindparam("last")),
             [{"pid": a.purchase_id, "first": a.serial_first, "last": a.serial_last} for a in tree.allocations],
         )
+        claimed = conn.execute(
+            select(func.count()).select_from(OffsetPurchase).where(col(OffsetPurchase.retirement_op) == op_hex)
+        ).scalar_one()
+        if claimed != len(tree.allocations):  # raised inside form's transaction: nothing is kept
+            raise BatchError(
+                f"another process claimed {len(tree.allocations) - claimed} of these purchases meanwhile; "
+                "this batch is not formed, run again"
+            )
 
     # ------------------------------------------------------------ settling
 
@@ -236,6 +263,19 @@ class Batcher:
                 conn.execute(select(col(OffsetPurchase.id)).where(col(OffsetPurchase.retirement_op) == op_hex)).all()
             )
         return Settled(int(op_hex, 16), tx_hash, log_index, block_number, int(row.amount), count, sent)
+
+
+FORMING_LOCK = 0x6F666673  # "offs": the PostgreSQL advisory lock key of forming a batch
+
+
+def _one_former_at_a_time(conn: Connection) -> None:
+    """PostgreSQL: two transactions' uncommitted retirement rows are invisible to each other, so
+    two batchers would each see no open batch; the second is refused at once instead. SQLite
+    serialises writers itself."""
+    if conn.dialect.name == "postgresql":
+        got = conn.execute(text("SELECT pg_try_advisory_xact_lock(:k)"), {"k": FORMING_LOCK}).scalar_one()
+        if not got:
+            raise BatchError("another process is forming a batch; run again once it is formed")
 
 
 def tree_for(conn: Connection, op_hex: str) -> tuple[AllocationTree, str]:

@@ -20,15 +20,16 @@ from sqlmodel import col
 from certificates.issuer import CertificationError
 from certificates.service import CertificateService
 from chain.types import RetirementId
-from offsets.allocation import AllocationTree
+from offsets.allocation import AllocationError, AllocationTree
 from offsets.batcher import tree_for
 from offsets.models import OffsetPurchase, OffsetRetirement
 
 CHUNK = 5_000  # certificates a transaction: 10,000 parameters in the marking statement, under SQLite's 32,766
 
 
-def _pending(service: CertificateService, limit: int | None) -> tuple[list[Any], dict[str, AllocationTree]]:
-    """Retired purchases without a certificate, by retirement then serial, and their trees."""
+def _pending(service: CertificateService, limit: int | None) -> tuple[list[Any], dict[str, AllocationTree | str]]:
+    """Retired purchases without a certificate, by retirement then serial, and their trees (or why
+    a retirement's tree is refused)."""
     with service.engine.connect() as conn:
         rows = conn.execute(
             select(
@@ -45,7 +46,12 @@ def _pending(service: CertificateService, limit: int | None) -> tuple[list[Any],
             )
             .limit(limit)
         ).all()
-        trees = {op: tree_for(conn, op)[0] for op in {r.retirement_op for r in rows}}
+        trees: dict[str, AllocationTree | str] = {}
+        for op in {r.retirement_op for r in rows}:
+            try:
+                trees[op] = tree_for(conn, op)[0]
+            except AllocationError as exc:  # the store's allocations were altered: refuse, never certify
+                trees[op] = f"its allocations in the store are refused: {exc}"
     if rows:
         service.catch_up(max(int(r.block_number) for r in rows))
     return list(rows), trees
@@ -56,9 +62,13 @@ def _share(tree: AllocationTree, purchase_id: str) -> dict[str, Any]:
     return {"leaf": allocation.as_json(), "proof": proof.as_json()}
 
 
-def certify_retired(service: CertificateService, *, limit: int | None = None, chunk: int = CHUNK) -> list[str]:
+def certify_retired(
+    service: CertificateService, *, limit: int | None = None, chunk: int = CHUNK, refused: list[str] | None = None
+) -> list[str]:
     """Issue the certificate of every retired purchase that has none yet, `chunk` a transaction;
-    the ids issued, in serial order. Run again after a crash: what was issued is not issued twice."""
+    the ids issued, in serial order. Run again after a crash: what was issued is not issued twice.
+    With `refused`, a retirement whose chunk is refused (its serials are not the planned ones, say)
+    is named there and set aside, so it does not keep every later retirement uncertified."""
     if not 0 < chunk <= CHUNK:
         raise ValueError(f"a chunk is 1 to {CHUNK} certificates")
     rows, trees = _pending(service, limit)
@@ -68,11 +78,22 @@ def certify_retired(service: CertificateService, *, limit: int | None = None, ch
         mine = list(group)
         rid = RetirementId.of(chain_id, mine[0].tx_hash, int(mine[0].log_index))
         tree = trees[mine[0].retirement_op]
+        if isinstance(tree, str):
+            if refused is None:
+                raise CertificationError(f"retirement {mine[0].tx_hash}: {tree}")
+            refused.append(f"retirement {mine[0].tx_hash}: {tree}")
+            continue
         for i in range(0, len(mine), chunk):
             ids = [r.id for r in mine[i : i + chunk]]
-            done = service.certify_shares(
-                rid, [_share(tree, pid) for pid in ids], anchor=False, on_issued=mark_purchases(ids)
-            )
+            try:
+                done = service.certify_shares(
+                    rid, [_share(tree, pid) for pid in ids], anchor=False, on_issued=mark_purchases(ids)
+                )
+            except CertificationError as exc:
+                if refused is None:
+                    raise
+                refused.append(f"retirement {mine[0].tx_hash}: {exc}")
+                break
             issued += [d.certificate_id for d in done]
     return issued
 
@@ -112,12 +133,15 @@ def certify_one_by_one(service: CertificateService, *, limit: int | None = None)
     issued: list[str] = []
     for r in rows:
         rid = RetirementId.of(chain_id, r.tx_hash, int(r.log_index))
+        tree = trees[r.retirement_op]
+        if isinstance(tree, str):
+            raise CertificationError(f"retirement {r.tx_hash}: {tree}")
         done = service.certify(
             [rid],
             anchor=False,
             scenario_key="Personal",
             fields={},
-            allocation=_share(trees[r.retirement_op], r.id),
+            allocation=_share(tree, r.id),
             on_issued=_marker(r.id),
         )
         issued.append(done.certificate_id)

@@ -6,6 +6,7 @@ in `ledger offsets run`) is honoured between steps, never inside one."""
 from __future__ import annotations
 
 import gc
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -16,9 +17,19 @@ from sqlmodel import col
 
 from certificates.service import CertificateService
 from offsets.allocation import AllocationError
-from offsets.batcher import Batcher, BatchError, Settled
+from offsets.batcher import Batcher, BatchError, Settled, refuse_bad_max
 from offsets.certify import certify_retired
 from offsets.models import OffsetPurchase
+
+# Illustrative bound: a purchase waiting a year is already far past any platform's promise, and it
+# keeps every wait inside what threading.Event.wait accepts (about 9.2e9 s, past time_t it raises).
+MAX_WAIT = 365 * 86_400
+
+
+def refuse_bad_wait(option: str, seconds: float) -> None:
+    """A wait the loop can sleep: finite, above 0, at most MAX_WAIT (NaN would never be due)."""
+    if not (math.isfinite(seconds) and 0 < seconds <= MAX_WAIT):
+        raise ValueError(f"{option} is a number of seconds above 0 and at most {MAX_WAIT} (a year)")
 
 
 @dataclass(frozen=True)
@@ -27,8 +38,8 @@ class Trigger:
     max_purchases: int  # M: pending purchases that make a batch at once
 
     def __post_init__(self) -> None:
-        if not self.every > 0 or self.max_purchases < 1:
-            raise ValueError("--every is a number of seconds above 0 and --max a number of purchases from 1")
+        refuse_bad_wait("--every", self.every)
+        refuse_bad_max(self.max_purchases)
 
     def due(self, pending: int, oldest: int | None, now: float) -> bool:
         """M waiting, or the oldest (its `created_at`, unix seconds) waited T: at now - oldest = T."""
@@ -81,9 +92,11 @@ class Runner:
                     retired += self.batcher.settle()
             except (BatchError, AllocationError) as exc:
                 problem = str(exc)
-        certified = certify_retired(self.service)
+        refused: list[str] = []
+        certified = certify_retired(self.service, refused=refused)
         if certified and self.service.can_anchor():
             self.service.anchor()
+        problem = "; ".join([x for x in (problem, *refused) if x]) or None
         return Step(retired, certified, self.pending()[0], problem)
 
     def run(self, report: Callable[[Step], None] = lambda _: None) -> None:

@@ -11,10 +11,10 @@ import typer
 
 from chain.errors import InvalidInputError
 from offsets.allocation import AllocationError
-from offsets.batcher import Batcher, BatchError
+from offsets.batcher import Batcher, BatchError, refuse_bad_max
 from offsets.certify import certify_retired
 from offsets.purchases import PurchaseError, purchase
-from offsets.runner import Runner, Step, Trigger, tune_gc_for_bulk
+from offsets.runner import Runner, Step, Trigger, refuse_bad_wait, tune_gc_for_bulk
 from scripts.certificate_commands import open_service
 from scripts.console import console, fail, operator_errors
 
@@ -52,6 +52,10 @@ def retire_command(
     max_purchases: Annotated[int, typer.Option("--max", min=1, help="purchases in one retirement at most")] = 1000,
 ) -> None:
     """Settle what a crash left open, then retire the pending purchases in batches of --max."""
+    try:
+        refuse_bad_max(max_purchases)
+    except ValueError as exc:
+        fail(str(exc))
     service = open_service()
     deployment = service.context.deployment
     batcher = Batcher(
@@ -80,12 +84,15 @@ def certify_command() -> None:
     """Issue the personal certificate of every retired purchase that has none, then anchor per policy."""
     service = open_service()
     tune_gc_for_bulk()
-    issued = certify_retired(service)
+    refused: list[str] = []
+    issued = certify_retired(service, refused=refused)
     for cert_id in issued:
         console.print(cert_id)
     if issued and service.can_anchor():
         service.anchor()
     console.print(f"{len(issued)} personal certificate(s) issued")
+    if refused:
+        fail("; ".join(refused))
 
 
 @app.command("run")
@@ -102,6 +109,7 @@ def run_command(
     """Retire every T seconds or M purchases, then certify; SIGTERM stops it between steps."""
     try:
         trigger = Trigger(every, max_purchases)
+        refuse_bad_wait("--poll", poll)
     except ValueError as exc:
         fail(str(exc))
     service = open_service()
