@@ -6,6 +6,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.json_schema import SkipJsonSchema
 
 from api.schemas.catalog import BatchPublic, MethodologyPublic, ProjectPublic
+from api.schemas.certificates import CertifiedOriginPublic
 
 
 class MovePublic(BaseModel):
@@ -48,23 +49,12 @@ class RetirementPublic(BaseModel):
     tx_hash: str
 
 
-class ImportOriginPublic(BaseModel):
+class ImportOriginPublic(CertifiedOriginPublic):
     """Where an imported batch came from (docs/bridge.md): the registry and origin key the import
     names, and when `attested`, the destination's import gate's record of the same transaction:
-    the source chain, registry, export, source batch and that batch's serial range."""
+    the source chain, registry, export, source batch and that batch's serial range (the fields a
+    certificate's `origin` carries), with what the provenance routes add."""
 
-    model_config = ConfigDict(extra="forbid")
-
-    origin_registry: str | None
-    origin_key: str
-    attested: bool
-    source_chain_id: int | None
-    source_registry: str | None
-    export_id: str | None
-    source_batch: int | None
-    source_first_serial: int | None
-    source_last_serial: int | None
-    import_tx_hash: str | None
     imported_kg: int
     # the serial route only: which kilogram of the import this serial is (1 .. imported_kg)
     kilogram_of_import: int | SkipJsonSchema[None] = None
