@@ -582,9 +582,9 @@ _READ_COLUMNS = "key, source_id, source_record_id, points, capped, type, occurre
 class _Sqlite(_Db):
     def lock(self, counters: list[tuple[str, str, str]]) -> None:
         """A write takes SQLite's database write lock until commit: what is read after it stays."""
+        ledger.write_lock(self.conn)
         raw = self.conn.connection.driver_connection
         assert raw is not None
-        raw.execute("UPDATE cap_counters SET points = points WHERE 0")  # a write statement: BEGIN, then the lock
         raw.executemany(
             "INSERT INTO cap_counters (account_id, type, period, points) VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
             counters,

@@ -5,20 +5,18 @@ per-test file, so no test reads or writes the developer's key."""
 
 from __future__ import annotations
 
-import secrets
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
+from sqlalchemy import Engine
 
 from accounts.people import grant_consent, open_account
 from accounts.sources import IssuedKey, Principal, add_source, authenticate, create_key
 from certificates.db import create_schema
 from indexer.db import make_engine
+from tests.pgdb import scratch_engine
 
 
 @pytest.fixture(autouse=True)
@@ -37,33 +35,8 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 @pytest.fixture
 def pg_engine(postgres_url: str) -> Iterator[Engine]:
-    admin = create_engine(make_url(postgres_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"ledger_accounts_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(postgres_url).set(database=name).render_as_string(hide_password=False))
-    try:
-        create_schema(engine)
+    with scratch_engine(postgres_url, "ledger_accounts") as engine:
         yield engine
-    finally:
-        engine.dispose()
-        drop_database(admin, name)
-        admin.dispose()
-
-
-def drop_database(admin: Engine, name: str, attempts: int = 10) -> None:
-    """DROP DATABASE … WITH (FORCE), retried: FORCE cannot end an autovacuum worker that has just
-    started on the new tables (InsufficientPrivilege, "permission denied to terminate process"), nor
-    win against one connecting (ObjectInUse); both are gone a moment later."""
-    for attempt in range(attempts):
-        try:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            return
-        except (ProgrammingError, OperationalError):
-            if attempt == attempts - 1:
-                raise
-            time.sleep(0.5 * (attempt + 1))
 
 
 T0 = 1_764_460_800  # 2025-11-30 08:00:00 Asia/Shanghai (00:00 UTC): a fixed "now" for the tests

@@ -3,7 +3,6 @@ app, transit operator and merchant with their keys, and the headers to present t
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine
 
 from accounts import sources
 from api.app import create_app
@@ -21,7 +20,7 @@ from certificates.db import create_schema
 from certificates.settings import ServiceSettings
 from chain.deploy import Deployment
 from indexer.db import make_engine
-from tests.accounts.conftest import drop_database
+from tests.pgdb import scratch_database
 
 NOW = 1_780_000_000  # 2026-05-28T20:26:40Z, a fixed instant for the keys' creation
 V1 = "/api/v1/accounts"
@@ -96,16 +95,8 @@ def client(world: Sources) -> Iterator[TestClient]:
 @pytest.fixture
 def pg_url(postgres_url: str) -> Iterator[str]:
     """A new PostgreSQL database of its own (dropped at the end), schema created."""
-    admin = create_engine(make_url(postgres_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"ledger_accapi_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    try:
+    with scratch_database(postgres_url, "ledger_accapi") as url:
         engine = make_engine(url)
         create_schema(engine)
         engine.dispose()
         yield url
-    finally:
-        drop_database(admin, name)  # retried: an autovacuum worker may hold the database a moment
-        admin.dispose()

@@ -3,13 +3,12 @@
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, make_url, text
+from sqlalchemy import Engine
 
 from certificates.document import field_commitment
 from certificates.service import CertificateService
@@ -18,6 +17,7 @@ from chain.client import RegistryClient
 from indexer.db import make_engine
 from offsets.batcher import Batcher
 from tests.conftest import Cast, World
+from tests.pgdb import scratch_database
 
 
 def account(number: str, salt: str) -> str:
@@ -79,15 +79,9 @@ def pg_platform(
     """The same platform on a real PostgreSQL database of its own (dropped afterwards)."""
     monkeypatch.setenv("LEDGER_DATA_KEY_FILE", str(tmp_path / "data.key"))
     monkeypatch.setenv("LEDGER_VAR_DIR", str(tmp_path / "var"))
-    admin = create_engine(make_url(postgres_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"ledger_offsets_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        p = _platform(world, cast, tmp_path, make_url(postgres_url).set(database=name).render_as_string(False))
-        yield p
-        p.engine.dispose()
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(postgres_url, "ledger_offsets") as url:
+        p = _platform(world, cast, tmp_path, url)
+        try:
+            yield p
+        finally:
+            p.engine.dispose()
