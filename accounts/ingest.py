@@ -17,18 +17,17 @@ that would pass a cap is credited up to it (`capped`), and one arriving with not
 after `lifetime` seconds: by default LEDGER_ACCOUNTS_POINTS_VALID_DAYS (accounts.ledger.valid_seconds),
 at most POINTS_LIFETIME_MAX, Shenzhen's 10-year limit (next_wave.md §2.3).
 
-Concurrency: a batch reads the stored records and cap counters without locking, decides, then
-writes under conditions that catch a concurrent batch. The behaviour key is the records' primary
-key: a batch carrying a behaviour another batch is storing waits for it, and the key it loses
-becomes a `duplicate` while the rest of the batch goes on. A counter moves only if it still held
-the value read, or stays within its cap after the move where no cap bound a decision of this batch
-(batches sharing a person's counters need not fail). On PostgreSQL the write is one statement:
-counters incremented in sorted order, then records in key order (every attempt locks in that one
-order: batches queue, never deadlock), then entries and lots of the records stored. A failed
-condition rolls the batch back; it is recomputed holding the counters' locks from the start. A
-deadlock or serialisation failure is recomputed the same way; after 8 attempts ConflictError (the
-batch is safe to resend). One statement per table per batch, no per-record query
-(docs/accounts_ingest.md).
+Concurrency: a batch reads the stored records (by key and by the source's ids) without locking,
+then adds to each cap counter it may move the most it could move (every candidate credited in
+full), counters in sorted order: that locks them until commit and answers their values before the
+batch. The batch is decided on those values, which no other batch can change now, and gives back
+what the caps left unused. Records are then stored in key order (every batch locks counters, then
+records, each in one order: batches queue, never deadlock); the key is their primary key, so a
+batch carrying a behaviour another batch is storing waits for it, and the key it loses answers
+`duplicate` with its points given back, unless a cap cut a record drawing on the same counters:
+then the batch rolls back and is decided anew. A deadlock or serialisation failure is recomputed
+the same way; after 8 attempts ConflictError (the batch is safe to resend). One statement per
+table per batch, no per-record query (docs/accounts_ingest.md).
 """
 
 from __future__ import annotations
@@ -107,7 +106,7 @@ class _Parsed:
 
 
 class _Lost(Exception):
-    """Another batch committed one of our behaviours first: recompute."""
+    """Another batch committed one of this batch's behaviours first: recompute."""
 
 
 def _refused(index: int, rid: str | None, code: str, reason: str, b: Behaviour | None = None) -> RecordOutcome:
@@ -137,9 +136,10 @@ def _occurred(value: Any) -> int | None:
 
 
 def _quantity(value: Any) -> Decimal | None:
+    # the API reads a JSON number with a fraction as a Decimal (as written, api/routes/accounts_auth.py)
     if (
         isinstance(value, bool)
-        or not isinstance(value, (int, float, str))
+        or not isinstance(value, (int, float, str, Decimal))
         or (isinstance(value, str) and len(value) > 40)
     ):
         return None
@@ -275,12 +275,9 @@ def ingest(
         lifetime = ledger.valid_seconds()
     if isinstance(lifetime, bool) or not 0 < lifetime <= POINTS_LIFETIME_MAX:
         raise InputError(f"points live 1 to {POINTS_LIFETIME_MAX} seconds (10 years at most)")
-    for attempt in range(_RETRIES):
+    for _ in range(_RETRIES):
         try:
-            # first optimistically (no lock: batches for different people never wait for each
-            # other); after a lost race, holding the counters' locks, so a person's hot counter
-            # (the yearly one) serialises the batches that share it instead of failing them again
-            return _ingest_once(engine, principal, records, now, lifetime, lock=attempt > 0)
+            return _ingest_once(engine, principal, records, now, lifetime)
         except _Lost:
             continue
         except (DBAPIError, engine.dialect.loaded_dbapi.Error) as e:
@@ -297,7 +294,7 @@ def ingest(
 
 
 def _ingest_once(
-    engine: Engine, principal: Principal, records: Sequence[object], now: int, lifetime: int, *, lock: bool
+    engine: Engine, principal: Principal, records: Sequence[object], now: int, lifetime: int
 ) -> list[RecordOutcome]:
     source = principal.source_id
     outcomes: list[RecordOutcome | None] = [None] * len(records)
@@ -313,14 +310,19 @@ def _ingest_once(
                 parsed.append(got)
         if not parsed:
             return [o for o in outcomes if o is not None]
-        keys = sorted({p.key for p in parsed})
-        if lock:
-            db.lock(sorted(_counter_keys(parsed)))
-        by_id, by_key, before = db.read(source, keys, sorted({p.id for p in parsed}), sorted(_counter_keys(parsed)))
+        db.begin()
+        by_id, by_key = db.read(source, sorted({p.key for p in parsed}), sorted({p.id for p in parsed}))
         # a retried record answers its first outcome even if the consent or the account went since
         parsed = _check_accounts(db, source, parsed, outcomes, retried=by_id.keys())
-        counters = {k: before.get(k, 0) for k in _counter_keys(parsed)}
+        # what each cap counter would move if no cap bound: an upper bound of its move. Adding it
+        # locks the counters (sorted: two batches never wait for each other in a cycle) until commit
+        # and answers their values before this batch, so the decisions below are taken on values
+        # no concurrent batch can change; what the caps left uncredited is given back before commit
+        planned = _moves(_decide(parsed, by_id, by_key, None, [None] * len(records)))
+        counters = db.hold(sorted(planned.items())) if planned else {}
         credits = _decide(parsed, by_id, by_key, counters, outcomes)
+        back = _moves(credits)
+        back = {k: n - back.get(k, 0) for k, n in planned.items() if n != back.get(k, 0)}
         if credits:
             rows = [
                 (
@@ -338,42 +340,28 @@ def _ingest_once(
                 )
                 for p, points in credits
             ]
-            touched = sorted(_counter_keys([p for p, _ in credits]))
-            caps = _caps([p for p, _ in credits])
-            # where a cap bound this batch's decisions (a credit cut, a record refused), they hold
-            # only for the counter's value as read: -1 leaves "unchanged since read" as the only
-            # condition the write accepts. Elsewhere any value that stays within the cap will do.
-            bound = [
-                p for p in parsed if (o := outcomes[p.index]) is not None and (o.capped or o.code == "cap_reached")
-            ]
-            caps.update(dict.fromkeys(_counter_keys(bound) & caps.keys(), -1))
-            new = [(a, t, d, counters[(a, t, d)], caps[(a, t, d)]) for a, t, d in touched if (a, t, d) not in before]
-            moved = [
-                (a, t, d, before[(a, t, d)], counters[(a, t, d)], caps[(a, t, d)])
-                for a, t, d in touched
-                if (a, t, d) in before
-            ]
-            lost = db.write(source, rows, credits, new, moved, now, now + lifetime)
-            if lost is None:
-                # another batch used cap room this batch counted on since it was read: roll the
-                # whole batch back and recompute from what that batch committed
-                raise _Lost()
-            for i, o in enumerate(outcomes):  # behaviours a concurrent batch credited first
-                if o is not None and o.status == "credited" and o.record in lost:
-                    outcomes[i] = replace(o, status="duplicate", points=0, capped=False)
+            lost = db.write(source, rows, credits, now, now + lifetime)
+            if lost:
+                # a concurrent batch carried one of these behaviours and committed it first (the
+                # insert waited for it): it answers duplicate and gives its points back to the
+                # counters, unless a cap cut a record drawing on them here; then the batch is
+                # decided anew (rolled back and recomputed, the behaviour then a duplicate)
+                freed = _moves([(p, n) for p, n in credits if p.key in lost])
+                if any(
+                    (o := outcomes[p.index]) is not None
+                    and (o.capped or o.code == "cap_reached")
+                    and not freed.keys().isdisjoint(p.counters)
+                    for p in parsed
+                ):
+                    raise _Lost()
+                for k, n in freed.items():
+                    back[k] = back.get(k, 0) + n
+                for i, o in enumerate(outcomes):
+                    if o is not None and o.status == "credited" and o.record in lost:
+                        outcomes[i] = replace(o, status="duplicate", points=0, capped=False)
+        if back:
+            db.give_back(sorted(back.items()))
     return [o for o in outcomes if o is not None]
-
-
-def _caps(parsed: list[_Parsed]) -> dict[tuple[str, str, str], int]:
-    """Each counter's cap: the lowest the batch's records apply to it (two versions of a type may
-    be in force on one day)."""
-    caps: dict[tuple[str, str, str], int] = {}
-    for p in parsed:
-        for period, cap in ((p.day, p.behaviour.daily_cap_points), (p.year, p.behaviour.yearly_cap_points)):
-            if cap is not None:
-                key = (p.account, p.behaviour.type, period)
-                caps[key] = min(cap, caps.get(key, cap))
-    return caps
 
 
 def _moves(credits: list[tuple[_Parsed, int]]) -> dict[tuple[str, str, str], int]:
@@ -444,10 +432,11 @@ def _decide(
     parsed: list[_Parsed],
     by_id: dict[str, Any],
     by_key: dict[str, Any],
-    counters: dict[tuple[str, str, str], int],
+    counters: dict[tuple[str, str, str], int] | None,
     outcomes: list[RecordOutcome | None],
 ) -> list[tuple[_Parsed, int]]:
-    """Each record's outcome, in batch order, drawing caps down as records are credited."""
+    """Each record's outcome, in batch order, drawing the cap counters down as records are
+    credited; with counters None, as if no cap bound (each credit its full points)."""
     first_of_id: dict[str, _Parsed] = {}
     credited_here: dict[str, _Parsed] = {}
     credits: list[tuple[_Parsed, int]] = []
@@ -493,11 +482,12 @@ def _decide(
         day, year = _periods(p)
         room = p.points
         which = ""
-        for period, cap, label in ((day, b.daily_cap_points, "daily"), (year, b.yearly_cap_points, "yearly")):
-            if cap is not None:
-                left = cap - counters[(p.account, b.type, period)]
-                if left < room:
-                    room, which = left, label
+        if counters is not None:
+            for period, cap, label in ((day, b.daily_cap_points, "daily"), (year, b.yearly_cap_points, "yearly")):
+                if cap is not None:
+                    left = cap - counters[(p.account, b.type, period)]
+                    if left < room:
+                        room, which = left, label
         if room <= 0:
             outcomes[p.index] = _refused(
                 p.index,
@@ -507,9 +497,9 @@ def _decide(
                 b,
             )
             continue
-        for period, cap in ((day, b.daily_cap_points), (year, b.yearly_cap_points)):
-            if cap is not None:
-                counters[(p.account, b.type, period)] += room
+        if counters is not None:
+            for k in p.counters:
+                counters[k] += room
         credited_here[p.key] = p
         credits.append((p, room))
         outcomes[p.index] = RecordOutcome(
@@ -519,13 +509,16 @@ def _decide(
 
 
 class _Db:
-    """The batch's statements: reads, then one write whose conditions detect a concurrent batch.
-    PostgreSQL's send whole columns as arrays (one statement text whatever the batch size, so
-    psycopg prepares it once; SQLAlchemy's per-row parameter handling would cost more than the
-    database's work); SQLite's are executemany on the driver's cursor."""
+    """The batch's statements: the reads, the counters held, then one write. PostgreSQL's send
+    whole columns as arrays (one statement text whatever the batch size, so psycopg prepares it
+    once; SQLAlchemy's per-row parameter handling would cost more than the database's work);
+    SQLite's are executemany on the driver's cursor."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+
+    def begin(self) -> None:
+        """Before the batch's first read."""
 
     def accounts(self, source: str, ids: list[str]) -> list[tuple[str, int | None, str | None]]:
         """(account, deleted_at, a data kind the source has live consent for, or None) rows."""
@@ -534,42 +527,31 @@ class _Db:
         rows = self.conn.execute(select(a.id, a.deleted_at, c.data_kind).select_from(join).where(a.id.in_(ids)))
         return [(r[0], r[1], r[2]) for r in rows]
 
-    def read(
-        self, source: str, keys: list[str], ids: list[str], counters: list[tuple[str, str, str]]
-    ) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[str, str, str], int]]:
+    def read(self, source: str, keys: list[str], ids: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
         """Stored records the batch meets, by the source's record id (retries) and by key
-        (duplicates), and the stored cap counters among `counters` (absent: none yet)."""
-        r, k = BEHAVIOUR_RECORDS.c, CAP_COUNTERS.c
+        (duplicates)."""
+        r = BEHAVIOUR_RECORDS.c
         rows = self.conn.execute(
             select(r.key, r.source_id, r.source_record_id, r.points, r.capped, r.type, r.occurred_at, r.quantity).where(
                 or_(r.key.in_(keys), and_(r.source_id == source, r.source_record_id.in_(ids)))
             )
         ).all()
-        wanted = set(counters)
-        got = self.conn.execute(
-            select(k.account_id, k.type, k.period, k.points).where(
-                k.account_id.in_(sorted({a for a, _, _ in counters}))
-            )
-        ).all()
-        stored = {(a, t, d): int(n) for a, t, d, n in got if (a, t, d) in wanted}
-        return {x.source_record_id: x for x in rows if x.source_id == source}, {x.key: x for x in rows}, stored
+        return {x.source_record_id: x for x in rows if x.source_id == source}, {x.key: x for x in rows}
 
-    def lock(self, counters: list[tuple[str, str, str]]) -> None:
-        """Create the missing counter rows and hold every one of `counters` until commit."""
+    def hold(self, planned: list[tuple[tuple[str, str, str], int]]) -> dict[tuple[str, str, str], int]:
+        """Add each planned move to its counter (created if absent), holding the counters until
+        commit; their values before the moves."""
+        raise NotImplementedError
+
+    def give_back(self, back: list[tuple[tuple[str, str, str], int]]) -> None:
+        """Take back what `hold` added and no credit used."""
         raise NotImplementedError
 
     def write(
-        self,
-        source: str,
-        rows: list[tuple[Any, ...]],
-        credits: list[tuple[_Parsed, int]],
-        new: list[tuple[str, str, str, int, int]],
-        moved: list[tuple[str, str, str, int, int, int]],
-        now: int,
-        expires_at: int,
-    ) -> set[str] | None:
-        """Store the credits; the keys a concurrent batch stored first (those are not credited
-        here), or None if the batch must be recomputed."""
+        self, source: str, rows: list[tuple[Any, ...]], credits: list[tuple[_Parsed, int]], now: int, expires_at: int
+    ) -> set[str]:
+        """Store the records and post their credits; the keys a concurrent batch stored first
+        (those are not credited here)."""
         raise NotImplementedError
 
 
@@ -580,55 +562,55 @@ _READ_COLUMNS = "key, source_id, source_record_id, points, capped, type, occurre
 
 
 class _Sqlite(_Db):
-    def lock(self, counters: list[tuple[str, str, str]]) -> None:
-        """A write takes SQLite's database write lock until commit: what is read after it stays."""
-        ledger.write_lock(self.conn)
+    """SQLite has one writer at a time: the batch takes the database's write lock before it reads,
+    so nothing it reads changes before it commits."""
+
+    def _raw(self) -> Any:
         raw = self.conn.connection.driver_connection
         assert raw is not None
-        raw.executemany(
-            "INSERT INTO cap_counters (account_id, type, period, points) VALUES (?, ?, ?, 0) ON CONFLICT DO NOTHING",
-            counters,
+        return raw
+
+    def begin(self) -> None:
+        ledger.write_lock(self.conn)
+
+    def hold(self, planned: list[tuple[tuple[str, str, str], int]]) -> dict[tuple[str, str, str], int]:
+        k = CAP_COUNTERS.c
+        wanted = dict(planned)
+        got = self.conn.execute(
+            select(k.account_id, k.type, k.period, k.points).where(
+                k.account_id.in_(sorted({a for (a, _, _), _ in planned}))
+            )
+        ).all()
+        before = dict.fromkeys(wanted, 0) | {(a, t, d): int(n) for a, t, d, n in got if (a, t, d) in wanted}
+        self._raw().executemany(
+            "INSERT INTO cap_counters (account_id, type, period, points) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (account_id, type, period) DO UPDATE SET points = points + excluded.points",
+            [(a, t, d, n) for (a, t, d), n in planned],
+        )
+        return before
+
+    def give_back(self, back: list[tuple[tuple[str, str, str], int]]) -> None:
+        self._raw().executemany(
+            "UPDATE cap_counters SET points = points - ? WHERE account_id = ? AND type = ? AND period = ?",
+            [(n, a, t, d) for (a, t, d), n in back],
         )
 
     def write(
-        self,
-        source: str,
-        rows: list[tuple[Any, ...]],
-        credits: list[tuple[_Parsed, int]],
-        new: list[tuple[str, str, str, int, int]],
-        moved: list[tuple[str, str, str, int, int, int]],
-        now: int,
-        expires_at: int,
-    ) -> set[str] | None:
-        """The records, the counters (created if still absent; moved if still at the value read or
-        within the cap), then each credit through accounts.ledger.post. None if a condition failed,
-        a record key included: recomputed under the write lock, that record answers duplicate."""
-        raw = self.conn.connection.driver_connection
-        assert raw is not None
-        # the first write takes SQLite's write lock until commit; a batch that read before another
-        # committed finds a record or a counter changed here
-        done = raw.executemany(
-            f"INSERT INTO behaviour_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            rows,
-        ).rowcount
+        self, source: str, rows: list[tuple[Any, ...]], credits: list[tuple[_Parsed, int]], now: int, expires_at: int
+    ) -> set[str]:
+        """The records, then each credit through accounts.ledger.post. Under the write lock no
+        other batch stored a key read as absent."""
+        done = (
+            self._raw()
+            .executemany(
+                f"INSERT INTO behaviour_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT DO NOTHING",
+                rows,
+            )
+            .rowcount
+        )
         if done != len(rows):
-            return None
-        if new:
-            done = raw.executemany(
-                "INSERT INTO cap_counters (account_id, type, period, points) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING",
-                [(a, t, d, n) for a, t, d, n, _ in new],
-            ).rowcount
-            if done != len(new):
-                return None
-        if moved:
-            done = raw.executemany(
-                "UPDATE cap_counters SET points = points + ? WHERE account_id = ? AND type = ? AND period = ? "
-                "AND (points = ? OR points + ? <= ?)",
-                [(n - old, a, t, d, old, n - old, cap) for a, t, d, old, n, cap in moved],
-            ).rowcount
-            if done != len(moved):
-                return None
+            raise ConflictError("another writer stored records of this batch; send it again (it posts nothing twice)")
         for p, points in credits:
             ledger.post(
                 self.conn,
@@ -664,6 +646,13 @@ def _cols(prefix: str, columns: Sequence[Sequence[object]]) -> dict[str, str]:
     return {f"{prefix}{i}": _json(list(c)) for i, c in enumerate(columns)}
 
 
+def _counter_cols(items: list[tuple[tuple[str, str, str], int]]) -> dict[str, str]:
+    """Counters and amounts as the four columns c0..c3 of _COUNTERS_MOVE."""
+    return _cols(
+        "c", [[k[0] for k, _ in items], [k[1] for k, _ in items], [k[2] for k, _ in items], [n for _, n in items]]
+    )
+
+
 class _Postgres(_Db):
     """Columns travel as JSON arrays of scalars, one per column, unpacked by the server (unnest):
     the driver's array adaptation costs about 8 µs per element in Python, json.dumps of a list of
@@ -673,19 +662,6 @@ class _Postgres(_Db):
         raw = self.conn.connection.driver_connection
         assert raw is not None
         return raw.cursor()
-
-    def lock(self, counters: list[tuple[str, str, str]]) -> None:
-        if not counters:
-            return
-        with self._cur() as cur:
-            # a no-op update of each existing row takes its row lock, in sorted order (no deadlock
-            # between two lockers); a new row is locked by its own uncommitted insert
-            cur.execute(
-                "INSERT INTO cap_counters (account_id, type, period, points) "
-                f"SELECT a, t, d, 0 FROM unnest({_col('c0')}, {_col('c1')}, {_col('c2')}) WITH ORDINALITY "
-                "AS u(a, t, d, o) ORDER BY o ON CONFLICT (account_id, type, period) DO UPDATE SET points = cap_counters.points",
-                _cols("c", [[k[i] for k in counters] for i in range(3)]),
-            )
 
     def accounts(self, source: str, ids: list[str]) -> list[tuple[str, int | None, str | None]]:
         with self._cur() as cur:
@@ -700,58 +676,45 @@ class _Postgres(_Db):
             )
             return list(cur.fetchall())
 
-    def read(
-        self, source: str, keys: list[str], ids: list[str], counters: list[tuple[str, str, str]]
-    ) -> tuple[dict[str, Any], dict[str, Any], dict[tuple[str, str, str], int]]:
+    def read(self, source: str, keys: list[str], ids: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
         with self._cur() as cur:
             cur.execute(
                 f"SELECT {_READ_COLUMNS} FROM behaviour_records WHERE key = {_any('keys')} UNION ALL "
                 f"SELECT {_READ_COLUMNS} FROM behaviour_records "
-                f"WHERE source_id = %(source)s AND source_record_id = {_any('ids')} UNION ALL "
-                "SELECT k.account_id, k.type, k.period, k.points, NULL, NULL, NULL, NULL FROM cap_counters k "
-                f"JOIN unnest({_col('c0')}, {_col('c1')}, {_col('c2')}) AS u(a, t, d) "
-                "ON k.account_id = u.a AND k.type = u.t AND k.period = u.d",
-                {
-                    "keys": _json(keys),
-                    "source": source,
-                    "ids": _json(ids),
-                    **_cols("c", [[k[i] for k in counters] for i in range(3)]),
-                },
+                f"WHERE source_id = %(source)s AND source_record_id = {_any('ids')}",
+                {"keys": _json(keys), "source": source, "ids": _json(ids)},
             )
-            got = cur.fetchall()
-        rows = [_Row(*x) for x in got if x[4] is not None]
-        stored = {(x[0], x[1], x[2]): int(x[3]) for x in got if x[4] is None}
-        return {x.source_record_id: x for x in rows if x.source_id == source}, {x.key: x for x in rows}, stored
+            rows = [_Row(*x) for x in cur.fetchall()]
+        return {x.source_record_id: x for x in rows if x.source_id == source}, {x.key: x for x in rows}
+
+    def hold(self, planned: list[tuple[tuple[str, str, str], int]]) -> dict[tuple[str, str, str], int]:
+        """One statement: each counter created with its move or incremented by it, in sorted order
+        (every batch locks in that one order: batches sharing a person's counter queue, never deadlock)."""
+        with self._cur() as cur:
+            cur.execute(_COUNTERS_ADD, _counter_cols(planned))
+            after = {(a, t, d): int(n) for a, t, d, n in cur.fetchall()}
+        return {k: after[k] - n for k, n in planned}
+
+    def give_back(self, back: list[tuple[tuple[str, str, str], int]]) -> None:
+        with self._cur() as cur:
+            cur.execute(
+                "UPDATE cap_counters k SET points = k.points - u.n "
+                f"FROM unnest({_col('c0')}, {_col('c1')}, {_col('c2')}, {_col('c3', 'bigint')}) AS u(a, t, d, n) "
+                "WHERE k.account_id = u.a AND k.type = u.t AND k.period = u.d",
+                _counter_cols(back),
+            )
 
     def write(
-        self,
-        source: str,
-        rows: list[tuple[Any, ...]],
-        credits: list[tuple[_Parsed, int]],
-        new: list[tuple[str, str, str, int, int]],
-        moved: list[tuple[str, str, str, int, int, int]],
-        now: int,
-        expires_at: int,
-    ) -> set[str] | None:
-        """One statement: the counters the batch moves, created if absent and incremented in sorted
-        order; then the records in key order, the key the guard against a concurrent batch (a key
-        another batch stored first is skipped: that behaviour is its credit); then the entries of
-        each stored record as accounts.ledger.post writes them (source −p, then person +p with its
-        expiry) and the person's lot. Locks are taken counters first, then records, each in sorted
-        order, by every attempt (one order: batches queue, never deadlock). If a key was lost, a
-        second statement takes its points back off the counters (rows this batch already holds).
-        Then the conditions on each counter: before this batch's move still at the value read (and
-        no record of it lost), or within its cap after it. The keys lost, or None if a condition
-        failed (the caller rolls back and recomputes)."""
-        # (account, type, period) → (value read, cap: -1 where only the value read will do)
-        wanted = {(a, t, d): (0, c) for a, t, d, _, c in new} | {(a, t, d): (o, c) for a, t, d, o, _, c in moved}
-        planned = _moves(credits)
-        order = sorted(planned)
+        self, source: str, rows: list[tuple[Any, ...]], credits: list[tuple[_Parsed, int]], now: int, expires_at: int
+    ) -> set[str]:
+        """One statement: the records in key order, the key the guard against a concurrent batch (a
+        key another batch stored first is skipped: that behaviour is its credit); then the entries
+        of each stored record as accounts.ledger.post writes them (source −p, then person +p with its
+        expiry) and the person's lot. Records lock after the counters (`hold`), in sorted order."""
         with self._cur() as cur:
             cur.execute(
                 _PG_WRITE,
                 {
-                    **_cols("c", [[k[i] for k in order] for i in range(3)] + [[planned[k] for k in order]]),
                     # key, id, account, type, version, occurred_at, quantity, points, capped
                     **_cols("r", [c for i, c in enumerate(zip(*rows, strict=True)) if i not in (1, 10)]),
                     "source": source,
@@ -760,32 +723,20 @@ class _Postgres(_Db):
                     "expires_at": expires_at,
                 },
             )
-            got = cur.fetchall()
-            after = {(a, t, d): int(n) for x, a, t, d, n in got if x is not None}
-            lost = {r[0] for r in rows} - {a for x, a, _, _, _ in got if x is None}
-            dropped = _moves([(p, n) for p, n in credits if p.key in lost])
-            if dropped:  # rare: a concurrent batch carried the same behaviour and stored it first
-                cur.execute(
-                    "UPDATE cap_counters k SET points = k.points - u.n "
-                    f"FROM unnest({_col('c0')}, {_col('c1')}, {_col('c2')}, {_col('c3', 'bigint')}) AS u(a, t, d, n) "
-                    "WHERE k.account_id = u.a AND k.type = u.t AND k.period = u.d",
-                    _cols("c", [[k[i] for k in dropped] for i in range(3)] + [list(dropped.values())]),
-                )
-        for k, (read, cap) in wanted.items():
-            unchanged = after[k] - planned[k] == read and k not in dropped  # as read, nothing lost
-            if not unchanged and after[k] - dropped.get(k, 0) > cap:
-                return None  # another batch used room this one counted on since it was read
-        return lost
+            stored = {key for (key,) in cur.fetchall()}
+        return {r[0] for r in rows} - stored
 
+
+_COUNTERS_ADD = f"""
+INSERT INTO cap_counters (account_id, type, period, points)
+SELECT a, t, d, n FROM unnest({_col("c0")}, {_col("c1")}, {_col("c2")}, {_col("c3", "bigint")})
+    WITH ORDINALITY AS u(a, t, d, n, o)
+ORDER BY o ON CONFLICT (account_id, type, period) DO UPDATE SET points = cap_counters.points + excluded.points
+RETURNING account_id, type, period, points
+"""
 
 _PG_WRITE = f"""
-WITH c AS (
-    INSERT INTO cap_counters (account_id, type, period, points)
-    SELECT a, t, d, n FROM unnest({_col("c0")}, {_col("c1")}, {_col("c2")}, {_col("c3", "bigint")})
-        WITH ORDINALITY AS u(a, t, d, n, o)
-    ORDER BY o ON CONFLICT (account_id, type, period) DO UPDATE SET points = cap_counters.points + excluded.points
-    RETURNING account_id, type, period, points
-), r AS (
+WITH r AS (
     INSERT INTO behaviour_records ({_RECORD_COLUMNS})
     SELECT k, %(source)s, i, a, t, v, o, q, p, c, %(now)s
     FROM unnest({_col("r0")}, {_col("r1")}, {_col("r2")}, {_col("r3")}, {_col("r4", "int")}, {_col("r5", "bigint")},
@@ -803,8 +754,7 @@ WITH c AS (
     INSERT INTO points_lots (entry_id, account, expires_at, remaining)
     SELECT id, account, expires_at, amount FROM e WHERE amount > 0
 )
-SELECT 1, account_id, type, period, points FROM c
-UNION ALL SELECT NULL, key, NULL, NULL, NULL FROM r
+SELECT key FROM r
 """
 
 

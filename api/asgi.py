@@ -8,6 +8,8 @@ and `ledger serve` start it by this import string too: the command line never im
 
 from __future__ import annotations
 
+import gc
+
 from fastapi import FastAPI
 
 from api.app import create_app
@@ -28,6 +30,24 @@ def app() -> FastAPI:
     try:
         for name in ("CarbonRegistry", "CertificateRevocations"):
             artifacts.contract_abi(name)
-        return create_app(ServiceContext.from_environment())
+        built = create_app(ServiceContext.from_environment())
     except (ChainError, ServiceError) as exc:
         raise SystemExit(f"error: {exc}") from None
+    _tune_gc()
+    return built
+
+
+# young objects a worker lets live before CPython's cyclic collector runs (its default is 700)
+GC_YOUNG = 20_000
+
+
+def _tune_gc() -> None:
+    """A batch of 1,000 behaviour records allocates some 40,000 objects on its way through; at
+    CPython's default threshold the collector ran every 700 of them, each run also walking what the
+    worker loaded at start (FastAPI, SQLAlchemy, web3, the ABIs): a third of the worker's CPU time on
+    a batch (bench/accounts_ingest.py, docs/benchmarks.md). What is loaded at start lives as long as
+    the worker, so it is frozen out of the collector's walks, and the young generation is collected
+    every GC_YOUNG allocations. The request paths make few reference cycles; memory stays bounded."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, 10, 10)

@@ -127,3 +127,23 @@ def test_the_statement_shows_the_credit_with_its_log_status(world: Sources, clie
     # a source without the person's consent reads nothing
     r = client.get(f"{V1}/{account}/statement", headers=world.auth("reader"))
     assert r.status_code == 403 and "consent" in r.json()["detail"]
+
+
+def test_a_quantity_sent_as_a_json_number_is_read_as_written(world: Sources, client: TestClient) -> None:
+    """The API reads 12.5 (a number, not text) as Decimal("12.5"): it was refused as malformed."""
+    account = world.open(client, "metro-app")
+    at = int(time.time()) - 7200
+    body = post(
+        world,
+        client,
+        "metro-app",
+        [
+            {**trip(account, "n-1", at=at, entry="春熙路"), "quantity": 12.5},
+            {**trip(account, "n-2", at=at, entry="骡马市"), "quantity": 10},
+            {**trip(account, "n-3", at=at, entry="人民北路"), "quantity": 1.0000001},  # 7 decimals: refused
+        ],
+    )
+    first, second, third = body["outcomes"]
+    assert (first["status"], first["points"]) == ("credited", 585)  # 12.5 pkm × 46.8 g
+    assert (second["status"], second["points"]) == ("credited", 468)
+    assert third["status"] == "refused" and third["code"] == "malformed" and "6 decimals" in third["reason"]
