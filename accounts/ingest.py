@@ -35,6 +35,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import secrets
 import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
@@ -103,10 +104,6 @@ class _Parsed:
             for period, cap in ((self.day, b.daily_cap_points), (self.year, b.yearly_cap_points))
             if cap is not None
         )
-
-
-class _Lost(Exception):
-    """Another batch committed one of this batch's behaviours first: recompute."""
 
 
 def _refused(index: int, rid: str | None, code: str, reason: str, b: Behaviour | None = None) -> RecordOutcome:
@@ -278,8 +275,6 @@ def ingest(
     for _ in range(_RETRIES):
         try:
             return _ingest_once(engine, principal, records, now, lifetime)
-        except _Lost:
-            continue
         except (DBAPIError, engine.dialect.loaded_dbapi.Error) as e:
             # PostgreSQL's deadlock detector or a serialisation failure: recompute (statements on
             # the driver's cursor raise the driver's error, those through SQLAlchemy wrap it)
@@ -319,49 +314,67 @@ def _ingest_once(
         # and answers their values before this batch, so the decisions below are taken on values
         # no concurrent batch can change; what the caps left uncredited is given back before commit
         planned = _moves(_decide(parsed, by_id, by_key, None, [None] * len(records)))
-        counters = db.hold(sorted(planned.items())) if planned else {}
-        credits = _decide(parsed, by_id, by_key, counters, outcomes)
-        back = _moves(credits)
-        back = {k: n - back.get(k, 0) for k, n in planned.items() if n != back.get(k, 0)}
-        if credits:
-            rows = [
-                (
-                    p.key,
-                    source,
-                    p.id,
-                    p.account,
-                    p.behaviour.type,
-                    p.behaviour.version,
-                    p.occurred_at,
-                    str(p.quantity),
-                    points,
-                    points < p.points,
-                    now,
-                )
-                for p, points in credits
-            ]
-            lost = db.write(source, rows, credits, now, now + lifetime)
-            if lost:
+        before = db.hold(sorted(planned.items())) if planned else {}
+        while True:
+            credits = _decide(parsed, by_id, by_key, dict(before), outcomes)
+            moved = _moves(credits)
+            back = {k: n - moved.get(k, 0) for k, n in planned.items() if n != moved.get(k, 0)}
+            if not credits:
+                break
+            # the batch's credits are one ledger transaction (the source −total, each person +p),
+            # named at random: unique without asking the database
+            txn = "credit:" + secrets.token_hex(16)
+            db.mark()
+            lost = db.write(source, _rows(source, credits, now, txn), credits, now, now + lifetime)
+            freed = _moves([(p, n) for p, n in credits if p.key in lost])
+            if lost and any(
+                (o := outcomes[p.index]) is not None
+                and (o.capped or o.code == "cap_reached")
+                and not freed.keys().isdisjoint(p.counters)
+                for p in parsed
+            ):
                 # a concurrent batch carried one of these behaviours and committed it first (the
-                # insert waited for it): it answers duplicate and gives its points back to the
-                # counters, unless a cap cut a record drawing on them here; then the batch is
-                # decided anew (rolled back and recomputed, the behaviour then a duplicate)
-                freed = _moves([(p, n) for p, n in credits if p.key in lost])
-                if any(
-                    (o := outcomes[p.index]) is not None
-                    and (o.capped or o.code == "cap_reached")
-                    and not freed.keys().isdisjoint(p.counters)
-                    for p in parsed
-                ):
-                    raise _Lost()
-                for k, n in freed.items():
-                    back[k] = back.get(k, 0) + n
-                for i, o in enumerate(outcomes):
-                    if o is not None and o.status == "credited" and o.record in lost:
-                        outcomes[i] = replace(o, status="duplicate", points=0, capped=False)
+                # insert waited for it), and a cap cut a record here counting its points: the write
+                # is undone and the batch decided anew on the same counters (still held), the
+                # behaviour now a duplicate
+                db.undo()
+                by_key = by_key | dict.fromkeys(lost)
+                continue
+            for k, n in freed.items():  # a lost behaviour's points go back to the counters
+                back[k] = back.get(k, 0) + n
+            for i, o in enumerate(outcomes):
+                if o is None or o.record is None or o.status == "refused":
+                    continue
+                if o.record in lost:
+                    if o.status == "credited":  # credited by the concurrent batch, in a transaction not read here
+                        outcomes[i] = replace(o, status="duplicate", points=0, capped=False, txn=None)
+                elif o.txn is None:  # a credit, or a repeat in the batch of a behaviour it credits
+                    outcomes[i] = replace(o, txn=txn)
+            break
         if back:
             db.give_back(sorted(back.items()))
     return [o for o in outcomes if o is not None]
+
+
+def _rows(source: str, credits: list[tuple[_Parsed, int]], now: int, txn: str) -> list[tuple[Any, ...]]:
+    """The behaviour_records rows of the credits (in _RECORD_COLUMNS' order)."""
+    return [
+        (
+            p.key,
+            source,
+            p.id,
+            p.account,
+            p.behaviour.type,
+            p.behaviour.version,
+            p.occurred_at,
+            str(p.quantity),
+            points,
+            points < p.points,
+            now,
+            txn,
+        )
+        for p, points in credits
+    ]
 
 
 def _moves(credits: list[tuple[_Parsed, int]]) -> dict[tuple[str, str, str], int]:
@@ -442,7 +455,6 @@ def _decide(
     credits: list[tuple[_Parsed, int]] = []
     for p in parsed:
         b = p.behaviour
-        txn = "credit:" + p.key
         v, ill = b.version, b.illustrative
         stored = by_id.get(p.id)
         earlier = first_of_id.get(p.id)
@@ -462,7 +474,7 @@ def _decide(
                     p.id,
                     "credited",
                     int(stored.points),
-                    txn,
+                    stored.txn,
                     p.key,
                     capped=bool(stored.capped),
                     type_version=v,
@@ -475,8 +487,10 @@ def _decide(
             continue
         first_of_id[p.id] = p
         if p.key in by_key or p.key in credited_here:
+            # the transaction that credited it; one of this batch's is named when written
+            first_txn = by_key[p.key].txn if p.key in by_key and by_key[p.key] is not None else None
             outcomes[p.index] = RecordOutcome(
-                p.index, p.id, "duplicate", 0, txn, p.key, type_version=v, illustrative=ill
+                p.index, p.id, "duplicate", 0, first_txn, p.key, type_version=v, illustrative=ill
             )
             continue
         day, year = _periods(p)
@@ -503,7 +517,7 @@ def _decide(
         credited_here[p.key] = p
         credits.append((p, room))
         outcomes[p.index] = RecordOutcome(
-            p.index, p.id, "credited", room, txn, p.key, capped=room < p.points, type_version=v, illustrative=ill
+            p.index, p.id, "credited", room, None, p.key, capped=room < p.points, type_version=v, illustrative=ill
         )
     return credits
 
@@ -532,9 +546,9 @@ class _Db:
         (duplicates)."""
         r = BEHAVIOUR_RECORDS.c
         rows = self.conn.execute(
-            select(r.key, r.source_id, r.source_record_id, r.points, r.capped, r.type, r.occurred_at, r.quantity).where(
-                or_(r.key.in_(keys), and_(r.source_id == source, r.source_record_id.in_(ids)))
-            )
+            select(
+                r.key, r.source_id, r.source_record_id, r.points, r.capped, r.type, r.occurred_at, r.quantity, r.txn
+            ).where(or_(r.key.in_(keys), and_(r.source_id == source, r.source_record_id.in_(ids))))
         ).all()
         return {x.source_record_id: x for x in rows if x.source_id == source}, {x.key: x for x in rows}
 
@@ -547,18 +561,26 @@ class _Db:
         """Take back what `hold` added and no credit used."""
         raise NotImplementedError
 
+    def mark(self) -> None:
+        """Before `write`: what `undo` goes back to."""
+
+    def undo(self) -> None:
+        """Undo what was written since `mark` (the counters stay held)."""
+        raise NotImplementedError
+
     def write(
         self, source: str, rows: list[tuple[Any, ...]], credits: list[tuple[_Parsed, int]], now: int, expires_at: int
     ) -> set[str]:
-        """Store the records and post their credits; the keys a concurrent batch stored first
-        (those are not credited here)."""
+        """Store the records and post their credits as one ledger transaction (each row names it):
+        the keys a concurrent batch stored first (those are not credited here)."""
         raise NotImplementedError
 
 
 _RECORD_COLUMNS = (
-    "key, source_id, source_record_id, account_id, type, version, occurred_at, quantity, points, capped, received_at"
+    "key, source_id, source_record_id, account_id, type, version, occurred_at, quantity, points, capped, received_at, "
+    "txn"
 )
-_READ_COLUMNS = "key, source_id, source_record_id, points, capped, type, occurred_at, quantity"
+_READ_COLUMNS = "key, source_id, source_record_id, points, capped, type, occurred_at, quantity, txn"
 
 
 class _Sqlite(_Db):
@@ -598,12 +620,12 @@ class _Sqlite(_Db):
     def write(
         self, source: str, rows: list[tuple[Any, ...]], credits: list[tuple[_Parsed, int]], now: int, expires_at: int
     ) -> set[str]:
-        """The records, then each credit through accounts.ledger.post. Under the write lock no
+        """The records, then the credits through accounts.ledger.post. Under the write lock no
         other batch stored a key read as absent."""
         done = (
             self._raw()
             .executemany(
-                f"INSERT INTO behaviour_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO behaviour_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
                 rows,
             )
@@ -611,18 +633,18 @@ class _Sqlite(_Db):
         )
         if done != len(rows):
             raise ConflictError("another writer stored records of this batch; send it again (it posts nothing twice)")
-        for p, points in credits:
-            ledger.post(
-                self.conn,
-                "credit:" + p.key,
-                "credit",
-                "record:" + p.key,
-                [
-                    ledger.Posting(f"source:{source}", -points),
-                    ledger.Posting(f"person:{p.account}", points, expires_at),
-                ],
-                now,
-            )
+        txn = rows[0][11]
+        ledger.post(
+            self.conn,
+            txn,
+            "credit",
+            f"batch:{len(credits)}",
+            [
+                ledger.Posting(f"source:{source}", -sum(points for _, points in credits)),
+                *(ledger.Posting(f"person:{p.account}", n, expires_at, "record:" + p.key) for p, n in credits),
+            ],
+            now,
+        )
         return set()
 
 
@@ -695,6 +717,14 @@ class _Postgres(_Db):
             after = {(a, t, d): int(n) for a, t, d, n in cur.fetchall()}
         return {k: after[k] - n for k, n in planned}
 
+    def mark(self) -> None:
+        with self._cur() as cur:
+            cur.execute("SAVEPOINT credits")
+
+    def undo(self) -> None:
+        with self._cur() as cur:
+            cur.execute("ROLLBACK TO SAVEPOINT credits")
+
     def give_back(self, back: list[tuple[tuple[str, str, str], int]]) -> None:
         with self._cur() as cur:
             cur.execute(
@@ -708,15 +738,17 @@ class _Postgres(_Db):
         self, source: str, rows: list[tuple[Any, ...]], credits: list[tuple[_Parsed, int]], now: int, expires_at: int
     ) -> set[str]:
         """One statement: the records in key order, the key the guard against a concurrent batch (a
-        key another batch stored first is skipped: that behaviour is its credit); then the entries
-        of each stored record as accounts.ledger.post writes them (source −p, then person +p with its
-        expiry) and the person's lot. Records lock after the counters (`hold`), in sorted order."""
+        key another batch stored first is skipped: that behaviour is its credit); then the batch's
+        transaction as accounts.ledger.post writes it (the source −total, then each stored record's
+        person +p with its expiry) and the persons' lots. Records lock after the counters (`hold`),
+        in sorted order."""
         with self._cur() as cur:
             cur.execute(
                 _PG_WRITE,
                 {
                     # key, id, account, type, version, occurred_at, quantity, points, capped
-                    **_cols("r", [c for i, c in enumerate(zip(*rows, strict=True)) if i not in (1, 10)]),
+                    **_cols("r", [c for i, c in enumerate(zip(*rows, strict=True)) if i not in (1, 10, 11)]),
+                    "txn": rows[0][11],
                     "source": source,
                     "source_account": f"source:{source}",
                     "now": now,
@@ -738,17 +770,22 @@ RETURNING account_id, type, period, points
 _PG_WRITE = f"""
 WITH r AS (
     INSERT INTO behaviour_records ({_RECORD_COLUMNS})
-    SELECT k, %(source)s, i, a, t, v, o, q, p, c, %(now)s
+    SELECT k, %(source)s, i, a, t, v, o, q, p, c, %(now)s, %(txn)s
     FROM unnest({_col("r0")}, {_col("r1")}, {_col("r2")}, {_col("r3")}, {_col("r4", "int")}, {_col("r5", "bigint")},
                 {_col("r6")}, {_col("r7", "bigint")}, {_col("r8", "bool")}) AS x(k, i, a, t, v, o, q, p, c)
     ORDER BY k ON CONFLICT DO NOTHING RETURNING key, account_id, points
 ), e AS (
     INSERT INTO points_entries (txn, account, amount, kind, ref, created_at, expires_at)
-    SELECT 'credit:' || r.key, CASE WHEN s = 0 THEN %(source_account)s ELSE 'person:' || r.account_id END,
-           CASE WHEN s = 0 THEN -r.points ELSE r.points END, 'credit', 'record:' || r.key, %(now)s,
-           CASE WHEN s = 0 THEN NULL ELSE %(expires_at)s::bigint END
-    FROM r JOIN unnest({_col("r0")}) WITH ORDINALITY AS n(k, o) ON n.k = r.key
-    CROSS JOIN (VALUES (0), (1)) AS side(s) ORDER BY n.o, s
+    SELECT %(txn)s, x.account, x.amount, 'credit', x.ref, %(now)s, x.expires_at
+    FROM (
+        SELECT 0::bigint AS o, %(source_account)s AS account, (-sum(points))::bigint AS amount,
+               'batch:' || count(*) AS ref, NULL::bigint AS expires_at
+        FROM r HAVING count(*) > 0
+        UNION ALL
+        SELECT n.o, 'person:' || r.account_id, r.points, 'record:' || r.key, %(expires_at)s::bigint
+        FROM r JOIN unnest({_col("r0")}) WITH ORDINALITY AS n(k, o) ON n.k = r.key
+    ) AS x
+    ORDER BY x.o
     RETURNING id, account, amount, expires_at
 ), l AS (
     INSERT INTO points_lots (entry_id, account, expires_at, remaining)
@@ -768,3 +805,4 @@ class _Row:
     type: str
     occurred_at: int | None  # None once the account is deleted
     quantity: str | None
+    txn: str

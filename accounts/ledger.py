@@ -88,6 +88,8 @@ class Posting:
     account: str  # "person:<account id>", "source:<source id>", "merchant:<source id>", "expired"
     amount: int  # points, signed
     expires_at: int | None = None  # on a person's credit
+    ref: str | None = None  # what this posting is about, where not the transaction's `ref`: a batch of
+    # credits is one transaction whose person postings each name their behaviour record
 
 
 def post(conn: Connection, txn: str, kind: str, ref: str, postings: list[Posting], now: int) -> None:
@@ -134,7 +136,7 @@ def _append(conn: Connection, txn: str, kind: str, ref: str, postings: list[Post
             "account": p.account,
             "amount": p.amount,
             "kind": kind,
-            "ref": ref,
+            "ref": ref if p.ref is None else p.ref,
             "created_at": now,
             "expires_at": p.expires_at,
         }
@@ -380,7 +382,7 @@ def audit(engine: Engine) -> list[str]:
     """Recompute what the ledger derives and check its rules; one line per problem, [] if none:
     every transaction sums to zero; only the five kinds; every lot's remainder = its entry's amount
     minus what spends took, on its entry's person; no lot without a person credit behind it; a credit
-    credits one person once; each debit's spends equal its person postings; no remainder below zero;
+    credits a behaviour record (its ref) to a person once; each debit's spends equal its person postings; no remainder below zero;
     each redemption paid its merchant its points once, and was given back iff it says reversed."""
     problems: list[str] = []
     with engine.connect() as conn:
@@ -431,15 +433,16 @@ def audit(engine: Engine) -> list[str]:
             .where(or_(ENTRIES.c.id.is_(None), ENTRIES.c.amount <= 0, ENTRIES.c.account.not_like("person:%")))
         ):
             problems.append(f"lot {lot_id} has no positive entry of its person behind it")
-        # a credit credits one person once; post leaves the retry check to its caller, so a caller
-        # that posted a credit twice wrote a balanced transaction only this count shows
-        for txn, n in conn.execute(
-            select(ENTRIES.c.txn, func.count())
+        # a behaviour earns once: each person credit names its behaviour record (`ref`), and post
+        # leaves the retry check to its caller, so a caller that posted a credit twice wrote
+        # balanced transactions only this count shows
+        for ref, n in conn.execute(
+            select(ENTRIES.c.ref, func.count())
             .where(ENTRIES.c.kind == "credit", ENTRIES.c.account.like("person:%"))
-            .group_by(ENTRIES.c.txn)
+            .group_by(ENTRIES.c.ref)
             .having(func.count() > 1)
         ):
-            problems.append(f"transaction {txn} credits a person {n} times; a credit credits one person once")
+            problems.append(f"{ref} is credited to a person {n} times; a behaviour earns once")
         debits = (
             select(ENTRIES.c.txn, (-func.sum(ENTRIES.c.amount)).label("out"))
             .where(ENTRIES.c.account.like("person:%"), ENTRIES.c.amount < 0)

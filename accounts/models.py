@@ -88,6 +88,9 @@ class BehaviourRecord(SQLModel, table=True):
     points: int = Field(sa_type=BigInteger)  # credited (after caps)
     capped: bool = False  # True: fewer points than the behaviour's grams, a cap cut it
     received_at: int = Field(sa_type=BigInteger)
+    # the ledger transaction that credited it: one per batch since 2026-12 ("credit:" + 32 hex digits),
+    # "credit:<key>" for records stored before (the migration a0002 wrote it)
+    txn: str
 
 
 class CapCounter(SQLModel, table=True):

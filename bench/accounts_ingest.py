@@ -16,7 +16,8 @@ share repeat an earlier trip of the run under a new record id: the behaviour's i
 same, so the API answers "duplicate" (the Hubei rule, the dedup path under load). Batched mode:
 --clients threads, each POSTing batches of 1,000 on its own keep-alive connection. Single mode: the
 same threads, one record per request. Every answer is checked: 200, one outcome per record, no
-refusal; the ledger then holds exactly the credited records' postings. Medians of --rounds rounds.
+refusal; the ledger then holds exactly a posting per credited record and one per batch (the source's
+total), and its audit is clean. Medians of --rounds rounds.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import Engine, create_engine, func, insert, make_url, select, text
 
-from accounts import people, sources
+from accounts import ledger, people, sources
 from accounts.ledger_models import ENTRIES
 from accounts.models import ACCOUNTS, CONSENTS
 from certificates.db import create_schema
@@ -242,8 +243,8 @@ def main() -> None:
             batched, single = [], []
             totals = {"credited": 0, "duplicate": 0, "refused": 0, "resent": 0}
             with server(db_url, tmp, node, args.workers) as (host, port):
-                send(host, port, bearer, [stream.take(BATCH)], 1)  # warm both workers' imports and pools
-                send(host, port, bearer, [stream.take(BATCH)], 1)
+                for _ in range(2):  # warm both workers' imports and pools
+                    totals["credited"] += send(host, port, bearer, [stream.take(BATCH)], 1)[1]["credited"]
                 for r in range(args.rounds):
                     records = stream.take(args.records)
                     seconds, counts = send(
@@ -269,6 +270,7 @@ def main() -> None:
             with engine.connect() as conn:
                 held = conn.execute(select(func.count()).select_from(ENTRIES)).scalar_one()
                 distinct = conn.execute(select(func.count(func.distinct(ENTRIES.c.txn)))).scalar_one()
+                problems = ledger.audit(engine)
         b, s = statistics.median(batched), statistics.median(single)
         print(
             f"\nmedian over {args.rounds} rounds ({args.workers} uvicorn workers, {args.clients} clients, "
@@ -278,8 +280,12 @@ def main() -> None:
         print(f"  one per request:  {s:,.0f} records/s")
         print(f"  ratio:            {b / s:,.1f}×   (target ≥ {TARGET_RATIO}×)")
         print(f"  refused: {totals['refused']:,} (caps); ledger: {held:,} postings in {distinct:,} transactions")
-        if held != 2 * distinct:  # each credit is two postings (source −p, person +p), posted once
-            raise SystemExit(f"the ledger holds {held:,} postings for {distinct:,} transactions: not two each")
+        # a batch's credits are one transaction: a posting per credited behaviour and the source's total
+        if held != totals["credited"] + distinct or problems:
+            raise SystemExit(
+                f"the ledger holds {held:,} postings in {distinct:,} transactions for {totals['credited']:,} credits: "
+                f"not one each and one a transaction; audit: {problems[:3]}"
+            )
         ok = b >= TARGET_RATE and b / s >= TARGET_RATIO
         print("  PASS" if ok else "  BELOW TARGET")
         sys.exit(0 if ok else 1)

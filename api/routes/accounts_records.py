@@ -91,8 +91,8 @@ async def records(request: Request, who: Annotated[Principal, Depends(scoped("re
             "credited": len(credited),
             "duplicate": sum(o.status == "duplicate" for o in outcomes),
             "refused": sum(o.status == "refused" for o in outcomes),
-            # a record sent twice in one batch answers its first transaction: each transaction counts once
-            "points": sum({o.txn: o.points for o in credited}.values()),
+            # a record sent twice in one batch answers as the first: each behaviour counts once
+            "points": sum({o.record: o.points for o in credited}.values()),
             "illustrative": any(o.illustrative for o in credited),
             "outcomes": shown,
         }

@@ -96,8 +96,10 @@ class ConsentPublic(Strict):
 
 class OutcomePublic(Strict):
     """One record's outcome: credited (points, the ledger transaction, the behaviour's record key),
-    duplicate (`record`: the key of the behaviour credited first, from whichever source) or refused
-    (`code` and a one-line `reason` naming the fix)."""
+    duplicate (`record`: the key of the behaviour credited first, from whichever source, and `txn` its
+    transaction; null when a concurrent batch credited it) or refused (`code` and a one-line `reason`
+    naming the fix). A batch's credits are one ledger transaction: the source's total and each
+    person's points."""
 
     index: int
     id: str | None

@@ -15,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
+from accounts import ledger
 from accounts.ledger_models import ENTRIES
 from api.app import create_app
 from indexer.db import make_engine
@@ -80,10 +81,14 @@ def test_overlapping_batches_at_once_credit_each_behaviour_once(pg: Sources) -> 
     assert all(s[-1] == 200 for s in seen), seen
     assert {code for s in seen for code in s} <= {200, 409, 503}
     with pg.engine.connect() as conn:
-        credits = conn.execute(select(func.count(func.distinct(ENTRIES.c.txn)))).scalar_one()
+        # a person posting per credited behaviour, each naming its record
+        credits = conn.execute(
+            select(func.count(func.distinct(ENTRIES.c.ref))).where(ENTRIES.c.account.like("person:%"))
+        ).scalar_one()
         points = conn.execute(select(func.sum(ENTRIES.c.amount)).where(ENTRIES.c.amount > 0)).scalar_one()
     # 40 behaviours reported twice each: 40 credits of 12.5 pkm × 46.8 g/pkm = 585 points
     assert credits == 40 and points == 40 * 585
+    assert ledger.audit(pg.engine) == []
 
 
 def test_concurrent_redemptions_through_the_api_never_oversell(pg: Sources) -> None:

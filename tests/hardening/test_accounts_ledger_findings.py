@@ -174,7 +174,7 @@ def test_audit_catches_a_credit_posted_twice(lite: Engine) -> None:
     credit(lite, person, 100, at=T0, expires_at=T0 + DAY, record="r1")
     credit(lite, person, 100, at=T0 + 5, expires_at=T0 + DAY, record="r1")
     assert ledger.balance(lite, person, T0 + 5) == 200
-    assert ledger.audit(lite) == ["transaction credit:r1 credits a person 2 times; a credit credits one person once"]
+    assert ledger.audit(lite) == ["r1 is credited to a person 2 times; a behaviour earns once"]
 
 
 def test_audit_catches_a_redemption_row_that_disagrees_with_its_entries(lite: Engine) -> None:
