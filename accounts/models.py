@@ -80,7 +80,8 @@ class BehaviourRecord(SQLModel, table=True):
     key: str = Field(primary_key=True)  # hex sha256 of the behaviour's identity
     source_id: str
     source_record_id: str
-    account_id: str = Field(index=True)
+    # not indexed: a person's records are found through their credit entries (accounts.people)
+    account_id: str
     type: str
     version: int
     occurred_at: int | None = Field(default=None, sa_type=BigInteger)  # None once the account is deleted

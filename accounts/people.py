@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, insert, or_, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, or_, select, update
 
 from accounts.errors import ConflictError, InputError, NotFoundError, ScopeError
 from accounts.ledger_models import PointsEntry
@@ -197,7 +197,7 @@ def export_account(engine: Engine, account_id: str, vault: Vault | None = None) 
         ).scalar_one_or_none()
         records = conn.execute(
             select(BEHAVIOUR_RECORDS)
-            .where(BEHAVIOUR_RECORDS.c.account_id == account_id)
+            .where(BEHAVIOUR_RECORDS.c.key.in_(_record_keys(account_id)))
             .order_by(BEHAVIOUR_RECORDS.c.received_at, BEHAVIOUR_RECORDS.c.key)
         ).all()
         entries = conn.execute(select(ENTRIES).where(e.account == f"person:{account_id}").order_by(e.id)).all()
@@ -239,6 +239,16 @@ def export_account(engine: Engine, account_id: str, vault: Vault | None = None) 
     }
 
 
+def _record_keys(account_id: str) -> Any:
+    """The keys of the account's behaviour records, read through its points entries (the index the
+    statement uses): each stored record was credited to its person once, by an entry whose ref names
+    it. behaviour_records has no index by account, which ingest would write 1,000 times a batch."""
+    e = ENTRIES.c
+    return select(func.substr(e.ref, len("record:") + 1)).where(
+        e.account == f"person:{account_id}", e.kind == "credit", e.ref.like("record:%")
+    )
+
+
 def delete_account(engine: Engine, account_id: str, now: int) -> None:
     """Destroy the personal data (vault row, consents, records' details); keep the points entries."""
     r = BEHAVIOUR_RECORDS.c
@@ -256,7 +266,7 @@ def delete_account(engine: Engine, account_id: str, now: int) -> None:
         # and the entries' refs resolve; when and how much the person travelled goes
         conn.execute(
             update(BEHAVIOUR_RECORDS)
-            .where(r.account_id == account_id, or_(r.occurred_at.is_not(None), r.quantity.is_not(None)))
+            .where(r.key.in_(_record_keys(account_id)), or_(r.occurred_at.is_not(None), r.quantity.is_not(None)))
             .values(occurred_at=None, quantity=None)
         )
 

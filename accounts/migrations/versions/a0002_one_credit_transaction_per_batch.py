@@ -1,7 +1,8 @@
 """one ledger transaction per batch of credits: behaviour records name the transaction that credited
 them (a retried record answers it), and points_entries lose their index on txn (no statement looks an
 entry up by its transaction: the audit groups the whole table; the index was a fifth of the cost of a
-batch of credits)
+batch of credits), and behaviour records theirs on account_id (a person's records are found through their
+credit entries)
 
 Revision ID: a0002
 Revises: a0001
@@ -27,9 +28,13 @@ def upgrade() -> None:
         batch.alter_column("txn", existing_type=sqlmodel.sql.sqltypes.AutoString(), nullable=False)
     with op.batch_alter_table("points_entries") as batch:
         batch.drop_index("ix_points_entries_txn")
+    with op.batch_alter_table("behaviour_records") as batch:
+        batch.drop_index("ix_behaviour_records_account_id")
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("behaviour_records") as batch:
+        batch.create_index("ix_behaviour_records_account_id", ["account_id"], unique=False)
     with op.batch_alter_table("points_entries") as batch:
         batch.create_index("ix_points_entries_txn", ["txn"], unique=False)
     with op.batch_alter_table("behaviour_records") as batch:
