@@ -23,11 +23,11 @@ full), counters in sorted order: that locks them until commit and answers their 
 batch. The batch is decided on those values, which no other batch can change now, and gives back
 what the caps left unused. Records are then stored in key order (every batch locks counters, then
 records, each in one order: batches queue, never deadlock); the key is their primary key, so a
-batch carrying a behaviour another batch is storing waits for it, and the key it loses answers
-`duplicate` with its points given back, unless a cap cut a record drawing on the same counters:
-then the batch rolls back and is decided anew. A deadlock or serialisation failure is recomputed
-the same way; after 8 attempts ConflictError (the batch is safe to resend). One statement per
-table per batch, no per-record query (docs/accounts_ingest.md).
+batch carrying a record another batch is storing waits for it; the write is then undone to a
+savepoint, the stored records read again and the batch decided anew on the counters it holds. A
+deadlock or serialisation failure rolls the batch back and recomputes it; after 8 attempts
+ConflictError (the batch is safe to resend). One statement per table per batch, no per-record
+query (docs/accounts_ingest.md).
 """
 
 from __future__ import annotations
@@ -177,7 +177,12 @@ def _parse(index: int, raw: object, methodology: Methodology, now: int) -> _Pars
             index, None, "malformed", f"id must be the source's record id, 1 to {MAX_ID} printable characters"
         )
     # a field name that is not text is named by its type: str() of a 5,000-digit int raises
-    extra = sorted(k if isinstance(k, str) else f"<{type(k).__name__}>" for k in raw if k not in RECORD_KEYS)
+    # and one that is not printable (a lone surrogate cannot even be encoded in the answer) by its repr
+    extra = sorted(
+        (k if k.isprintable() else ascii(k)) if isinstance(k, str) else f"<{type(k).__name__}>"
+        for k in raw
+        if k not in RECORD_KEYS
+    )
     if extra:
         return _refused(
             index,
@@ -307,9 +312,10 @@ def _ingest_once(
         if not parsed:
             return [o for o in outcomes if o is not None]
         db.begin()
-        by_id, by_key = db.read(source, sorted({p.key for p in parsed}), sorted({p.id for p in parsed}))
+        keys, ids, found = sorted({p.key for p in parsed}), sorted({p.id for p in parsed}), parsed
+        by_id, by_key = db.read(source, keys, ids)
         # a retried record answers its first outcome even if the consent or the account went since
-        parsed = _check_accounts(db, source, parsed, outcomes, retried=by_id.keys())
+        parsed = _check_accounts(db, source, found, outcomes, retried=by_id.keys())
         # what each cap counter would move if no cap bound: an upper bound of its move. Adding it
         # locks the counters (sorted: two batches never wait for each other in a cycle) until commit
         # and answers their values before this batch, so the decisions below are taken on values
@@ -319,36 +325,41 @@ def _ingest_once(
         # the batch's credits are one ledger transaction (the source −total, each person +p), named
         # at random: unique without asking the database
         txn = "credit:" + secrets.token_hex(16)
+        fresh = False
         while True:
             credits = _decide(parsed, by_id, by_key, dict(before), outcomes, txn)
+            if not fresh and any(
+                (o := outcomes[p.index]) is not None and (o.capped or o.code == "cap_reached") for p in parsed
+            ):
+                # a cap cut a record: the counters were read after any batch sharing them committed,
+                # the stored records before. A batch that committed in between (this batch sent
+                # before, say) is read now, lest its credits be counted against its own records
+                fresh = True
+                again = db.read(source, keys, ids)
+                if again[0].keys() != by_id.keys() or again[1].keys() != by_key.keys():
+                    by_id, by_key = again
+                    kept = {p.index for p in parsed}
+                    parsed = [p for p in found if p.index in kept or p.id in by_id]
+                    continue
             moved = _moves(credits)
             back = {k: n - moved.get(k, 0) for k, n in planned.items() if n != moved.get(k, 0)}
             if not credits:
                 break
             db.mark()
-            lost = db.write(source, _rows(source, credits, now, txn), credits, now, now + lifetime)
-            freed = _moves([(p, n) for p, n in credits if p.key in lost])
-            if lost and any(
-                (o := outcomes[p.index]) is not None
-                and (o.capped or o.code == "cap_reached")
-                and not freed.keys().isdisjoint(p.counters)
-                for p in parsed
-            ):
-                # a concurrent batch carried one of these behaviours and committed it first (the
-                # insert waited for it), and a cap cut a record here counting its points: the write
-                # is undone and the batch decided anew on the same counters (still held), the
-                # behaviour now a duplicate
-                db.undo()
-                by_key = by_key | dict.fromkeys(lost)
-                continue
-            for k, n in freed.items():  # a lost behaviour's points go back to the counters
-                back[k] = back.get(k, 0) + n
-            if lost:
-                for i, o in enumerate(outcomes):
-                    # credited by the concurrent batch, in a transaction not read here
-                    if o is not None and o.status != "refused" and o.record in lost:
-                        outcomes[i] = replace(o, status="duplicate", points=0, capped=False, txn=None)
-            break
+            if not db.write(source, _rows(source, credits, now, txn), credits, now, now + lifetime):
+                break
+            # a concurrent batch stored a record this one read as absent and committed (the insert
+            # waited for it): the same behaviour from another record, the same record sent again, or
+            # its id for another behaviour. The write is undone, the stored records read again and the
+            # batch decided anew on the same counters (still held): a duplicate, its first outcome, or
+            # id_reused, as if the batches had come one after the other
+            db.undo()
+            by_id, by_key = db.read(source, keys, ids)
+            # the records decided before, and any now found stored under its id (it answers its first
+            # outcome); the accounts are not read again (no counter was held for a record they refused)
+            kept = {p.index for p in parsed}
+            parsed = [p for p in found if p.index in kept or p.id in by_id]
+            fresh = True
         if back:
             db.give_back(sorted(back.items()))
     return [o for o in outcomes if o is not None]

@@ -31,7 +31,8 @@ def new_person(engine: Engine, app: Principal) -> str:
 
 
 def credit(engine: Engine, account_id: str, points: int, *, at: int, expires_at: int, record: str) -> None:
-    """A credit as ingest posts it: the source's side negative, the person's positive with its expiry."""
+    """A credit: the source's side negative, the person's positive with its expiry (ingest posts a
+    batch as one transaction, and names each person posting's record `record:<key>`)."""
     with engine.begin() as conn:
         ledger.post(
             conn,
