@@ -346,13 +346,27 @@ def _ingest_once(
             if not credits:
                 break
             db.mark()
-            if not db.write(source, _rows(source, credits, now, txn), credits, now, now + lifetime):
+            lost = db.write(source, _rows(source, credits, now, txn), credits, now, now + lifetime)
+            if not lost:
                 break
             # a concurrent batch stored a record this one read as absent and committed (the insert
             # waited for it): the same behaviour from another record, the same record sent again, or
-            # its id for another behaviour. The write is undone, the stored records read again and the
-            # batch decided anew on the same counters (still held): a duplicate, its first outcome, or
-            # id_reused, as if the batches had come one after the other
+            # its id for another behaviour. Each such record answers as if the batches had come one
+            # after the other (a duplicate, its first outcome, or id_reused) and its points go back to
+            # the counters; but where a cap cut a record of this batch counting them, the write is
+            # undone and the batch decided anew on a fresh read (the counters are still held)
+            freed = _moves([(p, n) for p, n in credits if p.key in lost])
+            if not any(
+                (o := outcomes[p.index]) is not None
+                and (o.capped or o.code == "cap_reached")
+                and not freed.keys().isdisjoint(p.counters)
+                for p in parsed
+            ):
+                for k, n in freed.items():
+                    back[k] = back.get(k, 0) + n
+                lost_ids = sorted({p.id for p, _ in credits if p.key in lost})
+                _settle(parsed, lost, *db.read(source, sorted(lost), lost_ids), outcomes)
+                break
             db.undo()
             by_id, by_key = db.read(source, keys, ids)
             # the records decided before, and any now found stored under its id (it answers its first
@@ -363,6 +377,32 @@ def _ingest_once(
         if back:
             db.give_back(sorted(back.items()))
     return [o for o in outcomes if o is not None]
+
+
+def _settle(
+    parsed: list[_Parsed],
+    lost: set[str],
+    by_id: dict[str, Any],
+    by_key: dict[str, Any],
+    outcomes: list[RecordOutcome | None],
+) -> None:
+    """The outcomes of the records whose key a concurrent batch stored first (and of their repeats
+    in the batch), from what that batch stored: the same record (a resend) answers its first
+    outcome, another record under its id is id_reused, another record of its behaviour a duplicate."""
+    for p in parsed:
+        o = outcomes[p.index]
+        if o is None or o.status == "refused" or o.record not in lost:
+            continue
+        stored = by_id.get(p.id)
+        if stored is None:
+            first = by_key.get(p.key)
+            outcomes[p.index] = replace(o, status="duplicate", points=0, capped=False, txn=first and first.txn)
+        elif _same_record(p, stored):
+            outcomes[p.index] = replace(
+                o, status="credited", points=int(stored.points), capped=bool(stored.capped), txn=stored.txn
+            )
+        else:
+            outcomes[p.index] = _id_reused(p)
 
 
 def _rows(source: str, credits: list[tuple[_Parsed, int]], now: int, txn: str) -> list[tuple[Any, ...]]:
@@ -466,6 +506,11 @@ def _candidates(parsed: list[_Parsed], by_id: dict[str, Any], by_key: dict[str, 
     return out
 
 
+def _id_reused(p: _Parsed) -> RecordOutcome:
+    why = f"record id {p.id} was used before for another record (behaviour, time or quantity); send a new id"
+    return _refused(p.index, p.id, "id_reused", why, p.behaviour)
+
+
 def _decide(
     parsed: list[_Parsed],
     by_id: dict[str, Any],
@@ -486,13 +531,7 @@ def _decide(
         earlier = first_of_id.get(p.id)
         if stored is not None or earlier is not None:
             if not _same_record(p, stored if stored is not None else earlier):
-                outcomes[p.index] = _refused(
-                    p.index,
-                    p.id,
-                    "id_reused",
-                    f"record id {p.id} was used before for another record (behaviour, time or quantity); send a new id",
-                    b,
-                )
+                outcomes[p.index] = _id_reused(p)
                 continue
             if stored is not None:  # a retry: the first outcome again
                 outcomes[p.index] = RecordOutcome(
