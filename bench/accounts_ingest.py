@@ -42,6 +42,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import orjson
 from sqlalchemy import Engine, create_engine, func, insert, make_url, select, text
 
 from accounts import ledger, people, sources
@@ -199,7 +200,7 @@ def send(
             if r.status != 200:
                 failures.append(f"{r.status}: {raw[:200]!r}")
                 continue
-            answer = json.loads(raw)
+            answer = orjson.loads(raw)  # the client shares the 2 cores: json.loads cost it 4 ms a batch
             if len(answer["outcomes"]) != len(chunk):
                 failures.append("an answer without one outcome per record")
             for key in ("credited", "duplicate", "refused"):
