@@ -12,16 +12,20 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_the_domain_benchmark_runs_on_three_batches(postgres_url: str) -> None:
-    args = ["--postgres", postgres_url, "--batches", "3", "--threads", "2", "--accounts", "300"]
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "accounts_ingest_domain.py"), *args],
+def _bench(script: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, str(ROOT / "bench" / script), *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
         check=False,
     )
+
+
+def test_the_domain_benchmark_runs_on_three_batches(postgres_url: str) -> None:
+    args = ["--postgres", postgres_url, "--batches", "3", "--threads", "2", "--accounts", "300"]
+    done = _bench("accounts_ingest_domain.py", *args)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     assert "Exception" not in done.stderr, done.stderr[-2000:]
     got = re.search(
@@ -36,14 +40,7 @@ def test_the_api_benchmark_runs_on_two_thousand_records(postgres_url: str) -> No
     """Through uvicorn on a small N: every answer checked, the ledger audited; the rate on 2,000
     records says nothing (it exits 1 below the target), the checks do."""
     args = ["--postgres", postgres_url, "--records", "2000", "--single", "40", "--rounds", "1", "--accounts", "300"]
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "bench" / "accounts_ingest.py"), *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    done = _bench("accounts_ingest.py", *args)
     out = done.stdout
     assert done.returncode in (0, 1) and ("  PASS" in out or "  BELOW TARGET" in out), out[-2000:] + done.stderr[-2000:]
     assert "refused: 0 (caps); ledger:" in out and "the ledger holds" not in out + done.stderr, out
