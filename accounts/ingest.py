@@ -435,11 +435,6 @@ def _moves(credits: list[tuple[_Parsed, int]]) -> dict[tuple[str, str, str], int
     return moves
 
 
-def _counter_keys(parsed: list[_Parsed]) -> set[tuple[str, str, str]]:
-    """The cap counter rows the records draw on: (account, type, "d<day>" / "y<year>")."""
-    return {k for p in parsed for k in p.counters}
-
-
 def _check_accounts(
     db: _Db, source: str, parsed: list[_Parsed], outcomes: list[RecordOutcome | None], retried: Collection[str]
 ) -> list[_Parsed]:
