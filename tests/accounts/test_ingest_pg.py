@@ -70,6 +70,39 @@ def test_postgres_writes_what_the_ledger_writes_on_sqlite(pg_engine: Engine, eng
     assert results[0] == results[1]
 
 
+def test_a_reused_id_is_refused_on_postgres_as_on_sqlite_and_frees_its_cap_room(
+    pg_engine: Engine, engine: Engine
+) -> None:
+    """PostgreSQL's first read looks records up by key only: a record whose id another behaviour
+    holds reaches the write, which refuses it (unique source and id), and the batch is decided again
+    without it, so the ride capped by its points gets them (as SQLite, which reads by id, decides)."""
+    at = shanghai(2026, 3, 10, 9)
+    results = []
+    for db in (engine, pg_engine):
+        apps = make_apps(db)
+        assert summary(ingest(db, apps.a, [ride(apps.account, "r1", at, "3", "b1")], NOW)) == [("credited", 600, None)]
+        again = [
+            ride(apps.account, "r1", at + 3600, "2", "b9"),  # the id of r1 for another ride: id_reused
+            ride(apps.account, "r4", at + 7200, "3", "b4"),  # 600 wanted, 400 left of the daily 1,000
+            ride(apps.account, "r1", at + 3600, "2", "b9"),  # the same again in the batch: answers as the first
+        ]
+        got = ingest(db, apps.a, again, NOW)
+        assert summary(got) == [("refused", 0, "id_reused"), ("credited", 400, None), ("refused", 0, "id_reused")]
+        assert got[1].capped
+        assert ingest(db, apps.a, again, NOW + 1) == got  # a retry: the same outcomes, nothing new
+        # no cap cut this one (another day): the write refuses it, and its points go back to the counters
+        late = [ride(apps.account, "r1", at - 86_400, "1", "b7"), ride(apps.account, "r5", at - 86_400, "4", "b5")]
+        assert summary(ingest(db, apps.a, late, NOW)) == [("refused", 0, "id_reused"), ("credited", 800, None)]
+        assert summary(ingest(db, apps.a, [ride(apps.account, "r6", at - 86_340, "1", "b6")], NOW)) == [
+            ("credited", 200, None)
+        ]
+        assert ledger.balance(db, apps.account, NOW) == 2000
+        assert ledger.audit(db) == []
+        rows = _ledger_rows(db)
+        results.append([tuple(x.replace(apps.account, "ACC") if isinstance(x, str) else x for x in r) for r in rows])
+    assert results[0] == results[1]
+
+
 def _race(engine: Engine, jobs: list[Callable[[], list[RecordOutcome]]]) -> list[list[RecordOutcome]]:
     barrier = threading.Barrier(len(jobs))
     out: list[list[RecordOutcome]] = [[] for _ in jobs]
