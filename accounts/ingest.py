@@ -313,7 +313,7 @@ def _ingest_once(
             return [o for o in outcomes if o is not None]
         db.begin()
         keys, ids, found = sorted({p.key for p in parsed}), sorted({p.id for p in parsed}), parsed
-        by_id, by_key = db.first_read(source, keys, ids)
+        by_id, by_key = db.read(source, keys, ids)
         # a retried record answers its first outcome even if the consent or the account went since
         parsed = _check_accounts(db, source, found, outcomes, retried=by_id.keys())
         # what each cap counter would move if no cap bound: an upper bound of its move. Adding it
@@ -610,11 +610,6 @@ class _Db:
         ).all()
         return {x.source_record_id: x for x in rows if x.source_id == source}, {x.key: x for x in rows}
 
-    def first_read(self, source: str, keys: list[str], ids: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The batch's first `read`; it may leave out records stored under an id of the batch for
-        another behaviour (id_reused) where `write` answers them as lost."""
-        return self.read(source, keys, ids)
-
     def hold(self, planned: list[tuple[tuple[str, str, str], int]]) -> dict[tuple[str, str, str], int]:
         """Add each planned move to its counter (created if absent), holding the counters until
         commit; their values before the moves."""
@@ -769,18 +764,6 @@ class _Postgres(_Db):
                 f"SELECT {_READ_COLUMNS} FROM behaviour_records "
                 f"WHERE source_id = %(source)s AND source_record_id = {_any('ids')}",
                 {"keys": _json(keys), "source": source, "ids": _json(ids)},
-            )
-            rows = [_Row(*x) for x in cur.fetchall()]
-        return {x.source_record_id: x for x in rows if x.source_id == source}, {x.key: x for x in rows}
-
-    def first_read(self, source: str, keys: list[str], ids: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """By key only: a retry is stored under its key, and a record whose id another behaviour
-        holds is refused by the write's unique (source, id) like a record a concurrent batch stored
-        first (lost, then `_settle`d as id_reused), so the batch's ids need no index probe of their
-        own (1,000 probes of uq_behaviour_records_source a batch, which the insert makes anyway)."""
-        with self._cur() as cur:
-            cur.execute(
-                f"SELECT {_READ_COLUMNS} FROM behaviour_records WHERE key = {_any('keys')}", {"keys": _json(keys)}
             )
             rows = [_Row(*x) for x in cur.fetchall()]
         return {x.source_record_id: x for x in rows if x.source_id == source}, {x.key: x for x in rows}
