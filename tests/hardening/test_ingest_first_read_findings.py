@@ -17,6 +17,7 @@ from sqlalchemy import Engine, select
 
 from accounts import ledger
 from accounts.ingest import RecordOutcome, ingest
+from accounts.methodology import day_of
 from accounts.models import CAP_COUNTERS
 from accounts.people import delete_account, revoke_consent
 from tests.accounts.conftest import Apps, _data_key, engine, make_apps, pg_engine  # noqa: F401  # fixtures
@@ -314,7 +315,7 @@ def test_a_reused_id_racing_a_new_id_for_the_same_ride(pg_engine: Engine) -> Non
         assert ingest(pg_engine, apps.a, a, NOW + 1) == got_a
         assert ingest(pg_engine, apps.a, b, NOW + 1) == got_b
         assert ledger.balance(pg_engine, acc, NOW) == 600 * (round_ + 1)
-        assert _counters(pg_engine)[(acc, "cycling", f"d{_day(t)}")] == 600
+        assert _counters(pg_engine)[(acc, "cycling", f"d{day_of(t)}")] == 600
     assert ledger.audit(pg_engine) == []
 
 
@@ -339,12 +340,6 @@ def test_resending_a_reused_id_after_its_ride_was_credited_under_another_id(
         assert ledger.audit(db) == []
     assert results[0] == ([("refused", 0, "id_reused")], [("refused", 0, "id_reused")], True, 600)
     assert results[1] == results[0]
-
-
-def _day(t: int) -> str:
-    from accounts.methodology import day_of
-
-    return day_of(t)
 
 
 def test_a_resend_racing_a_batch_reusing_its_ids(pg_engine: Engine) -> None:  # noqa: F811
@@ -375,7 +370,7 @@ def test_a_resend_racing_a_batch_reusing_its_ids(pg_engine: Engine) -> None:  # 
         assert ingest(pg_engine, apps.a, a, NOW + 1) == got_a
         assert ingest(pg_engine, apps.a, b, NOW + 1) == got_b
         assert ledger.balance(pg_engine, acc, NOW) == 400 * (round_ + 1)
-        assert _counters(pg_engine)[(acc, "cycling", f"d{_day(t)}")] == 400
+        assert _counters(pg_engine)[(acc, "cycling", f"d{day_of(t)}")] == 400
     assert ledger.audit(pg_engine) == []
 
 
@@ -407,7 +402,7 @@ def test_two_batches_taking_the_same_new_ids_crosswise_for_different_accounts(pg
             assert ingest(pg_engine, apps.a, batch, NOW + 1) == outcomes
         for acc, outcomes in zip((apps.account, other), got, strict=True):
             credited = sum(o.points for o in outcomes)
-            assert _counters(pg_engine).get((acc, "cycling", f"d{_day(t)}"), 0) == credited
+            assert _counters(pg_engine).get((acc, "cycling", f"d{day_of(t)}"), 0) == credited
     total = ledger.balance(pg_engine, apps.account, NOW) + ledger.balance(pg_engine, other, NOW)
     assert total == 6 * 100 * 6
     assert ledger.audit(pg_engine) == []
@@ -431,6 +426,6 @@ def test_two_batches_reusing_the_same_stored_ids_for_different_rides_at_the_cap(
     assert sorted(summary(outcomes)[3] for outcomes in got) == [("credited", 400, None), ("credited", 600, None)]
     for batch, outcomes in zip(batches, got, strict=True):
         assert ingest(pg_engine, apps.a, batch, NOW + 1) == outcomes
-    assert _counters(pg_engine)[(acc, "cycling", f"d{_day(AT)}")] == 1000
+    assert _counters(pg_engine)[(acc, "cycling", f"d{day_of(AT)}")] == 1000
     assert ledger.balance(pg_engine, acc, NOW) == 600 + 1000
     assert ledger.audit(pg_engine) == []
