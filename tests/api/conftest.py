@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import copy
-import secrets
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
 
 from api.app import create_app
 from certificates.service import CertificateService, retire_and_certify
@@ -23,6 +21,7 @@ from chain.opids import random_op_id
 from chain.types import Scenario
 from indexer.db import make_engine
 from tests.conftest import World, deploy_world
+from tests.pgdb import scratch_database
 
 # one certificate per scenario: (contract scenario, kg, certify keyword arguments)
 DEMO: list[tuple[Scenario, int, dict[str, Any]]] = [
@@ -132,18 +131,5 @@ def api(certified: Certified) -> Iterator[TestClient]:
 def fresh_postgres(postgres_url: str) -> Iterator[Callable[[], str]]:
     """New, empty PostgreSQL databases on the test server (dropped at the end), so these tests share
     no tables with any other test of the same server."""
-    admin = create_engine(make_url(postgres_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    made: list[str] = []
-
-    def new() -> str:
-        name = f"ledger_test_{secrets.token_hex(4)}"
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        made.append(name)
-        return make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-
-    yield new
-    with admin.connect() as conn:
-        for name in made:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with ExitStack() as made:
+        yield lambda: made.enter_context(scratch_database(postgres_url, "ledger_test"))

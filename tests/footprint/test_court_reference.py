@@ -13,22 +13,19 @@ from __future__ import annotations
 import copy
 import json
 import re
-import secrets
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import create_engine, delete, insert, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import delete, insert
 
 from api.app import create_app
 from certificates import court as cases
 from certificates import court_reference, issuer
 from certificates.context import ServiceContext
 from certificates.court import CourtCase
-from certificates.db import create_schema
 from certificates.document import hide
 from certificates.evidence import ChainEvidence, MirrorEvidence
 from certificates.models import CertificateClaim
@@ -37,7 +34,6 @@ from certificates.verify import verify_document
 from chain.canonical import canonical_json, sha256_hex
 from chain.rpc import JsonRpc
 from footprint.conversion import RULES_DIR, shipped_rules
-from indexer.db import make_engine
 from indexer.sync import Indexer
 from tests.api.browser import chromium_page
 from tests.api.independent_verifier import verify as independent
@@ -46,6 +42,7 @@ from tests.footprint.test_court import CASE, DEFENDANT, Court
 from tests.footprint.test_court import api as api  # fixtures: this module's own anvil registry
 from tests.footprint.test_court import court as court
 from tests.footprint.test_court import retired as retired
+from tests.pgdb import scratch_engine
 
 RULE = shipped_rules().damages["fj-jiangle-2021@1"]  # ¥173,900 for 523 t: the Jiangle case's own published pair
 NOT_COMPARED = "the case reference could not be compared (hidden fields: court, case_number)"
@@ -357,13 +354,7 @@ def test_the_browser_and_python_verifiers_agree_on_court_documents(retired: Cour
 def test_a_postgresql_mirror_gives_the_claim_hash_the_check_compares(retired: Court, postgres_url: str) -> None:
     """The API's evidence is the SQL mirror: indexed from this chain into a fresh PostgreSQL database, it gives
     the retirement's claim hash as the node does, and the mirror's verdict compares it with the case."""
-    admin = create_engine(make_url(postgres_url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"ledger_test_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(postgres_url).set(database=name).render_as_string(hide_password=False))
-    try:
-        create_schema(engine)
+    with scratch_engine(postgres_url, "ledger_test") as engine:
         d, client = retired.service.context.deployment, retired.service.client
         head = int(client.rpc.call("eth_blockNumber"), 16)
         indexer = Indexer(client.rpc, engine, client.abi, chain_id=d.chain_id, address=d.address, start_block=0)
@@ -379,8 +370,3 @@ def test_a_postgresql_mirror_gives_the_claim_hash_the_check_compares(retired: Co
         checks = {c.name: c for c in verify_document(doc, evidence).checks}
         rid = f"{retirement['tx_hash']}#{retirement['log_index']}"
         assert not checks["retirements"].ok and checks["retirements"].detail.startswith(f"{rid}: its claim hash")
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
