@@ -119,7 +119,8 @@ def _race(engine: Engine, jobs: list[Callable[[], list[RecordOutcome]]]) -> list
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads), "a batch hung (deadlock?)"
     assert errors == []
     return out
 

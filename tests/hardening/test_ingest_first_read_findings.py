@@ -7,8 +7,6 @@ so the change was undone; the batch's first read is by key and by id again."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from functools import partial
 from typing import Any
 
@@ -22,6 +20,7 @@ from accounts.models import CAP_COUNTERS
 from accounts.people import delete_account, revoke_consent
 from tests.accounts.conftest import Apps, _data_key, engine, make_apps, pg_engine  # noqa: F401  # fixtures
 from tests.accounts.test_ingest import NOW, rec, ride, summary
+from tests.accounts.test_ingest_pg import _race
 from tests.accounts.test_methodology import shanghai
 
 AT = shanghai(2026, 3, 10, 9)
@@ -36,28 +35,6 @@ def _counters(db: Engine) -> dict[tuple[str, str, str], int]:
     k = CAP_COUNTERS.c
     with db.connect() as conn:
         return {(a, t, d): int(n) for a, t, d, n in conn.execute(select(k.account_id, k.type, k.period, k.points))}
-
-
-def _race(jobs: list[Callable[[], list[RecordOutcome]]]) -> list[list[RecordOutcome]]:
-    barrier = threading.Barrier(len(jobs))
-    out: list[list[RecordOutcome]] = [[] for _ in jobs]
-    errors: list[BaseException] = []
-
-    def run(i: int) -> None:
-        try:
-            barrier.wait()
-            out[i] = jobs[i]()
-        except BaseException as e:  # reported by the assertion below
-            errors.append(e)
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(len(jobs))]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
-    assert not any(t.is_alive() for t in threads), "a batch hung (deadlock?)"
-    assert errors == []
-    return out
 
 
 def _strip(outcomes: list[RecordOutcome]) -> list[tuple[Any, ...]]:
@@ -309,7 +286,9 @@ def test_a_reused_id_racing_a_new_id_for_the_same_ride(pg_engine: Engine) -> Non
         ingest(pg_engine, apps.a, [ride(acc, f"r1-{round_}", t, "1", f"b1-{round_}")], NOW)
         a = [ride(acc, f"r1-{round_}", t + 600, "2", f"b9-{round_}")]
         b = [ride(acc, f"rX-{round_}", t + 600, "2", f"b9-{round_}")]
-        got_a, got_b = _race([partial(ingest, pg_engine, apps.a, a, NOW), partial(ingest, pg_engine, apps.a, b, NOW)])
+        got_a, got_b = _race(
+            pg_engine, [partial(ingest, pg_engine, apps.a, a, NOW), partial(ingest, pg_engine, apps.a, b, NOW)]
+        )
         assert summary(got_a) == [("refused", 0, "id_reused")]
         assert summary(got_b) == [("credited", 400, None)]
         assert ingest(pg_engine, apps.a, a, NOW + 1) == got_a
@@ -361,7 +340,7 @@ def test_a_resend_racing_a_batch_reusing_its_ids(pg_engine: Engine) -> None:  # 
         jobs = [partial(ingest, pg_engine, apps.a, a, NOW), partial(ingest, pg_engine, apps.a, b, NOW)]
         if round_ % 2:
             jobs.reverse()
-        got = _race(jobs)
+        got = _race(pg_engine, jobs)
         got_a, got_b = got if round_ % 2 == 0 else got[::-1]
         assert got_a[0] == one
         assert summary(got_b)[0] == ("refused", 0, "id_reused")
@@ -394,7 +373,7 @@ def test_two_batches_taking_the_same_new_ids_crosswise_for_different_accounts(pg
             [ride(acc, f"i{n}-{round_}", t + n * 60, "0.5", f"{acc[-4:]}-{n}-{round_}") for n in range(6)]
             for acc in (apps.account, other)
         ]
-        got = _race([partial(ingest, pg_engine, apps.a, batch, NOW) for batch in batches])
+        got = _race(pg_engine, [partial(ingest, pg_engine, apps.a, batch, NOW) for batch in batches])
         for n in range(6):
             pair = sorted([summary(got[0])[n], summary(got[1])[n]])
             assert pair == [("credited", 100, None), ("refused", 0, "id_reused")], (round_, n, pair)
@@ -420,7 +399,7 @@ def test_two_batches_reusing_the_same_stored_ids_for_different_rides_at_the_cap(
         + [ride(acc, f"own{k}", AT + 3000 + k * 60, "3", f"own{k}")]
         for k in range(2)
     ]
-    got = _race([partial(ingest, pg_engine, apps.a, batch, NOW) for batch in batches])
+    got = _race(pg_engine, [partial(ingest, pg_engine, apps.a, batch, NOW) for batch in batches])
     for outcomes in got:
         assert summary(outcomes)[:3] == [("refused", 0, "id_reused")] * 3
     assert sorted(summary(outcomes)[3] for outcomes in got) == [("credited", 400, None), ("credited", 600, None)]
