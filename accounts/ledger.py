@@ -24,6 +24,7 @@ from sqlalchemy import Connection, Engine, bindparam, case, func, insert, or_, s
 from accounts.errors import ConflictError, InputError, NotFoundError
 from accounts.ledger_models import ENTRIES, LOTS, REDEMPTIONS, SPENDS, PointsEntry
 from accounts.models import ACCOUNTS
+from indexer.db import read_snapshot
 
 KINDS = ("credit", "redeem", "reverse", "expire", "correct")
 EXPIRED = "expired"  # where lapsed points go
@@ -351,7 +352,7 @@ def statement(engine: Engine, account_id: str, now: int, limit: int = 50, before
     if not isinstance(account_id, str) or not 0 < len(account_id) <= 80 or not account_id.isprintable():
         raise InputError("account is a ledger account or an id acc_… of printable characters")
     account = person(account_id) if account_id.startswith("acc_") else account_id
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:  # the balance and the page from one moment
         bal = balance_in(conn, account, now)
         lapse = conn.execute(
             select(LOTS.c.expires_at, func.sum(LOTS.c.remaining))
@@ -385,7 +386,7 @@ def audit(engine: Engine) -> list[str]:
     credits a behaviour record (its ref) to a person once; each debit's spends equal its person postings; no remainder below zero;
     each redemption paid its merchant its points once, and was given back iff it says reversed."""
     problems: list[str] = []
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:  # every check on one moment: a live ingest makes no false alarm
         for txn, total in conn.execute(
             select(ENTRIES.c.txn, func.sum(ENTRIES.c.amount))
             .group_by(ENTRIES.c.txn)

@@ -22,6 +22,7 @@ from accounts.ledger_models import PointsEntry
 from accounts.models import ACCOUNT_VAULT, ACCOUNTS, BEHAVIOUR_RECORDS, CONSENTS, SOURCES
 from accounts.sources import Principal, require
 from certificates.vault import Vault
+from indexer.db import read_snapshot
 
 PERSONAL_FIELDS = ("name", "phone", "id_number")
 MAX_FIELD = 200
@@ -190,7 +191,7 @@ def list_consents(engine: Engine, account_id: str) -> list[ConsentInfo]:
 def export_account(engine: Engine, account_id: str, vault: Vault | None = None) -> dict[str, Any]:
     """Everything held about the account: personal data unsealed, consents, records, points entries."""
     e = ENTRIES.c
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:  # records, entries and consents of one moment
         acc = _account(conn, account_id)
         sealed = conn.execute(
             select(ACCOUNT_VAULT.c.sealed).where(ACCOUNT_VAULT.c.account_id == account_id)

@@ -38,6 +38,7 @@ from chain.client import RegistryClient, TxResult
 from chain.deploy import Deployment
 from chain.registry import open_contract
 from chain.rpc import RpcError
+from indexer.db import read_snapshot
 
 POINTS_LOG = LogTables(ENTRIES, NODES, "sichuan-carbon-ledger-points-log")
 LEAF_FORMAT = "sichuan-points-entry/1"
@@ -390,7 +391,7 @@ def audit(
     now = now if now is not None else time.time()
     result = Audit()
     log = points_log(engine)
-    with engine.connect() as conn:
+    with read_snapshot(engine) as conn:  # the log and the ledger read at one moment
         size = log.size(conn)
         result.checked["points log entries"] = size
         _leaves(conn, size, result)

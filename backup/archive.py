@@ -26,7 +26,6 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -42,6 +41,7 @@ from certificates.translog.models import LogEntry
 from certificates.vault import Vault, VaultError, load_key
 from chain.deploy import Deployment
 from footprint import store as footprint_store
+from indexer.db import read_snapshot
 from indexer.models import AnchoredRoot
 from land import models as land_models
 from mrv import store as mrv_store
@@ -148,7 +148,7 @@ def _dump(engine: Engine, body: IO[bytes], on_table: Callable[[str, int], None] 
     registry's identity) describing them."""
     digest = hashlib.sha256()
     tables: dict[str, dict[str, Any]] = {}
-    with _snapshot(engine) as conn:
+    with read_snapshot(engine) as conn:
         revisions = schema_revisions(conn)
         for table in registry_tables():
             count = 0
@@ -191,23 +191,6 @@ def _write(out: Path, header: dict[str, Any], body: IO[bytes]) -> None:
         os.replace(partial, out)
     finally:
         partial.unlink(missing_ok=True)
-
-
-@contextmanager
-def _snapshot(engine: Engine) -> Iterator[Connection]:
-    """One connection in one read transaction for the whole backup: REPEATABLE READ, read only, on
-    PostgreSQL; on SQLite an explicit BEGIN (the driver starts none for SELECTs), whose first read
-    fixes the snapshot while writers carry on (WAL mode)."""
-    with engine.connect() as conn:
-        if conn.dialect.name == "sqlite":
-            conn.exec_driver_sql("BEGIN")
-        else:
-            conn.execution_options(isolation_level="REPEATABLE READ")
-            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
-        try:
-            yield conn
-        finally:
-            conn.rollback()
 
 
 def _rows(conn: Connection, table: Table) -> Iterator[tuple[Any, ...]]:

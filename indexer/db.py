@@ -6,10 +6,12 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 
 from chain.errors import ChainError
 from chain.settings import ChainSettings
@@ -56,6 +58,24 @@ def make_engine(
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
     return create_engine(url, pool_pre_ping=True, **pool)
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """One connection whose reads all see one moment, rolled back at the end: REPEATABLE READ, read
+    only, on PostgreSQL (READ COMMITTED gives each statement a moment of its own); on SQLite an
+    explicit BEGIN (the driver starts none for a SELECT), whose first read fixes the snapshot while
+    writers carry on (WAL mode). For what reads several statements and must not mix two commits."""
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.execution_options(isolation_level="REPEATABLE READ")
+            conn.exec_driver_sql("SET TRANSACTION READ ONLY")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
 
 
 def create_schema(engine: Engine) -> None:

@@ -25,6 +25,7 @@ from certificates.translog.log import TransparencyLog
 from certificates.translog.models import LogEntry
 from chain import rfc9162
 from chain.canonical import canonical_json
+from indexer.db import read_snapshot
 from indexer.models import AnchoredRoot, SyncCursor
 from public.errors import PublicQueryError
 from public.export import Export
@@ -115,12 +116,8 @@ def write(engine: Engine, log: TransparencyLog, out_dir: Path, day: str) -> Snap
 def _write(engine: Engine, log: TransparencyLog, day: str, fd: int, part: Path, path: Path) -> Snapshot:
     digest = hashlib.sha256()
     size = records = 0
-    with os.fdopen(fd, "wb") as out, engine.connect() as conn:
-        # one read transaction, so every list is read at the same moment while the indexer writes
-        if engine.dialect.name == "postgresql":
-            conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        else:  # Python's sqlite3 opens no transaction for a SELECT: each would see its own moment
-            conn.exec_driver_sql("BEGIN")
+    # one read transaction, so every list is read at the same moment while the indexer writes
+    with os.fdopen(fd, "wb") as out, read_snapshot(engine) as conn:
         s = _table(SyncCursor)
         cursors = [
             {"address": a, "block_number": int(n), "block_hash": h}
