@@ -49,12 +49,11 @@ from sqlalchemy.exc import DBAPIError
 
 from accounts import ledger
 from accounts.errors import BatchTooLargeError, ConflictError, InputError
-from accounts.methodology import Behaviour, Methodology, day_of, load
+from accounts.methodology import CLOCK_SKEW, Behaviour, Methodology, day_of, load
 from accounts.models import ACCOUNTS, BEHAVIOUR_RECORDS, CAP_COUNTERS, CONSENTS
 from accounts.sources import Principal, require
 
 MAX_BATCH = 1000
-CLOCK_SKEW = 300  # seconds a record may lie in the future: device clocks drift (illustrative)
 POINTS_LIFETIME_MAX = ledger.MAX_VALID_DAYS * ledger.DAY  # Shenzhen 碳普惠管理办法: validity ≤ 10 years
 MAX_ID = 100
 MAX_FIELD = 200

@@ -55,6 +55,7 @@ COLUMNS = (
     "caps_illustrative",
     "note",
 )
+CLOCK_SKEW = 300  # seconds a record may lie in the future: device clocks drift (illustrative)
 SHANGHAI = timezone(timedelta(hours=8), "Asia/Shanghai")  # no DST since 1991: a fixed offset is exact
 OFFSET = 8 * 3600
 _EPOCH = date(1970, 1, 1)
@@ -273,6 +274,15 @@ def import_rows(engine: Engine, csv_text: str, now: int) -> list[Behaviour]:
                 raise InputError(f"{b.type} v{b.version}: versions go 1, 2, 3...; import v{expected}")
             if versions and b.valid_from <= versions[-1].valid_from:
                 raise InputError(f"{b.type} v{b.version}: valid_from must be after v{versions[-1].version}'s")
+            before = versions[-1] if versions else None
+            if before and b.identity_group != before.identity_group and b.valid_from <= now + CLOCK_SKEW:
+                # records credited since valid_from carry the old group's key: the same behaviour
+                # sent again would earn a second time under the new one
+                raise InputError(
+                    f"{b.type} v{b.version}: moves the type from identity group {before.identity_group} to "
+                    f"{b.identity_group}, which only a future start may do; give a valid_from after "
+                    f"{day_of(now + CLOCK_SKEW)} (Asia/Shanghai)"
+                )
         conn.execute(
             insert(BEHAVIOUR_VERSIONS),
             [{"type": b.type, "version": b.version, "row_json": _row_json(b), "imported_at": now} for b in rows],

@@ -93,3 +93,38 @@ def test_imports_must_be_the_next_version_with_a_later_start(engine: Engine) -> 
     import_rows(engine, _v2(), T0)
     with pytest.raises(InputError, match="version twice"):
         import_rows(engine, _v2(), T0)
+
+
+def test_a_type_moves_to_another_identity_group_only_from_a_future_start(apps: Apps) -> None:
+    """Records already credited were keyed by the old group: a move dated in the past would let the
+    same trip, sent again by another app, earn a second time under the new group's key."""
+    engine = apps.engine
+    now = shanghai(2026, 1, 10)
+    trip = {
+        "id": "t1",
+        "account": apps.account,
+        "type": "metro",
+        "occurred_at": shanghai(2026, 1, 5, 8),
+        "quantity": "10",
+        "identity": {"entry_station": "天府广场", "exit_station": "春熙路"},
+    }
+    [first] = ingest(engine, apps.a, [trip], now)
+    assert first.status == "credited"
+    moved = _v2(identity_group="metro-trip-v2", valid_from="2026-01-01")
+    with pytest.raises(InputError, match=r"identity group metro-trip to metro-trip-v2.*2026-01-10"):
+        import_rows(engine, moved, now)
+    [again] = ingest(engine, apps.b, [{**trip, "id": "other-app-1"}], now + 60)
+    assert again.status == "duplicate"  # the refused import changed nothing
+    # the same move dated after today is taken, and from then on keys trips by the new group
+    import_rows(engine, _v2(identity_group="metro-trip-v2", valid_from="2026-01-11"), now)
+    later = {**trip, "id": "t2", "occurred_at": shanghai(2026, 1, 11, 8)}
+    [new_group] = ingest(engine, apps.a, [later], shanghai(2026, 1, 11, 9))
+    assert (new_group.status, new_group.type_version) == ("credited", 2)
+    [dup] = ingest(engine, apps.b, [{**later, "id": "other-app-2"}], shanghai(2026, 1, 11, 9))
+    assert dup.status == "duplicate"
+
+
+def test_a_past_start_is_still_taken_when_the_identity_group_stays(engine: Engine) -> None:
+    # a corrected factor may be published after the date it applies from: only identities are fixed
+    [v2] = import_rows(engine, _v2(valid_from="2026-01-01"), shanghai(2026, 3, 1))
+    assert (v2.version, v2.g_per_unit) == (2, Decimal("50"))
