@@ -27,7 +27,6 @@ import http.client
 import json
 import os
 import random
-import secrets
 import statistics
 import subprocess
 import sys
@@ -43,16 +42,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import orjson
-from sqlalchemy import Engine, create_engine, func, insert, make_url, select, text
+from sqlalchemy import Engine, func, insert, select
 
 from accounts import ledger, people, sources
 from accounts.ledger_models import ENTRIES
 from accounts.models import ACCOUNTS, CONSENTS
-from certificates.db import create_schema
 from chain.deploy import Deployment, record_path
 from chain.node import LocalNode
-from indexer.db import make_engine
 from tests.api.server import free_port, wait_until_up
+from tests.pgdb import scratch_engine
 
 DEFAULT_PG = os.environ.get("TEST_DATABASE_URL", "postgresql://ledger:ledger@127.0.0.1:5432/ledger_test")
 TARGET_RATE, TARGET_RATIO = 20_000, 20
@@ -63,20 +61,8 @@ STATIONS = [f"站{i:03d}" for i in range(300)]  # 300 × 300 station pairs × 30
 
 @contextmanager
 def database(url: str) -> Iterator[tuple[Engine, str]]:
-    admin = create_engine(make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"bench_ingest_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    db_url = make_url(url).set(database=name).render_as_string(hide_password=False)
-    engine = make_engine(db_url)
-    try:
-        create_schema(engine)
-        yield engine, db_url
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_engine(url, "bench_ingest") as engine:
+        yield engine, engine.url.render_as_string(hide_password=False)
 
 
 def populate(engine: Engine, n: int, now: int) -> tuple[str, list[str]]:

@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import secrets
 import statistics
 import sys
 import threading
@@ -29,16 +28,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import create_engine, func, insert, make_url, select, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy import func, insert, select, text
 
 from accounts.ingest import ingest
 from accounts.ledger_models import ENTRIES
 from accounts.models import ACCOUNTS, CONSENTS
 from accounts.people import new_account_id
 from accounts.sources import add_source, authenticate, create_key
-from certificates.db import create_schema
-from indexer.db import make_engine
+from tests.pgdb import scratch_engine
 
 DEFAULT_PG = os.environ.get("TEST_DATABASE_URL", "postgresql://ledger:ledger@127.0.0.1:5432/ledger_test")
 DAY = 86_400
@@ -52,13 +49,8 @@ def main() -> None:
     ap.add_argument("--accounts", type=int, default=5000)
     ap.add_argument("--duplicates", type=float, default=0.05)
     args = ap.parse_args()
-    admin = create_engine(make_url(args.postgres).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"bench_ingest_domain_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(args.postgres).set(database=name).render_as_string(hide_password=False))
-    try:
-        create_schema(engine)
+    with scratch_engine(args.postgres, "bench_ingest_domain") as engine:
+        name = str(engine.url.database)
         now = int(time.time())
         add_source(engine, "bench-app", "Bench app", "app", now)
         who = authenticate(engine, create_key(engine, "bench-app", ["records:write"], now).bearer, now)
@@ -141,18 +133,6 @@ def main() -> None:
         if server is not None and server_before is not None:
             line += f", PostgreSQL backends {(server - server_before) / batches_run * 1000:.1f} ms"
         print(line + f"; load average {os.getloadavg()[0]:.2f}")
-    finally:
-        engine.dispose()
-        for attempt in range(10):  # an autovacuum worker on the new tables may hold it a moment
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                break
-            except ProgrammingError:
-                if attempt == 9:
-                    raise
-                time.sleep(1)
-        admin.dispose()
 
 
 def _server_cpu(engine: Any, database: str) -> float | None:

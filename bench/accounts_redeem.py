@@ -33,47 +33,28 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import secrets
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Connection, Engine, create_engine, func, insert, make_url, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 
 from accounts import ledger, rights
 from accounts.errors import AccountsError, ConflictError
 from accounts.ledger_models import ENTRIES, REDEMPTIONS, RIGHTS
 from accounts.models import ACCOUNTS, SOURCES
 from accounts.redeem_batch import RedeemRequest, RedemptionBatcher, redeem_many
-from certificates.db import create_schema
 from indexer.db import make_engine
+from tests.pgdb import scratch_engine
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 APP, SHOP = "bench-app", "bench-shop"
 POINTS = 10_000_000  # per account: never the limit here, so refusals are stock refusals
-
-
-@contextmanager
-def database(url: str) -> Iterator[Engine]:
-    admin = create_engine(make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"bench_redeem_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(url).set(database=name).render_as_string(hide_password=False))
-    try:
-        create_schema(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def populate(engine: Engine, n_accounts: int) -> list[str]:
@@ -276,7 +257,7 @@ def main() -> None:
     )
     p.add_argument("--only", nargs="*", help="run only the modes with these labels (default: all)")
     args = p.parse_args()
-    with database(args.postgres) as setup_engine:
+    with scratch_engine(args.postgres, "bench_redeem") as setup_engine:
         people = populate(setup_engine, args.accounts)
         url = setup_engine.url.render_as_string(hide_password=False)
         engine = make_engine(url, pool_size=args.threads, max_overflow=0)

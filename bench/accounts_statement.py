@@ -42,6 +42,7 @@ from sqlalchemy import Engine, create_engine, make_url, text
 from accounts import ledger
 from certificates.db import create_schema
 from indexer.db import make_engine
+from tests.pgdb import drop_database
 
 DEFAULT_PG = os.environ.get("TEST_DATABASE_URL", "postgresql://ledger:ledger@127.0.0.1:5432/ledger_test")
 TARGET_P50_MS = 10.0
@@ -219,8 +220,7 @@ def main() -> None:
     finally:
         engine.dispose()
         if not args.keep:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            drop_database(admin, name)
         admin.dispose()
 
 

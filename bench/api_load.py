@@ -6,7 +6,7 @@ then four workers on PostgreSQL, each the production entry point `uvicorn --fact
 
 A fresh anvil gets a registry with certificates (tests/api/conftest.py's `open_certified`, plus
 more voluntary ones up to --certificates), mirrored into SQLite, and for the second part into a
-PostgreSQL database of its own (created from --postgres's server as `ledger_bench_load_<pid>`,
+PostgreSQL database of its own (created from --postgres's server as `ledger_bench_load_<random>`,
 dropped at the end). The load comes from a child process: --clients threads, each with its own
 keep-alive connection (a 30 s timeout), in a closed loop over a mix of every public route, 20 %
 POST /api/v1/verify with real certificate documents, the rest the certificate list, one
@@ -415,16 +415,9 @@ def main() -> None:
 
 
 def postgres_part(tmp: Path, args: argparse.Namespace) -> bool:
-    from sqlalchemy import create_engine, text
+    from tests.pgdb import scratch_database
 
-    name = f"ledger_bench_load_{os.getpid()}"
-    admin = create_engine(
-        "postgresql+psycopg://" + args.postgres.removeprefix("postgresql://"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = args.postgres.rsplit("/", 1)[0] + "/" + name
-    try:
+    with scratch_database(args.postgres, "ledger_bench_load") as url:
         (tmp / "pg").mkdir()
         t0 = time.perf_counter()
         node, certified = build_registry(tmp / "pg", args.certificates, url)
@@ -434,10 +427,6 @@ def postgres_part(tmp: Path, args: argparse.Namespace) -> bool:
         finally:
             certified.service.engine.dispose()
             node.__exit__(None, None, None)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
     return met
 
 

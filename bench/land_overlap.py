@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import numpy as np
 import shapely
-from sqlalchemy import create_engine, insert, make_url, text
+from sqlalchemy import insert, text
 
 from certificates.db import create_schema
 from indexer.db import make_engine
@@ -37,6 +37,7 @@ from land import postgis
 from land.geometry import make_parcel
 from land.overlap import StrtreeIndex
 from land.store import T, live_parcels
+from tests.pgdb import scratch_engine
 
 LON0, LAT0 = 103.0, 30.0
 M_LON, M_LAT = 1 / 96_486.0, 1 / 110_852.0  # degrees per metre near 30°N (grid layout only; areas are geodesic)
@@ -158,13 +159,7 @@ def main() -> None:
 def bench_postgis(
     a: argparse.Namespace, rows: list[dict[str, object]], new: list, tree_answer: list, naive: float
 ) -> None:  # type: ignore[type-arg]
-    admin = create_engine(make_url(a.postgres).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"ledger_land_bench_{random.randrange(16**6):06x}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(a.postgres).set(database=name).render_as_string(hide_password=False))
-    try:
-        create_schema(engine)
+    with scratch_engine(a.postgres, "ledger_land_bench") as engine:
         columns = [
             "project_id",
             "parcel_id",
@@ -207,11 +202,6 @@ def bench_postgis(
             f"PostGIS query: median {pg_s * 1000:.0f} ms over {a.repeat} runs, {len(answer):,} conflicts, {same}; "
             f"ratio pairwise / PostGIS = {naive / pg_s:,.0f}×"
         )
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 if __name__ == "__main__":

@@ -14,49 +14,22 @@ from __future__ import annotations
 
 import argparse
 import os
-import secrets
 import statistics
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import Engine, create_engine, insert, make_url, select, text, update
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy import Engine, insert, select, text, update
 
 from accounts import pointslog
 from accounts.ledger_models import PointsEntry
-from certificates.db import create_schema
-from indexer.db import make_engine
+from tests.pgdb import scratch_engine
 
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 TEN_YEARS = 10 * 365 * 86_400
 ENTRY = PointsEntry.__table__  # type: ignore[attr-defined]
-
-
-@contextmanager
-def database(url: str) -> Iterator[Engine]:
-    admin = create_engine(make_url(url).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT")
-    name = f"bench_points_log_{secrets.token_hex(4)}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    engine = make_engine(make_url(url).set(database=name).render_as_string(hide_password=False))
-    try:
-        create_schema(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        for attempt in range(5):  # FORCE cannot end an autovacuum worker that is still in it: wait for it
-            try:
-                with admin.connect() as conn:
-                    conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                break
-            except ProgrammingError:
-                time.sleep(1 + attempt)
-        admin.dispose()
 
 
 def backlog(engine: Engine, n: int, start: int) -> None:
@@ -123,12 +96,12 @@ def main() -> None:
     args = p.parse_args()
     print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} CPUs)")
     if args.baseline:  # a database of its own: the same starting point as append_pending's
-        with database(args.postgres) as engine:
+        with scratch_engine(args.postgres, "bench_points_log") as engine:
             backlog(engine, args.baseline, 0)
             t = time.perf_counter()
             one = naive_append(engine)
             naive = one / (time.perf_counter() - t)
-    with database(args.postgres) as engine:
+    with scratch_engine(args.postgres, "bench_points_log") as engine:
         backlog(engine, args.entries, 0)
         t = time.perf_counter()
         appended = pointslog.append_pending(engine, limit=args.limit)

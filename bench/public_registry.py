@@ -39,6 +39,7 @@ from sqlalchemy import Engine, text
 
 from indexer.db import create_schema, make_engine
 from public import charts, lists, stats
+from tests.pgdb import scratch_database
 
 SCENARIOS = [
     "large_event",
@@ -324,21 +325,8 @@ def main() -> None:
         url = f"sqlite:///{tmp}/mirror.sqlite"
         print(json.dumps(run(url, args.retirements, args.repeat, args.export_only), indent=1))
     if args.postgres:
-        from sqlalchemy import create_engine
-        from sqlalchemy.engine import make_url
-
-        base = make_url(args.postgres).set(drivername="postgresql+psycopg")
-        name = f"ledger_bench_public_{int(time.time())}"
-        admin = create_engine(base, isolation_level="AUTOCOMMIT")
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        try:
-            url = base.set(database=name).render_as_string(hide_password=False)
+        with scratch_database(args.postgres, "ledger_bench_public") as url:
             print(json.dumps(run(url, args.retirements, args.repeat, args.export_only), indent=1))
-        finally:
-            with admin.connect() as conn:
-                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-            admin.dispose()
 
 
 if __name__ == "__main__":
