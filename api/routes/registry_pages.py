@@ -9,18 +9,20 @@ builds with every label escaped."""
 from __future__ import annotations
 
 import itertools
+import logging
 import threading
 from collections.abc import Generator
 from dataclasses import dataclass, field
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
+import anyio
 from fastapi import APIRouter, Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, HTMLResponse, Response, StreamingResponse
 from markupsafe import Markup
 from sqlalchemy import Connection
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from api.admission import busy_response
 from api.problems import ApiProblem
@@ -33,6 +35,7 @@ from public.errors import PublicQueryError
 from public.filters import PARSERS
 
 router = APIRouter(prefix="/registry", tags=["public registry pages"])
+log = logging.getLogger(__name__)
 
 # full exports streaming at once per process: each holds a pooled connection for as long as its client
 # reads, and the /registry paths are not under admission control (api/admission.py), so without a
@@ -40,6 +43,10 @@ router = APIRouter(prefix="/registry", tags=["public registry pages"])
 # of the default pool of 16 (certificates/db.py `api_engine`).
 EXPORTS_AT_ONCE = 4
 EXPORT_SLOTS = threading.BoundedSemaphore(EXPORTS_AT_ONCE)
+# seconds an export waits for its client to take the next piece: a client that stops reading
+# (or reads a byte a minute) would otherwise hold a slot and a connection for as long as it likes,
+# and four such clients would close the downloads to everyone
+EXPORT_STALL_SECONDS = 30.0
 
 PAGES = ("projects", "batches", "retirements", "cancellations", "exports", "reserve", "methodologies", "participants")
 NAV = [(f"/registry/{n}", lists.SPECS[n].title) for n in PAGES] + [
@@ -297,6 +304,10 @@ def export_file(name: str, fmt: str, request: Request, ctx: Annotated[ServiceCon
     return ExportResponse(stream, first, media_type=ex.media_type, headers=headers)
 
 
+class _Stalled(Exception):
+    """The client took no part of an export for EXPORT_STALL_SECONDS."""
+
+
 class ExportResponse(StreamingResponse):
     """A streamed export that closes its generator however the answer ends. Starlette cancels the
     streaming when the client goes, but leaves the generator to the garbage collector, so its
@@ -307,12 +318,25 @@ class ExportResponse(StreamingResponse):
         self.stream = stream
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def paced(message: Message) -> None:
+            try:
+                with anyio.fail_after(
+                    EXPORT_STALL_SECONDS
+                ):  # the server's send waits while the client's buffers are full
+                    await send(message)
+            except TimeoutError:
+                raise _Stalled from None
+
         try:
             if scope["method"] == "HEAD":  # the headers only: the rest of the file is not read
                 await send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
             else:
-                await super().__call__(scope, receive, send)
+                await super().__call__(scope, receive, paced)
+        except _Stalled:
+            # the answer ends unfinished, so the server closes the connection: the client sees a
+            # cut download (the CSV or JSON Lines lacks its end), never a complete-looking file
+            log.warning("an export was cut off: its client took nothing for %.0f s", EXPORT_STALL_SECONDS)
         finally:
             # the worker thread running the generator has returned (anyio waits for it on cancel)
             await run_in_threadpool(self.stream.close)

@@ -262,6 +262,52 @@ def test_a_client_that_hangs_up_mid_export_gives_its_connection_back(public_regi
             conn.execute(text("DELETE FROM retirements WHERE id LIKE 'bulk-%'"))
 
 
+def test_clients_that_stop_reading_an_export_lose_their_slot(
+    public_registry: Public,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Before: a client that asked for an export and then read nothing kept its export slot and
+    its pooled connection for as long as it kept the socket open; four such sockets closed the
+    downloads to everyone. Now an export whose client takes nothing for EXPORT_STALL_SECONDS is cut
+    off (the connection closed, the file visibly unfinished) and both are given back."""
+    monkeypatch.setattr(registry_pages, "EXPORT_STALL_SECONDS", 1.0)
+    context = public_registry.certified.service.context
+    engine = context.engine
+    rows = 300_000  # about 60 MB of CSV: more than the sockets buffer, so the server's send waits
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) "
+                "INSERT INTO retirements (id, batch_id, holder, operator, amount, scenario, beneficiary_commitment, "
+                "claim_hash, op_id, block_number, log_index, tx_hash) SELECT 'bulk-' || i, 1, '0x0', '0x0', 1, "
+                "'personal', '0x0', '0x0', 'bulk-' || i, 1000000 + i, 0, '0x0' FROM n"
+            )
+        )
+    sockets = []
+    try:
+        with serve_thread(create_app(context), access_log=False) as base:
+            host, port = base.removeprefix("http://").split(":")
+            for _ in range(registry_pages.EXPORTS_AT_ONCE):  # every slot, held by a reader that stops
+                s = socket.create_connection((host, int(port)))
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.sendall(b"GET /registry/export/retirements.csv HTTP/1.1\r\nHost: registry\r\n\r\n")
+                assert s.recv(1024).startswith(b"HTTP/1.1 200")
+                sockets.append(s)  # open, never read again
+            deadline = time.monotonic() + 20
+            while engine.pool.checkedout() and time.monotonic() < deadline:  # type: ignore[attr-defined]
+                time.sleep(0.1)
+            assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+            with urllib.request.urlopen(f"{base}/registry/export/methodologies.csv", timeout=30) as r:
+                assert r.status == 200 and r.read()  # a slot is free again
+        assert any("an export was cut off" in m for m in caplog.messages)
+    finally:
+        for s in sockets:
+            s.close()
+        with engine.begin() as conn:
+            conn.execute(text("DELETE FROM retirements WHERE id LIKE 'bulk-%'"))
+
+
 def test_a_search_typed_full_width_finds_what_ascii_finds(web: TestClient) -> None:
     """Before: a county typed in full-width digits (５１１８０２) found the project, since int() reads
     them, but its project id or methodology typed the same way (a Chinese input method's
