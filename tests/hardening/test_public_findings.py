@@ -17,12 +17,13 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
 
 from api.app import create_app
 from api.routes import registry_pages
@@ -223,15 +224,11 @@ def test_exports_beyond_the_streaming_bound_answer_503(web: TestClient) -> None:
     assert {r.status_code for r in ok} == {200}  # each finished export gave its slot back
 
 
-def test_a_client_that_hangs_up_mid_export_gives_its_connection_back(public_registry: Public) -> None:  # noqa: F811
-    """Before: Starlette stops streaming when the client goes but leaves the export's generator
-    to the garbage collector, so its pooled connection (an open read on the mirror) and its export
-    slot stayed taken: six clients that hung up after the first kilobyte still held three
-    connections ten seconds later. Now the answer closes its generator when it ends."""
-    context = public_registry.certified.service.context
-    engine = context.engine
-    rows = 300_000  # about 60 MB of CSV: more than the sockets buffer, so the server is mid-stream
-    with engine.begin() as conn:  # many retirements, straight into the mirror: what a busy year leaves
+@contextmanager
+def _many_retirements(engine: Engine, rows: int = 300_000) -> Iterator[None]:
+    """About 60 MB of retirements CSV, straight into the mirror (what a busy year leaves): more than
+    the sockets buffer, so an export's server is mid-stream while its client holds the socket."""
+    with engine.begin() as conn:
         conn.execute(
             text(
                 f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) "
@@ -241,25 +238,46 @@ def test_a_client_that_hangs_up_mid_export_gives_its_connection_back(public_regi
             )
         )
     try:
-        with serve_thread(create_app(context), access_log=False) as base:
-            host, port = base.removeprefix("http://").split(":")
-            for _ in range(6):
-                with socket.create_connection((host, int(port))) as s:
-                    s.sendall(b"GET /registry/export/retirements.csv HTTP/1.1\r\nHost: registry\r\n\r\n")
-                    assert s.recv(1024).startswith(b"HTTP/1.1 200")
-            deadline = time.monotonic() + 10
-            while engine.pool.checkedout() and time.monotonic() < deadline:  # type: ignore[attr-defined]
-                time.sleep(0.1)
-            assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
-            free = 0
-            while registry_pages.EXPORT_SLOTS.acquire(blocking=False):
-                free += 1
-            for _ in range(free):
-                registry_pages.EXPORT_SLOTS.release()
-            assert free == registry_pages.EXPORTS_AT_ONCE
+        yield
     finally:
         with engine.begin() as conn:
             conn.execute(text("DELETE FROM retirements WHERE id LIKE 'bulk-%'"))
+
+
+def _all_given_back(engine: Engine, within: float) -> None:
+    """No pooled connection out and every export slot free, within `within` seconds."""
+    deadline = time.monotonic() + within
+    while engine.pool.checkedout() and time.monotonic() < deadline:  # type: ignore[attr-defined]
+        time.sleep(0.1)
+    assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    free = 0
+    while registry_pages.EXPORT_SLOTS.acquire(blocking=False):
+        free += 1
+    for _ in range(free):
+        registry_pages.EXPORT_SLOTS.release()
+    assert free == registry_pages.EXPORTS_AT_ONCE
+
+
+def _ask_export(host: str, port: int, small_buffer: bool = False) -> socket.socket:
+    s = socket.create_connection((host, port))
+    if small_buffer:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.sendall(b"GET /registry/export/retirements.csv HTTP/1.1\r\nHost: registry\r\n\r\n")
+    assert s.recv(1024).startswith(b"HTTP/1.1 200")
+    return s
+
+
+def test_a_client_that_hangs_up_mid_export_gives_its_connection_back(public_registry: Public) -> None:  # noqa: F811
+    """Before: Starlette stops streaming when the client goes but leaves the export's generator
+    to the garbage collector, so its pooled connection (an open read on the mirror) and its export
+    slot stayed taken: six clients that hung up after the first kilobyte still held three
+    connections ten seconds later. Now the answer closes its generator when it ends."""
+    context = public_registry.certified.service.context
+    with _many_retirements(context.engine), serve_thread(create_app(context), access_log=False) as base:
+        host, port = base.removeprefix("http://").split(":")
+        for _ in range(6):
+            _ask_export(host, int(port)).close()
+        _all_given_back(context.engine, within=10)
 
 
 def test_clients_that_stop_reading_an_export_lose_their_slot(
@@ -273,39 +291,18 @@ def test_clients_that_stop_reading_an_export_lose_their_slot(
     off (the connection closed, the file visibly unfinished) and both are given back."""
     monkeypatch.setattr(registry_pages, "EXPORT_STALL_SECONDS", 1.0)
     context = public_registry.certified.service.context
-    engine = context.engine
-    rows = 300_000  # about 60 MB of CSV: more than the sockets buffer, so the server's send waits
-    with engine.begin() as conn:
-        conn.execute(
-            text(
-                f"WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {rows}) "
-                "INSERT INTO retirements (id, batch_id, holder, operator, amount, scenario, beneficiary_commitment, "
-                "claim_hash, op_id, block_number, log_index, tx_hash) SELECT 'bulk-' || i, 1, '0x0', '0x0', 1, "
-                "'personal', '0x0', '0x0', 'bulk-' || i, 1000000 + i, 0, '0x0' FROM n"
-            )
-        )
-    sockets = []
-    try:
-        with serve_thread(create_app(context), access_log=False) as base:
-            host, port = base.removeprefix("http://").split(":")
-            for _ in range(registry_pages.EXPORTS_AT_ONCE):  # every slot, held by a reader that stops
-                s = socket.create_connection((host, int(port)))
-                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
-                s.sendall(b"GET /registry/export/retirements.csv HTTP/1.1\r\nHost: registry\r\n\r\n")
-                assert s.recv(1024).startswith(b"HTTP/1.1 200")
-                sockets.append(s)  # open, never read again
-            deadline = time.monotonic() + 20
-            while engine.pool.checkedout() and time.monotonic() < deadline:  # type: ignore[attr-defined]
-                time.sleep(0.1)
-            assert engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+    with _many_retirements(context.engine), serve_thread(create_app(context), access_log=False) as base:
+        host, port = base.removeprefix("http://").split(":")
+        # every slot, held by a reader that stops: open, never read again
+        held = [_ask_export(host, int(port), small_buffer=True) for _ in range(registry_pages.EXPORTS_AT_ONCE)]
+        try:
+            _all_given_back(context.engine, within=20)
             with urllib.request.urlopen(f"{base}/registry/export/methodologies.csv", timeout=30) as r:
-                assert r.status == 200 and r.read()  # a slot is free again
-        assert any("an export was cut off" in m for m in caplog.messages)
-    finally:
-        for s in sockets:
-            s.close()
-        with engine.begin() as conn:
-            conn.execute(text("DELETE FROM retirements WHERE id LIKE 'bulk-%'"))
+                assert r.status == 200 and r.read()
+        finally:
+            for s in held:
+                s.close()
+    assert any("an export was cut off" in m for m in caplog.messages)
 
 
 def test_a_search_typed_full_width_finds_what_ascii_finds(web: TestClient) -> None:
