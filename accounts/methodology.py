@@ -275,19 +275,27 @@ def import_rows(engine: Engine, csv_text: str, now: int) -> list[Behaviour]:
             if versions and b.valid_from <= versions[-1].valid_from:
                 raise InputError(f"{b.type} v{b.version}: valid_from must be after v{versions[-1].version}'s")
             before = versions[-1] if versions else None
-            if before and b.identity_group != before.identity_group and b.valid_from <= now + CLOCK_SKEW:
-                # records credited since valid_from carry the old group's key: the same behaviour
-                # sent again would earn a second time under the new one
-                raise InputError(
-                    f"{b.type} v{b.version}: moves the type from identity group {before.identity_group} to "
-                    f"{b.identity_group}, which only a future start may do; give a valid_from after "
-                    f"{day_of(now + CLOCK_SKEW)} (Asia/Shanghai)"
-                )
+            if before and b.identity_group != before.identity_group:
+                _check_move(before, b, now)
         conn.execute(
             insert(BEHAVIOUR_VERSIONS),
             [{"type": b.type, "version": b.version, "row_json": _row_json(b), "imported_at": now} for b in rows],
         )
     return rows
+
+
+def _check_move(before: Behaviour, b: Behaviour, now: int) -> None:
+    """A type moves to another identity group only from a start in the future (records credited
+    since a past start carry the old group's key: the same behaviour sent again would earn a second
+    time under the new one) and on a boundary of both groups' time buckets (else the bucket it cuts
+    holds a behaviour under each key). Midnight Asia/Shanghai is a boundary of every bucket."""
+    where = f"{b.type} v{b.version}: moves the type from identity group {before.identity_group} to {b.identity_group}"
+    if b.valid_from <= now + CLOCK_SKEW:
+        raise InputError(
+            f"{where}, which only a future start may do; give a valid_from after {day_of(now + CLOCK_SKEW)}"
+        )
+    if before.bucket(b.valid_from) != b.valid_from or b.bucket(b.valid_from) != b.valid_from:
+        raise InputError(f"{where} inside a time bucket; give a date as valid_from (midnight Asia/Shanghai)")
 
 
 def _row_json(b: Behaviour) -> str:

@@ -184,7 +184,11 @@ def list_consents(engine: Engine, account_id: str) -> list[ConsentInfo]:
     """Every consent of the account, live and withdrawn, oldest first."""
     with engine.connect() as conn:
         _account(conn, account_id)
-        rows = conn.execute(select(CONSENTS).where(CONSENTS.c.account_id == account_id).order_by(CONSENTS.c.id)).all()
+        return _consents(conn, account_id)
+
+
+def _consents(conn: Connection, account_id: str) -> list[ConsentInfo]:
+    rows = conn.execute(select(CONSENTS).where(CONSENTS.c.account_id == account_id).order_by(CONSENTS.c.id)).all()
     return [ConsentInfo(r.account_id, r.source_id, r.data_kind, r.granted_at, r.revoked_at) for r in rows]
 
 
@@ -202,6 +206,7 @@ def export_account(engine: Engine, account_id: str, vault: Vault | None = None) 
             .order_by(BEHAVIOUR_RECORDS.c.received_at, BEHAVIOUR_RECORDS.c.key)
         ).all()
         entries = conn.execute(select(ENTRIES).where(e.account == f"person:{account_id}").order_by(e.id)).all()
+        consents = _consents(conn, account_id)
     personal = (vault or Vault()).open(account_id, bytes(sealed)) if sealed is not None else {}
     return {
         "account": account_id,
@@ -209,7 +214,7 @@ def export_account(engine: Engine, account_id: str, vault: Vault | None = None) 
         "created_at": acc.created_at,
         "deleted_at": acc.deleted_at,
         "personal": personal,
-        "consents": [c.__dict__ for c in list_consents(engine, account_id)],
+        "consents": [c.__dict__ for c in consents],
         "records": [
             {
                 "key": r.key,

@@ -391,13 +391,16 @@ def audit(
     now = now if now is not None else time.time()
     result = Audit()
     log = points_log(engine)
+    # the chain's latest anchor before the database's moment: one the main job makes during the
+    # scan is then in neither, not on the chain alone (which reads as an anchor the database lost)
+    latest = chain_latest(client) if client is not None else None
     with read_snapshot(engine) as conn:  # the log and the ledger read at one moment
         size = log.size(conn)
         result.checked["points log entries"] = size
         _leaves(conn, size, result)
         _balanced(conn, result)
         _overdue(conn, size, policy, now, result)
-        _anchors(conn, log, size, client, policy, now, result)
+        _anchors(conn, log, size, client, latest, policy, now, result)
     return result
 
 
@@ -459,14 +462,16 @@ def _anchors(
     log: TransparencyLog,
     size: int,
     client: RegistryClient | None,
+    on_chain: tuple[int, bytes] | None,
     policy: AnchorPolicy,
     now: float,
     r: Audit,
 ) -> None:
+    """`on_chain`: the chain's latest anchor (size, root), read before the database's moment."""
     recorded = {int(s): str(root) for s, root in conn.execute(select(_ANCHORS.c.tree_size, _ANCHORS.c.root))}
     chain: dict[int, str] = {}
-    if client is not None:
-        latest, latest_root = chain_latest(client)
+    if client is not None and on_chain is not None:
+        latest, latest_root = on_chain
         if latest:
             chain[latest] = latest_root.hex()
         others = sorted(set(recorded) - {latest})

@@ -43,10 +43,13 @@ log = logging.getLogger(__name__)
 # of the default pool of 16 (certificates/db.py `api_engine`).
 EXPORTS_AT_ONCE = 4
 EXPORT_SLOTS = threading.BoundedSemaphore(EXPORTS_AT_ONCE)
-# seconds an export waits for its client to take the next piece: a client that stops reading
-# (or reads a byte a minute) would otherwise hold a slot and a connection for as long as it likes,
-# and four such clients would close the downloads to everyone
-EXPORT_STALL_SECONDS = 30.0
+# seconds an export waits for its client to take the next chunk: a client that stops reading (or
+# reads a byte a minute) would otherwise hold a slot and a connection for as long as it likes, and
+# four such clients would close the downloads to everyone. A send waits for the client to drain its
+# chunk (5,000 rows, ~1 MB) and room in the kernel's send buffer: with a 1 s limit a client reading
+# steadily at 1 MB/s was cut off (tests/hardening/test_review_20261201.py), so 120 s asks for
+# roughly 10-20 KB/s, a slow mobile line
+EXPORT_STALL_SECONDS = 120.0
 
 PAGES = ("projects", "batches", "retirements", "cancellations", "exports", "reserve", "methodologies", "participants")
 NAV = [(f"/registry/{n}", lists.SPECS[n].title) for n in PAGES] + [
@@ -334,8 +337,10 @@ class ExportResponse(StreamingResponse):
             else:
                 await super().__call__(scope, receive, paced)
         except _Stalled:
-            # the answer ends unfinished, so the server closes the connection: the client sees a
-            # cut download (the CSV or JSON Lines lacks its end), never a complete-looking file
+            # the answer ends without HTTP's last chunk: every HTTP client reports the download
+            # incomplete (the rows it holds are whole rows). The server closes the connection once
+            # its buffer drains, which a client that reads nothing never lets happen: only a proxy's
+            # send timeout ends that socket (docs/public-registry.md)
             log.warning("an export was cut off: its client took nothing for %.0f s", EXPORT_STALL_SECONDS)
         finally:
             # the worker thread running the generator has returned (anyio waits for it on cancel)
