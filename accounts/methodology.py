@@ -30,9 +30,10 @@ from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, insert, select, text
 
 from accounts.errors import InputError
+from accounts.ledger import write_lock
 from accounts.models import BEHAVIOUR_VERSIONS
 from chain.canonical import canonical_json, sha256_hex
 
@@ -265,6 +266,12 @@ def import_rows(engine: Engine, csv_text: str, now: int) -> list[Behaviour]:
     if not rows:
         raise InputError("the imported CSV has no rows")
     with engine.begin() as conn:
+        # one import at a time: each checks the whole methodology with its rows, so two at once could
+        # each pass and together break a group's shape, after which every batch would be refused
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("LOCK TABLE behaviour_versions IN SHARE ROW EXCLUSIVE MODE"))
+        else:
+            write_lock(conn)
         current = load(conn)
         merged = Methodology([*current.all(), *rows])  # checks versions and identity groups together
         for b in rows:

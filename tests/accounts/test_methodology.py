@@ -128,3 +128,49 @@ def test_a_past_start_is_still_taken_when_the_identity_group_stays(engine: Engin
     # a corrected factor may be published after the date it applies from: only identities are fixed
     [v2] = import_rows(engine, _v2(valid_from="2026-01-01"), shanghai(2026, 3, 1))
     assert (v2.version, v2.g_per_unit) == (2, Decimal("50"))
+
+
+@pytest.mark.parametrize("db", ["engine", "pg_engine"])
+def test_two_imports_at_once_cannot_break_a_group_together(
+    db: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two sheets each adding a new type to one new identity group, with different identity
+    fields: either alone is fine, both together break the group's shape, after which load() (so
+    every batch) is refused. Each import reads, checks and writes in its own transaction; both
+    read before either wrote (a pause after the read) and both committed, until imports took a
+    lock first: now the second waits for the first and is refused."""
+    import threading
+    import time
+
+    from accounts import methodology
+
+    engine: Engine = request.getfixturevalue(db)
+    reading = methodology.load
+
+    def slow_load(conn: object) -> methodology.Methodology:
+        found = reading(conn)  # type: ignore[arg-type]
+        time.sleep(0.5)  # the other import reads meanwhile, unless it waits for this one
+        return found
+
+    monkeypatch.setattr(methodology, "load", slow_load)
+    sheets = [
+        _v2(type="scooter-a", version="1", identity_group="scooter", identity_fields="vehicle"),
+        _v2(type="scooter-b", version="1", identity_group="scooter", identity_fields="plate"),
+    ]
+    outcomes: list[object] = []
+
+    def run(sheet: str) -> None:
+        try:
+            outcomes.append(import_rows(engine, sheet, T0))
+        except InputError as e:
+            outcomes.append(e)
+
+    threads = [threading.Thread(target=run, args=(s,)) for s in sheets]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert sorted(type(o).__name__ for o in outcomes) == ["InputError", "list"], outcomes
+    monkeypatch.setattr(methodology, "load", reading)
+    with engine.connect() as conn:
+        assert {"scooter-a", "scooter-b"} & set(load(conn).by_type)  # the methodology still loads
