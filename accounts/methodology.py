@@ -255,8 +255,12 @@ def _imported(conn: Connection) -> list[Behaviour]:
 
 
 def load(conn: Connection) -> Methodology:
-    """The shipped rows plus those the operator imported (one query)."""
-    return Methodology([*shipped(), *_imported(conn)])
+    """The shipped rows plus those the operator imported (one query). Where both hold a type's
+    version (a release shipping a type the operator had imported), the database's row is kept:
+    records were converted by it, and refusing both would refuse every batch."""
+    imported = _imported(conn)
+    held = {(b.type, b.version) for b in imported}
+    return Methodology([*(b for b in shipped() if (b.type, b.version) not in held), *imported])
 
 
 def import_rows(engine: Engine, csv_text: str, now: int) -> list[Behaviour]:
@@ -283,7 +287,7 @@ def import_rows(engine: Engine, csv_text: str, now: int) -> list[Behaviour]:
                 raise InputError(f"{b.type} v{b.version}: valid_from must be after v{versions[-1].version}'s")
             before = versions[-1] if versions else None
             if before and b.identity_group != before.identity_group:
-                _check_move(before, b, now)
+                _check_move(before, b, now, merged)
         conn.execute(
             insert(BEHAVIOUR_VERSIONS),
             [{"type": b.type, "version": b.version, "row_json": _row_json(b), "imported_at": now} for b in rows],
@@ -291,7 +295,7 @@ def import_rows(engine: Engine, csv_text: str, now: int) -> list[Behaviour]:
     return rows
 
 
-def _check_move(before: Behaviour, b: Behaviour, now: int) -> None:
+def _check_move(before: Behaviour, b: Behaviour, now: int, merged: Methodology) -> None:
     """A type moves to another identity group only from a start in the future (records credited
     since a past start carry the old group's key: the same behaviour sent again would earn a second
     time under the new one) and on a boundary of both groups' time buckets (else the bucket it cuts
@@ -303,6 +307,22 @@ def _check_move(before: Behaviour, b: Behaviour, now: int) -> None:
         )
     if before.bucket(b.valid_from) != b.valid_from or b.bucket(b.valid_from) != b.valid_from:
         raise InputError(f"{where} inside a time bucket; give a date as valid_from (midnight Asia/Shanghai)")
+    # the types it shared the old group with describe the same act: left behind (or sent elsewhere)
+    # one act would earn once under each group's key
+    left = sorted(
+        t
+        for t in merged.by_type
+        if t != b.type
+        and (was := merged.at(t, b.valid_from - 1)) is not None
+        and was.identity_group == before.identity_group
+        and (now_in := merged.at(t, b.valid_from)) is not None
+        and now_in.identity_group != b.identity_group
+    )
+    if left:
+        raise InputError(
+            f"{where}, leaving {', '.join(left)} in it: one act would earn under each group; move "
+            f"{'it' if len(left) == 1 else 'them'} in the same sheet, from the same valid_from"
+        )
 
 
 def _row_json(b: Behaviour) -> str:

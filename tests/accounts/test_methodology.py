@@ -95,6 +95,15 @@ def test_imports_must_be_the_next_version_with_a_later_start(engine: Engine) -> 
         import_rows(engine, _v2(), T0)
 
 
+def _moved(valid_from: str) -> str:
+    """metro and metro-ticket (one identity group: the same trip) as v2 in a new group."""
+    rows = [_v2(identity_group="metro-trip-v2", valid_from=valid_from)]
+    ticket = as_row(next(b for b in shipped() if b.type == "metro-ticket"))
+    ticket.update({"version": "2", "identity_group": "metro-trip-v2", "valid_from": valid_from})
+    rows.append(",".join(COLUMNS) + "\n" + ",".join(f'"{ticket[c]}"' for c in COLUMNS) + "\n")
+    return rows[0] + rows[1].split("\n", 1)[1]
+
+
 def test_a_type_moves_to_another_identity_group_only_from_a_future_start(apps: Apps) -> None:
     """Records already credited were keyed by the old group: a move dated in the past would let the
     same trip, sent again by another app, earn a second time under the new group's key."""
@@ -110,13 +119,12 @@ def test_a_type_moves_to_another_identity_group_only_from_a_future_start(apps: A
     }
     [first] = ingest(engine, apps.a, [trip], now)
     assert first.status == "credited"
-    moved = _v2(identity_group="metro-trip-v2", valid_from="2026-01-01")
     with pytest.raises(InputError, match=r"identity group metro-trip to metro-trip-v2.*2026-01-10"):
-        import_rows(engine, moved, now)
+        import_rows(engine, _moved("2026-01-01"), now)
     [again] = ingest(engine, apps.b, [{**trip, "id": "other-app-1"}], now + 60)
     assert again.status == "duplicate"  # the refused import changed nothing
     # the same move dated after today is taken, and from then on keys trips by the new group
-    import_rows(engine, _v2(identity_group="metro-trip-v2", valid_from="2026-01-11"), now)
+    import_rows(engine, _moved("2026-01-11"), now)
     later = {**trip, "id": "t2", "occurred_at": shanghai(2026, 1, 11, 8)}
     [new_group] = ingest(engine, apps.a, [later], shanghai(2026, 1, 11, 9))
     assert (new_group.status, new_group.type_version) == ("credited", 2)

@@ -384,20 +384,20 @@ def test_a_move_is_refused_up_to_now_plus_the_skew_in_any_offset_and_taken_on_th
     for zone in (timezone(timedelta(hours=8)), UTC, timezone(timedelta(hours=-5))):
         for at in (edge, edge - 3600):
             moved = _row(
-                "metro", identity_group="metro-trip-v2", valid_from=datetime.fromtimestamp(at, zone).isoformat()
+                "cycling", identity_group="bike-ride-v2", valid_from=datetime.fromtimestamp(at, zone).isoformat()
             )
             with pytest.raises(InputError, match="moves the type"):
                 import_rows(engine, _sheet(moved), now)
     fraction = datetime.fromtimestamp(edge, UTC).isoformat().replace("+00:00", ".999+00:00")
     with pytest.raises(InputError, match="moves the type"):
-        import_rows(engine, _sheet(_row("metro", identity_group="metro-trip-v2", valid_from=fraction)), now)
+        import_rows(engine, _sheet(_row("cycling", identity_group="bike-ride-v2", valid_from=fraction)), now)
     later = datetime.fromtimestamp(edge + 1, timezone(timedelta(hours=-5))).isoformat()
     with pytest.raises(InputError, match="inside a time bucket"):  # after the edge, but mid-bucket
-        import_rows(engine, _sheet(_row("metro", identity_group="metro-trip-v2", valid_from=later)), now)
-    boundary = edge + 600 - (edge + 8 * 3600) % 600  # the next 10-minute boundary, Asia/Shanghai
+        import_rows(engine, _sheet(_row("cycling", identity_group="bike-ride-v2", valid_from=later)), now)
+    boundary = edge + 600 - (edge + 8 * 3600) % 600  # the next 10-minute boundary (cycling: 5), Asia/Shanghai
     at = datetime.fromtimestamp(boundary, timezone(timedelta(hours=-5))).isoformat()
-    [v2] = import_rows(engine, _sheet(_row("metro", identity_group="metro-trip-v2", valid_from=at)), now)
-    assert (v2.identity_group, v2.valid_from) == ("metro-trip-v2", boundary)
+    [v2] = import_rows(engine, _sheet(_row("cycling", identity_group="bike-ride-v2", valid_from=at)), now)
+    assert (v2.identity_group, v2.valid_from) == ("bike-ride-v2", boundary)
 
 
 def test_a_move_hidden_in_a_sheet_of_several_versions_is_refused_whole(engine: Engine) -> None:  # noqa: F811
@@ -408,29 +408,29 @@ def test_a_move_hidden_in_a_sheet_of_several_versions_is_refused_whole(engine: E
     now = shanghai(2026, 1, 10, 10)
     sheets = [
         (
-            _row("metro", valid_from="2026-01-01"),
-            _row("metro", version="3", identity_group="m2", valid_from="2026-01-05"),
+            _row("cycling", valid_from="2026-01-01"),
+            _row("cycling", version="3", identity_group="m2", valid_from="2026-01-05"),
         ),
         (
-            _row("metro", valid_from="2026-01-01"),
-            _row("metro", version="3", identity_group="m2", valid_from="2026-01-10"),
+            _row("cycling", valid_from="2026-01-01"),
+            _row("cycling", version="3", identity_group="m2", valid_from="2026-01-10"),
         ),
     ]
     for sheet in sheets:
-        with pytest.raises(InputError, match="metro v3: moves the type from identity group metro-trip to m2"):
+        with pytest.raises(InputError, match="cycling v3: moves the type from identity group bike-ride to m2"):
             import_rows(engine, _sheet(*sheet), now)
     # new identity fields or a new time bucket need a new group name: a move like any other
-    for change in ({"identity_fields": "entry_station"}, {"time_bucket_s": "3600"}):
+    for change in ({"identity_fields": "bike_id frame"}, {"time_bucket_s": "3600"}):
         with pytest.raises(InputError, match="moves the type"):
-            import_rows(engine, _sheet(_row("metro", identity_group="m3", valid_from="2026-01-05", **change)), now)
+            import_rows(engine, _sheet(_row("cycling", identity_group="m3", valid_from="2026-01-05", **change)), now)
     back = (
-        _row("metro", identity_group="m2", valid_from="2026-02-01"),
-        _row("metro", version="3", valid_from="2026-01-20"),
+        _row("cycling", identity_group="m2", valid_from="2026-02-01"),
+        _row("cycling", version="3", valid_from="2026-01-20"),
     )
     with pytest.raises(InputError, match="valid_from must be after v2's"):
         import_rows(engine, _sheet(*back), now)
     with engine.connect() as conn:
-        assert [b.version for b in load(conn).by_type["metro"]] == [1]  # all rows or none
+        assert [b.version for b in load(conn).by_type["cycling"]] == [1]  # all rows or none
     # a later move back is a move like any other: a future start is taken
     import_rows(engine, _sheet(*back[:1], {**back[1], "valid_from": "2026-03-01"}), now)
 
