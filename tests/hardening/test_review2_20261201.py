@@ -17,25 +17,15 @@ from accounts import methodology
 from accounts import pointslog as pl
 from accounts.errors import InputError
 from accounts.ingest import ingest
-from accounts.methodology import COLUMNS, as_row, import_rows, load, parse_row, shipped
+from accounts.methodology import import_rows, load, parse_row, shipped
 from tests.accounts.conftest import Apps, _data_key, apps, engine, make_apps, pg_engine  # noqa: F401  # fixtures
 from tests.accounts.pointslog_helpers import anchor_client
 from tests.accounts.pointslog_helpers import credit as credit_many
 from tests.accounts.test_methodology import shanghai
 from tests.conftest import World
+from tests.hardening.test_review_20261201 import _row, _sheet
 
 NOW = shanghai(2026, 1, 10, 10)
-
-
-def _sheet(*rows: dict[str, str]) -> str:
-    return ",".join(COLUMNS) + "\n" + "".join(",".join(f'"{r[c]}"' for c in COLUMNS) + "\n" for r in rows)
-
-
-def _row(kind: str, **change: str) -> dict[str, str]:
-    row = as_row(next(b for b in shipped() if b.type == kind))
-    row.update({"version": "2", "source": "illustrative: review 2"})
-    row.update(change)
-    return row
 
 
 def _trip(rid: str, account: str, kind: str, at: int, quantity: str) -> dict[str, object]:
