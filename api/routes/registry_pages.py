@@ -322,10 +322,9 @@ class ExportResponse(StreamingResponse):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         async def paced(message: Message) -> None:
+            # the server's send waits while the client's buffers are full
             try:
-                with anyio.fail_after(
-                    EXPORT_STALL_SECONDS
-                ):  # the server's send waits while the client's buffers are full
+                with anyio.fail_after(EXPORT_STALL_SECONDS):
                     await send(message)
             except TimeoutError:
                 raise _Stalled from None
