@@ -18,6 +18,11 @@ same, so the API answers "duplicate" (the Hubei rule, the dedup path under load)
 same threads, one record per request. Every answer is checked: 200, one outcome per record, no
 refusal; the ledger then holds exactly a posting per credited record and one per batch (the source's
 total), and its audit is clean. Medians of --rounds rounds.
+
+Each batched round also prints the CPU a batch cost every process serving it (the uvicorn workers,
+the PostgreSQL server's processes when it runs on this machine, this client; bench/cpu.py) and how
+busy the machine was; the summary turns the medians into a ceiling: the rate this machine's cores
+would give if they were busy all the time.
 """
 
 from __future__ import annotations
@@ -47,6 +52,7 @@ from sqlalchemy import Engine, func, insert, select
 from accounts import ledger, people, sources
 from accounts.ledger_models import ENTRIES
 from accounts.models import ACCOUNTS, CONSENTS
+from bench.cpu import CORES, Meter, children, postgres_processes
 from chain.deploy import Deployment, record_path
 from chain.node import LocalNode
 from tests.api.server import free_port, wait_until_up
@@ -119,7 +125,7 @@ class Stream:
 
 
 @contextmanager
-def server(db_url: str, tmp: Path, node: LocalNode, workers: int) -> Iterator[tuple[str, int]]:
+def server(db_url: str, tmp: Path, node: LocalNode, workers: int) -> Iterator[tuple[str, int, int]]:
     zero = "0x" + "00" * 20
     placeholder = Deployment(31337, zero, zero, zero, 0, "0x" + "00" * 32, "", "", "", "", "", 0)
     deployments = tmp / "deployments"
@@ -143,7 +149,7 @@ def server(db_url: str, tmp: Path, node: LocalNode, workers: int) -> Iterator[tu
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         wait_until_up(f"http://127.0.0.1:{port}", timeout=120, proc=proc)
-        yield "127.0.0.1", port
+        yield "127.0.0.1", port, proc.pid
     finally:
         proc.terminate()
         try:
@@ -158,9 +164,10 @@ def server(db_url: str, tmp: Path, node: LocalNode, workers: int) -> Iterator[tu
 
 
 def send(
-    host: str, port: int, bearer: str, chunks: list[list[dict[str, Any]]], clients: int
+    host: str, port: int, bearer: str, chunks: list[list[dict[str, Any]]], clients: int, meter: Meter | None = None
 ) -> tuple[float, dict[str, int]]:
-    """POST every chunk (a request each) from `clients` threads; seconds taken and outcome counts."""
+    """POST every chunk (a request each) from `clients` threads; seconds taken and outcome counts
+    (and the CPU the processes spent in `meter`, from the first request to the last answer)."""
     work = list(enumerate(chunks))
     lock = threading.Lock()
     counts = {"credited": 0, "duplicate": 0, "refused": 0, "resent": 0}
@@ -197,12 +204,16 @@ def send(
                 counts[key] += mine[key]
 
     threads = [threading.Thread(target=worker) for _ in range(clients)]
+    if meter:
+        meter.start()
     start = time.perf_counter()
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     elapsed = time.perf_counter() - start
+    if meter:
+        meter.stop()
     if failures:
         raise SystemExit(f"{len(failures)} requests failed, e.g. {failures[0]}")
     return elapsed, counts
@@ -227,9 +238,13 @@ def main() -> None:
             bearer, accounts = populate(engine, args.accounts, now)
             print(f"setup: {args.accounts:,} accounts with consent in {time.perf_counter() - t0:.1f} s")
             stream = Stream(accounts, args.duplicates, now)
-            batched, single = [], []
+            batched, single, cpu, busy = [], [], [], []
             totals = {"credited": 0, "duplicate": 0, "refused": 0, "resent": 0}
-            with server(db_url, tmp, node, args.workers) as (host, port):
+            with server(db_url, tmp, node, args.workers) as (host, port, pid):
+                groups = {"API workers": lambda: [pid, *children(pid)]}
+                if (pg := postgres_processes(engine)) is not None:
+                    groups["PostgreSQL"] = pg
+                meter = Meter(groups)
                 for _ in range(2):  # warm both workers' imports and pools
                     totals["credited"] += send(host, port, bearer, [stream.take(BATCH)], 1)[1]["credited"]
                 for r in range(args.rounds):
@@ -240,8 +255,12 @@ def main() -> None:
                         bearer,
                         [records[i : i + BATCH] for i in range(0, len(records), BATCH)],
                         args.clients,
+                        meter,
                     )
                     batched.append(len(records) / seconds)
+                    batches = -(-len(records) // BATCH)
+                    cpu.append({name: s / batches * 1000 for name, s in meter.spent.items()})
+                    busy.append(meter.busy)
                     ones = stream.take(args.single)
                     one_seconds, one_counts = send(host, port, bearer, [[x] for x in ones], args.clients)
                     single.append(len(ones) / one_seconds)
@@ -254,6 +273,7 @@ def main() -> None:
                         f"{counts['resent']} requests resent after a 409/503); "
                         f"one per request: {single[-1]:,.0f} records/s"
                     )
+                    print(f"         CPU a batch of {BATCH:,}: {_cpu_line(cpu[-1])}; machine busy {busy[-1]:.0%}")
             with engine.connect() as conn:
                 held = conn.execute(select(func.count()).select_from(ENTRIES)).scalar_one()
                 distinct = conn.execute(select(func.count(func.distinct(ENTRIES.c.txn)))).scalar_one()
@@ -266,6 +286,12 @@ def main() -> None:
         print(f"  batches of {BATCH:,}:   {b:,.0f} records/s   (target ≥ {TARGET_RATE:,})")
         print(f"  one per request:  {s:,.0f} records/s")
         print(f"  ratio:            {b / s:,.1f}×   (target ≥ {TARGET_RATIO}×)")
+        per_batch = {name: statistics.median(c[name] for c in cpu) for name in cpu[0]}
+        total = sum(per_batch.values())
+        # every process serving the batches counted: with the cores always busy, no more than this
+        ceiling = CORES * 1000 / total * BATCH
+        print(f"  CPU a batch:      {_cpu_line(per_batch)} (medians); machine busy {statistics.median(busy):.0%}")
+        print(f"  CPU ceiling:      {ceiling:,.0f} records/s with all {CORES} cores of this machine busy")
         print(f"  refused: {totals['refused']:,} (caps); ledger: {held:,} postings in {distinct:,} transactions")
         # a batch's credits are one transaction: a posting per credited behaviour and the source's total
         if held != totals["credited"] + distinct or problems:
@@ -276,6 +302,11 @@ def main() -> None:
         ok = b >= TARGET_RATE and b / s >= TARGET_RATIO
         print("  PASS" if ok else "  BELOW TARGET")
         sys.exit(0 if ok else 1)
+
+
+def _cpu_line(spent: dict[str, float]) -> str:
+    parts = ", ".join(f"{name} {ms:.1f}" for name, ms in spent.items())
+    return f"{parts} = {sum(spent.values()):.1f} ms"
 
 
 if __name__ == "__main__":

@@ -11,8 +11,8 @@ of random accounts spread over the past 300 days (so the daily cap rarely bites)
 share repeat an earlier trip of the run under a new record id (answered "duplicate": the dedup path).
 --threads run batches at once, each on its own connection. Every outcome is checked (no refusal)
 and the ledger must then hold an entry per credited record and one per batch (the source's total). Besides wall time it prints CPU time
-per batch of this process and (for a server on this machine, read from /proc) of the PostgreSQL
-backends: steadier than wall time when other work shares the cores."""
+per batch of this process and (for a server on this machine, read from /proc: bench/cpu.py) of the
+PostgreSQL server's processes: steadier than wall time when other work shares the cores."""
 
 from __future__ import annotations
 
@@ -28,13 +28,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
 from accounts.ingest import ingest
 from accounts.ledger_models import ENTRIES
 from accounts.models import ACCOUNTS, CONSENTS
 from accounts.people import new_account_id
 from accounts.sources import add_source, authenticate, create_key
+from bench.cpu import Meter, postgres_processes
 from tests.pgdb import scratch_engine
 
 DEFAULT_PG = os.environ.get("TEST_DATABASE_URL", "postgresql://ledger:ledger@127.0.0.1:5432/ledger_test")
@@ -50,7 +51,6 @@ def main() -> None:
     ap.add_argument("--duplicates", type=float, default=0.05)
     args = ap.parse_args()
     with scratch_engine(args.postgres, "bench_ingest_domain") as engine:
-        name = str(engine.url.database)
         now = int(time.time())
         add_source(engine, "bench-app", "Bench app", "app", now)
         who = authenticate(engine, create_key(engine, "bench-app", ["records:write"], now).bearer, now)
@@ -102,8 +102,9 @@ def main() -> None:
                     outcomes.extend(got)
 
         ingest(engine, who, [], now)  # open the pool's first connection before measuring
-        server_before = _server_cpu(engine, name)
-        cpu_before = time.process_time()
+        pg = postgres_processes(engine)
+        meter = Meter({"PostgreSQL": pg} if pg is not None else {})
+        meter.start()
         start = time.perf_counter()
         threads = [threading.Thread(target=worker) for _ in range(args.threads)]
         for th in threads:
@@ -111,8 +112,7 @@ def main() -> None:
         for th in threads:
             th.join()
         wall = time.perf_counter() - start
-        cpu = time.process_time() - cpu_before
-        server = _server_cpu(engine, name)
+        meter.stop()
         refused = [o for o in outcomes if o.status == "refused"]
         credited = sum(o.status == "credited" for o in outcomes)
         with engine.connect() as conn:
@@ -129,25 +129,9 @@ def main() -> None:
         )
         # CPU time per batch: steadier than wall time on a shared machine (other work's load)
         batches_run = len(times)
-        line = f"CPU per batch: this process {cpu / batches_run * 1000:.1f} ms"
-        if server is not None and server_before is not None:
-            line += f", PostgreSQL backends {(server - server_before) / batches_run * 1000:.1f} ms"
-        print(line + f"; load average {os.getloadavg()[0]:.2f}")
-
-
-def _server_cpu(engine: Any, database: str) -> float | None:
-    """CPU seconds of the PostgreSQL backends serving `database` (from /proc: a server on this
-    machine only; None elsewhere)."""
-    with engine.connect() as conn:
-        pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d"), {"d": database}).scalars()
-        total = 0.0
-        try:
-            for pid in pids:
-                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-        except OSError:
-            return None
-    return total
+        spent = {"this process": meter.spent["client"]} | {k: v for k, v in meter.spent.items() if k != "client"}
+        parts = ", ".join(f"{k} {v / batches_run * 1000:.1f} ms" for k, v in spent.items())
+        print(f"CPU per batch: {parts}; machine busy {meter.busy:.0%}")
 
 
 if __name__ == "__main__":
