@@ -5,7 +5,8 @@ A record: {"id": the source's own unique id, "account": "acc_…", "type": a met
 type's unit, "identity": {the fields the methodology names for the type}}.
 
 Outcomes: credited (points, the ledger transaction, the record key; `capped` when a cap cut it),
-duplicate (the same behaviour was credited before, from any source: the Hubei rule), or refused
+duplicate (the same behaviour was credited before, from any source: the Hubei rule; the same key, or
+for buckets under a day the same second key, so reports straddling a bucket edge meet), or refused
 with a code and a one-line reason (malformed, unknown_type, future, id_reused, unknown_account,
 deleted_account, no_consent, cap_reached, below_one_point). A batch of more than MAX_BATCH records
 is refused whole (BatchTooLargeError). Every other batch applies each good record exactly once: a
@@ -90,10 +91,17 @@ class _Parsed:
     occurred_at: int
     quantity: Decimal
     key: str
+    key2: str | None  # behaviour_keys: None for a bucket of a day or more
     points: int
     day: str = ""  # "d2026-11-30": the Asia/Shanghai day's cap period
     year: str = ""  # "y2026"
     counters: tuple[tuple[str, str, str], ...] = ()  # the cap counter rows it draws on
+
+    @property
+    def claims(self) -> tuple[str, ...]:
+        """The keys under which another record is the same behaviour (a stored record's key or
+        second key: the two are hashes of different texts, so one dict holds both)."""
+        return (self.key,) if self.key2 is None else (self.key, self.key2)
 
     def __post_init__(self) -> None:
         day = day_of(self.occurred_at)
@@ -154,12 +162,27 @@ def _quantity(value: Any) -> Decimal | None:
 def behaviour_key(account: str, b: Behaviour, fields: dict[str, str], occurred_at: int) -> str:
     """The behaviour's identity: sha256 of canonical JSON of the account, the identity group, the
     group's identity fields and occurred_at rounded to the group's time bucket."""
-    # chain/canonical.py's bytes for {"account", "at", "fields", "group"} (keys in code-point order,
-    # strings and integers only), written out: a tenth of json.dumps(sort_keys=True)'s cost per record
+    return behaviour_keys(account, b, fields, occurred_at)[0]
+
+
+def behaviour_keys(account: str, b: Behaviour, fields: dict[str, str], occurred_at: int) -> tuple[str, str | None]:
+    """The behaviour's key (behaviour_key) and, within a quarter of a bucket of its bucket's edges,
+    a second key: the same identity in buckets shifted by half a bucket, with "half": 1 added. Two
+    reports of one behaviour less than a quarter of a bucket apart share the key (no edge between
+    them) or else both lie that close to the edge between them, in one shifted bucket, and share
+    the second key. A bucket of a day or more is a calendar period and has no second key."""
+    # chain/canonical.py's bytes for {"account", "at", "fields", "group"[, "half"]} (keys in code-point
+    # order, strings and integers only), written out: a tenth of json.dumps(sort_keys=True)'s cost
     q = _quote
     inner = ",".join(f"{q(k)}:{q(fields[k])}" for k in sorted(fields))
-    text = f'{{"account":{q(account)},"at":{b.bucket(occurred_at)},"fields":{{{inner}}},"group":{q(b.identity_group)}}}'
-    return hashlib.sha256(text.encode()).hexdigest()
+    head, tail = f'{{"account":{q(account)},"at":', f',"fields":{{{inner}}},"group":{q(b.identity_group)}'
+    width, start = b.time_bucket_s, b.bucket(occurred_at)
+    key = hashlib.sha256(f"{head}{start}{tail}}}".encode()).hexdigest()
+    # half the records carry one: their write and read cost a unique index entry and a lookup more
+    if width >= ledger.DAY or width // 4 <= occurred_at - start < width - width // 4:
+        return key, None
+    shifted = b.bucket(occurred_at + width // 2)
+    return key, hashlib.sha256(f'{head}{shifted}{tail},"half":1}}'.encode()).hexdigest()
 
 
 _quote = json.encoder.encode_basestring  # JSON string literal, non-ASCII kept (as canonical JSON)
@@ -256,7 +279,7 @@ def _parse(index: int, raw: object, methodology: Methodology, now: int) -> _Pars
         why = f"{quantity} {b.unit} is worth {points:,} points, more than the ledger's largest posting ({ledger.MAX_POSTING:,})"
         return _refused(index, rid, "malformed", why, b)
     return _Parsed(
-        index, rid, account, b, occurred_at, quantity, behaviour_key(account, b, fields, occurred_at), points
+        index, rid, account, b, occurred_at, quantity, *behaviour_keys(account, b, fields, occurred_at), points
     )
 
 
@@ -311,7 +334,7 @@ def _ingest_once(
         if not parsed:
             return [o for o in outcomes if o is not None]
         db.begin()
-        keys, ids, found = sorted({p.key for p in parsed}), sorted({p.id for p in parsed}), parsed
+        keys, ids, found = _keys(parsed), sorted({p.id for p in parsed}), parsed
         by_id, by_key = db.read(source, keys, ids)
         # a retried record answers its first outcome even if the consent or the account went since
         parsed = _check_accounts(db, source, found, outcomes, retried=by_id.keys())
@@ -357,14 +380,18 @@ def _ingest_once(
             freed = _moves([(p, n) for p, n in credits if p.key in lost])
             if not any(
                 (o := outcomes[p.index]) is not None
-                and (o.capped or o.code == "cap_reached")
-                and not freed.keys().isdisjoint(p.counters)
+                and (
+                    ((o.capped or o.code == "cap_reached") and not freed.keys().isdisjoint(p.counters))
+                    # a duplicate of a lost record may share only a key the stored one does not have
+                    # (keys and second keys are not transitive): decided anew, it may be a credit
+                    or (o.status == "duplicate" and o.record in lost)
+                )
                 for p in parsed
             ):
                 for k, n in freed.items():
                     back[k] = back.get(k, 0) + n
-                lost_ids = sorted({p.id for p, _ in credits if p.key in lost})
-                _settle(parsed, lost, *db.read(source, sorted(lost), lost_ids), outcomes)
+                gone = [p for p, _ in credits if p.key in lost]
+                _settle(parsed, lost, *db.read(source, _keys(gone), sorted({p.id for p in gone})), outcomes)
                 break
             db.undo()
             by_id, by_key = db.read(source, keys, ids)
@@ -376,6 +403,19 @@ def _ingest_once(
         if back:
             db.give_back(sorted(back.items()))
     return [o for o in outcomes if o is not None]
+
+
+def _keys(parsed: Sequence[_Parsed]) -> tuple[list[str], list[str]]:
+    """The records' keys and second keys, each sorted: what `_Db.read` looks up."""
+    return sorted({p.key for p in parsed}), sorted({p.key2 for p in parsed if p.key2 is not None})
+
+
+def _first(p: _Parsed, found: dict[str, Any]) -> Any:
+    """The record in `found` (by key and second key) that `p` repeats, or None."""
+    for claim in p.claims:
+        if claim in found:
+            return found[claim]
+    return None
 
 
 def _settle(
@@ -394,8 +434,15 @@ def _settle(
             continue
         stored = by_id.get(p.id)
         if stored is None:
-            first = by_key.get(p.key)
-            outcomes[p.index] = replace(o, status="duplicate", points=0, capped=False, txn=first and first.txn)
+            first = _first(p, by_key)
+            outcomes[p.index] = replace(
+                o,
+                status="duplicate",
+                points=0,
+                capped=False,
+                txn=first and first.txn,
+                record=first.key if first is not None else o.record,
+            )
         elif _same_record(p, stored):
             outcomes[p.index] = replace(
                 o, status="credited", points=int(stored.points), capped=bool(stored.capped), txn=stored.txn
@@ -420,6 +467,7 @@ def _rows(source: str, credits: list[tuple[_Parsed, int]], now: int, txn: str) -
             points < p.points,
             now,
             txn,
+            p.key2,
         )
         for p, points in credits
     ]
@@ -495,7 +543,7 @@ def _candidates(parsed: list[_Parsed], by_id: dict[str, Any], by_key: dict[str, 
         if p.id in by_id or p.id in ids:
             continue
         ids.add(p.id)
-        if p.key not in by_key:
+        if _first(p, by_key) is None:
             out.append((p, p.points))
     return out
 
@@ -545,11 +593,12 @@ def _decide(
                 outcomes[p.index] = replace(first, index=p.index)
             continue
         first_of_id[p.id] = p
-        if p.key in by_key or p.key in credited_here:
-            # the transaction that credited it (None: a concurrent batch's, not read)
-            first_txn = txn if p.key in credited_here else by_key[p.key].txn if by_key[p.key] is not None else None
+        here, stored = _first(p, credited_here), _first(p, by_key)
+        if here is not None or stored is not None:
+            # the transaction that credited it and its key
+            first_txn, first_key = (txn, here.key) if here is not None else (stored.txn, stored.key)
             outcomes[p.index] = RecordOutcome(
-                p.index, p.id, "duplicate", 0, first_txn, p.key, type_version=v, illustrative=ill
+                p.index, p.id, "duplicate", 0, first_txn, first_key, type_version=v, illustrative=ill
             )
             continue
         day, year = _periods(p)
@@ -571,7 +620,8 @@ def _decide(
             continue
         for k in p.counters:
             counters[k] += room
-        credited_here[p.key] = p
+        for claim in p.claims:
+            credited_here[claim] = p
         credits.append((p, room))
         outcomes[p.index] = RecordOutcome(
             p.index, p.id, "credited", room, txn, p.key, capped=room < p.points, type_version=v, illustrative=ill
@@ -598,16 +648,33 @@ class _Db:
         rows = self.conn.execute(select(a.id, a.deleted_at, c.data_kind).select_from(join).where(a.id.in_(ids)))
         return [(r[0], r[1], r[2]) for r in rows]
 
-    def read(self, source: str, keys: list[str], ids: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
-        """Stored records the batch meets, by the source's record id (retries) and by key
-        (duplicates)."""
+    def read(
+        self, source: str, keys: tuple[list[str], list[str]], ids: list[str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Stored records the batch meets, by the source's record id (retries) and by key or second
+        key (duplicates: `keys` is both lists, `_keys`)."""
         r = BEHAVIOUR_RECORDS.c
         rows = self.conn.execute(
             select(
-                r.key, r.source_id, r.source_record_id, r.points, r.capped, r.type, r.occurred_at, r.quantity, r.txn
-            ).where(or_(r.key.in_(keys), and_(r.source_id == source, r.source_record_id.in_(ids))))
+                r.key,
+                r.source_id,
+                r.source_record_id,
+                r.points,
+                r.capped,
+                r.type,
+                r.occurred_at,
+                r.quantity,
+                r.txn,
+                r.key2,
+            ).where(
+                or_(
+                    r.key.in_(keys[0]),
+                    r.key2.in_(keys[1]),
+                    and_(r.source_id == source, r.source_record_id.in_(ids)),
+                )
+            )
         ).all()
-        return {x.source_record_id: x for x in rows if x.source_id == source}, {x.key: x for x in rows}
+        return _found(source, rows)
 
     def hold(self, planned: list[tuple[tuple[str, str, str], int]]) -> dict[tuple[str, str, str], int]:
         """Add each planned move to its counter (created if absent), holding the counters until
@@ -635,9 +702,15 @@ class _Db:
 
 _RECORD_COLUMNS = (
     "key, source_id, source_record_id, account_id, type, version, occurred_at, quantity, points, capped, received_at, "
-    "txn"
+    "txn, key2"
 )
-_READ_COLUMNS = "key, source_id, source_record_id, points, capped, type, occurred_at, quantity, txn"
+_READ_COLUMNS = "key, source_id, source_record_id, points, capped, type, occurred_at, quantity, txn, key2"
+
+
+def _found(source: str, rows: Sequence[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Stored records by the source's record id, and by key and by second key (`_Parsed.claims`)."""
+    by_key = {x.key: x for x in rows} | {x.key2: x for x in rows if x.key2 is not None}
+    return {x.source_record_id: x for x in rows if x.source_id == source}, by_key
 
 
 class _Sqlite(_Db):
@@ -682,7 +755,7 @@ class _Sqlite(_Db):
         done = (
             self._raw()
             .executemany(
-                f"INSERT INTO behaviour_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                f"INSERT INTO behaviour_records ({_RECORD_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
                 "ON CONFLICT DO NOTHING",
                 rows,
             )
@@ -756,16 +829,23 @@ class _Postgres(_Db):
             )
             return list(cur.fetchall())
 
-    def read(self, source: str, keys: list[str], ids: list[str]) -> tuple[dict[str, Any], dict[str, Any]]:
+    def read(
+        self, source: str, keys: tuple[list[str], list[str]], ids: list[str]
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
         with self._cur() as cur:
             cur.execute(
                 f"SELECT {_READ_COLUMNS} FROM behaviour_records WHERE key = {_any('keys')} UNION ALL "
-                f"SELECT {_READ_COLUMNS} FROM behaviour_records "
+                + (
+                    f"SELECT {_READ_COLUMNS} FROM behaviour_records WHERE key2 = {_any('keys2')} UNION ALL "
+                    if keys[1]
+                    else ""
+                )
+                + f"SELECT {_READ_COLUMNS} FROM behaviour_records "
                 f"WHERE source_id = %(source)s AND source_record_id = {_any('ids')}",
-                {"keys": _json(keys), "source": source, "ids": _json(ids)},
+                {"keys": _json(keys[0]), "keys2": _json(keys[1]), "source": source, "ids": _json(ids)},
             )
             rows = [_Row(*x) for x in cur.fetchall()]
-        return {x.source_record_id: x for x in rows if x.source_id == source}, {x.key: x for x in rows}
+        return _found(source, rows)
 
     def hold(self, planned: list[tuple[tuple[str, str, str], int]]) -> dict[tuple[str, str, str], int]:
         """One statement: each counter created with its move or incremented by it, in sorted order
@@ -804,7 +884,7 @@ class _Postgres(_Db):
             cur.execute(
                 _PG_WRITE,
                 {
-                    # key, id, account, type, version, occurred_at, quantity, points, capped
+                    # key, id, account, type, version, occurred_at, quantity, points, capped, key2
                     **_cols("r", [c for i, c in enumerate(zip(*rows, strict=True)) if i not in (1, 10, 11)]),
                     "txn": rows[0][11],
                     "source": source,
@@ -828,9 +908,10 @@ RETURNING account_id, type, period, points
 _PG_WRITE = f"""
 WITH r AS (
     INSERT INTO behaviour_records ({_RECORD_COLUMNS})
-    SELECT k, %(source)s, i, a, t, v, o, q, p, c, %(now)s, %(txn)s
+    SELECT k, %(source)s, i, a, t, v, o, q, p, c, %(now)s, %(txn)s, k2
     FROM unnest({_col("r0")}, {_col("r1")}, {_col("r2")}, {_col("r3")}, {_col("r4", "int")}, {_col("r5", "bigint")},
-                {_col("r6")}, {_col("r7", "bigint")}, {_col("r8", "bool")}) AS x(k, i, a, t, v, o, q, p, c)
+                {_col("r6")}, {_col("r7", "bigint")}, {_col("r8", "bool")}, {_col("r9")})
+                AS x(k, i, a, t, v, o, q, p, c, k2)
     ORDER BY k ON CONFLICT DO NOTHING RETURNING key, account_id, points
 ), e AS (
     INSERT INTO points_entries (txn, account, amount, kind, ref, created_at, expires_at)
@@ -864,3 +945,4 @@ class _Row:
     occurred_at: int | None  # None once the account is deleted
     quantity: str | None
     txn: str
+    key2: str | None  # None: a bucket of a day or more, or stored before second keys (2026-12)

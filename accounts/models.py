@@ -7,7 +7,7 @@ every other table names a person by the pseudonymous account id alone."""
 from __future__ import annotations
 
 from sqlalchemy import BigInteger, Index, Integer, LargeBinary, Table, UniqueConstraint
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, SQLModel, col
 
 KEY = BigInteger().with_variant(Integer(), "sqlite")  # an INTEGER PRIMARY KEY is SQLite's rowid
 
@@ -92,6 +92,11 @@ class BehaviourRecord(SQLModel, table=True):
     # the ledger transaction that credited it: one per batch since 2026-12 ("credit:" + 32 hex digits),
     # "credit:<key>" for records stored before (the migration a0002 wrote it)
     txn: str
+    # the second key (accounts.ingest.behaviour_keys): the behaviour in buckets shifted by half a
+    # bucket, so that two reports straddling a bucket edge still meet; only near an edge (None in the
+    # middle of a bucket, for a bucket of a day or more, and for records stored before the migration
+    # a0003). Unique where set (SECOND_KEYS)
+    key2: str | None = None
 
 
 class CapCounter(SQLModel, table=True):
@@ -118,6 +123,15 @@ CONSENTS = _table(Consent)
 BEHAVIOUR_VERSIONS = _table(BehaviourVersion)
 BEHAVIOUR_RECORDS = _table(BehaviourRecord)
 CAP_COUNTERS = _table(CapCounter)
+
+# unique where set: a partial index, so the half of the records without one cost it nothing
+SECOND_KEYS = Index(
+    "ix_behaviour_records_key2",
+    col(BehaviourRecord.key2),
+    unique=True,
+    postgresql_where=col(BehaviourRecord.key2).is_not(None),
+    sqlite_where=col(BehaviourRecord.key2).is_not(None),
+)
 
 TABLES: list[Table] = [
     SOURCES,

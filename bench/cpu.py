@@ -84,8 +84,10 @@ class Meter:
     def stop(self) -> None:
         after, mine, machine = self._read(), os.times(), machine_jiffies()
         self.spent = {
-            name: sum(s - self._before[name].get(pid, 0.0) for pid, s in got.items()) for name, got in after.items()
+            name: max(0.0, sum(s - self._before[name].get(pid, 0.0) for pid, s in got.items()))
+            for name, got in after.items()
         }
-        self.spent["client"] = mine.user + mine.system - self._self.user - self._self.system
+        # clock ticks summed in floats: a difference of nothing can come out as -1e-17
+        self.spent["client"] = max(0.0, (mine.user + mine.system) - (self._self.user + self._self.system))
         busy, total = (a - b for a, b in zip(machine, self._machine, strict=True))
         self.busy = busy / total if total else 0.0
