@@ -18,14 +18,16 @@ that would pass a cap is credited up to it (`capped`), and one arriving with not
 after `lifetime` seconds: by default LEDGER_ACCOUNTS_POINTS_VALID_DAYS (accounts.ledger.valid_seconds),
 at most POINTS_LIFETIME_MAX, Shenzhen's 10-year limit (next_wave.md §2.3).
 
-Concurrency: a batch reads the stored records (by key and by the source's ids) without locking,
+Concurrency: a batch reads the stored records (by key, second key and the source's ids) without locking,
 then adds to each cap counter it may move the most it could move (every candidate credited in
 full), counters in sorted order: that locks them until commit and answers their values before the
 batch. The batch is decided on those values, which no other batch can change now, and gives back
 what the caps left unused. Records are then stored in key order (every batch locks counters, then
-records, each in one order: batches queue, never deadlock); the key is their primary key, so a
-batch carrying a record another batch is storing waits for it; the write is then undone to a
-savepoint, the stored records read again and the batch decided anew on the counters it holds. A
+records, each in one order: batches queue and do not deadlock on keys; second keys, unique too, are
+not in key order, so two batches each storing a report the other straddles can, rarely, and the
+detector's retry below settles it); the key is their primary key, so a batch carrying a record
+another batch is storing waits for it; the write is then undone to a savepoint, the stored records
+read again and the batch decided anew on the counters it holds. A
 deadlock or serialisation failure rolls the batch back and recomputes it; after 8 attempts
 ConflictError (the batch is safe to resend). One statement per table per batch, no per-record
 query (docs/accounts_ingest.md).
