@@ -413,11 +413,19 @@ def _keys(parsed: Sequence[_Parsed]) -> tuple[list[str], list[str]]:
 
 
 def _first(p: _Parsed, found: dict[str, Any]) -> Any:
-    """The record in `found` (by key and second key) that `p` repeats, or None."""
-    for claim in p.claims:
-        if claim in found:
-            return found[claim]
-    return None
+    """The record in `found` (by key and second key) that `p` repeats, or None. Its key and second
+    key can meet two credits: then the one stored first, and of one batch's the nearer in time (a
+    retry, deciding again, names the same one)."""
+    hits = [found[c] for c in p.claims if c in found]
+    if len(hits) < 2:
+        return hits[0] if hits else None
+
+    def rank(x: Any) -> tuple[int, int, str]:
+        received = -1 if isinstance(x, _Parsed) else int(x.received_at)  # a stored one is older
+        near = abs(x.occurred_at - p.occurred_at) if x.occurred_at is not None else 2**62
+        return (received, near, x.key) if received >= 0 else (2**62, near, x.key)
+
+    return min(hits, key=rank)
 
 
 def _settle(
@@ -597,8 +605,9 @@ def _decide(
         first_of_id[p.id] = p
         here, stored = _first(p, credited_here), _first(p, by_key)
         if here is not None or stored is not None:
-            # the transaction that credited it and its key
-            first_txn, first_key = (txn, here.key) if here is not None else (stored.txn, stored.key)
+            # the transaction that credited it and its key: one stored before, else this batch's
+            # (named again below, among all the batch credits, as a retry will find them)
+            first_txn, first_key = (stored.txn, stored.key) if stored is not None else (txn, here.key)
             outcomes[p.index] = RecordOutcome(
                 p.index, p.id, "duplicate", 0, first_txn, first_key, type_version=v, illustrative=ill
             )
@@ -628,6 +637,10 @@ def _decide(
         outcomes[p.index] = RecordOutcome(
             p.index, p.id, "credited", room, txn, p.key, capped=room < p.points, type_version=v, illustrative=ill
         )
+    for p in parsed:
+        o = outcomes[p.index]
+        if o is not None and o.status == "duplicate" and o.txn == txn and (here := _first(p, credited_here)):
+            outcomes[p.index] = replace(o, record=here.key)
     return credits
 
 
@@ -668,6 +681,7 @@ class _Db:
                 r.quantity,
                 r.txn,
                 r.key2,
+                r.received_at,
             ).where(
                 or_(
                     r.key.in_(keys[0]),
@@ -706,7 +720,7 @@ _RECORD_COLUMNS = (
     "key, source_id, source_record_id, account_id, type, version, occurred_at, quantity, points, capped, received_at, "
     "txn, key2"
 )
-_READ_COLUMNS = "key, source_id, source_record_id, points, capped, type, occurred_at, quantity, txn, key2"
+_READ_COLUMNS = "key, source_id, source_record_id, points, capped, type, occurred_at, quantity, txn, key2, received_at"
 
 
 def _found(source: str, rows: Sequence[Any]) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -948,3 +962,4 @@ class _Row:
     quantity: str | None
     txn: str
     key2: str | None  # None: a bucket of a day or more, or stored before second keys (2026-12)
+    received_at: int

@@ -218,6 +218,7 @@ def export_account(engine: Engine, account_id: str, vault: Vault | None = None) 
         "records": [
             {
                 "key": r.key,
+                "key2": r.key2,
                 "source": r.source_id,
                 "source_record_id": r.source_record_id,
                 "type": r.type,
@@ -272,8 +273,13 @@ def delete_account(engine: Engine, account_id: str, now: int) -> None:
         # and the entries' refs resolve; when and how much the person travelled goes
         conn.execute(
             update(BEHAVIOUR_RECORDS)
-            .where(r.key.in_(_record_keys(account_id)), or_(r.occurred_at.is_not(None), r.quantity.is_not(None)))
-            .values(occurred_at=None, quantity=None)
+            .where(
+                r.key.in_(_record_keys(account_id)),
+                or_(r.occurred_at.is_not(None), r.quantity.is_not(None), r.key2.is_not(None)),
+            )
+            # the second key goes too: it places the behaviour within a quarter bucket of an edge, and
+            # a deleted account takes no record it could meet
+            .values(occurred_at=None, quantity=None, key2=None)
         )
 
 
