@@ -421,9 +421,9 @@ def _first(p: _Parsed, found: dict[str, Any]) -> Any:
         return hits[0] if hits else None
 
     def rank(x: Any) -> tuple[int, int, str]:
-        received = -1 if isinstance(x, _Parsed) else int(x.received_at)  # a stored one is older
+        received = 2**62 if isinstance(x, _Parsed) else int(x.received_at)  # this batch's come last
         near = abs(x.occurred_at - p.occurred_at) if x.occurred_at is not None else 2**62
-        return (received, near, x.key) if received >= 0 else (2**62, near, x.key)
+        return received, near, x.key
 
     return min(hits, key=rank)
 
